@@ -1,0 +1,96 @@
+"""Application factory: `create_app()` and its small register_* steps; nothing else."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from config import BASE_DIR, CONFIGS, INSTANCE_DIR, Config, ProductionConfig
+
+
+def create_app(config_name_or_object: str | type[Config] | object | None = None) -> Flask:
+    """Build the web application (the scheduler process builds the same one)."""
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        instance_path=str(INSTANCE_DIR),
+        instance_relative_config=True,
+    )
+    config = _resolve_config(config_name_or_object)
+    if isinstance(config, type) and issubclass(config, ProductionConfig):
+        config.validate()
+    app.config.from_object(config)
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_access_control(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_cli(app)
+    logging.getLogger(__name__).debug("app created with %s", app.config.get("ENV_NAME"))
+    return app
+
+
+def _resolve_config(value):
+    if value is None:
+        import os
+
+        value = os.environ.get("KURSUSPORTALEN_CONFIG", "development")
+    if isinstance(value, str):
+        try:
+            return CONFIGS[value]
+        except KeyError:
+            raise RuntimeError(f"Unknown configuration {value!r}; use one of {sorted(CONFIGS)}") from None
+    return value
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (one registry of every table)
+    from app.core.db import configure_engine
+    from app.core.i18n import select_locale, select_timezone
+    from app.extensions import babel, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    login_manager.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.accounts.views import bp as accounts_bp
+    from app.calendar.views import bp as calendar_bp
+    from app.courses.views import bp as courses_bp
+    from app.main import bp as main_bp
+    from app.programmes.views import bp as programmes_bp
+    from app.providers.views import bp as providers_bp
+
+    for bp in (main_bp, accounts_bp, programmes_bp, providers_bp, courses_bp, calendar_bp):
+        app.register_blueprint(bp)
+
+
+def register_access_control(app: Flask) -> None:
+    from app.core.access import enforce_access_rules
+
+    app.before_request(enforce_access_rules)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.errors import init_app
+
+    init_app(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from app.core.templating import init_app
+
+    init_app(app)
+
+
+def register_cli(app: Flask) -> None:
+    from app.cli import init_app
+
+    init_app(app)

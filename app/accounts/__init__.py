@@ -1,0 +1,1 @@
+"""Accounts: users, staff roles and units; login and logout; the staff import."""

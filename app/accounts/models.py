@@ -1,0 +1,114 @@
+"""User, StaffRole and Unit."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.core.access import AccessLevel
+from app.core.db import TimestampMixin
+from app.extensions import db
+
+if TYPE_CHECKING:
+    from app.providers.models import Provider
+
+
+def enum_column(enum_cls, name: str):
+    """A portable enum: VARCHAR holding the enum's values (not names), no native PG type."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        length=20,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class StaffRole(db.Model):
+    """A job title staff enrol by (sagsbehandler, ungemedarbejder, ...): data, editable."""
+
+    __tablename__ = "staff_roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    #: English label shown in the English UI; falls back to `name`.
+    name_en: Mapped[str | None] = mapped_column(String(120))
+
+    def __repr__(self) -> str:
+        return f"<StaffRole {self.id} {self.name!r}>"
+
+
+class Unit(db.Model):
+    """An organisational unit; hierarchical (a social centre and its child-and-family team)."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Unit]] = relationship(back_populates="parent", order_by="Unit.name")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.parent.full_name} › {self.name}" if self.parent else self.name
+
+    def __repr__(self) -> str:
+        return f"<Unit {self.id} {self.name!r}>"
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    """Anyone who logs in: a coordinator, a staff member or a provider's user."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("access_level != 'provider' OR provider_id IS NOT NULL", name="provider_user_has_provider"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stored lower-cased; the login and the import compare lower-cased.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: None for imported staff who have not set a password yet.
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    access_level: Mapped[AccessLevel] = mapped_column(enum_column(AccessLevel, "access_level"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    #: "da"/"en" when the user has chosen; None follows the browser.
+    locale: Mapped[str | None] = mapped_column(String(5))
+    staff_role_id: Mapped[int | None] = mapped_column(ForeignKey("staff_roles.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
+
+    staff_role: Mapped[StaffRole | None] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+    provider: Mapped[Provider | None] = relationship()
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.access_level == AccessLevel.COORDINATOR
+
+    @property
+    def is_provider(self) -> bool:
+        return self.access_level == AccessLevel.PROVIDER
+
+    @property
+    def is_staff(self) -> bool:
+        return self.access_level == AccessLevel.STAFF
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.access_level}>"

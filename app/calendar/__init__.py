@@ -1,0 +1,1 @@
+"""Calendar: working days (Danish holidays and closed days) and iCalendar output."""

@@ -1,0 +1,54 @@
+"""Working days in Denmark: weekends, public holidays (`holidays`) and the municipality's closed days.
+
+Pure functions: the caller passes the closed days, so tests need no database.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
+from functools import lru_cache
+
+import holidays
+from dateutil.relativedelta import relativedelta
+
+
+@lru_cache(maxsize=64)
+def _dk_holidays(year: int, language: str) -> Mapping[date, str]:
+    # `language` is passed explicitly: holiday names otherwise follow the process locale.
+    return dict(holidays.country_holidays("DK", years=year, language=language, categories=("public",)))
+
+
+def public_holiday(day: date, language: str = "da") -> str | None:
+    """The Danish public holiday on `day`, by name, or None."""
+    return _dk_holidays(day.year, language).get(day)
+
+
+def non_working_reason(day: date, closed_days: Mapping[date, str], language: str = "da") -> str | None:
+    """Why `day` is not a working day (weekend, holiday name, closed-day reason), or None."""
+    if day.weekday() == 5:
+        return "lørdag" if language == "da" else "Saturday"
+    if day.weekday() == 6:
+        return "søndag" if language == "da" else "Sunday"
+    holiday = public_holiday(day, language)
+    if holiday:
+        return holiday
+    return closed_days.get(day)
+
+
+def next_working_day(day: date, closed_days: Mapping[date, str] | Iterable[date] = ()) -> date:
+    """`day` itself if it is a working day, else the first working day after it ("following")."""
+    closed = _as_mapping(closed_days)
+    while non_working_reason(day, closed) is not None:
+        day += timedelta(days=1)
+    return day
+
+
+def follow_up_anchor(teaching_day_2: date, months: int = 3) -> date:
+    """Teaching day 2 + `months` calendar months, in one step (relativedelta clamps to month end)."""
+    return teaching_day_2 + relativedelta(months=months)
+
+
+def _as_mapping(closed_days) -> Mapping[date, str]:
+    if isinstance(closed_days, Mapping):
+        return closed_days
+    return {d: "lukkedag" for d in closed_days}

@@ -1,0 +1,1 @@
+"""Domain-free shared code: clock, access rules, errors, database helpers, templating."""

@@ -1,0 +1,74 @@
+"""Model mixins, engine set-up per dialect, and the pagination helper."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from math import ceil
+from typing import Any
+
+from sqlalchemy import DateTime, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.clock import utcnow
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+def configure_engine(engine: Engine) -> None:
+    """SQLite: enforce foreign keys and take the write lock at BEGIN (SQLAlchemy's pysqlite recipe).
+
+    Python's sqlite3 starts transactions lazily, so a read-check-write is not protected; emitting
+    `BEGIN IMMEDIATE` ourselves serialises writers (TECHNICAL-NOTES §3). PostgreSQL needs nothing.
+    """
+    if engine.dialect.name != "sqlite" or getattr(engine, "_kp_configured", False):
+        return
+    engine._kp_configured = True  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised by every test
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@dataclass
+class Page:
+    """One page of a database-paginated query."""
+
+    items: list[Any]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def paginate(session, stmt, page: int, per_page: int) -> Page:
+    """Count and slice `stmt` in the database (two queries, whatever the table size)."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    pages = max(1, ceil(total / per_page))
+    page = min(max(1, page), pages)
+    items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique())
+    return Page(items=items, page=page, per_page=per_page, total=total)

@@ -1,0 +1,79 @@
+"""Jinja filters and globals: locale-aware dates, times and money; navigation per access level."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from flask import Flask, request, url_for
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app.core.access import AccessLevel
+from app.core.money import ore_to_kroner
+
+C, S, P = AccessLevel.COORDINATOR, AccessLevel.STAFF, AccessLevel.PROVIDER
+
+#: (endpoint, label, levels). Order is the order in the header.
+NAVIGATION = (
+    ("courses.run_list", _l("Kursusforløb"), (C, S, P)),
+    ("programmes.programme_list", _l("Indsatser"), (C,)),
+    ("providers.provider_list", _l("Udbydere"), (C,)),
+    ("accounts.user_list", _l("Medarbejdere"), (C,)),
+    ("main.settings", _l("Stamdata"), (C,)),
+)
+
+
+def dk_date(value: date | datetime | None, fmt: str = "long") -> str:
+    """1. oktober 2008 (da) / October 1, 2008 (en); '' for None."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.date()
+    return format_date(value, fmt)
+
+
+def dk_datetime(value: datetime | None, fmt: str = "medium") -> str:
+    return "" if value is None else format_datetime(value, fmt)
+
+
+def dk_time(value: time | None) -> str:
+    """kl. 09.00 in Danish, 09:00 in English."""
+    if value is None:
+        return ""
+    if str(get_locale()) == "da":
+        return f"kl. {value:%H.%M}"
+    return f"{value:%H:%M}"
+
+
+def money(ore: int | None) -> str:
+    """375.000 kr. (da) / DKK 375,000 (en) from integer øre."""
+    amount = ore_to_kroner(ore)
+    fmt = "#,##0" if amount == amount.to_integral() else "#,##0.00"
+    number = format_decimal(amount, fmt)
+    return f"{number} kr." if str(get_locale()) == "da" else f"DKK {number}"
+
+
+def nav_items() -> list[dict]:
+    if not current_user.is_authenticated:
+        return []
+    items = []
+    for endpoint, label, levels in NAVIGATION:
+        if current_user.access_level in levels:
+            url = url_for(endpoint)
+            items.append({"url": url, "label": label, "active": request.path.startswith(url)})
+    return items
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(dk_date=dk_date, dk_datetime=dk_datetime, dk_time=dk_time, money=money)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def _globals() -> dict:
+        return {
+            "nav_items": nav_items,
+            "current_locale": lambda: str(get_locale()),
+            "municipality_name": app.config["MUNICIPALITY_NAME"],
+            "AccessLevel": AccessLevel,
+        }

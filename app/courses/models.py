@@ -1,0 +1,180 @@
+"""Method, CourseRun and CourseDay (teaching days and the follow-up day)."""
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, time
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import StaffRole, enum_column
+from app.core.db import TimestampMixin
+from app.extensions import db
+from app.programmes.models import Programme
+from app.providers.models import Provider
+
+
+class RunKind(enum.StrEnum):
+    STANDARD = "standard"
+    #: Practice-based network-meeting run: participants bring a case of their own practice.
+    SPECIAL = "special"
+
+
+class RunStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+class DayKind(enum.StrEnum):
+    TEACHING = "teaching"
+    FOLLOW_UP = "follow_up"
+
+
+class Method(db.Model):
+    """A method taught (Familierådslagning, Signs of Safety, ...)."""
+
+    __tablename__ = "methods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"<Method {self.id} {self.name!r}>"
+
+
+run_methods = Table(
+    "course_run_methods",
+    db.metadata,
+    Column("course_run_id", ForeignKey("course_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("method_id", ForeignKey("methods.id", ondelete="RESTRICT"), primary_key=True, index=True),
+)
+
+run_eligible_roles = Table(
+    "course_run_eligible_roles",
+    db.metadata,
+    Column("course_run_id", ForeignKey("course_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("staff_role_id", ForeignKey("staff_roles.id", ondelete="RESTRICT"), primary_key=True, index=True),
+)
+
+
+class CourseRun(TimestampMixin, db.Model):
+    """One run of a course: two teaching days and a follow-up day about three months later."""
+
+    __tablename__ = "course_runs"
+    __table_args__ = (
+        CheckConstraint("capacity >= 1", name="capacity_positive"),
+        CheckConstraint("price_ore >= 0", name="price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[RunKind] = mapped_column(enum_column(RunKind, "run_kind"), default=RunKind.STANDARD)
+    status: Mapped[RunStatus] = mapped_column(enum_column(RunStatus, "run_status"), default=RunStatus.DRAFT, index=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+    enrolment_deadline: Mapped[date] = mapped_column(Date, index=True)
+    #: Default venue; each course day may name its own.
+    venue: Mapped[str] = mapped_column(String(300))
+    #: Price in øre (integer), counted against the provider's budget for the year.
+    price_ore: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The follow-up day the rule proposed when the run was saved, and why it moved (if it did).
+    follow_up_proposed_on: Mapped[date | None] = mapped_column(Date)
+    follow_up_reason: Mapped[str | None] = mapped_column(Text)
+
+    programme: Mapped[Programme] = relationship()
+    provider: Mapped[Provider] = relationship()
+    methods: Mapped[list[Method]] = relationship(secondary=run_methods, order_by=Method.name)
+    eligible_roles: Mapped[list[StaffRole]] = relationship(secondary=run_eligible_roles, order_by=StaffRole.name)
+    days: Mapped[list[CourseDay]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="CourseDay.position"
+    )
+
+    @property
+    def teaching_days(self) -> list[CourseDay]:
+        return [d for d in self.days if d.kind == DayKind.TEACHING]
+
+    @property
+    def follow_up_day(self) -> CourseDay | None:
+        return next((d for d in self.days if d.kind == DayKind.FOLLOW_UP), None)
+
+    @property
+    def first_day(self) -> date | None:
+        return self.days[0].day if self.days else None
+
+    @property
+    def follow_up_overridden(self) -> bool:
+        fu = self.follow_up_day
+        return bool(fu and self.follow_up_proposed_on and fu.day != self.follow_up_proposed_on)
+
+    @property
+    def is_special(self) -> bool:
+        return self.kind == RunKind.SPECIAL
+
+    @property
+    def can_publish(self) -> bool:
+        return self.status == RunStatus.DRAFT
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in (RunStatus.DRAFT, RunStatus.PUBLISHED)
+
+    def __repr__(self) -> str:
+        return f"<CourseRun {self.id} {self.title!r} {self.status}>"
+
+
+def new_ical_uid() -> str:
+    """Opaque and stable: never derived from dates or titles (TECHNICAL-NOTES §2)."""
+    return uuid.uuid4().hex
+
+
+class CourseDay(db.Model):
+    """One day of a run. Its UID never changes; `sequence` rises on every change of date, time or place."""
+
+    __tablename__ = "course_days"
+    __table_args__ = (
+        UniqueConstraint("course_run_id", "position", name="uq_course_days_run_position"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("sequence >= 0", name="sequence_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_run_id: Mapped[int] = mapped_column(ForeignKey("course_runs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[DayKind] = mapped_column(enum_column(DayKind, "day_kind"))
+    #: 1 and 2 for the teaching days, 3 for the follow-up day.
+    position: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    starts_at: Mapped[time] = mapped_column(Time)
+    ends_at: Mapped[time] = mapped_column(Time)
+    #: None means the run's venue.
+    venue: Mapped[str | None] = mapped_column(String(300))
+    ical_uid: Mapped[str] = mapped_column(String(64), unique=True, default=new_ical_uid)
+    #: iCalendar SEQUENCE; bumped by the services on every organizer-side change.
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    run: Mapped[CourseRun] = relationship(back_populates="days")
+
+    @property
+    def effective_venue(self) -> str:
+        return self.venue or self.run.venue
+
+    def __repr__(self) -> str:
+        return f"<CourseDay {self.id} run {self.course_run_id} #{self.position} {self.day}>"

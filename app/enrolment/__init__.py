@@ -1,0 +1,1 @@
+"""Enrolment: enrolments, waiting list, attendance and completion (the enrolment issue)."""

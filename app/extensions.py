@@ -1,0 +1,35 @@
+"""Flask extensions, created unbound and initialised in `create_app()`."""
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+#: Constraint names are deterministic so Alembic (and SQLite batch mode) can drop them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def _include_object(obj, name, type_, reflected, compare_to):
+    """Keep tables that others own (APScheduler's job store) out of autogenerate."""
+    return not (type_ == "table" and reflected and name == "apscheduler_jobs")
+
+
+migrate = Migrate(compare_type=True, render_as_batch=True, include_object=_include_object)
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()

@@ -1,0 +1,67 @@
+"""Cross-cutting pages: home (per access level), health check, language choice, reference-data hub."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from app.core.access import AccessLevel, allow, public
+from app.core.i18n import LANG_COOKIE
+from app.extensions import db
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+@public
+def home():
+    """Send each access level to its home page; anonymous users to the login."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login"))
+    return redirect(url_for("courses.run_list"))
+
+
+@bp.get("/healthz")
+@public
+def healthz():
+    """200 and a small JSON body when the database answers, 503 when it doesn't."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "not healthy"
+        current_app.logger.warning("health check: database unavailable: %s", type(exc).__name__)
+        db.session.rollback()
+        return jsonify(status="error", database="unavailable"), 503
+    return jsonify(status="ok", database="ok")
+
+
+@bp.post("/language")
+@public
+def set_language():
+    """Remember the chosen language (cookie; and on the profile when logged in)."""
+    lang = request.form.get("lang", "")
+    if lang not in current_app.config["LANGUAGES"]:
+        lang = current_app.config["BABEL_DEFAULT_LOCALE"]
+    if current_user.is_authenticated:
+        current_user.locale = lang
+        db.session.commit()
+    target = request.form.get("next") or url_for("main.home")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("main.home")
+    response = redirect(target)
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.get("/settings")
+@allow(AccessLevel.COORDINATOR)
+def settings():
+    """The coordinator's hub for reference data: methods, staff roles, units, closed days."""
+    return render_template("main/settings.html")
+
+
+
+@bp.get("/tilgaengelighed")
+@public
+def accessibility():
+    """The accessibility statement (tilgængelighedserklæring), linked from every footer."""
+    return render_template("main/accessibility.html")

@@ -1,0 +1,22 @@
+"""One registry of every table, for Alembic, the shell and the tests (Indico's import_all_models)."""
+from app.accounts.models import StaffRole, Unit, User
+from app.calendar.models import ClosedDay
+from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
+from app.programmes.models import BudgetAllocation, Programme
+from app.providers.models import Provider
+
+__all__ = [
+    "BudgetAllocation",
+    "ClosedDay",
+    "CourseDay",
+    "CourseRun",
+    "DayKind",
+    "Method",
+    "Programme",
+    "Provider",
+    "RunKind",
+    "RunStatus",
+    "StaffRole",
+    "Unit",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""Programmes: targets, deadline and budget allocations per provider per year."""

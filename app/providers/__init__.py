@@ -1,0 +1,1 @@
+"""Providers: the external course providers and their contacts."""

@@ -1,0 +1,1 @@
+"""Reporting: evaluation report and exports (later issues)."""

@@ -1,0 +1,105 @@
+"""Shared fixtures: a fresh schema per test (SQLite in memory, or TEST_DATABASE_URL), the test
+client with CSRF on, and helpers that log in and post forms as a browser would."""
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+
+import pytest
+
+from app import create_app
+from app.extensions import db
+from config import TestingConfig
+from tests import factories
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def pytest_report_header(config):
+    url = os.environ.get("TEST_DATABASE_URL", "sqlite:// (in memory)")
+    return f"database: {url.split('@')[-1]}"
+
+
+@pytest.fixture
+def app():
+    app = create_app(TestingConfig)
+    with app.app_context():
+        db.drop_all()  # a previous crashed run on PostgreSQL may have left tables behind
+        db.create_all()
+        yield app
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(autouse=True)
+def no_smtp(monkeypatch):
+    """No test may open a real SMTP connection unless it asks for the local test server."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to open an SMTP connection")
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", refuse)
+
+
+def csrf_token_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def post_form(client, url: str, data: dict | None = None, *, form_url: str | None = None, **kwargs):
+    """GET the form page (form_url, default url), read its CSRF token and POST `data` to `url`."""
+    page = client.get(form_url or url)
+    assert page.status_code == 200, f"GET {form_url or url} answered {page.status_code}"
+    payload = {"csrf_token": csrf_token_from(page.get_data(as_text=True))}
+    payload.update(data or {})
+    return client.post(url, data=payload, **kwargs)
+
+
+def post_action(client, url: str, data: dict | None = None, *, from_url: str, **kwargs):
+    """POST a one-button action form found on `from_url`."""
+    return post_form(client, url, data, form_url=from_url, **kwargs)
+
+
+@pytest.fixture
+def login_as(client):
+    """login_as(user) logs the test client in through the real login form."""
+
+    def login(user, password: str = factories.PASSWORD):
+        response = post_form(client, "/login", {"email": user.email, "password": password})
+        assert response.status_code == 302, "login failed"
+        return user
+
+    return login
+
+
+@pytest.fixture
+def coordinator(app):
+    return factories.make_user(access_level="coordinator", name="Karin Koordinator", email="koordinator@test.dk")
+
+
+@pytest.fixture
+def staff_member(app):
+    return factories.make_user(access_level="staff", name="Sara Sagsbehandler", email="sara@test.dk")
+
+
+@pytest.fixture
+def fic_provider(app):
+    return factories.make_provider(name="Familien i Centrum")
+
+
+@pytest.fixture
+def provider_user(app, fic_provider):
+    return factories.make_user(access_level="provider", provider=fic_provider, email="fic@test.dk", name="Frida FIC")

@@ -1,0 +1,90 @@
+"""Plain builder functions with sensible defaults (Indico's create_* / CTFd's gen_* idea).
+
+Each flushes, so ids exist; the test's transaction is thrown away with the schema.
+"""
+from __future__ import annotations
+
+import itertools
+from datetime import date, time
+
+from app.accounts.models import StaffRole, Unit, User
+from app.calendar.models import ClosedDay
+from app.core.access import AccessLevel
+from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
+from app.extensions import db
+from app.programmes.models import BudgetAllocation, Programme
+from app.providers.models import Provider
+
+PASSWORD = "korrekt-hest-batteri"
+_seq = itertools.count(1)
+
+
+def _save(obj):
+    db.session.add(obj)
+    db.session.flush()
+    return obj
+
+
+def make_staff_role(name: str | None = None, **kw) -> StaffRole:
+    return _save(StaffRole(name=name or f"Rolle {next(_seq)}", **kw))
+
+
+def make_unit(name: str | None = None, parent: Unit | None = None) -> Unit:
+    return _save(Unit(name=name or f"Enhed {next(_seq)}", parent=parent))
+
+
+def make_provider(name: str | None = None, **kw) -> Provider:
+    return _save(Provider(name=name or f"Udbyder {next(_seq)}", **kw))
+
+
+def make_user(access_level: str = "staff", password: str | None = PASSWORD, **kw) -> User:
+    n = next(_seq)
+    kw.setdefault("name", f"Bruger {n}")
+    kw.setdefault("email", f"bruger{n}@test.dk")
+    user = User(access_level=AccessLevel(access_level), **kw)
+    if password:
+        user.set_password(password)
+    return _save(user)
+
+
+def make_programme(**kw) -> Programme:
+    kw.setdefault("name", f"Indsats {next(_seq)}")
+    kw.setdefault("starts_on", date(2008, 1, 1))
+    kw.setdefault("ends_on", date(2009, 12, 31))
+    kw.setdefault("target_deadline", date(2009, 12, 31))
+    kw.setdefault("target_runs", 5)
+    kw.setdefault("target_completed_staff", 100)
+    return _save(Programme(**kw))
+
+
+def make_allocation(programme: Programme, provider: Provider, year: int, kroner: int) -> BudgetAllocation:
+    return _save(BudgetAllocation(programme=programme, provider=provider, year=year, amount_ore=kroner * 100))
+
+
+def make_method(name: str | None = None) -> Method:
+    return _save(Method(name=name or f"Metode {next(_seq)}"))
+
+
+def make_closed_day(day: date, reason: str = "Lukkedag") -> ClosedDay:
+    return _save(ClosedDay(day=day, reason=reason))
+
+
+def make_course_run(
+    programme: Programme | None = None,
+    provider: Provider | None = None,
+    days: tuple[date, date, date] = (date(2008, 9, 30), date(2008, 10, 1), date(2009, 1, 2)),
+    **kw,
+) -> CourseRun:
+    """A run with two teaching days and a follow-up day (09.00-15.30), written directly."""
+    kw.setdefault("title", f"Kursusforløb {next(_seq)}")
+    kw.setdefault("kind", RunKind.STANDARD)
+    kw.setdefault("status", RunStatus.PUBLISHED)
+    kw.setdefault("capacity", 20)
+    kw.setdefault("enrolment_deadline", days[0])
+    kw.setdefault("venue", "Kursuscenter Valby")
+    kw.setdefault("price_ore", 0)
+    run = CourseRun(programme=programme or make_programme(), provider=provider or make_provider(), **kw)
+    kinds = (DayKind.TEACHING, DayKind.TEACHING, DayKind.FOLLOW_UP)
+    for position, (day, kind) in enumerate(zip(days, kinds, strict=True), 1):
+        run.days.append(CourseDay(kind=kind, position=position, day=day, starts_at=time(9), ends_at=time(15, 30)))
+    return _save(run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from config import BASE_DIR, CONFIGS, INSTANCE_DIR, Config, ProductionConfig
 
@@ -21,6 +22,7 @@ def create_app(config_name_or_object: str | type[Config] | object | None = None)
         config.validate()
     app.config.from_object(config)
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    app.url_map.converters["int"] = DatabaseIdConverter
 
     register_extensions(app)
     register_blueprints(app)
@@ -30,6 +32,15 @@ def create_app(config_name_or_object: str | type[Config] | object | None = None)
     register_cli(app)
     logging.getLogger(__name__).debug("app created with %s", app.config.get("ENV_NAME"))
     return app
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` in every route: ids beyond a 32-bit integer column can't exist, so they answer 404
+    instead of reaching PostgreSQL ("integer out of range" would be a 500)."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 (werkzeug's signature)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _resolve_config(value):

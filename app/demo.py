@@ -1,11 +1,298 @@
-"""`flask demo load`: the 2008-2009 Copenhagen programme plus a current one, through the services."""
+"""`flask demo load`: the 2008-2009 Copenhagen programme from the seeds, plus a current programme.
+
+Idempotent: every record is looked up by its natural key first, so a second load changes nothing.
+The demo data is for trying the product; production starts empty.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.accounts.models import StaffRole, Unit, User
+from app.calendar.models import ClosedDay
+from app.core import clock
+from app.core.access import AccessLevel
+from app.courses.models import Method, RunKind, RunStatus
+from app.extensions import db
+from app.programmes.models import BudgetAllocation, Programme
+from app.providers.models import Provider
 
 demo_cli = AppGroup("demo", help="Demo data.")
+
+DEMO_PASSWORD = "kursus-demo-2008"  # noqa: S105 (documented demo password, demo data only)
+
+#: (email, name, access level, provider, staff role) - one login per access level.
+DEMO_LOGINS = (
+    ("koordinator@demo.test", "Karen Koordinator", AccessLevel.COORDINATOR, None, None),
+    ("medarbejder@demo.test", "Mads Medarbejder", AccessLevel.STAFF, None, "Sagsbehandler"),
+    ("fic@demo.test", "Frederik Fisker (FIC)", AccessLevel.PROVIDER, "Familien i Centrum", None),
+    ("vilde@demo.test", "Vibeke Vilde", AccessLevel.PROVIDER, "Vilde Læreprocesser", None),
+)
+
+STAFF_ROLES = (
+    ("Sagsbehandler", "Caseworker"),
+    ("Ungemedarbejder", "Youth worker"),
+    ("Hjemmevejleder", "Home-based family counsellor"),
+    ("Fuldtidsansat kontaktperson", "Full-time contact person"),
+    ("Socialrådgiver på skole", "School social worker"),
+    ("Anden relevant medarbejder", "Other relevant staff"),
+)
+
+#: How the ~110 staff are spread over the roles (caseworkers first, as in the seeds).
+ROLE_WEIGHTS = (55, 15, 14, 10, 10, 6)
+
+SOCIAL_CENTRES = (
+    "Amager", "Bispebjerg", "Indre By/Østerbro", "Nørrebro", "Valby/Vesterbro/Kgs. Enghave", "Vanløse/Brønshøj",
+)
+
+METHODS = (
+    ("Familierådslagning", "Family group conference"),
+    ("Familien i fokus", "Family in focus"),
+    ("Positive Inquiry", "Appreciative inquiry"),
+    ("Signs of Safety", "Signs of Safety"),
+    ("Netværksmøder", "Network meetings"),
+)
+
+PROVIDERS = (
+    ("Familien i Centrum", "Anne Holm", "kontakt@fic.example", "Kurser i familiebehandling."),
+    ("Vilde Læreprocesser", "Peter Vilde", "kontakt@vilde.example", "Netværksmøder i praksis."),
+)
+
+FIRST_NAMES = (
+    "Anne", "Mette", "Hanne", "Susanne", "Lene", "Camilla", "Louise", "Maria", "Sofie", "Ida", "Jens", "Peter",
+    "Lars", "Henrik", "Søren", "Thomas", "Mikkel", "Rasmus", "Ahmad", "Fatima", "Yasmin", "Emre", "Birgitte",
+    "Rikke", "Trine", "Pernille", "Morten", "Jakob", "Nanna", "Åse",
+)
+LAST_NAMES = (
+    "Jensen", "Nielsen", "Hansen", "Pedersen", "Andersen", "Christensen", "Larsen", "Sørensen", "Rasmussen",
+    "Jørgensen", "Petersen", "Madsen", "Kristensen", "Olsen", "Thomsen", "Møller", "Østergaard", "Lund",
+    "Holm", "Kaya", "Ali", "Hussein", "Bæk", "Dahl",
+)
+
+HISTORIC_NAME = "Styrket forældreansvar 2008-2009"
+CURRENT_NAME = "Tidlig inddragelse af forældre {0}-{1}"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    title: str
+    provider: str
+    kind: RunKind
+    methods: tuple[str, ...]
+    capacity: int
+    price_kroner: int
+    day1: date
+    day2: date
+    venue: str
+    status: RunStatus
+
+
+def _get_or_create(model, defaults: dict | None = None, **key):
+    obj = db.session.scalar(select(model).filter_by(**key))
+    if obj is None:
+        obj = model(**key, **(defaults or {}))
+        db.session.add(obj)
+        db.session.flush()
+    return obj
+
+
+def load_reference_data() -> dict:
+    roles = {name: _get_or_create(StaffRole, {"name_en": en}, name=name) for name, en in STAFF_ROLES}
+    units = {}
+    for centre in SOCIAL_CENTRES:
+        parent = _get_or_create(Unit, name=f"Socialcenter {centre}")
+        units[centre] = _get_or_create(Unit, {"parent": parent}, name=f"Børne- og Familieteam, {centre}")
+    methods = {name: _get_or_create(Method, {"name_en": en}, name=name) for name, en in METHODS}
+    providers = {
+        name: _get_or_create(Provider, {"contact_name": contact, "contact_email": email, "notes": notes}, name=name)
+        for name, contact, email, notes in PROVIDERS
+    }
+    return {"roles": roles, "units": units, "methods": methods, "providers": providers}
+
+
+def load_closed_days(years: range) -> None:
+    for year in years:
+        _get_or_create(ClosedDay, {"reason": "Grundlovsdag (lukket fra kl. 12)"}, day=date(year, 6, 5))
+        _get_or_create(ClosedDay, {"reason": "Juleaftensdag"}, day=date(year, 12, 24))
+
+
+def load_users(ref: dict) -> None:
+    rng = random.Random(2008)  # deterministic: the same demo data every time
+    role_names = [name for name, _ in STAFF_ROLES]
+    for email, name, level, provider, role in DEMO_LOGINS:
+        if db.session.scalar(select(User).filter_by(email=email)):
+            continue
+        user = User(
+            email=email,
+            name=name,
+            access_level=level,
+            provider=ref["providers"].get(provider) if provider else None,
+            staff_role=ref["roles"].get(role) if role else None,
+            unit=ref["units"]["Amager"] if level == AccessLevel.STAFF else None,
+        )
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+    centres = list(ref["units"].values())
+    for n in range(1, 111):
+        email = f"medarbejder{n:03d}@demo.test"
+        if db.session.scalar(select(User.id).filter_by(email=email)):
+            continue
+        role = rng.choices(role_names, weights=ROLE_WEIGHTS)[0]
+        user = User(
+            email=email,
+            name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+            access_level=AccessLevel.STAFF,
+            staff_role=ref["roles"][role],
+            unit=rng.choice(centres),
+        )
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+    db.session.flush()
+
+
+def _programme(name: str, **fields) -> tuple[Programme, bool]:
+    existing = db.session.scalar(select(Programme).filter_by(name=name))
+    if existing:
+        return existing, False
+    programme = Programme(name=name, **fields)
+    db.session.add(programme)
+    db.session.flush()
+    return programme, True
+
+
+def _allocate(programme: Programme, provider: Provider, year: int, kroner: int) -> None:
+    _get_or_create(BudgetAllocation, {"amount_ore": kroner * 100}, programme=programme, provider=provider, year=year)
+
+
+def _create_run(programme: Programme, spec: RunSpec, ref: dict, actor: User) -> None:
+    from app.courses.services import create_demo_run
+
+    create_demo_run(actor, programme, spec, ref)
+
+
+def load_historic_programme(ref: dict, actor: User) -> None:
+    programme, created = _programme(
+        HISTORIC_NAME,
+        description=(
+            "Integrationsaftalen 2007, initiativet om styrket forældreansvar: efteruddannelse af medarbejdere i "
+            "Socialcentrenes Børne- og Familieteams i modeller for tidlig inddragelse af forældre til udsatte børn."
+        ),
+        starts_on=date(2008, 8, 1),
+        ends_on=date(2009, 12, 31),
+        target_deadline=date(2009, 12, 31),
+        target_runs=5,
+        target_completed_staff=100,
+        effect_target="Tilbagemeldingerne på opfølgningsdagene viser øget brug af metoderne og dermed tidligere "
+        "inddragelse af forældrene.",
+    )
+    fic, vilde = ref["providers"]["Familien i Centrum"], ref["providers"]["Vilde Læreprocesser"]
+    for year in (2008, 2009):
+        _allocate(programme, fic, year, 375_000)
+        _allocate(programme, vilde, year, 125_000)
+    if not created:
+        return
+    standard_methods = ("Familierådslagning", "Familien i fokus", "Positive Inquiry", "Signs of Safety")
+    specs = (
+        RunSpec("Styrket forældreansvar, hold 1", "Familien i Centrum", RunKind.STANDARD, standard_methods, 35,
+                187_500, date(2008, 9, 16), date(2008, 9, 17), "FIC, Kursuslokalet, Valby", RunStatus.COMPLETED),
+        RunSpec("Styrket forældreansvar, hold 2", "Familien i Centrum", RunKind.STANDARD, standard_methods, 35,
+                187_500, date(2008, 9, 30), date(2008, 10, 1), "FIC, Kursuslokalet, Valby", RunStatus.COMPLETED),
+        RunSpec("Netværksmøder i praksis, hold 1", "Vilde Læreprocesser", RunKind.SPECIAL, ("Netværksmøder",), 12,
+                41_500, date(2008, 11, 5), date(2008, 11, 6), "Socialcenter Nørrebro, mødelokale 2",
+                RunStatus.COMPLETED),
+        RunSpec("Netværksmøder i praksis, hold 2", "Vilde Læreprocesser", RunKind.SPECIAL, ("Netværksmøder",), 12,
+                41_500, date(2009, 2, 24), date(2009, 2, 25), "Socialcenter Amager, mødelokale 1",
+                RunStatus.COMPLETED),
+        RunSpec("Netværksmøder i praksis, hold 3", "Vilde Læreprocesser", RunKind.SPECIAL, ("Netværksmøder",), 12,
+                42_000, date(2009, 4, 21), date(2009, 4, 22), "Socialcenter Valby, mødelokale 3",
+                RunStatus.COMPLETED),
+    )
+    for spec in specs:
+        _create_run(programme, spec, ref, actor)
+
+
+def load_current_programme(ref: dict, actor: User, today: date) -> None:
+    from app.calendar.workdays import next_working_day
+
+    year = today.year
+    programme, created = _programme(
+        CURRENT_NAME.format(year, year + 1),
+        description="Videreuddannelse i netværksmøder og tidlig inddragelse af forældre, hold i indeværende og "
+        "næste år.",
+        starts_on=date(year, 1, 1),
+        ends_on=date(year + 1, 12, 31),
+        target_deadline=date(year + 1, 12, 31),
+        target_runs=4,
+        target_completed_staff=60,
+        effect_target="Deltagerne bruger netværksmøder oftere efter kurset.",
+    )
+    fic, vilde = ref["providers"]["Familien i Centrum"], ref["providers"]["Vilde Læreprocesser"]
+    for y in (year, year + 1):
+        _allocate(programme, fic, y, 300_000)
+        _allocate(programme, vilde, y, 150_000)
+    if not created:
+        return
+    closed = {d.day: d.reason for d in db.session.scalars(select(ClosedDay))}
+
+    def teaching_pair(weeks_ahead: int) -> tuple[date, date]:
+        start = today + timedelta(weeks=weeks_ahead)
+        start += timedelta(days=(1 - start.weekday()) % 7)  # a Tuesday
+        day1 = next_working_day(start, closed)
+        return day1, next_working_day(day1 + timedelta(days=1), closed)
+
+    standard_methods = ("Familierådslagning", "Signs of Safety")
+    plans = (
+        ("Tidlig inddragelse, hold A", "Familien i Centrum", RunKind.STANDARD, standard_methods, 24, 75_000, 6,
+         "FIC, Kursuslokalet, Valby", RunStatus.PUBLISHED),
+        ("Tidlig inddragelse, hold B", "Familien i Centrum", RunKind.STANDARD, standard_methods, 24, 75_000, 10,
+         "FIC, Kursuslokalet, Valby", RunStatus.PUBLISHED),
+        ("Netværksmøder i praksis 2.0", "Vilde Læreprocesser", RunKind.SPECIAL, ("Netværksmøder",), 10, 50_000, 8,
+         "Socialcenter Nørrebro, mødelokale 2", RunStatus.PUBLISHED),
+        ("Tidlig inddragelse, hold C", "Familien i Centrum", RunKind.STANDARD, standard_methods, 24, 75_000, 20,
+         "FIC, Kursuslokalet, Valby", RunStatus.DRAFT),
+    )
+    for title, provider, kind, methods, capacity, price, weeks, venue, status in plans:
+        day1, day2 = teaching_pair(weeks)
+        _create_run(programme, RunSpec(title, provider, kind, methods, capacity, price, day1, day2, venue, status),
+                    ref, actor)
+
+
+def load_demo(today: date) -> None:
+    """Load everything (caller commits)."""
+    ref = load_reference_data()
+    load_closed_days(range(2008, today.year + 3))
+    load_users(ref)
+    actor = db.session.scalar(select(User).filter_by(email=DEMO_LOGINS[0][0]))
+    load_historic_programme(ref, actor)
+    load_current_programme(ref, actor, today)
 
 
 @demo_cli.command("load")
 def load() -> None:
-    """Load the demo data (idempotent)."""
-    raise click.ClickException("not implemented yet")
+    """Load the demo data (idempotent: a second load neither duplicates nor fails)."""
+    load_demo(clock.today())
+    db.session.commit()
+    click.echo("Demo data loaded.")
+
+
+@demo_cli.command("logins")
+def logins() -> None:
+    """Print the demo logins, one per access level."""
+    labels = {
+        AccessLevel.COORDINATOR: "kursuskoordinator",
+        AccessLevel.STAFF: "medarbejder (sagsbehandler)",
+        AccessLevel.PROVIDER: "udbyder",
+    }
+    click.echo(f"\nKursusportalen demo logins (password for all: {DEMO_PASSWORD}):")
+    for email, _name, level, provider, _role in DEMO_LOGINS:
+        suffix = f" - {provider}" if provider else ""
+        click.echo(f"  {email:<24} {labels[level]}{suffix}")
+    click.echo("Open http://127.0.0.1:5000\n")
+
+
+__all__ = ["demo_cli", "load_demo", "DEMO_PASSWORD", "DEMO_LOGINS", "time"]

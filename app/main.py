@@ -60,7 +60,7 @@ def settings():
 
 
 
-@bp.get("/tilgaengelighed")
+@bp.get("/accessibility-statement")
 @public
 def accessibility():
     """The accessibility statement (tilgængelighedserklæring), linked from every footer."""

@@ -7,6 +7,8 @@ import re
 import smtplib
 
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 
 from app import create_app
 from app.extensions import db
@@ -21,14 +23,35 @@ def pytest_report_header(config):
     return f"database: {url.split('@')[-1]}"
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request starts with an empty `g`.
+
+    The `app` fixture keeps one app context (and so one database session) pushed for the whole test,
+    and Flask reuses a pushed app context for requests: without this, per-request caches kept on `g`
+    (Flask-Login's current user, Flask-Babel's locale) would leak from one request into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        vars(g._get_current_object()).clear()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app():
     app = create_app(TestingConfig)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         db.drop_all()  # a previous crashed run on PostgreSQL may have left tables behind
         db.create_all()
         yield app
+        db.session.rollback()
         db.session.remove()
+        if db.engine.dialect.name == "sqlite":
+            # SQLite drops row by row and would refuse self-references (a unit and its sub-units).
+            # The pragma is a no-op inside a transaction, so it goes to the (single, static) DBAPI connection.
+            raw = db.engine.raw_connection()
+            raw.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            raw.close()
         db.drop_all()
         db.engine.dispose()
 

@@ -1,18 +1,30 @@
-"""Forms for logging in and (later) for users, staff roles, units and the staff import."""
-from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Email, Length
+"""Forms for logging in, users, staff roles, units and the staff import.
 
+Field shape and single-field checks only; rules that need the database (unique names, provider rules,
+cycles in the unit tree) are checked by the services and mapped back onto these fields by the views.
+"""
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from app.core.access import AccessLevel
 from app.core.i18n import _l
+
+#: Danish labels of the access levels, for selects, lists and filters.
+ACCESS_LEVEL_LABELS = {
+    AccessLevel.COORDINATOR: _l("Koordinator"),
+    AccessLevel.STAFF: _l("Medarbejder"),
+    AccessLevel.PROVIDER: _l("Udbyder"),
+}
 
 
 class LoginForm(FlaskForm):
     email = EmailField(
         _l("E-mail"),
-        validators=[
-            DataRequired(message=_l("Skriv din e-mailadresse.")),
-            Email(message=_l("Skriv en gyldig e-mailadresse.")),
-        ],
+        # No format check here: a wrong address simply fails to log in, with the one generic message.
+        validators=[DataRequired(message=_l("Skriv din e-mailadresse.")), Length(max=254)],
         render_kw={"autocomplete": "username"},
     )
     password = PasswordField(
@@ -20,3 +32,155 @@ class LoginForm(FlaskForm):
         validators=[DataRequired(message=_l("Skriv din adgangskode.")), Length(max=200)],
         render_kw={"autocomplete": "current-password"},
     )
+
+
+def optional_id(value) -> int | None:
+    """Coerce a select's value to a record id; '' (the "none" option) is None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    if not text.isdigit() or len(text) > 12:
+        raise ValueError("not an id")
+    return int(text)
+
+
+def _access_level(value) -> AccessLevel | None:
+    if value is None or value == "":
+        return None
+    return AccessLevel(value)
+
+
+def id_choices(empty_label: str, records: list[tuple[int, str]]) -> list[SelectChoice]:
+    """Choices for an IdSelectField: the "none" option first, then (id, label) pairs."""
+    return [SelectChoice("", empty_label)] + [SelectChoice(str(record_id), label) for record_id, label in records]
+
+
+class IdSelectField(SelectField):
+    """A select of record ids with a first "none" option; choices are filled in by the view (id_choices)."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("invalid_value_message", _l("Vælg en af mulighederne på listen."))
+        kwargs.setdefault("invalid_choice_message", _l("Vælg en af mulighederne på listen."))
+        super().__init__(label, validators, coerce=optional_id, **kwargs)
+        self.type = "SelectField"  # the form macro styles fields by type
+
+
+class StaffRoleForm(FlaskForm):
+    name = StringField(
+        _l("Navn"),
+        validators=[
+            DataRequired(message=_l("Skriv stillingsbetegnelsens navn.")),
+            Length(max=120, message=_l("Navnet må højst være på %(max)d tegn.")),
+        ],
+        description=_l("Som i HR-systemet, fx Sagsbehandler. Importen af medarbejdere matcher på dette navn."),
+    )
+    name_en = StringField(
+        _l("Engelsk navn"),
+        validators=[Optional(), Length(max=120, message=_l("Navnet må højst være på %(max)d tegn."))],
+        description=_l("Vises i den engelske brugerflade, fx Caseworker."),
+    )
+
+
+class UnitForm(FlaskForm):
+    name = StringField(
+        _l("Navn"),
+        validators=[
+            DataRequired(message=_l("Skriv enhedens navn.")),
+            Length(max=200, message=_l("Navnet må højst være på %(max)d tegn.")),
+        ],
+        description=_l("Som i HR-systemet, fx Børne- og Familieteam, Amager."),
+    )
+    parent_id = IdSelectField(
+        _l("Overordnet enhed"),
+        validators=[Optional()],
+        description=_l("Fx det socialcenter, teamet hører under. Lad feltet stå tomt for en enhed øverst."),
+    )
+
+
+class UserForm(FlaskForm):
+    name = StringField(
+        _l("Navn"),
+        validators=[
+            DataRequired(message=_l("Skriv brugerens navn.")),
+            Length(max=200, message=_l("Navnet må højst være på %(max)d tegn.")),
+        ],
+    )
+    email = EmailField(
+        _l("E-mail"),
+        validators=[
+            DataRequired(message=_l("Skriv brugerens e-mailadresse.")),
+            Length(max=254, message=_l("E-mailadressen må højst være på %(max)d tegn.")),
+        ],
+        description=_l("Brugeren logger ind med sin e-mailadresse."),
+    )
+    access_level = SelectField(
+        _l("Adgangsniveau"),
+        choices=[SelectChoice(level.value, label) for level, label in ACCESS_LEVEL_LABELS.items()],
+        coerce=_access_level,
+        validators=[InputRequired(message=_l("Vælg et adgangsniveau."))],
+        invalid_value_message=_l("Vælg et adgangsniveau."),
+        invalid_choice_message=_l("Vælg et adgangsniveau."),
+        description=_l("Koordinatorer administrerer alt; medarbejdere tilmelder sig; udbydere ser egne forløb."),
+    )
+    staff_role_id = IdSelectField(_l("Stillingsbetegnelse"), validators=[Optional()])
+    unit_id = IdSelectField(_l("Enhed"), validators=[Optional()])
+    provider_id = IdSelectField(
+        _l("Udbyder"),
+        validators=[Optional()],
+        description=_l("Kun for brugere med adgangsniveauet Udbyder."),
+    )
+    active = BooleanField(_l("Aktiv"), default=True, description=_l("En inaktiv bruger kan ikke logge ind."))
+    password = PasswordField(
+        _l("Adgangskode"),
+        validators=[
+            Optional(),
+            Length(min=10, max=200, message=_l("Adgangskoden skal være på mellem %(min)d og %(max)d tegn.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class UserFilterForm(FlaskForm):
+    """The filters above the user list (a GET form: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(
+        _l("Søg"),
+        validators=[Optional(), Length(max=200, message=_l("Søgningen må højst være på %(max)d tegn."))],
+        description=_l("Navn eller e-mail"),
+    )
+    access_level = SelectField(
+        _l("Adgangsniveau"),
+        choices=[SelectChoice("", _l("Alle"))]
+        + [SelectChoice(level.value, label) for level, label in ACCESS_LEVEL_LABELS.items()],
+        coerce=_access_level,
+        validators=[Optional()],
+        invalid_value_message=_l("Vælg en af mulighederne på listen."),
+        invalid_choice_message=_l("Vælg en af mulighederne på listen."),
+    )
+    staff_role = IdSelectField(_l("Stillingsbetegnelse"), validators=[Optional()])
+    unit = IdSelectField(_l("Enhed"), validators=[Optional()], description=_l("Med underenheder"))
+    active = SelectField(
+        _l("Status"),
+        default="",
+        choices=[SelectChoice("", _l("Alle")), SelectChoice("yes", _l("Aktive")), SelectChoice("no", _l("Inaktive"))],
+        validators=[Optional()],
+        invalid_choice_message=_l("Vælg en af mulighederne på listen."),
+    )
+
+
+class StaffImportForm(FlaskForm):
+    file = FileField(
+        _l("Fil fra HR-systemet"),
+        validators=[FileRequired(message=_l("Vælg en CSV- eller XLSX-fil."))],
+        description=_l("CSV (semikolon eller komma, UTF-8) eller Excel-regneark (.xlsx). Højst 5 MB."),
+        render_kw={"accept": ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    )
+
+
+class ImportConfirmForm(FlaskForm):
+    token = HiddenField(validators=[DataRequired(message=_l("Importen mangler. Upload filen igen."))])

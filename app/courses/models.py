@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import StaffRole, enum_column
 from app.core.db import TimestampMixin
+from app.core.i18n import _l
 from app.extensions import db
 from app.programmes.models import Programme
 from app.providers.models import Provider
@@ -32,6 +33,11 @@ class RunKind(enum.StrEnum):
     #: Practice-based network-meeting run: participants bring a case of their own practice.
     SPECIAL = "special"
 
+    @property
+    def label(self) -> str:
+        """The kind as users read it (lazy, translated at render time)."""
+        return _RUN_KIND_LABELS[self]
+
 
 class RunStatus(enum.StrEnum):
     DRAFT = "draft"
@@ -39,10 +45,31 @@ class RunStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     COMPLETED = "completed"
 
+    @property
+    def label(self) -> str:
+        return _RUN_STATUS_LABELS[self][0]
+
+    @property
+    def tag_variant(self) -> str | None:
+        """The dkfds badge variant of the status tag (`status_tag(status.label, status.tag_variant)`)."""
+        return _RUN_STATUS_LABELS[self][1]
+
 
 class DayKind(enum.StrEnum):
     TEACHING = "teaching"
     FOLLOW_UP = "follow_up"
+
+
+_RUN_KIND_LABELS = {
+    RunKind.STANDARD: _l("Standard"),
+    RunKind.SPECIAL: _l("Netværksmøder (særligt forløb)"),
+}
+_RUN_STATUS_LABELS = {
+    RunStatus.DRAFT: (_l("Kladde"), None),
+    RunStatus.PUBLISHED: (_l("Offentliggjort"), "success"),
+    RunStatus.CANCELLED: (_l("Aflyst"), "error"),
+    RunStatus.COMPLETED: (_l("Gennemført"), "info"),
+}
 
 
 class Method(db.Model):
@@ -137,6 +164,11 @@ class CourseRun(TimestampMixin, db.Model):
     def can_cancel(self) -> bool:
         return self.status in (RunStatus.DRAFT, RunStatus.PUBLISHED)
 
+    @property
+    def can_edit(self) -> bool:
+        """Cancelled and completed runs are history: their days and details stay as they were."""
+        return self.status in (RunStatus.DRAFT, RunStatus.PUBLISHED)
+
     def __repr__(self) -> str:
         return f"<CourseRun {self.id} {self.title!r} {self.status}>"
 
@@ -175,6 +207,13 @@ class CourseDay(db.Model):
     @property
     def effective_venue(self) -> str:
         return self.venue or self.run.venue
+
+    @property
+    def label(self) -> str:
+        """"1. undervisningsdag", "2. undervisningsdag" or "Opfølgningsdag"."""
+        if self.kind == DayKind.FOLLOW_UP:
+            return str(_l("Opfølgningsdag"))
+        return str(_l("%(n)s. undervisningsdag", n=self.position))
 
     def __repr__(self) -> str:
         return f"<CourseDay {self.id} run {self.course_run_id} #{self.position} {self.day}>"

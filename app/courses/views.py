@@ -1,18 +1,280 @@
-"""Course runs and methods."""
-from flask import Blueprint, render_template
+"""Course runs (list and detail for everyone, by their rules; create, edit, publish, cancel for the
+coordinator), the follow-up-day proposal, and methods (coordinator, reached from the settings hub)."""
+from __future__ import annotations
 
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow
+from app.core.exceptions import DomainError, ValidationFailed
+from app.core.templating import dk_date
+from app.courses import queries, services
+from app.courses.forms import CourseRunForm, MethodForm, RunFilterForm, parse_iso_date
+from app.courses.models import CourseRun, Method, RunKind, RunStatus
+from app.extensions import db
 
 bp = Blueprint("courses", __name__)
+
+C = AccessLevel.COORDINATOR
+#: Ids in URLs: larger numbers are 404 from routing instead of an "integer out of range" from PostgreSQL.
+ID = "int"  # capped at 2**31-1 by the app-wide converter
+
+
+def _show_error(form, exc: DomainError) -> None:
+    """Put a service's refusal next to the field it concerns, or flash it when it concerns none."""
+    db.session.rollback()  # whatever the service had started is not kept
+    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: [exc.message]}
+    for name, messages in errors.items():
+        if name and name in form:
+            form[name].errors = [*form[name].errors, *messages]
+        else:
+            for message in messages:
+                flash(message, "error")
+
+
+def _rule_inputs() -> tuple[dict, int]:
+    """What the follow-up rule needs besides teaching day 2: the closed days and the month offset."""
+    return services._closed_days(), current_app.config["FOLLOW_UP_OFFSET_MONTHS"]
+
+
+def _language() -> str:
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Run list and detail
+# --------------------------------------------------------------------------------------------------
 
 
 @bp.get("/runs")
 @allow(*ALL_LEVELS)
 def run_list():
-    return render_template("courses/run_list.html")
+    """The runs the user may see: all (coordinator), own provider's (provider), open to the role (staff)."""
+    user = current_user
+    form = RunFilterForm(formdata=request.args)
+    form.set_choices(queries.list_programmes(), queries.list_providers(), queries.list_run_years(), _("Alle"))
+    form.validate()
+    status, kind = form.value("status"), form.value("kind")
+    filters = queries.RunFilters(
+        programme_id=form.value("programme"),
+        provider_id=form.value("provider") if user.is_coordinator else None,
+        status=RunStatus(status) if status and not user.is_staff else None,
+        kind=RunKind(kind) if kind else None,
+        text=form.value("q"),
+        year=form.value("year"),
+        sort=queries.normalise_sort(request.args.get("sort")),
+    )
+    page = queries.list_runs(
+        user, filters, clock.today(), request.args.get("page", 1, type=int), current_app.config["RUNS_PER_PAGE"]
+    )
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    filtered = any(k in args for k in ("q", "programme", "provider", "status", "kind", "year"))
+    return render_template(
+        "courses/run_list.html", form=form, page=page, filters=filters, args=args, filtered=filtered
+    )
+
+
+@bp.get(f"/runs/<{ID}:run_id>")
+@allow(*ALL_LEVELS, check=services.can_view_run)
+def run_detail(run_id: int):
+    """One run with its days and the follow-up proposal; actions for the coordinator."""
+    run = db.get_or_404(CourseRun, run_id)
+    return render_template("courses/run_detail.html", run=run)
+
+
+# --------------------------------------------------------------------------------------------------
+# Create and edit
+# --------------------------------------------------------------------------------------------------
+
+
+def _run_form(run: CourseRun | None = None) -> CourseRunForm:
+    form = CourseRunForm(data=CourseRunForm.initial_data(run) if run is not None and request.method == "GET" else None)
+    form.set_choices(
+        queries.list_programmes(),
+        queries.list_providers(active_only=True, include_id=run.provider_id if run else None),
+        queries.list_methods(),
+        queries.list_staff_roles(),
+        _("Vælg indsats"),
+        _("Vælg udbyder"),
+    )
+    if run is not None and run.follow_up_proposed_on is not None:
+        form.follow_up_date.description = _(
+            "Lad feltet stå tomt for at følge forslaget, som nu er %(day)s. Ændrer du 2. undervisningsdag, "
+            "beregnes et nyt forslag.",
+            day=dk_date(run.follow_up_proposed_on),
+        )
+    return form
+
+
+def _fill_proposal(form: CourseRunForm) -> None:
+    """The "Beregn forslag" button: put the proposal in the follow-up field and explain it; save nothing."""
+    field = form.day2_date
+    if not field.validate(form) or field.data is None:
+        return
+    closed_days, months = _rule_inputs()
+    try:
+        proposal = services.propose_follow_up_day(field.data, closed_days, months, language=_language())
+    except (ValueError, OverflowError):
+        field.errors.append(_("Der kan ikke beregnes en opfølgningsdag ud fra denne dato."))
+        return
+    form.follow_up_date.data = proposal.day
+    form.follow_up_date.raw_data = None  # render the proposal, not what was typed
+    form.follow_up_date.description = services.describe_proposal(proposal)
+
+
+def _proposal_requested() -> bool:
+    return request.method == "POST" and request.form.get("action") == "propose"
+
+
+@bp.route("/runs/new", methods=["GET", "POST"])
+@allow(C)
+def run_create():
+    """Create a run (saved as a draft) with its two teaching days and its follow-up day."""
+    form = _run_form()
+    if _proposal_requested():
+        _fill_proposal(form)
+    elif form.validate_on_submit():
+        try:
+            run = services.create_course_run(current_user, form.as_data(), *_rule_inputs())
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Kursusforløbet %(title)s er oprettet som kladde.", title=run.title), "success")
+            return redirect(url_for(".run_detail", run_id=run.id))
+    return render_template("courses/run_edit.html", form=form, run=None)
+
+
+@bp.route(f"/runs/<{ID}:run_id>/edit", methods=["GET", "POST"])
+@allow(C)
+def run_edit(run_id: int):
+    """Change a draft or published run; days that change get a new calendar sequence."""
+    run = db.get_or_404(CourseRun, run_id)
+    if not run.can_edit:
+        flash(_("Kursusforløbet er %(status)s og kan ikke længere redigeres.", status=str(run.status.label).lower()),
+              "error")
+        return redirect(url_for(".run_detail", run_id=run.id))
+    form = _run_form(run)
+    if _proposal_requested():
+        _fill_proposal(form)
+    elif form.validate_on_submit():
+        try:
+            services.update_course_run(current_user, run, form.as_data(), *_rule_inputs())
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Kursusforløbet %(title)s er gemt.", title=run.title), "success")
+            return redirect(url_for(".run_detail", run_id=run.id))
+    return render_template("courses/run_edit.html", form=form, run=run)
+
+
+def _run_action(run_id: int, action, message: str):
+    run = db.get_or_404(CourseRun, run_id)
+    try:
+        action(current_user, run)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(message % {"title": run.title}, "success")
+    return redirect(url_for(".run_detail", run_id=run_id))
+
+
+@bp.post(f"/runs/<{ID}:run_id>/publish")
+@allow(C)
+def run_publish(run_id: int):
+    """Publish a draft: staff of the eligible roles can now see and enrol."""
+    return _run_action(run_id, services.publish_course_run, _("Kursusforløbet %(title)s er offentliggjort."))
+
+
+@bp.post(f"/runs/<{ID}:run_id>/cancel")
+@allow(C)
+def run_cancel(run_id: int):
+    """Cancel a draft or published run."""
+    return _run_action(run_id, services.cancel_course_run, _("Kursusforløbet %(title)s er aflyst."))
+
+
+@bp.get("/runs/follow-up-proposal")
+@allow(C)
+def follow_up_proposal():
+    """JSON {"day", "text"}: the follow-up proposal for ?teaching_day_2=YYYY-MM-DD (for the form's script)."""
+    teaching_day_2 = parse_iso_date(request.args.get("teaching_day_2"))
+    if teaching_day_2 is None:
+        return jsonify(error=_("Angiv 2. undervisningsdag som ÅÅÅÅ-MM-DD.")), 400
+    closed_days, months = _rule_inputs()
+    try:
+        proposal = services.propose_follow_up_day(teaching_day_2, closed_days, months, language=_language())
+    except (ValueError, OverflowError):
+        return jsonify(error=_("Der kan ikke beregnes en opfølgningsdag ud fra denne dato.")), 400
+    return jsonify(day=proposal.day.isoformat(), text=services.describe_proposal(proposal))
+
+
+# --------------------------------------------------------------------------------------------------
+# Methods
+# --------------------------------------------------------------------------------------------------
 
 
 @bp.get("/methods")
-@allow(AccessLevel.COORDINATOR)
+@allow(C)
 def method_list():
-    return render_template("courses/method_list.html")
+    """The methods runs can teach, with how many runs use each."""
+    return render_template("courses/method_list.html", methods=services.list_methods_with_usage())
+
+
+@bp.route("/methods/new", methods=["GET", "POST"])
+@allow(C)
+def method_create():
+    """Add a method."""
+    form = MethodForm()
+    if form.validate_on_submit():
+        try:
+            method = services.create_method(current_user, form.as_data())
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Metoden %(name)s er oprettet.", name=method.name), "success")
+            return redirect(url_for(".method_list"))
+    return render_template("courses/method_edit.html", form=form, method=None)
+
+
+@bp.route(f"/methods/<{ID}:method_id>/edit", methods=["GET", "POST"])
+@allow(C)
+def method_edit(method_id: int):
+    """Rename or describe a method."""
+    method = db.get_or_404(Method, method_id)
+    form = MethodForm(obj=method)
+    if form.validate_on_submit():
+        try:
+            services.update_method(current_user, method, form.as_data())
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Metoden %(name)s er gemt.", name=method.name), "success")
+            return redirect(url_for(".method_list"))
+    return render_template(
+        "courses/method_edit.html", form=form, method=method, run_count=services.method_run_count(method)
+    )
+
+
+@bp.post(f"/methods/<{ID}:method_id>/delete")
+@allow(C)
+def method_delete(method_id: int):
+    """Delete a method no run uses."""
+    method = db.get_or_404(Method, method_id)
+    name = method.name
+    try:
+        services.delete_method(current_user, method)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("Metoden %(name)s er slettet.", name=name), "success")
+    return redirect(url_for(".method_list"))

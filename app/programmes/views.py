@@ -1,12 +1,162 @@
 """Programmes and their budget allocations (coordinator)."""
-from flask import Blueprint, render_template
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from app.core.access import AccessLevel, allow
+from app.core.exceptions import DomainError, ValidationFailed
+from app.core.money import kroner_to_ore, ore_to_kroner
+from app.extensions import db
+from app.programmes import services
+from app.programmes.forms import BudgetAllocationForm, BudgetAmountForm, ProgrammeForm
+from app.programmes.models import Programme
+from app.providers.models import Provider
+from app.providers.services import list_active_providers
 
 bp = Blueprint("programmes", __name__, url_prefix="/programmes")
+
+PER_PAGE = 25
+
+
+def _show_error(form, exc: DomainError) -> None:
+    """Put a service's refusal next to the field it concerns, or flash it when it concerns none."""
+    # No rollback here: services check before they change anything, and a unique-constraint race is
+    # undone by the service's own savepoint.
+    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: [exc.message]}
+    for name, messages in errors.items():
+        if name and name in form:
+            form[name].errors = [*form[name].errors, *messages]
+        else:
+            for message in messages:
+                flash(message, "error")
+
+
+def _allocation_form() -> BudgetAllocationForm:
+    form = BudgetAllocationForm()
+    form.provider_id.choices = [("", _("Vælg udbyder"))] + [(p.id, p.name) for p in list_active_providers()]
+    return form
+
+
+def _render_detail(programme: Programme, allocation_form: BudgetAllocationForm):
+    return render_template(
+        "programmes/programme_detail.html",
+        programme=programme,
+        budget=services.get_programme_budget(programme),
+        runs=services.list_programme_runs(programme),
+        run_links="courses.run_detail" in current_app.view_functions,
+        form=allocation_form,
+    )
+
+
+def _load_allocation(programme_id: int, allocation_id: int):
+    allocation = services.get_allocation(programme_id, allocation_id)
+    if allocation is None:
+        abort(404)
+    return allocation
 
 
 @bp.get("/")
 @allow(AccessLevel.COORDINATOR)
 def programme_list():
-    return render_template("programmes/programme_list.html")
+    """All programmes, newest first, with targets and allocated budget."""
+    page = services.list_programmes(page=request.args.get("page", 1, type=int), per_page=PER_PAGE)
+    return render_template("programmes/programme_list.html", page=page)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@allow(AccessLevel.COORDINATOR)
+def programme_create():
+    """Create a programme."""
+    form = ProgrammeForm()
+    if form.validate_on_submit():
+        try:
+            programme = services.create_programme(form.as_data(), actor=current_user)
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Indsatsen %(name)s er oprettet.", name=programme.name), "success")
+            return redirect(url_for(".programme_detail", programme_id=programme.id))
+    return render_template("programmes/programme_form.html", form=form, programme=None)
+
+
+@bp.get("/<int:programme_id>")
+@allow(AccessLevel.COORDINATOR)
+def programme_detail(programme_id: int):
+    """A programme's data, its budget allocations per year and provider, and its course runs."""
+    programme = db.get_or_404(Programme, programme_id)
+    return _render_detail(programme, _allocation_form())
+
+
+@bp.route("/<int:programme_id>/edit", methods=["GET", "POST"])
+@allow(AccessLevel.COORDINATOR)
+def programme_edit(programme_id: int):
+    """Change a programme's name, period, targets and texts."""
+    programme = db.get_or_404(Programme, programme_id)
+    form = ProgrammeForm(obj=programme)
+    if form.validate_on_submit():
+        try:
+            services.update_programme(programme, form.as_data(), actor=current_user)
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Indsatsen %(name)s er gemt.", name=programme.name), "success")
+            return redirect(url_for(".programme_detail", programme_id=programme.id))
+    return render_template("programmes/programme_form.html", form=form, programme=programme)
+
+
+@bp.post("/<int:programme_id>/allocations")
+@allow(AccessLevel.COORDINATOR)
+def allocation_create(programme_id: int):
+    """Add a budget allocation (provider × year × amount); errors show on the programme page."""
+    programme = db.get_or_404(Programme, programme_id)
+    form = _allocation_form()
+    if form.validate_on_submit():
+        provider = db.get_or_404(Provider, form.provider_id.data)
+        try:
+            services.add_budget_allocation(
+                programme, provider, form.year.data, kroner_to_ore(form.amount.data), actor=current_user
+            )
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Budgetrammen for %(provider)s i %(year)s er tilføjet.", provider=provider.name,
+                    year=form.year.data), "success")
+            return redirect(url_for(".programme_detail", programme_id=programme.id, _anchor="budget"))
+    return _render_detail(programme, form)
+
+
+@bp.route("/<int:programme_id>/allocations/<int:allocation_id>/edit", methods=["GET", "POST"])
+@allow(AccessLevel.COORDINATOR)
+def allocation_edit(programme_id: int, allocation_id: int):
+    """Change the amount of one of the programme's budget allocations."""
+    allocation = _load_allocation(programme_id, allocation_id)
+    form = BudgetAmountForm(data={"amount": ore_to_kroner(allocation.amount_ore)})
+    if form.validate_on_submit():
+        try:
+            services.update_budget_allocation(allocation, kroner_to_ore(form.amount.data), actor=current_user)
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Budgetrammen for %(provider)s i %(year)s er gemt.", provider=allocation.provider.name,
+                    year=allocation.year), "success")
+            return redirect(url_for(".programme_detail", programme_id=programme_id, _anchor="budget"))
+    return render_template("programmes/allocation_edit.html", form=form, allocation=allocation,
+                           programme=allocation.programme)
+
+
+@bp.post("/<int:programme_id>/allocations/<int:allocation_id>/delete")
+@allow(AccessLevel.COORDINATOR)
+def allocation_delete(programme_id: int, allocation_id: int):
+    """Delete one of the programme's budget allocations."""
+    allocation = _load_allocation(programme_id, allocation_id)
+    provider_name, year = allocation.provider.name, allocation.year
+    services.delete_budget_allocation(allocation, actor=current_user)
+    db.session.commit()
+    flash(_("Budgetrammen for %(provider)s i %(year)s er slettet.", provider=provider_name, year=year), "success")
+    return redirect(url_for(".programme_detail", programme_id=programme_id, _anchor="budget"))

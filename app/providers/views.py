@@ -1,12 +1,86 @@
-"""Providers (coordinator)."""
-from flask import Blueprint, render_template
+"""Providers (coordinator): list, create, edit (deactivate instead of delete) and an overview page."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 
 from app.core.access import AccessLevel, allow
+from app.core.exceptions import DomainError, ValidationFailed
+from app.extensions import db
+from app.providers import services
+from app.providers.forms import ProviderForm
+from app.providers.models import Provider
 
 bp = Blueprint("providers", __name__, url_prefix="/providers")
+
+PER_PAGE = 25
+
+
+def _show_error(form, exc: DomainError) -> None:
+    """Put a service's refusal next to the field it concerns, or flash it when it concerns none."""
+    # No rollback here: services check before they change anything, and a unique-constraint race is
+    # undone by the service's own savepoint.
+    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: [exc.message]}
+    for name, messages in errors.items():
+        if name and name in form:
+            form[name].errors = [*form[name].errors, *messages]
+        else:
+            for message in messages:
+                flash(message, "error")
 
 
 @bp.get("/")
 @allow(AccessLevel.COORDINATOR)
 def provider_list():
-    return render_template("providers/provider_list.html")
+    """All providers with contact details, active flag and number of users."""
+    page = services.list_providers(page=request.args.get("page", 1, type=int), per_page=PER_PAGE)
+    return render_template("providers/provider_list.html", page=page)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@allow(AccessLevel.COORDINATOR)
+def provider_create():
+    """Create a provider."""
+    form = ProviderForm()
+    if form.validate_on_submit():
+        try:
+            provider = services.create_provider(form.as_data(), actor=current_user)
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Udbyderen %(name)s er oprettet.", name=provider.name), "success")
+            return redirect(url_for(".provider_detail", provider_id=provider.id))
+    return render_template("providers/provider_form.html", form=form, provider=None)
+
+
+@bp.get("/<int:provider_id>")
+@allow(AccessLevel.COORDINATOR)
+def provider_detail(provider_id: int):
+    """A provider's data, its budget allocations across programmes and its users."""
+    provider = db.get_or_404(Provider, provider_id)
+    return render_template(
+        "providers/provider_detail.html",
+        provider=provider,
+        allocations=services.list_provider_allocations(provider),
+        users=services.list_provider_users(provider),
+    )
+
+
+@bp.route("/<int:provider_id>/edit", methods=["GET", "POST"])
+@allow(AccessLevel.COORDINATOR)
+def provider_edit(provider_id: int):
+    """Change a provider's data, or deactivate it."""
+    provider = db.get_or_404(Provider, provider_id)
+    form = ProviderForm(obj=provider)
+    if form.validate_on_submit():
+        try:
+            services.update_provider(provider, form.as_data(), actor=current_user)
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Udbyderen %(name)s er gemt.", name=provider.name), "success")
+            return redirect(url_for(".provider_detail", provider_id=provider.id))
+    return render_template("providers/provider_form.html", form=form, provider=provider)

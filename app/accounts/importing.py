@@ -1,0 +1,285 @@
+"""Reading the staff import file from the HR system (CSV or XLSX) into plain rows, and keeping the
+validated rows between the preview and the confirmation.
+
+Pure apart from the pending-import files: bytes in, `ImportRow`s out, or an `ImportFileError` that
+says in Danish what is wrong with the file as a whole. Row-level checks (unknown role, bad email,
+duplicates) belong to `services.preview_staff_import`, which knows the database.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import secrets
+import warnings
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask_babel import gettext as _
+
+from app.core.exceptions import DomainError
+
+#: The columns of the file, keyed by our field name. Headers match case-insensitively.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": ("navn", "name", "fulde navn", "full name"),
+    "email": ("e-mail", "email", "mail", "e-mailadresse", "email address", "e-mail address"),
+    "staff_role_name": ("stillingsbetegnelse", "stilling", "staff role", "role", "job title"),
+    "unit_name": ("enhed", "unit"),
+}
+#: A staff file far beyond any municipality's social services is a mistake, not a list to preview.
+MAX_ROWS = 10_000
+#: How long a previewed import waits for its confirmation.
+PENDING_TTL = timedelta(hours=2)
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,100}")
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+class ImportFileError(DomainError):
+    """The file as a whole cannot be read (wrong format, missing columns, empty, corrupt: field `file`),
+    or a previewed import cannot be confirmed (unknown or expired token: no field)."""
+
+    def __init__(self, message: str, field: str | None = "file"):
+        super().__init__(message, field=field)
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One staff member as the file states it; `line_no` is the row number in the file (header = 1)."""
+
+    line_no: int
+    name: str
+    email: str
+    staff_role_name: str
+    unit_name: str
+
+
+def column_labels() -> dict[str, str]:
+    """The Danish header each column is documented with on the import page."""
+    return {
+        "name": _("Navn"),
+        "email": _("E-mail"),
+        "staff_role_name": _("Stillingsbetegnelse"),
+        "unit_name": _("Enhed"),
+    }
+
+
+def parse_staff_file(data: bytes, filename: str) -> list[ImportRow]:
+    """Read a CSV (UTF-8, with or without BOM; ';' or ',') or XLSX (first sheet) staff file.
+
+    :raises ImportFileError: unknown format, empty file, corrupt workbook, missing columns, no rows.
+    """
+    suffix = Path(filename or "").suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ImportFileError(_("Filen skal være en CSV-fil (.csv) eller et Excel-regneark (.xlsx)."))
+    if not data.strip():
+        raise ImportFileError(_("Filen er tom."))
+    if suffix == ".xlsx":
+        table = _read_xlsx(data)
+    else:
+        if data.startswith(ZIP_MAGIC):
+            raise ImportFileError(_("Filen er et Excel-regneark, men hedder .csv. Gem den som .xlsx eller som CSV."))
+        table = _read_csv(data)
+    return _rows_from_table(table)
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (Excel's "CSV UTF-8" adds a BOM); older Danish Excel saves Windows-1252 instead."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise ImportFileError(_("Filen kunne ikke læses som tekst. Gem den som CSV UTF-8.")) from None
+
+
+def _detect_delimiter(text: str) -> str:
+    """Danish Excel separates with ';', most other tools with ','. Decided by the header line."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {sep: header.count(sep) for sep in (";", ",", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ";"
+
+
+def _read_csv(data: bytes) -> list[tuple[int, list[str]]]:
+    text = _decode(data)
+    if "\x00" in text:
+        raise ImportFileError(_("Filen kunne ikke læses som CSV. Gem den som CSV UTF-8 eller som .xlsx."))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_detect_delimiter(text))
+    table: list[tuple[int, list[str]]] = []
+    try:
+        start = 1
+        for cells in reader:
+            table.append((start, cells))
+            start = reader.line_num + 1
+            if len(table) > MAX_ROWS + 1:
+                break
+    except csv.Error:
+        raise ImportFileError(_("Filen kunne ikke læses som CSV. Gem den som CSV UTF-8 eller som .xlsx.")) from None
+    return table
+
+
+def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
+    import openpyxl  # imported here: only the import page needs it
+
+    if not data.startswith(ZIP_MAGIC):
+        raise ImportFileError(_("Filen kunne ikke læses som et Excel-regneark (.xlsx)."))
+    table: list[tuple[int, list[str]]] = []
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about features it ignores (data validation, styles): not our concern here.
+            warnings.simplefilter("ignore")
+            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            try:
+                if not workbook.worksheets:
+                    raise ImportFileError(_("Regnearket har ingen ark."))
+                sheet = workbook.worksheets[0]
+                if hasattr(sheet, "reset_dimensions"):
+                    sheet.reset_dimensions()  # some tools write a wrong size; read what is really there
+                for line_no, values in enumerate(sheet.iter_rows(values_only=True), 1):
+                    table.append((line_no, [_cell_text(value) for value in values]))
+                    if len(table) > MAX_ROWS + 1:
+                        break
+            finally:
+                workbook.close()
+    except ImportFileError:
+        raise
+    except Exception:  # a damaged workbook: zipfile, openpyxl and the XML parser each raise their own kinds
+        raise ImportFileError(_("Filen kunne ikke læses som et Excel-regneark (.xlsx).")) from None
+    return table
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def _normalise_header(text: str) -> str:
+    text = text.replace("\ufeff", "").replace("_", " ").strip().lower().rstrip(":").strip()
+    return re.sub(r"\s+", " ", text)
+
+
+def _map_header(cells: list[str]) -> dict[str, int]:
+    lookup = {alias: key for key, aliases in COLUMN_ALIASES.items() for alias in aliases}
+    positions: dict[str, int] = {}
+    for index, cell in enumerate(cells):
+        key = lookup.get(_normalise_header(cell))
+        if key is None:
+            continue  # other HR columns are allowed and ignored
+        if key in positions:
+            raise ImportFileError(
+                _("Kolonnen %(column)s står to gange i overskriftsrækken.", column=column_labels()[key])
+            )
+        positions[key] = index
+    missing = [column_labels()[key] for key in COLUMN_ALIASES if key not in positions]
+    if missing:
+        raise ImportFileError(
+            _(
+                "Filen mangler kolonnerne: %(columns)s. Første række skal være overskrifterne "
+                "Navn, E-mail, Stillingsbetegnelse og Enhed.",
+                columns=", ".join(missing),
+            )
+        )
+    return positions
+
+
+def _rows_from_table(table: list[tuple[int, list[str]]]) -> list[ImportRow]:
+    non_empty = [(line_no, cells) for line_no, cells in table if any(cell.strip() for cell in cells)]
+    if not non_empty:
+        raise ImportFileError(_("Filen er tom."))
+    (_header_line, header), *body = non_empty
+    positions = _map_header(header)
+    if not body:
+        raise ImportFileError(_("Filen har kun en overskriftsrække og ingen medarbejdere."))
+    if len(body) > MAX_ROWS:
+        raise ImportFileError(_("Filen har for mange rækker (højst %(max)s).", max=MAX_ROWS))
+
+    def cell(cells: list[str], key: str) -> str:
+        index = positions[key]
+        return " ".join(cells[index].split()) if index < len(cells) else ""
+
+    return [
+        ImportRow(
+            line_no=line_no,
+            name=cell(cells, "name"),
+            email=cell(cells, "email"),
+            staff_role_name=cell(cells, "staff_role_name"),
+            unit_name=cell(cells, "unit_name"),
+        )
+        for line_no, cells in body
+    ]
+
+
+# --- pending imports: the rows a coordinator has previewed, kept until they confirm ------------------
+
+
+def _pending_path(directory: Path, token: str) -> Path:
+    return directory / f"{token}.json"
+
+
+def is_valid_token(token: str | None) -> bool:
+    return bool(token) and TOKEN_RE.fullmatch(token) is not None
+
+
+def store_pending_import(directory: Path, rows: list[ImportRow], *, actor_id: int, filename: str, now: datetime) -> str:
+    """Write the validated rows to `directory/<token>.json` and return the token; prune stale files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    _prune_pending(directory, now)
+    token = secrets.token_urlsafe(32)
+    payload = {
+        "created_at": now.isoformat(),
+        "actor_id": actor_id,
+        "filename": filename,
+        "rows": [asdict(row) for row in rows],
+    }
+    path = _pending_path(directory, token)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, ensure_ascii=False)
+    return token
+
+
+def claim_pending_import(directory: Path, token: str | None, *, actor_id: int, now: datetime) -> list[ImportRow]:
+    """Read and remove the pending import `token` (so it can be confirmed once only).
+
+    :raises ImportFileError: malformed, unknown, expired or someone else's token.
+    """
+    unknown = _("Importen findes ikke eller er udløbet. Intet er importeret. Upload filen igen.")
+    if not is_valid_token(token):
+        raise ImportFileError(unknown, field=None)
+    path = _pending_path(directory, token)
+    claimed = path.with_suffix(".claimed")
+    try:
+        os.replace(path, claimed)  # atomic: a double click cannot import twice
+    except OSError:
+        raise ImportFileError(unknown, field=None) from None
+    try:
+        payload = json.loads(claimed.read_text(encoding="utf-8"))
+        created_at = datetime.fromisoformat(payload["created_at"])
+        rows = [ImportRow(**row) for row in payload["rows"]]
+        owner = payload["actor_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ImportFileError(unknown, field=None) from None
+    finally:
+        claimed.unlink(missing_ok=True)
+    if owner != actor_id or now - created_at > PENDING_TTL:
+        raise ImportFileError(unknown, field=None)
+    return rows
+
+
+def _prune_pending(directory: Path, now: datetime) -> None:
+    """Forget previews nobody confirmed (they hold staff names and emails)."""
+    cutoff = (now - PENDING_TTL).timestamp()
+    for path in directory.glob("*.json"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+        except OSError:
+            continue

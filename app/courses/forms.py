@@ -1,0 +1,483 @@
+"""Forms for course runs (one form for the run and its three days), the run-list filters and methods."""
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from decimal import Decimal
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    DecimalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget, TextInput
+
+from app.core.i18n import _l
+from app.core.money import kroner_to_ore, ore_to_kroner
+from app.courses.models import CourseRun, RunKind, RunStatus
+from app.courses.services import (
+    MAX_CAPACITY,
+    TITLE_MAX_LENGTH,
+    VENUE_MAX_LENGTH,
+    CourseDayData,
+    CourseRunData,
+    MethodData,
+    schedule_errors,
+)
+
+#: <input type="date"> sends ISO; the Danish ways of writing a date are accepted too.
+DATE_FORMATS = ["%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y"]
+#: <input type="time"> sends 09:00; "09.00" is how a Dane writes it.
+TIME_FORMATS = ["%H:%M", "%H.%M"]
+#: Dates outside this range are typing accidents (and year 9999 + 3 months does not exist).
+MIN_YEAR, MAX_YEAR = 2000, 2100
+MAX_PRICE_KRONER = Decimal("100000000")
+
+#: (form prefix, legend) of the three days, in order.
+DAY_PREFIXES = (
+    ("day1", _l("1. undervisningsdag")),
+    ("day2", _l("2. undervisningsdag")),
+    ("follow_up", _l("Opfølgningsdag")),
+)
+
+
+def strip(value):
+    """Filter: trim surrounding white space from text input."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def int_or_none(value) -> int | None:
+    """Coerce a select's value to int; anything else (junk, the blank choice) becomes None."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def id_choices(blank_label, records) -> list[SelectChoice]:
+    """A blank choice, then one per record (by id, labelled with its name)."""
+    return [SelectChoice("", blank_label)] + [SelectChoice(str(r.id), r.name) for r in records]
+
+
+def reasonable_date(form, field) -> None:
+    if field.data is not None and not MIN_YEAR <= field.data.year <= MAX_YEAR:
+        raise ValidationError(_l("Datoen skal ligge mellem år %(min)s og %(max)s.", min=MIN_YEAR, max=MAX_YEAR))
+
+
+class _OptionalCheckbox(CheckboxInput):
+    """One checkbox of a group: "choose at least one" is the group's rule, not each box's, so no
+    `required` attribute (which would tell a screen reader every box must be ticked)."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("required", False)
+        return super().__call__(field, **kwargs)
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes (the forms macro renders it as a fieldset)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = _OptionalCheckbox()
+
+
+class KronerField(DecimalField):
+    """An amount in kroner, typed "187500", "187.500", "187500,50" or "187.500,50" ("kr." allowed).
+
+    A text input (inputmode=decimal): <input type="number"> would refuse the Danish "187.500,50".
+    """
+
+    widget = TextInput()
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        self.data = None
+        text = re.sub(r"\s+", "", valuelist[0] if isinstance(valuelist[0], str) else "")
+        text = re.sub(r"(?i)(kr\.?|dkk)$", "", text)
+        if text == "":
+            return  # InputRequired reports it
+        number = normalise_kroner(text)
+        if number is None:
+            raise ValueError(self.invalid_value_message)
+        self.data = Decimal(number)
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        value = Decimal(self.data)
+        return str(value.to_integral()) if value == value.to_integral() else f"{value:.2f}".replace(".", ",")
+
+
+def normalise_kroner(text: str) -> str | None:
+    """"187.500,50" -> "187500.50"; None when `text` is not a plain amount."""
+    if "," in text:  # Danish: "." groups thousands, "," is the decimal mark
+        integer, _sep, fraction = text.partition(",")
+        if not re.fullmatch(r"-?(\d{1,3}(\.\d{3})+|\d+)", integer) or not fraction.isdigit():
+            return None
+        return f"{integer.replace('.', '')}.{fraction}"
+    if re.fullmatch(r"-?\d{1,3}(\.\d{3})+", text):  # "187.500" is how a Dane writes 187500
+        return text.replace(".", "")
+    return text if re.fullmatch(r"-?\d+(\.\d+)?", text) else None
+
+
+def at_most_two_decimals(form, field) -> None:
+    if field.data is not None and abs(field.data) <= MAX_PRICE_KRONER and field.data != field.data.quantize(
+        Decimal("0.01")
+    ):
+        raise ValidationError(_l("Prisen kan højst have to decimaler (øre)."))
+
+
+def _date_field(label, required_message=None, invalid_message=None, description=None):
+    """A date; required when `required_message` is given."""
+    validators = [InputRequired(message=required_message)] if required_message else [Optional()]
+    return DateField(
+        label,
+        format=DATE_FORMATS,
+        validators=[*validators, reasonable_date],
+        invalid_value_message=invalid_message or _l("Skriv en gyldig dato, fx 01-10-2008."),
+        description=description,
+    )
+
+
+def _time_field(label, default: time, required_message, invalid_message):
+    return TimeField(
+        label,
+        format=TIME_FORMATS,
+        default=default,
+        validators=[InputRequired(message=required_message)],
+        invalid_value_message=invalid_message,
+    )
+
+
+def _venue_field():
+    return StringField(
+        _l("Sted"),
+        filters=[strip],
+        validators=[Optional(), Length(max=VENUE_MAX_LENGTH, message=_l("Stedet må højst være 300 tegn."))],
+        description=_l("Kun hvis dagen holdes et andet sted end forløbets sted."),
+    )
+
+
+FOLLOW_UP_HINT = _l(
+    "Lad feltet stå tomt for at bruge forslaget: 2. undervisningsdag + 3 måneder, flyttet til næste "
+    "arbejdsdag (weekender, helligdage og lukkedage springes over)."
+)
+
+
+class CourseRunForm(FlaskForm):
+    """A course run with its two teaching days and its follow-up day."""
+
+    programme_id = SelectField(
+        _l("Indsats"),
+        coerce=int_or_none,
+        validators=[DataRequired(message=_l("Vælg en indsats."))],
+        invalid_choice_message=_l("Vælg en indsats fra listen."),
+    )
+    provider_id = SelectField(
+        _l("Udbyder"),
+        coerce=int_or_none,
+        validators=[DataRequired(message=_l("Vælg en udbyder."))],
+        invalid_choice_message=_l("Vælg en aktiv udbyder fra listen."),
+    )
+    title = StringField(
+        _l("Titel"),
+        filters=[strip],
+        validators=[
+            DataRequired(message=_l("Skriv kursusforløbets titel.")),
+            Length(max=TITLE_MAX_LENGTH, message=_l("Titlen må højst være 200 tegn.")),
+        ],
+    )
+    description = TextAreaField(
+        _l("Beskrivelse"),
+        filters=[strip],
+        validators=[Optional(), Length(max=5000, message=_l("Beskrivelsen må højst være 5.000 tegn."))],
+    )
+    kind = RadioField(
+        _l("Type"),
+        choices=[SelectChoice(kind.value, kind.label) for kind in RunKind],
+        default=RunKind.STANDARD.value,
+        validators=[InputRequired(message=_l("Vælg forløbets type."))],
+        invalid_choice_message=_l("Vælg en af typerne."),
+        description=_l(
+            "Særlige forløb om netværksmøder er praksisbaserede: deltageren holder et rigtigt netværksmøde og "
+            "tager udgangspunkt i en opgave fra sin egen praksis."
+        ),
+    )
+    methods = MultiCheckboxField(
+        _l("Metoder"),
+        coerce=int_or_none,
+        validators=[DataRequired(message=_l("Vælg mindst én metode."))],
+        invalid_value_message=_l("Vælg metoder fra listen."),
+        invalid_choice_message=_l("Vælg metoder fra listen."),
+    )
+    staff_roles = MultiCheckboxField(
+        _l("Stillingsbetegnelser, der kan tilmelde sig"),
+        coerce=int_or_none,
+        validators=[DataRequired(message=_l("Vælg mindst én stillingsbetegnelse."))],
+        invalid_value_message=_l("Vælg stillingsbetegnelser fra listen."),
+        invalid_choice_message=_l("Vælg stillingsbetegnelser fra listen."),
+    )
+    capacity = IntegerField(
+        _l("Antal pladser"),
+        validators=[
+            InputRequired(message=_l("Skriv antal pladser.")),
+            NumberRange(min=1, max=MAX_CAPACITY, message=_l("Antal pladser skal være mellem 1 og 1.000.")),
+        ],
+        invalid_value_message=_l("Antal pladser skal være et helt tal."),
+        render_kw={"inputmode": "numeric"},
+    )
+    enrolment_deadline = _date_field(
+        _l("Tilmeldingsfrist"),
+        required_message=_l("Skriv tilmeldingsfristen."),
+        invalid_message=_l("Skriv tilmeldingsfristen som en gyldig dato, fx 15-09-2008."),
+        description=_l("Sidste dag, medarbejderne kan tilmelde sig. Senest 1. undervisningsdag."),
+    )
+    venue = StringField(
+        _l("Sted"),
+        filters=[strip],
+        validators=[
+            DataRequired(message=_l("Skriv hvor forløbet holdes.")),
+            Length(max=VENUE_MAX_LENGTH, message=_l("Stedet må højst være 300 tegn.")),
+        ],
+    )
+    price = KronerField(
+        _l("Pris i kroner"),
+        places=2,
+        validators=[
+            InputRequired(message=_l("Skriv prisen (0, hvis forløbet er gratis).")),
+            NumberRange(min=0, max=MAX_PRICE_KRONER, message=_l("Prisen skal være mellem 0 og 100.000.000 kr.")),
+            at_most_two_decimals,
+        ],
+        invalid_value_message=_l("Skriv prisen som et tal, fx 187.500 eller 187.500,50."),
+        description=_l("Hele forløbets pris. Den tæller med i udbyderens budget for året."),
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+
+    day1_date = _date_field(
+        _l("Dato"),
+        required_message=_l("Skriv datoen for 1. undervisningsdag."),
+        invalid_message=_l("Skriv en gyldig dato for 1. undervisningsdag, fx 30-09-2008."),
+    )
+    day1_start = _time_field(
+        _l("Start"), time(9, 0), _l("Skriv starttidspunktet for 1. undervisningsdag."),
+        _l("Skriv et gyldigt starttidspunkt for 1. undervisningsdag, fx 09:00."),
+    )
+    day1_end = _time_field(
+        _l("Slut"), time(15, 30), _l("Skriv sluttidspunktet for 1. undervisningsdag."),
+        _l("Skriv et gyldigt sluttidspunkt for 1. undervisningsdag, fx 15:30."),
+    )
+    day1_venue = _venue_field()
+    day2_date = _date_field(
+        _l("Dato"),
+        required_message=_l("Skriv datoen for 2. undervisningsdag."),
+        invalid_message=_l("Skriv en gyldig dato for 2. undervisningsdag, fx 01-10-2008."),
+    )
+    day2_start = _time_field(
+        _l("Start"), time(9, 0), _l("Skriv starttidspunktet for 2. undervisningsdag."),
+        _l("Skriv et gyldigt starttidspunkt for 2. undervisningsdag, fx 09:00."),
+    )
+    day2_end = _time_field(
+        _l("Slut"), time(15, 30), _l("Skriv sluttidspunktet for 2. undervisningsdag."),
+        _l("Skriv et gyldigt sluttidspunkt for 2. undervisningsdag, fx 15:30."),
+    )
+    day2_venue = _venue_field()
+    follow_up_date = _date_field(
+        _l("Dato"),
+        invalid_message=_l("Skriv en gyldig dato for opfølgningsdagen, fx 02-01-2009, eller lad feltet stå tomt."),
+        description=FOLLOW_UP_HINT,
+    )
+    follow_up_start = _time_field(
+        _l("Start"), time(9, 0), _l("Skriv starttidspunktet for opfølgningsdagen."),
+        _l("Skriv et gyldigt starttidspunkt for opfølgningsdagen, fx 09:00."),
+    )
+    follow_up_end = _time_field(
+        _l("Slut"), time(15, 30), _l("Skriv sluttidspunktet for opfølgningsdagen."),
+        _l("Skriv et gyldigt sluttidspunkt for opfølgningsdagen, fx 15:30."),
+    )
+    follow_up_venue = _venue_field()
+
+    def set_choices(self, programmes, providers, methods, staff_roles, placeholder_programme, placeholder_provider):
+        self.programme_id.choices = id_choices(placeholder_programme, programmes)
+        self.provider_id.choices = id_choices(placeholder_provider, providers)
+        self.methods.choices = [SelectChoice(str(m.id), m.name) for m in methods]
+        self.staff_roles.choices = [SelectChoice(str(r.id), r.name) for r in staff_roles]
+
+    def day_fields(self):
+        """(legend, date, start, end, venue) per day, for the template."""
+        return [
+            (legend, self[f"{p}_date"], self[f"{p}_start"], self[f"{p}_end"], self[f"{p}_venue"])
+            for p, legend in DAY_PREFIXES
+        ]
+
+    def validate(self, extra_validators=None) -> bool:
+        """Field validation, then the rules between the dates and times (shared with the services)."""
+        valid = super().validate(extra_validators)
+
+        def value(name):
+            return None if self[name].errors else self[name].data
+
+        problems = schedule_errors(
+            day1=value("day1_date"),
+            day2=value("day2_date"),
+            follow_up=value("follow_up_date"),
+            enrolment_deadline=value("enrolment_deadline"),
+            times={p: (value(f"{p}_start"), value(f"{p}_end")) for p, _legend in DAY_PREFIXES},
+        )
+        for name, messages in problems.items():
+            self[name].errors = [*self[name].errors, *messages]
+        return valid and not problems
+
+    @staticmethod
+    def initial_data(run: CourseRun) -> dict:
+        """The form's values for an existing run. A follow-up day that equals the stored proposal is
+        left blank, so it keeps following the proposal when teaching day 2 moves."""
+        data = {
+            "programme_id": run.programme_id,
+            "provider_id": run.provider_id,
+            "title": run.title,
+            "description": run.description,
+            "kind": run.kind.value,
+            "methods": [m.id for m in run.methods],
+            "staff_roles": [r.id for r in run.eligible_roles],
+            "capacity": run.capacity,
+            "enrolment_deadline": run.enrolment_deadline,
+            "venue": run.venue,
+            "price": ore_to_kroner(run.price_ore),
+        }
+        days = {d.position: d for d in run.days}
+        for position, (prefix, _legend) in enumerate(DAY_PREFIXES, 1):
+            course_day = days.get(position)
+            if course_day is None:
+                continue
+            data[f"{prefix}_date"] = course_day.day
+            data[f"{prefix}_start"] = course_day.starts_at
+            data[f"{prefix}_end"] = course_day.ends_at
+            data[f"{prefix}_venue"] = course_day.venue
+        if not run.follow_up_overridden and run.follow_up_proposed_on is not None:
+            data["follow_up_date"] = None
+        return data
+
+    def as_data(self) -> CourseRunData:
+        """The validated form as the services' input."""
+
+        def day(prefix: str) -> CourseDayData:
+            return CourseDayData(
+                day=self[f"{prefix}_date"].data,
+                starts_at=self[f"{prefix}_start"].data,
+                ends_at=self[f"{prefix}_end"].data,
+                venue=self[f"{prefix}_venue"].data or None,
+            )
+
+        return CourseRunData(
+            programme_id=self.programme_id.data,
+            provider_id=self.provider_id.data,
+            title=self.title.data,
+            description=self.description.data or None,
+            kind=RunKind(self.kind.data),
+            method_ids=tuple(self.methods.data),
+            staff_role_ids=tuple(self.staff_roles.data),
+            capacity=self.capacity.data,
+            enrolment_deadline=self.enrolment_deadline.data,
+            venue=self.venue.data,
+            price_ore=kroner_to_ore(self.price.data),
+            teaching_day_1=day("day1"),
+            teaching_day_2=day("day2"),
+            follow_up=day("follow_up"),
+        )
+
+
+class RunFilterForm(FlaskForm):
+    """The run list's filters (a GET form: no CSRF). Invalid values are ignored, with a message."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(
+        _l("Søg i titel"),
+        filters=[strip],
+        validators=[Optional(), Length(max=200, message=_l("Søgningen må højst være 200 tegn."))],
+    )
+    programme = SelectField(
+        _l("Indsats"), coerce=int_or_none, validate_choice=True,
+        invalid_choice_message=_l("Den valgte indsats findes ikke."),
+    )
+    provider = SelectField(
+        _l("Udbyder"), coerce=int_or_none, invalid_choice_message=_l("Den valgte udbyder findes ikke.")
+    )
+    status = SelectField(
+        _l("Status"),
+        choices=[SelectChoice("", _l("Alle"))] + [SelectChoice(s.value, s.label) for s in RunStatus],
+        default="",
+        invalid_choice_message=_l("Vælg en status fra listen."),
+    )
+    kind = SelectField(
+        _l("Type"),
+        choices=[SelectChoice("", _l("Alle"))] + [SelectChoice(k.value, k.label) for k in RunKind],
+        default="",
+        invalid_choice_message=_l("Vælg en type fra listen."),
+    )
+    year = SelectField(
+        _l("År"),
+        coerce=int_or_none,
+        invalid_choice_message=_l("Vælg et år fra listen."),
+    )
+
+    def set_choices(self, programmes, providers, years, any_label) -> None:
+        self.programme.choices = id_choices(any_label, programmes)
+        self.provider.choices = id_choices(any_label, providers)
+        self.year.choices = [SelectChoice("", any_label)] + [SelectChoice(str(y), str(y)) for y in years]
+
+    def value(self, name: str):
+        """The field's value if it is valid and chosen, else None."""
+        field = self[name]
+        if field.errors or field.data in (None, ""):
+            return None
+        return field.data
+
+
+class MethodForm(FlaskForm):
+    name = StringField(
+        _l("Navn"),
+        filters=[strip],
+        validators=[
+            DataRequired(message=_l("Skriv metodens navn.")),
+            Length(max=200, message=_l("Navnet må højst være 200 tegn.")),
+        ],
+    )
+    name_en = StringField(
+        _l("Navn på engelsk"),
+        filters=[strip],
+        validators=[Optional(), Length(max=200, message=_l("Navnet må højst være 200 tegn."))],
+        description=_l("Vises for brugere, der har valgt engelsk."),
+    )
+    description = TextAreaField(
+        _l("Beskrivelse"),
+        filters=[strip],
+        validators=[Optional(), Length(max=5000, message=_l("Beskrivelsen må højst være 5.000 tegn."))],
+    )
+
+    def as_data(self) -> MethodData:
+        return MethodData(name=self.name.data, name_en=self.name_en.data or None,
+                          description=self.description.data or None)
+
+
+def parse_iso_date(value: str | None) -> date | None:
+    """YYYY-MM-DD within the accepted years, or None."""
+    if not value or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    return day if MIN_YEAR <= day.year <= MAX_YEAR else None

@@ -1,0 +1,538 @@
+"""Course-run use cases: the follow-up-day rule, who may see a run, creating, editing, publishing and
+cancelling runs, and methods.
+
+Services take explicit arguments (actor, closed days, months), raise DomainError subclasses and add/flush,
+never commit: the view, the CLI command or the job owns the transaction.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from typing import TYPE_CHECKING
+
+from babel.lists import format_list
+from flask_babel import force_locale, format_date, get_locale, ngettext
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from app.accounts.models import StaffRole
+from app.calendar.models import ClosedDay
+from app.calendar.workdays import follow_up_anchor, non_working_reason
+from app.core.exceptions import Conflict, DomainError, NotAllowed, ValidationFailed
+from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus, run_methods
+from app.extensions import db
+from app.programmes.models import Programme
+from app.providers.models import Provider
+
+if TYPE_CHECKING:
+    from app.accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+#: The municipality's language: the stored reason for a follow-up proposal is always written in it.
+RECORD_LANGUAGE = "da"
+#: A stretch of non-working days longer than this means the closed days are wrong, not that the
+#: follow-up day should move half a year.
+MAX_SKIPPED_DAYS = 60
+
+TITLE_MAX_LENGTH = 200
+VENUE_MAX_LENGTH = 300
+METHOD_NAME_MAX_LENGTH = 200
+MAX_CAPACITY = 1000
+
+
+# --------------------------------------------------------------------------------------------------
+# The follow-up rule
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUpProposal:
+    """The proposed follow-up day and how the rule got there.
+
+    `anchor` is teaching day 2 + `months` calendar months (one step, clamped to the month's end);
+    `skipped` lists each non-working day passed over, with its reason, from `anchor` up to `day`.
+    """
+
+    day: date
+    anchor: date
+    skipped: tuple[tuple[date, str], ...] = ()
+    teaching_day_2: date | None = None
+    months: int = 3
+
+    @property
+    def moved(self) -> bool:
+        return self.day != self.anchor
+
+
+def propose_follow_up_day(
+    teaching_day_2: date, closed_days: Mapping[date, str], months: int = 3, language: str = RECORD_LANGUAGE
+) -> FollowUpProposal:
+    """The follow-up day the product proposes: teaching day 2 + `months`, then the first working day.
+
+    Why "+ months in one step": adding 1 month three times would turn 30 Nov into 28 Feb, then 28 Mar
+    and 28 May; `relativedelta(months=3)` gives 28/29 Feb, as a person counting on a calendar would.
+    Why "next" working day (not nearest): the follow-up day is meant to come *after* three months of
+    practice, never before. Weekends, Danish public holidays and the municipality's closed days (data,
+    because local agreements differ) are skipped.
+
+    :raises ValueError: when the result would fall outside the calendar (year 9999) or no working day
+        is found within `MAX_SKIPPED_DAYS` (closed days entered for a whole season).
+    """
+    if months < 1:
+        raise ValueError("months must be at least 1")
+    anchor = follow_up_anchor(teaching_day_2, months)
+    day = anchor
+    skipped: list[tuple[date, str]] = []
+    while (reason := non_working_reason(day, closed_days, language)) is not None:
+        skipped.append((day, reason))
+        if len(skipped) > MAX_SKIPPED_DAYS:
+            raise ValueError(f"no working day within {MAX_SKIPPED_DAYS} days after {anchor}")
+        day += timedelta(days=1)
+    return FollowUpProposal(
+        day=day, anchor=anchor, skipped=tuple(skipped), teaching_day_2=teaching_day_2, months=months
+    )
+
+
+def describe_proposal(p: FollowUpProposal) -> str:
+    """The proposal explained in one sentence, in the current language.
+
+    "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er Nytårsdag;
+    flyttet til næste arbejdsdag)"
+    """
+    rule = ngettext("undervisningsdag 2 + %(num)s måned", "undervisningsdag 2 + %(num)s måneder", p.months)
+    day = format_date(p.day, "long")
+    if not p.skipped:
+        return _("Forslag: %(day)s (%(rule)s)", day=day, rule=rule)
+    first_day, first_reason = p.skipped[0]
+    parts = [_("%(rule)s = %(anchor)s, som er %(reason)s", rule=rule, anchor=format_date(first_day, "long"),
+               reason=first_reason)]
+    rest = p.skipped[1:]
+    if rest:
+        days = format_list(
+            [_("%(day)s (%(reason)s)", day=format_date(d, "long"), reason=r) for d, r in rest],
+            locale=str(get_locale() or RECORD_LANGUAGE),
+        )
+        parts.append(ngettext("%(days)s er heller ikke en arbejdsdag", "%(days)s er heller ikke arbejdsdage",
+                              len(rest), days=days))
+    parts.append(_("flyttet til næste arbejdsdag"))
+    return _("Forslag: %(day)s (%(explanation)s)", day=day, explanation="; ".join(parts))
+
+
+def _recorded_proposal(teaching_day_2: date, closed_days: Mapping[date, str], months: int) -> tuple[date, str]:
+    """The proposal as stored on the run: its day and its explanation in the municipality's language."""
+    try:
+        proposal = propose_follow_up_day(teaching_day_2, closed_days, months, language=RECORD_LANGUAGE)
+    except (ValueError, OverflowError):
+        raise DomainError(
+            _("Der kan ikke beregnes en opfølgningsdag ud fra denne dato. Kontrollér 2. undervisningsdag."),
+            field="day2_date",
+        ) from None
+    with force_locale(RECORD_LANGUAGE):
+        return proposal.day, describe_proposal(proposal)
+
+
+def _closed_days() -> dict[date, str]:
+    """Every closed day, date -> reason (what the rule skips besides weekends and public holidays)."""
+    return {day: reason for day, reason in db.session.execute(select(ClosedDay.day, ClosedDay.reason))}
+
+
+# --------------------------------------------------------------------------------------------------
+# Who may see a run (ownership rules for @allow(..., check=...), reused by later issues)
+# --------------------------------------------------------------------------------------------------
+
+
+def run_visible_to(user: User, run: CourseRun) -> bool:
+    """Coordinators see every run; a provider its own runs once out of draft; staff the published runs
+    open to their staff role."""
+    if user.is_coordinator:
+        return True
+    if user.is_provider:
+        return user.provider_id is not None and run.provider_id == user.provider_id and run.status != RunStatus.DRAFT
+    if user.is_staff:
+        return (
+            run.status == RunStatus.PUBLISHED
+            and user.staff_role_id is not None
+            and any(role.id == user.staff_role_id for role in run.eligible_roles)
+        )
+    return False
+
+
+def can_view_run(user: User, run_id: int) -> bool:
+    """Ownership check for `@allow(..., check=can_view_run)` on views that take `run_id`."""
+    run = db.session.get(CourseRun, run_id)
+    return run is not None and run_visible_to(user, run)
+
+
+# --------------------------------------------------------------------------------------------------
+# Course runs
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CourseDayData:
+    """One day as entered. `day` None is allowed for the follow-up day only: the proposal is used."""
+
+    day: date | None
+    starts_at: time = time(9, 0)
+    ends_at: time = time(15, 30)
+    #: None: the run's venue.
+    venue: str | None = None
+
+
+@dataclass(frozen=True)
+class CourseRunData:
+    """What the coordinator enters for a run: the input of create_course_run/update_course_run."""
+
+    programme_id: int
+    provider_id: int
+    title: str
+    kind: RunKind
+    method_ids: tuple[int, ...]
+    staff_role_ids: tuple[int, ...]
+    capacity: int
+    enrolment_deadline: date
+    venue: str
+    price_ore: int
+    teaching_day_1: CourseDayData
+    teaching_day_2: CourseDayData
+    follow_up: CourseDayData
+    description: str | None = None
+
+    def days(self) -> tuple[tuple[str, DayKind, int, CourseDayData], ...]:
+        """(form prefix, kind, position, data) for the three days, in order."""
+        return (
+            ("day1", DayKind.TEACHING, 1, self.teaching_day_1),
+            ("day2", DayKind.TEACHING, 2, self.teaching_day_2),
+            ("follow_up", DayKind.FOLLOW_UP, 3, self.follow_up),
+        )
+
+
+def schedule_errors(
+    *,
+    day1: date | None,
+    day2: date | None,
+    follow_up: date | None,
+    enrolment_deadline: date | None,
+    times: Mapping[str, tuple[time | None, time | None]],
+) -> dict[str, list[str]]:
+    """The rules between the dates and times of a run, as {form field: [message]}.
+
+    Values that are None (missing or already invalid) are not compared. `times` maps a day's form
+    prefix ("day1", "day2", "follow_up") to its (start, end). Shared by the form and the services.
+    """
+    errors: dict[str, list[str]] = {}
+    if day1 and day2 and day2 <= day1:
+        errors["day2_date"] = [_("2. undervisningsdag skal ligge efter 1. undervisningsdag.")]
+    if day2 and follow_up and follow_up <= day2:
+        errors["follow_up_date"] = [_("Opfølgningsdagen skal ligge efter 2. undervisningsdag.")]
+    if day1 and enrolment_deadline and enrolment_deadline > day1:
+        errors["enrolment_deadline"] = [_("Tilmeldingsfristen kan ikke ligge efter 1. undervisningsdag.")]
+    day_names = {
+        "day1": _("1. undervisningsdag"),
+        "day2": _("2. undervisningsdag"),
+        "follow_up": _("opfølgningsdagen"),
+    }
+    for prefix, (start, end) in times.items():
+        if start and end and end <= start:
+            errors[f"{prefix}_end"] = [
+                _("Sluttidspunktet skal ligge efter starttidspunktet (%(day)s).", day=day_names.get(prefix, prefix))
+            ]
+    return errors
+
+
+def _require_coordinator(actor: User) -> None:
+    if not actor.is_coordinator:
+        raise NotAllowed(_("Kun kursuskoordinatoren kan ændre kursusforløb og metoder."))
+
+
+def _check_run_data(data: CourseRunData, current_provider_id: int | None = None):
+    """Resolve the ids and check every rule; ValidationFailed lists all problems at once."""
+    errors = schedule_errors(
+        day1=data.teaching_day_1.day,
+        day2=data.teaching_day_2.day,
+        follow_up=data.follow_up.day,
+        enrolment_deadline=data.enrolment_deadline,
+        times={prefix: (d.starts_at, d.ends_at) for prefix, _kind, _pos, d in data.days()},
+    )
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if data.teaching_day_1.day is None:
+        add("day1_date", _("Skriv datoen for 1. undervisningsdag."))
+    if data.teaching_day_2.day is None:
+        add("day2_date", _("Skriv datoen for 2. undervisningsdag."))
+    if not data.title.strip() or len(data.title) > TITLE_MAX_LENGTH:
+        add("title", _("Skriv en titel på højst %(n)s tegn.", n=TITLE_MAX_LENGTH))
+    if not data.venue.strip() or len(data.venue) > VENUE_MAX_LENGTH:
+        add("venue", _("Skriv et sted på højst %(n)s tegn.", n=VENUE_MAX_LENGTH))
+    if not 1 <= data.capacity <= MAX_CAPACITY:
+        add("capacity", _("Antal pladser skal være mellem 1 og %(n)s.", n=MAX_CAPACITY))
+    if data.price_ore < 0:
+        add("price", _("Prisen kan ikke være negativ."))
+
+    programme = db.session.get(Programme, data.programme_id)
+    if programme is None:
+        add("programme_id", _("Vælg en indsats fra listen."))
+    provider = db.session.get(Provider, data.provider_id)
+    if provider is None or (not provider.active and provider.id != current_provider_id):
+        add("provider_id", _("Vælg en aktiv udbyder fra listen."))
+
+    method_ids = set(data.method_ids)
+    methods = list(db.session.scalars(select(Method).where(Method.id.in_(method_ids)))) if method_ids else []
+    if not method_ids:
+        add("methods", _("Vælg mindst én metode."))
+    elif len(methods) != len(method_ids):
+        add("methods", _("Vælg metoder fra listen."))
+    role_ids = set(data.staff_role_ids)
+    roles = list(db.session.scalars(select(StaffRole).where(StaffRole.id.in_(role_ids)))) if role_ids else []
+    if not role_ids:
+        add("staff_roles", _("Vælg mindst én stillingsbetegnelse."))
+    elif len(roles) != len(role_ids):
+        add("staff_roles", _("Vælg stillingsbetegnelser fra listen."))
+
+    if errors:
+        raise ValidationFailed(errors)
+    return programme, provider, methods, roles
+
+
+def _apply_fields(run: CourseRun, data: CourseRunData, programme, provider, methods, roles) -> None:
+    run.programme = programme
+    run.provider = provider
+    run.title = data.title.strip()
+    run.description = (data.description or "").strip() or None
+    run.kind = data.kind
+    run.capacity = data.capacity
+    run.enrolment_deadline = data.enrolment_deadline
+    run.venue = data.venue.strip()
+    run.price_ore = data.price_ore
+    run.methods = methods
+    run.eligible_roles = roles
+
+
+def _day_values(day_data: CourseDayData, day: date) -> dict:
+    return {
+        "day": day,
+        "starts_at": day_data.starts_at,
+        "ends_at": day_data.ends_at,
+        "venue": (day_data.venue or "").strip() or None,
+    }
+
+
+def create_course_run(
+    actor: User, data: CourseRunData, closed_days: Mapping[date, str], months: int
+) -> CourseRun:
+    """Create a run in draft with its three days (coordinator).
+
+    The follow-up proposal is always computed and stored with its reason; the follow-up day itself is
+    the coordinator's date when one was given, else the proposal.
+
+    :raises ValidationFailed: field -> messages, for every rule the data breaks.
+    """
+    _require_coordinator(actor)
+    programme, provider, methods, roles = _check_run_data(data)
+    proposed_on, reason = _recorded_proposal(data.teaching_day_2.day, closed_days, months)
+    run = CourseRun(status=RunStatus.DRAFT, follow_up_proposed_on=proposed_on, follow_up_reason=reason)
+    _apply_fields(run, data, programme, provider, methods, roles)
+    for _prefix, kind, position, day_data in data.days():
+        day = day_data.day if day_data.day is not None else proposed_on
+        run.days.append(CourseDay(kind=kind, position=position, sequence=0, **_day_values(day_data, day)))
+    db.session.add(run)
+    db.session.flush()
+    logger.info("Course run created by %r: %r (follow-up %s, proposed %s)", actor, run, run.days[2].day, proposed_on)
+    return run
+
+
+def update_course_run(
+    actor: User, run: CourseRun, data: CourseRunData, closed_days: Mapping[date, str], months: int
+) -> CourseRun:
+    """Change a draft or published run (coordinator).
+
+    The proposal is recomputed when teaching day 2 changes (or was never stored); a blank follow-up date
+    follows the proposal. Every day whose date, time or venue changes gets `sequence` + 1, so calendar
+    clients replace the event they already hold (same UID); unchanged days keep their sequence.
+
+    :raises DomainError: the run is cancelled or completed.
+    :raises ValidationFailed: field -> messages, for every rule the data breaks.
+    """
+    _require_coordinator(actor)
+    if not run.can_edit:
+        raise DomainError(_("Kursusforløbet er %(status)s og kan ikke længere redigeres.",
+                            status=str(run.status.label).lower()))
+    programme, provider, methods, roles = _check_run_data(data, current_provider_id=run.provider_id)
+    days = {d.position: d for d in run.days}
+    if run.follow_up_proposed_on is None or days[2].day != data.teaching_day_2.day:
+        run.follow_up_proposed_on, run.follow_up_reason = _recorded_proposal(
+            data.teaching_day_2.day, closed_days, months
+        )
+    _apply_fields(run, data, programme, provider, methods, roles)
+    changed = []
+    for _prefix, kind, position, day_data in data.days():
+        target = day_data.day if day_data.day is not None else run.follow_up_proposed_on
+        values = _day_values(day_data, target)
+        course_day = days.get(position)
+        if course_day is None:  # a run saved without all three days (not made by these services)
+            run.days.append(CourseDay(kind=kind, position=position, sequence=0, **values))
+            continue
+        if any(getattr(course_day, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(course_day, name, value)
+            course_day.sequence += 1
+            changed.append(position)
+    db.session.flush()
+    logger.info("Course run updated by %r: %r (days changed: %s)", actor, run, changed or "none")
+    return run
+
+
+def publish_course_run(actor: User, run: CourseRun) -> CourseRun:
+    """Publish a draft run: staff of the eligible roles can now see it (coordinator).
+
+    :raises DomainError: the run is not a draft.
+    """
+    _require_coordinator(actor)
+    if not run.can_publish:
+        raise DomainError(_("Kun en kladde kan offentliggøres; kursusforløbet er %(status)s.",
+                            status=str(run.status.label).lower()))
+    run.status = RunStatus.PUBLISHED
+    db.session.flush()
+    logger.info("Course run published by %r: %r", actor, run)
+    return run
+
+
+def cancel_course_run(actor: User, run: CourseRun) -> CourseRun:
+    """Cancel a draft or published run (coordinator). Every day's sequence rises: its status changed.
+
+    :raises DomainError: the run is already cancelled or completed.
+    """
+    _require_coordinator(actor)
+    if not run.can_cancel:
+        raise DomainError(_("Kursusforløbet er %(status)s og kan ikke aflyses.", status=str(run.status.label).lower()))
+    run.status = RunStatus.CANCELLED
+    for course_day in run.days:
+        course_day.sequence += 1
+    db.session.flush()
+    logger.info("Course run cancelled by %r: %r", actor, run)
+    return run
+
+
+def create_demo_run(actor: User, programme: Programme, spec, ref: Mapping, months: int | None = None) -> CourseRun:
+    """Create one demo run through the same services (used by `flask demo load`).
+
+    `spec` is an `app.demo.RunSpec`; `ref` the demo's reference data (providers, methods, roles by name).
+    Open to every staff role, enrolment deadline two weeks before the first day, 09.00-15.30.
+    """
+    if months is None:
+        from flask import current_app
+
+        months = current_app.config["FOLLOW_UP_OFFSET_MONTHS"]
+    data = CourseRunData(
+        programme_id=programme.id,
+        provider_id=ref["providers"][spec.provider].id,
+        title=spec.title,
+        kind=spec.kind,
+        method_ids=tuple(ref["methods"][name].id for name in spec.methods),
+        staff_role_ids=tuple(role.id for role in ref["roles"].values()),
+        capacity=spec.capacity,
+        enrolment_deadline=spec.day1 - timedelta(days=14),
+        venue=spec.venue,
+        price_ore=spec.price_kroner * 100,
+        teaching_day_1=CourseDayData(spec.day1),
+        teaching_day_2=CourseDayData(spec.day2),
+        follow_up=CourseDayData(None),
+    )
+    run = create_course_run(actor, data, _closed_days(), months)
+    if spec.status in (RunStatus.PUBLISHED, RunStatus.COMPLETED):
+        publish_course_run(actor, run)
+    if spec.status == RunStatus.COMPLETED:
+        run.status = RunStatus.COMPLETED  # history: completing a run by attendance is the enrolment slice's
+    elif spec.status == RunStatus.CANCELLED:
+        cancel_course_run(actor, run)
+    db.session.flush()
+    return run
+
+
+# --------------------------------------------------------------------------------------------------
+# Methods
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MethodData:
+    name: str
+    name_en: str | None = None
+    description: str | None = None
+
+
+def list_methods_with_usage() -> list[tuple[Method, int]]:
+    """Every method by name, with the number of runs that teach it (one query)."""
+    usage = (
+        select(run_methods.c.method_id, func.count().label("runs"))
+        .group_by(run_methods.c.method_id)
+        .subquery()
+    )
+    stmt = (
+        select(Method, func.coalesce(usage.c.runs, 0))
+        .outerjoin(usage, usage.c.method_id == Method.id)
+        .order_by(Method.name)
+    )
+    return [(method, runs) for method, runs in db.session.execute(stmt)]
+
+
+def _check_method(data: MethodData, method_id: int | None) -> MethodData:
+    name = data.name.strip()
+    if not name or len(name) > METHOD_NAME_MAX_LENGTH:
+        raise DomainError(_("Skriv et navn på højst %(n)s tegn.", n=METHOD_NAME_MAX_LENGTH), field="name")
+    duplicate = select(Method.id).where(func.lower(Method.name) == name.lower())
+    if method_id is not None:
+        duplicate = duplicate.where(Method.id != method_id)
+    if db.session.scalar(duplicate.limit(1)) is not None:
+        raise Conflict(_("Der findes allerede en metode med navnet %(name)s.", name=name), field="name")
+    return MethodData(
+        name=name,
+        name_en=(data.name_en or "").strip() or None,
+        description=(data.description or "").strip() or None,
+    )
+
+
+def create_method(actor: User, data: MethodData) -> Method:
+    """Add a method (coordinator). :raises Conflict: the name is taken (case-insensitively)."""
+    _require_coordinator(actor)
+    clean = _check_method(data, None)
+    method = Method(name=clean.name, name_en=clean.name_en, description=clean.description)
+    db.session.add(method)
+    db.session.flush()
+    logger.info("Method created by %r: %r", actor, method)
+    return method
+
+
+def update_method(actor: User, method: Method, data: MethodData) -> Method:
+    """Rename or describe a method (coordinator). :raises Conflict: the name is taken."""
+    _require_coordinator(actor)
+    clean = _check_method(data, method.id)
+    method.name, method.name_en, method.description = clean.name, clean.name_en, clean.description
+    db.session.flush()
+    logger.info("Method updated by %r: %r", actor, method)
+    return method
+
+
+def method_run_count(method: Method) -> int:
+    return db.session.scalar(select(func.count()).select_from(run_methods).where(run_methods.c.method_id == method.id))
+
+
+def delete_method(actor: User, method: Method) -> None:
+    """Delete a method no run uses (coordinator). :raises Conflict: a run teaches it."""
+    _require_coordinator(actor)
+    used = method_run_count(method)
+    if used:
+        raise Conflict(ngettext(
+            "Metoden %(name)s bruges af %(num)s kursusforløb og kan ikke slettes.",
+            "Metoden %(name)s bruges af %(num)s kursusforløb og kan ikke slettes.",
+            used,
+            name=method.name,
+        ))
+    db.session.delete(method)
+    db.session.flush()
+    logger.info("Method deleted by %r: %r", actor, method)

@@ -1,0 +1,71 @@
+"""Forms for providers (udbydere)."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, StringField, TelField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from app.core.i18n import _l
+from app.providers.services import ProviderData
+
+
+def strip(value):
+    """Form filter: trim surrounding white space from text input."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def none_if_empty(value):
+    """Form filter: an empty optional text is stored as NULL, not ''."""
+    return value or None
+
+
+class ProviderForm(FlaskForm):
+    name = StringField(
+        _l("Navn"),
+        filters=[strip],
+        validators=[
+            DataRequired(message=_l("Skriv udbyderens navn.")),
+            Length(max=200, message=_l("Navnet må højst være 200 tegn.")),
+        ],
+    )
+    contact_name = StringField(
+        _l("Kontaktperson"),
+        filters=[strip, none_if_empty],
+        validators=[Optional(), Length(max=200, message=_l("Kontaktpersonens navn må højst være 200 tegn."))],
+    )
+    contact_email = EmailField(
+        _l("Kontaktpersonens e-mail"),
+        filters=[strip, none_if_empty],
+        validators=[
+            Optional(),
+            Length(max=254, message=_l("E-mailadressen må højst være 254 tegn.")),
+            Email(message=_l("Skriv en gyldig e-mailadresse, f.eks. kontakt@udbyder.dk.")),
+        ],
+    )
+    contact_phone = TelField(
+        _l("Kontaktpersonens telefon"),
+        filters=[strip, none_if_empty],
+        validators=[Optional(), Length(max=40, message=_l("Telefonnummeret må højst være 40 tegn."))],
+    )
+    notes = TextAreaField(
+        _l("Noter"),
+        filters=[strip, none_if_empty],
+        description=_l("F.eks. kontraktens vilkår eller hvad udbyderen underviser i."),
+        validators=[Optional(), Length(max=5000, message=_l("Noterne må højst være 5000 tegn."))],
+    )
+    active = BooleanField(
+        _l("Aktiv udbyder"),
+        default=True,
+        description=_l("Kun aktive udbydere kan få nye budgetrammer og kursusforløb. "
+                       "Udbydere slettes ikke; fjern fluebenet, når samarbejdet er slut."),
+    )
+
+    def as_data(self) -> ProviderData:
+        return ProviderData(
+            name=self.name.data,
+            contact_name=self.contact_name.data,
+            contact_email=self.contact_email.data,
+            contact_phone=self.contact_phone.data,
+            notes=self.notes.data,
+            active=bool(self.active.data),
+        )

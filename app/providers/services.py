@@ -1,0 +1,143 @@
+"""Use cases for providers (udbydere), and the reads their pages need.
+
+Providers are never deleted: course runs and budget allocations refer to them, so a provider that
+no longer delivers courses is deactivated instead. Services flush but never commit.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from app.accounts.models import User
+from app.core.db import Page, paginate
+from app.core.exceptions import Conflict
+from app.extensions import db
+from app.programmes.models import BudgetAllocation, Programme
+from app.providers.models import Provider
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProviderData:
+    """What the coordinator types for a provider (service input for create and update)."""
+
+    name: str
+    contact_name: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    notes: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class ProviderSummary:
+    """One row of the provider list: the provider and how many users log in on its behalf."""
+
+    provider: Provider
+    user_count: int
+
+
+@contextmanager
+def _unique_guard(message: str, field_name: str) -> Iterator[None]:
+    """Write inside a savepoint: a unique-constraint race (two coordinators at once) becomes a Conflict."""
+    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            yield
+    except IntegrityError as exc:
+        raise Conflict(message, field=field_name) from exc
+
+
+def _name_taken(name: str, exclude_id: int | None = None) -> bool:
+    """Names are unique regardless of case."""
+    stmt = select(Provider.id).where(func.lower(Provider.name) == name.lower())
+    if exclude_id is not None:
+        stmt = stmt.where(Provider.id != exclude_id)
+    return db.session.scalar(stmt.limit(1)) is not None
+
+
+def _name_message(name: str) -> str:
+    return _("Der findes allerede en udbyder med navnet %(name)s.", name=name)
+
+
+def _apply(provider: Provider, data: ProviderData) -> None:
+    provider.name = data.name
+    provider.contact_name = data.contact_name
+    provider.contact_email = data.contact_email.lower() if data.contact_email else None
+    provider.contact_phone = data.contact_phone
+    provider.notes = data.notes
+    provider.active = data.active
+
+
+def create_provider(data: ProviderData, *, actor=None) -> Provider:
+    """Create a provider (coordinator).
+
+    :raises Conflict: the name is taken (field ``name``).
+    """
+    if _name_taken(data.name):
+        raise Conflict(_name_message(data.name), field="name")
+    provider = Provider()
+    with _unique_guard(_name_message(data.name), "name"):
+        _apply(provider, data)
+        db.session.add(provider)
+    logger.info("provider created by %s: %r", actor, provider)
+    return provider
+
+
+def update_provider(provider: Provider, data: ProviderData, *, actor=None) -> Provider:
+    """Change a provider's name, contact details, notes or active flag (coordinator).
+
+    :raises Conflict: the name belongs to another provider (field ``name``).
+    """
+    if _name_taken(data.name, provider.id):
+        raise Conflict(_name_message(data.name), field="name")
+    with _unique_guard(_name_message(data.name), "name"):
+        _apply(provider, data)
+    logger.info("provider updated by %s: %r (active=%s)", actor, provider, provider.active)
+    return provider
+
+
+def list_providers(page: int = 1, per_page: int = 25) -> Page:
+    """A page of providers by name, active first, each with its user count (one aggregate query per page)."""
+    stmt = select(Provider).order_by(Provider.active.desc(), Provider.name, Provider.id)
+    result = paginate(db.session, stmt, page, per_page)
+    ids = [p.id for p in result.items]
+    counts: dict[int, int] = {}
+    if ids:
+        rows = db.session.execute(
+            select(User.provider_id, func.count(User.id)).where(User.provider_id.in_(ids)).group_by(User.provider_id)
+        )
+        counts = {provider_id: int(count) for provider_id, count in rows}
+    result.items = [ProviderSummary(p, counts.get(p.id, 0)) for p in result.items]
+    return result
+
+
+def list_active_providers() -> list[Provider]:
+    """Providers that can receive new budget allocations and course runs, by name."""
+    return list(db.session.scalars(select(Provider).where(Provider.active.is_(True)).order_by(Provider.name)))
+
+
+def list_provider_allocations(provider: Provider) -> list[BudgetAllocation]:
+    """The provider's budget allocations across programmes: newest year first, then programme name."""
+    return list(
+        db.session.scalars(
+            select(BudgetAllocation)
+            .join(BudgetAllocation.programme)
+            .where(BudgetAllocation.provider_id == provider.id)
+            .options(joinedload(BudgetAllocation.programme))
+            .order_by(BudgetAllocation.year.desc(), Programme.name, BudgetAllocation.id)
+        )
+    )
+
+
+def list_provider_users(provider: Provider) -> list[User]:
+    """The users who log in on behalf of the provider, by name."""
+    return list(db.session.scalars(select(User).where(User.provider_id == provider.id).order_by(User.name, User.id)))

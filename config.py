@@ -69,6 +69,8 @@ class Config:
     FOLLOW_UP_OFFSET_MONTHS = 3
     CALENDAR_UID_DOMAIN = os.environ.get("CALENDAR_UID_DOMAIN", "kursusportalen.local")
     RUNS_PER_PAGE = 25
+    #: Seconds an enrolment waits for a run's lock before the user is asked to try again (PostgreSQL).
+    ENROLMENT_LOCK_TIMEOUT = float(os.environ.get("ENROLMENT_LOCK_TIMEOUT", "5"))
     SCHEDULER = os.environ.get("SCHEDULER", "off")
 
 

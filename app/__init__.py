@@ -75,11 +75,12 @@ def register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.calendar.views import bp as calendar_bp
     from app.courses.views import bp as courses_bp
+    from app.enrolment.views import bp as enrolment_bp
     from app.main import bp as main_bp
     from app.programmes.views import bp as programmes_bp
     from app.providers.views import bp as providers_bp
 
-    for bp in (main_bp, accounts_bp, programmes_bp, providers_bp, courses_bp, calendar_bp):
+    for bp in (main_bp, accounts_bp, programmes_bp, providers_bp, courses_bp, enrolment_bp, calendar_bp):
         app.register_blueprint(bp)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 
@@ -34,6 +35,15 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(413)
     def too_large(_err):
         return render(413)
+
+    @app.errorhandler(OperationalError)
+    def database_busy(err):
+        """A lock not granted in time (PostgreSQL lock_timeout, SQLite busy): ask to try again."""
+        db.session.rollback()
+        code = getattr(err.orig, "sqlstate", None)
+        if code == "55P03" or "database is locked" in str(err.orig):
+            return render(503)
+        raise err
 
     @app.errorhandler(500)
     def server_error(_err):

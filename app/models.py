@@ -2,10 +2,16 @@
 from app.accounts.models import StaffRole, Unit, User
 from app.calendar.models import ClosedDay
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
+from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
 
 __all__ = [
+    "Attendance",
+    "Enrolment",
+    "EnrolmentEvent",
+    "EnrolmentStatus",
+    "EventKind",
     "BudgetAllocation",
     "ClosedDay",
     "CourseDay",

@@ -98,3 +98,26 @@ def make_course_run(
     for position, (day, kind) in enumerate(zip(days, kinds, strict=True), 1):
         run.days.append(CourseDay(kind=kind, position=position, day=day, starts_at=time(9), ends_at=time(15, 30)))
     return _save(run)
+
+
+def make_enrolment(run: CourseRun, user: User, status: str = "confirmed", **kw):
+    """An enrolment written directly, keeping the run's seat counter and waiting-list queue consistent
+    (for setting a scene; tests of the rules themselves go through app.enrolment.services)."""
+    from app.enrolment.models import Enrolment, EnrolmentStatus
+
+    status = EnrolmentStatus(status)
+    if status == EnrolmentStatus.CONFIRMED:
+        run.seats_taken += 1
+    if status == EnrolmentStatus.WAITLISTED:
+        run.queue_counter += 1
+        kw.setdefault("queue_number", run.queue_counter)
+    return _save(Enrolment(run=run, user=user, status=status, **kw))
+
+
+def make_eligible_staff(run: CourseRun, n: int = 1, **kw) -> list[User]:
+    """`n` staff members whose staff role is one of the run's eligible roles (adding a role if it has none)."""
+    if not run.eligible_roles:
+        run.eligible_roles.append(make_staff_role())
+        db.session.commit()
+    role = run.eligible_roles[0]
+    return [make_user(access_level="staff", staff_role=role, **kw) for _ in range(n)]

@@ -7,6 +7,7 @@ from datetime import date, time
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -108,6 +109,8 @@ class CourseRun(TimestampMixin, db.Model):
     __table_args__ = (
         CheckConstraint("capacity >= 1", name="capacity_positive"),
         CheckConstraint("price_ore >= 0", name="price_not_negative"),
+        #: The backstop of the enrolment services' conditional UPDATE: never more confirmed than seats.
+        CheckConstraint("seats_taken >= 0 AND seats_taken <= capacity", name="seats_within_capacity"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -123,6 +126,12 @@ class CourseRun(TimestampMixin, db.Model):
     venue: Mapped[str] = mapped_column(String(300))
     #: Price in øre (integer), counted against the provider's budget for the year.
     price_ore: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Confirmed enrolments, kept by the enrolment services under the run-row lock (never above capacity).
+    seats_taken: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The last waiting-list queue number handed out (FIFO order of the waiting list).
+    queue_counter: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Staff enrolments wait as requested until the coordinator approves or rejects them.
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     #: The follow-up day the rule proposed when the run was saved, and why it moved (if it did).
     follow_up_proposed_on: Mapped[date | None] = mapped_column(Date)
     follow_up_reason: Mapped[str | None] = mapped_column(Text)
@@ -151,6 +160,14 @@ class CourseRun(TimestampMixin, db.Model):
     def follow_up_overridden(self) -> bool:
         fu = self.follow_up_day
         return bool(fu and self.follow_up_proposed_on and fu.day != self.follow_up_proposed_on)
+
+    @property
+    def seats_left(self) -> int:
+        return max(0, self.capacity - self.seats_taken)
+
+    @property
+    def last_day(self) -> date | None:
+        return self.days[-1].day if self.days else None
 
     @property
     def is_special(self) -> bool:

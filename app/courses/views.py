@@ -81,8 +81,10 @@ def run_list():
 @allow(*ALL_LEVELS, check=services.can_view_run)
 def run_detail(run_id: int):
     """One run with its days and the follow-up proposal; actions for the coordinator."""
+    from app.enrolment.views import run_page_context
+
     run = db.get_or_404(CourseRun, run_id)
-    return render_template("courses/run_detail.html", run=run)
+    return render_template("courses/run_detail.html", run=run, **run_page_context(run))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -192,7 +194,7 @@ def run_publish(run_id: int):
     return _run_action(run_id, services.publish_course_run, _("Kursusforløbet %(title)s er offentliggjort."))
 
 
-@bp.post(f"/runs/<{ID}:run_id>/cancel")
+@bp.post(f"/runs/<{ID}:run_id>/cancel-run")
 @allow(C)
 def run_cancel(run_id: int):
     """Cancel a draft or published run."""

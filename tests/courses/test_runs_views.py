@@ -342,7 +342,7 @@ def test_publish_and_cancel(client, created_run):
     response = post_action(client, f"{url}/publish", from_url=url)
     assert "Kun en kladde kan offentliggøres" in html(client.get(response.location))
 
-    post_action(client, f"{url}/cancel", from_url=url)
+    post_action(client, f"{url}/cancel-run", from_url=url)
     db.session.expire_all()
     run = db.session.get(CourseRun, created_run.id)
     assert run.status == RunStatus.CANCELLED
@@ -354,7 +354,7 @@ def test_publish_and_cancel(client, created_run):
 
 def test_publish_without_csrf_is_400(client, created_run):
     assert client.post(f"/runs/{created_run.id}/publish").status_code == 400
-    assert client.post(f"/runs/{created_run.id}/cancel").status_code == 400
+    assert client.post(f"/runs/{created_run.id}/cancel-run").status_code == 400
     db.session.expire_all()
     assert db.session.get(CourseRun, created_run.id).status == RunStatus.DRAFT
 
@@ -370,7 +370,7 @@ def test_only_coordinators_create_edit_publish_and_cancel(client, login_as, requ
     for url in ("/runs/new", f"/runs/{run.id}/edit"):  # ...but not change it
         assert client.get(url).status_code == 403, url
     token_page = f"/runs/{run.id}"
-    for url in (f"/runs/{run.id}/publish", f"/runs/{run.id}/cancel", "/runs/new", f"/runs/{run.id}/edit"):
+    for url in (f"/runs/{run.id}/publish", f"/runs/{run.id}/cancel-run", "/runs/new", f"/runs/{run.id}/edit"):
         assert post_action(client, url, from_url=token_page).status_code == 403, url
     assert run.status == RunStatus.PUBLISHED
 

@@ -117,7 +117,8 @@ def make_enrolment(run: CourseRun, user: User, status: str = "confirmed", **kw):
 def make_eligible_staff(run: CourseRun, n: int = 1, **kw) -> list[User]:
     """`n` staff members whose staff role is one of the run's eligible roles (adding a role if it has none)."""
     if not run.eligible_roles:
-        run.eligible_roles.append(make_staff_role())
+        role = make_staff_role()
+        run.eligible_roles.append(role)
         db.session.commit()
     role = run.eligible_roles[0]
     return [make_user(access_level="staff", staff_role=role, **kw) for _ in range(n)]

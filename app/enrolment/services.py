@@ -605,7 +605,7 @@ def waitlist_positions(run_ids: Iterable[int]) -> dict[int, int]:
             Enrolment.course_run_id.in_(run_ids), Enrolment.status == EnrolmentStatus.WAITLISTED
         )
     )
-    return dict(rows.tuples())
+    return {enrolment_id: pos for enrolment_id, pos in rows}
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import click
 from flask.cli import AppGroup
@@ -17,7 +17,7 @@ from app.accounts.models import StaffRole, Unit, User
 from app.calendar.models import ClosedDay
 from app.core import clock
 from app.core.access import AccessLevel
-from app.courses.models import Method, RunKind, RunStatus
+from app.courses.models import CourseRun, Method, RunKind, RunStatus
 from app.extensions import db
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
@@ -169,10 +169,10 @@ def _allocate(programme: Programme, provider: Provider, year: int, kroner: int) 
     _get_or_create(BudgetAllocation, {"amount_ore": kroner * 100}, programme=programme, provider=provider, year=year)
 
 
-def _create_run(programme: Programme, spec: RunSpec, ref: dict, actor: User) -> None:
+def _create_run(programme: Programme, spec: RunSpec, ref: dict, actor: User) -> CourseRun:
     from app.courses.services import create_demo_run
 
-    create_demo_run(actor, programme, spec, ref)
+    return create_demo_run(actor, programme, spec, ref)
 
 
 def load_historic_programme(ref: dict, actor: User) -> None:
@@ -212,8 +212,77 @@ def load_historic_programme(ref: dict, actor: User) -> None:
                 42_000, date(2009, 4, 21), date(2009, 4, 22), "Socialcenter Valby, mødelokale 3",
                 RunStatus.COMPLETED),
     )
-    for spec in specs:
-        _create_run(programme, spec, ref, actor)
+    runs = [_create_run(programme, spec, ref, actor) for spec in specs]
+    load_historic_enrolments(runs, actor)
+
+
+PRACTICE_CASES = (
+    "Netværksmøde om en 14-årig med højt skolefravær; forældrene og skolen deltager.",
+    "Opstart af netværksmøde i en familie, hvor mor ønsker støtte fra sin søster.",
+    "Netværksmøde før en anbringelse udenfor hjemmet drøftes med familien.",
+    "Familie med tre børn, hvor netværket skal inddrages i aflastning i weekenderne.",
+)
+
+
+def _demo_staff() -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User).where(User.access_level == AccessLevel.STAFF, User.email.like("medarbejder%@demo.test"))
+            .order_by(User.email)
+        )
+    )
+
+
+def load_historic_enrolments(runs: list[CourseRun], actor: User) -> None:
+    """The 2008-09 participants: every seat taken, attendance on each day, a few who missed a day."""
+    from app.enrolment.models import Attendance, Enrolment, EnrolmentStatus
+
+    rng = random.Random(2009)
+    staff = [u for u in _demo_staff() if u.email != DEMO_LOGINS[1][0]]
+    queue = iter(staff)
+    for run in runs:
+        for n in range(run.capacity):
+            user = next(queue, None)
+            if user is None:
+                return
+            enrolment = Enrolment(
+                run=run, user=user, status=EnrolmentStatus.CONFIRMED,
+                practice_case=PRACTICE_CASES[n % len(PRACTICE_CASES)] if run.is_special else None,
+                status_changed_at=datetime.combine(run.enrolment_deadline, time(12), tzinfo=UTC),
+            )
+            db.session.add(enrolment)
+            run.seats_taken += 1
+            missed = rng.random() < 0.06  # about one in twenty missed one day
+            missed_day = rng.choice(run.days) if missed else None
+            for day in run.days:
+                enrolment.attendances.append(
+                    Attendance(course_day=day, present=day is not missed_day, recorded_by=actor,
+                               recorded_at=datetime.combine(day.day, time(16), tzinfo=UTC))
+                )
+    db.session.flush()
+
+
+def load_current_enrolments(runs: dict[str, CourseRun], actor: User, today: date) -> None:
+    """Enrolments through the services (with their history): one run full with a waiting list, one
+    half full with the demo caseworker on it, the special run awaiting approvals."""
+    from app.enrolment import services
+
+    now = clock.utcnow()
+    staff = _demo_staff()
+    me = db.session.scalar(select(User).filter_by(email=DEMO_LOGINS[1][0]))
+    full, half, special = runs["Tidlig inddragelse, hold A"], runs["Tidlig inddragelse, hold B"], \
+        runs["Netværksmøder i praksis 2.0"]
+    for user in staff[: full.capacity + 3]:
+        services.enrol(actor, full.id, user, now, today)
+    services.enrol(actor, half.id, me, now, today, note="Vegetar")
+    for user in staff[40:50]:
+        services.enrol(actor, half.id, user, now, today)
+    for n, user in enumerate(staff[60:66]):
+        services.enrol(actor, special.id, user, now, today, practice_case=PRACTICE_CASES[n % len(PRACTICE_CASES)])
+    special.requires_approval = True
+    for n, user in enumerate(staff[66:68]):
+        services.enrol(user, special.id, user, now, today, practice_case=PRACTICE_CASES[n])
+    db.session.flush()
 
 
 def load_current_programme(ref: dict, actor: User, today: date) -> None:
@@ -256,10 +325,13 @@ def load_current_programme(ref: dict, actor: User, today: date) -> None:
         ("Tidlig inddragelse, hold C", "Familien i Centrum", RunKind.STANDARD, standard_methods, 24, 75_000, 20,
          "FIC, Kursuslokalet, Valby", RunStatus.DRAFT),
     )
+    runs = {}
     for title, provider, kind, methods, capacity, price, weeks, venue, status in plans:
         day1, day2 = teaching_pair(weeks)
-        _create_run(programme, RunSpec(title, provider, kind, methods, capacity, price, day1, day2, venue, status),
-                    ref, actor)
+        runs[title] = _create_run(
+            programme, RunSpec(title, provider, kind, methods, capacity, price, day1, day2, venue, status), ref, actor
+        )
+    load_current_enrolments(runs, actor, today)
 
 
 def load_demo(today: date) -> None:

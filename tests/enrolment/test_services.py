@@ -2,7 +2,7 @@
 moves, cancellation, attendance and completion."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from app.enrolment.models import Enrolment, EnrolmentEvent, EnrolmentStatus, Eve
 from app.extensions import db
 from tests import factories
 
-NOW = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 3, 1)
 DAYS = (date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15))
 

@@ -68,6 +68,10 @@ class Config:
     # Domain constants (closed days are data, not config).
     FOLLOW_UP_OFFSET_MONTHS = 3
     CALENDAR_UID_DOMAIN = os.environ.get("CALENDAR_UID_DOMAIN", "kursusportalen.local")
+    #: Sender of every mail; the organizer is the functional mailbox that calendar replies go to.
+    MAIL_FROM = os.environ.get("MAIL_FROM", "Kursusportalen <kursusportalen@kursusportalen.local>")
+    CALENDAR_ORGANIZER_EMAIL = os.environ.get("CALENDAR_ORGANIZER_EMAIL", "kursusportalen@kursusportalen.local")
+    CALENDAR_ORGANIZER_NAME = os.environ.get("CALENDAR_ORGANIZER_NAME", "Kursusportalen")
     RUNS_PER_PAGE = 25
     #: Seconds an enrolment waits for a run's lock before the user is asked to try again (PostgreSQL).
     ENROLMENT_LOCK_TIMEOUT = float(os.environ.get("ENROLMENT_LOCK_TIMEOUT", "5"))

@@ -13,6 +13,7 @@ from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, Enrolmen
 from app.extensions import db
 from app.programmes.models import BudgetAllocation, Programme
 
+
 @pytest.fixture(autouse=True)
 def cheap_password_hashes(monkeypatch):
     """114 demo users with the production hash cost would take most of a minute per test."""

@@ -1,0 +1,253 @@
+"""Mails: the iMIP invitation per course day and recipient (RFC 6047), and plain notice mails.
+
+Pure functions returning `email.message.EmailMessage`; nothing is stored or sent here. The outbox stores
+`message_bytes(msg)` when the mail is queued, so its SEQUENCE, times and texts are frozen then.
+
+The invitation's MIME structure (TECHNICAL-NOTES §2):
+
+    multipart/mixed
+      multipart/alternative
+        text/plain
+        text/html
+        text/calendar; charset="utf-8"; method=REQUEST|CANCEL   (the `method` equals the calendar's METHOD)
+      application/ics, attachment, filename "invitation.ics" ("cancellation.ics" for a CANCEL): the same bytes
+
+The attachment is `application/ics` (as Google's own invitations do) rather than a second text/calendar
+part, so no client sees two scheduling objects in one mail. Both calendar parts are base64, which carries
+the iCalendar bytes (CRLF line ends, folded lines) unchanged; the text parts are quoted-printable, which
+survives any relay.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from flask import current_app, render_template
+from flask_babel import gettext as _
+
+from app.core.templating import dk_date
+from app.courses.models import CourseDay
+from app.notifications import ical
+from app.notifications.ical import in_language, normalise_language, one_line
+
+__all__ = [
+    "InvitationKind",
+    "Recipient",
+    "calendar_of",
+    "in_language",
+    "invitation_intro",
+    "invitation_message",
+    "invitation_subject",
+    "message_bytes",
+    "notice_message",
+    "render_bodies",
+]
+
+
+class InvitationKind(enum.StrEnum):
+    """What an invitation mail announces; each kind fixes the iTIP METHOD and STATUS.
+
+    The caller says which: a SEQUENCE above 0 does not mean "update" to this recipient (somebody enrolling
+    after a date change gets their first invitation with the day's current, higher sequence).
+    """
+
+    #: First invitation to this recipient: REQUEST, CONFIRMED.
+    INVITATION = "invitation"
+    #: The day's date, time or place changed: REQUEST, CONFIRMED, same UID, higher SEQUENCE.
+    UPDATE = "update"
+    #: This recipient no longer takes part (enrolment cancelled, moved, or not invited to the follow-up
+    #: day); the day itself still takes place: CANCEL without STATUS.
+    CANCELLATION = "cancellation"
+    #: The day or the whole run is cancelled: CANCEL with STATUS:CANCELLED.
+    DAY_CANCELLED = "day_cancelled"
+
+    @property
+    def method(self) -> ical.ItipMethod:
+        return ical.REQUEST if self in (InvitationKind.INVITATION, InvitationKind.UPDATE) else ical.CANCEL
+
+    @property
+    def status(self) -> ical.EventStatus | None:
+        if self.method == ical.REQUEST:
+            return ical.CONFIRMED
+        return ical.CANCELLED if self == InvitationKind.DAY_CANCELLED else None
+
+    @property
+    def attachment_name(self) -> str:
+        return "invitation.ics" if self.method == ical.REQUEST else "cancellation.ics"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a mail goes to, and in which language ('da' or 'en'; None or unknown means Danish)."""
+
+    email: str
+    name: str
+    language: str | None = None
+
+    @classmethod
+    def from_user(cls, user) -> Recipient:
+        return cls(email=user.email, name=user.name, language=user.locale)
+
+
+# --- texts ----------------------------------------------------------------------------------------------
+
+
+def invitation_subject(day: CourseDay, kind: InvitationKind) -> str:
+    """'Invitation: <run> – 1. undervisningsdag, 14. april 2026' (in the current locale)."""
+    args = {"run": day.run.title, "day": day.label, "date": dk_date(day.day)}
+    if kind == InvitationKind.UPDATE:
+        return _("Ændret: %(run)s – %(day)s, %(date)s", **args)
+    if kind == InvitationKind.CANCELLATION:
+        return _("Afmeldt: %(run)s – %(day)s, %(date)s", **args)
+    if kind == InvitationKind.DAY_CANCELLED:
+        return _("Aflyst: %(run)s – %(day)s, %(date)s", **args)
+    return _("Invitation: %(run)s – %(day)s, %(date)s", **args)
+
+
+def invitation_intro(day: CourseDay, kind: InvitationKind) -> str:
+    """The mail's first paragraph (in the current locale)."""
+    run = day.run.title
+    if kind == InvitationKind.UPDATE:
+        return _(
+            "Kursusdagen nedenfor i kursusforløbet »%(run)s« er ændret. "
+            "Kalenderaftalen er opdateret med de nye oplysninger.",
+            run=run,
+        )
+    if kind == InvitationKind.CANCELLATION:
+        return _(
+            "Du deltager ikke længere i kursusdagen nedenfor i kursusforløbet »%(run)s«. "
+            "Den fjernes fra din kalender.",
+            run=run,
+        )
+    if kind == InvitationKind.DAY_CANCELLED:
+        return _(
+            "Kursusdagen nedenfor i kursusforløbet »%(run)s« er aflyst. Den markeres som aflyst i din kalender.",
+            run=run,
+        )
+    return _("Du er tilmeldt kursusforløbet »%(run)s«. Her er en kalenderinvitation til kursusdagen nedenfor.", run=run)
+
+
+def render_bodies(template: str, language: str | None, **context) -> tuple[str, str]:
+    """Render `<template>.txt` and `<template>.html` (under templates/) in `language`: (text, html).
+
+    Works without a request (the scheduler's app context). The templates get `language` and `sender_name`.
+    """
+    with in_language(language) as code:
+        context.setdefault("language", code)
+        context.setdefault("sender_name", current_app.config["CALENDAR_ORGANIZER_NAME"])
+        return render_template(f"{template}.txt", **context), render_template(f"{template}.html", **context)
+
+
+# --- messages -------------------------------------------------------------------------------------------
+
+
+def _envelope(recipient: Recipient, subject: str, stamp: datetime, message_id: str | None) -> EmailMessage:
+    if stamp.tzinfo is None or stamp.utcoffset() is None:
+        raise ValueError("stamp must be a timezone-aware datetime")
+    msg = EmailMessage(policy=policy.default)
+    msg["From"] = current_app.config["MAIL_FROM"]
+    # Address() quotes and encodes the display name (commas, æøå); a bad address raises here, not at sending.
+    msg["To"] = Address(display_name=one_line(recipient.name), addr_spec=one_line(recipient.email))
+    msg["Subject"] = one_line(subject)
+    msg["Date"] = format_datetime(stamp)
+    msg["Message-ID"] = message_id or make_msgid(domain=current_app.config["CALENDAR_UID_DOMAIN"])
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to these
+    return msg
+
+
+def invitation_message(
+    day: CourseDay,
+    recipient: Recipient,
+    kind: InvitationKind,
+    *,
+    stamp: datetime,
+    run_url: str,
+    sequence: int | None = None,
+    message_id: str | None = None,
+) -> EmailMessage:
+    """The iMIP mail about one course day for one recipient (one UID per mail, the recipient the only
+    ATTENDEE), in the recipient's language.
+
+    `sequence` defaults to the day's stored sequence; pass a higher one when the caller bumps it for this
+    recipient. `stamp` (aware) is both DTSTAMP and the Date header. `message_id` defaults to a fresh
+    `<...@CALENDAR_UID_DOMAIN>`; the outbox may pass a stable one per row (`make_msgid(idstring=...)`).
+    """
+    kind = InvitationKind(kind)
+    sequence = day.sequence if sequence is None else sequence
+    calendar = ical.course_day_calendar(
+        day,
+        method=kind.method,
+        attendee_email=recipient.email,
+        attendee_name=recipient.name,
+        sequence=sequence,
+        stamp=stamp,
+        status=kind.status,
+        run_url=run_url,
+        language=recipient.language,
+    )
+    with in_language(recipient.language) as language:
+        subject = invitation_subject(day, kind)
+        text, html = render_bodies(
+            "notifications/invitation",
+            language,
+            day=day,
+            run=day.run,
+            kind=kind.value,
+            recipient=recipient,
+            run_url=run_url,
+            subject=subject,
+            intro=invitation_intro(day, kind),
+            date_text=dk_date(day.day, "full"),
+            time_text=ical.time_range(day),
+        )
+    msg = _envelope(recipient, subject, stamp, message_id)
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    params = {"method": kind.method, "charset": "utf-8"}
+    msg.add_alternative(calendar, maintype="text", subtype="calendar", params=params)
+    msg.add_attachment(calendar, maintype="application", subtype="ics", filename=kind.attachment_name)
+    # Set last: turning the message into a multipart moves (and so loses) the top level's Content-* headers.
+    msg["Content-Language"] = language
+    return msg
+
+
+def notice_message(
+    recipient: Recipient,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    *,
+    stamp: datetime,
+    message_id: str | None = None,
+) -> EmailMessage:
+    """A plain mail (no calendar): text/plain, or multipart/alternative with `html`.
+
+    The caller renders subject and bodies in the recipient's language, e.g.
+    `with in_language(r.language): subject = _(...)` and `render_bodies("enrolment/mail/confirmed", ...)`.
+    """
+    language = normalise_language(recipient.language)
+    msg = _envelope(recipient, subject, stamp, message_id)
+    msg.set_content(text, cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    msg["Content-Language"] = language
+    return msg
+
+
+def message_bytes(msg: EmailMessage) -> bytes:
+    """The mail as it goes over SMTP (CRLF line ends, 7-bit headers), for the outbox to store."""
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+def calendar_of(msg: EmailMessage) -> bytes | None:
+    """The text/calendar part's bytes (None for a mail without one)."""
+    for part in msg.walk():
+        if part.get_content_type() == "text/calendar":
+            return part.get_payload(decode=True)
+    return None
+

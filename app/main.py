@@ -18,6 +18,8 @@ def home():
     """Send each access level to its home page; anonymous users to the login."""
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login"))
+    if current_user.is_staff:
+        return redirect(url_for("enrolment.my_courses"))
     return redirect(url_for("courses.run_list"))
 
 

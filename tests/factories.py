@@ -122,3 +122,10 @@ def make_eligible_staff(run: CourseRun, n: int = 1, **kw) -> list[User]:
         db.session.commit()
     role = run.eligible_roles[0]
     return [make_user(access_level="staff", staff_role=role, **kw) for _ in range(n)]
+
+
+def make_attendance(enrolment, day: CourseDay, present: bool = True, **kw):
+    """One attendance mark (enrolment x course day), written directly (for setting a scene)."""
+    from app.enrolment.models import Attendance
+
+    return _save(Attendance(enrolment=enrolment, course_day_id=day.id, present=present, **kw))

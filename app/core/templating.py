@@ -15,6 +15,7 @@ C, S, P = AccessLevel.COORDINATOR, AccessLevel.STAFF, AccessLevel.PROVIDER
 
 #: (endpoint, label, levels). Order is the order in the header.
 NAVIGATION = (
+    ("enrolment.my_courses", _l("Mine kurser"), (S,)),
     ("courses.run_list", _l("Kursusforløb"), (C, S, P)),
     ("programmes.programme_list", _l("Indsatser"), (C,)),
     ("providers.provider_list", _l("Udbydere"), (C,)),

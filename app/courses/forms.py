@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     DecimalField,
     IntegerField,
@@ -237,6 +238,13 @@ class CourseRunForm(FlaskForm):
         invalid_value_message=_l("Antal pladser skal være et helt tal."),
         render_kw={"inputmode": "numeric"},
     )
+    requires_approval = BooleanField(
+        _l("Kræver godkendelse"),
+        description=_l(
+            "Medarbejdernes tilmeldinger venter, til kursuskoordinatoren godkender eller afviser dem. "
+            "Tilmeldinger, som koordinatoren selv laver, kræver ikke godkendelse."
+        ),
+    )
     enrolment_deadline = _date_field(
         _l("Tilmeldingsfrist"),
         required_message=_l("Skriv tilmeldingsfristen."),
@@ -351,6 +359,7 @@ class CourseRunForm(FlaskForm):
             "methods": [m.id for m in run.methods],
             "staff_roles": [r.id for r in run.eligible_roles],
             "capacity": run.capacity,
+            "requires_approval": run.requires_approval,
             "enrolment_deadline": run.enrolment_deadline,
             "venue": run.venue,
             "price": ore_to_kroner(run.price_ore),
@@ -394,6 +403,7 @@ class CourseRunForm(FlaskForm):
             teaching_day_1=day("day1"),
             teaching_day_2=day("day2"),
             follow_up=day("follow_up"),
+            requires_approval=bool(self.requires_approval.data),
         )
 
 

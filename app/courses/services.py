@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from babel.lists import format_list
@@ -20,8 +20,10 @@ from sqlalchemy import func, select
 from app.accounts.models import StaffRole
 from app.calendar.models import ClosedDay
 from app.calendar.workdays import follow_up_anchor, non_working_reason
+from app.core import clock
 from app.core.exceptions import Conflict, DomainError, NotAllowed, ValidationFailed
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus, run_methods
+from app.enrolment import services as enrolment_services
 from app.extensions import db
 from app.programmes.models import Programme
 from app.providers.models import Provider
@@ -200,6 +202,8 @@ class CourseRunData:
     teaching_day_2: CourseDayData
     follow_up: CourseDayData
     description: str | None = None
+    #: Staff enrolments wait as requested until the coordinator approves or rejects them.
+    requires_approval: bool = False
 
     def days(self) -> tuple[tuple[str, DayKind, int, CourseDayData], ...]:
         """(form prefix, kind, position, data) for the three days, in order."""
@@ -306,6 +310,7 @@ def _apply_fields(run: CourseRun, data: CourseRunData, programme, provider, meth
     run.description = (data.description or "").strip() or None
     run.kind = data.kind
     run.capacity = data.capacity
+    run.requires_approval = data.requires_approval
     run.enrolment_deadline = data.enrolment_deadline
     run.venue = data.venue.strip()
     run.price_ore = data.price_ore
@@ -347,7 +352,13 @@ def create_course_run(
 
 
 def update_course_run(
-    actor: User, run: CourseRun, data: CourseRunData, closed_days: Mapping[date, str], months: int
+    actor: User,
+    run: CourseRun,
+    data: CourseRunData,
+    closed_days: Mapping[date, str],
+    months: int,
+    now: datetime | None = None,
+    today: date | None = None,
 ) -> CourseRun:
     """Change a draft or published run (coordinator).
 
@@ -355,7 +366,12 @@ def update_course_run(
     follows the proposal. Every day whose date, time or venue changes gets `sequence` + 1, so calendar
     clients replace the event they already hold (same UID); unchanged days keep their sequence.
 
-    :raises DomainError: the run is cancelled or completed.
+    Capacity: the run row is locked (as the enrolment services lock it) so the capacity can't drop below
+    the confirmed enrolments; when it rises, the new seats go to the waiting list (FIFO) in this same
+    transaction. `now`/`today` (default: the clock) date those promotions.
+
+    :raises DomainError: the run is cancelled or completed; the capacity is below the confirmed
+        enrolments (field `capacity`); the run is busy (enrolment services' `Busy`).
     :raises ValidationFailed: field -> messages, for every rule the data breaks.
     """
     _require_coordinator(actor)
@@ -363,6 +379,12 @@ def update_course_run(
         raise DomainError(_("Kursusforløbet er %(status)s og kan ikke længere redigeres.",
                             status=str(run.status.label).lower()))
     programme, provider, methods, roles = _check_run_data(data, current_provider_id=run.provider_id)
+    run = enrolment_services.lock_run(run.id)
+    if not run.can_edit:  # changed while we waited for the lock
+        raise DomainError(_("Kursusforløbet er %(status)s og kan ikke længere redigeres.",
+                            status=str(run.status.label).lower()))
+    enrolment_services.check_capacity_change(run, data.capacity)
+    capacity_rose = data.capacity > run.capacity
     days = {d.position: d for d in run.days}
     if run.follow_up_proposed_on is None or days[2].day != data.teaching_day_2.day:
         run.follow_up_proposed_on, run.follow_up_reason = _recorded_proposal(
@@ -383,7 +405,13 @@ def update_course_run(
             course_day.sequence += 1
             changed.append(position)
     db.session.flush()
-    logger.info("Course run updated by %r: %r (days changed: %s)", actor, run, changed or "none")
+    promoted = []
+    if capacity_rose:
+        promoted = enrolment_services._fill_from_waiting_list(
+            run, now or clock.utcnow(), today or clock.today(), actor
+        )
+    logger.info("Course run updated by %r: %r (days changed: %s; promoted from the waiting list: %s)",
+                actor, run, changed or "none", len(promoted))
     return run
 
 

@@ -14,6 +14,8 @@ from app.core.templating import dk_date
 from app.courses import queries, services
 from app.courses.forms import CourseRunForm, MethodForm, RunFilterForm, parse_iso_date
 from app.courses.models import CourseRun, Method, RunKind, RunStatus
+from app.enrolment import services as enrolment_services
+from app.enrolment.models import EnrolmentStatus
 from app.extensions import db
 
 bp = Blueprint("courses", __name__)
@@ -72,9 +74,21 @@ def run_list():
     )
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     filtered = any(k in args for k in ("q", "programme", "provider", "status", "kind", "year"))
+    mine, positions = _my_enrolments(user, page)
     return render_template(
-        "courses/run_list.html", form=form, page=page, filters=filters, args=args, filtered=filtered
+        "courses/run_list.html", form=form, page=page, filters=filters, args=args, filtered=filtered,
+        my_enrolments=mine, my_positions=positions,
     )
+
+
+def _my_enrolments(user, page) -> tuple[dict, dict]:
+    """Staff: run id -> their active enrolment on this page's runs, and enrolment id -> waiting-list
+    position (two queries at most, whatever the page size)."""
+    if not user.is_staff or page is None or not page.items:
+        return {}, {}
+    mine = enrolment_services.my_statuses(user, [run.id for run in page.items])
+    waiting = [e.course_run_id for e in mine.values() if e.status == EnrolmentStatus.WAITLISTED]
+    return mine, enrolment_services.waitlist_positions(waiting)
 
 
 @bp.get(f"/runs/<{ID}:run_id>")

@@ -1,9 +1,337 @@
-"""The coordinator's (and, for attendance, the provider's) enrolment pages, on the enrolment blueprint."""
+"""The coordinator's (and, for attendance, the provider's) enrolment pages, on the enrolment blueprint:
+the participants section of the run page, enrolment on someone's behalf, approval, promotion, moves,
+cancellation, an enrolment's history, attendance per course day and marking a run completed."""
 from __future__ import annotations
 
-from app.courses.models import CourseRun
+from collections.abc import Callable
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
+
+from app.core import clock
+from app.core.access import AccessLevel, allow
+from app.core.exceptions import DomainError
+from app.core.templating import dk_date
+from app.courses.models import CourseDay, CourseRun, RunStatus
+from app.courses.services import run_visible_to
+from app.enrolment import services
+from app.enrolment.coordinator_forms import AttendanceForm, CoordinatorEnrolForm, MoveForm
+from app.enrolment.models import Enrolment, EnrolmentEvent, EnrolmentStatus
+from app.enrolment.views import bp
+from app.extensions import db
+
+C, P = AccessLevel.COORDINATOR, AccessLevel.PROVIDER
+
+
+# --------------------------------------------------------------------------------------------------
+# The run page's participants section
+# --------------------------------------------------------------------------------------------------
 
 
 def participants_panel_context(run: CourseRun) -> dict:
-    """The participants section of the run page (coordinator; the run's provider)."""
-    return {}
+    """The participants section of the run page (coordinator; the run's provider).
+
+    The lists come from services.run_participants (a fixed number of queries, whatever the run's size);
+    the coordinator also gets the on-behalf enrolment form and what stands between the run and
+    "completed".
+    """
+    participants = services.run_participants(run)
+    confirmed_ids = [p.enrolment.id for p in participants.confirmed]
+    attendance_days = [
+        {
+            "day": day,
+            "registered": sum(1 for e in confirmed_ids if (e, day.id) in participants.marks),
+            "present": sum(1 for e in confirmed_ids if participants.marks.get((e, day.id))),
+        }
+        for day in run.days
+    ]
+    context = {
+        "participants": participants,
+        "attendance_days": attendance_days,
+        "can_manage": False,
+        "enrol_form": None,
+        "completion_problems": None,
+    }
+    if current_user.is_coordinator:
+        context["can_manage"] = run.can_edit
+        if run.status == RunStatus.PUBLISHED:
+            context["enrol_form"] = CoordinatorEnrolForm(formdata=None)
+            context["completion_problems"] = services.completion_problems(run, clock.today())
+    return context
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _run_page(run_id: int, anchor: str = "deltagere"):
+    return redirect(url_for("courses.run_detail", run_id=run_id, _anchor=anchor))
+
+
+def _busy(exc: services.Busy):
+    """The run's lock was not had in time: nothing was changed; say so and ask to try again."""
+    db.session.rollback()
+    flash(exc.message, "error")
+    return render_template("errors/503.html"), 503
+
+
+def _show_error(form, exc: DomainError) -> None:
+    """Put a service's refusal next to its form field, or flash it when it concerns none."""
+    db.session.rollback()
+    if exc.field and exc.field in form:
+        form[exc.field].errors = [*form[exc.field].errors, exc.message]
+    else:
+        flash(exc.message, "error")
+
+
+def _waitlist_position(enrolment: Enrolment) -> int | None:
+    return services.waitlist_positions([enrolment.course_run_id]).get(enrolment.id)
+
+
+def _enrolled_message(e: Enrolment) -> str:
+    if e.status == EnrolmentStatus.WAITLISTED:
+        return _("Kursusforløbet er fuldt. %(name)s er sat på ventelisten som nr. %(n)s.", name=e.user.name,
+                 n=_waitlist_position(e))
+    return _("%(name)s er tilmeldt kursusforløbet.", name=e.user.name)
+
+
+def _approved_message(e: Enrolment) -> str:
+    if e.status == EnrolmentStatus.WAITLISTED:
+        return _("%(name)s er godkendt. Kursusforløbet er fuldt, så %(name)s er sat på ventelisten som nr. %(n)s.",
+                 name=e.user.name, n=_waitlist_position(e))
+    return _("%(name)s er godkendt og tilmeldt.", name=e.user.name)
+
+
+def _moved_message(e: Enrolment) -> str:
+    if e.status == EnrolmentStatus.WAITLISTED:
+        return _("%(name)s er flyttet til %(title)s. Forløbet er fuldt, så %(name)s står på ventelisten som nr. "
+                 "%(n)s.", name=e.user.name, title=e.run.title, n=_waitlist_position(e))
+    return _("%(name)s er flyttet til %(title)s og er tilmeldt dér.", name=e.user.name, title=e.run.title)
+
+
+def _enrolment_action(
+    enrolment_id: int,
+    action: Callable[[int], Enrolment],
+    message: Callable[[Enrolment], str],
+    anchor: str = "deltagere",
+):
+    """Run one of the coordinator's one-button actions on an enrolment, then back to the run page.
+
+    `action(enrolment_id)` calls the service; `message(enrolment)` is the success flash.
+    """
+    enrolment = db.get_or_404(Enrolment, enrolment_id)
+    run_id = enrolment.course_run_id
+    try:
+        changed = action(enrolment.id)
+    except services.Busy as exc:
+        return _busy(exc)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(message(changed), "success")
+    return _run_page(run_id, anchor)
+
+
+# --------------------------------------------------------------------------------------------------
+# Enrol on someone's behalf; cancel, approve, reject, promote
+# --------------------------------------------------------------------------------------------------
+
+
+@bp.route("/runs/<int:run_id>/enrolments", methods=["GET", "POST"])
+@allow(C)
+def enrolment_create(run_id: int):
+    """The coordinator enrols a staff member (by email) on their behalf: confirmed or waiting list."""
+    run = db.get_or_404(CourseRun, run_id)
+    form = CoordinatorEnrolForm()
+    if form.validate_on_submit():
+        participant = services.staff_by_email(form.email.data)
+        if participant is None:
+            form.email.errors = [*form.email.errors, _("Der findes ingen medarbejder med denne e-mailadresse.")]
+        else:
+            try:
+                enrolment = services.enrol(
+                    current_user, run.id, participant, clock.utcnow(), clock.today(),
+                    practice_case=form.practice_case.data, note=form.note.data,
+                )
+            except services.Busy as exc:
+                return _busy(exc)
+            except DomainError as exc:
+                _show_error(form, exc)
+            else:
+                db.session.commit()
+                flash(_enrolled_message(enrolment), "success")
+                return _run_page(run.id)
+    return render_template("enrolment/coordinator_enrol.html", run=run, form=form)
+
+
+@bp.post("/enrolments/<int:enrolment_id>/cancel")
+@allow(C)
+def enrolment_cancel(enrolment_id: int):
+    """The coordinator cancels an enrolment; a freed seat goes to the first on the waiting list."""
+    return _enrolment_action(
+        enrolment_id,
+        lambda eid: services.cancel(current_user, eid, clock.utcnow(), clock.today()),
+        lambda e: _("%(name)s er afmeldt.", name=e.user.name),
+    )
+
+
+@bp.post("/enrolments/<int:enrolment_id>/approve")
+@allow(C)
+def enrolment_approve(enrolment_id: int):
+    """Approve a requested enrolment: confirmed while seats are left, else onto the waiting list."""
+    return _enrolment_action(
+        enrolment_id,
+        lambda eid: services.approve(current_user, eid, clock.utcnow()),
+        _approved_message,
+    )
+
+
+@bp.post("/enrolments/<int:enrolment_id>/reject")
+@allow(C)
+def enrolment_reject(enrolment_id: int):
+    """Reject a requested enrolment."""
+    return _enrolment_action(
+        enrolment_id,
+        lambda eid: services.reject(current_user, eid, clock.utcnow()),
+        lambda e: _("Tilmeldingen fra %(name)s er afvist.", name=e.user.name),
+    )
+
+
+@bp.post("/enrolments/<int:enrolment_id>/promote")
+@allow(C)
+def enrolment_promote(enrolment_id: int):
+    """Give a free seat to this person on the waiting list (the coordinator's choice of order)."""
+    return _enrolment_action(
+        enrolment_id,
+        lambda eid: services.promote(current_user, eid, clock.utcnow()),
+        lambda e: _("%(name)s er rykket op fra ventelisten og er nu tilmeldt.", name=e.user.name),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Move and history
+# --------------------------------------------------------------------------------------------------
+
+
+def _target_label(run: CourseRun) -> str:
+    seats = (
+        ngettext("%(num)s ledig plads", "%(num)s ledige pladser", run.seats_left)
+        if run.seats_left
+        else _("fuldt, venteliste")
+    )
+    return _("%(title)s, %(date)s (%(seats)s)", title=run.title, date=dk_date(run.first_day), seats=seats)
+
+
+@bp.route("/enrolments/<int:enrolment_id>/move", methods=["GET", "POST"])
+@allow(C)
+def enrolment_move(enrolment_id: int):
+    """Move a participant to another published run of the same programme, keeping the history."""
+    enrolment = db.get_or_404(Enrolment, enrolment_id, options=[joinedload(Enrolment.user), joinedload(Enrolment.run)])
+    targets = services.move_targets(enrolment)
+    form = MoveForm()
+    form.set_choices([(t.id, _target_label(t)) for t in targets], _("Vælg kursusforløb"))
+    if form.validate_on_submit():
+        try:
+            new = services.move(current_user, enrolment.id, form.target.data, clock.utcnow(), clock.today())
+        except services.Busy as exc:
+            return _busy(exc)
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_moved_message(new), "success")
+            return _run_page(enrolment.course_run_id)
+    return render_template("enrolment/coordinator_move.html", enrolment=enrolment, form=form, targets=targets)
+
+
+@bp.get("/enrolments/<int:enrolment_id>/history")
+@allow(C)
+def enrolment_history(enrolment_id: int):
+    """Everything that happened to one enrolment: what, when and who (a person or the system)."""
+    enrolment = db.get_or_404(
+        Enrolment,
+        enrolment_id,
+        options=[
+            joinedload(Enrolment.user),
+            joinedload(Enrolment.run),
+            selectinload(Enrolment.events).joinedload(EnrolmentEvent.actor),
+            selectinload(Enrolment.moved_from).joinedload(Enrolment.run),
+            selectinload(Enrolment.moved_to).joinedload(Enrolment.run),
+        ],
+    )
+    return render_template("enrolment/coordinator_history.html", enrolment=enrolment)
+
+
+# --------------------------------------------------------------------------------------------------
+# Attendance and completion
+# --------------------------------------------------------------------------------------------------
+
+
+def may_record_attendance(user, run_id: int, day_id: int) -> bool:
+    """Ownership rule: the coordinator for any run, a provider for its own (non-draft) runs, and the day
+    must belong to the run; anything else answers 404."""
+    run = db.session.get(CourseRun, run_id)
+    day = db.session.get(CourseDay, day_id)
+    return run is not None and day is not None and day.course_run_id == run.id and run_visible_to(user, run)
+
+
+@bp.route("/runs/<int:run_id>/days/<int:day_id>/attendance", methods=["GET", "POST"])
+@allow(C, P, check=may_record_attendance)
+def attendance_edit(run_id: int, day_id: int):
+    """Tick who was present on one course day (coordinator; the run's provider)."""
+    run = db.get_or_404(CourseRun, run_id)
+    day = db.get_or_404(CourseDay, day_id)
+    if day.course_run_id != run.id:
+        abort(404)
+    participants = services.run_participants(run)
+    confirmed_ids = [p.enrolment.id for p in participants.confirmed]
+    form = AttendanceForm()
+    form.set_choices(confirmed_ids)
+    if request.method == "GET":
+        form.present.data = [e for e in confirmed_ids if participants.marks.get((e, day.id))]
+    if form.validate_on_submit():
+        present_ids = confirmed_ids if request.form.get("action") == "all" else (form.present.data or [])
+        try:
+            count = services.record_attendance(current_user, day.id, present_ids, clock.utcnow(), clock.today())
+        except services.Busy as exc:
+            return _busy(exc)
+        except DomainError as exc:
+            _show_error(form, exc)
+            participants = services.run_participants(run)  # the rollback expired what was loaded
+        else:
+            db.session.commit()
+            flash(_("Fremmødet for %(day)s er gemt: %(n)s af %(total)s mødt.", day=day.label.lower(), n=count,
+                    total=len(confirmed_ids)), "success")
+            return _run_page(run.id, "fremmoede")
+    return render_template(
+        "enrolment/attendance_form.html",
+        run=run,
+        day=day,
+        form=form,
+        participants={str(p.enrolment.id): p for p in participants.confirmed},
+        not_yet=day.day > clock.today(),
+    )
+
+
+@bp.post("/runs/<int:run_id>/complete")
+@allow(C)
+def run_complete(run_id: int):
+    """Mark a run completed: all its days have passed and attendance is registered for everyone."""
+    run = db.get_or_404(CourseRun, run_id)
+    try:
+        services.complete_run(current_user, run.id, clock.today())
+    except services.Busy as exc:
+        return _busy(exc)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("Kursusforløbet %(title)s er markeret som gennemført.", title=run.title), "success")
+    return _run_page(run.id, "gennemfoert")

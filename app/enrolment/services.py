@@ -328,6 +328,14 @@ def after_deadline_message() -> str:
     return _("Tilmeldingsfristen er passeret, så du kan ikke selv afmelde dig. Kontakt kursuskoordinatoren.")
 
 
+def may_cancel_self(enrolment: Enrolment, run: CourseRun, today: date) -> bool:
+    """Staff cancel a seat until the enrolment deadline; leaving the waiting list or withdrawing a
+    request is allowed any time before the run is completed."""
+    if not enrolment.is_active or run.status == RunStatus.COMPLETED:
+        return False
+    return enrolment.status != EnrolmentStatus.CONFIRMED or today <= run.enrolment_deadline
+
+
 def cancel(actor: User, enrolment_id: int, now: datetime, today: date) -> Enrolment:
     """Cancel an active enrolment; a freed seat goes to the first on the waiting list, in this transaction.
 
@@ -345,7 +353,9 @@ def cancel(actor: User, enrolment_id: int, now: datetime, today: date) -> Enrolm
     db.session.refresh(enrolment)
     if not enrolment.is_active:
         raise DomainError(_("Tilmeldingen er allerede %(status)s.", status=str(enrolment.status.label).lower()))
-    if not actor.is_coordinator and today > run.enrolment_deadline:
+    if run.status == RunStatus.COMPLETED:
+        raise DomainError(_("Kursusforløbet er gennemført; tilmeldingerne er historik og ændres ikke."))
+    if not actor.is_coordinator and not may_cancel_self(enrolment, run, today):
         raise DomainError(after_deadline_message())
     was_confirmed = enrolment.status == EnrolmentStatus.CONFIRMED
     _set_status(enrolment, EnrolmentStatus.CANCELLED, now)
@@ -404,11 +414,17 @@ def reject(actor: User, enrolment_id: int, now: datetime) -> Enrolment:
 
 
 def promote(actor: User, enrolment_id: int, now: datetime) -> Enrolment:
-    """The coordinator gives a free seat to this person on the waiting list (in any order they choose)."""
+    """The coordinator gives a free seat to this person on the waiting list (in any order they choose).
+
+    Refused for a run that is not published; a run that has started is allowed here (the coordinator
+    knows the person is in the room), unlike the automatic promotion.
+    """
     _require_coordinator(actor)
     enrolment, run = _locked_enrolment(enrolment_id)
     if enrolment.status != EnrolmentStatus.WAITLISTED:
         raise DomainError(_("Kun deltagere på ventelisten kan rykkes op."))
+    if run.status != RunStatus.PUBLISHED:
+        raise DomainError(_("Kursusforløbet er %(status)s.", status=str(run.status.label).lower()))
     if not _take_seat(run):
         raise DomainError(_("Der er ingen ledige pladser. Forhøj kapaciteten eller afmeld en deltager først."))
     _set_status(enrolment, EnrolmentStatus.CONFIRMED, now)
@@ -454,8 +470,12 @@ def move(actor: User, enrolment_id: int, target_run_id: int, now: datetime, toda
                             status=str(enrolment.status.label).lower()))
     if target.programme_id != source.programme_id:
         raise DomainError(_("Der kan kun flyttes til et kursusforløb i samme indsats."), field="target")
+    if source.status == RunStatus.COMPLETED:
+        raise DomainError(_("Kursusforløbet er gennemført; tilmeldingerne er historik og ændres ikke."))
     if target.status != RunStatus.PUBLISHED:
         raise DomainError(_("Der kan kun flyttes til et offentliggjort kursusforløb."), field="target")
+    if has_started(target, today):
+        raise DomainError(_("Det valgte kursusforløb er allerede begyndt."), field="target")
     if active_enrolment(enrolment.user_id, target.id) is not None:
         raise Conflict(_("Deltageren er allerede tilmeldt det valgte kursusforløb."), field="target")
 

@@ -3,12 +3,23 @@ enrolment, approval, promotion, moves, attendance, completion) live in coordinat
 blueprint. `run_page_context()` gives the run page (courses.run_detail) its enrolment panels."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.courses.models import CourseRun
+from app.core import clock
+from app.core.access import AccessLevel, allow
+from app.core.exceptions import Conflict, DomainError
+from app.courses.models import CourseRun, RunStatus
+from app.courses.services import run_visible_to
+from app.enrolment import services
+from app.enrolment.forms import EnrolForm
+from app.enrolment.models import Enrolment, EnrolmentStatus
+from app.extensions import db
 
 bp = Blueprint("enrolment", __name__)
+
+S = AccessLevel.STAFF
 
 
 def run_page_context(run: CourseRun) -> dict:
@@ -18,9 +29,155 @@ def run_page_context(run: CourseRun) -> dict:
     return coordinator_views.participants_panel_context(run)
 
 
-def staff_panel_context(run: CourseRun) -> dict:
-    """The staff member's own enrolment, why they can't enrol (if so), the enrol form, overlaps."""
-    return {}
+def staff_panel_context(run: CourseRun, form: EnrolForm | None = None) -> dict:
+    """The staff member's own enrolment, why they can't enrol (if so), the enrol form, overlaps.
+
+    `form` is a submitted form to show again with its errors; otherwise a blank one is made when the
+    user may enrol. The rules (may enrol, may still cancel) are decided here, not in the template.
+    """
+    user, today = current_user, clock.today()
+    enrolment = services.active_enrolment(user.id, run.id)
+    position = None
+    if enrolment is not None and enrolment.status == EnrolmentStatus.WAITLISTED:
+        position = services.waitlist_positions([run.id]).get(enrolment.id)
+    refusal = services.self_enrolment_refusal(user, run, today) if enrolment is None else None
+    may_enrol = enrolment is None and refusal is None
+    if may_enrol and form is None:
+        form = EnrolForm.for_run(run, formdata=None)
+    may_cancel = enrolment is not None and services.may_cancel_self(enrolment, run, today)
+    return {
+        "my_enrolment": enrolment,
+        "my_position": position,
+        "enrol_refusal": refusal,
+        "staff_enrol_form": form if may_enrol else None,
+        "run_is_full": run.seats_left == 0,
+        "overlaps": services.overlapping_runs(user.id, run) if (may_enrol or enrolment is not None) else [],
+        "may_cancel_own": may_cancel,
+        "after_deadline_message": services.after_deadline_message() if enrolment and not may_cancel else None,
+    }
 
 
-from app.enrolment import coordinator_views  # noqa: E402,F401  (registers the coordinator's routes on bp)
+# --------------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _run_page(run_id: int):
+    return redirect(url_for("courses.run_detail", run_id=run_id, _anchor="tilmelding"))
+
+
+def _busy(exc: services.Busy):
+    """The run's lock was not had in time: nothing was changed; say so and ask to try again."""
+    db.session.rollback()
+    flash(exc.message, "error")
+    return render_template("errors/503.html"), 503
+
+
+def _refused(run: CourseRun, message: str):
+    """A refusal that concerns no field: on the run page if the user may see the run, else its own page
+    (a direct POST to a run of another role, a draft ...: a clear message, never the run's details)."""
+    if run_visible_to(current_user, run):
+        flash(message, "error")
+        return _run_page(run.id)
+    return render_template("enrolment/staff_refused.html", message=message), 403
+
+
+def _invalid_form(run: CourseRun, form: EnrolForm):
+    """The form had errors. Say first what matters more (already enrolled; may not enrol at all), else
+    show the run page again with the messages next to the fields."""
+    existing = services.active_enrolment(current_user.id, run.id)
+    if existing is not None:
+        flash(services.already_enrolled_message(existing), "info")
+        return _run_page(run.id)
+    refusal = services.self_enrolment_refusal(current_user, run, clock.today())
+    if refusal:
+        return _refused(run, refusal)
+    return render_template("courses/run_detail.html", run=run, **staff_panel_context(run, form))
+
+
+def _enrolled_message(enrolment: Enrolment) -> str:
+    title = enrolment.run.title
+    if enrolment.status == EnrolmentStatus.WAITLISTED:
+        position = services.waitlist_positions([enrolment.course_run_id]).get(enrolment.id)
+        return _("Kursusforløbet %(title)s er fuldt. Du er skrevet på ventelisten som nr. %(n)s.", title=title,
+                 n=position)
+    if enrolment.status == EnrolmentStatus.REQUESTED:
+        return _("Din tilmelding til %(title)s afventer godkendelse fra kursuskoordinatoren.", title=title)
+    return _("Du er tilmeldt %(title)s.", title=title)
+
+
+# --------------------------------------------------------------------------------------------------
+# Enrol and cancel
+# --------------------------------------------------------------------------------------------------
+
+
+@bp.post("/runs/<int:run_id>/enrol")
+@allow(S)
+def enrol(run_id: int):
+    """A staff member enrols themself: confirmed while seats are left, else on the waiting list (or
+    awaiting approval where the run requires it)."""
+    run = db.get_or_404(CourseRun, run_id)
+    form = EnrolForm.for_run(run)
+    if not form.validate_on_submit():
+        return _invalid_form(run, form)
+    practice_case = form.practice_case.data if "practice_case" in form else None
+    try:
+        enrolment = services.enrol(
+            current_user, run.id, current_user, clock.utcnow(), clock.today(),
+            practice_case=practice_case, note=form.note.data,
+        )
+    except services.Busy as exc:
+        return _busy(exc)
+    except Conflict as exc:  # already enrolled: a double-clicked submit lands here, harmlessly
+        db.session.rollback()
+        flash(exc.message, "info")
+        return _run_page(run.id)
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.field and exc.field in form:
+            form[exc.field].errors = [*form[exc.field].errors, exc.message]
+            return _invalid_form(run, form)
+        return _refused(run, exc.message)
+    db.session.commit()
+    flash(_enrolled_message(enrolment), "success")
+    return _run_page(run.id)
+
+
+@bp.post("/runs/<int:run_id>/cancel")
+@allow(S)
+def cancel(run_id: int):
+    """A staff member cancels their own enrolment (until the enrolment deadline); a freed seat goes to the
+    first on the waiting list in the same transaction."""
+    run = db.get_or_404(CourseRun, run_id)
+    try:
+        services.cancel_own(current_user, run.id, clock.utcnow(), clock.today())
+    except services.Busy as exc:
+        return _busy(exc)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _run_page(run.id) if run_visible_to(current_user, run) else redirect(url_for(".my_courses"))
+    db.session.commit()
+    flash(_("Du er afmeldt %(title)s.", title=run.title), "success")
+    return redirect(url_for(".my_courses"))
+
+
+# --------------------------------------------------------------------------------------------------
+# My courses
+# --------------------------------------------------------------------------------------------------
+
+
+@bp.get("/me/courses")
+@allow(S)
+def my_courses():
+    """"Mine kurser": the staff member's runs with status, every course day, attendance and completion."""
+    courses = services.my_courses(current_user)
+    return render_template(
+        "enrolment/my_courses.html",
+        current=[c for c in courses if c.enrolment.is_active],
+        history=[c for c in courses if not c.enrolment.is_active],
+        RunStatus=RunStatus,
+    )
+
+
+from app.enrolment import coordinator_views  # noqa: E402  (registers the coordinator's routes on bp)

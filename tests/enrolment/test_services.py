@@ -387,3 +387,41 @@ def test_the_database_refuses_overbooking_and_double_active_enrolments(run):
     factories.make_enrolment(run, staff)
     with pytest.raises(IntegrityError):
         factories.make_enrolment(run, staff, status="waitlisted")
+
+
+def test_waiting_list_can_be_left_after_the_deadline_but_a_seat_cannot(run):
+    a, b, c = factories.make_eligible_staff(run, 3)
+    confirmed, _, waiting = enrol(run, a), enrol(run, b), enrol(run, c)
+    after = date(2026, 4, 2)
+    services.cancel(c, waiting.id, NOW, after)
+    db.session.commit()
+    assert waiting.status == EnrolmentStatus.CANCELLED
+    with pytest.raises(DomainError, match="Kontakt kursuskoordinatoren"):
+        services.cancel(a, confirmed.id, NOW, after)
+
+
+def test_completed_runs_are_history(run, coordinator):
+    sibling = factories.make_course_run(programme=run.programme, days=DAYS)
+    (staff,) = factories.make_eligible_staff(run, 1)
+    enrolment = enrol(run, staff)
+    run.status = RunStatus.COMPLETED
+    db.session.commit()
+    with pytest.raises(DomainError, match="historik"):
+        services.cancel(coordinator, enrolment.id, NOW, TODAY)
+    db.session.rollback()
+    with pytest.raises(DomainError, match="historik"):
+        services.move(coordinator, enrolment.id, sibling.id, NOW, TODAY)
+
+
+def test_no_move_into_a_run_that_has_started_nor_promotion_in_a_cancelled_one(run, coordinator):
+    started = factories.make_course_run(programme=run.programme, days=(date(2026, 2, 20), date(2026, 2, 21), DAYS[2]))
+    staff = factories.make_eligible_staff(run, 3)
+    enrolments = [enrol(run, s) for s in staff]
+    with pytest.raises(DomainError, match="allerede begyndt"):
+        services.move(coordinator, enrolments[0].id, started.id, NOW, TODAY)
+    db.session.rollback()
+    run.status = RunStatus.CANCELLED
+    run.capacity = 5
+    db.session.commit()
+    with pytest.raises(DomainError, match="aflyst"):
+        services.promote(coordinator, enrolments[2].id, NOW)

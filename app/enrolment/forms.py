@@ -1,0 +1,45 @@
+"""Forms of the staff member's enrolment pages: the enrol form on the run page (the practice case only
+for special runs, an optional note for the provider)."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.core.i18n import _l
+from app.courses.forms import strip
+from app.courses.models import CourseRun
+from app.enrolment.services import NOTE_MAX, PRACTICE_CASE_MAX
+
+
+class EnrolForm(FlaskForm):
+    """A staff member enrols themself. Build it with `for_run(run)`: `practice_case` exists (and is
+    required) only for special, practice-based runs."""
+
+    practice_case = TextAreaField(
+        _l("Sag eller netværksmøde fra din praksis"),
+        filters=[strip],
+        validators=[
+            DataRequired(message=_l("Beskriv den sag eller det netværksmøde, du vil arbejde med i forløbet.")),
+            Length(max=PRACTICE_CASE_MAX, message=_l("Skriv højst 2.000 tegn.")),
+        ],
+        description=_l(
+            "Forløbet er praksisbaseret: beskriv kort din egen praktiske opgave, fx det netværksmøde, du skal "
+            "holde. Skriv ingen personoplysninger om borgere (navne, cpr-numre eller andet, der kan "
+            "identificere en borger)."
+        ),
+    )
+    note = TextAreaField(
+        _l("Bemærkning (fx kost eller tilgængelighed)"),
+        filters=[strip],
+        validators=[Optional(), Length(max=NOTE_MAX, message=_l("Skriv højst 500 tegn."))],
+        description=_l("Udbyderen ser bemærkningen på deltagerlisten. Højst 500 tegn."),
+    )
+
+    @classmethod
+    def for_run(cls, run: CourseRun, **kwargs) -> EnrolForm:
+        """The form for `run`: without the practice-case field unless the run is special."""
+        form = cls(**kwargs)
+        if not run.is_special:
+            del form.practice_case
+        return form

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -70,6 +71,14 @@ class Config:
     CALENDAR_UID_DOMAIN = os.environ.get("CALENDAR_UID_DOMAIN", "kursusportalen.local")
     #: Sender of every mail; the organizer is the functional mailbox that calendar replies go to.
     MAIL_FROM = os.environ.get("MAIL_FROM", "Kursusportalen <kursusportalen@kursusportalen.local>")
+    #: Outgoing mail server: `smtp://[user:password@]host[:port]` (add `?starttls=true` for STARTTLS) or
+    #: `smtps://...` (implicit TLS). Unset: every mail is written as an .eml file to MAIL_DIR instead.
+    SMTP_URL = os.environ.get("SMTP_URL") or None
+    #: Delivery attempts before a mail is marked failed (the coordinator can retry it).
+    MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "8"))
+    #: Mails delivered per run of the delivery job (one SMTP connection each).
+    MAIL_BATCH_SIZE = 100
+    MAIL_DIR = os.environ.get("MAIL_DIR", str(INSTANCE_DIR / "mail"))
     CALENDAR_ORGANIZER_EMAIL = os.environ.get("CALENDAR_ORGANIZER_EMAIL", "kursusportalen@kursusportalen.local")
     CALENDAR_ORGANIZER_NAME = os.environ.get("CALENDAR_ORGANIZER_NAME", "Kursusportalen")
     RUNS_PER_PAGE = 25
@@ -90,6 +99,9 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("TEST_DATABASE_URL", "sqlite://"))
     WTF_CSRF_ENABLED = True  # tests read the token from the form, as a browser does
     SERVER_NAME = None
+    #: A developer's SMTP_URL must never reach the tests; mail tests set their own server or MAIL_DIR.
+    SMTP_URL = None
+    MAIL_DIR = os.path.join(tempfile.gettempdir(), "kursusportalen-test-mail")
 
 
 class ProductionConfig(Config):

@@ -3,6 +3,7 @@ from app.accounts.models import StaffRole, Unit, User
 from app.calendar.models import ClosedDay
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
+from app.notifications.models import OutboxMessage, OutboxStatus
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
 
@@ -18,6 +19,8 @@ __all__ = [
     "CourseRun",
     "DayKind",
     "Method",
+    "OutboxMessage",
+    "OutboxStatus",
     "Programme",
     "Provider",
     "RunKind",

@@ -1,0 +1,81 @@
+"""The mail outbox: every mail is first a row, written in the same transaction as the change it announces."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import User, enum_column
+from app.core.db import TimestampMixin
+from app.core.i18n import _l
+from app.courses.models import CourseRun
+from app.extensions import db
+
+
+class OutboxStatus(enum.StrEnum):
+    #: Waits for delivery (first time, or again after a failed attempt: see `next_attempt_at`).
+    PENDING = "pending"
+    SENT = "sent"
+    #: Gave up after MAIL_MAX_ATTEMPTS attempts or a permanent (5xx) refusal; the coordinator may retry it.
+    FAILED = "failed"
+    #: A newer mail with the same `supersede_key` was queued before this one went out; never sent.
+    SUPERSEDED = "superseded"
+
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS[self][0]
+
+    @property
+    def tag_variant(self) -> str | None:
+        return _STATUS_LABELS[self][1]
+
+
+_STATUS_LABELS = {
+    OutboxStatus.PENDING: (_l("Venter"), "warning"),
+    OutboxStatus.SENT: (_l("Sendt"), "success"),
+    OutboxStatus.FAILED: (_l("Fejlet"), "error"),
+    OutboxStatus.SUPERSEDED: (_l("Erstattet af nyere mail"), None),
+}
+
+
+class OutboxMessage(TimestampMixin, db.Model):
+    """One mail to one recipient, rendered in full (RFC 5322 bytes) when it was queued.
+
+    `dedupe_key` is unique, so the same mail is never queued twice (e.g.
+    `invite:<course day id>:<enrolment id>:<sequence>`). `supersede_key` (e.g. `<event uid>|<attendee email>`)
+    lets a newer pending mail about the same thing replace an older pending one. The delivery job
+    (app.notifications.outbox.deliver_due) sends rows that are pending and due, oldest first.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: What the mail is: "invitation", "update", "cancellation", "notice", ...
+    kind: Mapped[str] = mapped_column(String(40))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    supersede_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    recipient_email: Mapped[str] = mapped_column(String(254))
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    course_run_id: Mapped[int | None] = mapped_column(ForeignKey("course_runs.id", ondelete="SET NULL"), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    #: The whole mail as it goes over SMTP (headers included, Message-ID fixed), frozen at queue time.
+    message: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[OutboxStatus] = mapped_column(
+        enum_column(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
+    )
+    #: Delivery attempts made so far (the successful one included).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: A pending mail is not tried before this moment (back-off after a failed attempt).
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: The last attempt's error (SMTP reply or connection error); never the mail's content.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    recipient_user: Mapped[User | None] = relationship()
+    run: Mapped[CourseRun | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.kind} {self.status}>"

@@ -68,6 +68,14 @@ class Config:
 
     # Domain constants (closed days are data, not config).
     FOLLOW_UP_OFFSET_MONTHS = 3
+    #: Local time on teaching day 2 when the follow-up job fixes the follow-up day (or the day's end, if later).
+    FOLLOW_UP_CONFIRM_TIME = os.environ.get("FOLLOW_UP_CONFIRM_TIME", "18:00")
+    #: Reminders before each course day, in days (only to confirmed participants holding the day).
+    REMINDER_DAYS = tuple(
+        sorted({int(d) for d in os.environ.get("REMINDER_DAYS", "7,1").split(",") if d.strip()}, reverse=True)
+    )
+    #: The feedback request goes out after the follow-up day, to those present, for up to this many days.
+    FEEDBACK_REQUEST_WINDOW_DAYS = int(os.environ.get("FEEDBACK_REQUEST_WINDOW_DAYS", "30"))
     CALENDAR_UID_DOMAIN = os.environ.get("CALENDAR_UID_DOMAIN", "kursusportalen.local")
     #: Sender of every mail; the organizer is the functional mailbox that calendar replies go to.
     MAIL_FROM = os.environ.get("MAIL_FROM", "Kursusportalen <kursusportalen@kursusportalen.local>")

@@ -3,7 +3,7 @@ from app.accounts.models import StaffRole, Unit, User
 from app.calendar.models import ClosedDay
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
-from app.notifications.models import OutboxMessage, OutboxStatus
+from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
 
@@ -14,6 +14,7 @@ __all__ = [
     "EnrolmentStatus",
     "EventKind",
     "BudgetAllocation",
+    "CalendarInvitation",
     "ClosedDay",
     "CourseDay",
     "CourseRun",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import date, time
+from datetime import date, datetime, time
 
 from sqlalchemy import (
     BigInteger,
@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -135,6 +136,9 @@ class CourseRun(TimestampMixin, db.Model):
     #: The follow-up day the rule proposed when the run was saved, and why it moved (if it did).
     follow_up_proposed_on: Mapped[date | None] = mapped_column(Date)
     follow_up_reason: Mapped[str | None] = mapped_column(Text)
+    #: When the follow-up job fixed the follow-up day (the evening of teaching day 2) and invited those
+    #: present on the teaching days; None until then. Moving teaching day 2 later clears it again.
+    follow_up_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     programme: Mapped[Programme] = relationship()
     provider: Mapped[Provider] = relationship()

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from babel.lists import format_list
+from flask import current_app
 from flask_babel import force_locale, format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -25,6 +26,8 @@ from app.core.exceptions import Conflict, DomainError, NotAllowed, ValidationFai
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus, run_methods
 from app.enrolment import services as enrolment_services
 from app.extensions import db
+from app.notifications import invitations
+from app.notifications.follow_up import due_at as follow_up_due_at
 from app.programmes.models import Programme
 from app.providers.models import Provider
 
@@ -134,6 +137,23 @@ def _recorded_proposal(teaching_day_2: date, closed_days: Mapping[date, str], mo
         ) from None
     with force_locale(RECORD_LANGUAGE):
         return proposal.day, describe_proposal(proposal)
+
+
+def fix_follow_up_day(run: CourseRun) -> bool:
+    """The follow-up job's part of the rule: unless the coordinator overrode the follow-up day, apply the
+    rule again with today's closed days and holidays (they may have changed since the run was saved), and
+    move the day if the result differs (its sequence rises). Call with the run locked. True if it moved.
+    """
+    follow_up_day, teaching_day_2 = run.follow_up_day, next((d for d in run.days if d.position == 2), None)
+    if follow_up_day is None or teaching_day_2 is None or run.follow_up_overridden:
+        return False
+    months = current_app.config["FOLLOW_UP_OFFSET_MONTHS"]
+    run.follow_up_proposed_on, run.follow_up_reason = _recorded_proposal(teaching_day_2.day, _closed_days(), months)
+    if follow_up_day.day == run.follow_up_proposed_on:
+        return False
+    follow_up_day.day = run.follow_up_proposed_on
+    follow_up_day.sequence += 1
+    return True
 
 
 def _closed_days() -> dict[date, str]:
@@ -405,11 +425,14 @@ def update_course_run(
             course_day.sequence += 1
             changed.append(position)
     db.session.flush()
+    now = now or clock.now()
+    if 2 in changed and run.follow_up_confirmed_at is not None and follow_up_due_at(run) > now:
+        # Teaching day 2 moved to a later day: the follow-up day is provisional again until its new evening.
+        run.follow_up_confirmed_at = None
     promoted = []
     if capacity_rose:
-        promoted = enrolment_services._fill_from_waiting_list(
-            run, now or clock.utcnow(), today or clock.today(), actor
-        )
+        promoted = enrolment_services._fill_from_waiting_list(run, now, today or clock.today(), actor)
+    invitations.sync_run(run, now)
     logger.info("Course run updated by %r: %r (days changed: %s; promoted from the waiting list: %s)",
                 actor, run, changed or "none", len(promoted))
     return run
@@ -430,18 +453,24 @@ def publish_course_run(actor: User, run: CourseRun) -> CourseRun:
     return run
 
 
-def cancel_course_run(actor: User, run: CourseRun) -> CourseRun:
+def cancel_course_run(actor: User, run: CourseRun, now: datetime | None = None) -> CourseRun:
     """Cancel a draft or published run (coordinator). Every day's sequence rises: its status changed.
+    Everybody holding a course day that has not ended gets its cancellation (STATUS:CANCELLED) queued in
+    this transaction; the enrolments stay as they were (history).
 
-    :raises DomainError: the run is already cancelled or completed.
+    :raises DomainError: the run is already cancelled or completed; the run is busy (`Busy`).
     """
     _require_coordinator(actor)
     if not run.can_cancel:
+        raise DomainError(_("Kursusforløbet er %(status)s og kan ikke aflyses.", status=str(run.status.label).lower()))
+    run = enrolment_services.lock_run(run.id)
+    if not run.can_cancel:  # changed while we waited for the lock
         raise DomainError(_("Kursusforløbet er %(status)s og kan ikke aflyses.", status=str(run.status.label).lower()))
     run.status = RunStatus.CANCELLED
     for course_day in run.days:
         course_day.sequence += 1
     db.session.flush()
+    invitations.sync_run(run, now or clock.now())
     logger.info("Course run cancelled by %r: %r", actor, run)
     return run
 

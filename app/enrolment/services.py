@@ -9,8 +9,8 @@ Every change to a run's enrolments follows one pattern, in one transaction (the 
    WHERE id = :id AND seats_taken < capacity` (the primary guard: the database, not Python, decides),
    with `CHECK (seats_taken <= capacity)` and the partial unique index "one active enrolment per person
    and run" as backstops;
-3. `_record()` writes an EnrolmentEvent (who, when, what). It is the single place the notification
-   outbox hooks into, in the same transaction (the calendar/scheduler issue).
+3. `_record()` writes an EnrolmentEvent (who, when, what) and queues the mails and calendar invitations
+   the change calls for (app.notifications.invitations), in the same transaction: the single hook.
 
 Services never commit; they raise DomainError (with the form field where there is one) when a rule
 refuses, and `Busy` when the run's lock could not be had within the configured seconds.
@@ -31,7 +31,7 @@ from sqlalchemy.orm import selectinload
 from app.accounts.models import AccessLevel, User
 from app.core.exceptions import Conflict, DomainError, NotAllowed
 from app.core.templating import dk_date
-from app.courses.models import CourseDay, CourseRun, RunStatus
+from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
 from app.enrolment.models import (
     ACTIVE_STATUSES,
     Attendance,
@@ -41,6 +41,7 @@ from app.enrolment.models import (
     EventKind,
 )
 from app.extensions import db
+from app.notifications import invitations
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,8 @@ def _set_status(enrolment: Enrolment, status: EnrolmentStatus, now: datetime) ->
 
 
 def _record(enrolment: Enrolment, kind: EventKind, actor: User | None, now: datetime, detail: str | None = None):
-    """Write the history row. The outbox for mails and calendar invitations hooks in here."""
+    """Write the history row, and queue the mails and calendar invitations the change calls for
+    (app.notifications.invitations.enrolment_changed), in this same transaction."""
     db.session.flush()  # the enrolment needs its id
     event = EnrolmentEvent(
         enrolment_id=enrolment.id,
@@ -136,10 +138,12 @@ def _record(enrolment: Enrolment, kind: EventKind, actor: User | None, now: date
         detail=detail,
     )
     db.session.add(event)
+    db.session.flush()  # the event's id keys its notice in the outbox
     logger.info(
         "Enrolment %s (run %s, user %s): %s by %s",
         enrolment.id, enrolment.course_run_id, enrolment.user_id, kind.value, actor.id if actor else "system",
     )
+    invitations.enrolment_changed(enrolment, event, now)
     return event
 
 
@@ -554,6 +558,9 @@ def record_attendance(actor: User, day_id: int, present_ids: Iterable[int], now:
         elif row.present != is_present:
             row.present, row.recorded_by_id, row.recorded_at = is_present, actor.id, now
     db.session.flush()
+    if run.follow_up_confirmed_at is not None and day.kind == DayKind.TEACHING:
+        # After the follow-up job: absence on a teaching day withdraws the follow-up day, presence restores it.
+        invitations.sync_run(run, now)
     logger.info("Attendance for day %s of run %s recorded by %s: %s present", day.id, run.id, actor.id, len(present))
     return len(present)
 

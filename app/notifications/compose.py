@@ -60,6 +60,8 @@ class InvitationKind(enum.StrEnum):
     INVITATION = "invitation"
     #: The day's date, time or place changed: REQUEST, CONFIRMED, same UID, higher SEQUENCE.
     UPDATE = "update"
+    #: The follow-up job fixed the (until then provisional) follow-up day: REQUEST, CONFIRMED, higher SEQUENCE.
+    FOLLOW_UP_CONFIRMED = "follow_up_confirmed"
     #: This recipient no longer takes part (enrolment cancelled, moved, or not invited to the follow-up
     #: day); the day itself still takes place: CANCEL without STATUS.
     CANCELLATION = "cancellation"
@@ -68,7 +70,7 @@ class InvitationKind(enum.StrEnum):
 
     @property
     def method(self) -> ical.ItipMethod:
-        return ical.REQUEST if self in (InvitationKind.INVITATION, InvitationKind.UPDATE) else ical.CANCEL
+        return ical.REQUEST if self in _REQUEST_KINDS else ical.CANCEL
 
     @property
     def status(self) -> ical.EventStatus | None:
@@ -79,6 +81,9 @@ class InvitationKind(enum.StrEnum):
     @property
     def attachment_name(self) -> str:
         return "invitation.ics" if self.method == ical.REQUEST else "cancellation.ics"
+
+
+_REQUEST_KINDS = frozenset({InvitationKind.INVITATION, InvitationKind.UPDATE, InvitationKind.FOLLOW_UP_CONFIRMED})
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,8 @@ def invitation_subject(day: CourseDay, kind: InvitationKind) -> str:
     args = {"run": day.run.title, "day": day.label, "date": dk_date(day.day)}
     if kind == InvitationKind.UPDATE:
         return _("Ændret: %(run)s – %(day)s, %(date)s", **args)
+    if kind == InvitationKind.FOLLOW_UP_CONFIRMED:
+        return _("Bekræftet: %(run)s – %(day)s, %(date)s", **args)
     if kind == InvitationKind.CANCELLATION:
         return _("Afmeldt: %(run)s – %(day)s, %(date)s", **args)
     if kind == InvitationKind.DAY_CANCELLED:
@@ -116,6 +123,12 @@ def invitation_intro(day: CourseDay, kind: InvitationKind) -> str:
         return _(
             "Kursusdagen nedenfor i kursusforløbet »%(run)s« er ændret. "
             "Kalenderaftalen er opdateret med de nye oplysninger.",
+            run=run,
+        )
+    if kind == InvitationKind.FOLLOW_UP_CONFIRMED:
+        return _(
+            "Opfølgningsdagen i kursusforløbet »%(run)s« er nu fastlagt. "
+            "Kalenderaftalen er opdateret, så den viser den endelige dato.",
             run=run,
         )
     if kind == InvitationKind.CANCELLATION:
@@ -169,9 +182,13 @@ def invitation_message(
     run_url: str,
     sequence: int | None = None,
     message_id: str | None = None,
+    note: str | None = None,
 ) -> EmailMessage:
     """The iMIP mail about one course day for one recipient (one UID per mail, the recipient the only
     ATTENDEE), in the recipient's language.
+
+    `note` (already in the recipient's language) is a sentence shown after the intro and at the top of the
+    event's description, e.g. that the follow-up day's date is still provisional.
 
     `sequence` defaults to the day's stored sequence; pass a higher one when the caller bumps it for this
     recipient. `stamp` (aware) is both DTSTAMP and the Date header. `message_id` defaults to a fresh
@@ -189,6 +206,7 @@ def invitation_message(
         status=kind.status,
         run_url=run_url,
         language=recipient.language,
+        note=note,
     )
     with in_language(recipient.language) as language:
         subject = invitation_subject(day, kind)
@@ -202,6 +220,7 @@ def invitation_message(
             run_url=run_url,
             subject=subject,
             intro=invitation_intro(day, kind),
+            note=note,
             date_text=dk_date(day.day, "full"),
             time_text=ical.time_range(day),
         )

@@ -217,6 +217,7 @@ def course_day_calendar(
     organizer_email: str | None = None,
     organizer_name: str | None = None,
     uid_domain: str | None = None,
+    note: str | None = None,
 ) -> bytes:
     """One iTIP message (a VCALENDAR with exactly one VEVENT) about one course day for one attendee.
 
@@ -232,7 +233,8 @@ def course_day_calendar(
     `organizer_*` and `uid_domain` default to the config (CALENDAR_ORGANIZER_EMAIL/_NAME,
     CALENDAR_UID_DOMAIN). `stamp` (DTSTAMP) must be timezone-aware; it is written in UTC. The attendee is
     the only ATTENDEE (ROLE=REQ-PARTICIPANT, PARTSTAT=NEEDS-ACTION, RSVP=FALSE: the enrolment already
-    happened in the portal, and cancelling is done there).
+    happened in the portal, and cancelling is done there). `note` (a REQUEST only, in `language`) opens the
+    description, e.g. that the follow-up day's date is provisional.
     """
     _check_method_status(method, status)
     config = current_app.config
@@ -244,7 +246,7 @@ def course_day_calendar(
     )
     with in_language(language):
         if method == REQUEST:
-            note = None
+            pass
         elif status == CANCELLED:
             note = _("Kursusdagen er aflyst.")
         else:

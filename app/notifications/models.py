@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User, enum_column
@@ -79,3 +79,36 @@ class OutboxMessage(TimestampMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.kind} {self.status}>"
+
+
+class CalendarInvitation(db.Model):
+    """What one participant's calendar holds of one course day: the truth the invitation sync compares with.
+
+    One row per (enrolment, course day), written with the outbox row that announces it. `active` says
+    whether the last mail was a REQUEST (the event is in their calendar) or a CANCEL. `sequence` is the last
+    SEQUENCE sent to this attendee; `day_revision` the day's own `CourseDay.sequence` that mail reflected,
+    so a day whose sequence rose since gets an update. Per-attendee cancellations raise only the attendee's
+    `sequence`, never the day's, so the other participants get no mail.
+    """
+
+    __tablename__ = "calendar_invitations"
+    __table_args__ = (UniqueConstraint("enrolment_id", "course_day_id", name="uq_calendar_invitations_enrolment_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"), index=True)
+    course_day_id: Mapped[int] = mapped_column(ForeignKey("course_days.id", ondelete="CASCADE"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    sequence: Mapped[int] = mapped_column(Integer)
+    day_revision: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: The outbox row of the last mail about it: a first invitation still pending when the participant
+    #: drops out is superseded instead of being followed by a cancellation of something never received.
+    last_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="SET NULL"), index=True
+    )
+
+    last_message: Mapped[OutboxMessage | None] = relationship()
+
+    def __repr__(self) -> str:
+        state = "active" if self.active else "cancelled"
+        return f"<CalendarInvitation {self.enrolment_id}/{self.course_day_id} {state} seq {self.sequence}>"

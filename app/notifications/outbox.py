@@ -144,15 +144,18 @@ def enqueue(
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
     if insert is None:  # pragma: no cover - the project runs on these two
         raise RuntimeError(f"enqueue() supports PostgreSQL and SQLite, not {dialect}")
+    # An ORM-enabled INSERT ... ON CONFLICT DO NOTHING RETURNING the entity: the new row comes back as an
+    # object in the same statement (no read-back query per mail), nothing when the key existed.
     stmt = (
         insert(OutboxMessage)
         .values(**values)
         .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
-        .returning(OutboxMessage.id)
+        .returning(OutboxMessage)
     )
-    new_id = session.execute(stmt).scalar_one_or_none()
-    if new_id is None:
+    row = session.scalars(stmt, execution_options={"populate_existing": True}).one_or_none()
+    if row is None:
         return None
+    new_id = row.id
     if supersede_key is not None:
         session.execute(
             update(OutboxMessage)
@@ -164,7 +167,7 @@ def enqueue(
             .values(status=OutboxStatus.SUPERSEDED, updated_at=stamp)
             .execution_options(synchronize_session="fetch")
         )
-    return session.get(OutboxMessage, new_id)
+    return row
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,127 @@
+"""The follow-up job: on the evening of teaching day 2, fix the run's follow-up day and settle who is
+invited to it.
+
+Until then the follow-up day is provisional: every confirmed participant holds it in their calendar (the
+invitation says the date may still change). On the evening of teaching day 2 (config
+FOLLOW_UP_CONFIRM_TIME, default 18:00 local time, or the end of the day if it ends later), `confirm()`:
+
+1. applies the follow-up rule again unless the coordinator overrode the date (teaching day 2 + 3 months,
+   next working day: `app.courses.services.fix_follow_up_day`, the foundation's one rule) — closed days
+   added since the run was saved move it;
+2. raises the follow-up day's sequence (its status changed from provisional to fixed) and stamps
+   `CourseRun.follow_up_confirmed_at`;
+3. syncs the run's calendars: participants present on the teaching days get the confirmed follow-up day
+   (an update that says so), those marked absent on a teaching day get a cancellation. Attendance not
+   recorded yet counts as present; recording an absence later withdraws the day then (the attendance
+   service syncs again).
+
+Runs whose follow-up day has already begun are not touched (too late to fix; the demo's history too).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.core.clock import local_tz
+from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
+from app.extensions import db
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["confirm", "confirm_all_due", "due_at", "due_times"]
+
+
+def _confirm_time() -> time:
+    hours, _sep, minutes = current_app.config["FOLLOW_UP_CONFIRM_TIME"].partition(":")
+    return time(int(hours), int(minutes or 0))
+
+
+def due_at(run: CourseRun) -> datetime | None:
+    """When the follow-up job should run for `run` (aware, local time): the evening of teaching day 2."""
+    day2 = next((d for d in run.days if d.kind == DayKind.TEACHING and d.position == 2), None)
+    if day2 is None:
+        return None
+    return datetime.combine(day2.day, max(_confirm_time(), day2.ends_at), tzinfo=local_tz())
+
+
+def _pending_runs(today: date, run_id: int | None = None) -> list[CourseRun]:
+    """Published runs not confirmed yet whose follow-up day has not begun (days loaded, one query each)."""
+    follow_up_not_begun = (
+        select(CourseDay.course_run_id).where(CourseDay.kind == DayKind.FOLLOW_UP, CourseDay.day >= today)
+    )
+    stmt = (
+        select(CourseRun)
+        .options(selectinload(CourseRun.days))
+        .where(
+            CourseRun.status == RunStatus.PUBLISHED,
+            CourseRun.follow_up_confirmed_at.is_(None),
+            CourseRun.id.in_(follow_up_not_begun),
+        )
+        .order_by(CourseRun.id)
+    )
+    if run_id is not None:
+        stmt = stmt.where(CourseRun.id == run_id)
+    return list(db.session.scalars(stmt))
+
+
+def due_times(now: datetime) -> dict[int, datetime]:
+    """run id -> when its follow-up job is due, for every run still waiting for it (past-due ones too).
+    Read-only (ends its transaction)."""
+    today = now.astimezone(local_tz()).date()
+    due = {run.id: when for run in _pending_runs(today) if (when := due_at(run)) is not None}
+    db.session.rollback()
+    return due
+
+
+def confirm(run_id: int, now: datetime) -> bool:
+    """The `follow_up:<run id>` job, in its own transaction (commits). False when there was nothing to do:
+    confirmed already, not published, follow-up day begun, or the evening of teaching day 2 not reached
+    (the date moved since the job was scheduled). Safe to run twice and from two processes: the run row is
+    locked and `follow_up_confirmed_at` checked under the lock."""
+    from app.courses.services import fix_follow_up_day
+    from app.enrolment.services import lock_run
+    from app.notifications.invitations import sync_run
+
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    try:
+        lock_run(run_id)
+        today = now.astimezone(local_tz()).date()
+        runs = _pending_runs(today, run_id)
+        run = runs[0] if runs else None
+        when = due_at(run) if run is not None else None
+        if run is None or when is None or when > now:
+            db.session.rollback()
+            return False
+        moved = fix_follow_up_day(run)
+        run.follow_up_day.sequence += 1  # provisional -> fixed: an organizer-side change of status
+        run.follow_up_confirmed_at = now
+        db.session.flush()
+        report = sync_run(run, now, confirmation=True)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    logger.info(
+        "follow-up day of run %s confirmed%s: %d update(s), %d invitation(s), %d cancellation(s) queued",
+        run_id, " and moved by the rule" if moved else "", report.updates, report.invitations, report.cancellations,
+    )
+    return True
+
+
+def confirm_all_due(now: datetime) -> list[int]:
+    """Confirm every run whose evening of teaching day 2 has passed (the safety net behind the date jobs,
+    and what catches up after the scheduler was down). Returns the confirmed run ids."""
+    confirmed = []
+    for run_id, when in due_times(now).items():
+        if when <= now:
+            try:
+                if confirm(run_id, now):
+                    confirmed.append(run_id)
+            except Exception:
+                logger.exception("follow-up confirmation of run %s failed; it is retried on the next run", run_id)
+    return confirmed

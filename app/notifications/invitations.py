@@ -1,0 +1,378 @@
+"""Calendar invitations and enrolment mails, queued in the caller's transaction.
+
+`sync_run()` keeps what each participant's calendar holds of each course day (the `CalendarInvitation`
+rows) in step with the enrolments and the run, and writes an outbox row for every difference:
+
+- a confirmed participant of a published run holds every course day that has not ended yet — the
+  follow-up day too: provisional (the mail says so) until the follow-up job confirms it on the evening of
+  teaching day 2; from then on only participants not marked absent on a teaching day hold it;
+- a participant who holds a day and should not (cancelled, moved, rejected, marked absent, the run
+  cancelled) gets a CANCEL: `DAY_CANCELLED` (STATUS:CANCELLED) when the run is cancelled, otherwise a
+  per-attendee `CANCELLATION` without STATUS. A first invitation still unsent in the outbox is withdrawn
+  (superseded) instead: the participant never received anything to cancel;
+- a day whose `CourseDay.sequence` rose since the participant's last mail (date, time, place or status
+  changed) gets an `UPDATE` (`FOLLOW_UP_CONFIRMED` when the follow-up job fixed it);
+- days that have ended are history: nothing is sent about them.
+
+SEQUENCE: the first invitation carries the day's sequence; every later mail to the same attendee carries
+max(day's sequence, attendee's last sequence + 1), so each mail outranks the one before it. Per-attendee
+cancellations raise only the attendee's sequence, never the day's, so nobody else gets mail.
+Dedupe key `invite:<course day id>:<enrolment id>:<sequence>`; supersede key `<event uid>|<email>`.
+
+`enrolment_changed()` is the enrolment services' hook (their `_record()`): it syncs the one enrolment and
+queues the plain notices that carry no calendar (waiting list, awaiting approval, rejected, cancelled).
+Everything here flushes and never commits.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from app.core.templating import dk_date
+from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
+from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
+from app.extensions import db
+from app.notifications import compose, outbox
+from app.notifications.compose import InvitationKind, Recipient, in_language
+from app.notifications.ical import day_interval_utc, event_uid, time_range
+from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "SyncReport",
+    "day_end",
+    "day_start",
+    "enrolment_changed",
+    "my_courses_url",
+    "queue_notice",
+    "run_url",
+    "sync_run",
+]
+
+#: Run statuses whose confirmed participants hold the course days in their calendars.
+_HELD_RUN_STATUSES = (RunStatus.PUBLISHED, RunStatus.COMPLETED)
+
+
+@dataclass
+class SyncReport:
+    invitations: int = 0
+    updates: int = 0
+    cancellations: int = 0
+    #: First invitations withdrawn from the outbox before they were sent.
+    withdrawn: int = 0
+
+    @property
+    def queued(self) -> int:
+        return self.invitations + self.updates + self.cancellations
+
+
+# --- links and times ------------------------------------------------------------------------------------
+
+
+def _base_url() -> str:
+    return current_app.config["BASE_URL"].rstrip("/")
+
+
+def run_url(run_id: int) -> str:
+    """The run's page, absolute (mails are rendered outside any request)."""
+    return f"{_base_url()}/runs/{run_id}"
+
+
+def my_courses_url() -> str:
+    return f"{_base_url()}/me/courses"
+
+
+def day_start(day: CourseDay) -> datetime:
+    return day_interval_utc(day)[0]
+
+
+def day_end(day: CourseDay) -> datetime:
+    return day_interval_utc(day)[1]
+
+
+def _check_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime")
+
+
+# --- the calendar sync -------------------------------------------------------------------------------------
+
+
+def _absent_on_teaching_days(run: CourseRun, enrolment_ids: list[int]) -> set[int]:
+    """Enrolments marked absent on at least one of the run's teaching days."""
+    teaching = [d.id for d in run.days if d.kind == DayKind.TEACHING]
+    if not teaching or not enrolment_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Attendance.enrolment_id).where(
+                Attendance.enrolment_id.in_(enrolment_ids),
+                Attendance.course_day_id.in_(teaching),
+                Attendance.present.is_(False),
+            )
+        )
+    )
+
+
+def _wanted(run: CourseRun, enrolment: Enrolment, day: CourseDay, absent: set[int]) -> bool:
+    if run.status not in _HELD_RUN_STATUSES or enrolment.status != EnrolmentStatus.CONFIRMED:
+        return False
+    if day.kind == DayKind.FOLLOW_UP and run.follow_up_confirmed_at is not None:
+        return enrolment.id not in absent
+    return True
+
+
+def _provisional_note(run: CourseRun, day: CourseDay) -> str | None:
+    """In the current locale: the follow-up day's date is provisional until the follow-up job fixed it."""
+    if day.kind != DayKind.FOLLOW_UP or run.follow_up_confirmed_at is not None:
+        return None
+    return _("Opfølgningsdagens dato er foreløbig. Den bekræftes, når 2. undervisningsdag er afholdt, "
+             "og du får da besked, hvis den ændres.")
+
+
+def sync_run(
+    run: CourseRun,
+    now: datetime,
+    *,
+    enrolment_ids: Iterable[int] | None = None,
+    confirmation: bool = False,
+) -> SyncReport:
+    """Queue the invitations, updates and cancellations that bring the participants' calendars in line
+    with `run` (all its participants, or only `enrolment_ids`). Call it after the change, in the same
+    transaction, with the run locked as the enrolment and course services do. `confirmation`: the follow-up
+    job fixed the follow-up day (its update mails say so). A constant number of queries, plus one INSERT
+    per mail queued.
+    """
+    _check_aware(now)
+    report = SyncReport()
+    days = [d for d in run.days if day_end(d) > now]  # days that have ended are history
+    if not days:
+        return report
+    holders = (
+        select(CalendarInvitation.enrolment_id)
+        .join(CourseDay, CourseDay.id == CalendarInvitation.course_day_id)
+        .where(CourseDay.course_run_id == run.id, CalendarInvitation.active.is_(True))
+    )
+    stmt = (
+        select(Enrolment)
+        .options(selectinload(Enrolment.user))
+        .where(
+            Enrolment.course_run_id == run.id,
+            or_(Enrolment.status == EnrolmentStatus.CONFIRMED, Enrolment.id.in_(holders)),
+        )
+        .order_by(Enrolment.id)
+    )
+    if enrolment_ids is not None:
+        stmt = stmt.where(Enrolment.id.in_(list(enrolment_ids)))
+    enrolments = list(db.session.scalars(stmt))
+    if not enrolments:
+        return report
+    ids = [e.id for e in enrolments]
+    rows = {
+        (row.enrolment_id, row.course_day_id): row
+        for row in db.session.scalars(
+            select(CalendarInvitation)
+            .options(selectinload(CalendarInvitation.last_message).defer(OutboxMessage.message, raiseload=True))
+            .where(
+                CalendarInvitation.enrolment_id.in_(ids),
+                CalendarInvitation.course_day_id.in_([d.id for d in days]),
+            )
+        )
+    }
+    absent = _absent_on_teaching_days(run, ids) if run.follow_up_confirmed_at is not None else set()
+    for enrolment in enrolments:
+        for day in days:
+            row = rows.get((enrolment.id, day.id))
+            wanted = _wanted(run, enrolment, day, absent)
+            if wanted and (row is None or not row.active):
+                _queue(run, enrolment, day, row, InvitationKind.INVITATION, now)
+                report.invitations += 1
+            elif wanted and row.day_revision < day.sequence:
+                kind = InvitationKind.UPDATE
+                if confirmation and day.kind == DayKind.FOLLOW_UP:
+                    kind = InvitationKind.FOLLOW_UP_CONFIRMED
+                _queue(run, enrolment, day, row, kind, now)
+                report.updates += 1
+            elif not wanted and row is not None and row.active:
+                if _withdraw_unsent_invitation(row, now):
+                    report.withdrawn += 1
+                    continue
+                kind = InvitationKind.CANCELLATION
+                if run.status == RunStatus.CANCELLED:
+                    kind = InvitationKind.DAY_CANCELLED
+                _queue(run, enrolment, day, row, kind, now)
+                report.cancellations += 1
+    db.session.flush()
+    if report.queued or report.withdrawn:
+        logger.info(
+            "run %s: %d invitation(s), %d update(s), %d cancellation(s) queued, %d withdrawn",
+            run.id, report.invitations, report.updates, report.cancellations, report.withdrawn,
+        )
+    return report
+
+
+def _withdraw_unsent_invitation(row: CalendarInvitation, now: datetime) -> bool:
+    """The participant's only mail about the day is a first invitation still waiting in the outbox:
+    supersede it and send nothing (there is nothing in their calendar to cancel)."""
+    message = row.last_message
+    if message is None or message.status != OutboxStatus.PENDING or message.kind != InvitationKind.INVITATION:
+        return False
+    message.status = OutboxStatus.SUPERSEDED
+    row.active = False
+    row.updated_at = now
+    return True
+
+
+def _queue(
+    run: CourseRun,
+    enrolment: Enrolment,
+    day: CourseDay,
+    row: CalendarInvitation | None,
+    kind: InvitationKind,
+    now: datetime,
+) -> None:
+    sequence = day.sequence if row is None else max(day.sequence, row.sequence + 1)
+    user = enrolment.user
+    recipient = Recipient.from_user(user)
+    with in_language(recipient.language):
+        note = _provisional_note(run, day) if kind.method == "REQUEST" else None
+    msg = compose.invitation_message(
+        day, recipient, kind, stamp=now, run_url=run_url(run.id), sequence=sequence, note=note
+    )
+    dedupe_key = f"invite:{day.id}:{enrolment.id}:{sequence}"
+    queued = outbox.enqueue(
+        msg,
+        kind=kind.value,
+        dedupe_key=dedupe_key,
+        recipient_email=user.email,
+        now=now,
+        user_id=user.id,
+        run_id=run.id,
+        supersede_key=f"{event_uid(day)}|{user.email}",
+    )
+    if row is None:
+        row = CalendarInvitation(enrolment_id=enrolment.id, course_day_id=day.id)
+        db.session.add(row)
+    row.active = kind.method == "REQUEST"
+    row.sequence = sequence
+    row.day_revision = day.sequence
+    row.updated_at = now
+    if queued is not None:
+        row.last_message_id = queued.id
+
+
+# --- plain notices ------------------------------------------------------------------------------------------
+
+
+def queue_notice(
+    user,
+    *,
+    kind: str,
+    dedupe_key: str,
+    now: datetime,
+    subject,
+    paragraphs,
+    run: CourseRun | None = None,
+    days: Iterable[CourseDay] = (),
+    link: str | None = None,
+    link_text=None,
+) -> OutboxMessage | None:
+    """Queue a plain mail (no calendar) to `user`, rendered in their language.
+
+    `subject`, `paragraphs` and `link_text` are callables returning text, called under the recipient's
+    locale (so `lambda: _("...")` translates for the recipient, not for whoever made the change). `days`
+    are listed with date, time and place.
+    """
+    recipient = Recipient.from_user(user)
+    with in_language(recipient.language) as language:
+        subject_text = subject()
+        day_lines = [
+            f"{d.label}: {dk_date(d.day, 'full')}, {time_range(d)}, {d.effective_venue}" for d in days
+        ]
+        text, html = compose.render_bodies(
+            "notifications/notice",
+            language,
+            recipient=recipient,
+            subject=subject_text,
+            paragraphs=paragraphs(),
+            days=day_lines,
+            link=link,
+            link_text=link_text() if link_text else _("Se dine kurser i Kursusportalen"),
+        )
+    msg = compose.notice_message(recipient, subject_text, text, html, stamp=now)
+    return outbox.enqueue(
+        msg,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        recipient_email=user.email,
+        now=now,
+        user_id=user.id,
+        run_id=run.id if run is not None else None,
+    )
+
+
+def _waitlist_position(enrolment: Enrolment) -> int:
+    from app.enrolment.services import waitlist_positions
+
+    return waitlist_positions([enrolment.course_run_id]).get(enrolment.id, 0)
+
+
+def enrolment_changed(enrolment: Enrolment, event: EnrolmentEvent, now: datetime) -> None:
+    """The enrolment services' hook: mails for one change of one enrolment, in its transaction."""
+    _check_aware(now)
+    run = enrolment.run
+    kind = event.kind
+    report = sync_run(run, now, enrolment_ids=[enrolment.id])
+    user = enrolment.user
+    title = run.title
+    key = f"notice:{event.id}"
+    url = my_courses_url()
+    if enrolment.status == EnrolmentStatus.WAITLISTED and kind in (
+        EventKind.WAITLISTED, EventKind.APPROVED, EventKind.MOVED_IN
+    ):
+        position = _waitlist_position(enrolment)
+        queue_notice(
+            user, kind="waitlisted", dedupe_key=key, now=now, run=run, link=url,
+            subject=lambda: _("Venteliste: %(run)s", run=title),
+            paragraphs=lambda: [
+                _("Kursusforløbet »%(run)s« er fuldt, så du er sat på ventelisten som nr. %(n)s.",
+                  run=title, n=position),
+                _("Bliver der en plads ledig, får du den automatisk i den rækkefølge, I er skrevet op, og du får "
+                  "straks en mail med kalenderinvitationerne."),
+            ],
+        )
+    elif kind == EventKind.REQUESTED:
+        queue_notice(
+            user, kind="requested", dedupe_key=key, now=now, run=run, link=url,
+            subject=lambda: _("Afventer godkendelse: %(run)s", run=title),
+            paragraphs=lambda: [
+                _("Vi har modtaget din tilmelding til kursusforløbet »%(run)s«. Kursuskoordinatoren skal godkende "
+                  "den, før du får en plads.", run=title),
+                _("Du får en mail, når tilmeldingen er godkendt eller afvist."),
+            ],
+        )
+    elif kind == EventKind.REJECTED:
+        queue_notice(
+            user, kind="rejected", dedupe_key=key, now=now, run=run, link=url,
+            subject=lambda: _("Tilmelding afvist: %(run)s", run=title),
+            paragraphs=lambda: [
+                _("Kursuskoordinatoren har afvist din tilmelding til kursusforløbet »%(run)s«.", run=title),
+                _("Kontakt kursuskoordinatoren, hvis du har spørgsmål."),
+            ],
+        )
+    elif kind == EventKind.CANCELLED and report.cancellations == 0:
+        # Held no course day in the calendar (on the waiting list, awaiting approval, or every day passed):
+        # the per-day cancellations say nothing, so one notice confirms the cancellation.
+        queue_notice(
+            user, kind="cancelled", dedupe_key=key, now=now, run=run, link=url,
+            subject=lambda: _("Afmeldt: %(run)s", run=title),
+            paragraphs=lambda: [_("Din tilmelding til kursusforløbet »%(run)s« er annulleret.", run=title)],
+        )

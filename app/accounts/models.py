@@ -84,7 +84,7 @@ class User(UserMixin, TimestampMixin, db.Model):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
     #: The secret in the personal calendar feed's address (`/calendar/<token>.ics`); None until the user
-    #: first opens "my courses". Regenerating it makes the old address answer 404.
+    #: asks for the address on "my courses". Regenerating it makes the old address answer 404.
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     staff_role: Mapped[StaffRole | None] = relationship()

@@ -1,20 +1,29 @@
-"""Closed days (coordinator): the municipality's own non-working days; calendar feeds come later."""
+"""Closed days (coordinator): the municipality's own non-working days. Calendar output: the personal
+subscription feed (`/calendar/<token>.ics`, public: calendar clients send no cookies), one run's days as
+an .ics download, and creating/replacing the feed's secret address (app.calendar.feeds)."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import logging
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
-from app.calendar import services
+from app.calendar import feeds, services
 from app.calendar.forms import ClosedDayFilterForm, ClosedDayForm
 from app.calendar.models import ClosedDay
 from app.core import clock
-from app.core.access import AccessLevel, allow
+from app.core.access import ALL_LEVELS, AccessLevel, allow, public
 from app.core.exceptions import DomainError, ValidationFailed
 from app.core.templating import dk_date
+from app.courses.models import CourseRun
+from app.courses.services import can_view_run
 from app.extensions import db
 
 bp = Blueprint("calendar", __name__)
+logger = logging.getLogger(__name__)
 
 PER_PAGE = 50
 
@@ -100,3 +109,82 @@ def closed_day_delete(closed_day_id: int):
     db.session.commit()
     flash(_("%(day)s er ikke længere en lukkedag.", day=dk_date(day)), "success")
     return redirect(url_for(".closed_day_list", year=day.year))
+
+
+# --------------------------------------------------------------------------------------------------
+# The personal feed and the .ics download
+# --------------------------------------------------------------------------------------------------
+
+ICS_MIMETYPE = "text/calendar"  # werkzeug adds "; charset=utf-8" to text/* types
+
+
+class CalendarTokenForm(FlaskForm):
+    """Create or replace the personal feed address: a CSRF-protected form with only its button."""
+
+
+def _calendar_response(body: bytes) -> Response:
+    response = Response(body, mimetype=ICS_MIMETYPE)
+    # Personal data: no shared cache may keep it. Clients revalidate with the ETag.
+    response.headers["Cache-Control"] = "private"
+    return response
+
+
+@bp.get("/calendar/<token>.ics")
+@public
+def feed(token: str):
+    """The personal subscription feed. Public because calendar clients send no cookies: the unguessable token
+    is the key. Unknown or replaced tokens and deactivated users answer 404. Never logs the token."""
+    user = feeds.user_by_token(token)
+    if user is None:
+        abort(404)
+    rendered = feeds.render_feed(user, run_url=feeds.published_run_url)
+    # Decided on the ETag only: a moved course day changes the bytes but not necessarily Last-Modified.
+    if request.if_none_match and request.if_none_match.contains_weak(rendered.etag):
+        response = _calendar_response(b"")
+        response.status_code = 304
+    else:
+        response = _calendar_response(rendered.body)
+    response.set_etag(rendered.etag)
+    response.last_modified = rendered.last_modified
+    return response
+
+
+@bp.get("/runs/<int:run_id>.ics")
+@allow(*ALL_LEVELS, check=can_view_run)
+def run_ics(run_id: int):
+    """One run's days as an .ics file to import (no METHOD, the invitations' UIDs). For someone who has or
+    had a seat on it, with their status as in their feed; otherwise the days plainly."""
+    run = db.get_or_404(CourseRun, run_id)
+    body = feeds.render_run(run, current_user, run_url=lambda r: feeds.external_url("courses.run_detail",
+                                                                                    run_id=r.id))
+    ascii_name, name = feeds.safe_filename(run.title)
+    disposition = f'attachment; filename="{ascii_name}.ics"'
+    if name != ascii_name:  # RFC 6266/5987: browsers that can show the Danish letters use this one
+        disposition += f"; filename*=UTF-8''{quote(name + '.ics', safe='')}"
+    response = _calendar_response(body)
+    response.headers["Content-Disposition"] = disposition
+    return response
+
+
+@bp.post("/me/calendar-token")
+@allow(*ALL_LEVELS)
+def calendar_token():
+    """Create the personal feed address, or replace it (the old one answers 404 from now on)."""
+    back = url_for("enrolment.my_courses", _anchor="kalender") if current_user.is_staff else url_for("main.home")
+    form = CalendarTokenForm()
+    if not form.validate_on_submit():
+        flash(_("Formularen er udløbet. Prøv igen."), "error")
+        return redirect(back)
+    user = current_user._get_current_object()
+    if user.calendar_token:
+        feeds.regenerate_token(user)
+        message = _("Du har fået en ny kalenderadresse. Den gamle adresse virker ikke længere, så kalendere, "
+                    "der abonnerer på den, skal have den nye adresse.")
+        logger.info("calendar feed address replaced by user %s", user.id)
+    else:
+        feeds.ensure_token(user)
+        message = _("Din kalenderadresse er oprettet.")
+        logger.info("calendar feed address created by user %s", user.id)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(back)

@@ -7,6 +7,8 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.calendar import feeds
+from app.calendar.views import CalendarTokenForm
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import Conflict, DomainError
@@ -170,13 +172,19 @@ def cancel(run_id: int):
 @bp.get("/me/courses")
 @allow(S)
 def my_courses():
-    """"Mine kurser": the staff member's runs with status, every course day, attendance and completion."""
+    """"Mine kurser": the staff member's runs with status, every course day, attendance and completion, and
+    the calendar section (the personal feed's address, if created: GET never creates it)."""
     courses = services.my_courses(current_user)
+    token = current_user.calendar_token
+    feed_url, webcal_url = feeds.feed_urls(token) if token else (None, None)
     return render_template(
         "enrolment/my_courses.html",
         current=[c for c in courses if c.enrolment.is_active],
         history=[c for c in courses if not c.enrolment.is_active],
         RunStatus=RunStatus,
+        calendar_form=CalendarTokenForm(),
+        feed_url=feed_url,
+        webcal_url=webcal_url,
     )
 
 

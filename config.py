@@ -92,12 +92,33 @@ class Config:
     RUNS_PER_PAGE = 25
     #: Seconds an enrolment waits for a run's lock before the user is asked to try again (PostgreSQL).
     ENROLMENT_LOCK_TIMEOUT = float(os.environ.get("ENROLMENT_LOCK_TIMEOUT", "5"))
+    # The scheduler (scheduler/): who runs the periodic jobs, and how often. Validated by create_app
+    # (scheduler.settings); times are seconds, read from the environment so tests can use 1.
+    #: "embedded" (a background thread in `flask run`'s server process), "external" (a separate
+    #: `python -m scheduler`; the web process starts nothing) or "off". Each class sets its default.
     SCHEDULER = os.environ.get("SCHEDULER", "off")
+    #: The outbox delivery poller: work the web process records is acted on within a minute.
+    SCHEDULER_DELIVERY_SECONDS = os.environ.get("SCHEDULER_DELIVERY_SECONDS", 30)
+    #: Rebuild the exact-time `follow_up:<run id>` jobs from our tables.
+    SCHEDULER_RECONCILE_SECONDS = os.environ.get("SCHEDULER_RECONCILE_SECONDS", 60)
+    #: The safety net behind the follow-up date jobs (confirm_follow_up_days).
+    SCHEDULER_FOLLOW_UP_SECONDS = os.environ.get("SCHEDULER_FOLLOW_UP_SECONDS", 600)
+    #: Queueing reminders and feedback requests.
+    SCHEDULER_QUEUE_SECONDS = os.environ.get("SCHEDULER_QUEUE_SECONDS", 300)
+    #: How often the active scheduler checks it still holds the leadership lock.
+    SCHEDULER_HEARTBEAT_SECONDS = os.environ.get("SCHEDULER_HEARTBEAT_SECONDS", 10)
+    #: How often a standby scheduler tries to take the leadership lock.
+    SCHEDULER_STANDBY_SECONDS = os.environ.get("SCHEDULER_STANDBY_SECONDS", 10)
+    #: How late (seconds) a periodic job may still start, e.g. after the host was suspended.
+    SCHEDULER_MISFIRE_GRACE_SECONDS = os.environ.get("SCHEDULER_MISFIRE_GRACE_SECONDS", 300)
+    #: SQLite only: the leadership lock file (default: next to the database file, or in the instance folder).
+    SCHEDULER_LOCK_FILE = os.environ.get("SCHEDULER_LOCK_FILE") or None
 
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
     SECRET_KEY = os.environ.get("SECRET_KEY") or _instance_secret_key()
+    SCHEDULER = os.environ.get("SCHEDULER", "embedded")  # `make run` / `flask run` fire the jobs themselves
 
 
 class TestingConfig(Config):
@@ -110,6 +131,7 @@ class TestingConfig(Config):
     #: A developer's SMTP_URL must never reach the tests; mail tests set their own server or MAIL_DIR.
     SMTP_URL = None
     MAIL_DIR = os.path.join(tempfile.gettempdir(), "kursusportalen-test-mail")
+    SCHEDULER = os.environ.get("SCHEDULER", "off")  # tests build their schedulers themselves
 
 
 class ProductionConfig(Config):
@@ -117,6 +139,7 @@ class ProductionConfig(Config):
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    SCHEDULER = os.environ.get("SCHEDULER", "external")  # exactly one `python -m scheduler` beside gunicorn
 
     @classmethod
     def validate(cls) -> None:

@@ -30,6 +30,7 @@ def create_app(config_name_or_object: str | type[Config] | object | None = None)
     register_errorhandlers(app)
     register_template_helpers(app)
     register_cli(app)
+    register_scheduler(app)
     logging.getLogger(__name__).debug("app created with %s", app.config.get("ENV_NAME"))
     return app
 
@@ -108,3 +109,10 @@ def register_cli(app: Flask) -> None:
     from app.cli import init_app
 
     init_app(app)
+
+
+def register_scheduler(app: Flask) -> None:
+    """Check the SCHEDULER* settings; under `flask run` with SCHEDULER=embedded, start the jobs' thread."""
+    from scheduler.embedded import maybe_start_embedded
+
+    maybe_start_embedded(app)

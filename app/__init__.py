@@ -81,10 +81,12 @@ def register_blueprints(app: Flask) -> None:
     from app.notifications.views import bp as notifications_bp
     from app.programmes.views import bp as programmes_bp
     from app.providers.views import bp as providers_bp
+    from app.reporting.views import bp as reporting_bp
 
     for bp in (main_bp, accounts_bp, programmes_bp, providers_bp, courses_bp, enrolment_bp, calendar_bp):
         app.register_blueprint(bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(reporting_bp)
 
 
 def register_access_control(app: Flask) -> None:

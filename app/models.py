@@ -6,6 +6,7 @@ from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, Enrolmen
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
+from app.reporting.models import ExportDownload, ExportFormat
 
 __all__ = [
     "Attendance",
@@ -13,6 +14,8 @@ __all__ = [
     "EnrolmentEvent",
     "EnrolmentStatus",
     "EventKind",
+    "ExportDownload",
+    "ExportFormat",
     "BudgetAllocation",
     "CalendarInvitation",
     "ClosedDay",

@@ -1,1 +1,2 @@
-"""Reporting: evaluation report and exports (later issues)."""
+"""Reporting: participant-list exports (CSV, XLSX, PDF sign-in sheet) and their download log; the evaluation
+report comes with a later issue."""

@@ -1,0 +1,125 @@
+"""Participant lists for the coordinator and the run's provider: CSV, XLSX and a PDF sign-in sheet, each
+download recorded (they hold personal data); and the coordinator's page listing those downloads.
+
+Access is the run page's rule (app.courses.services.can_view_run): the coordinator for every run, a provider
+for its own runs once out of draft; another provider's run answers 404, staff 403, anonymous the login.
+"""
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from flask import Blueprint, Response, render_template, request, send_file, stream_with_context
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from app.core import clock
+from app.core.access import AccessLevel, allow
+from app.core.db import paginate
+from app.courses.models import CourseRun
+from app.courses.services import can_view_run
+from app.extensions import db
+from app.reporting import exports
+from app.reporting.models import ExportDownload, ExportFormat
+
+bp = Blueprint("reporting", __name__)
+logger = logging.getLogger(__name__)
+
+C, P = AccessLevel.COORDINATOR, AccessLevel.PROVIDER
+LOG_PER_PAGE = 50
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _participant_list(run_id: int) -> exports.ParticipantList:
+    run = db.get_or_404(CourseRun, run_id)  # already loaded by the access check
+    return exports.load_participant_list(run)
+
+
+def _record(plist: exports.ParticipantList, fmt: ExportFormat, person_count: int) -> None:
+    """Log the download (who, when, which run, which format) and commit before anything is sent.
+
+    Everything the response needs is computed before this: after the commit no attribute is read again, so
+    no new transaction (on SQLite a write lock) is opened while the file goes out.
+    """
+    run_id, user_id = plist.run.id, current_user.id
+    db.session.add(
+        ExportDownload(course_run_id=run_id, user_id=user_id, format=fmt, person_count=person_count,
+                       created_at=clock.utcnow())
+    )
+    db.session.commit()
+    logger.info("participant list of run %s downloaded as %s by user %s (%s people)", run_id, fmt.value, user_id,
+                person_count)
+
+
+def _attachment(response: Response, ascii_name: str, name: str) -> Response:
+    """Content-Disposition with an ASCII name for every client and the Danish one per RFC 6266/5987."""
+    disposition = f'attachment; filename="{ascii_name}"'
+    if name != ascii_name:
+        disposition += f"; filename*=UTF-8''{quote(name, safe='')}"
+    response.headers["Content-Disposition"] = disposition
+    # Personal data: never kept by a shared cache or the browser's cache.
+    response.headers["Cache-Control"] = "no-store, private"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/runs/<int:run_id>/participants.csv")
+@allow(C, P, check=can_view_run)
+def participants_csv(run_id: int):
+    """The participant list as CSV for Danish Excel (`;`, UTF-8 with BOM), streamed."""
+    plist = _participant_list(run_id)
+    names = exports.download_name(plist.run, _file_word(), "csv")
+    chunks = exports.csv_chunks(plist)
+    _record(plist, ExportFormat.CSV, plist.person_count)
+    response = Response(stream_with_context(chunks), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    return _attachment(response, *names)
+
+
+@bp.get("/runs/<int:run_id>/participants.xlsx")
+@allow(C, P, check=can_view_run)
+def participants_xlsx(run_id: int):
+    """The participant list as an Excel workbook: participants, waiting list and cancelled on their own sheets."""
+    plist = _participant_list(run_id)
+    names = exports.download_name(plist.run, _file_word(), "xlsx")
+    body = exports.render_xlsx(plist)
+    _record(plist, ExportFormat.XLSX, plist.person_count)
+    response = send_file(body, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=names[0],
+                         max_age=0, conditional=False, etag=False)
+    return _attachment(response, *names)
+
+
+@bp.get("/runs/<int:run_id>/participants.pdf")
+@allow(C, P, check=can_view_run)
+def participants_pdf(run_id: int):
+    """The printable sign-in sheet (A4): one section per course day, one row per confirmed participant."""
+    plist = _participant_list(run_id)
+    names = exports.download_name(plist.run, _("underskriftsark"), "pdf")
+    body = exports.render_pdf(plist)
+    _record(plist, ExportFormat.PDF, len(plist.confirmed))
+    response = Response(body, mimetype="application/pdf")
+    return _attachment(response, *names)
+
+
+def _file_word() -> str:
+    """The word after the title and date in the CSV and XLSX file names."""
+    return _("deltagere")
+
+
+@bp.get("/runs/<int:run_id>/participants/downloads")
+@allow(C, check=can_view_run)
+def download_log(run_id: int):
+    """Who downloaded this run's participant list, when, and in which format (newest first)."""
+    run = db.get_or_404(CourseRun, run_id)
+    stmt = (
+        select(ExportDownload)
+        .where(ExportDownload.course_run_id == run.id)
+        .options(joinedload(ExportDownload.user))
+        .order_by(ExportDownload.created_at.desc(), ExportDownload.id.desc())
+    )
+    page = paginate(db.session, stmt, request.args.get("page", 1, type=int), LOG_PER_PAGE)
+    return render_template("reporting/download_log.html", run=run, page=page)
+

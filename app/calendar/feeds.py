@@ -185,13 +185,6 @@ def run_entries(run: CourseRun, user: User | None = None, run_url: RunUrl | None
 # --- rendering ----------------------------------------------------------------------------------------------
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """Stored timestamps come back naive from SQLite (they were written in UTC)."""
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True)
 class Feed:
     """A rendered feed: the bytes, a strong ETag derived from them, and when its data last changed."""
@@ -217,9 +210,10 @@ def render_feed(user: User, run_url: RunUrl | None = None) -> Feed:
     """
     enrolments = _feed_enrolments(user)
     entries = _entries(enrolments, run_url)
-    stamps = [_aware(user.created_at) or datetime(2000, 1, 1, tzinfo=UTC)]
+    stamps = [clock.as_utc(user.created_at) or datetime(2000, 1, 1, tzinfo=UTC)]
     for enrolment in enrolments:
-        stamps += [_aware(enrolment.updated_at), _aware(enrolment.status_changed_at), _aware(enrolment.run.updated_at)]
+        stamps += [clock.as_utc(enrolment.updated_at), clock.as_utc(enrolment.status_changed_at),
+                   clock.as_utc(enrolment.run.updated_at)]
     last_modified = max(s for s in stamps if s is not None).replace(microsecond=0)
     with ical.in_language(user.locale) as language:
         name = feed_name()

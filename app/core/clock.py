@@ -23,6 +23,14 @@ def today() -> date:
     return now().date()
 
 
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored timestamp as an aware datetime: SQLite hands `DateTime(timezone=True)` columns back naive,
+    in UTC as they were written; PostgreSQL hands them back aware."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=ZoneInfo("UTC"))
+
+
 def utcnow() -> datetime:
     """Aware UTC datetime, for stored timestamps."""
     return datetime.now(ZoneInfo("UTC"))

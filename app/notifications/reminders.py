@@ -20,14 +20,14 @@ the participant's "my courses" page.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.core.clock import local_tz
+from app.core.clock import as_utc, local_tz
 from app.core.templating import dk_date
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentStatus
@@ -80,7 +80,7 @@ def queue_due_reminders(now: datetime) -> int:
         offset = due_reminder_offset(start, now, offsets)
         if offset is None:
             continue
-        if _as_utc(enrolment.status_changed_at) > start - timedelta(days=offset):
+        if as_utc(enrolment.status_changed_at) > start - timedelta(days=offset):
             continue  # confirmed after this reminder's moment: they just got the invitation
         due.append((f"reminder:{day.id}:{enrolment.id}:{offset}", enrolment, day))
     done = _queued_already([key for key, _e, _d in due])
@@ -168,11 +168,6 @@ def queue_due_feedback_requests(now: datetime) -> int:
         logger.info("feedback requests: %d queued", queued)
     return queued
 
-
-
-def _as_utc(value: datetime) -> datetime:
-    """Stored timestamps come back naive (in UTC) from SQLite."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _queued_already(keys: list[str]) -> set[str]:

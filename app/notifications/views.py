@@ -3,7 +3,7 @@ course run, and "send again" for a mail that failed (app.notifications.outbox do
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -48,16 +48,9 @@ def kind_label(kind: str) -> str:
     return str(label) if label is not None else kind
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """Stored timestamps as aware datetimes: SQLite returns them naive, in UTC as they were written."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def local_datetime(value: datetime | None) -> str:
     """A stored timestamp in the municipality's time zone (Europe/Copenhagen), short form."""
-    return dk_datetime(as_utc(value), "short")
+    return dk_datetime(clock.as_utc(value), "short")
 
 
 def _run_choices() -> list[tuple[int, str]]:

@@ -34,7 +34,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from importlib.resources import files
 
 from flask_babel import format_date, get_locale
@@ -124,9 +124,7 @@ def _local(value: datetime | None) -> datetime | None:
     """Stored UTC timestamps as the municipality's wall-clock time, without tzinfo (Excel has none)."""
     if value is None:
         return None
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(clock.local_tz()).replace(tzinfo=None, microsecond=0)
+    return clock.as_utc(value).astimezone(clock.local_tz()).replace(tzinfo=None, microsecond=0)
 
 
 def load_participant_list(run: CourseRun) -> ParticipantList:

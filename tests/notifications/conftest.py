@@ -22,6 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from app.core.clock import as_utc  # noqa: F401 (the tests import it from here)
 from app.notifications import compose, outbox
 from app.notifications.compose import InvitationKind, Recipient
 from app.notifications.ical import event_uid
@@ -261,10 +262,3 @@ def queue_invitation(app):
         )
 
     return queue
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """Stored timestamps read back aware (SQLite returns them naive, in UTC as they were written)."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)

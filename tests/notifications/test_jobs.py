@@ -10,7 +10,6 @@ from email import message_from_bytes, policy
 
 import pytest
 import vobject
-from sqlalchemy import select
 
 from app.enrolment import services
 from app.extensions import db
@@ -19,6 +18,7 @@ from app.notifications.ical import event_uid
 from app.notifications.models import OutboxMessage, OutboxStatus
 from app.notifications.reminders import due_reminder_offset
 from tests import factories
+from tests.notifications.test_invitations import mark_all_sent, outbox
 
 #: Teaching days Tuesday 29 and Wednesday 30 September 2026; the follow-up day is proposed for
 #: 30 December 2026 (+3 months, a Wednesday) and stored as such.
@@ -36,24 +36,11 @@ def run(app):
     return run
 
 
-def outbox(**filters) -> list[OutboxMessage]:
-    stmt = select(OutboxMessage).order_by(OutboxMessage.id)
-    for name, value in filters.items():
-        stmt = stmt.where(getattr(OutboxMessage, name) == value)
-    return list(db.session.scalars(stmt))
-
-
 def vevent(row: OutboxMessage):
     for part in message_from_bytes(row.message, policy=policy.default).walk():
         if part.get_content_type() == "text/calendar":
             return vobject.readOne(part.get_payload(decode=True).decode("utf-8")).vevent
     raise AssertionError("no calendar part")
-
-
-def mark_all_sent():
-    for row in outbox(status=OutboxStatus.PENDING):
-        row.status = OutboxStatus.SENT
-    db.session.commit()
 
 
 def enrol_all(run, users, now=BEFORE, actor=None):

@@ -216,6 +216,76 @@ def load_historic_programme(ref: dict, actor: User) -> None:
     load_historic_enrolments(runs, actor)
 
 
+def _frequency_pair(rng: random.Random) -> tuple[str, str]:
+    """Use of a method before the course and since: mostly rarely/never before, one or two steps up since."""
+    from app.programmes.feedback import FREQUENCY_SCALE
+
+    before = rng.choices(range(4), weights=(40, 40, 15, 5))[0]
+    since = min(3, before + rng.choices((0, 1, 2), weights=(20, 50, 30))[0])
+    return FREQUENCY_SCALE[before], FREQUENCY_SCALE[since]
+
+
+HISTORIC_FEEDBACK_TEXTS = (
+    "Meget brugbart. Jeg holder nu familierådslagning i flere af mine sager.",
+    "Opfølgningsdagen var god: det hjalp at høre, hvordan de andre teams har grebet det an.",
+    "Signs of Safety giver et fælles sprog med familierne. Det kræver tid at få ind i hverdagen.",
+    "Netværksmødet i min egen sag gik bedre end forventet; forældrene kom selv med forslag.",
+    "Godt kursus, men svært at finde tid til metoderne med det nuværende sagstal.",
+    "Jeg inddrager forældrene tidligere nu, især ved underretninger.",
+)
+
+
+def load_historic_feedback() -> None:
+    """The 2008-09 participants' follow-up-day feedback: most who completed answer, method use rises from
+    before to since, mostly yes/partly on earlier involvement, a few short free texts. Written once: nothing
+    when the programme already has feedback (also adds it to a demo database loaded before feedback existed)."""
+    from sqlalchemy.orm import selectinload
+
+    from app.enrolment.models import Enrolment, EnrolmentStatus
+    from app.programmes.feedback_models import EarlierInvolvement, Feedback, FeedbackMethodAnswer, Frequency
+
+    programme = db.session.scalar(select(Programme).filter_by(name=HISTORIC_NAME))
+    if programme is None:
+        return
+    has_feedback = db.session.scalar(
+        select(Feedback.id).join(Enrolment, Enrolment.id == Feedback.enrolment_id)
+        .join(CourseRun, CourseRun.id == Enrolment.course_run_id).where(CourseRun.programme_id == programme.id)
+        .limit(1)
+    )
+    if has_feedback is not None:
+        return
+    enrolments = db.session.scalars(
+        select(Enrolment).join(CourseRun, CourseRun.id == Enrolment.course_run_id)
+        .where(CourseRun.programme_id == programme.id, Enrolment.status == EnrolmentStatus.CONFIRMED)
+        .options(selectinload(Enrolment.attendances),
+                 selectinload(Enrolment.run).selectinload(CourseRun.days),
+                 selectinload(Enrolment.run).selectinload(CourseRun.methods))
+        .order_by(Enrolment.id)
+    ).all()
+    rng = random.Random(2010)
+    texts = iter(HISTORIC_FEEDBACK_TEXTS * 3)
+    for enrolment in enrolments:
+        run = enrolment.run
+        marks = {a.course_day_id: a.present for a in enrolment.attendances}
+        completed = bool(run.days) and all(marks.get(d.id) for d in run.days)
+        if not completed or rng.random() < 0.12:  # about nine in ten of those who completed answer
+            continue
+        follow_up = run.follow_up_day.day
+        submitted = datetime.combine(follow_up + timedelta(days=rng.randint(1, 20)), time(9, 30), tzinfo=UTC)
+        earlier = rng.choices(("yes", "partly", "no"), weights=(55, 35, 10))[0]
+        feedback = Feedback(
+            enrolment=enrolment, earlier_involvement=EarlierInvolvement(earlier),
+            free_text=next(texts, None) if rng.random() < 0.15 else None,
+            submitted_at=submitted, updated_at=submitted,
+        )
+        for method in run.methods:
+            before, since = _frequency_pair(rng)
+            feedback.answers.append(FeedbackMethodAnswer(method=method, before=Frequency(before),
+                                                         since=Frequency(since)))
+        db.session.add(feedback)
+    db.session.flush()
+
+
 PRACTICE_CASES = (
     "Netværksmøde om en 14-årig med højt skolefravær; forældrene og skolen deltager.",
     "Opstart af netværksmøde i en familie, hvor mor ønsker støtte fra sin søster.",
@@ -341,6 +411,7 @@ def load_demo(today: date) -> None:
     load_users(ref)
     actor = db.session.scalar(select(User).filter_by(email=DEMO_LOGINS[0][0]))
     load_historic_programme(ref, actor)
+    load_historic_feedback()
     load_current_programme(ref, actor, today)
 
 

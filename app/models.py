@@ -4,6 +4,7 @@ from app.calendar.models import ClosedDay
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
+from app.programmes.feedback_models import EarlierInvolvement, Feedback, FeedbackMethodAnswer, Frequency
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
 from app.reporting.models import ExportDownload, ExportFormat
@@ -16,6 +17,10 @@ __all__ = [
     "EventKind",
     "ExportDownload",
     "ExportFormat",
+    "EarlierInvolvement",
+    "Feedback",
+    "FeedbackMethodAnswer",
+    "Frequency",
     "BudgetAllocation",
     "CalendarInvitation",
     "ClosedDay",

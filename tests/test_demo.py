@@ -11,6 +11,7 @@ from app.courses.models import CourseRun, RunKind, RunStatus
 from app.demo import DEMO_LOGINS, DEMO_PASSWORD, HISTORIC_NAME
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus
 from app.extensions import db
+from app.programmes.feedback_models import Feedback, FeedbackMethodAnswer
 from app.programmes.models import BudgetAllocation, Programme
 
 
@@ -22,7 +23,8 @@ def cheap_password_hashes(monkeypatch):
     monkeypatch.setattr("app.accounts.models.generate_password_hash", _cheap_hash)
 
 
-TABLES = (User, Programme, BudgetAllocation, CourseRun, Enrolment, EnrolmentEvent, Attendance)
+TABLES = (User, Programme, BudgetAllocation, CourseRun, Enrolment, EnrolmentEvent, Attendance, Feedback,
+          FeedbackMethodAnswer)
 
 
 def counts():
@@ -89,3 +91,26 @@ def test_the_current_programme_has_open_runs_with_a_waiting_list(app):
     assert [e.status for e in mine] == [EnrolmentStatus.CONFIRMED]
     assert all(r.first_day > date(2026, 11, 23) for r in db.session.scalars(
         select(CourseRun).where(CourseRun.status == RunStatus.PUBLISHED)))
+
+
+def test_the_seed_programme_has_realistic_follow_up_feedback(app):
+    from app.demo import load_demo
+    from app.programmes.feedback import FREQUENCY_SCALE, free_texts, summary_for_programme
+
+    load_demo(date(2026, 11, 23))
+    db.session.commit()
+    programme = db.session.scalar(select(Programme).filter_by(name=HISTORIC_NAME))
+    summary = summary_for_programme(programme.id, until=programme.target_deadline)
+    assert summary.invited >= 100
+    assert 0.75 <= summary.response_rate < 1
+    assert summary.earlier["yes"] > summary.earlier["partly"] > summary.earlier["no"] > 0
+    assert {m.method_name for m in summary.methods} >= {"Familierådslagning", "Signs of Safety", "Netværksmøder"}
+
+    def regular(counts):  # answers saying monthly or weekly
+        return counts["monthly"] + counts["weekly"]
+
+    for method in summary.methods:
+        assert method.responses > 0 and set(method.before) == set(FREQUENCY_SCALE)
+        assert regular(method.since) > regular(method.before), method.method_name
+    texts = free_texts(programme_id=programme.id, attributed=False)
+    assert 3 <= len(texts) < summary.answered / 3

@@ -271,6 +271,8 @@ class CourseRunForm(FlaskForm):
         description=_l("Hele forløbets pris. Den tæller med i udbyderens budget for året."),
         render_kw={"inputmode": "decimal", "autocomplete": "off"},
     )
+    #: Shown (and required) only when the price would take the provider over its budget for the year.
+    confirm_over_budget = BooleanField(_l("Gem alligevel, selv om budgetrammen overskrides"))
 
     day1_date = _date_field(
         _l("Dato"),

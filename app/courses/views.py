@@ -141,6 +141,18 @@ def _fill_proposal(form: CourseRunForm) -> None:
     form.follow_up_date.description = services.describe_proposal(proposal)
 
 
+def _over_budget(form: CourseRunForm, run: CourseRun | None = None):
+    """The provider's budget check when saving would push it over its allocation for the year and the
+    coordinator has not ticked "save anyway" (app.programmes.dashboard.budget_after); else None."""
+    from app.programmes.dashboard import budget_after
+
+    if form.programme_id.data is None or form.provider_id.data is None or form.day1_date.data is None:
+        return None
+    check = budget_after(form.programme_id.data, form.provider_id.data, form.day1_date.data.year,
+                         form.as_data().price_ore, exclude_run_id=run.id if run is not None else None)
+    return check if check.pushes_over and not form.confirm_over_budget.data else None
+
+
 def _proposal_requested() -> bool:
     return request.method == "POST" and request.form.get("action") == "propose"
 
@@ -149,10 +161,10 @@ def _proposal_requested() -> bool:
 @allow(C)
 def run_create():
     """Create a run (saved as a draft) with its two teaching days and its follow-up day."""
-    form = _run_form()
+    form, budget = _run_form(), None
     if _proposal_requested():
         _fill_proposal(form)
-    elif form.validate_on_submit():
+    elif form.validate_on_submit() and not (budget := _over_budget(form)):
         try:
             run = services.create_course_run(current_user, form.as_data(), *_rule_inputs())
         except DomainError as exc:
@@ -161,7 +173,7 @@ def run_create():
             db.session.commit()
             flash(_("Kursusforløbet %(title)s er oprettet som kladde.", title=run.title), "success")
             return redirect(url_for(".run_detail", run_id=run.id))
-    return render_template("courses/run_edit.html", form=form, run=None)
+    return render_template("courses/run_edit.html", form=form, run=None, budget=budget)
 
 
 @bp.route(f"/runs/<{ID}:run_id>/edit", methods=["GET", "POST"])
@@ -173,10 +185,10 @@ def run_edit(run_id: int):
         flash(_("Kursusforløbet er %(status)s og kan ikke længere redigeres.", status=str(run.status.label).lower()),
               "error")
         return redirect(url_for(".run_detail", run_id=run.id))
-    form = _run_form(run)
+    form, budget = _run_form(run), None
     if _proposal_requested():
         _fill_proposal(form)
-    elif form.validate_on_submit():
+    elif form.validate_on_submit() and not (budget := _over_budget(form, run)):
         try:
             services.update_course_run(current_user, run, form.as_data(), *_rule_inputs())
         except DomainError as exc:
@@ -185,7 +197,7 @@ def run_edit(run_id: int):
             db.session.commit()
             flash(_("Kursusforløbet %(title)s er gemt.", title=run.title), "success")
             return redirect(url_for(".run_detail", run_id=run.id))
-    return render_template("courses/run_edit.html", form=form, run=run)
+    return render_template("courses/run_edit.html", form=form, run=run, budget=budget)
 
 
 def _run_action(run_id: int, action, message: str):

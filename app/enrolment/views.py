@@ -18,6 +18,7 @@ from app.enrolment import services
 from app.enrolment.forms import EnrolForm
 from app.enrolment.models import Enrolment, EnrolmentStatus
 from app.extensions import db
+from app.programmes.feedback import feedback_links
 
 bp = Blueprint("enrolment", __name__)
 
@@ -175,6 +176,7 @@ def my_courses():
     """"Mine kurser": the staff member's runs with status, every course day, attendance and completion, and
     the calendar section (the personal feed's address, if created: GET never creates it)."""
     courses = services.my_courses(current_user)
+    feedback = feedback_links([c.enrolment.id for c in courses], clock.today())
     token = current_user.calendar_token
     feed_url, webcal_url = feeds.feed_urls(token) if token else (None, None)
     return render_template(
@@ -185,6 +187,7 @@ def my_courses():
         calendar_form=CalendarTokenForm(),
         feed_url=feed_url,
         webcal_url=webcal_url,
+        feedback=feedback,
     )
 
 

@@ -13,9 +13,8 @@ Reminders (config REMINDER_DAYS, default 7 and 1 days before the day's start):
 
 Feedback request (config FEEDBACK_REQUEST_WINDOW_DAYS, default 30): once the follow-up day has ended, each
 participant recorded present on it gets one mail (`feedback:<enrolment id>`) asking for their feedback,
-for up to that many days after the day (attendance is often recorded a few days late). The feedback form
-itself comes with the programme issue: `feedback_url()` is the hook that will point at it; today it is
-the participant's "my courses" page.
+for up to that many days after the day (attendance is often recorded a few days late). The mail links to
+the participant's feedback form, `feedback_url()`: the absolute address of `/me/feedback/<enrolment id>`.
 """
 from __future__ import annotations
 
@@ -113,9 +112,10 @@ def queue_due_reminders(now: datetime) -> int:
 
 
 def feedback_url(enrolment: Enrolment) -> str:
-    """Where the participant gives feedback on the run. The hook for the programme issue's feedback form;
-    until it exists, the participant's "my courses" page."""
-    return my_courses_url()
+    """Where the participant gives feedback on the run: the absolute address of their feedback form
+    (`feedback.give_feedback`, `/me/feedback/<enrolment id>`), built from BASE_URL (mails are rendered outside
+    any request)."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/me/feedback/{enrolment.id}"
 
 
 def queue_due_feedback_requests(now: datetime) -> int:

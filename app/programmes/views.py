@@ -5,6 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError, ValidationFailed
 from app.core.money import kroner_to_ore, ore_to_kroner
@@ -160,3 +161,38 @@ def allocation_delete(programme_id: int, allocation_id: int):
     db.session.commit()
     flash(_("Budgetrammen for %(provider)s i %(year)s er slettet.", provider=provider_name, year=year), "success")
     return redirect(url_for(".programme_detail", programme_id=programme_id, _anchor="budget"))
+
+
+# --- dashboard and evaluation report -------------------------------------------------------------
+
+
+@bp.get("/<int:programme_id>/dashboard")
+@allow(AccessLevel.COORDINATOR)
+def programme_dashboard(programme_id: int):
+    """Targets (activity, result, effect) and budget of a programme, in numbers and bars."""
+    from app.programmes.dashboard import programme_figures
+
+    db.get_or_404(Programme, programme_id)
+    return render_template("programmes/dashboard.html", f=programme_figures(programme_id, clock.today()))
+
+
+@bp.get("/<int:programme_id>/report.pdf")
+@allow(AccessLevel.COORDINATOR)
+def programme_report_pdf(programme_id: int):
+    """The evaluation report as a PDF (charts drawn server-side)."""
+    from app.programmes import report
+
+    db.get_or_404(Programme, programme_id)
+    figures = report.figures_for_report(programme_id)
+    return report.attachment(report.render_pdf(figures), "application/pdf", *report.file_names(figures, "pdf"))
+
+
+@bp.get("/<int:programme_id>/report.xlsx")
+@allow(AccessLevel.COORDINATOR)
+def programme_report_xlsx(programme_id: int):
+    """The evaluation report's tables as an Excel workbook, one sheet each."""
+    from app.programmes import report
+
+    db.get_or_404(Programme, programme_id)
+    figures = report.figures_for_report(programme_id)
+    return report.attachment(report.render_xlsx(figures), report.XLSX_MIMETYPE, *report.file_names(figures, "xlsx"))

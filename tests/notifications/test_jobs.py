@@ -10,6 +10,7 @@ from email import message_from_bytes, policy
 
 import pytest
 import vobject
+from flask import current_app
 
 from app.enrolment import services
 from app.extensions import db
@@ -232,7 +233,8 @@ def test_feedback_request_after_the_follow_up_day_to_those_present_once(run, coo
     assert jobs.queue_feedback_requests(FOLLOW_UP_END + timedelta(days=1)) == 0
     (row,) = outbox(kind="feedback")
     assert row.recipient_email == present.email and row.dedupe_key == f"feedback:{e1.id}"
-    assert "/me/courses" in message_from_bytes(row.message, policy=policy.default).get_body(("plain",)).get_content()
+    body = message_from_bytes(row.message, policy=policy.default).get_body(("plain",)).get_content()
+    assert f"{current_app.config['BASE_URL'].rstrip('/')}/me/feedback/{e1.id}" in body
     # Long after the day: nothing (history, e.g. the demo's 2008 runs, is never mailed).
     db.session.delete(row)
     db.session.commit()

@@ -4,7 +4,6 @@ an .ics download, and creating/replacing the feed's secret address (app.calendar
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,6 +15,7 @@ from app.calendar.forms import ClosedDayFilterForm, ClosedDayForm
 from app.calendar.models import ClosedDay
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
+from app.core.downloads import as_attachment
 from app.core.exceptions import DomainError, ValidationFailed
 from app.core.templating import dk_date
 from app.courses.models import CourseRun
@@ -158,12 +158,8 @@ def run_ics(run_id: int):
     body = feeds.render_run(run, current_user, run_url=lambda r: feeds.external_url("courses.run_detail",
                                                                                     run_id=r.id))
     ascii_name, name = feeds.safe_filename(run.title)
-    disposition = f'attachment; filename="{ascii_name}.ics"'
-    if name != ascii_name:  # RFC 6266/5987: browsers that can show the Danish letters use this one
-        disposition += f"; filename*=UTF-8''{quote(name + '.ics', safe='')}"
-    response = _calendar_response(body)
-    response.headers["Content-Disposition"] = disposition
-    return response
+    # The calendar response keeps its own cache headers (private, revalidated).
+    return as_attachment(_calendar_response(body), f"{ascii_name}.ics", f"{name}.ics", no_store=False)
 
 
 @bp.post("/me/calendar-token")

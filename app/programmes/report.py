@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-from urllib.parse import quote
 
 from flask import Response
 from flask_babel import get_locale
@@ -17,10 +16,11 @@ from flask_babel import gettext as _
 
 from app.calendar.feeds import safe_filename
 from app.core import clock
+from app.core.downloads import as_attachment
 from app.core.money import ore_to_kroner
 from app.core.templating import dk_date, money
 from app.programmes.dashboard import BreakdownRow, ProgrammeFigures, Status, programme_figures
-from app.reporting.exports import FONT_FAMILY, font_path, printable
+from app.reporting.exports import FONT_FAMILY, prepare_pdf, printable
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_MONEY = '#,##0.00 "kr."'
@@ -41,15 +41,8 @@ def file_names(figures: ProgrammeFigures, extension: str) -> tuple[str, str]:
 
 
 def attachment(body: bytes, mimetype: str, ascii_name: str, name: str) -> Response:
-    """The file as a download (ASCII `filename=` and RFC 5987 `filename*=`), never cached."""
-    response = Response(body, mimetype=mimetype)
-    disposition = f'attachment; filename="{ascii_name}"'
-    if name != ascii_name:
-        disposition += f"; filename*=UTF-8''{quote(name, safe='')}"
-    response.headers["Content-Disposition"] = disposition
-    response.headers["Cache-Control"] = "no-store, private"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    """The file as a download, never cached (app.core.downloads)."""
+    return as_attachment(Response(body, mimetype=mimetype), ascii_name, name)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -144,15 +137,10 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
             self.cell(half, 5, footer_text)
             self.cell(half, 5, page_label % {"page": self.page_no(), "pages": self.str_alias_nb_pages}, align="R")
 
-    pdf = Report(orientation="P", unit="mm", format="A4")
+    pdf = prepare_pdf(Report(orientation="P", unit="mm", format="A4"),
+                      title=_("Evalueringsrapport: %(name)s", name=f.name), printed_at=printed_at)
     pdf.set_margins(18, 15, 18)
     pdf.set_auto_page_break(True, margin=18)
-    pdf.add_font(FONT_FAMILY, "", font_path(""))
-    pdf.add_font(FONT_FAMILY, "B", font_path("B"))
-    pdf.set_title(printable(_("Evalueringsrapport: %(name)s", name=f.name)))
-    pdf.set_creator("Kursusportalen")
-    pdf.set_lang(str(get_locale() or "da"))
-    pdf.set_creation_date(printed_at)
     pdf.add_page()
 
     def text(value: str, size: float = 10, style: str = "", height: float = 5) -> None:

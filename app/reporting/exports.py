@@ -455,6 +455,18 @@ FONT_FAMILY = "SourceSans"
 BLANK_ROWS = 3
 
 
+def prepare_pdf(pdf, *, title: str, printed_at: datetime):
+    """Every PDF of ours: the embedded font in regular and bold, and the document's title, creator, language
+    (the current locale) and date. Returns `pdf`."""
+    pdf.add_font(FONT_FAMILY, "", font_path(""))
+    pdf.add_font(FONT_FAMILY, "B", font_path("B"))
+    pdf.set_title(printable(title))
+    pdf.set_creator("Kursusportalen")
+    pdf.set_lang(str(get_locale() or "da"))
+    pdf.set_creation_date(printed_at)
+    return pdf
+
+
 def font_path(style: str = "") -> str:
     return str(files(FONT_PACKAGE) / "files" / FONT_FILES[style])
 
@@ -570,15 +582,10 @@ def render_pdf(plist: ParticipantList, printed_at: datetime | None = None) -> by
         fitted[key] = result
         return result
 
-    pdf = SignInSheet(orientation="L", unit="mm", format="A4")
+    pdf = prepare_pdf(SignInSheet(orientation="L", unit="mm", format="A4"),
+                      title=_("Underskriftsark: %(title)s", title=run.title), printed_at=printed_at)
     pdf.set_margins(15, 12, 15)
     pdf.set_auto_page_break(True, margin=16)
-    pdf.add_font(FONT_FAMILY, "", font_path(""))
-    pdf.add_font(FONT_FAMILY, "B", font_path("B"))
-    pdf.set_title(printable(_("Underskriftsark: %(title)s", title=run.title)))
-    pdf.set_creator("Kursusportalen")
-    pdf.set_lang(str(get_locale() or "da"))
-    pdf.set_creation_date(printed_at)
 
     sections = [
         {

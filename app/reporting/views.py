@@ -7,7 +7,6 @@ for its own runs once out of draft; another provider's run answers 404, staff 40
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 
 from flask import Blueprint, Response, render_template, request, send_file, stream_with_context
 from flask_babel import gettext as _
@@ -18,6 +17,7 @@ from sqlalchemy.orm import joinedload
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.db import paginate
+from app.core.downloads import as_attachment
 from app.courses.models import CourseRun
 from app.courses.services import can_view_run
 from app.extensions import db
@@ -54,18 +54,6 @@ def _record(plist: exports.ParticipantList, fmt: ExportFormat, person_count: int
                 person_count)
 
 
-def _attachment(response: Response, ascii_name: str, name: str) -> Response:
-    """Content-Disposition with an ASCII name for every client and the Danish one per RFC 6266/5987."""
-    disposition = f'attachment; filename="{ascii_name}"'
-    if name != ascii_name:
-        disposition += f"; filename*=UTF-8''{quote(name, safe='')}"
-    response.headers["Content-Disposition"] = disposition
-    # Personal data: never kept by a shared cache or the browser's cache.
-    response.headers["Cache-Control"] = "no-store, private"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @bp.get("/runs/<int:run_id>/participants.csv")
 @allow(C, P, check=can_view_run)
 def participants_csv(run_id: int):
@@ -76,7 +64,7 @@ def participants_csv(run_id: int):
     _record(plist, ExportFormat.CSV, plist.person_count)
     response = Response(stream_with_context(chunks), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    return _attachment(response, *names)
+    return as_attachment(response, *names)
 
 
 @bp.get("/runs/<int:run_id>/participants.xlsx")
@@ -89,7 +77,7 @@ def participants_xlsx(run_id: int):
     _record(plist, ExportFormat.XLSX, plist.person_count)
     response = send_file(body, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=names[0],
                          max_age=0, conditional=False, etag=False)
-    return _attachment(response, *names)
+    return as_attachment(response, *names)
 
 
 @bp.get("/runs/<int:run_id>/participants.pdf")
@@ -101,7 +89,7 @@ def participants_pdf(run_id: int):
     body = exports.render_pdf(plist)
     _record(plist, ExportFormat.PDF, len(plist.confirmed))
     response = Response(body, mimetype="application/pdf")
-    return _attachment(response, *names)
+    return as_attachment(response, *names)
 
 
 def _file_word() -> str:

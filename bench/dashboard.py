@@ -13,52 +13,30 @@ roles and units, N runs (every fifth still published, one in ten cancelled), eac
 absent from the follow-up day; all inserted in bulk. Measured: `programme_figures()` called directly, and the real
 GET requests (dashboard, report.pdf, report.xlsx) through the test client as the coordinator, each repeated
 `--repeat` times (median and fastest), with the SQL statements of one call counted. PostgreSQL databases must be
-named `kp_bench…` (the script empties them); the database is created if it does not exist.
+named `kp_bench…` or `kp_test…` (the script empties them); the database is created if it does not exist.
 """
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from _common import database_url, prepare_postgres
 
 PASSWORD = "bench-password"  # noqa: S105 (a throwaway database)
 
 
-def ensure_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    target = make_url(url)
-    if not target.drivername.startswith("postgresql"):
-        return
-    if not (target.database or "").startswith("kp_bench"):
-        sys.exit("refusing to empty a PostgreSQL database whose name does not start with kp_bench")
-    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}) is None:
-                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    finally:
-        engine.dispose()
-
-
 def build_app(url: str):
     from app import create_app
-    from config import TestingConfig, _database_url
+    from config import TestingConfig
 
     class BenchConfig(TestingConfig):
         ENV_NAME = "bench"
         TESTING = False
-        SQLALCHEMY_DATABASE_URI = _database_url(url)
+        SQLALCHEMY_DATABASE_URI = database_url(url)
         WTF_CSRF_ENABLED = False
         SCHEDULER = "off"
 
@@ -163,7 +141,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
-        ensure_database(url)
+        prepare_postgres(url)
         app = build_app(url)
         from app.core import clock
         from app.extensions import db

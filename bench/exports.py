@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -42,12 +41,9 @@ from datetime import time as clock_time
 from importlib import metadata
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from _common import database_url, peak_rss_mib, prepare_postgres
 
 #: PostgreSQL databases this script may empty (drop_all): a typo must not wipe a real database.
-PG_PREFIXES = ("kp_bench", "kp_test")
 FORMATS = ("csv", "xlsx", "pdf")
 DEFAULT_SIZES = (100, 1_000, 10_000)
 PASSWORD = "bench-password"  # noqa: S105 (a throwaway database)
@@ -56,46 +52,6 @@ PASSWORD = "bench-password"  # noqa: S105 (a throwaway database)
 # --------------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------------
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident set size so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
-
-
-def normalise_url(url: str) -> str:
-    """postgres:// and postgresql:// mean psycopg 3 here (as in config.py)."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
-
-
-def check_postgres_name(url: str) -> None:
-    from sqlalchemy.engine import make_url
-
-    name = make_url(url).database or ""
-    if not name.startswith(PG_PREFIXES):
-        raise SystemExit(f"refusing to empty database {name!r}: its name must start with one of {PG_PREFIXES}")
-
-
-def ensure_postgres_database(url: str) -> None:
-    """Create the database named in `url` if it does not exist (connecting to the `postgres` database)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    target = make_url(url)
-    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database})
-            if not exists:
-                quoted = engine.dialect.identifier_preparer.quote(target.database)
-                conn.execute(text(f"CREATE DATABASE {quoted}"))
-                print(f"created database {target.database}", file=sys.stderr)
-    finally:
-        engine.dispose()
 
 
 def build_app(url: str):
@@ -324,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown format(s): {', '.join(sorted(unknown))}")
 
     if args.worker:
-        print(json.dumps(worker(normalise_url(args.database_url), sizes[0], formats[0], args.repeat)))
+        print(json.dumps(worker(database_url(args.database_url), sizes[0], formats[0], args.repeat)))
         return 0
 
     results = []
@@ -332,9 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:
             for fmt in formats:
                 if args.database_url:
-                    url = normalise_url(args.database_url)
-                    check_postgres_name(url)
-                    ensure_postgres_database(url)
+                    url = database_url(args.database_url)
+                    prepare_postgres(url)
                     database = "PostgreSQL"
                 else:
                     url = f"sqlite:///{Path(tmp) / f'exports-{size}-{fmt}.db'}"

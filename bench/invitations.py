@@ -48,12 +48,9 @@ from datetime import date, timedelta
 from importlib import metadata
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from _common import PG_PREFIXES, database_url, peak_rss_mib, prepare_postgres
 
 #: PostgreSQL databases this script may empty (drop_all): a typo must not wipe a real database.
-PG_PREFIX = "kp_bench"
 MAILS_PER_PARTICIPANT = 3  # one invitation per course day: two teaching days and the follow-up day
 
 
@@ -151,12 +148,6 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def peak_rss_mib() -> float:
-    """The process's peak resident set size so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
-
-
 @dataclass
 class Phase:
     name: str
@@ -226,32 +217,6 @@ def progress(label: str, done: int, total: int, started: float) -> None:
 # --------------------------------------------------------------------------------------------------
 # Database and app
 # --------------------------------------------------------------------------------------------------
-
-
-def normalise_url(url: str) -> str:
-    """postgres:// and postgresql:// mean psycopg 3 here (as in config.py)."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
-
-
-def ensure_postgres_database(url: str) -> None:
-    """Create the database named in `url` if it does not exist (connecting to the `postgres` database)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    target = make_url(url)
-    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database})
-            if not exists:
-                quoted = engine.dialect.identifier_preparer.quote(target.database)
-                conn.execute(text(f"CREATE DATABASE {quoted}"))
-                print(f"created database {target.database}", file=sys.stderr)
-    finally:
-        engine.dispose()
 
 
 def build_app(url: str, smtp_url: str, batch_size: int | None):
@@ -481,7 +446,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--database-url",
         help="default: a fresh SQLite file in a temporary directory (deleted afterwards); PostgreSQL: e.g. "
-        f"postgresql://postgres@127.0.0.1:54329/kp_bench (the name must start with {PG_PREFIX!r}; the "
+        f"postgresql://postgres@127.0.0.1:54329/kp_bench (the name must start with {PG_PREFIXES[0]!r}; the "
         "database is created if missing)",
     )
     parser.add_argument("--participants", type=int, default=10_000, help="staff to enrol (default 10000)")
@@ -505,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     tmpdir = None
     if args.database_url:
-        url = normalise_url(args.database_url)
+        url = database_url(args.database_url)
     else:
         tmpdir = tempfile.mkdtemp(prefix="kp-bench-")
         url = f"sqlite:///{Path(tmpdir) / 'bench.db'}"
@@ -513,15 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     if dialect is None:
         print(f"unsupported database URL: {url}", file=sys.stderr)
         return 2
-    if dialect == "postgresql":
-        from sqlalchemy.engine import make_url
-
-        name = make_url(url).database or ""
-        if not name.startswith(PG_PREFIX):
-            print(f"refusing to empty PostgreSQL database {name!r}: its name must start with {PG_PREFIX!r}",
-                  file=sys.stderr)
-            return 2
-        ensure_postgres_database(url)
+    prepare_postgres(url)
 
     server = SmtpServer()
     try:

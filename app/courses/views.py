@@ -173,7 +173,8 @@ def run_create():
             db.session.commit()
             flash(_("Kursusforløbet %(title)s er oprettet som kladde.", title=run.title), "success")
             return redirect(url_for(".run_detail", run_id=run.id))
-    return render_template("courses/run_edit.html", form=form, run=None, budget=budget)
+    return render_template("courses/run_edit.html", form=form, run=None, budget=budget,
+                           proposed=_proposal_requested())
 
 
 @bp.route(f"/runs/<{ID}:run_id>/edit", methods=["GET", "POST"])
@@ -197,7 +198,8 @@ def run_edit(run_id: int):
             db.session.commit()
             flash(_("Kursusforløbet %(title)s er gemt.", title=run.title), "success")
             return redirect(url_for(".run_detail", run_id=run.id))
-    return render_template("courses/run_edit.html", form=form, run=run, budget=budget)
+    return render_template("courses/run_edit.html", form=form, run=run, budget=budget,
+                           proposed=_proposal_requested())
 
 
 def _run_action(run_id: int, action, message: str):

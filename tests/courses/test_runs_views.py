@@ -201,7 +201,18 @@ def test_the_propose_button_fills_in_the_follow_up_day_without_saving(client, lo
     assert "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er Nytårsdag; " \
            "flyttet til næste arbejdsdag)" in page
     assert "Der er fejl i formularen" not in page  # the rest of the form is not judged yet
+    assert 'data-focus="follow_up_date"' in page  # app.js puts the focus on the proposal
     assert run_count() == 0
+
+
+def test_the_forms_default_button_saves(client, login_as, coordinator, ref):
+    """Enter in a field submits the first submit button in the form: it must be "save", not "propose"."""
+    login_as(coordinator)
+    page = html(client.get("/runs/new"))
+    form = page[page.index("data-follow-up-proposal="):]  # the run form (the header has forms too)
+    first_button = form[form.index("<button"):form.index("</button>")]
+    assert 'type="submit"' in first_button and 'value="save"' in first_button
+    assert 'data-focus=' not in page
 
 
 def test_the_propose_button_needs_teaching_day_2(client, login_as, coordinator, ref):

@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 DKFDS := node_modules/dkfds/dist
 VENDOR := app/static/vendor/dkfds
 
-.PHONY: help run test lint assets translations messages db-upgrade demo clean
+.PHONY: help run test lint assets translations messages db-upgrade demo screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,7 +40,7 @@ translations: $(VENV)/.runtime-installed ## compile the translation catalogues (
 	$(BIN)/pybabel compile -d translations
 
 messages: $(VENV)/.dev-installed ## extract strings and update the catalogues
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+	$(BIN)/pybabel extract --ignore-dirs='.* ._' -F babel.cfg -k _l -o translations/messages.pot .
 	$(BIN)/pybabel update -N -i translations/messages.pot -d translations
 
 db-upgrade: $(VENV)/.runtime-installed
@@ -59,6 +59,9 @@ lint: $(VENV)/.dev-installed ## ruff
 test: $(VENV)/.dev-installed assets translations ## run the whole test suite (TEST_DATABASE_URL selects PostgreSQL)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+screenshots: $(VENV)/.dev-installed assets translations ## refresh docs/screenshots/*.png in Debian's Chromium
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_screenshots.py
 
 clean: ## remove generated files (venv, node_modules, vendor assets, compiled catalogues)
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .ruff_cache

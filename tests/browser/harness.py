@@ -1,0 +1,152 @@
+"""The pieces of the browser tests: a live server on loopback, Debian's Chromium under Playwright, axe-core.
+
+Kept apart from conftest.py so `bench/`-style scripts (and a developer at a prompt) can use them too:
+
+    from tests.browser.harness import LiveServer, launch_chromium
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from app import create_app
+from app.extensions import db
+from config import BASE_DIR, TestingConfig
+
+#: Debian's Chromium (apt-get install chromium). Never a browser downloaded by Playwright.
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: Flags for a closed network and a root user in a container (see the env notes in docs/architecture.md).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+AXE_JS = BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+#: The rules we hold every page to: WCAG 2.0 and 2.1, levels A and AA.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def chromium_available() -> bool:
+    return bool(shutil.which(CHROMIUM)) and AXE_JS.is_file()
+
+
+def launch_chromium(playwright):
+    """Headless Chromium. Its date and time inputs keep the en-US layout (mm/dd/yyyy, 12-hour clock) whatever
+    the context's locale, `--lang` or LANGUAGE say; a Danish desktop browser shows dd-mm-åååå and 24 hours.
+    The journeys ask the input for its segment order instead of assuming one."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No access log: the browser's requests would drown the test output."""
+
+    def log_request(self, *args, **kwargs):
+        pass
+
+
+@dataclass
+class LiveServer:
+    """The real application served by werkzeug on 127.0.0.1 in a thread of the test process.
+
+    The database is TEST_DATABASE_URL (PostgreSQL in CI's second pass) or a SQLite file in `workdir`; the
+    schema is created with the models and filled with the demo data of `today`. Tests reach the same
+    database through `app_context()`.
+    """
+
+    workdir: Path
+    today: date
+    smtp_url: str | None = None
+    app: object = field(init=False)
+    base_url: str = field(init=False)
+
+    def start(self) -> LiveServer:
+        from app.demo import load_demo
+
+        database_url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{self.workdir / 'browser.db'}"
+
+        class BrowserConfig(TestingConfig):
+            SQLALCHEMY_DATABASE_URI = TestingConfig.SQLALCHEMY_DATABASE_URI if os.environ.get(
+                "TEST_DATABASE_URL") else database_url
+            SMTP_URL = self.smtp_url
+            MAIL_DIR = str(self.workdir / "mail")
+
+        self.app = create_app(BrowserConfig)
+        with self.app.app_context():
+            db.drop_all()
+            db.create_all()
+            load_demo(self.today)
+            db.session.commit()
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=QuietHandler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_port}"
+        self.app.config["BASE_URL"] = self.base_url
+        self._thread = threading.Thread(target=self._server.serve_forever, name="live-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+        with self.app.app_context():
+            db.session.remove()
+            if db.engine.dialect.name == "sqlite":
+                db.engine.dispose()
+            else:
+                db.drop_all()
+                db.engine.dispose()
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+def run_axe(page, *, disable: tuple[str, ...] = ()) -> list[dict]:
+    """Inject axe-core (from node_modules, never a CDN) and return the WCAG 2.0/2.1 A/AA violations."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE_JS))
+    options = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "rules": {r: {"enabled": False} for r in disable}}
+    result = page.evaluate("options => axe.run(document, options)", options)
+    return result["violations"]
+
+
+def describe_violations(violations: list[dict]) -> str:
+    """A readable failure message: rule, impact, help and the first few offending elements."""
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']} - {v['helpUrl']}")
+        for node in v["nodes"][:5]:
+            lines.append(f"    {json.dumps(node['target'])}: {node['failureSummary'].splitlines()[-1].strip()}")
+    return "\n".join(lines)
+
+
+def tab_to(page, locator, *, max_presses: int = 250, backwards: bool = False) -> None:
+    """Press Tab (Shift+Tab) until `locator` has the keyboard focus: proves it is reachable without a mouse."""
+    target = locator.element_handle()
+    key = "Shift+Tab" if backwards else "Tab"
+    for _ in range(max_presses):
+        page.keyboard.press(key)
+        if page.evaluate("el => el === document.activeElement", target):
+            return
+    raise AssertionError(f"{locator} was not reached with {max_presses} presses of {key}")
+
+
+def focus_is_visible(page) -> bool:
+    """Whether the focused element shows a focus indicator (an outline or a box shadow)."""
+    return page.evaluate(
+        """() => {
+            const el = document.activeElement;
+            if (!el || el === document.body) return false;
+            const s = getComputedStyle(el);
+            return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
+        }"""
+    )

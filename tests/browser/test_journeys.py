@@ -380,8 +380,10 @@ def test_provider_downloads_the_participant_list_in_two_activations(live, chromi
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
     assert Counter(r["Navn"] for r in rows if r["Status"] == "Tilmeldt") == participants
 
-    sheet = openpyxl.load_workbook(xlsx_path, read_only=True).worksheets[0]
-    values = list(sheet.iter_rows(values_only=True))
+    # From bytes: a read-only workbook on a path keeps the file open until garbage collection.
+    workbook = openpyxl.load_workbook(io.BytesIO(xlsx_path.read_bytes()), read_only=True)
+    values = list(workbook.worksheets[0].iter_rows(values_only=True))
+    workbook.close()
     name_column = values[0].index("Navn")
     assert Counter(row[name_column] for row in values[1:] if row[name_column]) == participants
 

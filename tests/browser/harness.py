@@ -74,11 +74,13 @@ class LiveServer:
     def start(self) -> LiveServer:
         from app.demo import load_demo
 
-        database_url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{self.workdir / 'browser.db'}"
+        # TestingConfig's URL is TEST_DATABASE_URL (normalised) or an in-memory SQLite, which a second thread
+        # can't share: use a file then.
+        database_url = (TestingConfig.SQLALCHEMY_DATABASE_URI if os.environ.get("TEST_DATABASE_URL")
+                        else f"sqlite:///{self.workdir / 'browser.db'}")
 
         class BrowserConfig(TestingConfig):
-            SQLALCHEMY_DATABASE_URI = TestingConfig.SQLALCHEMY_DATABASE_URI if os.environ.get(
-                "TEST_DATABASE_URL") else database_url
+            SQLALCHEMY_DATABASE_URI = database_url
             SMTP_URL = self.smtp_url
             MAIL_DIR = str(self.workdir / "mail")
 

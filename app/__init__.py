@@ -59,6 +59,7 @@ def _resolve_config(value):
 
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (one registry of every table)
+    from app.audit import services as _audit  # noqa: F401  (the audit log's append-only guard)
     from app.core.db import configure_engine
     from app.core.i18n import select_locale, select_timezone
     from app.extensions import babel, csrf, db, login_manager, migrate

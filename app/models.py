@@ -1,5 +1,6 @@
 """One registry of every table, for Alembic, the shell and the tests (Indico's import_all_models)."""
 from app.accounts.models import StaffRole, Unit, User
+from app.audit.models import AuditEntry
 from app.calendar.models import ClosedDay
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
@@ -11,6 +12,7 @@ from app.reporting.models import ExportDownload, ExportFormat
 
 __all__ = [
     "Attendance",
+    "AuditEntry",
     "Enrolment",
     "EnrolmentEvent",
     "EnrolmentStatus",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts import services
@@ -23,6 +23,7 @@ from app.accounts.forms import (
 from app.accounts.importing import column_labels
 from app.accounts.models import StaffRole, Unit, User
 from app.accounts.services import authenticate
+from app.accounts.sessions import METHOD_PASSWORD, start_session
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
 from app.core.exceptions import DomainError, ValidationFailed
@@ -59,8 +60,7 @@ def login():
             form.password.errors.append(_("Forkert e-mail eller adgangskode."))
         else:
             next_url = _safe_next(request.args.get("next"))
-            session.clear()  # a fresh session on login (no fixation)
-            login_user(user)
+            start_session(user, method=METHOD_PASSWORD)
             return redirect(next_url or url_for("main.home"))
     return render_template("accounts/login.html", form=form)
 

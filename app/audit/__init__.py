@@ -1,0 +1,1 @@
+"""The audit log: who created, changed, cancelled, exported, viewed or searched what (`record`)."""

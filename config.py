@@ -114,6 +114,12 @@ class Config:
     #: SQLite only: the leadership lock file (default: next to the database file, or in the instance folder).
     SCHEDULER_LOCK_FILE = os.environ.get("SCHEDULER_LOCK_FILE") or None
 
+    #: "text" (one readable line) or "json" (one JSON object a line, with the request id; production).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+    #: Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (werkzeug ProxyFix); 0: none.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
@@ -140,6 +146,10 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     SCHEDULER = os.environ.get("SCHEDULER", "external")  # exactly one `python -m scheduler` beside gunicorn
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))  # nginx in front (deploy/nginx-kursusportalen.conf)
+    #: SQLite in production only when asked for (a single-process trial installation).
+    ALLOW_SQLITE = _env_bool("ALLOW_SQLITE_IN_PRODUCTION")
 
     @classmethod
     def validate(cls) -> None:
@@ -148,6 +158,13 @@ class ProductionConfig(Config):
             raise RuntimeError("SECRET_KEY must be set to a random value of at least 32 characters in production.")
         if "DATABASE_URL" not in os.environ:
             raise RuntimeError("DATABASE_URL must be set in production.")
+        if cls.SQLALCHEMY_DATABASE_URI.startswith("sqlite") and not cls.ALLOW_SQLITE:
+            raise RuntimeError(
+                "DATABASE_URL points to SQLite; production runs on PostgreSQL "
+                "(set ALLOW_SQLITE_IN_PRODUCTION=1 for a single-process trial)."
+            )
+        if not cls.SMTP_URL:
+            raise RuntimeError("SMTP_URL must be set in production: invitations are delivered by mail.")
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -24,6 +24,8 @@ def create_app(config_name_or_object: str | type[Config] | object | None = None)
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     app.url_map.converters["int"] = DatabaseIdConverter
 
+    register_logging(app)
+    register_proxy(app)
     register_extensions(app)
     register_blueprints(app)
     register_access_control(app)
@@ -55,6 +57,21 @@ def _resolve_config(value):
         except KeyError:
             raise RuntimeError(f"Unknown configuration {value!r}; use one of {sorted(CONFIGS)}") from None
     return value
+
+
+def register_logging(app: Flask) -> None:
+    from app.core.logs import init_app
+
+    init_app(app)
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind PROXY_COUNT trusted proxies (nginx), take the client address, scheme and host from them."""
+    count = int(app.config.get("PROXY_COUNT") or 0)
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
 def register_extensions(app: Flask) -> None:

@@ -107,6 +107,10 @@ class Config:
     SCHEDULER_QUEUE_SECONDS = os.environ.get("SCHEDULER_QUEUE_SECONDS", 300)
     #: How often the active scheduler checks it still holds the leadership lock.
     SCHEDULER_HEARTBEAT_SECONDS = os.environ.get("SCHEDULER_HEARTBEAT_SECONDS", 10)
+    #: How often the active scheduler writes the heartbeat row that `/healthz` reads.
+    SCHEDULER_BEAT_SECONDS = os.environ.get("SCHEDULER_BEAT_SECONDS", 60)
+    #: `/healthz` answers 503 when the scheduler's last heartbeat is older than this (SCHEDULER not "off").
+    HEALTH_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", "300"))
     #: How often a standby scheduler tries to take the leadership lock.
     SCHEDULER_STANDBY_SECONDS = os.environ.get("SCHEDULER_STANDBY_SECONDS", 10)
     #: How late (seconds) a periodic job may still start, e.g. after the host was suspended.

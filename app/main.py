@@ -1,13 +1,16 @@
 """Cross-cutting pages: home (per access level), health check, language choice, reference-data hub."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import text
 
+from app.core import clock
 from app.core.access import AccessLevel, allow, public
 from app.core.i18n import LANG_COOKIE
 from app.extensions import db
+from app.health.services import health_report
 
 bp = Blueprint("main", __name__)
 
@@ -26,14 +29,18 @@ def home():
 @bp.get("/healthz")
 @public
 def healthz():
-    """200 and a small JSON body when the database answers, 503 when it doesn't."""
-    try:
-        db.session.execute(text("SELECT 1"))
-    except Exception as exc:  # any driver error means "not healthy"
-        current_app.logger.warning("health check: database unavailable: %s", type(exc).__name__)
-        db.session.rollback()
-        return jsonify(status="error", database="unavailable"), 503
-    return jsonify(status="ok", database="ok")
+    """Database, outbox counts and the scheduler's heartbeat as JSON; 503 when the database is down or
+    the heartbeat is older than HEALTH_HEARTBEAT_MAX_AGE_SECONDS (where a scheduler is expected)."""
+    report = health_report(
+        clock.utcnow(),
+        scheduler_mode=current_app.config.get("SCHEDULER", "off"),
+        max_age=timedelta(seconds=int(current_app.config.get("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", 300))),
+    )
+    if report.body.get("database") != "ok":
+        current_app.logger.warning("health check: database unavailable")
+    response = jsonify(report.body)
+    response.headers["Cache-Control"] = "no-store"
+    return response, 200 if report.healthy else 503
 
 
 @bp.post("/language")

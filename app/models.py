@@ -4,6 +4,7 @@ from app.audit.models import AuditEntry
 from app.calendar.models import ClosedDay
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
+from app.health.models import SchedulerHeartbeat
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
 from app.programmes.feedback_models import EarlierInvolvement, Feedback, FeedbackMethodAnswer, Frequency
 from app.programmes.models import BudgetAllocation, Programme
@@ -36,6 +37,7 @@ __all__ = [
     "Provider",
     "RunKind",
     "RunStatus",
+    "SchedulerHeartbeat",
     "StaffRole",
     "Unit",
     "User",

@@ -10,6 +10,7 @@ inside `app.app_context()` with `now=app.core.clock.now()`:
     queue_reminders            every SCHEDULER_QUEUE_SECONDS (300)
     queue_feedback_requests    every SCHEDULER_QUEUE_SECONDS (300)
     heartbeat                  every SCHEDULER_HEARTBEAT_SECONDS (10): is the leadership lock still ours?
+    record_heartbeat           every SCHEDULER_BEAT_SECONDS (60): the heartbeat row `/healthz` checks
 
 Interval pollers run in UTC and first fire when the scheduler starts (a restart catches up at once).
 The job store is APScheduler's MemoryJobStore: the truth is in our tables, and every job (the follow-up
@@ -71,8 +72,12 @@ JOB_CONFIRM_FOLLOW_UPS = "confirm_follow_up_days"
 JOB_REMINDERS = "queue_reminders"
 JOB_FEEDBACK = "queue_feedback_requests"
 JOB_HEARTBEAT = "heartbeat"
+#: The heartbeat row `/healthz` reads (the leadership "heartbeat" above only checks the lock).
+JOB_BEAT = "record_heartbeat"
 #: The stable ids of the periodic jobs, in registration order.
-PERIODIC_JOB_IDS = (JOB_DELIVERY, JOB_RECONCILE, JOB_CONFIRM_FOLLOW_UPS, JOB_REMINDERS, JOB_FEEDBACK, JOB_HEARTBEAT)
+PERIODIC_JOB_IDS = (
+    JOB_DELIVERY, JOB_RECONCILE, JOB_CONFIRM_FOLLOW_UPS, JOB_REMINDERS, JOB_FEEDBACK, JOB_HEARTBEAT, JOB_BEAT,
+)
 #: Exact-time date jobs are `follow_up:<run id>`.
 FOLLOW_UP_PREFIX = "follow_up:"
 
@@ -92,6 +97,7 @@ class Settings:
     follow_up_seconds: float
     queue_seconds: float
     heartbeat_seconds: float
+    beat_seconds: float
     standby_seconds: float
     misfire_grace_seconds: int
 
@@ -102,6 +108,7 @@ _SECONDS_KEYS = {
     "follow_up_seconds": "SCHEDULER_FOLLOW_UP_SECONDS",
     "queue_seconds": "SCHEDULER_QUEUE_SECONDS",
     "heartbeat_seconds": "SCHEDULER_HEARTBEAT_SECONDS",
+    "beat_seconds": "SCHEDULER_BEAT_SECONDS",
     "standby_seconds": "SCHEDULER_STANDBY_SECONDS",
 }
 _DEFAULT_SECONDS = {
@@ -110,6 +117,7 @@ _DEFAULT_SECONDS = {
     "SCHEDULER_FOLLOW_UP_SECONDS": 600,
     "SCHEDULER_QUEUE_SECONDS": 300,
     "SCHEDULER_HEARTBEAT_SECONDS": 10,
+    "SCHEDULER_BEAT_SECONDS": 60,
     "SCHEDULER_STANDBY_SECONDS": 10,
     "SCHEDULER_MISFIRE_GRACE_SECONDS": 300,
 }
@@ -342,6 +350,7 @@ def build_scheduler(
     every(JOB_REMINDERS, config.queue_seconds, runner.poller(JOB_REMINDERS))
     every(JOB_FEEDBACK, config.queue_seconds, runner.poller(JOB_FEEDBACK))
     every(JOB_HEARTBEAT, config.heartbeat_seconds, leadership.heartbeat, at_start=False)
+    every(JOB_BEAT, config.beat_seconds, runner.poller(JOB_BEAT))
     return scheduler
 
 

@@ -41,4 +41,6 @@ def test_config_by_name():
 def test_healthz_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok"}
+    assert response.json == {
+        "status": "ok", "database": "ok", "outbox": {"pending": 0, "failed": 0}, "scheduler": {"status": "off"},
+    }

@@ -22,6 +22,7 @@ __all__ = [
     "follow_up_due_times",
     "queue_feedback_requests",
     "queue_reminders",
+    "record_heartbeat",
     "send_due_notifications",
 ]
 
@@ -72,3 +73,10 @@ def queue_feedback_requests(now: datetime) -> int:
     from app.notifications.reminders import queue_due_feedback_requests
 
     return queue_due_feedback_requests(now)
+
+
+def record_heartbeat(now: datetime) -> None:
+    """Write the scheduler's heartbeat row (each minute), which `/healthz` checks for freshness."""
+    from app.health.services import record_heartbeat as write
+
+    write(now)

@@ -1,0 +1,1 @@
+"""Operational health: the scheduler's heartbeat and the figures `GET /healthz` reports."""

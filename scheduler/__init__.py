@@ -34,7 +34,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers import SchedulerNotRunningError
@@ -283,9 +289,14 @@ class _DropJobFailedRecords(logging.Filter):
 _DROP_JOB_FAILED = _DropJobFailedRecords()
 
 
-def _log_job_event(event: JobExecutionEvent) -> None:
+def _log_job_event(event: JobExecutionEvent | JobSubmissionEvent) -> None:
     """Loud log lines for what must not go unnoticed (ids and exception classes only)."""
-    when = event.scheduled_run_time.isoformat() if event.scheduled_run_time else "?"
+    # A missed or failed run is a JobExecutionEvent (scheduled_run_time); a skipped one, because the last
+    # run still runs, is a JobSubmissionEvent (scheduled_run_times, a list).
+    due = getattr(event, "scheduled_run_time", None)
+    if due is None:
+        due = next(iter(getattr(event, "scheduled_run_times", None) or ()), None)
+    when = due.isoformat() if due else "?"
     if event.code == EVENT_JOB_MISSED:
         logger.error("SCHEDULER JOB MISSED: %s was due at %s and is more than its grace time late", event.job_id, when)
     elif event.code == EVENT_JOB_ERROR:

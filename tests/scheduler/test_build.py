@@ -343,3 +343,16 @@ def test_a_scheduler_that_loses_its_lock_stops_firing_at_once(running, tmp_path,
     time.sleep(0.5)  # proving that nothing happens takes a pause: five delivery intervals
     assert len(deliveries) == count, "nothing fired after the lock was lost"
     lock.release()
+
+
+def test_a_skipped_run_is_logged_with_its_due_time(caplog):
+    """APScheduler reports "still running, skipped" with a JobSubmissionEvent, which has a list of due times
+    (scheduled_run_times) and no scheduled_run_time: the listener must not fail on it."""
+    from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
+
+    from scheduler import _log_job_event
+
+    due = datetime(2026, 12, 2, 6, 14, 51, tzinfo=UTC)
+    with caplog.at_level(logging.WARNING, logger="scheduler"):
+        _log_job_event(JobSubmissionEvent(EVENT_JOB_MAX_INSTANCES, "send_due_notifications", "default", [due]))
+    assert "SCHEDULER JOB SKIPPED: send_due_notifications (due at 2026-12-02T06:14:51+00:00)" in caplog.text

@@ -1,0 +1,38 @@
+"""Counting the SQL statements a request sends (a SQLAlchemy event hook), for query budgets in tests."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from sqlalchemy import event
+
+from app.extensions import db
+
+
+@contextlib.contextmanager
+def recorded_statements() -> Iterator[list[str]]:
+    """Collects every statement sent to the database inside the block (Django's assertNumQueries idea), the
+    same on SQLite and PostgreSQL."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE (app/core/db.py): not a query
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def statements_for_get(client, url: str) -> list[str]:
+    """The statements one GET of `url` costs, its body read inside (a streamed export counts too), with
+    nothing in the identity map beforehand, as a request in production starts."""
+    db.session.commit()
+    db.session.expunge_all()
+    with recorded_statements() as statements:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        response.get_data()
+    return statements

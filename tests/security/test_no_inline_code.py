@@ -65,3 +65,16 @@ def test_the_scan_catches_what_it_looks_for(tmp_path):
     message = str(failure.value)
     for expected in ("inline <script>", "style= on <div>", "onclick= on <div>", "javascript: URL", "<style> block"):
         assert expected in message
+
+
+def test_autoescaping_is_on_and_never_switched_off(app):
+    for name in ("base.html", "notifications/invitation.html", "errors/400.html"):
+        assert app.select_jinja_autoescape(name), name
+    rendered = app.jinja_env.from_string("{{ x }}").render(x="<script>")  # string templates too
+    assert rendered == "&lt;script&gt;"
+    for path in TEMPLATES:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"\|\s*safe\b|autoescape\s+false", text), path.name
+    for path in (BASE_DIR / "app").rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        assert "Markup(" not in source and "autoescape=False" not in source, path

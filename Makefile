@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 DKFDS := node_modules/dkfds/dist
 VENDOR := app/static/vendor/dkfds
 
-.PHONY: help run test lint assets translations messages db-upgrade demo screenshots clean
+.PHONY: help run test lint bandit audit-deps assets translations messages db-upgrade demo screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -56,8 +56,17 @@ run: $(VENV)/.runtime-installed assets translations demo ## start the demo serve
 lint: $(VENV)/.dev-installed ## ruff
 	$(BIN)/ruff check .
 
+BANDIT := $(BIN)/bandit -c pyproject.toml -q -r app scheduler config.py wsgi.py
+
+bandit: $(VENV)/.dev-installed ## bandit security lint: fails on a high-severity finding (skips in pyproject.toml)
+	$(BANDIT) -lll
+
+audit-deps: $(VENV)/.dev-installed ## pip-audit the pinned requirements (exit 1: vulnerable, 3: no service reachable)
+	$(BIN)/python .ci/audit_deps.py
+
 test: $(VENV)/.dev-installed assets translations ## run the whole test suite (TEST_DATABASE_URL selects PostgreSQL)
 	$(BIN)/ruff check .
+	$(BANDIT) -lll
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 screenshots: $(VENV)/.dev-installed assets translations ## refresh docs/screenshots/*.png in Debian's Chromium

@@ -33,6 +33,13 @@ def _instance_secret_key() -> str:
     return key
 
 
+#: No inline script or style, nothing from another origin, no framing, no <base>, no plugins (app.core.security).
+DEFAULT_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
 def _database_url(default: str) -> str:
     url = os.environ.get("DATABASE_URL", default)
     # Heroku-style URLs and plain "postgresql://" both mean psycopg 3 here.
@@ -64,6 +71,12 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 8 * 3600  # a working day: forms left open over lunch still submit
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    #: Security headers (app.core.security): the Content-Security-Policy of every response, and HSTS max-age
+    #: (0: no Strict-Transport-Security header; production sends a year unless told otherwise).
+    CONTENT_SECURITY_POLICY = os.environ.get("CONTENT_SECURITY_POLICY") or DEFAULT_CONTENT_SECURITY_POLICY
+    HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "0"))
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024  # staff imports are small; refuse anything huge
 
     # Domain constants (closed days are data, not config).
@@ -149,6 +162,7 @@ class ProductionConfig(Config):
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600)))
     SCHEDULER = os.environ.get("SCHEDULER", "external")  # exactly one `python -m scheduler` beside gunicorn
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))  # nginx in front (deploy/nginx-kursusportalen.conf)

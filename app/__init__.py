@@ -29,6 +29,7 @@ def create_app(config_name_or_object: str | type[Config] | object | None = None)
     register_extensions(app)
     register_blueprints(app)
     register_access_control(app)
+    register_security(app)
     register_errorhandlers(app)
     register_template_helpers(app)
     register_cli(app)
@@ -113,6 +114,13 @@ def register_access_control(app: Flask) -> None:
     from app.core.access import enforce_access_rules
 
     app.before_request(enforce_access_rules)
+
+
+def register_security(app: Flask) -> None:
+    """Security headers on every response; 400 for NUL bytes and invalid UTF-8 (app.core.security)."""
+    from app.core.security import init_app
+
+    init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

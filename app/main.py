@@ -54,10 +54,14 @@ def set_language():
         current_user.locale = lang
         db.session.commit()
     target = request.form.get("next") or url_for("main.home")
-    if not target.startswith("/") or target.startswith("//"):
+    # Only a path on this site; browsers read a backslash as a slash ("/" + "\\host" would be "//host").
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
         target = url_for("main.home")
     response = redirect(target)
-    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    response.set_cookie(
+        LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+    )
     return response
 
 

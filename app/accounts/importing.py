@@ -3,7 +3,9 @@ validated rows between the preview and the confirmation.
 
 Pure apart from the pending-import files: bytes in, `ImportRow`s out, or an `ImportFileError` that
 says in Danish what is wrong with the file as a whole. Row-level checks (unknown role, bad email,
-duplicates) belong to `services.preview_staff_import`, which knows the database.
+duplicates) belong to `services.preview_staff_import`, which knows the database; the one row-level fact found
+here is a cell that looks like a CPR number, in any column (`ImportRow.cpr_columns`): an HR export with
+citizens' or staff members' CPR numbers must not be fed to the portal, not even in a column it ignores.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from pathlib import Path
 from flask_babel import gettext as _
 
 from app.core.exceptions import DomainError
+from app.core.validators import contains_cpr_number
 
 #: The columns of the file, keyed by our field name. Headers match case-insensitively.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -54,6 +57,8 @@ class ImportRow:
     email: str
     staff_role_name: str
     unit_name: str
+    #: The headers of the columns (any column, also ignored ones) whose cell in this row looks like a CPR number.
+    cpr_columns: tuple[str, ...] = ()
 
 
 def column_labels() -> dict[str, str]:
@@ -205,6 +210,13 @@ def _rows_from_table(table: list[tuple[int, list[str]]]) -> list[ImportRow]:
         index = positions[key]
         return " ".join(cells[index].split()) if index < len(cells) else ""
 
+    def column_name(index: int) -> str:
+        named = header[index].replace("\ufeff", "").strip()[:60] if index < len(header) else ""
+        return named or _("kolonne %(number)s", number=index + 1)
+
+    def cpr_columns(cells: list[str]) -> tuple[str, ...]:
+        return tuple(column_name(index) for index, value in enumerate(cells) if contains_cpr_number(value))
+
     return [
         ImportRow(
             line_no=line_no,
@@ -212,6 +224,7 @@ def _rows_from_table(table: list[tuple[int, list[str]]]) -> list[ImportRow]:
             email=cell(cells, "email"),
             staff_role_name=cell(cells, "staff_role_name"),
             unit_name=cell(cells, "unit_name"),
+            cpr_columns=cpr_columns(cells),
         )
         for line_no, cells in body
     ]
@@ -263,7 +276,7 @@ def claim_pending_import(directory: Path, token: str | None, *, actor_id: int, n
     try:
         payload = json.loads(claimed.read_text(encoding="utf-8"))
         created_at = datetime.fromisoformat(payload["created_at"])
-        rows = [ImportRow(**row) for row in payload["rows"]]
+        rows = [ImportRow(**{**row, "cpr_columns": tuple(row.get("cpr_columns", ()))}) for row in payload["rows"]]
         owner = payload["actor_id"]
     except (OSError, ValueError, KeyError, TypeError):
         raise ImportFileError(unknown, field=None) from None

@@ -587,6 +587,14 @@ def preview_staff_import(rows: list[ImportRow]) -> ImportPreview:
             r.unit = units.get(_key(r.row.unit_name))
             if r.unit is None:
                 r.reasons.append(_("Ukendt enhed: %(name)s.", name=r.row.unit_name))
+        if r.row.cpr_columns:  # found by importing.py in any column of the file (app.core.validators)
+            r.reasons.append(
+                _(
+                    "Rækken ser ud til at indeholde et CPR-nummer (%(columns)s). Fjern CPR-numrene fra filen, "
+                    "og upload den igen.",
+                    columns=", ".join(r.row.cpr_columns),
+                )
+            )
         if r.reasons:
             r.status = ImportStatus.ERROR
             continue

@@ -6,6 +6,7 @@ from wtforms import DateField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from app.core.i18n import _l
+from app.core.validators import no_cpr_number
 
 #: Dates arrive as ISO from <input type="date">; the Danish forms are accepted from browsers without a date picker.
 DATE_FORMATS = ["%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y"]
@@ -38,6 +39,7 @@ class ClosedDayForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Skriv hvorfor dagen er lukket.")),
             Length(max=200, message=_l("Begrundelsen må højst være 200 tegn.")),
+            no_cpr_number,
         ],
     )
 

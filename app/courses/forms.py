@@ -24,6 +24,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from app.core.i18n import _l
 from app.core.money import kroner_to_ore, ore_to_kroner
+from app.core.validators import no_cpr_number
 from app.courses.models import CourseRun, RunKind, RunStatus
 from app.courses.services import (
     MAX_CAPACITY,
@@ -202,7 +203,11 @@ class CourseRunForm(FlaskForm):
     description = TextAreaField(
         _l("Beskrivelse"),
         filters=[strip],
-        validators=[Optional(), Length(max=5000, message=_l("Beskrivelsen må højst være 5.000 tegn."))],
+        validators=[
+            Optional(),
+            Length(max=5000, message=_l("Beskrivelsen må højst være 5.000 tegn.")),
+            no_cpr_number,
+        ],
     )
     kind = RadioField(
         _l("Type"),
@@ -476,7 +481,11 @@ class MethodForm(FlaskForm):
     description = TextAreaField(
         _l("Beskrivelse"),
         filters=[strip],
-        validators=[Optional(), Length(max=5000, message=_l("Beskrivelsen må højst være 5.000 tegn."))],
+        validators=[
+            Optional(),
+            Length(max=5000, message=_l("Beskrivelsen må højst være 5.000 tegn.")),
+            no_cpr_number,
+        ],
     )
 
     def as_data(self) -> MethodData:

@@ -8,6 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.core.i18n import _l
+from app.core.validators import no_cpr_number
 from app.courses.forms import MultiCheckboxField, int_or_none, strip
 from app.enrolment.services import NOTE_MAX, PRACTICE_CASE_MAX
 
@@ -33,16 +34,16 @@ class CoordinatorEnrolForm(FlaskForm):
         validators=[
             Optional(),
             Length(max=PRACTICE_CASE_MAX, message=_l("Skriv højst 2.000 tegn.")),
+            no_cpr_number,
         ],
         description=_l(
-            "Den opgave fra medarbejderens egen praksis, forløbet tager udgangspunkt i. Skriv ingen "
-            "personoplysninger om borgere. Kan udfyldes senere."
+            "Den opgave fra medarbejderens egen praksis, forløbet tager udgangspunkt i. Kan udfyldes senere."
         ),
     )
     note = TextAreaField(
         _l("Bemærkning"),
         filters=[strip],
-        validators=[Optional(), Length(max=NOTE_MAX, message=_l("Skriv højst 500 tegn."))],
+        validators=[Optional(), Length(max=NOTE_MAX, message=_l("Skriv højst 500 tegn.")), no_cpr_number],
         description=_l("Fx kost eller tilgængelighed. Bemærkningen kommer med på udbyderens deltagerliste."),
     )
 

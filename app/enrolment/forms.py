@@ -7,6 +7,7 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.core.i18n import _l
+from app.core.validators import no_cpr_number
 from app.courses.forms import strip
 from app.courses.models import CourseRun
 from app.enrolment.services import NOTE_MAX, PRACTICE_CASE_MAX
@@ -22,17 +23,17 @@ class EnrolForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Beskriv den sag eller det netværksmøde, du vil arbejde med i forløbet.")),
             Length(max=PRACTICE_CASE_MAX, message=_l("Skriv højst 2.000 tegn.")),
+            no_cpr_number,
         ],
         description=_l(
             "Forløbet er praksisbaseret: beskriv kort din egen praktiske opgave, fx det netværksmøde, du skal "
-            "holde. Skriv ingen personoplysninger om borgere (navne, cpr-numre eller andet, der kan "
-            "identificere en borger)."
+            "holde."
         ),
     )
     note = TextAreaField(
         _l("Bemærkning (fx kost eller tilgængelighed)"),
         filters=[strip],
-        validators=[Optional(), Length(max=NOTE_MAX, message=_l("Skriv højst 500 tegn."))],
+        validators=[Optional(), Length(max=NOTE_MAX, message=_l("Skriv højst 500 tegn.")), no_cpr_number],
         description=_l("Udbyderen ser bemærkningen på deltagerlisten. Højst 500 tegn."),
     )
 

@@ -7,6 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length
 
 from app.core.i18n import _l
+from app.core.validators import no_cpr_number
 from app.courses.forms import strip
 from app.courses.models import CourseRun
 from app.programmes.feedback import (
@@ -42,10 +43,9 @@ class FeedbackForm(FlaskForm):
     free_text = TextAreaField(
         _l("Din oplevelse af kurset og af at bruge metoderne"),
         filters=[strip],
-        validators=[Length(max=FREE_TEXT_MAX, message=_l("Skriv højst 4.000 tegn."))],
+        validators=[Length(max=FREE_TEXT_MAX, message=_l("Skriv højst 4.000 tegn.")), no_cpr_number],
         description=_l(
-            "Højst 4.000 tegn. Skriv ingen personoplysninger om borgere (navne, cpr-numre eller andet, der kan "
-            "identificere en borger). Kursuskoordinatoren ser dit navn ved teksten; udbyderen ser den uden navn."
+            "Højst 4.000 tegn. Kursuskoordinatoren ser dit navn ved teksten; udbyderen ser den uden navn."
         ),
     )
 

@@ -22,6 +22,7 @@ from wtforms.validators import (
 from wtforms.widgets import TextInput
 
 from app.core.i18n import _l
+from app.core.validators import no_cpr_number
 from app.programmes.services import ProgrammeData
 
 #: Dates arrive as ISO from <input type="date">; the Danish forms are accepted from browsers without a date picker.
@@ -137,7 +138,11 @@ class ProgrammeForm(FlaskForm):
     description = TextAreaField(
         _l("Beskrivelse"),
         filters=[strip, none_if_empty],
-        validators=[Optional(), Length(max=5000, message=_l("Beskrivelsen må højst være 5000 tegn."))],
+        validators=[
+            Optional(),
+            Length(max=5000, message=_l("Beskrivelsen må højst være 5000 tegn.")),
+            no_cpr_number,
+        ],
     )
     starts_on = DateField(
         _l("Startdato"),
@@ -182,7 +187,7 @@ class ProgrammeForm(FlaskForm):
         _l("Effektmål"),
         filters=[strip, none_if_empty],
         description=_l("F.eks.: tilbagemeldingerne på opfølgningsdagene viser øget brug af metoderne."),
-        validators=[Optional(), Length(max=5000, message=_l("Effektmålet må højst være 5000 tegn."))],
+        validators=[Optional(), Length(max=5000, message=_l("Effektmålet må højst være 5000 tegn.")), no_cpr_number],
     )
 
     def as_data(self) -> ProgrammeData:

@@ -6,6 +6,7 @@ from wtforms import BooleanField, EmailField, StringField, TelField, TextAreaFie
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from app.core.i18n import _l
+from app.core.validators import no_cpr_number
 from app.providers.services import ProviderData
 
 
@@ -51,7 +52,7 @@ class ProviderForm(FlaskForm):
         _l("Noter"),
         filters=[strip, none_if_empty],
         description=_l("F.eks. kontraktens vilkår eller hvad udbyderen underviser i."),
-        validators=[Optional(), Length(max=5000, message=_l("Noterne må højst være 5000 tegn."))],
+        validators=[Optional(), Length(max=5000, message=_l("Noterne må højst være 5000 tegn.")), no_cpr_number],
     )
     active = BooleanField(
         _l("Aktiv udbyder"),

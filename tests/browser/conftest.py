@@ -17,7 +17,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser.harness import AXE_JS, CHROMIUM, LiveServer, chromium_available, launch_chromium
+from tests.browser.harness import (
+    AXE_JS,
+    CHROMIUM,
+    CSP_VIOLATION_RECORDER,
+    LiveServer,
+    chromium_available,
+    launch_chromium,
+)
 from tests.notifications.conftest import _REAL_CONNECT, LOOPBACK, RecordingHandler, SmtpServer, free_port
 
 #: The demo data is built around today, as `make run` does: the views read the real clock (app.core.clock), so
@@ -92,6 +99,7 @@ def new_page(chromium, *, language: str = "da", width: int = 1280, height: int =
         accept_downloads=True,
     )
     context.set_default_timeout(15_000)
+    context.add_init_script(CSP_VIOLATION_RECORDER)
     return context.new_page()
 
 

@@ -6,6 +6,7 @@ Kept apart from conftest.py so `bench/`-style scripts (and a developer at a prom
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -112,10 +113,37 @@ class LiveServer:
         return self.base_url + path
 
 
+#: Added to every page by `tests/browser/conftest.py::new_page` (an init script, which no CSP governs): records
+#: what the page's Content-Security-Policy refused, so `run_axe` can fail on it.
+CSP_VIOLATION_RECORDER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.__cspViolations.push(event.violatedDirective + " " + (event.blockedURI || "inline") + " "
+    + (event.sourceFile || "") + ":" + (event.lineNumber || ""));
+});
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def _axe_source() -> str:
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+def csp_violations(page) -> list[str]:
+    """What the page's Content-Security-Policy has refused so far (needs CSP_VIOLATION_RECORDER)."""
+    return page.evaluate("window.__cspViolations || []")
+
+
 def run_axe(page, *, disable: tuple[str, ...] = ()) -> list[dict]:
-    """Inject axe-core (from node_modules, never a CDN) and return the WCAG 2.0/2.1 A/AA violations."""
+    """Inject axe-core (from node_modules, never a CDN) and return the WCAG 2.0/2.1 A/AA violations.
+
+    Fails first if the page's Content-Security-Policy refused anything. axe-core is evaluated through the
+    DevTools protocol, which the page's CSP does not govern: a <script> element added to the page
+    (`add_script_tag`) would be refused by `script-src 'self'` like any injected script."""
+    refused = csp_violations(page)
+    assert not refused, f"the Content-Security-Policy refused: {refused}"
     if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE_JS))
+        page.evaluate(_axe_source())
     options = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "rules": {r: {"enabled": False} for r in disable}}
     result = page.evaluate("options => axe.run(document, options)", options)
     return result["violations"]

@@ -512,7 +512,8 @@ def test_list_filters_by_programme_and_provider(client, login_as, coordinator, l
 def test_junk_in_the_query_string_never_fails(client, login_as, coordinator, listed, query):
     login_as(coordinator)
     response = client.get(f"/runs?{query}")
-    assert response.status_code == 200
+    # A NUL byte is refused before any view (app.core.security): 400, the normal error page.
+    assert response.status_code == (400 if "%00" in query else 200)
 
 
 def test_a_filter_without_matches_says_so(client, login_as, coordinator, listed):

@@ -143,7 +143,7 @@ def test_a_special_run_requires_the_practice_case_at_its_field(client, login_as,
     login_as(me)
     page = html(client.get(run_url(run)))
     assert 'name="practice_case"' in page
-    assert "Skriv ingen personoplysninger om borgere" in page
+    assert "Skriv ikke navne, CPR-numre eller andre oplysninger om borgere." in page
     assert "din egen praktiske opgave" in page
 
     response = enrol(client, run, {"practice_case": "   ", "note": "Vegetar"})

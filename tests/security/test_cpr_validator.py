@@ -1,0 +1,126 @@
+"""app.core.validators: what looks like a Danish CPR number is caught, what merely has digits is not.
+
+Property-based (hypothesis, deterministic): every valid CPR number, in each way it is written, inside any
+text; and phone numbers, dates, amounts and year ranges never."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.core.validators import contains_cpr_number, cpr_birth_year, find_cpr_numbers
+
+DETERMINISTIC = settings(derandomize=True, deadline=None, max_examples=300, database=None)
+
+#: Text that cannot extend a digit run: anything but decimal digits.
+no_digits = st.text(alphabet=st.characters(exclude_categories=("Nd", "Cs")), max_size=30)
+
+
+def seventh_digits(year: int) -> list[int]:
+    """The serial numbers' first digits CPR uses for people born in `year`."""
+    digits = []
+    if 1900 <= year <= 1999:
+        digits += [0, 1, 2, 3]
+    if 2000 <= year <= 2036 or 1937 <= year <= 1999:
+        digits += [4, 9]
+    if 2000 <= year <= 2057 or 1858 <= year <= 1899:
+        digits += [5, 6, 7, 8]
+    return digits
+
+
+@st.composite
+def cpr_numbers(draw) -> str:
+    born = draw(st.dates(min_value=date(1858, 1, 1), max_value=date(2057, 12, 31)))
+    seventh = draw(st.sampled_from(seventh_digits(born.year)))
+    rest = draw(st.integers(0, 999))
+    separator = draw(st.sampled_from(["", "-", " ", "\u2010", "\u2013"]))
+    return f"{born:%d%m%y}{separator}{seventh}{rest:03d}"
+
+
+@DETERMINISTIC
+@given(cpr=cpr_numbers(), before=no_digits, after=no_digits)
+def test_every_valid_cpr_number_is_caught_wherever_it_stands(cpr, before, after):
+    assert find_cpr_numbers(before + cpr + after) == [cpr]
+
+
+@DETERMINISTIC
+@given(cpr=cpr_numbers())
+def test_the_birth_date_is_read_in_the_century_the_serial_number_gives(cpr):
+    digits = cpr.replace("-", "").replace(" ", "").replace("\u2010", "").replace("\u2013", "")
+    year = cpr_birth_year(int(digits[4:6]), int(digits[6]))
+    date(year, int(digits[2:4]), int(digits[0:2]))  # a real date
+
+
+@pytest.mark.parametrize("text", [
+    "Familien har cpr 010180-1234 og bor i Valby",
+    "0101801234",
+    "cpr: 311299 4321.",
+    "290200-4123",  # 29 February 2000 (seventh digit 4: born 2000)
+    "250107-5555",  # issued after 2007: no modulus-11 check
+])
+def test_examples_are_caught(text):
+    assert contains_cpr_number(text)
+
+
+@pytest.mark.parametrize("text", [
+    "320180-1234",  # no 32nd
+    "011380-1234",  # no 13th month
+    "290201-4123",  # 2001 is no leap year
+    "290200-2123",  # seventh digit 2: born 1900, which was no leap year
+    "12010180-1234",  # part of a longer number
+    "010180-12345",
+    "010180--1234",
+    "Kontonummer 9876543210123",
+    "",
+])
+def test_near_misses_are_not_caught(text):
+    assert not contains_cpr_number(text)
+
+
+@DETERMINISTIC
+@given(number=st.integers(10_000_000, 99_999_999),
+       style=st.sampled_from(
+           ["{n}", "{a} {b} {c} {d}", "+45 {n}", "+45{n}", "tlf. {a}{b} {c}{d}", "(+45) {a} {b} {c} {d}"]
+       ),
+       before=no_digits, after=no_digits)
+def test_phone_numbers_are_not_flagged(number, style, before, after):
+    n = f"{number}"
+    text = style.format(n=n, a=n[0:2], b=n[2:4], c=n[4:6], d=n[6:8])
+    assert not contains_cpr_number(before + text + after)
+
+
+@DETERMINISTIC
+@given(day=st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)),
+       fmt=st.sampled_from(["%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%Y", "%d%m%Y", "%d-%m-%y", "%d.%m.%y kl. 09.00",
+                            "%d. %B %Y", "%d-%m-%Y %H:%M"]),
+       before=no_digits, after=no_digits)
+def test_dates_are_not_flagged(day, fmt, before, after):
+    assert not contains_cpr_number(before + day.strftime(fmt) + after)
+
+
+@DETERMINISTIC
+@given(kroner=st.integers(0, 10**10), ore=st.integers(0, 99),
+       style=st.sampled_from(
+           ["{grouped} kr", "{grouped} kr.", "{grouped},{ore:02d} kr.", "kr. {grouped}", "DKK {plain}", "{plain} kr"]
+       ),
+       before=no_digits, after=no_digits)
+def test_amounts_are_not_flagged(kroner, ore, style, before, after):
+    grouped = f"{kroner:,}".replace(",", ".")
+    if style == "{plain} kr" or style == "DKK {plain}":
+        kroner = kroner % 10**6  # a plain amount the size a course costs, not a ten-digit number
+    assert not contains_cpr_number(before + style.format(grouped=grouped, plain=kroner, ore=ore) + after)
+
+
+@DETERMINISTIC
+@given(first=st.integers(1900, 2100), length=st.integers(0, 20),
+       separator=st.sampled_from(["-", "–", " - ", " til ", "/"]), before=no_digits, after=no_digits)
+def test_year_ranges_are_not_flagged(first, length, separator, before, after):
+    assert not contains_cpr_number(f"{before}{first}{separator}{first + length}{after}")
+
+
+def test_several_harmless_numbers_in_one_text():
+    text = ("Kurset 30-09-2008 kl. 09.00-15.30 koster 187.500 kr. for 2008-2009; ring 33 66 33 66 "
+            "eller +45 33663366. Hold 12, lokale 2.14.")
+    assert not contains_cpr_number(text)

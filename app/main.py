@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from app.core.access import AccessLevel, allow, public
 from app.core.i18n import LANG_COOKIE
+from app.core.urls import local_path
 from app.extensions import db
 
 bp = Blueprint("main", __name__)
@@ -46,10 +47,7 @@ def set_language():
     if current_user.is_authenticated:
         current_user.locale = lang
         db.session.commit()
-    target = request.form.get("next") or url_for("main.home")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("main.home")
-    response = redirect(target)
+    response = redirect(local_path(request.form.get("next")) or url_for("main.home"))
     response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return response
 

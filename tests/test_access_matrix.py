@@ -516,3 +516,20 @@ def test_logout_without_a_token_keeps_the_session(world):
     client, _token = world.client("staff")
     assert client.post("/logout").status_code == 400
     assert client.get("/me/courses").status_code == 200
+
+
+def test_the_snapshot_sees_a_changed_row_and_ignores_the_audit_log(world):
+    """The harness itself: a changed value is seen, a new audit entry is not."""
+    from app.audit.services import record
+    from app.courses.models import Method
+
+    before = snapshot()
+    method = db.session.get(Method, world.ids["method"])
+    name, method.name = method.name, method.name + " (ændret)"
+    db.session.commit()
+    assert changed_tables(before, snapshot()) == ["methods"]
+    method = db.session.get(Method, world.ids["method"])
+    method.name = name
+    record("matrix.probe")
+    db.session.commit()
+    assert changed_tables(before, snapshot()) == []

@@ -254,21 +254,21 @@ def test_an_invalid_form_for_a_run_the_user_may_not_see_is_404_not_the_field(cli
     assert rows(run) == []
 
 
-def test_a_run_the_user_holds_but_may_no_longer_see_refuses_on_my_courses(client, login_as, run, me):
-    """Their own enrolment is theirs to know about: enrol and cancel give a message on Mine kurser, not a 404."""
+def test_a_run_the_user_is_enrolled_on_stays_visible_when_their_role_changes(client, login_as, run, me):
+    """Their own enrolment is theirs to see: Mine kurser links to the run page, which must then open."""
     factories.make_enrolment(run, me)
     _other_role(run, me)
     login_as(me)
+    assert f'href="/runs/{run.id}"' in html(client.get("/me/courses"))
+    page = client.get(run_url(run))
+    assert page.status_code == 200
+    assert client.get(f"/runs/{run.id}.ics").status_code == 200
     response = post_form(client, f"/runs/{run.id}/enrol", {}, form_url="/me/courses")
     assert response.status_code == 302
-    assert response.location == "/me/courses"
     assert "ikke åbent for din stillingsbetegnelse" in html(client.get(response.location))
-    run.enrolment_deadline = date(2026, 2, 28)
-    db.session.commit()
     response = post_form(client, f"/runs/{run.id}/cancel", {}, form_url="/me/courses")
     assert response.status_code == 302
-    assert response.location == "/me/courses"
-    assert rows(run) == [(me.id, EnrolmentStatus.CONFIRMED)]
+    assert rows(run) == [(me.id, EnrolmentStatus.CANCELLED)]
 
 
 def test_after_the_deadline_the_panel_and_a_direct_post_say_so(client, login_as, run, me):

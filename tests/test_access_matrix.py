@@ -446,6 +446,24 @@ def _placeholder_url(rule) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
 
 
+def _suggested_expect(app, endpoint: str, method: str) -> str:
+    """A starting point for the missing row, from the view's declared rule (check the statuses yourself)."""
+    rule = getattr(app.view_functions[endpoint], "access_rule", None)
+    ok = 200 if method == "GET" else "<200 or 302>"
+    if rule is None:
+        return "<the view has no access rule: give it one first>"
+    if rule.public:
+        return f"public({ok})"
+    levels = {str(level) for level in rule.levels}
+    if levels == {"coordinator"} and rule.check is None:
+        return f"coordinator_only({ok})"
+    if len(levels) == 3 and rule.check is None:
+        return f"logged_in({ok})"
+    personas = [p for p in PERSONAS[1:] if p.removeprefix("other_") in levels and not p.startswith("other_")]
+    hidden = [p for p in PERSONAS[1:] if p.startswith("other_") and p.removeprefix("other_") in levels]
+    return f"expect({ok}, allowed={tuple(personas)!r}, hidden={tuple(hidden) if rule.check else ()!r})"
+
+
 def test_every_route_is_in_the_matrix(world):
     """Every endpoint and method of app.url_map has rows in ROUTES, and ROUTES names nothing that is gone."""
     problems = []
@@ -462,8 +480,7 @@ def test_every_route_is_in_the_matrix(world):
                 problems.append(
                     f"{rule.endpoint} {method} {rule.rule} is missing from ROUTES in tests/test_access_matrix.py; add "
                     f'to ROUTES["{rule.endpoint}"]: Case("{method}", "{_placeholder_url(rule)}", '
-                    "expect(<status when allowed>, allowed=(<personas>,), "
-                    f"hidden=(<personas who must get 404>,)){data}) "
+                    f"{_suggested_expect(world.app, rule.endpoint, method)}{data}) "
                     "- fill the placeholders from build_world() (add the objects you need there)"
                 )
     for endpoint in ROUTES.keys() - endpoints:

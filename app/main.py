@@ -9,6 +9,7 @@ from flask_login import current_user
 from app.core import clock
 from app.core.access import AccessLevel, allow, public
 from app.core.i18n import LANG_COOKIE
+from app.core.urls import local_path
 from app.extensions import db
 from app.health.services import health_report
 
@@ -53,11 +54,7 @@ def set_language():
     if current_user.is_authenticated:
         current_user.locale = lang
         db.session.commit()
-    target = request.form.get("next") or url_for("main.home")
-    # Only a path on this site; browsers read a backslash as a slash ("/" + "\\host" would be "//host").
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = url_for("main.home")
-    response = redirect(target)
+    response = redirect(local_path(request.form.get("next")) or url_for("main.home"))
     response.set_cookie(
         LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),

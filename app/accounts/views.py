@@ -27,6 +27,7 @@ from app.accounts.sessions import METHOD_PASSWORD, start_session
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
 from app.core.exceptions import DomainError, ValidationFailed
+from app.core.urls import local_path
 from app.extensions import db, login_manager
 
 bp = Blueprint("accounts", __name__)
@@ -44,9 +45,7 @@ login_manager.login_message = None  # the login page explains itself
 
 
 def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    return local_path(target)
 
 
 @bp.route("/login", methods=["GET", "POST"])

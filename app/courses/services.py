@@ -168,17 +168,18 @@ def _closed_days() -> dict[date, str]:
 
 def run_visible_to(user: User, run: CourseRun) -> bool:
     """Coordinators see every run; a provider its own runs once out of draft; staff the published runs
-    open to their staff role."""
+    open to their staff role, and a published run they are enrolled on (their role may have changed since:
+    Mine kurser links to it)."""
     if user.is_coordinator:
         return True
     if user.is_provider:
         return user.provider_id is not None and run.provider_id == user.provider_id and run.status != RunStatus.DRAFT
     if user.is_staff:
-        return (
-            run.status == RunStatus.PUBLISHED
-            and user.staff_role_id is not None
-            and any(role.id == user.staff_role_id for role in run.eligible_roles)
-        )
+        if run.status != RunStatus.PUBLISHED:
+            return False
+        if user.staff_role_id is not None and any(role.id == user.staff_role_id for role in run.eligible_roles):
+            return True
+        return enrolment_services.active_enrolment(user.id, run.id) is not None
     return False
 
 

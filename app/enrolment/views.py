@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import exists, select
 
 from app.calendar import feeds
 from app.calendar.views import CalendarTokenForm
@@ -76,13 +77,26 @@ def _busy(exc: services.Busy):
     return render_template("errors/503.html"), 503
 
 
+def may_use_run(user, run_id: int) -> bool:
+    """Ownership rule of the staff member's enrol and cancel: the run exists and they may see it, or they
+    hold or held an enrolment on it. Anything else answers 404, as the run page does: the existence of a
+    run of another staff role, or of a draft, is not the user's to learn (app.core.access)."""
+    run = db.session.get(CourseRun, run_id)
+    if run is None:
+        return False
+    if run_visible_to(user, run):
+        return True
+    return bool(db.session.scalar(select(exists().where(Enrolment.user_id == user.id,
+                                                        Enrolment.course_run_id == run_id))))
+
+
 def _refused(run: CourseRun, message: str):
-    """A refusal that concerns no field: on the run page if the user may see the run, else its own page
-    (a direct POST to a run of another role, a draft ...: a clear message, never the run's details)."""
+    """A refusal that concerns no field: on the run page if the user may see the run, else on Mine kurser
+    (a run they have an enrolment on but may no longer see: its role or status changed)."""
+    flash(message, "error")
     if run_visible_to(current_user, run):
-        flash(message, "error")
         return _run_page(run.id)
-    return render_template("enrolment/staff_refused.html", message=message), 403
+    return redirect(url_for(".my_courses"))
 
 
 def _invalid_form(run: CourseRun, form: EnrolForm):
@@ -115,7 +129,7 @@ def _enrolled_message(enrolment: Enrolment) -> str:
 
 
 @bp.post("/runs/<int:run_id>/enrol")
-@allow(S)
+@allow(S, check=may_use_run)
 def enrol(run_id: int):
     """A staff member enrols themself: confirmed while seats are left, else on the waiting list (or
     awaiting approval where the run requires it)."""
@@ -147,7 +161,7 @@ def enrol(run_id: int):
 
 
 @bp.post("/runs/<int:run_id>/cancel")
-@allow(S)
+@allow(S, check=may_use_run)
 def cancel(run_id: int):
     """A staff member cancels their own enrolment (until the enrolment deadline); a freed seat goes to the
     first on the waiting list in the same transaction."""

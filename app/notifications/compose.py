@@ -20,9 +20,11 @@ survives any relay.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -158,14 +160,42 @@ def render_bodies(template: str, language: str | None, **context) -> tuple[str, 
 
 # --- messages -------------------------------------------------------------------------------------------
 
+#: A display name of atoms and spaces only (RFC 5322 atext): it needs neither quoting nor encoding.
+_PLAIN_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+")
+_MAX_HEADER_LINE = 78  # RFC 5322 2.1.1's "SHOULD"; policy.SMTP folds at the same length
+
+
+def to_header(name: str, email: str) -> str:
+    """The To: value for `name` <`email`>, folded into lines of at most 78 characters (CRLF between them).
+
+    A name of atoms and spaces is written as it is. Any other name (a comma as in "Hansen, Jens", quotes,
+    <, >, ;, æøå) becomes RFC 2047 encoded-words made here. Python 3.11's own folder can't be trusted with
+    these: folding a long quoted display name drops the quotes, so "Hansen, Jens ..., Socialrådgiver"
+    became three recipients and a name holding "<x>" or "Bcc: a@b" turned into addresses.
+    `Address()` checks the address itself (a bad one raises here, not at sending).
+    """
+    addr_spec = Address(addr_spec=one_line(email)).addr_spec
+    name = one_line(name)
+    if not name:
+        return addr_spec
+    if _PLAIN_PHRASE.fullmatch(name):
+        display = name
+    else:
+        display = Header(name, "utf-8", maxlinelen=_MAX_HEADER_LINE, header_name="To").encode(linesep="\r\n")
+    last_line = display.rsplit("\r\n", 1)[-1]
+    prefix = len("To: ") if "\r\n" not in display else 0
+    separator = " " if prefix + len(last_line) + len(addr_spec) + 3 <= _MAX_HEADER_LINE else "\r\n "
+    return f"{display}{separator}<{addr_spec}>"
+
+
 
 def _envelope(recipient: Recipient, subject: str, stamp: datetime, message_id: str | None) -> EmailMessage:
     if stamp.tzinfo is None or stamp.utcoffset() is None:
         raise ValueError("stamp must be a timezone-aware datetime")
     msg = EmailMessage(policy=policy.default)
     msg["From"] = current_app.config["MAIL_FROM"]
-    # Address() quotes and encodes the display name (commas, æøå); a bad address raises here, not at sending.
-    msg["To"] = Address(display_name=one_line(recipient.name), addr_spec=one_line(recipient.email))
+    # Stored as folded here and sent as it is (policy.SMTP refolds only lines that are too long): see to_header.
+    msg.set_raw("To", to_header(recipient.name, recipient.email))
     msg["Subject"] = one_line(subject)
     msg["Date"] = format_datetime(stamp)
     msg["Message-ID"] = message_id or make_msgid(domain=current_app.config["CALENDAR_UID_DOMAIN"])

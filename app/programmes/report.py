@@ -20,7 +20,7 @@ from app.core.downloads import as_attachment
 from app.core.money import ore_to_kroner
 from app.core.templating import dk_date, money
 from app.programmes.dashboard import BreakdownRow, ProgrammeFigures, Status, programme_figures
-from app.reporting.exports import FONT_FAMILY, prepare_pdf, printable
+from app.reporting.exports import FONT_FAMILY, prepare_pdf, printable, xlsx_text_cell
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_MONEY = '#,##0.00 "kr."'
@@ -320,7 +320,7 @@ def render_xlsx(f: ProgrammeFigures) -> bytes:
     workbook = Workbook(write_only=True)
     bold = Font(bold=True)
     summary = workbook.create_sheet(_("Sammenfatning")[:31])
-    summary.append([f.name])
+    summary.append([xlsx_text_cell(summary, _XML_ILLEGAL.sub(" ", f.name))])
     summary.append([_("Opgjort"), f.today])
     summary.append([_("Frist for målene"), f.deadline])
     for line in summary_text(f):
@@ -338,11 +338,10 @@ def render_xlsx(f: ProgrammeFigures) -> bytes:
             out = []
             for value in values:
                 if isinstance(value, str):
-                    value = _XML_ILLEGAL.sub(" ", value)
-                cell = WriteOnlyCell(ws, value=value)
-                if isinstance(value, str) and value.startswith("="):
-                    cell.data_type = "s"  # a title such as "=SUM()" stays text
-                elif isinstance(value, Decimal):
+                    cell = xlsx_text_cell(ws, _XML_ILLEGAL.sub(" ", value))  # "=SUM()" as a title stays text
+                else:
+                    cell = WriteOnlyCell(ws, value=value)
+                if isinstance(value, Decimal):
                     cell.number_format = XLSX_MONEY
                 elif isinstance(value, date):
                     cell.number_format = "dd-mm-yyyy"

@@ -322,6 +322,20 @@ def _xlsx_text(value: str | None) -> str:
     return _XML_ILLEGAL.sub(" ", value) if value else ""
 
 
+def xlsx_text_cell(ws, value: str):
+    """User text as a write-only XLSX cell that stays text whatever it starts with: a string cell, never a
+    formula (openpyxl would store "=..." as one), and one starting with = + - @ TAB CR LF gets Excel's own
+    quote prefix, the leading apostrophe Excel shows and keeps when someone edits the cell (which would
+    otherwise turn "=HYPERLINK(...)" into a live formula; OWASP's CSV injection advice, done the XLSX way)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    if value.startswith(FORMULA_TRIGGERS):
+        cell.quotePrefix = True
+    return cell
+
+
 @dataclass
 class _Sheet:
     title: str
@@ -425,13 +439,10 @@ def render_xlsx(plist: ParticipantList, target: io.IOBase | None = None) -> io.I
                 elif isinstance(value, date):
                     out.append(date_cell(value, XLSX_DATE))
                 elif col in text_columns and value:
-                    if value.startswith("="):  # openpyxl would store it as a formula
-                        cell = WriteOnlyCell(ws, value=value)
-                        cell.data_type = "s"
-                        out.append(cell)
-                    elif "\n" in value:
-                        cell = WriteOnlyCell(ws, value=value)
-                        cell.alignment = top
+                    if value.startswith(FORMULA_TRIGGERS) or "\n" in value:
+                        cell = xlsx_text_cell(ws, value)
+                        if "\n" in value:
+                            cell.alignment = top
                         out.append(cell)
                     else:
                         out.append(value)

@@ -232,34 +232,43 @@ def _cancelled(run, user):
     db.session.commit()
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (_other_role, "Kursusforløbet er ikke åbent for din stillingsbetegnelse."),
-        (_draft, "Kursusforløbet er ikke åbent for tilmelding (det er kladde)."),
-        (_cancelled, "Kursusforløbet er ikke åbent for tilmelding"),
-    ],
-)
-def test_a_direct_post_to_a_run_the_user_may_not_see_is_refused_clearly(client, login_as, run, me, change, message):
+@pytest.mark.parametrize("change", [_other_role, _draft, _cancelled], ids=["other-role", "draft", "cancelled"])
+def test_a_direct_post_to_a_run_the_user_may_not_see_is_404(client, login_as, run, me, change):
+    """As the run page itself: the existence of a run the user may not see is not theirs to learn."""
     change(run, me)
     login_as(me)
     response = post_form(client, f"/runs/{run.id}/enrol", {}, form_url="/me/courses")
-    assert response.status_code == 403
-    page = html(response)
-    assert "Tilmelding ikke mulig" in page
-    assert message in page
-    assert run.title not in page  # nothing of a run they may not see
+    assert response.status_code == 404
+    assert run.title not in html(response)
+    assert client.get(run_url(run)).status_code == 404
+    assert post_form(client, f"/runs/{run.id}/cancel", {}, form_url="/me/courses").status_code == 404
     assert rows(run) == []
 
 
-def test_an_invalid_form_for_a_run_the_user_may_not_see_gives_the_refusal_not_the_field(client, login_as, run, me):
+def test_an_invalid_form_for_a_run_the_user_may_not_see_is_404_not_the_field(client, login_as, run, me):
     run.kind, run.status = RunKind.SPECIAL, RunStatus.DRAFT
     db.session.commit()
     login_as(me)
     response = post_form(client, f"/runs/{run.id}/enrol", {"practice_case": ""}, form_url="/me/courses")
-    assert response.status_code == 403
-    assert "ikke åbent for tilmelding" in html(response)
+    assert response.status_code == 404
     assert rows(run) == []
+
+
+def test_a_run_the_user_is_enrolled_on_stays_visible_when_their_role_changes(client, login_as, run, me):
+    """Their own enrolment is theirs to see: Mine kurser links to the run page, which must then open."""
+    factories.make_enrolment(run, me)
+    _other_role(run, me)
+    login_as(me)
+    assert f'href="/runs/{run.id}"' in html(client.get("/me/courses"))
+    page = client.get(run_url(run))
+    assert page.status_code == 200
+    assert client.get(f"/runs/{run.id}.ics").status_code == 200
+    response = post_form(client, f"/runs/{run.id}/enrol", {}, form_url="/me/courses")
+    assert response.status_code == 302
+    assert "ikke åbent for din stillingsbetegnelse" in html(client.get(response.location))
+    response = post_form(client, f"/runs/{run.id}/cancel", {}, form_url="/me/courses")
+    assert response.status_code == 302
+    assert rows(run) == [(me.id, EnrolmentStatus.CANCELLED)]
 
 
 def test_after_the_deadline_the_panel_and_a_direct_post_say_so(client, login_as, run, me):
@@ -278,11 +287,10 @@ def test_after_the_deadline_the_panel_and_a_direct_post_say_so(client, login_as,
     assert rows(run) == []
 
 
-def test_a_staff_member_without_a_role_is_refused(client, login_as, run, staff_member):
+def test_a_staff_member_without_a_role_sees_no_run_404(client, login_as, run, staff_member):
     login_as(staff_member)
     response = post_form(client, f"/runs/{run.id}/enrol", {}, form_url="/me/courses")
-    assert response.status_code == 403
-    assert "ikke åbent for din stillingsbetegnelse" in html(response)
+    assert response.status_code == 404
     assert rows(run) == []
 
 
@@ -426,7 +434,15 @@ def test_staff_cannot_cancel_someone_elses_enrolment_by_its_id(client, login_as,
     assert rows(run) == [(other.id, EnrolmentStatus.CONFIRMED)]
 
 
-def test_cancel_on_a_run_the_user_may_not_see_goes_to_my_courses(client, login_as, run, me):
+def test_cancel_on_a_run_the_user_may_not_see_and_never_held_is_404(client, login_as, run, me):
+    _draft(run, me)
+    login_as(me)
+    response = post_form(client, f"/runs/{run.id}/cancel", {}, form_url="/me/courses")
+    assert response.status_code == 404
+
+
+def test_cancel_a_cancelled_enrolment_on_a_run_no_longer_visible_goes_to_my_courses(client, login_as, run, me):
+    factories.make_enrolment(run, me, status="cancelled")
     _draft(run, me)
     login_as(me)
     response = post_form(client, f"/runs/{run.id}/cancel", {}, form_url="/me/courses")

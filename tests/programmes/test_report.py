@@ -119,7 +119,9 @@ def test_a_title_that_looks_like_a_formula_stays_text(client, login_as, coordina
     response = client.get(f"/programmes/{programme.id}/report.xlsx")
     book = openpyxl.load_workbook(io.BytesIO(response.get_data()))
     cell = book["Kursusforløb"]["A2"]
-    assert cell.value == "=SUM(A1)" and cell.data_type == "s"
+    assert cell.value == "=SUM(A1)" and cell.data_type == "s" and cell.quotePrefix
+    name = book.worksheets[0]["A1"]  # the summary sheet starts with the programme's name
+    assert name.value == "=HYPERLINK(1)" and name.data_type == "s" and name.quotePrefix
     assert 'filename="HYPERLINK 1' in response.headers["Content-Disposition"]
 
 

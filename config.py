@@ -100,6 +100,10 @@ class Config:
     #: Send Retry-After (and X-RateLimit-*) headers with limited responses.
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    #: How many reverse proxies (nginx, a load balancer) sit in front of the app and set X-Forwarded-For/
+    #: -Proto. 0 (default): use the connection's address. Set it behind a proxy, or the per-IP login limit
+    #: counts everybody as the proxy's one address; never set it higher than the real number of proxies.
+    TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024  # staff imports are small; refuse anything huge
 
     # Domain constants (closed days are data, not config).

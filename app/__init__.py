@@ -22,6 +22,7 @@ def create_app(config_name_or_object: str | type[Config] | object | None = None)
         config.validate()
     app.config.from_object(config)
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    _trust_proxies(app)
     app.url_map.converters["int"] = DatabaseIdConverter
 
     register_extensions(app)
@@ -33,6 +34,17 @@ def create_app(config_name_or_object: str | type[Config] | object | None = None)
     register_scheduler(app)
     logging.getLogger(__name__).debug("app created with %s", app.config.get("ENV_NAME"))
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXY_COUNT reverse proxies, take the client's address and scheme from their
+    X-Forwarded-For/-Proto headers: the login throttling per IP and the audit log need the real address
+    (without it every user shares the proxy's). Never set it without such a proxy: clients could forge it."""
+    count = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0)
 
 
 class DatabaseIdConverter(IntegerConverter):

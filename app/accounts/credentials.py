@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 KIND_PASSWORD_RESET = "password_reset"  # noqa: S105 (an outbox kind, not a secret)
 KIND_INVITATION = "account_invitation"
+KIND_PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an outbox kind, not a secret)
 
 
 def _external_url(path: str) -> str:
@@ -72,6 +73,27 @@ def _set_password(user: User, password: str) -> None:
     end_all_sessions(user)
 
 
+def _notify_password_changed(user: User, *, now: datetime) -> None:
+    """Tell the user their password changed, so a change they didn't make doesn't go unnoticed."""
+    from app.notifications.invitations import queue_notice
+
+    queue_notice(
+        user,
+        kind=KIND_PASSWORD_CHANGED,
+        dedupe_key=f"password_changed:{user.id}:{now.timestamp():.0f}:{secrets.token_hex(4)}",
+        now=now,
+        link=_external_url("/password/forgot"),
+        link_text=lambda: _("Glemt adgangskode?"),
+        subject=lambda: _("Din adgangskode er skiftet"),
+        paragraphs=lambda: [
+            _("Adgangskoden til din konto i Kursusportalen er netop blevet skiftet, og du er logget af alle "
+              "steder, hvor du var logget ind."),
+            _("Var det ikke dig, så vælg en ny adgangskode med det samme via linket nedenfor, og kontakt din "
+              "kursuskoordinator."),
+        ],
+    )
+
+
 def change_password(user: User, *, current_password: str, new_password: str, now: datetime) -> None:
     """The user changes their own password (account page). Every session of theirs ends; the view keeps
     the current one (`sessions.keep_current_session`).
@@ -87,6 +109,7 @@ def change_password(user: User, *, current_password: str, new_password: str, now
     except ValidationFailed as exc:
         raise ValidationFailed({"new_password": exc.errors["password"]}) from None
     db.session.flush()
+    _notify_password_changed(user, now=now)
     record("auth.password_changed", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
     logger.info("user %s changed their password", user.id)
 
@@ -94,6 +117,7 @@ def change_password(user: User, *, current_password: str, new_password: str, now
 def password_set_by_coordinator(user: User, *, actor: User | None, now: datetime) -> None:
     """Audit and session consequences of a coordinator (or the CLI) setting a user's password."""
     end_all_sessions(user)
+    _notify_password_changed(user, now=now)
     record("auth.password_set", actor=actor, object_type="user", object_id=user.id, subject=user, now=now)
 
 
@@ -145,6 +169,7 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> User:
     user = tokens.user_for_reset_token(token)
     _set_password(user, new_password)
     db.session.flush()
+    _notify_password_changed(user, now=now)
     record("auth.password_reset", actor=None, object_type="user", object_id=user.id, subject=user, now=now)
     logger.info("user %s reset their password by mail link", user.id)
     return user

@@ -42,6 +42,7 @@ KIND_LABELS = {
     "feedback": _l("Anmodning om tilbagemelding"),
     "password_reset": _l("Nulstilling af adgangskode"),
     "account_invitation": _l("Invitation til at vælge adgangskode"),
+    "password_changed": _l("Adgangskode skiftet"),
 }
 
 

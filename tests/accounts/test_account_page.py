@@ -7,7 +7,7 @@ import pytest
 from app.accounts.models import User
 from app.extensions import db
 from tests import factories
-from tests.accounts.helpers import audit_actions, csrf_token, is_logged_in
+from tests.accounts.helpers import audit_actions, csrf_token, is_logged_in, mail_text, outbox_rows
 from tests.conftest import post_action, post_form
 
 NEW = "blå hest under broen"
@@ -53,6 +53,10 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(app, clien
     user = db.session.get(User, staff_member.id)
     assert user.check_password(NEW) and not user.check_password(factories.PASSWORD)
     assert [e.action for e in audit_actions("auth.password_changed")] == ["auth.password_changed"]
+    notice = outbox_rows("password_changed")
+    assert [row.recipient_email for row in notice] == [staff_member.email]
+    assert notice[0].subject == "Din adgangskode er skiftet"
+    assert "/password/forgot" in mail_text(notice[0])
 
 
 @pytest.mark.parametrize(
@@ -75,6 +79,7 @@ def test_bad_input_is_shown_at_the_field_and_nothing_changes(client, login_as, s
     assert message in response.get_data(as_text=True)
     user = db.session.get(User, staff_member.id)
     assert (user.password_hash, user.session_version) == (old_hash, old_version)
+    assert outbox_rows("password_changed") == []
     assert is_logged_in(client)
 
 

@@ -72,6 +72,7 @@ def test_the_link_sets_a_new_password_and_ends_every_session(app, client, login_
     assert not is_logged_in(other)
     assert "Din adgangskode er skiftet" in client.get("/login").get_data(as_text=True)
     assert post_form(client, "/login", {"email": staff_member.email, "password": NEW}).status_code == 302
+    assert [row.recipient_email for row in outbox_rows("password_changed")] == [staff_member.email]
     assert [e.action for e in audit_actions("auth.password_reset")] == [
         "auth.password_reset_requested", "auth.password_reset",
     ]

@@ -161,3 +161,35 @@ def test_wrong_current_passwords_on_the_account_page_are_limited(client, login_a
         assert response.status_code == 400
     data["current_password"] = factories.PASSWORD
     assert post_form(client, "/account/password", data, form_url="/account").status_code == 429
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_limited(monkeypatch, limiter_time):
+    """TRUSTED_PROXY_COUNT=1: the client address comes from X-Forwarded-For, so one client's failures
+    don't lock out everybody behind the same proxy."""
+    from app import create_app
+    from app.extensions import db
+    from config import TestingConfig
+
+    class BehindProxy(TestingConfig):
+        TRUSTED_PROXY_COUNT = 1
+        LOGIN_LIMIT_PER_IP = "3 per 5 minutes"
+
+    proxied = create_app(BehindProxy)
+    with proxied.app_context():
+        db.create_all()
+        try:
+            user = factories.make_user(email="bag.proxy@test.dk")
+            client = proxied.test_client()
+
+            def post(ip, email, password):
+                token = csrf_token(client, "/login")
+                return client.post("/login", data={"csrf_token": token, "email": email, "password": password},
+                                   headers={"X-Forwarded-For": ip})
+
+            for i in range(3):
+                assert post("192.0.2.7", f"x{i}@test.dk", "forkert").status_code == 200
+            assert post("192.0.2.7", user.email, factories.PASSWORD).status_code == 429
+            assert post("198.51.100.1", user.email, factories.PASSWORD).status_code == 302
+        finally:
+            db.session.remove()
+            db.drop_all()

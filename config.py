@@ -69,10 +69,44 @@ class Config:
 
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = 8 * 3600  # a working day: forms left open over lunch still submit
+    # Cookies: never readable by scripts, not sent on cross-site POSTs; Secure in ProductionConfig.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    #: Flask-Login's "remember me" cookie (the login form does not offer it; set the same flags anyway).
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+
+    # Accounts and sessions (app/accounts/passwords.py, sessions.py, throttling.py, tokens.py).
+    #: Shortest password accepted when one is set (never checked at login). The longest is 128.
+    PASSWORD_MIN_LENGTH = int(os.environ.get("PASSWORD_MIN_LENGTH", "12"))
+    #: Lowest zxcvbn strength score (0-4) accepted for a new password; 3 = "safely unguessable".
+    PASSWORD_MIN_SCORE = int(os.environ.get("PASSWORD_MIN_SCORE", "3"))
+    #: A session with no request for this many minutes is ended (the user is asked to log in again).
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "60"))
+    #: A session is ended this many hours after the login, however active.
+    SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", "12"))
+    #: How long a password-reset link works (it also stops working once used).
+    PASSWORD_RESET_HOURS = int(os.environ.get("PASSWORD_RESET_HOURS", "1"))
+    #: How long an invitation link for imported staff to set their password works.
+    INVITATION_DAYS = int(os.environ.get("INVITATION_DAYS", "14"))
+    # Throttling with Flask-Limiter (limits syntax: "<n> per <count> <unit>"). Failed logins only count.
+    #: Failed logins from one IP address.
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 5 minutes")
+    #: Failed logins for one email address, known or not (the account is then refused even the right password).
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    #: Password-reset requests from one IP address, and for one email address.
+    PASSWORD_RESET_LIMIT_PER_IP = os.environ.get("PASSWORD_RESET_LIMIT_PER_IP", "10 per hour")
+    PASSWORD_RESET_LIMIT_PER_ACCOUNT = os.environ.get("PASSWORD_RESET_LIMIT_PER_ACCOUNT", "3 per hour")
+    #: Wrong current passwords on the account page's password change, per user.
+    PASSWORD_CHANGE_LIMIT = os.environ.get("PASSWORD_CHANGE_LIMIT", "5 per 15 minutes")
+    #: Where the counters live. "memory://" is per process: with several gunicorn workers (or hosts) use a
+    #: shared store, e.g. "redis://localhost:6379/0" (needs `pip install redis`), or each worker counts alone.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    #: "moving-window": N failures within any window, not just within a clock-aligned one.
+    RATELIMIT_STRATEGY = os.environ.get("RATELIMIT_STRATEGY", "moving-window")
+    #: Send Retry-After (and X-RateLimit-*) headers with limited responses.
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     #: Security headers (app.core.security): the Content-Security-Policy of every response, and HSTS max-age
     #: (0: no Strict-Transport-Security header; production sends a year unless told otherwise).
     CONTENT_SECURITY_POLICY = os.environ.get("CONTENT_SECURITY_POLICY") or DEFAULT_CONTENT_SECURITY_POLICY
@@ -160,6 +194,7 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
     SECRET_KEY = os.environ.get("SECRET_KEY")
+    # Cookies only over HTTPS (HttpOnly and SameSite=Lax come from Config).
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600)))

@@ -67,7 +67,10 @@ def register_logging(app: Flask) -> None:
 
 
 def register_proxy(app: Flask) -> None:
-    """Behind PROXY_COUNT trusted proxies (nginx), take the client address, scheme and host from them."""
+    """Behind PROXY_COUNT trusted proxies (nginx), take the client address, scheme and host from their
+    X-Forwarded-* headers: the login throttling per IP and the audit log need the real address (without it
+    every user shares the proxy's). Never set it higher than the real number of proxies: clients could
+    forge the headers."""
     count = int(app.config.get("PROXY_COUNT") or 0)
     if count > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -80,13 +83,14 @@ def register_extensions(app: Flask) -> None:
     from app.audit import services as _audit  # noqa: F401  (the audit log's append-only guard)
     from app.core.db import configure_engine
     from app.core.i18n import select_locale, select_timezone
-    from app.extensions import babel, csrf, db, login_manager, migrate
+    from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     login_manager.init_app(app)
+    limiter.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
 
@@ -111,8 +115,12 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_access_control(app: Flask) -> None:
+    from app.accounts.sessions import enforce_session_rules
     from app.core.access import enforce_access_rules
 
+    # The session's checks (revoked, idle, too old) first: a session they end reaches the access rules
+    # as an anonymous visitor.
+    app.before_request(enforce_session_rules)
     app.before_request(enforce_access_rules)
 
 

@@ -1,5 +1,7 @@
-"""Error pages: 400 (incl. CSRF), 403, 404, 405, 413, 500 - translated, never a stack trace."""
+"""Error pages: 400 (incl. CSRF), 403, 404, 405, 413, 429, 500 - translated, never a stack trace."""
 from __future__ import annotations
+
+import time
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
@@ -36,6 +38,12 @@ def init_app(app: Flask) -> None:
     def too_large(_err):
         return render(413)
 
+    @app.errorhandler(429)
+    def too_many_requests(err):
+        """A rate limit (app.accounts.throttling): say how long to wait; Flask-Limiter adds Retry-After."""
+        db.session.rollback()
+        return render_template("errors/429.html", retry_minutes=_retry_minutes()), 429
+
     @app.errorhandler(OperationalError)
     def database_busy(err):
         """A lock not granted in time (PostgreSQL lock_timeout, SQLite busy): ask to try again."""
@@ -49,3 +57,17 @@ def init_app(app: Flask) -> None:
     def server_error(_err):
         db.session.rollback()
         return render(500)
+
+
+def _retry_minutes() -> int | None:
+    """Whole minutes until the breached limit lets the next attempt through (None if unknown)."""
+    from app.extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return None
+    try:
+        seconds = current.reset_at - time.time()
+    except Exception:  # the storage went away: the page still shows, without the number
+        return None
+    return max(1, round(seconds / 60))  # reset_at is rounded up to the next second

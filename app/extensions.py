@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised in `create_app()`."""
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -33,3 +35,6 @@ migrate = Migrate(compare_type=True, render_as_batch=True, include_object=_inclu
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
+#: Rate limits (login, password reset): no default limits; each limited view declares its own
+#: (app/accounts/throttling.py). Storage and strategy come from RATELIMIT_* in config.py.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -32,7 +32,10 @@ users_cli = AppGroup("users", help="Manage user accounts.")
 @click.option("--provider", "provider_name", help="Provider name (required with --access provider).")
 @click.option("--staff-role", "staff_role_name", help="Staff role name (e.g. Sagsbehandler).")
 @click.option("--unit", "unit_name", help="Unit name.")
-@click.option("--password", help="Password (at least 10 characters); prompted for, hidden, when left out.")
+@click.option(
+    "--password",
+    help="Password (at least PASSWORD_MIN_LENGTH characters, not guessable); prompted for, hidden, when left out.",
+)
 def create_user_command(
     email: str,
     name: str,

@@ -1,4 +1,4 @@
-"""Forms for logging in, users, staff roles, units and the staff import.
+"""Forms for logging in, passwords, users, staff roles, units and the staff import.
 
 Field shape and single-field checks only; rules that need the database (unique names, provider rules,
 cycles in the unit tree) are checked by the services and mapped back onto these fields by the views.
@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 from app.core.access import AccessLevel
 from app.core.i18n import _l
@@ -31,6 +31,59 @@ class LoginForm(FlaskForm):
         _l("Adgangskode"),
         validators=[DataRequired(message=_l("Skriv din adgangskode.")), Length(max=200)],
         render_kw={"autocomplete": "current-password"},
+    )
+
+
+#: A typed password longer than this is refused by the form before anything hashes it (the policy's own
+#: maximum, 128, gives the message when one is set).
+_PASSWORD_FIELD_MAX = 1000
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail"),
+        validators=[DataRequired(message=_l("Skriv din e-mailadresse.")), Length(max=254)],
+        description=_l("Den e-mailadresse, du logger ind med."),
+        render_kw={"autocomplete": "username"},
+    )
+
+
+class SetPasswordForm(FlaskForm):
+    """A new password, twice (password reset and invitation); the policy is checked by the service."""
+
+    password = PasswordField(
+        _l("Ny adgangskode"),
+        validators=[DataRequired(message=_l("Skriv en adgangskode.")), Length(max=_PASSWORD_FIELD_MAX)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Gentag den nye adgangskode"),
+        validators=[
+            DataRequired(message=_l("Skriv adgangskoden igen.")),
+            EqualTo("password", message=_l("De to adgangskoder er ikke ens.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Nuværende adgangskode"),
+        validators=[DataRequired(message=_l("Skriv din nuværende adgangskode.")), Length(max=_PASSWORD_FIELD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        _l("Ny adgangskode"),
+        validators=[DataRequired(message=_l("Skriv en ny adgangskode.")), Length(max=_PASSWORD_FIELD_MAX)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Gentag den nye adgangskode"),
+        validators=[
+            DataRequired(message=_l("Skriv den nye adgangskode igen.")),
+            EqualTo("new_password", message=_l("De to adgangskoder er ikke ens.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
     )
 
 
@@ -134,10 +187,8 @@ class UserForm(FlaskForm):
     active = BooleanField(_l("Aktiv"), default=True, description=_l("En inaktiv bruger kan ikke logge ind."))
     password = PasswordField(
         _l("Adgangskode"),
-        validators=[
-            Optional(),
-            Length(min=10, max=200, message=_l("Adgangskoden skal være på mellem %(min)d og %(max)d tegn.")),
-        ],
+        # Length and strength are the password policy's (app.accounts.passwords), checked by the service.
+        validators=[Optional()],
         render_kw={"autocomplete": "new-password"},
     )
 

@@ -1,10 +1,11 @@
 """User, StaffRole and Unit."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, String, Text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -86,6 +87,12 @@ class User(UserMixin, TimestampMixin, db.Model):
     #: The secret in the personal calendar feed's address (`/calendar/<token>.ics`); None until the user
     #: asks for the address on "my courses". Regenerating it makes the old address answer 404.
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: Copied into the session at login and compared on every request (app.accounts.sessions): raising it
+    #: ends every session of this user at once (log out everywhere, password change or reset, deactivation).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: When the latest invitation to set a password was sent (whole seconds, UTC). Only the link of the
+    #: latest invitation works; None when none was sent.
+    invitation_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     staff_role: Mapped[StaffRole | None] = relationship()
     unit: Mapped[Unit | None] = relationship()

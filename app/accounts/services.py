@@ -19,6 +19,8 @@ from sqlalchemy.orm import selectinload
 
 from app.accounts.importing import ImportRow, claim_pending_import, parse_staff_file, store_pending_import
 from app.accounts.models import StaffRole, Unit, User
+from app.accounts.passwords import password_problems, user_inputs
+from app.core import clock
 from app.core.access import AccessLevel
 from app.core.db import Page, paginate
 from app.core.exceptions import Conflict, DomainError, ValidationFailed
@@ -28,8 +30,6 @@ from app.providers.models import Provider
 
 logger = logging.getLogger(__name__)
 
-PASSWORD_MIN_LENGTH = 10
-PASSWORD_MAX_LENGTH = 200
 NAME_MAX_LENGTH = 200
 EMAIL_MAX_LENGTH = 254
 STAFF_ROLE_NAME_MAX_LENGTH = 120
@@ -424,13 +424,9 @@ def _check_user(data: UserData, *, user: User | None = None, actor: User | None 
     elif access_level is not None and access_level != AccessLevel.PROVIDER and data.provider_id is not None:
         errors["provider_id"].append(_("Kun brugere med adgangsniveauet Udbyder kan knyttes til en udbyder."))
 
-    if data.password:
-        if not data.password.strip():
-            errors["password"].append(_("Adgangskoden må ikke kun bestå af mellemrum."))
-        elif len(data.password) < PASSWORD_MIN_LENGTH:
-            errors["password"].append(_("Adgangskoden skal være på mindst %(min)s tegn.", min=PASSWORD_MIN_LENGTH))
-        elif len(data.password) > PASSWORD_MAX_LENGTH:
-            errors["password"].append(_("Adgangskoden må højst være på %(max)s tegn.", max=PASSWORD_MAX_LENGTH))
+    problems = password_problems(data.password, inputs=user_inputs(name, email)) if data.password else []
+    if problems:
+        errors["password"].extend(problems)
 
     if user is not None and actor is not None and user.id == actor.id:
         # A coordinator who locks themselves out may leave nobody able to undo it.
@@ -459,16 +455,24 @@ def create_user(*, actor: User | None, data: UserData) -> User:
     return user
 
 
-def update_user(user: User, *, actor: User, data: UserData) -> User:
-    """Change a user (coordinator); an empty password keeps the current one.
+def update_user(user: User, *, actor: User, data: UserData, now: datetime | None = None) -> User:
+    """Change a user (coordinator); an empty password keeps the current one. A new password or
+    deactivation ends every session of the user (app.accounts.sessions) and is audited.
 
     :raises ValidationFailed: as `create_user`, and when a coordinator would deactivate or demote themselves.
     """
+    from app.accounts import credentials
+
+    now = now or clock.utcnow()
     values = _check_user(data, user=user, actor=actor)
+    deactivated = user.active and not values["active"]
     for key, value in values.items():
         setattr(user, key, value)
     if data.password:
         user.set_password(data.password)
+        credentials.password_set_by_coordinator(user, actor=actor, now=now)
+    if deactivated:
+        credentials.user_deactivated(user, actor=actor, now=now)
     db.session.flush()
     logger.info("user %s updated by %s", user.id, _who(actor))
     return user

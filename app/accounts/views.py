@@ -1,18 +1,23 @@
-"""Login and logout; user, staff-role and unit administration and the staff import for coordinators."""
+"""Login and logout, the account page, password reset and invitations; user, staff-role and unit
+administration and the staff import for coordinators."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_babel import ngettext
+from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts import services
+from app.accounts import credentials, services, tokens
 from app.accounts.forms import (
     ACCESS_LEVEL_LABELS,
+    ChangePasswordForm,
+    ForgotPasswordForm,
     ImportConfirmForm,
     LoginForm,
+    SetPasswordForm,
     StaffImportForm,
     StaffRoleForm,
     UnitForm,
@@ -22,8 +27,16 @@ from app.accounts.forms import (
 )
 from app.accounts.importing import column_labels
 from app.accounts.models import StaffRole, Unit, User
+from app.accounts.passwords import policy_description
 from app.accounts.services import authenticate
-from app.accounts.sessions import METHOD_PASSWORD, start_session
+from app.accounts.sessions import (
+    METHOD_INVITATION,
+    METHOD_PASSWORD,
+    end_session,
+    keep_current_session,
+    start_session,
+)
+from app.accounts.throttling import count_failure, limit_logins, limit_password_changes, limit_reset_requests
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
 from app.core.exceptions import DomainError, ValidationFailed
@@ -50,16 +63,23 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@limit_logins
 def login():
-    """Log in with email and password."""
+    """Log in with email and password (throttled: app.accounts.throttling)."""
     form = LoginForm()
     if form.validate_on_submit():
+        now = clock.utcnow()
         user = authenticate(form.email.data, form.password.data)
         if user is None:
+            count_failure()
+            credentials.record_login_failure(form.email.data, now=now)
+            db.session.commit()
             form.password.errors.append(_("Forkert e-mail eller adgangskode."))
         else:
             next_url = _safe_next(request.args.get("next"))
             start_session(user, method=METHOD_PASSWORD)
+            credentials.record_login(user, method=METHOD_PASSWORD, now=now)
+            db.session.commit()
             return redirect(next_url or url_for("main.home"))
     return render_template("accounts/login.html", form=form)
 
@@ -67,11 +87,151 @@ def login():
 @bp.post("/logout")
 @allow(*ALL_LEVELS)
 def logout():
-    """Log out (POST with CSRF, so another site cannot log you out)."""
-    logout_user()
-    session.clear()
+    """Log out this browser (POST with CSRF, so another site cannot log you out)."""
+    credentials.record_logout(_actor(), now=clock.utcnow())
+    db.session.commit()
+    end_session()
     flash(_("Du er logget af."), "success")
     return redirect(url_for("accounts.login"))
+
+
+# --- the account page ---------------------------------------------------------------------------------
+
+
+def _account_page(form: ChangePasswordForm, status: int = 200):
+    form.new_password.description = policy_description()
+    return render_template("accounts/account.html", form=form, access_labels=ACCESS_LEVEL_LABELS), status
+
+
+@bp.get("/account")
+@allow(*ALL_LEVELS)
+def account():
+    """The logged-in user's own account: who they are, change password, log out everywhere."""
+    return _account_page(ChangePasswordForm())
+
+
+@bp.post("/account/password")
+@allow(*ALL_LEVELS)
+@limit_password_changes
+def change_password():
+    """Change one's own password: every other session ends, this one goes on."""
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return _account_page(form, 400)
+    user = _actor()
+    try:
+        credentials.change_password(
+            user, current_password=form.current_password.data, new_password=form.new_password.data,
+            now=clock.utcnow(),
+        )
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        if "current_password" in getattr(exc, "errors", {}):
+            count_failure()
+        _show_error(form, exc)
+        return _account_page(form, 400)
+    keep_current_session(user)
+    flash(_("Din adgangskode er skiftet. Du er logget af alle andre steder."), "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.post("/account/logout-everywhere")
+@allow(*ALL_LEVELS)
+def logout_everywhere():
+    """End every session of the user, this one included, on every device."""
+    credentials.log_out_everywhere(_actor(), now=clock.utcnow())
+    db.session.commit()
+    end_session()
+    flash(_("Du er logget af alle steder, også her."), "success")
+    return redirect(url_for("accounts.login"))
+
+
+# --- password reset and invitations (anonymous, by signed link) ---------------------------------------
+
+
+def _no_referrer(response):
+    """Pages whose address holds a token: never leak it in a Referer header."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _link_refused(problem: tokens.TokenProblem, kind: str):
+    status = 400 if problem == tokens.TokenProblem.INVALID else 410
+    page = render_template("accounts/link_refused.html", problem=problem.value, kind=kind)
+    return _no_referrer(make_response(page, status))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@public
+@limit_reset_requests
+def password_forgot():
+    """Ask for a reset link by mail; the answer is the same whether the account exists or not."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        credentials.request_password_reset(form.email.data, now=clock.utcnow())
+        db.session.commit()
+        return render_template("accounts/password_forgot_sent.html", hours=current_app.config["PASSWORD_RESET_HOURS"])
+    return render_template("accounts/password_forgot.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@public
+def password_reset(token: str):
+    """Choose a new password through the mailed link."""
+    try:
+        user = tokens.user_for_reset_token(token)
+    except tokens.TokenRefused as exc:
+        return _link_refused(exc.problem, "reset")
+    form = SetPasswordForm()
+    form.password.description = policy_description()
+    if form.validate_on_submit():
+        try:
+            credentials.reset_password(token, form.password.data, now=clock.utcnow())
+            db.session.commit()
+        except tokens.TokenRefused as exc:
+            db.session.rollback()
+            return _link_refused(exc.problem, "reset")
+        except DomainError as exc:
+            db.session.rollback()
+            _show_error(form, exc)
+        else:
+            end_session()
+            flash(_("Din adgangskode er skiftet. Log ind med den nye adgangskode."), "success")
+            return redirect(url_for("accounts.login"))
+    page = render_template("accounts/password_reset.html", form=form, user=user)
+    return _no_referrer(make_response(page, 400 if form.errors else 200))
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@public
+def accept_invitation(token: str):
+    """Imported staff choose their first password through the invitation link, and are logged in."""
+    try:
+        user = tokens.user_for_invitation_token(token)
+    except tokens.TokenRefused as exc:
+        return _link_refused(exc.problem, "invitation")
+    form = SetPasswordForm()
+    form.password.description = policy_description()
+    if form.validate_on_submit():
+        now = clock.utcnow()
+        try:
+            user = credentials.accept_invitation(token, form.password.data, now=now)
+            start_session(user, method=METHOD_INVITATION)
+            credentials.record_login(user, method=METHOD_INVITATION, now=now)
+            db.session.commit()
+        except tokens.TokenRefused as exc:
+            db.session.rollback()
+            return _link_refused(exc.problem, "invitation")
+        except DomainError as exc:
+            db.session.rollback()
+            _show_error(form, exc)
+        else:
+            flash(_("Velkommen til Kursusportalen. Din adgangskode er gemt, og du er logget ind."), "success")
+            return redirect(url_for("main.home"))
+    page = render_template("accounts/invitation.html", form=form, user=user)
+    return _no_referrer(make_response(page, 400 if form.errors else 200))
 
 
 def _show_error(form, exc: DomainError) -> None:
@@ -127,6 +287,7 @@ def user_list():
         page=page,
         filter_args=filter_args,
         access_labels=ACCESS_LEVEL_LABELS,
+        without_password=credentials.count_without_password(),
     )
 
 
@@ -137,10 +298,14 @@ def _user_form(user: User | None = None) -> UserForm:
     form.provider_id.choices = id_choices(_("Ingen"), [(p.id, p.name) for p in services.list_providers()])
     if user is None:
         form.password.description = _(
-            "Uden adgangskode kan brugeren ikke logge ind endnu. Mindst 10 tegn."
+            "Lad feltet stå tomt, og send brugeren en invitation til selv at vælge adgangskode. %(rule)s",
+            rule=policy_description(),
         )
     else:
-        form.password.description = _("Udfyld kun, hvis adgangskoden skal skiftes. Mindst 10 tegn.")
+        form.password.description = _(
+            "Udfyld kun, hvis adgangskoden skal skiftes. Brugeren logges af alle steder. %(rule)s",
+            rule=policy_description(),
+        )
     return form
 
 
@@ -183,7 +348,7 @@ def user_edit(user_id: int):
     form = _user_form(user)
     if form.validate_on_submit():
         try:
-            services.update_user(user, actor=_actor(), data=_user_data(form))
+            services.update_user(user, actor=_actor(), data=_user_data(form), now=clock.utcnow())
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
@@ -192,6 +357,40 @@ def user_edit(user_id: int):
             flash(_("Brugeren %(name)s er gemt.", name=user.name), "success")
             return redirect(url_for("accounts.user_list"))
     return render_template("accounts/user_edit.html", form=form, user=user)
+
+
+@bp.post("/users/<int:user_id>/invite")
+@allow(AccessLevel.COORDINATOR)
+def user_invite(user_id: int):
+    """Mail a user without a password a link to choose one (again: the newest link replaces older ones)."""
+    user = db.get_or_404(User, user_id)
+    try:
+        credentials.send_invitation(user, actor=_actor(), now=clock.utcnow())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(_("Invitationen til %(name)s er lagt i udbakken og sendes om lidt.", name=user.name), "success")
+    return redirect(url_for("accounts.user_edit", user_id=user.id))
+
+
+@bp.post("/users/invite-all")
+@allow(AccessLevel.COORDINATOR)
+def user_invite_all():
+    """Invite every active user without a password who has no valid invitation yet."""
+    result = credentials.send_invitations_to_all(actor=_actor(), now=clock.utcnow())
+    db.session.commit()
+    if result.sent:
+        flash(ngettext("%(num)s invitation er lagt i udbakken.", "%(num)s invitationer er lagt i udbakken.",
+                       result.sent), "success")
+    else:
+        flash(_("Der var ingen at invitere."), "info")
+    if result.skipped_recent:
+        flash(ngettext("%(num)s bruger har allerede en gyldig invitation og fik ikke en ny.",
+                       "%(num)s brugere har allerede en gyldig invitation og fik ikke en ny.",
+                       result.skipped_recent), "info")
+    return redirect(url_for("accounts.user_list"))
 
 
 # --- staff import -------------------------------------------------------------------------------------

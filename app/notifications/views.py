@@ -40,6 +40,9 @@ KIND_LABELS = {
     "cancelled": _l("Afmelding bekræftet"),
     "reminder": _l("Påmindelse"),
     "feedback": _l("Anmodning om tilbagemelding"),
+    "password_reset": _l("Nulstilling af adgangskode"),
+    "account_invitation": _l("Invitation til at vælge adgangskode"),
+    "password_changed": _l("Adgangskode skiftet"),
 }
 
 

@@ -16,3 +16,15 @@ def private_instance_path(app, tmp_path):
     """Pending imports are written to the instance folder: keep them out of the real one."""
     app.instance_path = str(tmp_path / "instance")
     return tmp_path / "instance"
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """app.core.clock.utcnow under the test's control, starting at 2 December 2026, 09:00 UTC."""
+    from datetime import UTC, datetime
+
+    from tests.accounts.helpers import FakeClock
+
+    clock = FakeClock(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+    monkeypatch.setattr("app.core.clock.utcnow", clock)
+    return clock

@@ -73,7 +73,7 @@ def test_staff_member_with_role_and_unit_and_provider_user(runner, fic_provider)
         (["--access", "staff", "--unit", "Månebasen"], "Ukendt enhed: Månebasen"),
         (["--access", "provider"], "--provider skal angives sammen med --access provider."),
         (["--access", "staff", "--provider", "Familien i Centrum"], "Kun brugere med adgangsniveauet Udbyder"),
-        (["--access", "staff", "--password", "kort"], "Adgangskoden skal være på mindst 10 tegn."),
+        (["--access", "staff", "--password", "kort"], "Adgangskoden skal være på mindst 12 tegn."),
         (["--access", "staff", "--email", "ikke-en-mail"], "Skriv en gyldig e-mailadresse."),
         (["--access", "staff", "--email", "SARA@test.dk"], "Der findes allerede en bruger med den e-mailadresse."),
         (["--access", "admin"], "Invalid value for '--access'"),
@@ -93,7 +93,7 @@ def test_errors_exit_non_zero_with_a_message(runner, staff_member, fic_provider,
 def test_short_password_at_the_prompt_is_refused(runner):
     result = create(runner, "--email", "k@kommune.dk", "--name", "K", "--access", "staff", input="kort\nkort\n")
     assert result.exit_code != 0
-    assert "mindst 10 tegn" in result.output
+    assert "mindst 12 tegn" in result.output
     assert db.session.scalar(select(User).where(User.email == "k@kommune.dk")) is None
 
 
@@ -101,6 +101,13 @@ def test_missing_required_options(runner):
     result = create(runner, "--name", "X", "--access", "staff")
     assert result.exit_code != 0
     assert "--email" in result.output
+
+
+def test_guessable_password_is_refused(runner):
+    result = create(runner, "--email", "g@kommune.dk", "--name", "G", "--access", "staff", "--password", "password1234")
+    assert result.exit_code != 0
+    assert "Adgangskoden er for let at gætte." in result.output
+    assert db.session.scalar(select(User).where(User.email == "g@kommune.dk")) is None
 
 
 def test_blank_password_is_refused(runner):

@@ -194,7 +194,8 @@ def test_form_offers_danish_access_levels_and_no_hash(as_coordinator, people):
         ({"access_level": "provider"}, "provider_id", "Vælg den udbyder, brugeren arbejder for."),
         ({"staff_role_id": "abc"}, "staff_role_id", "Vælg en af mulighederne på listen."),
         ({"unit_id": "424242"}, "unit_id", "Vælg en af mulighederne på listen."),
-        ({"password": "kort"}, "password", "Adgangskoden skal være på mellem 10 og 200 tegn."),
+        ({"password": "kort"}, "password", "Adgangskoden skal være på mindst 12 tegn."),
+        ({"password": "nina.ny@test.dk"}, "password", "Adgangskoden er for let at gætte."),
     ],
 )
 def test_create_bad_input_shows_message_at_field(as_coordinator, people, overrides, field, message):

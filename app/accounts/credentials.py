@@ -1,0 +1,257 @@
+"""Credential use cases: the audit trail of logins, changing and resetting a password, invitations for
+imported staff to set their first password, and ending a user's sessions.
+
+Like app.accounts.services: explicit `now`, DomainError subclasses, add/flush, never commit (the view owns
+the transaction). Nothing here logs or audits a password, a token or an email address that has no account.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from app.accounts import tokens
+from app.accounts.models import User
+from app.accounts.passwords import check_new_password
+from app.accounts.services import get_user_by_email
+from app.accounts.sessions import end_all_sessions
+from app.audit.services import record
+from app.core import clock
+from app.core.exceptions import Conflict, ValidationFailed
+from app.extensions import db
+
+logger = logging.getLogger(__name__)
+
+KIND_PASSWORD_RESET = "password_reset"  # noqa: S105 (an outbox kind, not a secret)
+KIND_INVITATION = "account_invitation"
+KIND_PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an outbox kind, not a secret)
+
+
+def _external_url(path: str) -> str:
+    """An absolute link for a mail, built on BASE_URL (mails may be queued outside any request, where
+    url_for can't build; the paths are those of accounts.password_reset and accounts.accept_invitation)."""
+    return current_app.config["BASE_URL"].rstrip("/") + path
+
+
+# --- logins -------------------------------------------------------------------------------------------
+
+
+def record_login(user: User, *, method: str, now: datetime) -> None:
+    record("auth.login", actor=user, object_type="user", object_id=user.id, subject=user,
+           details={"method": method}, now=now)
+
+
+def record_login_failure(email: str, *, now: datetime) -> None:
+    """A failed password login. The account is named only if it exists (a typed unknown address is
+    personal data of nobody we know, or a typo of a password: neither is kept)."""
+    user = get_user_by_email(email) if email else None
+    record("auth.login_failed", actor=None, object_type="user" if user else None,
+           object_id=user.id if user else None, subject=user, details={"method": "password"}, now=now)
+
+
+def record_logout(user: User, *, now: datetime) -> None:
+    record("auth.logout", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
+
+
+def log_out_everywhere(user: User, *, now: datetime) -> None:
+    """End every session of `user` (the caller ends this browser's session too)."""
+    end_all_sessions(user)
+    record("auth.logout_everywhere", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
+
+
+# --- changing a password ------------------------------------------------------------------------------
+
+
+def _set_password(user: User, password: str) -> None:
+    check_new_password(password, name=user.name, email=user.email)
+    user.set_password(password)
+    end_all_sessions(user)
+
+
+def _notify_password_changed(user: User, *, now: datetime) -> None:
+    """Tell the user their password changed, so a change they didn't make doesn't go unnoticed."""
+    from app.notifications.invitations import queue_notice
+
+    queue_notice(
+        user,
+        kind=KIND_PASSWORD_CHANGED,
+        dedupe_key=f"password_changed:{user.id}:{now.timestamp():.0f}:{secrets.token_hex(4)}",
+        now=now,
+        link=_external_url("/password/forgot"),
+        link_text=lambda: _("Glemt adgangskode?"),
+        subject=lambda: _("Din adgangskode er skiftet"),
+        paragraphs=lambda: [
+            _("Adgangskoden til din konto i Kursusportalen er netop blevet skiftet, og du er logget af alle "
+              "steder, hvor du var logget ind."),
+            _("Var det ikke dig, så vælg en ny adgangskode med det samme via linket nedenfor, og kontakt din "
+              "kursuskoordinator."),
+        ],
+    )
+
+
+def change_password(user: User, *, current_password: str, new_password: str, now: datetime) -> None:
+    """The user changes their own password (account page). Every session of theirs ends; the view keeps
+    the current one (`sessions.keep_current_session`).
+
+    :raises ValidationFailed: wrong current password (`current_password`), policy (`new_password`).
+    """
+    if not user.check_password(current_password or ""):
+        raise ValidationFailed({"current_password": [_("Den nuværende adgangskode er forkert.")]})
+    if new_password == current_password:
+        raise ValidationFailed({"new_password": [_("Den nye adgangskode skal være en anden end den nuværende.")]})
+    try:
+        _set_password(user, new_password)
+    except ValidationFailed as exc:
+        raise ValidationFailed({"new_password": exc.errors["password"]}) from None
+    db.session.flush()
+    _notify_password_changed(user, now=now)
+    record("auth.password_changed", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
+    logger.info("user %s changed their password", user.id)
+
+
+def password_set_by_coordinator(user: User, *, actor: User | None, now: datetime) -> None:
+    """Audit and session consequences of a coordinator (or the CLI) setting a user's password."""
+    end_all_sessions(user)
+    _notify_password_changed(user, now=now)
+    record("auth.password_set", actor=actor, object_type="user", object_id=user.id, subject=user, now=now)
+
+
+def user_deactivated(user: User, *, actor: User | None, now: datetime) -> None:
+    """A coordinator deactivated `user`: every session of theirs ends now."""
+    end_all_sessions(user)
+    record("user.deactivated", actor=actor, object_type="user", object_id=user.id, subject=user, now=now)
+
+
+# --- password reset -----------------------------------------------------------------------------------
+
+
+def request_password_reset(email: str, *, now: datetime) -> bool:
+    """Mail a reset link to the active account with this email, if there is one. The caller answers the
+    same either way; the return value (True if a mail was queued) is for tests and the audit only."""
+    from app.notifications.invitations import queue_notice
+
+    user = get_user_by_email(email) if email else None
+    if user is None or not user.active:
+        return False
+    link = _external_url(f"/password/reset/{tokens.make_reset_token(user)}")
+    hours = int(current_app.config["PASSWORD_RESET_HOURS"])
+    queue_notice(
+        user,
+        kind=KIND_PASSWORD_RESET,
+        dedupe_key=f"password_reset:{user.id}:{now.timestamp():.0f}:{secrets.token_hex(4)}",
+        now=now,
+        link=link,
+        link_text=lambda: _("Vælg en ny adgangskode"),
+        subject=lambda: _("Ny adgangskode til Kursusportalen"),
+        paragraphs=lambda: [
+            _("Nogen har bedt om at nulstille adgangskoden til din konto i Kursusportalen. Var det dig, så "
+              "brug linket nedenfor til at vælge en ny adgangskode."),
+            _("Linket virker i %(hours)s time(r) og kun én gang.", hours=hours),
+            _("Har du ikke bedt om det, kan du se bort fra denne mail. Din adgangskode er ikke ændret."),
+        ],
+    )
+    record("auth.password_reset_requested", actor=None, object_type="user", object_id=user.id, subject=user,
+           now=now)
+    return True
+
+
+def reset_password(token: str, new_password: str, *, now: datetime) -> User:
+    """Set a new password through a reset link. Every session of the user ends; the link is used up.
+
+    :raises tokens.TokenRefused: the link is invalid, expired or used. :raises ValidationFailed: the policy
+    (field `password`).
+    """
+    user = tokens.user_for_reset_token(token)
+    _set_password(user, new_password)
+    db.session.flush()
+    _notify_password_changed(user, now=now)
+    record("auth.password_reset", actor=None, object_type="user", object_id=user.id, subject=user, now=now)
+    logger.info("user %s reset their password by mail link", user.id)
+    return user
+
+
+# --- invitations --------------------------------------------------------------------------------------
+
+
+def _check_invitable(user: User) -> None:
+    if user.password_hash is not None:
+        raise Conflict(_("%(name)s har allerede en adgangskode og kan logge ind.", name=user.name))
+    if not user.active:
+        raise Conflict(_("%(name)s er inaktiv. Gør brugeren aktiv, før du sender en invitation.", name=user.name))
+
+
+def send_invitation(user: User, *, actor: User | None, now: datetime) -> None:
+    """Mail `user` (active, without a password) a link to set their password. A new invitation makes the
+    links of earlier ones stop working. :raises Conflict: the user has a password or is inactive."""
+    from app.notifications.invitations import queue_notice
+
+    _check_invitable(user)
+    user.invitation_sent_at = tokens.invitation_stamp(now)
+    db.session.flush()
+    link = _external_url(f"/invitation/{tokens.make_invitation_token(user)}")
+    days = int(current_app.config["INVITATION_DAYS"])
+    municipality = current_app.config["MUNICIPALITY_NAME"]
+    queue_notice(
+        user,
+        kind=KIND_INVITATION,
+        dedupe_key=f"account_invitation:{user.id}:{now.timestamp():.0f}:{secrets.token_hex(4)}",
+        now=now,
+        link=link,
+        link_text=lambda: _("Vælg din adgangskode"),
+        subject=lambda: _("Din konto i Kursusportalen"),
+        paragraphs=lambda: [
+            _("%(municipality)s bruger Kursusportalen til kurser for medarbejderne. Du har fået en konto, "
+              "så du kan se og tilmelde dig kurser.", municipality=municipality),
+            _("Brug linket nedenfor til at vælge din adgangskode. Derefter logger du ind med din "
+              "e-mailadresse %(email)s.", email=user.email),
+            _("Linket virker i %(days)s dage. Er det udløbet, kan du bede om et nyt under »Glemt "
+              "adgangskode?« på login-siden eller spørge din kursuskoordinator.", days=days),
+        ],
+    )
+    record("auth.invitation_sent", actor=actor, object_type="user", object_id=user.id, subject=user, now=now)
+
+
+@dataclass(frozen=True)
+class BulkInvitationResult:
+    sent: int
+    skipped_recent: int
+
+
+def send_invitations_to_all(*, actor: User | None, now: datetime) -> BulkInvitationResult:
+    """Invite every active user without a password, except those whose invitation is still valid
+    (sent within INVITATION_DAYS): the bulk action re-sends expired ones, never spams valid ones."""
+    valid_since = now - timedelta(days=int(current_app.config["INVITATION_DAYS"]))
+    candidates = list(
+        db.session.scalars(
+            select(User).where(User.password_hash.is_(None), User.active.is_(True)).order_by(User.id)
+        )
+    )
+    due = [u for u in candidates if u.invitation_sent_at is None or clock.as_utc(u.invitation_sent_at) < valid_since]
+    for user in due:
+        send_invitation(user, actor=actor, now=now)
+    return BulkInvitationResult(sent=len(due), skipped_recent=len(candidates) - len(due))
+
+
+def count_without_password() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(User).where(User.password_hash.is_(None), User.active.is_(True))
+    ) or 0
+
+
+def accept_invitation(token: str, new_password: str, *, now: datetime) -> User:
+    """Set the first password through an invitation link; the caller logs the user in (start_session).
+
+    :raises tokens.TokenRefused: invalid, expired, replaced or already used. :raises ValidationFailed: policy.
+    """
+    user = tokens.user_for_invitation_token(token)
+    _set_password(user, new_password)
+    db.session.flush()
+    record("auth.invitation_accepted", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
+    logger.info("user %s set their first password from an invitation", user.id)
+    return user
+

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts import services
+from app.accounts import mfa, mfa_views, services
 from app.accounts.forms import (
     ACCESS_LEVEL_LABELS,
     ImportConfirmForm,
@@ -60,6 +60,8 @@ def login():
             form.password.errors.append(_("Forkert e-mail eller adgangskode."))
         else:
             next_url = _safe_next(request.args.get("next"))
+            if mfa.needs_second_factor(user):  # not logged in yet: the code (or enrolment) comes first
+                return mfa_views.begin(user, next_url)
             start_session(user, method=METHOD_PASSWORD)
             return redirect(next_url or url_for("main.home"))
     return render_template("accounts/login.html", form=form)

@@ -15,7 +15,7 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from joserfc.errors import JoseError
+from joserfc.errors import ClaimError, JoseError
 
 from app.accounts import oidc
 from app.accounts.sessions import start_session
@@ -111,7 +111,10 @@ def callback():
         return _refused(exc.reason, exc.status)
     except JoseError as exc:
         # bad signature, wrong issuer or audience, expired, nonce mismatch ...: the error's name is enough
-        return _refused(f"invalid_id_token:{getattr(exc, 'error', type(exc).__name__)}", 400)
+        reason = f"invalid_id_token:{getattr(exc, 'error', type(exc).__name__)}"
+        if isinstance(exc, ClaimError):
+            reason += f":{exc.claim}"
+        return _refused(reason, 400)
     except AuthlibBaseError as exc:
         # mismatching state, an error from the provider, a refused code exchange
         return _refused(f"oauth:{getattr(exc, 'error', type(exc).__name__)}", 400)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 import pyotp
 import segno
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts.mfa_models import MfaCredential, MfaRecoveryCode
@@ -114,6 +114,22 @@ def _matching_step(credential: MfaCredential, code: str, now: datetime) -> int |
     return None
 
 
+def _claim_step(credential: MfaCredential, step: int) -> bool:
+    """Record `step` as used, unless a concurrent request used it (or a later one) first: one code, one login."""
+    db.session.flush()
+    claimed = db.session.execute(
+        update(MfaCredential)
+        .where(
+            MfaCredential.user_id == credential.user_id,
+            or_(MfaCredential.last_used_step.is_(None), MfaCredential.last_used_step < step),
+        )
+        .values(last_used_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(credential)
+    return claimed == 1
+
+
 # --- pending logins ---------------------------------------------------------------------------------------
 
 
@@ -168,7 +184,14 @@ class CodeCheck:
 
 
 def _failed(credential: MfaCredential, *, now: datetime, stage: str) -> CodeCheck:
-    credential.pending_failures = (credential.pending_failures or 0) + 1
+    db.session.flush()
+    db.session.execute(  # counted in SQL, so simultaneous wrong codes all count
+        update(MfaCredential)
+        .where(MfaCredential.user_id == credential.user_id)
+        .values(pending_failures=MfaCredential.pending_failures + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(credential)
     locked_out = credential.pending_failures >= current_app.config["MFA_MAX_ATTEMPTS"]
     record(
         "auth.mfa_failed",
@@ -188,8 +211,7 @@ def check_login_code(credential: MfaCredential, code: str, *, now: datetime) -> 
     """Check the code of a pending login: a TOTP code, or one of the recovery codes (used up)."""
     value = _normalise(code)
     step = _matching_step(credential, value, now)
-    if step is not None and credential.confirmed:
-        credential.last_used_step = step
+    if step is not None and credential.confirmed and _claim_step(credential, step):
         _end_pending(credential)
         db.session.flush()
         return CodeCheck(ok=True, kind="totp")
@@ -214,8 +236,14 @@ def _use_recovery_code(credential: MfaCredential, value: str, now: datetime) -> 
     ).all()
     for stored in codes:
         if check_password_hash(stored.code_hash, value):
-            stored.used_at = now
-            return True
+            used = db.session.execute(  # single use, even for two requests at once
+                update(MfaRecoveryCode)
+                .where(MfaRecoveryCode.id == stored.id, MfaRecoveryCode.used_at.is_(None))
+                .values(used_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            db.session.refresh(stored)
+            return used == 1
     return False
 
 
@@ -247,12 +275,11 @@ def confirm_enrolment(credential: MfaCredential, code: str, *, now: datetime, pe
     if credential.confirmed:
         return None
     step = _matching_step(credential, _normalise(code), now)
-    if step is None:
+    if step is None or not _claim_step(credential, step):
         if pending:
             _failed(credential, now=now, stage="enrolment")
         return None
     credential.confirmed_at = now
-    credential.last_used_step = step
     _end_pending(credential)
     codes = _replace_recovery_codes(credential.user, now=now)
     record("auth.mfa_enabled", actor=credential.user, object_type="user", object_id=credential.user_id,
@@ -264,13 +291,11 @@ def confirm_enrolment(credential: MfaCredential, code: str, *, now: datetime, pe
 def verify_current_code(credential: MfaCredential, code: str, *, now: datetime) -> bool:
     """A logged-in user proves they still hold the app (before new recovery codes or switching MFA off)."""
     step = _matching_step(credential, _normalise(code), now) if credential.confirmed else None
-    if step is None:
+    if step is None or not _claim_step(credential, step):
         record("auth.mfa_failed", actor=credential.user, object_type="user", object_id=credential.user_id,
                subject=credential.user_id, details={"stage": "account"}, now=now)
         db.session.flush()
         return False
-    credential.last_used_step = step
-    db.session.flush()
     return True
 
 

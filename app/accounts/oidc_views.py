@@ -60,6 +60,13 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
+def _callback_url() -> str:
+    """The redirect URI registered at the identity provider: on BASE_URL, never the request's Host header
+    (behind a proxy that is the internal address, and a client can set it)."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    return base + url_for("sso.callback").removeprefix(request.script_root)
+
+
 def _refused(reason: str, status: int):
     """Audit the refusal and show a clear page; nobody is logged in."""
     db.session.rollback()
@@ -80,7 +87,7 @@ def start():
         abort(404)
     try:
         idp = oidc.client()
-        redirect_uri = url_for("sso.callback", _external=True)
+        redirect_uri = _callback_url()
         response = idp.authorize_redirect(redirect_uri)
     except oidc.SsoRefused as exc:
         return _refused(exc.reason, exc.status)

@@ -37,7 +37,7 @@ def provider(keys):
 def sso(app, provider):
     """The app configured for the test provider."""
     app.config.update(OIDC_ISSUER=provider.issuer, OIDC_CLIENT_ID=provider.client_id,
-                      OIDC_CLIENT_SECRET=provider.client_secret)
+                      OIDC_CLIENT_SECRET=provider.client_secret, BASE_URL="https://kursus.kommune.example")
     return provider
 
 
@@ -95,7 +95,7 @@ def test_the_login_uses_pkce_state_and_nonce(client, sso, staff_member):
     assert request["code_challenge_method"] == "S256" and request["code_challenge"]
     assert request["state"] and request["nonce"]
     assert set(request["scope"].split()) == {"openid", "email", "profile"}
-    assert request["redirect_uri"] == "http://localhost/login/sso/callback"
+    assert request["redirect_uri"] == "https://kursus.kommune.example/login/sso/callback"  # BASE_URL, not Host
 
 
 def test_after_linking_the_subject_decides_not_the_email(client, sso, staff_member):

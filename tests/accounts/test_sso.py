@@ -335,3 +335,9 @@ def test_local_login_can_be_switched_off(app, client, sso, staff_member):
     # single sign-on still works
     assert sso_login(client, sso, {"sub": "abc", "email": staff_member.email}).status_code == 302
     assert is_logged_in(client)
+    assert 'href="/account/mfa"' not in client.get("/me/courses").get_data(as_text=True)  # nothing to set up
+
+
+def test_the_mfa_page_is_linked_in_the_header_while_local_login_is_on(client, login_as, staff_member):
+    login_as(staff_member)
+    assert 'href="/account/mfa"' in client.get("/me/courses").get_data(as_text=True)

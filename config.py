@@ -162,6 +162,31 @@ class Config:
     SCHEDULER_STANDBY_SECONDS = os.environ.get("SCHEDULER_STANDBY_SECONDS", 10)
     #: How late (seconds) a periodic job may still start, e.g. after the host was suspended.
     SCHEDULER_MISFIRE_GRACE_SECONDS = os.environ.get("SCHEDULER_MISFIRE_GRACE_SECONDS", 300)
+    # Logging in (docs/authentication.md).
+    #: Coordinators and provider users must use a second factor (TOTP) when they log in with a password.
+    #: Staff may enrol voluntarily; single sign-on logins count as multi-factor (the IdP enforces it).
+    MFA_REQUIRED = _env_bool("MFA_REQUIRED", False)
+    #: Seconds a password login may wait for its second factor, and wrong codes before it is dropped.
+    MFA_PENDING_SECONDS = int(os.environ.get("MFA_PENDING_SECONDS", "300"))
+    MFA_MAX_ATTEMPTS = int(os.environ.get("MFA_MAX_ATTEMPTS", "5"))
+    #: The name authenticator apps show beside the account.
+    MFA_ISSUER_NAME = os.environ.get("MFA_ISSUER_NAME", "Kursusportalen")
+    #: werkzeug hash method for recovery codes (the tests use a cheap one).
+    MFA_RECOVERY_HASH_METHOD = "scrypt"
+    #: OpenID Connect single sign-on: the tenant-specific issuer, e.g.
+    #: https://login.microsoftonline.com/<tenant id>/v2.0 (discovery is read from
+    #: <issuer>/.well-known/openid-configuration on the first SSO login). Unset: no SSO.
+    OIDC_ISSUER = os.environ.get("OIDC_ISSUER") or None
+    OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID") or None
+    OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET") or None
+    OIDC_BUTTON_LABEL = os.environ.get("OIDC_BUTTON_LABEL") or None  # None: "Log ind med kommunens konto"
+    #: The first SSO login may link to the one active user with the IdP's verified email; later logins
+    #: go by the stable subject only.
+    OIDC_LINK_BY_EMAIL = _env_bool("OIDC_LINK_BY_EMAIL", True)
+    #: Seconds to wait for the identity provider's discovery, keys and token endpoints.
+    OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT", "10"))
+    #: False hides the email/password form (and refuses its POST): everybody logs in through SSO.
+    LOCAL_LOGIN_ENABLED = _env_bool("LOCAL_LOGIN_ENABLED", True)
     #: SQLite only: the leadership lock file (default: next to the database file, or in the instance folder).
     SCHEDULER_LOCK_FILE = os.environ.get("SCHEDULER_LOCK_FILE") or None
 
@@ -189,6 +214,10 @@ class TestingConfig(Config):
     SMTP_URL = None
     MAIL_DIR = os.path.join(tempfile.gettempdir(), "kursusportalen-test-mail")
     SCHEDULER = os.environ.get("SCHEDULER", "off")  # tests build their schedulers themselves
+    MFA_REQUIRED = False  # the MFA tests switch it on themselves
+    MFA_RECOVERY_HASH_METHOD = "pbkdf2:sha256:1000"
+    OIDC_ISSUER = OIDC_CLIENT_ID = OIDC_CLIENT_SECRET = None  # the SSO tests start their own provider
+    LOCAL_LOGIN_ENABLED = True
 
 
 class ProductionConfig(Config):
@@ -203,6 +232,7 @@ class ProductionConfig(Config):
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))  # nginx in front (deploy/nginx-kursusportalen.conf)
     #: SQLite in production only when asked for (a single-process trial installation).
     ALLOW_SQLITE = _env_bool("ALLOW_SQLITE_IN_PRODUCTION")
+    MFA_REQUIRED = _env_bool("MFA_REQUIRED", True)  # ASVS 6.3.3: no password-only access to personal data
 
     @classmethod
     def validate(cls) -> None:
@@ -218,6 +248,10 @@ class ProductionConfig(Config):
             )
         if not cls.SMTP_URL:
             raise RuntimeError("SMTP_URL must be set in production: invitations are delivered by mail.")
+        if cls.OIDC_ISSUER and not (cls.OIDC_CLIENT_ID and cls.OIDC_CLIENT_SECRET):
+            raise RuntimeError("OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET.")
+        if not cls.LOCAL_LOGIN_ENABLED and not cls.OIDC_ISSUER:
+            raise RuntimeError("LOCAL_LOGIN_ENABLED=false needs single sign-on (OIDC_ISSUER): nobody could log in.")
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -96,6 +96,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.accounts.mfa_views import bp as mfa_bp
+    from app.accounts.oidc_views import bp as sso_bp
     from app.accounts.views import bp as accounts_bp
     from app.calendar.views import bp as calendar_bp
     from app.courses.views import bp as courses_bp
@@ -112,6 +114,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(reporting_bp)
     app.register_blueprint(feedback_bp)
+    app.register_blueprint(mfa_bp)
+    app.register_blueprint(sso_bp)
 
 
 def register_access_control(app: Flask) -> None:

@@ -1,4 +1,5 @@
 """One registry of every table, for Alembic, the shell and the tests (Indico's import_all_models)."""
+from app.accounts.mfa_models import MfaCredential, MfaRecoveryCode, UserIdentity
 from app.accounts.models import StaffRole, Unit, User
 from app.audit.models import AuditEntry
 from app.calendar.models import ClosedDay
@@ -31,6 +32,8 @@ __all__ = [
     "CourseRun",
     "DayKind",
     "Method",
+    "MfaCredential",
+    "MfaRecoveryCode",
     "OutboxMessage",
     "OutboxStatus",
     "Programme",
@@ -41,4 +44,5 @@ __all__ = [
     "StaffRole",
     "Unit",
     "User",
+    "UserIdentity",
 ]

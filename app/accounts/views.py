@@ -10,7 +10,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts import credentials, services, tokens
+from app.accounts import credentials, mfa, mfa_views, services, tokens
 from app.accounts.forms import (
     ACCESS_LEVEL_LABELS,
     ChangePasswordForm,
@@ -77,6 +77,8 @@ def login():
             form.password.errors.append(_("Forkert e-mail eller adgangskode."))
         else:
             next_url = _safe_next(request.args.get("next"))
+            if mfa.needs_second_factor(user):  # not logged in yet: the code (or enrolment) comes first
+                return mfa_views.begin(user, next_url)
             start_session(user, method=METHOD_PASSWORD)
             credentials.record_login(user, method=METHOD_PASSWORD, now=now)
             db.session.commit()

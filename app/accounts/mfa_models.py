@@ -1,0 +1,84 @@
+"""Second factor (TOTP and recovery codes) and single sign-on identities, per user."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import User
+from app.core.clock import utcnow
+from app.extensions import db
+
+
+class MfaCredential(db.Model):
+    """A user's TOTP secret, plus the one pending password login waiting for its second factor.
+
+    The secret is stored as it is (base32), not encrypted: encrypting it is out of scope for now, so the
+    database and its backups must be protected as the secrets they hold (see docs/authentication.md).
+    `confirmed_at` is None while the user is enrolling.
+    """
+
+    __tablename__ = "mfa_credentials"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The TOTP time-step (unix time // 30) of the last accepted code: that code, and older ones, never work again.
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: SHA-256 of the random token the browser's session holds while its password login waits for a code.
+    #: Kept here, not in the (client-side) session cookie, so a replayed old cookie can't reset the counter.
+    pending_token_hash: Mapped[str | None] = mapped_column(String(64))
+    pending_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pending_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    def __repr__(self) -> str:
+        return f"<MfaCredential user={self.user_id} confirmed={self.confirmed}>"
+
+
+class MfaRecoveryCode(db.Model):
+    """One single-use recovery code, stored hashed (werkzeug's password hash); shown once when made."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"<MfaRecoveryCode {self.id} user={self.user_id} used={self.used_at is not None}>"
+
+
+class UserIdentity(db.Model):
+    """A login at an OpenID Connect provider bound to a user: (issuer, subject) -> user, for good.
+
+    `subject` is "<tid>:<oid>" for Microsoft Entra ID (both claims present) and the `sub` claim otherwise;
+    never the email. One identity per user and issuer, so a second IdP account can't be linked to the same user.
+    """
+
+    __tablename__ = "user_identities"
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject", name="uq_user_identities_issuer_subject"),
+        UniqueConstraint("user_id", "issuer", name="uq_user_identities_user_issuer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<UserIdentity {self.id} user={self.user_id}>"

@@ -1,0 +1,273 @@
+"""The second factor's pages: the code after a password login, enrolment, the user's own MFA page, and the
+coordinator's reset for a lost phone. The rules are in app.accounts.mfa."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.accounts import credentials, mfa
+from app.accounts.mfa_forms import ButtonForm, MfaCodeForm, MfaSetupForm
+from app.accounts.mfa_models import MfaCredential
+from app.accounts.models import User
+from app.accounts.sessions import start_session
+from app.core import clock
+from app.core.access import ALL_LEVELS, AccessLevel, allow, public
+from app.extensions import db
+
+bp = Blueprint("mfa", __name__)
+
+METHOD_PASSWORD_TOTP = "password+totp"  # noqa: S105 (method names, not secrets)
+METHOD_PASSWORD_RECOVERY = "password+recovery"  # noqa: S105
+
+_PENDING = "mfa_pending"
+
+
+def begin(user: User, next_url: str | None) -> Response:
+    """Called by the password login once the password is right and a second factor is needed."""
+    session.clear()  # nothing of an earlier session survives, as in start_session
+    token = mfa.begin_pending_login(user, now=clock.utcnow())
+    confirmed = mfa.has_mfa(user)
+    db.session.commit()
+    session[_PENDING] = {"uid": user.id, "token": token, "next": next_url}
+    return redirect(url_for("mfa.login_code" if confirmed else "mfa.login_setup"))
+
+
+def _pending() -> MfaCredential | None:
+    data = session.get(_PENDING)
+    if not isinstance(data, dict):
+        return None
+    return mfa.pending_credential(data.get("uid"), data.get("token"), now=clock.utcnow())
+
+
+def _back_to_login(message: str) -> Response:
+    session.pop(_PENDING, None)
+    flash(message, "error")
+    return redirect(url_for("accounts.login"))
+
+
+def _expired() -> Response:
+    return _back_to_login(_("Din login er udløbet eller afbrudt. Log ind igen."))
+
+
+def _next_url() -> str:
+    data = session.get(_PENDING) or {}
+    return data.get("next") or url_for("main.home")
+
+
+@bp.route("/login/mfa", methods=["GET", "POST"])
+@public
+def login_code():
+    """Second step of a password login: the code from the authenticator app, or a recovery code."""
+    credential = _pending()
+    if credential is None:
+        return _expired()
+    if not credential.confirmed:
+        return redirect(url_for("mfa.login_setup"))
+    form = MfaCodeForm()
+    if form.validate_on_submit():
+        now = clock.utcnow()
+        result = mfa.check_login_code(credential, form.code.data, now=now)
+        db.session.commit()
+        if result.ok:
+            target = _next_url()
+            user = credential.user
+            method = METHOD_PASSWORD_TOTP if result.kind == "totp" else METHOD_PASSWORD_RECOVERY
+            start_session(user, method=method)
+            credentials.record_login(user, method=method, now=now)
+            db.session.commit()
+            if result.kind == "recovery":
+                left = mfa.unused_recovery_codes(user)
+                flash(_("Du har brugt en gendannelseskode. Du har %(left)s tilbage.", left=left), "warning")
+            return redirect(target)
+        if result.locked_out:
+            return _back_to_login(_("For mange forkerte koder. Log ind igen."))
+        form.code.errors.append(_("Koden er forkert eller allerede brugt. Prøv igen med en ny kode."))
+    return render_template("accounts/mfa_code.html", form=form)
+
+
+@bp.route("/login/mfa/setup", methods=["GET", "POST"])
+@public
+def login_setup():
+    """A user who must use a second factor but has none sets up the app before the login completes."""
+    credential = _pending()
+    if credential is None:
+        return _expired()
+    if credential.confirmed:
+        return redirect(url_for("mfa.login_code"))
+    form = MfaSetupForm()
+    if form.validate_on_submit():
+        codes = mfa.confirm_enrolment(credential, form.code.data, now=clock.utcnow(), pending=True)
+        locked_out = codes is None and credential.pending_token_hash is None
+        db.session.commit()
+        if codes is not None:
+            target = _next_url()
+            start_session(credential.user, method=METHOD_PASSWORD_TOTP)
+            credentials.record_login(credential.user, method=METHOD_PASSWORD_TOTP, now=clock.utcnow())
+            db.session.commit()
+            return render_template("accounts/mfa_recovery_codes.html", codes=codes, continue_url=target)
+        if locked_out:
+            return _back_to_login(_("For mange forkerte koder. Log ind igen."))
+        form.code.errors.append(_("Koden er forkert. Tjek at telefonens ur går rigtigt, og prøv igen."))
+    return _setup_page(credential, form, cancel_url=url_for("accounts.login"))
+
+
+def _setup_page(credential: MfaCredential, form, *, cancel_url: str):
+    return render_template(
+        "accounts/mfa_setup.html",
+        form=form,
+        secret=mfa.formatted_secret(credential),
+        uri=mfa.provisioning_uri(credential),
+        cancel_url=cancel_url,
+    )
+
+
+@bp.get("/mfa/qr.svg")
+@public
+def qr():
+    """The QR code of the secret being enrolled (of the pending login, or of the logged-in user)."""
+    credential = mfa.credential_for(current_user) if current_user.is_authenticated else _pending()
+    if credential is None or credential.confirmed:
+        abort(404)
+    response = Response(mfa.qr_svg(credential), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the user's own page -----------------------------------------------------------------------------------
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+@bp.get("/account/mfa")
+@allow(*ALL_LEVELS)
+def account():
+    """Your second factor: on or off, recovery codes left, and the buttons to change that."""
+    user = _me()
+    return render_template(
+        "accounts/mfa_account.html",
+        enabled=mfa.has_mfa(user),
+        required=mfa.is_required_for(user),
+        codes_left=mfa.unused_recovery_codes(user),
+        button_form=ButtonForm(),
+        code_form=MfaCodeForm(),
+    )
+
+
+@bp.post("/account/mfa/enrol")
+@allow(*ALL_LEVELS)
+def account_enrol():
+    """Start setting up an authenticator app (a fresh secret)."""
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if not mfa.has_mfa(_me()):
+        mfa.start_enrolment(_me(), now=clock.utcnow())
+        db.session.commit()
+    return redirect(url_for("mfa.account_setup"))
+
+
+@bp.route("/account/mfa/setup", methods=["GET", "POST"])
+@allow(*ALL_LEVELS)
+def account_setup():
+    """Scan the QR code and confirm with a first code."""
+    credential = mfa.credential_for(_me())
+    if credential is None or credential.confirmed:
+        return redirect(url_for("mfa.account"))
+    form = MfaSetupForm()
+    if form.validate_on_submit():
+        codes = mfa.confirm_enrolment(credential, form.code.data, now=clock.utcnow(), pending=False)
+        if codes is not None:
+            db.session.commit()
+            return render_template(
+                "accounts/mfa_recovery_codes.html", codes=codes, continue_url=url_for("mfa.account")
+            )
+        db.session.rollback()
+        form.code.errors.append(_("Koden er forkert. Tjek at telefonens ur går rigtigt, og prøv igen."))
+    return _setup_page(credential, form, cancel_url=url_for("mfa.account"))
+
+
+def _account_with_code_error(form: MfaCodeForm):
+    user = _me()
+    form.code.errors = [*form.code.errors, _("Koden er forkert eller allerede brugt.")]
+    return render_template(
+        "accounts/mfa_account.html",
+        enabled=mfa.has_mfa(user),
+        required=mfa.is_required_for(user),
+        codes_left=mfa.unused_recovery_codes(user),
+        button_form=ButtonForm(),
+        code_form=form,
+    ), 400
+
+
+@bp.post("/account/mfa/recovery-codes")
+@allow(*ALL_LEVELS)
+def account_recovery_codes():
+    """New recovery codes (the old ones stop working), after a current code from the app."""
+    credential = mfa.credential_for(_me())
+    if credential is None or not credential.confirmed:
+        return redirect(url_for("mfa.account"))
+    form = MfaCodeForm()
+    if not form.validate_on_submit():
+        return _account_with_code_error(form)
+    now = clock.utcnow()
+    if not mfa.verify_current_code(credential, form.code.data, now=now):
+        db.session.commit()  # the failed attempt is audited
+        return _account_with_code_error(form)
+    codes = mfa.regenerate_recovery_codes(_me(), now=now)
+    db.session.commit()
+    return render_template("accounts/mfa_recovery_codes.html", codes=codes, continue_url=url_for("mfa.account"))
+
+
+@bp.post("/account/mfa/disable")
+@allow(*ALL_LEVELS)
+def account_disable():
+    """Switch the second factor off (only where it is voluntary), after a current code from the app."""
+    user = _me()
+    credential = mfa.credential_for(user)
+    if mfa.is_required_for(user):
+        abort(403)
+    if credential is None or not credential.confirmed:
+        return redirect(url_for("mfa.account"))
+    form = MfaCodeForm()
+    if not form.validate_on_submit():
+        return _account_with_code_error(form)
+    now = clock.utcnow()
+    if not mfa.verify_current_code(credential, form.code.data, now=now):
+        db.session.commit()
+        return _account_with_code_error(form)
+    mfa.remove_mfa(user, actor=user, now=now)
+    db.session.commit()
+    flash(_("Totrinsbekræftelse er slået fra."), "success")
+    return redirect(url_for("mfa.account"))
+
+
+# --- the coordinator's reset ----------------------------------------------------------------------------
+
+
+@bp.post("/users/<int:user_id>/mfa/reset")
+@allow(AccessLevel.COORDINATOR)
+def reset(user_id: int):
+    """Remove another user's authenticator app and recovery codes (a lost phone); audited."""
+    user = db.get_or_404(User, user_id)
+    if user.id == _me().id:
+        abort(403)  # your own: from your MFA page, with a code
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    mfa.remove_mfa(user, actor=_me(), now=clock.utcnow())
+    db.session.commit()
+    flash(
+        _("Totrinsbekræftelse for %(name)s er nulstillet. Brugeren sætter den op igen ved næste login.",
+          name=user.name),
+        "success",
+    )
+    return redirect(url_for("accounts.user_edit", user_id=user.id))
+
+
+@bp.app_context_processor
+def _mfa_template_helpers():
+    return {"mfa_enabled_for": mfa.has_mfa}

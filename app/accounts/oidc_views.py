@@ -1,0 +1,134 @@
+"""Single sign-on pages: /login/sso sends the browser to the identity provider, /login/sso/callback finishes.
+
+The callback is a GET because the provider redirects the browser there (and the SameSite=Lax session cookie,
+which holds `state`, is only sent on a top-level GET). It is the one GET that writes (the identity link and
+the audit entries), protected by `state`, PKCE and `nonce` instead of a CSRF token.
+
+This module also owns the login page's modes: with LOCAL_LOGIN_ENABLED off the email/password form is
+hidden and posting it (or the second-factor pages behind it) answers 404.
+"""
+from __future__ import annotations
+
+import logging
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from joserfc.errors import ClaimError, JoseError
+
+from app.accounts import oidc
+from app.accounts.sessions import start_session
+from app.core import clock
+from app.core.access import public
+from app.extensions import db
+
+bp = Blueprint("sso", __name__)
+logger = logging.getLogger(__name__)
+
+METHOD_OIDC = "oidc"
+_NEXT = "sso_next"
+
+#: Endpoints of the local (email + password) login, refused when LOCAL_LOGIN_ENABLED is off.
+LOCAL_LOGIN_ENDPOINTS = frozenset({"mfa.login_code", "mfa.login_setup"})
+
+
+@bp.before_app_request
+def _refuse_local_login_when_disabled():
+    if oidc.local_login_enabled():
+        return None
+    if request.endpoint in LOCAL_LOGIN_ENDPOINTS or (request.endpoint == "accounts.login" and request.method == "POST"):
+        abort(404)
+    return None
+
+
+@bp.app_context_processor
+def _login_modes():
+    def sso_button_label() -> str:
+        return current_app.config.get("OIDC_BUTTON_LABEL") or _("Log ind med kommunens konto")
+
+    return {
+        "sso_enabled": oidc.is_configured,
+        "local_login_enabled": oidc.local_login_enabled,
+        "sso_button_label": sso_button_label,
+    }
+
+
+def _safe_next(target: str | None) -> str | None:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def _callback_url() -> str:
+    """The redirect URI registered at the identity provider: on BASE_URL, never the request's Host header
+    (behind a proxy that is the internal address, and a client can set it)."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    return base + url_for("sso.callback").removeprefix(request.script_root)
+
+
+def _refused(reason: str, status: int):
+    """Audit the refusal and show a clear page; nobody is logged in."""
+    db.session.rollback()
+    oidc.record_refusal(reason, now=clock.utcnow())
+    db.session.commit()
+    logger.info("SSO login refused: %s", reason)
+    unknown = reason in {"unknown_identity", "no_verified_email", "no_matching_user", "ambiguous_email",
+                         "account_bound_to_other_identity", "user_inactive"}
+    return render_template("accounts/sso_refused.html", unknown_user=unknown,
+                           unavailable=status >= 500), status
+
+
+@bp.get("/login/sso")
+@public
+def start():
+    """Send the browser to the municipality's identity provider (discovery is read on the first use)."""
+    if not oidc.is_configured():
+        abort(404)
+    try:
+        idp = oidc.client()
+        redirect_uri = _callback_url()
+        response = idp.authorize_redirect(redirect_uri)
+    except oidc.SsoRefused as exc:
+        return _refused(exc.reason, exc.status)
+    except (requests.RequestException, AuthlibBaseError, ValueError, KeyError, RuntimeError) as exc:
+        logger.warning("SSO discovery failed: %s", type(exc).__name__)
+        return _refused("provider_unavailable", 502)
+    next_url = _safe_next(request.args.get("next"))
+    if next_url:
+        session[_NEXT] = next_url
+    return response
+
+
+@bp.get("/login/sso/callback")
+@public
+def callback():
+    """The identity provider sends the browser back here: check everything, then log the user in."""
+    if not oidc.is_configured():
+        abort(404)
+    now = clock.utcnow()
+    try:
+        idp = oidc.client()
+        token = idp.authorize_access_token(claims_options=oidc.claims_options(), leeway=oidc.LEEWAY_SECONDS)
+        claims = token.get("userinfo") if isinstance(token, dict) else None
+        if not claims:
+            raise oidc.SsoRefused("no_id_token")
+        login = oidc.resolve_login(dict(claims), now=now)
+    except oidc.SsoRefused as exc:
+        return _refused(exc.reason, exc.status)
+    except JoseError as exc:
+        # bad signature, wrong issuer or audience, expired, nonce mismatch ...: the error's name is enough
+        reason = f"invalid_id_token:{getattr(exc, 'error', type(exc).__name__)}"
+        if isinstance(exc, ClaimError):
+            reason += f":{exc.claim}"
+        return _refused(reason, 400)
+    except AuthlibBaseError as exc:
+        # mismatching state, an error from the provider, a refused code exchange
+        return _refused(f"oauth:{getattr(exc, 'error', type(exc).__name__)}", 400)
+    except (requests.RequestException, ValueError, KeyError, RuntimeError) as exc:
+        logger.warning("SSO callback failed: %s", type(exc).__name__)
+        return _refused("provider_unavailable", 502)
+    next_url = _safe_next(session.get(_NEXT))
+    db.session.commit()
+    start_session(login.user, method=METHOD_OIDC)
+    return redirect(next_url or url_for("main.home"))

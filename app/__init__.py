@@ -75,6 +75,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
+    from app.audit.views import bp as audit_bp
     from app.calendar.views import bp as calendar_bp
     from app.courses.views import bp as courses_bp
     from app.enrolment.views import bp as enrolment_bp
@@ -90,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(reporting_bp)
     app.register_blueprint(feedback_bp)
+    app.register_blueprint(audit_bp)
 
 
 def register_access_control(app: Flask) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "confirm_follow_up",
     "confirm_follow_up_days",
     "follow_up_due_times",
+    "purge_audit_log",
     "queue_feedback_requests",
     "queue_reminders",
     "send_due_notifications",
@@ -72,3 +73,13 @@ def queue_feedback_requests(now: datetime) -> int:
     from app.notifications.reminders import queue_due_feedback_requests
 
     return queue_due_feedback_requests(now)
+
+
+def purge_audit_log(now: datetime) -> int:
+    """Delete audit entries older than AUDIT_RETENTION_DAYS (logged as "audit.purged"). Returns the count."""
+    from app.audit.services import purge_expired
+
+    count = purge_expired(now)
+    if count:
+        logger.info("audit log: %d entries past their retention deleted", count)
+    return count

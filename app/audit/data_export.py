@@ -32,9 +32,14 @@ from app.extensions import db
 #: The format version of the file (raise it when a section's meaning changes).
 FORMAT_VERSION = 1
 
-#: Columns whose value is a secret: exported only as "set" / "not set". Matched by name in every table.
-SECRET_COLUMNS = frozenset({"password_hash", "calendar_token", "token", "token_hash", "secret", "secret_hash",
-                            "recovery_codes", "totp_secret", "code_hash"})
+#: A column whose name contains one of these holds a secret (password hash, calendar token, a second factor's
+#: seed, recovery codes ...): exported only as "set" / "not set", in every table, new ones included.
+SECRET_NAME_PARTS = ("password", "token", "secret", "hash", "recovery", "otp")
+
+
+def is_secret(column_name: str) -> bool:
+    name = column_name.lower()
+    return any(part in name for part in SECRET_NAME_PARTS)
 
 #: (table, column) -> why it is left out of the export.
 OMITTED_COLUMNS = {
@@ -89,7 +94,8 @@ def _enrich_enrolments(rows: list[dict[str, Any]]) -> None:
 
 def _enrich_audit_about_me(rows: list[dict[str, Any]]) -> None:
     actor_ids = {row["actor_id"] for row in rows if row.get("actor_id") is not None}
-    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actor_ids)))) if actor_ids else {}
+    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actor_ids))).all()) \
+        if actor_ids else {}
     for row in rows:
         row["actor_name"] = names.get(row.get("actor_id")) if row.get("actor_id") is not None else None
         row["action_label"] = action_label(row["action"])
@@ -154,7 +160,7 @@ def _row(table: Table, values, omit: frozenset[str]) -> dict[str, Any]:
         if name in omit:
             continue
         value = values[name]
-        row[name] = ("set" if value else "not set") if name in SECRET_COLUMNS else value
+        row[name] = ("set" if value else "not set") if is_secret(name) else value
     return row
 
 

@@ -11,6 +11,7 @@ ACTION_LABELS = {
     "run.publish": _l("Kursusforløb offentliggjort"),
     "run.cancel": _l("Kursusforløb aflyst"),
     "run.complete": _l("Kursusforløb markeret som gennemført"),
+    "run.follow_up_confirmed": _l("Opfølgningsdag fastlagt"),
     "method.create": _l("Metode oprettet"),
     "method.update": _l("Metode ændret"),
     "method.delete": _l("Metode slettet"),
@@ -58,6 +59,7 @@ ACTION_LABELS = {
     "closed_day.create": _l("Lukkedag oprettet"),
     "closed_day.update": _l("Lukkedag ændret"),
     "closed_day.delete": _l("Lukkedag slettet"),
+    "mail.retry": _l("Mail sendt igen"),
     # The audit log itself
     "audit.search": _l("Revisionsloggen søgt for en person"),
     "audit.purged": _l("Gamle logposter slettet"),
@@ -86,6 +88,7 @@ OBJECT_LABELS = {
     "staff_role": _l("Stillingsbetegnelse"),
     "unit": _l("Enhed"),
     "staff_import": _l("Import af medarbejdere"),
+    "outbox_message": _l("Mail"),
 }
 
 

@@ -193,3 +193,33 @@ def test_feedback_is_logged_without_the_answers_or_the_free_text(app):
     entry = only("feedback.submit")
     assert (entry.actor_id, entry.subject_id, entry.details) == (staff.id, staff.id, {"run": run.id})
     assert "personlig" not in str(entry.details)
+
+
+def test_system_jobs_log_with_no_actor(app):
+    from app.notifications import jobs
+
+    run = factories.make_course_run(days=DAYS, enrolment_deadline=date(2026, 4, 1))
+    evening = datetime(2026, 4, 15, 19, 0, tzinfo=UTC)  # teaching day 2, after 18:00 local time
+    assert jobs.confirm_follow_up_days(evening) == [run.id]
+    entry = only("run.follow_up_confirmed")
+    assert (entry.actor_id, entry.object_id, entry.details["moved"]) == (None, run.id, False)
+
+
+def test_a_failed_mail_sent_again_is_logged_with_its_recipient(coordinator, staff_member):
+    from email.message import EmailMessage
+
+    from app.notifications import outbox
+    from app.notifications.models import OutboxStatus
+
+    msg = EmailMessage()
+    msg["Subject"], msg["From"], msg["To"] = "Besked", "kp@test.dk", staff_member.email
+    msg.set_content("Hej")
+    row = outbox.enqueue(msg, kind="notice", dedupe_key="n:1", recipient_email=staff_member.email, now=NOW,
+                         user_id=staff_member.id)
+    row.status = OutboxStatus.FAILED
+    db.session.commit()
+    outbox.retry(coordinator, row.id, NOW)
+    db.session.commit()
+    entry = only("mail.retry")
+    assert (entry.actor_id, entry.subject_id, entry.object_id, entry.details) == (
+        coordinator.id, staff_member.id, row.id, {"kind": "notice"})

@@ -80,3 +80,11 @@ def search(filters: AuditFilters, *, page: int, per_page: int) -> Page:
     if filters.date_to is not None:
         stmt = stmt.where(AuditEntry.occurred_at < _local_midnight_utc(filters.date_to + timedelta(days=1)))
     return paginate(db.session, stmt, page, per_page)
+
+
+def only_person_matching(text: str) -> int | None:
+    """The id of the one person whose name or email matches `text`, or None (no one, or several)."""
+    if not text.strip():
+        return None
+    ids = list(db.session.scalars(select(User.id).where(*_person_matches(User, text)).limit(2)))
+    return ids[0] if len(ids) == 1 else None

@@ -50,6 +50,20 @@ def object_url(entry: AuditEntry) -> str | None:
     return url_for(endpoint, **{argument: entry.object_id})
 
 
+def _plain_value(value) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {_plain_value(item)}" for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain_value(item) for item in value)
+    return str(value)
+
+
+def detail_lines(entry: AuditEntry) -> list[str]:
+    """The entry's details as short "key: value" texts (lists comma-separated, nested maps flattened)."""
+    details = entry.details if isinstance(entry.details, dict) else {}
+    return [f"{key}: {_plain_value(value)}" for key, value in details.items()]
+
+
 def _filters(form: AuditFilterForm) -> queries.AuditFilters:
     def value(name: str):
         return None if form[name].errors else form[name].data
@@ -85,10 +99,12 @@ def audit_log():
         action_label=action_label,
         object_label=object_label,
         object_url=object_url,
+        detail_lines=detail_lines,
     )
     if filters.searches_a_person:
         # Looking a person up in the log is itself a lookup of that person (docs/audit.md).
-        record_read("audit.search", subject=filters.subject_id,
+        subject_id = filters.subject_id or queries.only_person_matching(filters.subject)
+        record_read("audit.search", subject=subject_id,
                     details={k: v for k, v in (("subject", filters.subject), ("subject_id", filters.subject_id))
                              if v})
     return html

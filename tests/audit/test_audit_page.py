@@ -38,7 +38,8 @@ def test_only_coordinators_see_the_log(client, login_as, staff_member, provider_
 def test_newest_first_with_danish_labels_links_and_the_code_of_an_unknown_action(client, login_as, coordinator,
                                                                                  staff_member):
     run = factories.make_course_run()
-    record("run.cancel", actor=coordinator, object_type="run", object_id=run.id, now=at(1))
+    record("run.cancel", actor=coordinator, object_type="run", object_id=run.id, now=at(1),
+           details={"fields": ["capacity", "venue"], "days": {"2": ["day"]}})
     record("user.view", actor=coordinator, subject=staff_member, object_type="user", object_id=staff_member.id,
            now=at(2))
     record("something.new", now=at(3))
@@ -50,6 +51,7 @@ def test_newest_first_with_danish_labels_links_and_the_code_of_an_unknown_action
     assert f'href="/runs/{run.id}"' in html
     assert f'href="/users/{staff_member.id}/edit"' in html
     assert "Systemet" in html  # no actor
+    assert "fields: capacity, venue" in html and "days: 2: day" in html
     assert entries()[-1].action == "something.new"  # the plain page is no lookup of anyone
 
 
@@ -76,7 +78,9 @@ def test_filters_by_actor_subject_action_group_object_and_period(client, login_a
     search = only("audit.search")
     assert (search.actor_id, search.details) == (coordinator.id, {"subject": "sara"})
     assert shown(f"subject_id={staff_member.id}") == {"enrolment.confirmed"}
-    assert [e.subject_id for e in entries("audit.search")] == [None, staff_member.id]
+    assert [e.subject_id for e in entries("audit.search")] == [staff_member.id, staff_member.id]
+    shown("subject=test.dk")  # several people match: no one subject
+    assert entries("audit.search")[-1].subject_id is None
 
 
 def test_bad_filter_input_is_a_message_next_to_the_field_never_a_500(client, login_as, coordinator):

@@ -137,6 +137,8 @@ class Config:
     CALENDAR_ORGANIZER_EMAIL = os.environ.get("CALENDAR_ORGANIZER_EMAIL", "kursusportalen@kursusportalen.local")
     CALENDAR_ORGANIZER_NAME = os.environ.get("CALENDAR_ORGANIZER_NAME", "Kursusportalen")
     RUNS_PER_PAGE = 25
+    #: Audit entries older than this many days are deleted by the retention job (default five years).
+    AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "1825"))
     #: Seconds an enrolment waits for a run's lock before the user is asked to try again (PostgreSQL).
     ENROLMENT_LOCK_TIMEOUT = float(os.environ.get("ENROLMENT_LOCK_TIMEOUT", "5"))
     # The scheduler (scheduler/): who runs the periodic jobs, and how often. Validated by create_app
@@ -152,6 +154,8 @@ class Config:
     SCHEDULER_FOLLOW_UP_SECONDS = os.environ.get("SCHEDULER_FOLLOW_UP_SECONDS", 600)
     #: Queueing reminders and feedback requests.
     SCHEDULER_QUEUE_SECONDS = os.environ.get("SCHEDULER_QUEUE_SECONDS", 300)
+    #: The audit-log retention job (purge_audit_log): daily.
+    SCHEDULER_AUDIT_RETENTION_SECONDS = os.environ.get("SCHEDULER_AUDIT_RETENTION_SECONDS", 86400)
     #: How often the active scheduler checks it still holds the leadership lock.
     SCHEDULER_HEARTBEAT_SECONDS = os.environ.get("SCHEDULER_HEARTBEAT_SECONDS", 10)
     #: How often the active scheduler writes the heartbeat row that `/healthz` reads.

@@ -99,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     from app.accounts.mfa_views import bp as mfa_bp
     from app.accounts.oidc_views import bp as sso_bp
     from app.accounts.views import bp as accounts_bp
+    from app.audit.views import bp as audit_bp
     from app.calendar.views import bp as calendar_bp
     from app.courses.views import bp as courses_bp
     from app.enrolment.views import bp as enrolment_bp
@@ -116,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(feedback_bp)
     app.register_blueprint(mfa_bp)
     app.register_blueprint(sso_bp)
+    app.register_blueprint(audit_bp)
 
 
 def register_access_control(app: Flask) -> None:

@@ -9,6 +9,8 @@ inside `app.app_context()` with `now=app.core.clock.now()`:
     confirm_follow_up_days     every SCHEDULER_FOLLOW_UP_SECONDS (600): the safety net behind those date jobs
     queue_reminders            every SCHEDULER_QUEUE_SECONDS (300)
     queue_feedback_requests    every SCHEDULER_QUEUE_SECONDS (300)
+    purge_audit_log            every SCHEDULER_AUDIT_RETENTION_SECONDS (86400): audit entries past
+                               AUDIT_RETENTION_DAYS
     heartbeat                  every SCHEDULER_HEARTBEAT_SECONDS (10): is the leadership lock still ours?
     record_heartbeat           every SCHEDULER_BEAT_SECONDS (60): the heartbeat row `/healthz` checks
 
@@ -77,12 +79,14 @@ JOB_RECONCILE = "reconcile_follow_up_jobs"
 JOB_CONFIRM_FOLLOW_UPS = "confirm_follow_up_days"
 JOB_REMINDERS = "queue_reminders"
 JOB_FEEDBACK = "queue_feedback_requests"
+JOB_AUDIT_RETENTION = "purge_audit_log"
 JOB_HEARTBEAT = "heartbeat"
 #: The heartbeat row `/healthz` reads (the leadership "heartbeat" above only checks the lock).
 JOB_BEAT = "record_heartbeat"
 #: The stable ids of the periodic jobs, in registration order.
 PERIODIC_JOB_IDS = (
-    JOB_DELIVERY, JOB_RECONCILE, JOB_CONFIRM_FOLLOW_UPS, JOB_REMINDERS, JOB_FEEDBACK, JOB_HEARTBEAT, JOB_BEAT,
+    JOB_DELIVERY, JOB_RECONCILE, JOB_CONFIRM_FOLLOW_UPS, JOB_REMINDERS, JOB_FEEDBACK, JOB_AUDIT_RETENTION,
+    JOB_HEARTBEAT, JOB_BEAT,
 )
 #: Exact-time date jobs are `follow_up:<run id>`.
 FOLLOW_UP_PREFIX = "follow_up:"
@@ -102,6 +106,7 @@ class Settings:
     reconcile_seconds: float
     follow_up_seconds: float
     queue_seconds: float
+    audit_retention_seconds: float
     heartbeat_seconds: float
     beat_seconds: float
     standby_seconds: float
@@ -113,6 +118,7 @@ _SECONDS_KEYS = {
     "reconcile_seconds": "SCHEDULER_RECONCILE_SECONDS",
     "follow_up_seconds": "SCHEDULER_FOLLOW_UP_SECONDS",
     "queue_seconds": "SCHEDULER_QUEUE_SECONDS",
+    "audit_retention_seconds": "SCHEDULER_AUDIT_RETENTION_SECONDS",
     "heartbeat_seconds": "SCHEDULER_HEARTBEAT_SECONDS",
     "beat_seconds": "SCHEDULER_BEAT_SECONDS",
     "standby_seconds": "SCHEDULER_STANDBY_SECONDS",
@@ -122,6 +128,7 @@ _DEFAULT_SECONDS = {
     "SCHEDULER_RECONCILE_SECONDS": 60,
     "SCHEDULER_FOLLOW_UP_SECONDS": 600,
     "SCHEDULER_QUEUE_SECONDS": 300,
+    "SCHEDULER_AUDIT_RETENTION_SECONDS": 86400,
     "SCHEDULER_HEARTBEAT_SECONDS": 10,
     "SCHEDULER_BEAT_SECONDS": 60,
     "SCHEDULER_STANDBY_SECONDS": 10,
@@ -360,6 +367,7 @@ def build_scheduler(
     every(JOB_CONFIRM_FOLLOW_UPS, config.follow_up_seconds, runner.poller(JOB_CONFIRM_FOLLOW_UPS))
     every(JOB_REMINDERS, config.queue_seconds, runner.poller(JOB_REMINDERS))
     every(JOB_FEEDBACK, config.queue_seconds, runner.poller(JOB_FEEDBACK))
+    every(JOB_AUDIT_RETENTION, config.audit_retention_seconds, runner.poller(JOB_AUDIT_RETENTION))
     every(JOB_HEARTBEAT, config.heartbeat_seconds, leadership.heartbeat, at_start=False)
     every(JOB_BEAT, config.beat_seconds, runner.poller(JOB_BEAT))
     return scheduler

@@ -121,10 +121,10 @@ def password_set_by_coordinator(user: User, *, actor: User | None, now: datetime
     record("auth.password_set", actor=actor, object_type="user", object_id=user.id, subject=user, now=now)
 
 
-def user_deactivated(user: User, *, actor: User | None, now: datetime) -> None:
-    """A coordinator deactivated `user`: every session of theirs ends now."""
+def end_sessions_of_deactivated(user: User) -> None:
+    """A coordinator deactivated `user`: every session of theirs ends now (the audit entry,
+    "user.deactivate", is written by update_user with the other changed fields)."""
     end_all_sessions(user)
-    record("user.deactivated", actor=actor, object_type="user", object_id=user.id, subject=user, now=now)
 
 
 # --- password reset -----------------------------------------------------------------------------------

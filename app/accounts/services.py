@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from app.accounts.importing import ImportRow, claim_pending_import, parse_staff_file, store_pending_import
 from app.accounts.models import StaffRole, Unit, User
 from app.accounts.passwords import password_problems, user_inputs
+from app.audit.services import changed_fields, record, snapshot
 from app.core import clock
 from app.core.access import AccessLevel
 from app.core.db import Page, paginate
@@ -153,13 +154,17 @@ def create_staff_role(*, actor: User | None, name: str, name_en: str | None = No
     role = StaffRole(name=name, name_en=name_en)
     db.session.add(role)
     db.session.flush()
+    record("staff_role.create", actor=actor, object_type="staff_role", object_id=role.id)
     logger.info("staff role %s created by %s", role.id, _who(actor))
     return role
 
 
 def update_staff_role(role: StaffRole, *, actor: User | None, name: str, name_en: str | None = None) -> StaffRole:
     """Rename a staff role (coordinator). :raises Conflict: the name is taken (field `name`)."""
+    before = snapshot(role, ("name", "name_en"))
     role.name, role.name_en = _check_staff_role(name, name_en, role)
+    record("staff_role.update", actor=actor, object_type="staff_role", object_id=role.id,
+           details={"fields": changed_fields(before, role)})
     db.session.flush()
     logger.info("staff role %s updated by %s", role.id, _who(actor))
     return role
@@ -184,6 +189,7 @@ def delete_staff_role(role: StaffRole, *, actor: User | None) -> None:
                 runs=runs,
             )
         )
+    record("staff_role.delete", actor=actor, object_type="staff_role", object_id=role.id, details={"name": role.name})
     db.session.delete(role)
     db.session.flush()
     logger.info("staff role %s deleted by %s", role.id, _who(actor))
@@ -292,13 +298,17 @@ def create_unit(*, actor: User | None, name: str, parent_id: int | None = None) 
     unit = Unit(name=name, parent=parent)
     db.session.add(unit)
     db.session.flush()
+    record("unit.create", actor=actor, object_type="unit", object_id=unit.id)
     logger.info("unit %s created by %s", unit.id, _who(actor))
     return unit
 
 
 def update_unit(unit: Unit, *, actor: User | None, name: str, parent_id: int | None = None) -> Unit:
     """Rename or move a unit; it can never end up below itself. :raises ValidationFailed: name/parent."""
+    before = snapshot(unit, ("name", "parent"))
     unit.name, unit.parent = _check_unit(name, parent_id, unit)
+    record("unit.update", actor=actor, object_type="unit", object_id=unit.id,
+           details={"fields": changed_fields(before, unit)})
     db.session.flush()
     logger.info("unit %s updated by %s", unit.id, _who(actor))
     return unit
@@ -318,6 +328,7 @@ def delete_unit(unit: Unit, *, actor: User | None) -> None:
                 children=children,
             )
         )
+    record("unit.delete", actor=actor, object_type="unit", object_id=unit.id, details={"name": unit.name})
     db.session.delete(unit)
     db.session.flush()
     logger.info("unit %s deleted by %s", unit.id, _who(actor))
@@ -451,6 +462,8 @@ def create_user(*, actor: User | None, data: UserData) -> User:
         user.set_password(data.password)
     db.session.add(user)
     db.session.flush()
+    record("user.create", actor=actor, object_type="user", object_id=user.id, subject=user,
+           details={"access_level": user.access_level.value, "password": "set" if data.password else "not set"})
     logger.info("user %s (%s) created by %s", user.id, user.access_level, _who(actor))
     return user
 
@@ -466,13 +479,22 @@ def update_user(user: User, *, actor: User, data: UserData, now: datetime | None
     now = now or clock.utcnow()
     values = _check_user(data, user=user, actor=actor)
     deactivated = user.active and not values["active"]
+    before = snapshot(user, list(values))
+    was_active = user.active
     for key, value in values.items():
         setattr(user, key, value)
+    fields = changed_fields(before, user)
     if data.password:
         user.set_password(data.password)
+        fields.append("password")  # the name only, never the value
         credentials.password_set_by_coordinator(user, actor=actor, now=now)
     if deactivated:
-        credentials.user_deactivated(user, actor=actor, now=now)
+        credentials.end_sessions_of_deactivated(user)
+    action = "user.update"
+    if was_active != user.active:
+        action = "user.activate" if user.active else "user.deactivate"
+    record(action, actor=actor, object_type="user", object_id=user.id, subject=user, details={"fields": fields},
+           now=now)
     db.session.flush()
     logger.info("user %s updated by %s", user.id, _who(actor))
     return user
@@ -664,6 +686,8 @@ def apply_staff_import(actor: User | None, rows: list[ImportRow]) -> ImportResul
         else:
             unchanged += 1
     db.session.flush()
+    record("staff.import", actor=actor, object_type="staff_import",
+           details={"created": created, "updated": updated, "unchanged": unchanged})
     logger.info(
         "staff import by %s: %s created, %s updated, %s unchanged", _who(actor), created, updated, unchanged
     )

@@ -37,6 +37,7 @@ from app.accounts.sessions import (
     start_session,
 )
 from app.accounts.throttling import count_failure, limit_logins, limit_password_changes, limit_reset_requests
+from app.audit.services import record_read
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
 from app.core.exceptions import DomainError, ValidationFailed
@@ -283,7 +284,7 @@ def user_list():
     )
     page = services.list_users(filters, page=request.args.get("page", 1, type=int), per_page=USERS_PER_PAGE)
     filter_args = {key: arg for key, arg in request.args.items() if key != "page" and key in form and arg}
-    return render_template(
+    html = render_template(
         "accounts/user_list.html",
         form=form,
         page=page,
@@ -291,6 +292,13 @@ def user_list():
         access_labels=ACCESS_LEVEL_LABELS,
         without_password=credentials.count_without_password(),
     )
+    searched = {name: str(value) for name, value in (
+        ("access_level", filters.access_level), ("staff_role", filters.staff_role_id), ("unit", filters.unit_id),
+        ("active", filters.active),
+    ) if value is not None}
+    if filters.q.strip() or searched:
+        record_read("user.search", details={"q": filters.q.strip(), "filters": searched, "results": page.total})
+    return html
 
 
 def _user_form(user: User | None = None) -> UserForm:
@@ -358,7 +366,10 @@ def user_edit(user_id: int):
         else:
             flash(_("Brugeren %(name)s er gemt.", name=user.name), "success")
             return redirect(url_for("accounts.user_list"))
-    return render_template("accounts/user_edit.html", form=form, user=user)
+    html = render_template("accounts/user_edit.html", form=form, user=user)
+    if request.method == "GET":
+        record_read("user.view", subject=user, object_type="user", object_id=user.id)
+    return html
 
 
 @bp.post("/users/<int:user_id>/invite")

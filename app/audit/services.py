@@ -1,17 +1,30 @@
-"""Writing the audit log: `record()` inside the caller's transaction; rows can't be changed afterwards."""
+"""Writing the audit log: `record()` inside the caller's transaction; rows can't be changed afterwards.
+
+Three ways in:
+- `record()`: a change, written in the same transaction as the change it logs (services call it).
+- `record_read()`: someone looked at or searched for a person's data in a GET. The entry is added to the
+  session and committed after the response is built (`commit_pending_reads`, an after-request hook), and
+  only when the response succeeded (status < 400): a refused or failed page logs nothing. It is the one
+  write a GET makes (docs/audit.md); a person looking at their own data is not logged.
+- `purge_expired()`: the retention job's bulk DELETE (the only way rows leave the table).
+"""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import has_request_context, request
-from sqlalchemy import event
+from flask import current_app, g, has_request_context, request
+from flask_login import current_user
+from sqlalchemy import delete, event
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.audit.models import AuditEntry
 from app.core.clock import utcnow
 from app.extensions import db
+
+#: Default of AUDIT_RETENTION_DAYS: five years.
+DEFAULT_RETENTION_DAYS = 1825
 
 
 class AuditLogIsAppendOnly(RuntimeError):
@@ -36,7 +49,7 @@ def record(
     """
     subject_id = subject.id if isinstance(subject, User) else subject
     entry = AuditEntry(
-        occurred_at=now or utcnow(),
+        occurred_at=(now or utcnow()).astimezone(UTC),  # UTC whatever zone the caller's `now` is in
         actor_id=actor.id if actor is not None else None,
         action=action,
         object_type=object_type,
@@ -47,6 +60,108 @@ def record(
     )
     db.session.add(entry)
     return entry
+
+
+def snapshot(obj, names: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """The values of `names` on `obj`, comparable later with `changed_fields` (related objects by id,
+    collections as sorted ids). Take it before applying a form's data."""
+    values: dict[str, Any] = {}
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, list | set | tuple):
+            value = sorted(getattr(item, "id", item) for item in value)
+        elif hasattr(value, "__table__"):
+            value = value.id
+        values[name] = value
+    return values
+
+
+def changed_fields(before: dict[str, Any], obj) -> list[str]:
+    """The names in `before` (a `snapshot`) whose value on `obj` is different now, sorted."""
+    after = snapshot(obj, list(before))
+    return sorted(name for name, value in before.items() if after[name] != value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reads and searches
+# --------------------------------------------------------------------------------------------------
+
+
+def record_read(
+    action: str,
+    *,
+    subject: User | int | None = None,
+    object_type: str | None = None,
+    object_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry | None:
+    """Log that the current user viewed or searched a person's data in this (GET) request.
+
+    Committed after the response is built, and only if it succeeded (see the module docstring). Returns
+    None (nothing logged) when the subject is the current user: looking at your own data is no lookup.
+    """
+    actor = current_user._get_current_object() if current_user.is_authenticated else None
+    subject_id = subject.id if isinstance(subject, User) else subject
+    if actor is not None and subject_id is not None and subject_id == actor.id:
+        return None
+    entry = record(action, actor=actor, subject=subject_id, object_type=object_type, object_id=object_id,
+                   details=details)
+    g.setdefault("audit_reads", []).append(entry)
+    return entry
+
+
+def commit_pending_reads(response):
+    """after_request: commit the reads this request logged when it succeeded, else drop them."""
+    entries = g.pop("audit_reads", None)
+    if not entries:
+        return response
+    if response.status_code < 400:
+        db.session.commit()
+    else:
+        db.session.rollback()  # a GET has nothing else to keep
+    return response
+
+
+def drop_pending_reads(_exc=None) -> None:
+    """teardown_request: a request that raised logs no read (its entries never reach the database)."""
+    if g.pop("audit_reads", None):
+        db.session.rollback()
+
+
+# --------------------------------------------------------------------------------------------------
+# Retention
+# --------------------------------------------------------------------------------------------------
+
+
+def retention_days() -> int:
+    raw = current_app.config.get("AUDIT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+    try:
+        days = int(raw)
+    except (TypeError, ValueError):
+        raise RuntimeError(f"AUDIT_RETENTION_DAYS must be a whole number of days, not {raw!r}") from None
+    if days < 1:
+        raise RuntimeError(f"AUDIT_RETENTION_DAYS must be at least 1, not {raw!r}")
+    return days
+
+
+def purge_expired(now: datetime) -> int:
+    """Delete the entries older than AUDIT_RETENTION_DAYS before `now` and log the purge ("audit.purged",
+    actor None) in the same transaction; commits. Returns the number deleted.
+
+    A bulk DELETE statement: the ORM's append-only guard (which watches objects at flush) does not see it,
+    on purpose, and this function is the only place that issues one.
+    """
+    days = retention_days()
+    cutoff = (now - timedelta(days=days)).astimezone(UTC)  # UTC: SQLite compares the stored UTC text
+    result = db.session.execute(
+        delete(AuditEntry).where(AuditEntry.occurred_at < cutoff).execution_options(synchronize_session=False)
+    )
+    count = result.rowcount or 0
+    if count:
+        record("audit.purged", details={"count": count, "before": cutoff.isoformat(), "retention_days": days},
+               now=now)
+    db.session.commit()
+    return count
 
 
 @event.listens_for(Session, "before_flush")

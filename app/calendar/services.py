@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import extract, select
 from sqlalchemy.exc import IntegrityError
 
+from app.audit.services import changed_fields, record, snapshot
 from app.calendar.models import ClosedDay
 from app.calendar.workdays import public_holiday
 from app.core.db import Page, paginate
@@ -107,6 +108,8 @@ def add_closed_day(day: date, reason: str, *, actor=None) -> ClosedDay:
     closed_day = ClosedDay(day=day, reason=reason)
     with _unique_guard(_already_closed_message(day), "day"):
         db.session.add(closed_day)
+    record("closed_day.create", actor=actor, object_type="closed_day", object_id=closed_day.id,
+           details={"day": day.isoformat()})
     logger.info("closed day added by %s: %r %s", actor, closed_day, reason)
     return closed_day
 
@@ -118,9 +121,12 @@ def update_closed_day(closed_day: ClosedDay, day: date, reason: str, *, actor=No
     :raises Conflict: the new date is closed already (field ``day``).
     """
     _check_day(day, closed_day)
+    before = snapshot(closed_day, ("day", "reason"))
     with _unique_guard(_already_closed_message(day), "day"):
         closed_day.day = day
         closed_day.reason = reason
+    record("closed_day.update", actor=actor, object_type="closed_day", object_id=closed_day.id,
+           details={"fields": changed_fields(before, closed_day), "day": day.isoformat()})
     logger.info("closed day updated by %s: %r %s", actor, closed_day, reason)
     return closed_day
 
@@ -128,5 +134,7 @@ def update_closed_day(closed_day: ClosedDay, day: date, reason: str, *, actor=No
 def delete_closed_day(closed_day: ClosedDay, *, actor=None) -> None:
     """Reopen a closed day (coordinator). Follow-up days already set are not moved."""
     logger.info("closed day deleted by %s: %r", actor, closed_day)
+    record("closed_day.delete", actor=actor, object_type="closed_day", object_id=closed_day.id,
+           details={"day": closed_day.day.isoformat()})
     db.session.delete(closed_day)
     db.session.flush()

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.accounts.models import StaffRole
+from app.audit.services import changed_fields, record, snapshot
 from app.calendar.models import ClosedDay
 from app.calendar.workdays import follow_up_anchor, non_working_reason
 from app.core import clock
@@ -324,6 +325,12 @@ def _check_run_data(data: CourseRunData, current_provider_id: int | None = None)
     return programme, provider, methods, roles
 
 
+#: The run's own fields an edit can change (the audit entry names those that did).
+RUN_FIELDS = ("programme", "provider", "title", "description", "kind", "capacity", "requires_approval",
+              "enrolment_deadline", "venue", "price_ore", "methods", "eligible_roles")
+DAY_FIELDS = ("day", "starts_at", "ends_at", "venue")
+
+
 def _apply_fields(run: CourseRun, data: CourseRunData, programme, provider, methods, roles) -> None:
     run.programme = programme
     run.provider = provider
@@ -368,6 +375,8 @@ def create_course_run(
         run.days.append(CourseDay(kind=kind, position=position, sequence=0, **_day_values(day_data, day)))
     db.session.add(run)
     db.session.flush()
+    record("run.create", actor=actor, object_type="run", object_id=run.id,
+           details={"title": run.title, "days": [d.day.isoformat() for d in run.days]})
     logger.info("Course run created by %r: %r (follow-up %s, proposed %s)", actor, run, run.days[2].day, proposed_on)
     return run
 
@@ -411,8 +420,11 @@ def update_course_run(
         run.follow_up_proposed_on, run.follow_up_reason = _recorded_proposal(
             data.teaching_day_2.day, closed_days, months
         )
+    before = snapshot(run, RUN_FIELDS)
     _apply_fields(run, data, programme, provider, methods, roles)
+    fields = changed_fields(before, run)
     changed = []
+    day_changes: dict[str, list[str]] = {}
     for _prefix, kind, position, day_data in data.days():
         target = day_data.day if day_data.day is not None else run.follow_up_proposed_on
         values = _day_values(day_data, target)
@@ -421,6 +433,8 @@ def update_course_run(
             run.days.append(CourseDay(kind=kind, position=position, sequence=0, **values))
             continue
         if any(getattr(course_day, name) != value for name, value in values.items()):
+            day_changes[str(position)] = sorted(name for name, value in values.items()
+                                                if getattr(course_day, name) != value)
             for name, value in values.items():
                 setattr(course_day, name, value)
             course_day.sequence += 1
@@ -434,6 +448,13 @@ def update_course_run(
     if capacity_rose:
         promoted = enrolment_services._fill_from_waiting_list(run, now, today or clock.today(), actor)
     invitations.sync_run(run, now)
+    details: dict = {"fields": fields, "days": day_changes}
+    moved = sorted(int(p) for p, names in day_changes.items() if "day" in names)
+    if moved:
+        details["days_moved"] = moved
+    if promoted:
+        details["promoted"] = len(promoted)
+    record("run.update", actor=actor, object_type="run", object_id=run.id, details=details, now=now)
     logger.info("Course run updated by %r: %r (days changed: %s; promoted from the waiting list: %s)",
                 actor, run, changed or "none", len(promoted))
     return run
@@ -450,6 +471,7 @@ def publish_course_run(actor: User, run: CourseRun) -> CourseRun:
                             status=str(run.status.label).lower()))
     run.status = RunStatus.PUBLISHED
     db.session.flush()
+    record("run.publish", actor=actor, object_type="run", object_id=run.id)
     logger.info("Course run published by %r: %r", actor, run)
     return run
 
@@ -472,6 +494,7 @@ def cancel_course_run(actor: User, run: CourseRun, now: datetime | None = None) 
         course_day.sequence += 1
     db.session.flush()
     invitations.sync_run(run, now or clock.now())
+    record("run.cancel", actor=actor, object_type="run", object_id=run.id, now=now)
     logger.info("Course run cancelled by %r: %r", actor, run)
     return run
 
@@ -562,6 +585,7 @@ def create_method(actor: User, data: MethodData) -> Method:
     method = Method(name=clean.name, name_en=clean.name_en, description=clean.description)
     db.session.add(method)
     db.session.flush()
+    record("method.create", actor=actor, object_type="method", object_id=method.id)
     logger.info("Method created by %r: %r", actor, method)
     return method
 
@@ -570,7 +594,10 @@ def update_method(actor: User, method: Method, data: MethodData) -> Method:
     """Rename or describe a method (coordinator). :raises Conflict: the name is taken."""
     _require_coordinator(actor)
     clean = _check_method(data, method.id)
+    before = snapshot(method, ("name", "name_en", "description"))
     method.name, method.name_en, method.description = clean.name, clean.name_en, clean.description
+    record("method.update", actor=actor, object_type="method", object_id=method.id,
+           details={"fields": changed_fields(before, method)})
     db.session.flush()
     logger.info("Method updated by %r: %r", actor, method)
     return method
@@ -591,6 +618,7 @@ def delete_method(actor: User, method: Method) -> None:
             used,
             name=method.name,
         ))
+    record("method.delete", actor=actor, object_type="method", object_id=method.id, details={"name": method.name})
     db.session.delete(method)
     db.session.flush()
     logger.info("Method deleted by %r: %r", actor, method)

@@ -11,6 +11,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.audit.services import record_read
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
@@ -55,6 +56,10 @@ def participants_panel_context(run: CourseRun) -> dict:
         "enrol_form": None,
         "completion_problems": None,
     }
+    people = len(participants.confirmed) + len(participants.waitlisted) + len(participants.requested) \
+        + len(participants.history)
+    if request.method == "GET" and people:
+        record_read("participants.view", object_type="run", object_id=run.id, details={"people": people})
     if current_user.is_coordinator:
         context["can_manage"] = run.can_edit
         if run.status == RunStatus.PUBLISHED:
@@ -265,7 +270,10 @@ def enrolment_history(enrolment_id: int):
             selectinload(Enrolment.moved_to).joinedload(Enrolment.run),
         ],
     )
-    return render_template("enrolment/coordinator_history.html", enrolment=enrolment)
+    html = render_template("enrolment/coordinator_history.html", enrolment=enrolment)
+    record_read("enrolment.view", subject=enrolment.user_id, object_type="enrolment", object_id=enrolment.id,
+                details={"run": enrolment.course_run_id})
+    return html
 
 
 # --------------------------------------------------------------------------------------------------
@@ -295,6 +303,9 @@ def attendance_edit(run_id: int, day_id: int):
     form.set_choices(confirmed_ids)
     if request.method == "GET":
         form.present.data = [e for e in confirmed_ids if participants.marks.get((e, day.id))]
+        if confirmed_ids:
+            record_read("participants.view", object_type="run", object_id=run.id,
+                        details={"people": len(confirmed_ids), "day": day.id})
     if form.validate_on_submit():
         present_ids = confirmed_ids if request.form.get("action") == "all" else (form.present.data or [])
         try:

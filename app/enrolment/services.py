@@ -29,6 +29,7 @@ from sqlalchemy import exc, func, select, update
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import AccessLevel, User
+from app.audit.services import record as audit
 from app.core.exceptions import Conflict, DomainError, NotAllowed
 from app.core.templating import dk_date
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
@@ -139,6 +140,13 @@ def _record(enrolment: Enrolment, kind: EventKind, actor: User | None, now: date
     )
     db.session.add(event)
     db.session.flush()  # the event's id keys its notice in the outbox
+    details: dict = {"run": enrolment.course_run_id, "status": enrolment.status.value}
+    if actor is not None and actor.id != enrolment.user_id:
+        details["on_behalf"] = True
+    if kind in (EventKind.MOVED_OUT, EventKind.MOVED_IN) and detail:
+        details["other_run"] = int(detail.split()[-1])
+    audit(f"enrolment.{kind.value}", actor=actor, object_type="enrolment", object_id=enrolment.id,
+          subject=enrolment.user_id, details=details, now=now)
     logger.info(
         "Enrolment %s (run %s, user %s): %s by %s",
         enrolment.id, enrolment.course_run_id, enrolment.user_id, kind.value, actor.id if actor else "system",
@@ -549,15 +557,21 @@ def record_attendance(actor: User, day_id: int, present_ids: Iterable[int], now:
         a.enrolment_id: a
         for a in db.session.scalars(select(Attendance).where(Attendance.course_day_id == day.id))
     }
+    changed_ids = []
     for enrolment in confirmed:
         is_present = enrolment.id in present
         row = existing.get(enrolment.id)
         if row is None:
             db.session.add(Attendance(enrolment_id=enrolment.id, course_day_id=day.id, present=is_present,
                                       recorded_by_id=actor.id, recorded_at=now))
+            changed_ids.append(enrolment.id)
         elif row.present != is_present:
             row.present, row.recorded_by_id, row.recorded_at = is_present, actor.id, now
+            changed_ids.append(enrolment.id)
     db.session.flush()
+    audit("attendance.record", actor=actor, object_type="course_day", object_id=day.id,
+          details={"run": run.id, "present": len(present), "absent": len(confirmed) - len(present),
+                   "changed_enrolments": sorted(changed_ids)}, now=now)
     if run.follow_up_confirmed_at is not None and day.kind == DayKind.TEACHING:
         # After the follow-up job: absence on a teaching day withdraws the follow-up day, presence restores it.
         invitations.sync_run(run, now)
@@ -611,6 +625,7 @@ def complete_run(actor: User, run_id: int, today: date) -> CourseRun:
         raise DomainError(" ".join(problems))
     run.status = RunStatus.COMPLETED
     db.session.flush()
+    audit("run.complete", actor=actor, object_type="run", object_id=run.id)
     logger.info("Course run %s marked completed by %s", run.id, actor.id)
     return run
 

@@ -82,6 +82,7 @@ def confirm(run_id: int, now: datetime) -> bool:
     confirmed already, not published, follow-up day begun, or the evening of teaching day 2 not reached
     (the date moved since the job was scheduled). Safe to run twice and from two processes: the run row is
     locked and `follow_up_confirmed_at` checked under the lock."""
+    from app.audit.services import record
     from app.courses.services import fix_follow_up_day
     from app.enrolment.services import lock_run
     from app.notifications.invitations import sync_run
@@ -102,6 +103,8 @@ def confirm(run_id: int, now: datetime) -> bool:
         run.follow_up_confirmed_at = now
         db.session.flush()
         report = sync_run(run, now, confirmation=True)
+        record("run.follow_up_confirmed", object_type="run", object_id=run.id, now=now,  # the system: actor None
+               details={"moved": moved, "day": run.follow_up_day.day.isoformat()})
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -20,6 +20,7 @@ __all__ = [
     "confirm_follow_up",
     "confirm_follow_up_days",
     "follow_up_due_times",
+    "purge_audit_log",
     "queue_feedback_requests",
     "queue_reminders",
     "record_heartbeat",
@@ -80,3 +81,13 @@ def record_heartbeat(now: datetime) -> None:
     from app.health.services import record_heartbeat as write
 
     write(now)
+
+
+def purge_audit_log(now: datetime) -> int:
+    """Delete audit entries older than AUDIT_RETENTION_DAYS (logged as "audit.purged"). Returns the count."""
+    from app.audit.services import purge_expired
+
+    count = purge_expired(now)
+    if count:
+        logger.info("audit log: %d entries past their retention deleted", count)
+    return count

@@ -39,6 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import defer, selectinload
 
 from app.accounts.models import User
+from app.audit.services import record
 from app.core.db import Page, paginate
 from app.core.exceptions import Conflict, DomainError, NotAllowed
 from app.extensions import db
@@ -383,6 +384,8 @@ def retry(actor: User, message_id: int, now: datetime) -> OutboxMessage:
     row.attempts = 0
     row.next_attempt_at = now.astimezone(UTC)
     db.session.flush()
+    record("mail.retry", actor=actor, object_type="outbox_message", object_id=row.id,
+           subject=row.recipient_user_id, details={"kind": row.kind}, now=now)
     return row
 
 

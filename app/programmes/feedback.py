@@ -32,6 +32,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.models import User
+from app.audit.services import record
 from app.core.exceptions import DomainError, ValidationFailed
 from app.core.i18n import _l
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunStatus, run_methods
@@ -387,6 +388,7 @@ def save_feedback(
     # Lock the enrolment row so two submissions at once make one row (SQLite: BEGIN IMMEDIATE already did).
     db.session.execute(select(Enrolment.id).where(Enrolment.id == enrolment.id).with_for_update())
     feedback = feedback_for(enrolment.id)
+    created = feedback is None
     if feedback is None:
         feedback = Feedback(enrolment_id=enrolment.id, submitted_at=now)
         db.session.add(feedback)
@@ -403,6 +405,9 @@ def save_feedback(
     for answer in existing.values():  # a method no longer taught in the run
         feedback.answers.remove(answer)
     db.session.flush()
+    # The participant's answers and free text are not repeated here: the log says that, not what.
+    record("feedback.submit" if created else "feedback.update", actor=enrolment.user, object_type="feedback",
+           object_id=feedback.id, subject=enrolment.user_id, details={"run": enrolment.course_run_id}, now=now)
     return feedback
 
 

@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.audit.services import record_read
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError, ValidationFailed
@@ -78,12 +79,15 @@ def run_feedback(run_id: int):
     """The aggregate of a run's feedback; free text with names for the coordinator, without for providers."""
     run = db.session.get(CourseRun, run_id)
     attributed = current_user.is_coordinator
+    texts = services.free_texts(run_id=run.id, attributed=attributed)
+    if attributed and texts:
+        record_read("feedback.view", object_type="run", object_id=run.id, details={"texts": len(texts)})
     return render_template(
         "programmes/feedback_summary.html",
         run=run,
         programme=run.programme,
         summary=services.summary_for_run(run.id),
-        texts=services.free_texts(run_id=run.id, attributed=attributed),
+        texts=texts,
         attributed=attributed,
         rates=None,
         labels=_labels(),
@@ -95,12 +99,15 @@ def run_feedback(run_id: int):
 def programme_feedback(programme_id: int):
     """The aggregate of a programme's feedback, with the response rate per run."""
     programme = db.get_or_404(Programme, programme_id)
+    texts = services.free_texts(programme_id=programme.id, attributed=True)
+    if texts:
+        record_read("feedback.view", object_type="programme", object_id=programme.id, details={"texts": len(texts)})
     return render_template(
         "programmes/feedback_summary.html",
         run=None,
         programme=programme,
         summary=services.summary_for_programme(programme.id),
-        texts=services.free_texts(programme_id=programme.id, attributed=True),
+        texts=texts,
         attributed=True,
         rates=services.response_rates_by_run(programme.id),
         labels=_labels(),

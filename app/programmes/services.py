@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.audit.services import changed_fields, record, snapshot
 from app.core.db import Page, paginate
 from app.core.exceptions import Conflict, DomainError, ValidationFailed
 from app.core.templating import dk_date
@@ -110,6 +111,10 @@ def _name_message(name: str) -> str:
     return _("Der findes allerede en indsats med navnet %(name)s.", name=name)
 
 
+PROGRAMME_FIELDS = ("name", "description", "starts_on", "ends_on", "target_deadline", "target_runs",
+                    "target_completed_staff", "effect_target")
+
+
 def _apply(programme: Programme, data: ProgrammeData) -> None:
     programme.name = data.name
     programme.description = data.description
@@ -146,6 +151,7 @@ def create_programme(data: ProgrammeData, *, actor=None) -> Programme:
     with _unique_guard(_name_message(data.name), "name"):
         _apply(programme, data)
         db.session.add(programme)
+    record("programme.create", actor=actor, object_type="programme", object_id=programme.id)
     logger.info("programme created by %s: %r", actor, programme)
     return programme
 
@@ -157,8 +163,11 @@ def update_programme(programme: Programme, data: ProgrammeData, *, actor=None) -
     :raises Conflict: the name belongs to another programme.
     """
     _check_programme(data, programme)
+    before = snapshot(programme, PROGRAMME_FIELDS)
     with _unique_guard(_name_message(data.name), "name"):
         _apply(programme, data)
+    record("programme.update", actor=actor, object_type="programme", object_id=programme.id,
+           details={"fields": changed_fields(before, programme)})
     logger.info("programme updated by %s: %r", actor, programme)
     return programme
 
@@ -257,6 +266,8 @@ def add_budget_allocation(
     allocation = BudgetAllocation(programme_id=programme.id, provider_id=provider.id, year=year, amount_ore=amount_ore)
     with _unique_guard(_duplicate_message(provider, year), "year"):
         db.session.add(allocation)
+    record("budget.create", actor=actor, object_type="programme", object_id=programme.id,
+           details={"allocation": allocation.id, "provider": provider.id, "year": year, "amount_ore": amount_ore})
     logger.info("budget allocation added by %s: %r %s", actor, allocation, amount_ore)
     return allocation
 
@@ -267,6 +278,8 @@ def update_budget_allocation(allocation: BudgetAllocation, amount_ore: int, *, a
     :raises DomainError: the amount is negative (field ``amount``).
     """
     _check_amount(amount_ore)
+    record("budget.update", actor=actor, object_type="programme", object_id=allocation.programme_id,
+           details={"allocation": allocation.id, "amount_ore": {"old": allocation.amount_ore, "new": amount_ore}})
     allocation.amount_ore = amount_ore
     db.session.flush()
     logger.info("budget allocation updated by %s: %r %s", actor, allocation, amount_ore)
@@ -276,5 +289,8 @@ def update_budget_allocation(allocation: BudgetAllocation, amount_ore: int, *, a
 def delete_budget_allocation(allocation: BudgetAllocation, *, actor=None) -> None:
     """Remove an allocation (coordinator). Course runs refer to provider and programme, not to it."""
     logger.info("budget allocation deleted by %s: %r", actor, allocation)
+    record("budget.delete", actor=actor, object_type="programme", object_id=allocation.programme_id,
+           details={"allocation": allocation.id, "provider": allocation.provider_id, "year": allocation.year,
+                    "amount_ore": allocation.amount_ore})
     db.session.delete(allocation)
     db.session.flush()

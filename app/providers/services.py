@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
+from app.audit.services import changed_fields, record, snapshot
 from app.core.db import Page, paginate
 from app.core.exceptions import Conflict
 from app.extensions import db
@@ -68,6 +69,9 @@ def _name_message(name: str) -> str:
     return _("Der findes allerede en udbyder med navnet %(name)s.", name=name)
 
 
+PROVIDER_FIELDS = ("name", "contact_name", "contact_email", "contact_phone", "notes", "active")
+
+
 def _apply(provider: Provider, data: ProviderData) -> None:
     provider.name = data.name
     provider.contact_name = data.contact_name
@@ -88,6 +92,7 @@ def create_provider(data: ProviderData, *, actor=None) -> Provider:
     with _unique_guard(_name_message(data.name), "name"):
         _apply(provider, data)
         db.session.add(provider)
+    record("provider.create", actor=actor, object_type="provider", object_id=provider.id)
     logger.info("provider created by %s: %r", actor, provider)
     return provider
 
@@ -99,8 +104,11 @@ def update_provider(provider: Provider, data: ProviderData, *, actor=None) -> Pr
     """
     if _name_taken(data.name, provider.id):
         raise Conflict(_name_message(data.name), field="name")
+    before = snapshot(provider, PROVIDER_FIELDS)
     with _unique_guard(_name_message(data.name), "name"):
         _apply(provider, data)
+    record("provider.update", actor=actor, object_type="provider", object_id=provider.id,
+           details={"fields": changed_fields(before, provider)})
     logger.info("provider updated by %s: %r (active=%s)", actor, provider, provider.active)
     return provider
 

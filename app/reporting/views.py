@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from app.audit.services import record
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.db import paginate
@@ -45,10 +46,13 @@ def _record(plist: exports.ParticipantList, fmt: ExportFormat, person_count: int
     no new transaction (on SQLite a write lock) is opened while the file goes out.
     """
     run_id, user_id = plist.run.id, current_user.id
+    now = clock.utcnow()
     db.session.add(
         ExportDownload(course_run_id=run_id, user_id=user_id, format=fmt, person_count=person_count,
-                       created_at=clock.utcnow())
+                       created_at=now)
     )
+    record("participants.export", actor=current_user._get_current_object(), object_type="run", object_id=run_id,
+           details={"format": fmt.value, "people": person_count}, now=now)
     db.session.commit()
     logger.info("participant list of run %s downloaded as %s by user %s (%s people)", run_id, fmt.value, user_id,
                 person_count)

@@ -94,7 +94,7 @@ def test_deactivating_a_user_ends_their_sessions(app, client, login_as, coordina
     staff_member.active = True
     db.session.commit()
     assert not is_logged_in(victim)
-    entry = audit_actions("user.deactivated")[0]
+    entry = audit_actions("user.deactivate")[0]
     assert entry.actor_id == coordinator.id and entry.subject_id == staff_member.id
 
 

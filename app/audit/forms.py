@@ -1,0 +1,79 @@
+"""The audit page's filters (a GET form: no CSRF). Bad input is shown next to its field and ignored."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length as _Length
+from wtforms.validators import NumberRange, Optional, ValidationError
+
+from app.audit.labels import ACTION_GROUPS, ACTION_LABELS, OBJECT_LABELS
+from app.calendar.forms import DATE_FORMATS
+from app.core.i18n import _l
+
+TEXT_MAX = 200
+ID_MAX = 2**31 - 1
+
+
+def _after_from(form, field):
+    if field.data is not None and form.date_from.data is not None and field.data < form.date_from.data:
+        raise ValidationError(_l("Slutdatoen skal ligge på eller efter startdatoen."))
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    actor = StringField(
+        _l("Udført af"),
+        validators=[Optional(), _Length(max=TEXT_MAX, message=_l("Søgningen må højst være på %(max)d tegn."))],
+        description=_l("Navn eller e-mail på den, der gjorde det"),
+    )
+    subject = StringField(
+        _l("Om person"),
+        validators=[Optional(), _Length(max=TEXT_MAX, message=_l("Søgningen må højst være på %(max)d tegn."))],
+        description=_l("Navn eller e-mail på den, hvis oplysninger det drejer sig om"),
+    )
+    subject_id = IntegerField(
+        _l("Personens id"),
+        validators=[Optional(), NumberRange(min=1, max=ID_MAX, message=_l("Skriv et gyldigt id."))],
+    )
+    action = SelectField(
+        _l("Handling"),
+        default="",
+        validators=[Optional()],
+        invalid_choice_message=_l("Vælg en af mulighederne på listen."),
+    )
+    object_type = SelectField(
+        _l("Objekt"),
+        default="",
+        validators=[Optional()],
+        invalid_choice_message=_l("Vælg en af mulighederne på listen."),
+    )
+    object_id = IntegerField(
+        _l("Objektets id"),
+        validators=[Optional(), NumberRange(min=1, max=ID_MAX, message=_l("Skriv et gyldigt id."))],
+    )
+    date_from = DateField(
+        _l("Fra dato"),
+        format=DATE_FORMATS,
+        validators=[Optional()],
+        invalid_value_message=_l("Skriv datoen som en dato, f.eks. 2008-06-05."),
+    )
+    date_to = DateField(
+        _l("Til dato"),
+        format=DATE_FORMATS,
+        validators=[Optional(), _after_from],
+        invalid_value_message=_l("Skriv datoen som en dato, f.eks. 2008-06-05."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.action.choices = (
+            [SelectChoice("", _l("Alle"))]
+            + [SelectChoice(prefix + "*", label) for prefix, label in ACTION_GROUPS.items()]
+            + sorted((SelectChoice(code, label) for code, label in ACTION_LABELS.items()), key=lambda c: str(c.label))
+        )
+        self.object_type.choices = [SelectChoice("", _l("Alle"))] + sorted(
+            (SelectChoice(code, label) for code, label in OBJECT_LABELS.items()), key=lambda c: str(c.label)
+        )

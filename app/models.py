@@ -5,6 +5,7 @@ from app.calendar.models import ClosedDay
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
+from app.privacy.models import PersonKey
 from app.programmes.feedback_models import EarlierInvolvement, Feedback, FeedbackMethodAnswer, Frequency
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
@@ -32,6 +33,7 @@ __all__ = [
     "Method",
     "OutboxMessage",
     "OutboxStatus",
+    "PersonKey",
     "Programme",
     "Provider",
     "RunKind",

@@ -9,6 +9,7 @@ inside `app.app_context()` with `now=app.core.clock.now()`:
     confirm_follow_up_days     every SCHEDULER_FOLLOW_UP_SECONDS (600): the safety net behind those date jobs
     queue_reminders            every SCHEDULER_QUEUE_SECONDS (300)
     queue_feedback_requests    every SCHEDULER_QUEUE_SECONDS (300)
+    anonymise_expired_runs     every SCHEDULER_RETENTION_SECONDS (86400): the retention job (app.privacy)
     heartbeat                  every SCHEDULER_HEARTBEAT_SECONDS (10): is the leadership lock still ours?
 
 Interval pollers run in UTC and first fire when the scheduler starts (a restart catches up at once).
@@ -70,9 +71,12 @@ JOB_RECONCILE = "reconcile_follow_up_jobs"
 JOB_CONFIRM_FOLLOW_UPS = "confirm_follow_up_days"
 JOB_REMINDERS = "queue_reminders"
 JOB_FEEDBACK = "queue_feedback_requests"
+JOB_RETENTION = "anonymise_expired_runs"
 JOB_HEARTBEAT = "heartbeat"
 #: The stable ids of the periodic jobs, in registration order.
-PERIODIC_JOB_IDS = (JOB_DELIVERY, JOB_RECONCILE, JOB_CONFIRM_FOLLOW_UPS, JOB_REMINDERS, JOB_FEEDBACK, JOB_HEARTBEAT)
+PERIODIC_JOB_IDS = (
+    JOB_DELIVERY, JOB_RECONCILE, JOB_CONFIRM_FOLLOW_UPS, JOB_REMINDERS, JOB_FEEDBACK, JOB_RETENTION, JOB_HEARTBEAT,
+)
 #: Exact-time date jobs are `follow_up:<run id>`.
 FOLLOW_UP_PREFIX = "follow_up:"
 
@@ -91,6 +95,7 @@ class Settings:
     reconcile_seconds: float
     follow_up_seconds: float
     queue_seconds: float
+    retention_seconds: float
     heartbeat_seconds: float
     standby_seconds: float
     misfire_grace_seconds: int
@@ -101,6 +106,7 @@ _SECONDS_KEYS = {
     "reconcile_seconds": "SCHEDULER_RECONCILE_SECONDS",
     "follow_up_seconds": "SCHEDULER_FOLLOW_UP_SECONDS",
     "queue_seconds": "SCHEDULER_QUEUE_SECONDS",
+    "retention_seconds": "SCHEDULER_RETENTION_SECONDS",
     "heartbeat_seconds": "SCHEDULER_HEARTBEAT_SECONDS",
     "standby_seconds": "SCHEDULER_STANDBY_SECONDS",
 }
@@ -109,6 +115,7 @@ _DEFAULT_SECONDS = {
     "SCHEDULER_RECONCILE_SECONDS": 60,
     "SCHEDULER_FOLLOW_UP_SECONDS": 600,
     "SCHEDULER_QUEUE_SECONDS": 300,
+    "SCHEDULER_RETENTION_SECONDS": 86400,
     "SCHEDULER_HEARTBEAT_SECONDS": 10,
     "SCHEDULER_STANDBY_SECONDS": 10,
     "SCHEDULER_MISFIRE_GRACE_SECONDS": 300,
@@ -341,6 +348,7 @@ def build_scheduler(
     every(JOB_CONFIRM_FOLLOW_UPS, config.follow_up_seconds, runner.poller(JOB_CONFIRM_FOLLOW_UPS))
     every(JOB_REMINDERS, config.queue_seconds, runner.poller(JOB_REMINDERS))
     every(JOB_FEEDBACK, config.queue_seconds, runner.poller(JOB_FEEDBACK))
+    every(JOB_RETENTION, config.retention_seconds, runner.poller(JOB_RETENTION))
     every(JOB_HEARTBEAT, config.heartbeat_seconds, leadership.heartbeat, at_start=False)
     return scheduler
 

@@ -1,10 +1,11 @@
 """User, StaffRole and Unit."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, String, Text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -86,6 +87,9 @@ class User(UserMixin, TimestampMixin, db.Model):
     #: The secret in the personal calendar feed's address (`/calendar/<token>.ics`); None until the user
     #: asks for the address on "my courses". Regenerating it makes the old address answer 404.
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: When the person's data was removed (app.privacy): a leaver anonymised by a coordinator, or the
+    #: placeholder an enrolment of an expired run points to. The row stays (statistics, audit entries).
+    anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     staff_role: Mapped[StaffRole | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
@@ -100,6 +104,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    @property
+    def is_anonymised(self) -> bool:
+        return self.anonymised_at is not None
 
     @property
     def is_coordinator(self) -> bool:

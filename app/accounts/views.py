@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from sqlalchemy.exc import IntegrityError
@@ -181,6 +181,8 @@ def user_create():
 def user_edit(user_id: int):
     """Change a user's details, access, status or password (coordinator)."""
     user = db.get_or_404(User, user_id)
+    if user.is_anonymised:
+        abort(404)  # nothing personal left to edit, and it must never log in again
     form = _user_form(user)
     if form.validate_on_submit():
         try:

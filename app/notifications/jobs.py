@@ -17,6 +17,7 @@ from app.notifications.outbox import DeliveryReport
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "anonymise_expired_runs",
     "confirm_follow_up",
     "confirm_follow_up_days",
     "follow_up_due_times",
@@ -72,3 +73,11 @@ def queue_feedback_requests(now: datetime) -> int:
     from app.notifications.reminders import queue_due_feedback_requests
 
     return queue_due_feedback_requests(now)
+
+
+def anonymise_expired_runs(now: datetime):
+    """The retention job: anonymise the participants of runs whose last day is more than
+    PERSONAL_DATA_RETENTION_YEARS ago, and expired inactive accounts (app.privacy.services)."""
+    from app.privacy.services import anonymise_expired_runs as run_retention
+
+    return run_retention(now)

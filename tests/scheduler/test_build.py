@@ -83,6 +83,7 @@ def test_the_periodic_jobs_have_stable_ids_utc_intervals_and_explicit_options(pa
         "confirm_follow_up_days",
         "queue_reminders",
         "queue_feedback_requests",
+        "anonymise_expired_runs",
         "heartbeat",
     }
     assert paused.timezone == UTC
@@ -92,6 +93,7 @@ def test_the_periodic_jobs_have_stable_ids_utc_intervals_and_explicit_options(pa
         "confirm_follow_up_days": 600,
         "queue_reminders": 300,
         "queue_feedback_requests": 300,
+        "anonymise_expired_runs": 86400,
         "heartbeat": 10,
     }
     for job_id, seconds in expected.items():
@@ -112,6 +114,7 @@ def test_intervals_and_grace_time_come_from_the_config(app):
     app.config.update(
         SCHEDULER_DELIVERY_SECONDS="1", SCHEDULER_RECONCILE_SECONDS=2, SCHEDULER_FOLLOW_UP_SECONDS=3.5,
         SCHEDULER_QUEUE_SECONDS=4, SCHEDULER_HEARTBEAT_SECONDS=5, SCHEDULER_MISFIRE_GRACE_SECONDS="120",
+        SCHEDULER_RETENTION_SECONDS=6,
     )
     scheduler = build_scheduler(app, BackgroundScheduler)
     scheduler.start(paused=True)
@@ -122,7 +125,7 @@ def test_intervals_and_grace_time_come_from_the_config(app):
         scheduler.shutdown(wait=False)
     assert intervals == {
         "send_due_notifications": 1, "reconcile_follow_up_jobs": 2, "confirm_follow_up_days": 3.5,
-        "queue_reminders": 4, "queue_feedback_requests": 4, "heartbeat": 5,
+        "queue_reminders": 4, "queue_feedback_requests": 4, "anonymise_expired_runs": 6, "heartbeat": 5,
     }
     assert graces == {120}
 

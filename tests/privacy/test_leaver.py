@@ -209,3 +209,16 @@ def test_the_cli(runner, coordinator, leaver):
     assert db.session.get(User, sara_id).is_anonymised
     again = runner.invoke(args=["privacy", "anonymise-user", "sanne@test.dk", "--by", coordinator.email, "--yes"])
     assert again.exit_code != 0 and "No user with that email" in again.output
+
+
+def test_an_open_session_of_the_leaver_ends(app, client, login_as, coordinator, leaver):
+    """Deactivated means unauthenticated at the next request (Flask-Login's is_authenticated is is_active)."""
+    sara = leaver["sara"]
+    login_as(sara)
+    assert client.get("/me/courses").status_code == 200
+    services.anonymise_user(coordinator, sara.id, clock.now(), clock.today(), confirm_name=sara.name)
+    db.session.commit()
+
+    response = client.get("/me/courses")
+
+    assert response.status_code == 302 and "/login" in response.headers["Location"]

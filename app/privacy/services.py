@@ -144,12 +144,11 @@ def anonymise_run(run_id: int, now: datetime) -> RunAnonymised | None:
     for enrolment in enrolments:
         enrolment.practice_case = None
         enrolment.note = None
+        # A leaver anonymised earlier gets placeholders too: their (anonymous) row then links nothing.
         person = users[enrolment.user_id]
-        if person.is_anonymised:
-            continue  # a leaver anonymised before, or a placeholder already: nothing left to cut
         if person.id not in keys:
             keys[person.id] = PersonKey(user_id=person.id, programme_id=run.programme_id,
-                                        person_key=_new_person_key())
+                                        person_key=enrolment.person_key or _new_person_key())
         placeholders[enrolment.id] = User(
             name=ANONYMISED_PARTICIPANT_NAME, email=_placeholder_email(), access_level=AccessLevel.STAFF,
             active=False, staff_role_id=person.staff_role_id, unit_id=person.unit_id, anonymised_at=stamp,
@@ -158,9 +157,7 @@ def anonymise_run(run_id: int, now: datetime) -> RunAnonymised | None:
     db.session.flush()
     people: set[int] = set()
     for enrolment in enrolments:
-        placeholder = placeholders.get(enrolment.id)
-        if placeholder is None:
-            continue
+        placeholder = placeholders[enrolment.id]
         person_id = enrolment.user_id
         # What the person did themselves (enrolled, cancelled) now names the placeholder; coordinators stay.
         db.session.execute(
@@ -169,7 +166,7 @@ def anonymise_run(run_id: int, now: datetime) -> RunAnonymised | None:
             .values(actor_id=placeholder.id)
         )
         enrolment.user_id = placeholder.id
-        enrolment.person_key = keys[person_id].person_key
+        enrolment.person_key = enrolment.person_key or keys[person_id].person_key
         people.add(person_id)
 
     enrolment_ids = [e.id for e in enrolments]

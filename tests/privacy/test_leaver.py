@@ -197,6 +197,11 @@ def test_a_leaver_with_an_anonymised_run_still_counts_once(app, coordinator):
     keys = set(db.session.scalars(select(Enrolment.person_key)))
     assert len(keys) == 1 and None not in keys
     assert programme_figures(programme.id, today) == before
+    # When the recent run expires too, her anonymous row is left with no enrolment at all.
+    services.anonymise_expired_runs(datetime(2036, 12, 2, 12, tzinfo=UTC))
+    assert db.session.scalar(select(func.count(Enrolment.id)).where(Enrolment.user_id == bente.id)) == 0
+    assert db.session.scalar(select(func.count(PersonKey.id))) == 0
+    assert programme_figures(programme.id, today) == before
 
 
 def test_the_cli(runner, coordinator, leaver):

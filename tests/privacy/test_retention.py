@@ -228,3 +228,20 @@ def test_the_cli(runner, scene):
     assert done.exit_code == 0, done.output
     assert "2 anonymised (6 enrolments)" in done.output and "Inactive accounts anonymised: 1" in done.output
     assert find_everywhere(lars_email) == set()
+
+
+def test_the_pages_of_an_anonymised_run_still_work(client, login_as, scene):
+    services.anonymise_expired_runs(NOW)
+    run, programme = scene["runs"]["A"], scene["programme"]
+    login_as(scene["coordinator"])
+    page = client.get(f"/runs/{run.id}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Anonymiseret deltager" in text and "opbevaringsperioden er udløbet" in text
+    for url in (f"/runs/{run.id}/participants.csv", f"/runs/{run.id}/participants.xlsx",
+                f"/runs/{run.id}/participants.pdf", f"/runs/{run.id}/feedback", f"/programmes/{programme.id}/dashboard",
+                f"/programmes/{programme.id}/report.pdf", f"/programmes/{programme.id}/feedback",
+                f"/runs/{run.id}/days/{run.days[0].id}/attendance", f"/runs/{run.id}/participants/downloads",
+                *(f"/enrolments/{e.id}/history" for e in db.session.scalars(
+                    select(Enrolment).where(Enrolment.course_run_id == run.id)))):
+        assert client.get(url).status_code == 200, url

@@ -139,6 +139,9 @@ class Config:
     RUNS_PER_PAGE = 25
     #: Audit entries older than this many days are deleted by the retention job (default five years).
     AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "1825"))
+    #: Personal data of a run's participants is anonymised by the retention job this many years after the
+    #: run's last course day (the follow-up day included); see docs/privacy.md.
+    PERSONAL_DATA_RETENTION_YEARS = int(os.environ.get("PERSONAL_DATA_RETENTION_YEARS", "5"))
     #: Seconds an enrolment waits for a run's lock before the user is asked to try again (PostgreSQL).
     ENROLMENT_LOCK_TIMEOUT = float(os.environ.get("ENROLMENT_LOCK_TIMEOUT", "5"))
     # The scheduler (scheduler/): who runs the periodic jobs, and how often. Validated by create_app
@@ -156,6 +159,8 @@ class Config:
     SCHEDULER_QUEUE_SECONDS = os.environ.get("SCHEDULER_QUEUE_SECONDS", 300)
     #: The audit-log retention job (purge_audit_log): daily.
     SCHEDULER_AUDIT_RETENTION_SECONDS = os.environ.get("SCHEDULER_AUDIT_RETENTION_SECONDS", 86400)
+    #: The retention job (anonymise_expired_runs): daily.
+    SCHEDULER_RETENTION_SECONDS = os.environ.get("SCHEDULER_RETENTION_SECONDS", 86400)
     #: How often the active scheduler checks it still holds the leadership lock.
     SCHEDULER_HEARTBEAT_SECONDS = os.environ.get("SCHEDULER_HEARTBEAT_SECONDS", 10)
     #: How often the active scheduler writes the heartbeat row that `/healthz` reads.
@@ -205,6 +210,9 @@ class DevelopmentConfig(Config):
     ENV_NAME = "development"
     SECRET_KEY = os.environ.get("SECRET_KEY") or _instance_secret_key()
     SCHEDULER = os.environ.get("SCHEDULER", "embedded")  # `make run` / `flask run` fire the jobs themselves
+    #: The demo's 2008-2009 programme keeps its participants in development (it is the demo); set 5 to
+    #: watch the retention job anonymise them.
+    PERSONAL_DATA_RETENTION_YEARS = int(os.environ.get("PERSONAL_DATA_RETENTION_YEARS", "25"))
 
 
 class TestingConfig(Config):

@@ -105,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     from app.enrolment.views import bp as enrolment_bp
     from app.main import bp as main_bp
     from app.notifications.views import bp as notifications_bp
+    from app.privacy.views import bp as privacy_bp
     from app.programmes.feedback_views import bp as feedback_bp
     from app.programmes.views import bp as programmes_bp
     from app.providers.views import bp as providers_bp
@@ -118,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(mfa_bp)
     app.register_blueprint(sso_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(privacy_bp)
 
 
 def register_access_control(app: Flask) -> None:

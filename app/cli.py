@@ -1,4 +1,4 @@
-"""CLI commands: `flask users create`, `flask demo load` (registered with flaskr's init_app pattern)."""
+"""CLI commands: `flask users create`, `flask demo load`, `flask privacy ...` (flaskr's init_app pattern)."""
 from __future__ import annotations
 
 from flask import Flask
@@ -7,6 +7,8 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from app.accounts.cli import users_cli
     from app.demo import demo_cli
+    from app.privacy.cli import privacy_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(privacy_cli)

@@ -7,6 +7,7 @@ from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, R
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.health.models import SchedulerHeartbeat
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
+from app.privacy.models import PersonKey
 from app.programmes.feedback_models import EarlierInvolvement, Feedback, FeedbackMethodAnswer, Frequency
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
@@ -36,6 +37,7 @@ __all__ = [
     "MfaRecoveryCode",
     "OutboxMessage",
     "OutboxStatus",
+    "PersonKey",
     "Programme",
     "Provider",
     "RunKind",

@@ -11,6 +11,7 @@ inside `app.app_context()` with `now=app.core.clock.now()`:
     queue_feedback_requests    every SCHEDULER_QUEUE_SECONDS (300)
     purge_audit_log            every SCHEDULER_AUDIT_RETENTION_SECONDS (86400): audit entries past
                                AUDIT_RETENTION_DAYS
+    anonymise_expired_runs     every SCHEDULER_RETENTION_SECONDS (86400): the retention job (app.privacy)
     heartbeat                  every SCHEDULER_HEARTBEAT_SECONDS (10): is the leadership lock still ours?
     record_heartbeat           every SCHEDULER_BEAT_SECONDS (60): the heartbeat row `/healthz` checks
 
@@ -80,13 +81,14 @@ JOB_CONFIRM_FOLLOW_UPS = "confirm_follow_up_days"
 JOB_REMINDERS = "queue_reminders"
 JOB_FEEDBACK = "queue_feedback_requests"
 JOB_AUDIT_RETENTION = "purge_audit_log"
+JOB_RETENTION = "anonymise_expired_runs"
 JOB_HEARTBEAT = "heartbeat"
 #: The heartbeat row `/healthz` reads (the leadership "heartbeat" above only checks the lock).
 JOB_BEAT = "record_heartbeat"
 #: The stable ids of the periodic jobs, in registration order.
 PERIODIC_JOB_IDS = (
     JOB_DELIVERY, JOB_RECONCILE, JOB_CONFIRM_FOLLOW_UPS, JOB_REMINDERS, JOB_FEEDBACK, JOB_AUDIT_RETENTION,
-    JOB_HEARTBEAT, JOB_BEAT,
+    JOB_RETENTION, JOB_HEARTBEAT, JOB_BEAT,
 )
 #: Exact-time date jobs are `follow_up:<run id>`.
 FOLLOW_UP_PREFIX = "follow_up:"
@@ -107,6 +109,7 @@ class Settings:
     follow_up_seconds: float
     queue_seconds: float
     audit_retention_seconds: float
+    retention_seconds: float
     heartbeat_seconds: float
     beat_seconds: float
     standby_seconds: float
@@ -119,6 +122,7 @@ _SECONDS_KEYS = {
     "follow_up_seconds": "SCHEDULER_FOLLOW_UP_SECONDS",
     "queue_seconds": "SCHEDULER_QUEUE_SECONDS",
     "audit_retention_seconds": "SCHEDULER_AUDIT_RETENTION_SECONDS",
+    "retention_seconds": "SCHEDULER_RETENTION_SECONDS",
     "heartbeat_seconds": "SCHEDULER_HEARTBEAT_SECONDS",
     "beat_seconds": "SCHEDULER_BEAT_SECONDS",
     "standby_seconds": "SCHEDULER_STANDBY_SECONDS",
@@ -129,6 +133,7 @@ _DEFAULT_SECONDS = {
     "SCHEDULER_FOLLOW_UP_SECONDS": 600,
     "SCHEDULER_QUEUE_SECONDS": 300,
     "SCHEDULER_AUDIT_RETENTION_SECONDS": 86400,
+    "SCHEDULER_RETENTION_SECONDS": 86400,
     "SCHEDULER_HEARTBEAT_SECONDS": 10,
     "SCHEDULER_BEAT_SECONDS": 60,
     "SCHEDULER_STANDBY_SECONDS": 10,
@@ -368,6 +373,7 @@ def build_scheduler(
     every(JOB_REMINDERS, config.queue_seconds, runner.poller(JOB_REMINDERS))
     every(JOB_FEEDBACK, config.queue_seconds, runner.poller(JOB_FEEDBACK))
     every(JOB_AUDIT_RETENTION, config.audit_retention_seconds, runner.poller(JOB_AUDIT_RETENTION))
+    every(JOB_RETENTION, config.retention_seconds, runner.poller(JOB_RETENTION))
     every(JOB_HEARTBEAT, config.heartbeat_seconds, leadership.heartbeat, at_start=False)
     every(JOB_BEAT, config.beat_seconds, runner.poller(JOB_BEAT))
     return scheduler

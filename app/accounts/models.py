@@ -93,6 +93,9 @@ class User(UserMixin, TimestampMixin, db.Model):
     #: When the latest invitation to set a password was sent (whole seconds, UTC). Only the link of the
     #: latest invitation works; None when none was sent.
     invitation_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the person's data was removed (app.privacy): a leaver anonymised by a coordinator, or the
+    #: placeholder an enrolment of an expired run points to. The row stays (statistics, audit entries).
+    anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     staff_role: Mapped[StaffRole | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
@@ -107,6 +110,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    @property
+    def is_anonymised(self) -> bool:
+        return self.anonymised_at is not None
 
     @property
     def is_coordinator(self) -> bool:

@@ -378,6 +378,7 @@ def list_users(filters: UserFilters, *, page: int, per_page: int) -> Page:
     stmt = (
         select(User)
         .options(selectinload(User.staff_role), selectinload(User.unit), selectinload(User.provider))
+        .where(User.anonymised_at.is_(None))  # anonymised rows are statistics, not people (app.privacy)
         .order_by(User.name, User.id)
     )
     for term in filters.q.split():

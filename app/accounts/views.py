@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -355,6 +365,8 @@ def user_create():
 def user_edit(user_id: int):
     """Change a user's details, access, status or password (coordinator)."""
     user = db.get_or_404(User, user_id)
+    if user.is_anonymised:
+        abort(404)  # nothing personal left to edit, and it must never log in again
     form = _user_form(user)
     if form.validate_on_submit():
         try:

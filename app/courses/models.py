@@ -139,6 +139,8 @@ class CourseRun(TimestampMixin, db.Model):
     #: When the follow-up job fixed the follow-up day (the evening of teaching day 2) and invited those
     #: present on the teaching days; None until then. Moving teaching day 2 later clears it again.
     follow_up_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the retention job removed its participants' personal data (app.privacy); None until then.
+    anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     programme: Mapped[Programme] = relationship()
     provider: Mapped[Provider] = relationship()

@@ -101,6 +101,10 @@ class Enrolment(TimestampMixin, db.Model):
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: The enrolment this one replaced when the coordinator moved the participant here.
     moved_from_id: Mapped[int | None] = mapped_column(ForeignKey("enrolments.id"), index=True)
+    #: Set when the run's personal data was removed (app.privacy): a random key standing for the person in
+    #: the programme's statistics, so someone who completed two runs still counts once. None: the person
+    #: is `user_id`.
+    person_key: Mapped[str | None] = mapped_column(String(40))
 
     run: Mapped[CourseRun] = relationship()
     user: Mapped[User] = relationship()

@@ -17,6 +17,7 @@ from app.notifications.outbox import DeliveryReport
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "anonymise_expired_runs",
     "confirm_follow_up",
     "confirm_follow_up_days",
     "follow_up_due_times",
@@ -91,3 +92,11 @@ def purge_audit_log(now: datetime) -> int:
     if count:
         logger.info("audit log: %d entries past their retention deleted", count)
     return count
+
+
+def anonymise_expired_runs(now: datetime):
+    """The retention job: anonymise the participants of runs whose last day is more than
+    PERSONAL_DATA_RETENTION_YEARS ago, and expired inactive accounts (app.privacy.services)."""
+    from app.privacy.services import anonymise_expired_runs as run_retention
+
+    return run_retention(now)

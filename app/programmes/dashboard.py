@@ -58,6 +58,7 @@ from app.core.i18n import _l
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentStatus
 from app.extensions import db
+from app.privacy.models import PersonKey
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
 
@@ -387,9 +388,13 @@ def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
         .where(Attendance.enrolment_id == Enrolment.id, Attendance.present.is_(True),
                CourseDay.course_run_id == Enrolment.course_run_id)
     )
+    # The person an enrolment counts as: its own pseudonym once its run was anonymised (app.privacy), the
+    # pseudonym of the user's anonymised enrolments in this programme, else the user: so anonymising a run
+    # changes no figure.
+    person = func.coalesce(Enrolment.person_key, PersonKey.person_key, cast(Enrolment.user_id, String))
     base = (
         select(
-            Enrolment.user_id.label("user_id"),
+            person.label("user_id"),
             CourseRun.id.label("run_id"),
             CourseRun.provider_id.label("provider_id"),
             User.staff_role_id.label("role_id"),
@@ -401,6 +406,8 @@ def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
         .join(CourseRun, CourseRun.id == Enrolment.course_run_id)
         .join(User, User.id == Enrolment.user_id)
         .join(days, days.c.run_id == CourseRun.id)
+        .outerjoin(PersonKey, and_(PersonKey.user_id == Enrolment.user_id,
+                                   PersonKey.programme_id == CourseRun.programme_id))
         .where(
             CourseRun.programme_id == programme.id,
             CourseRun.status != RunStatus.CANCELLED,

@@ -84,6 +84,7 @@ def test_the_periodic_jobs_have_stable_ids_utc_intervals_and_explicit_options(pa
         "queue_reminders",
         "queue_feedback_requests",
         "purge_audit_log",
+        "anonymise_expired_runs",
         "heartbeat",
         "record_heartbeat",
     }
@@ -95,6 +96,7 @@ def test_the_periodic_jobs_have_stable_ids_utc_intervals_and_explicit_options(pa
         "queue_reminders": 300,
         "queue_feedback_requests": 300,
         "purge_audit_log": 86400,
+        "anonymise_expired_runs": 86400,
         "heartbeat": 10,
         "record_heartbeat": 60,
     }
@@ -116,7 +118,7 @@ def test_intervals_and_grace_time_come_from_the_config(app):
     app.config.update(
         SCHEDULER_DELIVERY_SECONDS="1", SCHEDULER_RECONCILE_SECONDS=2, SCHEDULER_FOLLOW_UP_SECONDS=3.5,
         SCHEDULER_QUEUE_SECONDS=4, SCHEDULER_HEARTBEAT_SECONDS=5, SCHEDULER_MISFIRE_GRACE_SECONDS="120",
-        SCHEDULER_BEAT_SECONDS=6, SCHEDULER_AUDIT_RETENTION_SECONDS=7,
+        SCHEDULER_BEAT_SECONDS=6, SCHEDULER_AUDIT_RETENTION_SECONDS=7, SCHEDULER_RETENTION_SECONDS=8,
     )
     scheduler = build_scheduler(app, BackgroundScheduler)
     scheduler.start(paused=True)
@@ -128,7 +130,7 @@ def test_intervals_and_grace_time_come_from_the_config(app):
     assert intervals == {
         "send_due_notifications": 1, "reconcile_follow_up_jobs": 2, "confirm_follow_up_days": 3.5,
         "queue_reminders": 4, "queue_feedback_requests": 4, "heartbeat": 5, "record_heartbeat": 6,
-        "purge_audit_log": 7,
+        "purge_audit_log": 7, "anonymise_expired_runs": 8,
     }
     assert graces == {120}
 

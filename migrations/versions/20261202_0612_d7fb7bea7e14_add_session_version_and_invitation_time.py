@@ -2,7 +2,7 @@
 (only the latest invitation link to set a password works).
 
 Revision ID: d7fb7bea7e14
-Revises: 3bde93fe7443
+Revises: 311229a1745c
 Create Date: 2026-12-02 06:12:23.785876
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd7fb7bea7e14'
-down_revision = '3bde93fe7443'
+down_revision = '311229a1745c'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 hashed) and single sign-on identities (user_identities: issuer + stable subject -> user, unique both ways).
 
 Revision ID: f7a0265020d6
-Revises: 3bde93fe7443
+Revises: d7fb7bea7e14
 Create Date: 2026-12-02 06:15:32.499265
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f7a0265020d6'
-down_revision = '3bde93fe7443'
+down_revision = 'd7fb7bea7e14'
 branch_labels = None
 depends_on = None
 

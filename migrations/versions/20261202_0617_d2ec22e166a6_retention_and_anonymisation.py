@@ -3,7 +3,7 @@ enrolments.person_key and anonymised_person_keys (the pseudonym of a person's an
 programme, while they still have others there).
 
 Revision ID: d2ec22e166a6
-Revises: 3bde93fe7443
+Revises: f7a0265020d6
 Create Date: 2026-12-02 06:17:06.987808
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd2ec22e166a6'
-down_revision = '3bde93fe7443'
+down_revision = 'f7a0265020d6'
 branch_labels = None
 depends_on = None
 

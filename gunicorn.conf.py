@@ -42,8 +42,10 @@ def when_ready(server):
 
 
 def post_fork(server, worker):
+    app = server.app.wsgi()
+    if "sqlalchemy" not in getattr(app, "extensions", {}):
+        return  # not Kursusportalen (bench/hello_app.py, the benchmark's ceiling, has no database)
     from app.extensions import db
 
-    app = server.app.wsgi()
     with app.app_context():
         db.engine.dispose(close=False)  # never share a connection inherited from the master

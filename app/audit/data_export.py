@@ -119,6 +119,12 @@ SECTIONS: tuple[Section, ...] = (
     Section("audit_about_me", "audit_entries", "subject_id", omit=frozenset({"ip_address"}),
             enrich=_enrich_audit_about_me),
     Section("audit_by_me", "audit_entries", "actor_id", owns=False, enrich=_enrich_audit_by_me),
+    # Logging in: the second factor (its secret and codes only as set/not set) and single sign-on identities.
+    Section("second_factor", "mfa_credentials", "user_id"),
+    Section("recovery_codes", "mfa_recovery_codes", "user_id"),
+    Section("sso_identities", "user_identities", "user_id"),
+    # The pseudonymous key that still ties the person to their anonymised enrolments in a programme.
+    Section("anonymised_person_keys", "anonymised_person_keys", "user_id"),
     Section("enrolment_events_by_me", "enrolment_events", "actor_id", owns=False),
     Section("attendance_recorded_by_me", "attendances", "recorded_by_id", owns=False),
 )

@@ -11,6 +11,8 @@ from config import ProductionConfig
 def production(monkeypatch):
     monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", "postgresql://example/kursusportalen")
+    monkeypatch.setattr(ProductionConfig, "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://example/kursusportalen")
+    monkeypatch.setattr(ProductionConfig, "SMTP_URL", "smtp://mail.example:25")
     return ProductionConfig
 
 

@@ -179,6 +179,8 @@ def test_production_cookies_are_secure_httponly_and_lax(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
     monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "x" * 40)
     monkeypatch.setattr(ProductionConfig, "SQLALCHEMY_DATABASE_URI", "sqlite://")
+    monkeypatch.setattr(ProductionConfig, "ALLOW_SQLITE", True)  # a trial installation's exception
+    monkeypatch.setattr(ProductionConfig, "SMTP_URL", "smtp://mail.example:25")
     monkeypatch.setattr(ProductionConfig, "SCHEDULER", "off")
     prod = create_app(ProductionConfig)
     for prefix in ("SESSION_COOKIE", "REMEMBER_COOKIE"):

@@ -19,6 +19,10 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+import pyotp
+
+from app.accounts import mfa, tokens
+from app.core import clock
 from app.courses.models import RunKind, RunStatus
 from app.extensions import db
 from app.notifications import outbox
@@ -73,6 +77,8 @@ class Form:
     method: str
     enctype: str
     fields: dict[str, FormField] = field(default_factory=dict)
+    #: Where its buttons' `formaction` sends it instead (one form, two routes: MFA's code form).
+    formactions: set[str] = field(default_factory=set)
 
 
 class _FormParser(HTMLParser):
@@ -92,6 +98,8 @@ class _FormParser(HTMLParser):
                               enctype=a.get("enctype", "application/x-www-form-urlencoded"))
             self.forms.append(self._form)
             return
+        if self._form is not None and tag in ("button", "input") and a.get("formaction"):
+            self._form.formactions.add(urlsplit(urljoin(self.page_url, a["formaction"])).path)
         if self._form is None or "name" not in a:
             if tag == "option" and self._select is not None:
                 self._option(a)
@@ -187,7 +195,9 @@ def private_instance_path(app, tmp_path):
 @dataclass
 class Scene:
     users: dict
-    ids: dict
+    ids: dict  # ids and link tokens, for the `{...}` in a route's URL
+    #: The authenticator-app secret of each user (by scene name) with a confirmed second factor.
+    totp_secrets: dict = field(default_factory=dict)
 
 
 @pytest.fixture
@@ -238,12 +248,30 @@ def scene(app, fic_provider) -> Scene:
     queued.status = OutboxStatus.FAILED
     db.session.commit()
 
+    # Accounts: a staff member with an invitation and no password yet, one who asked for a reset link, one with
+    # a confirmed authenticator app (and recovery codes), one halfway through setting one up.
+    now = clock.utcnow()
+    invitee = factories.make_user(access_level="staff", password=None, name="Ida Inviteret",
+                                  invitation_sent_at=tokens.invitation_stamp(now))
+    forgetful = staff("Glenn Glemsom")
+    with_mfa = staff("Mona Totrin")
+    credential = mfa.start_enrolment(with_mfa, now=now)
+    secret = credential.secret
+    assert mfa.confirm_enrolment(credential, pyotp.TOTP(secret).at(now), now=now, pending=False)
+    credential.last_used_step = None  # the login's code may come from the same time-step
+    enrolling = staff("Ulrik Undervejs")
+    mfa.start_enrolment(enrolling, now=now)
+    db.session.commit()
+
     return Scene(
         users={"coordinator": coordinator, "provider": provider_user, "newcomer": newcomer, "enrolled": enrolled,
-               "participant": participant},
+               "participant": participant, "with_mfa": with_mfa, "enrolling": enrolling},
         ids={"run": run.id, "other_run": other_run.id, "draft": draft.id, "past": past.id,
              "past_day": past.days[0].id, "confirmed": confirmed.id, "requested": asked.id,
              "waitlisted": waitlisted.id, "done": done.id, "method": spare_method.id, "role": spare_role.id,
              "unit": spare_unit.id, "user": newcomer.id, "closed_day": closed_day.id, "programme": programme.id,
-             "allocation": allocation.id, "provider": fic_provider.id, "message": queued.id},
+             "allocation": allocation.id, "provider": fic_provider.id, "message": queued.id,
+             "invitee": invitee.id, "invitation": tokens.make_invitation_token(invitee),
+             "reset": tokens.make_reset_token(forgetful), "with_mfa": with_mfa.id, "leaver": enrolled.id},
+        totp_secrets={"with_mfa": secret},
     )

@@ -18,6 +18,10 @@ Rules the table follows (app/core/access.py):
 Every refused cell (302 to login, 403, 404) must leave the database exactly as it was, and every GET (also
 an allowed one) must too: `snapshot()` compares row counts and a checksum of every row of every table.
 
+Public pages behind a signed link (password reset, invitation) are tried with a valid link from the world and
+with a bogus one (400 for everybody). Every logged-in persona is halfway through setting up an authenticator
+app (an unconfirmed MFA credential), so the MFA pages answer the same whatever order the cells run in.
+
 `test_every_route_is_in_the_matrix` fails when a route is missing (its message prints the entry to add) or
 when the table names a route or method that no longer exists.
 """
@@ -28,13 +32,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import pyotp
 import pytest
 from sqlalchemy import select
 
 from app import create_app
+from app.accounts import mfa, tokens
 from app.calendar import feeds
+from app.core import clock
 from app.courses.models import RunKind, RunStatus
-from app.extensions import db
+from app.extensions import db, limiter
 from app.notifications.models import OutboxMessage, OutboxStatus
 from app.programmes.feedback_models import EarlierInvolvement, Feedback
 from app.reporting.models import ExportDownload, ExportFormat
@@ -68,6 +75,10 @@ class Case:
     data: dict[str, str] = field(default_factory=dict)
     #: Names a variant when an endpoint has several rows (e.g. "draft", "unknown-token").
     variant: str = ""
+    #: An allowed request ends every session of the persona ("log out everywhere"): the cell checks that the
+    #: persona's stored session really is refused afterwards, then logs the persona in again, so the later
+    #: cells (which reuse one session cookie per persona) still run as that persona.
+    ends_session: bool = False
 
 
 def expect(ok: int | str = 200, allowed=("coordinator",), hidden=(), anonymous: int | str = LOGIN, **overrides):
@@ -99,6 +110,8 @@ RUN_PROVIDER = {"allowed": ("coordinator", "provider"), "hidden": ("other_provid
 #: Staff 1's own enrolment or run; staff 2 must not learn it exists.
 OWN_STAFF = {"allowed": ("staff",), "hidden": ("other_staff",)}
 EMPTY = {}
+#: The name of the leaver anonymised by the privacy.anonymise_user row (typed to confirm).
+LEAVER_NAME = "Lone Fratrådt"
 
 ROUTES: dict[str, list[Case]] = {
     # --- main ---
@@ -133,6 +146,73 @@ ROUTES: dict[str, list[Case]] = {
     "accounts.unit_edit": [Case("GET", "/units/{unit}/edit", coordinator_only()),
                            Case("POST", "/units/{unit}/edit", coordinator_only(), {"name": ""})],
     "accounts.unit_delete": [Case("POST", "/units/{unit_spare}/delete", coordinator_only(302))],
+    # --- accounts: the own account page (every level) ---
+    "accounts.account": [Case("GET", "/account", logged_in())],
+    # a wrong current password: the service refuses and the page comes back with the error (400), so the
+    # persona's password and session stay as they are
+    "accounts.change_password": [
+        Case("POST", "/account/password", logged_in(400),
+             {"current_password": "not-the-password", "new_password": "Et helt andet kodeord 2026"}),
+    ],
+    # really ends every session of the persona: checked, then the persona logs in again (Case.ends_session)
+    "accounts.logout_everywhere": [Case("POST", "/account/logout-everywhere", logged_in(302), ends_session=True)],
+    # --- accounts: signed links (public: the link is the credential) ---
+    # an address with no account: the "sent" page, the same as for a known one, and nothing is queued
+    "accounts.password_forgot": [Case("GET", "/password/forgot", public()),
+                                 Case("POST", "/password/forgot", public(), {"email": "nobody@test.dk"})],
+    "accounts.password_reset": [
+        Case("GET", "/password/reset/{reset_token}", public()),
+        Case("POST", "/password/reset/{reset_token}", public(400), EMPTY),  # no password typed: the form again
+        Case("GET", "/password/reset/{bogus_token}", public(400), variant="bogus-token"),
+        Case("POST", "/password/reset/{bogus_token}", public(400), {"password": "x", "confirm": "x"},
+             variant="bogus-token"),
+    ],
+    "accounts.accept_invitation": [
+        Case("GET", "/invitation/{invitation_token}", public()),
+        Case("POST", "/invitation/{invitation_token}", public(400), EMPTY),  # no password typed: the form again
+        Case("GET", "/invitation/{bogus_token}", public(400), variant="bogus-token"),
+        Case("POST", "/invitation/{bogus_token}", public(400), {"password": "x", "confirm": "x"},
+             variant="bogus-token"),
+    ],
+    # --- accounts: invitations, MFA reset, anonymisation (coordinator) ---
+    # a user without a password that nothing else uses: the invitation is really queued
+    "accounts.user_invite": [Case("POST", "/users/{invitee_spare}/invite", coordinator_only(302))],
+    # after user_invite the only password-less users have a valid invitation: "nobody to invite"
+    "accounts.user_invite_all": [Case("POST", "/users/invite-all", coordinator_only(302))],
+    "mfa.reset": [
+        # a user with a confirmed authenticator app that nothing else uses: it is really removed
+        Case("POST", "/users/{mfa_user}/mfa/reset", coordinator_only(302)),
+        # one's own second factor is switched off from one's own MFA page, with a code: never by the reset
+        Case("POST", "/users/{coordinator}/mfa/reset", expect(403, allowed=()), variant="own"),
+    ],
+    # the leaver nothing else uses: the typed name matches, so the account really is anonymised
+    "privacy.anonymise_user": [
+        Case("GET", "/users/{leaver}/anonymise", coordinator_only()),
+        Case("POST", "/users/{leaver}/anonymise", coordinator_only(302), {"confirm_name": LEAVER_NAME}),
+    ],
+    # --- second factor: one's own (every level; each persona is halfway through setting it up) ---
+    "mfa.account": [Case("GET", "/account/mfa", logged_in())],
+    # a fresh secret for the unconfirmed credential: still halfway, then the setup page
+    "mfa.account_enrol": [Case("POST", "/account/mfa/enrol", logged_in(302))],
+    "mfa.account_setup": [Case("GET", "/account/mfa/setup", logged_in()),
+                          Case("POST", "/account/mfa/setup", logged_in(), EMPTY)],  # no code: the page again
+    # nothing confirmed to switch off or renew codes for: back to the MFA page
+    "mfa.account_disable": [Case("POST", "/account/mfa/disable", logged_in(302), EMPTY)],
+    "mfa.account_recovery_codes": [Case("POST", "/account/mfa/recovery-codes", logged_in(302), EMPTY)],
+    # public, but only for the secret being set up: the logged-in user's own, or the pending login's
+    "mfa.qr": [Case("GET", "/mfa/qr.svg", expect(allowed=PERSONAS[1:], anonymous=404))],
+    # --- second factor and single sign-on during login (public) ---
+    # no password login waiting for its second factor in these sessions: back to /login (no ?next=)
+    "mfa.login_code": [Case("GET", "/login/mfa", public(302)), Case("POST", "/login/mfa", public(302), EMPTY)],
+    "mfa.login_setup": [Case("GET", "/login/mfa/setup", public(302)),
+                        Case("POST", "/login/mfa/setup", public(302), EMPTY)],
+    # OIDC_ISSUER is not configured in TestingConfig (the SSO tests start their own provider): 404
+    "sso.start": [Case("GET", "/login/sso", public(404))],
+    "sso.callback": [Case("GET", "/login/sso/callback?code=x&state=y", public(404))],
+    # --- audit, right of access ---
+    "audit.audit_log": [Case("GET", "/audit", coordinator_only())],
+    "audit.my_data": [Case("GET", "/me/data.json", logged_in())],
+    "audit.user_data": [Case("GET", "/users/{staff}/data.json", coordinator_only())],
     # --- providers, programmes ---
     "providers.provider_list": [Case("GET", "/providers/", coordinator_only())],
     "providers.provider_create": [Case("GET", "/providers/new", coordinator_only()),
@@ -322,9 +402,25 @@ def build_world() -> dict[str, object]:
     )
     db.session.add(outbox_failed)
     feed_token = feeds.ensure_token(feed_owner)
-    for user in (*users.values(), feed_owner):
+    # Accounts for the signed links and the coordinator's user actions, each used by one row only.
+    real_now = clock.utcnow()  # the links are signed on the real clock and must not have expired
+    invitee = f.make_user("staff", password=None, name="Ida Inviteret", email="ida@test.dk",
+                          invitation_sent_at=tokens.invitation_stamp(real_now))
+    invitee_spare = f.make_user("staff", password=None, name="Ivan Uinviteret", email="ivan@test.dk")
+    forgetful = f.make_user("staff", name="Glenn Glemsom", email="glenn@test.dk", staff_role=role_a)
+    mfa_user = f.make_user("staff", name="Mona Totrin", email="mona@test.dk", staff_role=role_a)
+    leaver = f.make_user("staff", name=LEAVER_NAME, email="lone@test.dk", staff_role=role_b, unit=unit)
+    for user in (*users.values(), feed_owner, invitee, invitee_spare, forgetful, mfa_user, leaver):
         user.locale = "da"
     db.session.commit()
+    # Mona has a confirmed authenticator app (and recovery codes) for the coordinator's reset; every persona
+    # is halfway through setting one up (an unconfirmed secret: the login still needs the password only).
+    credential = mfa.start_enrolment(mfa_user, now=real_now)
+    assert mfa.confirm_enrolment(credential, pyotp.TOTP(credential.secret).at(real_now), now=real_now, pending=False)
+    for user in users.values():
+        mfa.start_enrolment(user, now=real_now)
+    db.session.commit()
+    reset_token, invitation_token = tokens.make_reset_token(forgetful), tokens.make_invitation_token(invitee)
     objects = {
         "role_a": role_a, "role_spare": role_spare, "unit": unit, "unit_spare": unit_spare,
         "provider_1": provider_1, "method": method, "method_spare": method_spare, "programme": programme,
@@ -332,11 +428,13 @@ def build_world() -> dict[str, object]:
         "closed_day": closed_day, "closed_day_spare": closed_day_spare, "run_a": run_a, "draft_a": draft_a,
         "draft_to_publish": draft_to_publish, "run_to_cancel": run_to_cancel, "run_to_complete": run_to_complete,
         "enrolment_a": enrolment_a, "enrolment_spare": enrolment_spare, "outbox_failed": outbox_failed,
-        "staff": users["staff"],
+        "staff": users["staff"], "coordinator": users["coordinator"], "invitee_spare": invitee_spare,
+        "mfa_user": mfa_user, "leaver": leaver,
     }
     ids: dict[str, object] = {name: obj.id for name, obj in objects.items()}
     ids.update(day_a=run_a.days[0].id, day_b=run_b.days[0].id, feed_token=feed_token,
-               unknown_token="x" * len(feed_token))
+               unknown_token="x" * len(feed_token), reset_token=reset_token, invitation_token=invitation_token,
+               bogus_token="bogus." + "x" * 40)
     ids["emails"] = {persona: user.email for persona, user in users.items()}
     return ids
 
@@ -367,18 +465,21 @@ class World:
     def __init__(self, app, ids):
         self.app, self.ids = app, ids
         self.sessions: dict[str, tuple[str | None, str]] = {}
-        cookie_name = app.config["SESSION_COOKIE_NAME"]
+        self.cookie_name = app.config["SESSION_COOKIE_NAME"]
         for persona in PERSONAS:
-            client = app.test_client()
-            if persona != "anonymous":
-                token = _csrf(client.get("/login"))
-                response = client.post("/login", data={"csrf_token": token, "email": ids["emails"][persona],
-                                                       "password": factories.PASSWORD})
-                assert response.status_code == 302, f"{persona} could not log in"
-            token = _csrf(client.get("/accessibility-statement"))
-            cookie = client.get_cookie(cookie_name)
-            self.sessions[persona] = (cookie.value if cookie else None, token)
-        self.cookie_name = cookie_name
+            self.log_in(persona)
+
+    def log_in(self, persona: str) -> None:
+        """A new session for `persona` (none for anonymous), stored for the cells that follow."""
+        client = self.app.test_client()
+        if persona != "anonymous":
+            token = _csrf(client.get("/login"))
+            response = client.post("/login", data={"csrf_token": token, "email": self.ids["emails"][persona],
+                                                   "password": factories.PASSWORD})
+            assert response.status_code == 302, f"{persona} could not log in"
+        token = _csrf(client.get("/accessibility-statement"))
+        cookie = client.get_cookie(self.cookie_name)
+        self.sessions[persona] = (cookie.value if cookie else None, token)
 
     def client(self, persona: str):
         """A fresh client holding `persona`'s session, and its CSRF token."""
@@ -419,6 +520,10 @@ def world():
 
 
 def _send(world: World, case: Case, persona: str, *, csrf: str | None = "valid"):
+    # Every cell starts with fresh Flask-Limiter counters: the table's failed logins, reset requests and wrong
+    # current passwords all come from one address and would add up across cells to a 429. Throttling has its
+    # own tests (tests/accounts/test_throttling.py); here it would only hide the access decision.
+    limiter.reset()
     client, token = world.client(persona)
     url = world.url(case)
     if case.method == "GET":
@@ -503,6 +608,10 @@ def test_access_matrix(world, endpoint, case, persona):
     if check_unchanged:
         changed = changed_tables(before, snapshot())
         assert changed == [], f"{persona} {case.method} {world.url(case)} changed {changed}"
+    if case.ends_session and not refused:
+        client, _token = world.client(persona)
+        assert _status(client.get("/account")) == LOGIN, f"{persona}'s session survived {world.url(case)}"
+        world.log_in(persona)
 
 
 def _post_cases():

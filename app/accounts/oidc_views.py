@@ -30,7 +30,11 @@ METHOD_OIDC = "oidc"
 _NEXT = "sso_next"
 
 #: Endpoints of the local (email + password) login, refused when LOCAL_LOGIN_ENABLED is off.
-LOCAL_LOGIN_ENDPOINTS = frozenset({"mfa.login_code", "mfa.login_setup"})
+LOCAL_LOGIN_ENDPOINTS = frozenset({
+    "mfa.login_code", "mfa.login_setup",
+    # passwords are set only for the local login: without it, reset and invitation links are refused too
+    "accounts.password_forgot", "accounts.password_reset", "accounts.accept_invitation",
+})
 
 
 @bp.before_app_request

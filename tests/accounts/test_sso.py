@@ -318,6 +318,8 @@ def test_the_app_starts_without_the_identity_provider(monkeypatch):
     monkeypatch.setattr(requests.Session, "request", no_network)
     app = create_app(Unreachable)
     html = app.test_client().get("/login").get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()  # this app's own pool: no connection left for the garbage collector
     assert "kommunens konto" in html
 
 
@@ -332,6 +334,9 @@ def test_local_login_can_be_switched_off(app, client, sso, staff_member):
     assert not is_logged_in(client)
     assert client.get("/login/mfa").status_code == 404
     assert client.get("/login/mfa/setup").status_code == 404
+    assert client.get("/password/forgot").status_code == 404
+    assert client.get("/password/reset/any-token").status_code == 404
+    assert client.get("/invitation/any-token").status_code == 404
     # single sign-on still works
     assert sso_login(client, sso, {"sub": "abc", "email": staff_member.email}).status_code == 302
     assert is_logged_in(client)

@@ -193,3 +193,4 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_limited(monkeypatch, li
         finally:
             db.session.remove()
             db.drop_all()
+            db.engine.dispose()  # this app's own pool: no connection left for the garbage collector

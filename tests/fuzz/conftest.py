@@ -14,12 +14,11 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
+import pyotp
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
-
-import pyotp
 
 from app.accounts import mfa, tokens
 from app.core import clock
@@ -203,7 +202,8 @@ class Scene:
 @pytest.fixture
 def scene(app, fic_provider) -> Scene:
     """Something for every POST route to act on: runs published, draft and past, enrolments in every state,
-    feedback to give, a failed mail, reference data to edit and delete."""
+    feedback to give, a failed mail, reference data to edit and delete, link tokens for an invitation and a
+    password reset, and users with, without and halfway to a second factor."""
     role = factories.make_staff_role("Sagsbehandler")
     unit = factories.make_unit("Socialcenter Amager")
     spare_role = factories.make_staff_role("Ubrugt rolle")

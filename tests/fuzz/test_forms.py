@@ -8,13 +8,16 @@ SQL/HTML/template snippets, huge numbers, impossible dates) or left out."""
 from __future__ import annotations
 
 import io
+from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.extensions import db
-from tests.conftest import csrf_token_from
+from app.extensions import db, limiter
+from tests.conftest import csrf_token_from, post_form
+from tests.factories import PASSWORD
 from tests.fuzz.conftest import FUZZ_SETTINGS, SCRIPT_PROBE, form_data, forms_on, nasty_text, row_counts
 
 #: endpoint -> (who posts, the URL, the page the form is on; None: the URL itself). `{...}` are Scene ids.
@@ -63,12 +66,42 @@ ROUTES: dict[str, tuple[str | None, str, str | None]] = {
     "accounts.user_edit": ("coordinator", "/users/{user}/edit", None),
     "accounts.user_import": ("coordinator", "/users/import", None),
     "accounts.user_import_confirm": ("coordinator", "/users/import/confirm", "/users/import"),
+    "accounts.user_invite": ("coordinator", "/users/{invitee}/invite", "/users/{invitee}/edit"),
+    "accounts.user_invite_all": ("coordinator", "/users/invite-all", "/users"),
+    "accounts.change_password": ("newcomer", "/account/password", "/account"),
+    "accounts.logout_everywhere": ("newcomer", "/account/logout-everywhere", "/account"),
+    "accounts.password_forgot": (None, "/password/forgot", None),
+    "accounts.password_reset": (None, "/password/reset/{reset}", None),
+    "accounts.accept_invitation": (None, "/invitation/{invitation}", None),
+    "mfa.account_enrol": ("newcomer", "/account/mfa/enrol", "/account/mfa"),
+    "mfa.account_setup": ("enrolling", "/account/mfa/setup", None),
+    "mfa.account_recovery_codes": ("with_mfa", "/account/mfa/recovery-codes", "/account/mfa"),
+    "mfa.account_disable": ("with_mfa", "/account/mfa/disable", "/account/mfa"),  # a formaction button
+    "mfa.reset": ("coordinator", "/users/{with_mfa}/mfa/reset", "/users/{with_mfa}/edit"),
+    # "pending:": the password was right, the login waits for the second factor (the session holds it)
+    "mfa.login_code": ("pending:with_mfa", "/login/mfa", None),
+    "mfa.login_setup": ("pending:coordinator", "/login/mfa/setup", None),  # MFA_REQUIRED: see CONFIG
+    "privacy.anonymise_user": ("coordinator", "/users/{leaver}/anonymise", None),
+}
+#: App configuration a route's test needs.
+CONFIG: dict[str, dict] = {
+    # A coordinator without an app must set one up before the login completes only when MFA is required.
+    "mfa.login_setup": {"MFA_REQUIRED": True, "MFA_MAX_ATTEMPTS": 10**6},
+    # Five wrong codes would drop the pending login and leave the later examples posting to a redirect.
+    "mfa.login_code": {"MFA_MAX_ATTEMPTS": 10**6},
 }
 #: Routes whose form is not on the page they are posted from, and the fields it would have.
 FORM_ELSEWHERE: dict[str, tuple[str, ...]] = {"accounts.user_import_confirm": ("token",)}  # on the preview
-#: Tables a route may change although it answers with a re-rendered page (none today). A failed login that
-#: records an audit entry or a lockout counter would be listed here, for example.
-MAY_CHANGE_ON_REFUSAL: dict[str, set[str]] = {}
+#: Tables a route may change although it answers with a re-rendered page: refusals that are audited by design.
+MAY_CHANGE_ON_REFUSAL: dict[str, set[str]] = {
+    "accounts.login": {"audit_entries"},  # auth.login_failed (the throttle's counters are not in the database)
+    # auth.mfa_failed; the pending login's failure count is a column of mfa_credentials, not a row
+    "mfa.login_code": {"audit_entries"},
+    "mfa.login_setup": {"audit_entries"},
+    # auth.mfa_failed for a wrong current code ("the failed attempt is audited")
+    "mfa.account_recovery_codes": {"audit_entries"},
+    "mfa.account_disable": {"audit_entries"},
+}
 REFUSED = {200, 400, 422}
 
 
@@ -78,16 +111,22 @@ def test_every_post_route_is_fuzzed(app):
 
 
 def _form_for(html: str, page: str, url: str):
-    forms = [f for f in forms_on(html, page) if f.method == "post" and f.action == url]
+    forms = [f for f in forms_on(html, page) if f.method == "post" and url in (f.action, *f.formactions)]
     return forms[0] if forms else None
 
 
-def _login(client, user):
-    from tests.conftest import post_form
-    from tests.factories import PASSWORD
-
-    response = post_form(client, "/login", {"email": user.email, "password": PASSWORD})
+def _login(client, scene, who: str):
+    """Log in through the real forms: the password, then (for a user with an app) a current code. A
+    "pending:" user stops after the password, at the second step."""
+    pending = who.startswith("pending:")
+    name = who.removeprefix("pending:")
+    response = post_form(client, "/login", {"email": scene.users[name].email, "password": PASSWORD})
     assert response.status_code == 302
+    second_step = urlsplit(response.location).path in ("/login/mfa", "/login/mfa/setup")
+    assert second_step == (pending or name in scene.totp_secrets), f"unexpected login of {who}: {response.location}"
+    if second_step and not pending:
+        response = post_form(client, "/login/mfa", {"code": pyotp.TOTP(scene.totp_secrets[name]).now()})
+        assert response.status_code == 302 and urlsplit(response.location).path != "/login"
 
 
 def _prepare(client, scene, who, page: str, url: str):
@@ -96,7 +135,7 @@ def _prepare(client, scene, who, page: str, url: str):
     state = getattr(client, "fuzz_state", None)
     if state is None:
         if who is not None:
-            _login(client, scene.users[who])
+            _login(client, scene, who)
         html = client.get(page).get_data(as_text=True)
         token = csrf_token_from(html) if 'name="csrf_token"' in html else "no-token"
         state = client.fuzz_state = (_form_for(html, page, url), token)
@@ -117,6 +156,7 @@ def _uploads(form):
 @given(data=st.data())
 def test_arbitrary_input_never_fails_and_a_refusal_writes_nothing(client, scene, endpoint, data):
     who, url_template, page_template = ROUTES[endpoint]
+    client.application.config.update(CONFIG.get(endpoint, {}))  # the app is the test's own
     url = url_template.format(**scene.ids)
     form, token = _prepare(client, scene, who, (page_template or url_template).format(**scene.ids), url)
     assert form is not None or endpoint in FORM_ELSEWHERE, f"no form posting to {url} on its page"
@@ -126,6 +166,9 @@ def test_arbitrary_input_never_fails_and_a_refusal_writes_nothing(client, scene,
         payload[name] = (io.BytesIO(content), filename)
     multipart = bool(files) or (form is not None and form.enctype == "multipart/form-data")
 
+    # The throttles (logins, reset requests, password changes) would answer 429 after a few examples, before
+    # the view: start every example with empty counters, so each one reaches the form.
+    limiter.reset()
     before = row_counts()
     response = client.post(url, data=payload, content_type="multipart/form-data" if multipart else None)
     db.session.rollback()  # as at the end of a real request: nothing uncommitted survives
@@ -148,7 +191,7 @@ def test_arbitrary_input_never_fails_and_a_refusal_writes_nothing(client, scene,
                               nasty_text, max_size=4))
 def test_arbitrary_filters_never_fail(client, scene, url, params):
     if getattr(client, "fuzz_state", None) is None:
-        _login(client, scene.users["coordinator"])
+        _login(client, scene, "coordinator")
         client.fuzz_state = ()
     response = client.get(url, query_string=params)
     assert response.status_code < 500

@@ -158,6 +158,8 @@ class _Production(ProductionConfig):
 
     SECRET_KEY = "x" * 40
     SQLALCHEMY_DATABASE_URI = TestingConfig.SQLALCHEMY_DATABASE_URI
+    ALLOW_SQLITE = True  # the SQLite pass of the tests; production refuses SQLite otherwise
+    SMTP_URL = "smtp://mail.invalid:25"  # required in production; nothing is sent in these tests
     SCHEDULER = "off"
     TESTING = True
 

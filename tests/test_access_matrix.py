@@ -125,7 +125,8 @@ ROUTES: dict[str, list[Case]] = {
         Case("GET", "/login", public()),
         Case("POST", "/login", public(), {"email": "nobody@test.dk", "password": "wrong"}),
     ],
-    "accounts.logout": [Case("POST", "/logout", logged_in(302))],
+    # ends every session of the persona (app.accounts.credentials.log_out): checked, then it logs in again
+    "accounts.logout": [Case("POST", "/logout", logged_in(302), ends_session=True)],
     "accounts.user_list": [Case("GET", "/users", coordinator_only())],
     "accounts.user_create": [Case("GET", "/users/new", coordinator_only()),
                              Case("POST", "/users/new", coordinator_only(), EMPTY)],

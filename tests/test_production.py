@@ -123,6 +123,11 @@ def test_json_formatter_outside_a_request_and_with_an_exception():
 def test_json_logging_replaces_the_root_handlers_once(monkeypatch):
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", [logging.StreamHandler()])
+    # create_app sets the root level (INFO) in JSON mode: put it back, or later tests see INFO records of
+    # other libraries (an SMTP test server's, which name addresses) and format lazy log arguments.
+    level = root.level
+    monkeypatch.setattr(root, "setLevel", lambda value: None)
+    assert root.level == level
 
     class JsonLogs(TestingConfig):
         LOG_FORMAT = "json"

@@ -54,7 +54,10 @@ def record_login_failure(email: str, *, now: datetime) -> None:
            object_id=user.id if user else None, subject=user, details={"method": "password"}, now=now)
 
 
-def record_logout(user: User, *, now: datetime) -> None:
+def log_out(user: User, *, now: datetime) -> None:
+    """Logging out ends every session of `user` (issue 8: a copy of the cookie, on another device or in
+    someone else's hands, must not outlive the logout); the caller empties this browser's session."""
+    end_all_sessions(user)
     record("auth.logout", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
 
 

@@ -5,15 +5,16 @@ Password login, the invitation, the second factor and single sign-on all finish 
 decided here. The session is Flask's signed cookie; what the server needs to end it early is one number
 per user, `users.session_version`, copied into the session at login and compared on every request
 (`enforce_session_rules`, a before_request hook). Raising it (`end_all_sessions`) ends every session of
-that user at once, on every device: "log out everywhere", a password change or reset, deactivation.
+that user at once, on every device: logging out (and "log out everywhere", which says so on the account
+page), a password change or reset, deactivation, anonymisation.
 
 Each request also checks two timestamps kept in the session:
 - idle: no request for SESSION_IDLE_MINUTES (60) ends the session;
 - absolute: SESSION_MAX_HOURS (12) after the login the session ends, however active.
 An ended session is cleared and the user meets the login page with a flash saying why.
 
-Plain "log out" clears this browser's session only (the user's other devices stay logged in). A copy of
-its cookie taken before would stay usable until the idle timeout; "log out everywhere" closes that too.
+Logging out raises the version too (app.accounts.credentials.log_out), so a copy of the cookie taken
+before dies with the logout: the signed cookie alone could not do that.
 """
 from __future__ import annotations
 

@@ -100,8 +100,8 @@ def login():
 @bp.post("/logout")
 @allow(*ALL_LEVELS)
 def logout():
-    """Log out this browser (POST with CSRF, so another site cannot log you out)."""
-    credentials.record_logout(_actor(), now=clock.utcnow())
+    """Log out, ending every session of the user (POST with CSRF, so another site cannot log you out)."""
+    credentials.log_out(_actor(), now=clock.utcnow())
     db.session.commit()
     end_session()
     flash(_("Du er logget af."), "success")

@@ -48,12 +48,18 @@ def test_login_and_failure_are_audited_without_secrets(client, staff_member):
     assert "ukendt@test.dk" not in text and "forkert" not in text
 
 
-def test_logout_ends_this_session_only(app, client, login_as, staff_member):
+def test_logout_ends_every_session_of_the_user(app, client, login_as, staff_member, coordinator):
     login_as(staff_member)
     other = second_browser(app, staff_member)
+    someone_else = second_browser(app, coordinator)
+    cookie = client.get_cookie("session").value
     post_action(client, "/logout", from_url="/me/courses")
     assert not is_logged_in(client)
-    assert is_logged_in(other)
+    assert not is_logged_in(other)
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    assert not is_logged_in(thief), "a copy of the cookie dies with the logout"
+    assert is_logged_in(someone_else), "other users stay logged in"
     assert [e.action for e in audit_actions()][-1] == "auth.logout"
 
 

@@ -188,6 +188,7 @@ def test_production_cookies_are_secure_httponly_and_lax(monkeypatch):
     monkeypatch.setattr(ProductionConfig, "ALLOW_SQLITE", True)  # a trial installation's exception
     monkeypatch.setattr(ProductionConfig, "SMTP_URL", "smtp://mail.example:25")
     monkeypatch.setattr(ProductionConfig, "SCHEDULER", "off")
+    monkeypatch.setattr(ProductionConfig, "LOG_FORMAT", "text")  # JSON logging would rewire the root logger
     prod = create_app(ProductionConfig)
     for prefix in ("SESSION_COOKIE", "REMEMBER_COOKIE"):
         assert prod.config[f"{prefix}_SECURE"] is True

@@ -160,6 +160,7 @@ class _Production(ProductionConfig):
     SQLALCHEMY_DATABASE_URI = TestingConfig.SQLALCHEMY_DATABASE_URI
     ALLOW_SQLITE = True  # the SQLite pass of the tests; production refuses SQLite otherwise
     SMTP_URL = "smtp://mail.invalid:25"  # required in production; nothing is sent in these tests
+    LOG_FORMAT = "text"  # JSON logging would rewire the root logger for every later test
     SCHEDULER = "off"
     TESTING = True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 
@@ -18,7 +18,11 @@ _STARTED_AT: dict[int, datetime] = {}
 
 
 def record_heartbeat(now: datetime, *, name: str = SCHEDULER_NAME) -> SchedulerHeartbeat:
-    """Upsert this process's heartbeat (called by the scheduler's `record_heartbeat` job) and commit."""
+    """Upsert this process's heartbeat (called by the scheduler's `record_heartbeat` job) and commit.
+
+    The scheduler's `now` is in local time; it is stored in UTC, as every timestamp (SQLite keeps the wall
+    time it is given and hands it back naive, which `as_utc` reads as UTC)."""
+    now = now.astimezone(UTC)
     started = _STARTED_AT.setdefault(os.getpid(), now)
     beat = db.session.get(SchedulerHeartbeat, name)
     if beat is None:

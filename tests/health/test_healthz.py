@@ -76,3 +76,13 @@ def test_healthz_counts_are_visible_over_http(app, client):
     body = client.get("/healthz").json
     assert body["outbox"] == {"pending": 0, "failed": 2} and body["status"] == "ok"
     assert db.session.scalar(db.select(db.func.count(OutboxMessage.id))) == 2
+
+
+def test_a_heartbeat_written_in_local_time_is_read_back_as_the_same_instant(app):
+    """The scheduler hands its jobs `now` in Europe/Copenhagen; the age must not be off by the UTC offset."""
+    from zoneinfo import ZoneInfo
+
+    heartbeat_job(now=NOW.astimezone(ZoneInfo("Europe/Copenhagen")))
+    report = health_report(NOW + timedelta(seconds=30), scheduler_mode="external", max_age=FIVE_MINUTES)
+    assert report.healthy and report.body["scheduler"]["age_seconds"] == 30
+    assert report.body["scheduler"]["last_heartbeat"] == "2026-12-02T09:00:00+00:00"

@@ -21,6 +21,7 @@ from app.accounts import oidc
 from app.accounts.sessions import start_session
 from app.core import clock
 from app.core.access import public
+from app.core.urls import external_url
 from app.extensions import db
 
 bp = Blueprint("sso", __name__)
@@ -64,13 +65,6 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
-def _callback_url() -> str:
-    """The redirect URI registered at the identity provider: on BASE_URL, never the request's Host header
-    (behind a proxy that is the internal address, and a client can set it)."""
-    base = current_app.config["BASE_URL"].rstrip("/")
-    return base + url_for("sso.callback").removeprefix(request.script_root)
-
-
 def _refused(reason: str, status: int):
     """Audit the refusal and show a clear page; nobody is logged in."""
     db.session.rollback()
@@ -91,7 +85,8 @@ def start():
         abort(404)
     try:
         idp = oidc.client()
-        redirect_uri = _callback_url()
+        # on BASE_URL, never the request's Host header (behind a proxy that is the internal address)
+        redirect_uri = external_url("sso.callback")
         response = idp.authorize_redirect(redirect_uri)
     except oidc.SsoRefused as exc:
         return _refused(exc.reason, exc.status)

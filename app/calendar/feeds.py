@@ -28,15 +28,14 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
-from flask import current_app, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import User
 from app.core import clock
+from app.core.urls import external_url
 from app.courses.models import CourseRun, RunStatus
 from app.enrolment.models import Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.extensions import db
@@ -240,26 +239,6 @@ def render_run(run: CourseRun, user: User | None = None, run_url: RunUrl | None 
 
 
 # --- addresses ----------------------------------------------------------------------------------------------
-
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
-
-
-def external_url(endpoint: str, **values) -> str:
-    """An absolute URL on BASE_URL (not the request's Host header, which a proxy or a client may set).
-
-    Plain http is upgraded to https except on a developer's own machine: the feed address is a secret and
-    must only travel encrypted (TECHNICAL-NOTES §2). Needs a request context (url_for).
-    """
-    base = urlsplit(current_app.config["BASE_URL"])
-    scheme = base.scheme
-    if scheme == "http" and (base.hostname or "") not in _LOCAL_HOSTS:
-        scheme = "https"
-    # BASE_URL is the canonical address, a path prefix included; url_for's own prefix (SCRIPT_NAME) is not
-    # added twice.
-    path = url_for(endpoint, **values).removeprefix(request.script_root)
-    path = base.path.rstrip("/") + path
-    return urlunsplit((scheme, base.netloc, path, "", ""))
-
 
 def feed_urls(token: str) -> tuple[str, str]:
     """(the feed's https address, the same as a webcal:// link that opens the calendar app)."""

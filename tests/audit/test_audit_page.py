@@ -1,33 +1,17 @@
 """The coordinator's audit page: filters, newest first, Danish labels, bad input, a constant query count."""
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
-
-from sqlalchemy import event
 
 from app.audit.services import record
 from app.extensions import db
 from tests import factories
 from tests.audit.helpers import entries, only
+from tests.querycount import recorded_statements as count_queries
 
 
 def at(day: int, hour: int = 9) -> datetime:
     return datetime(2026, 11, day, hour, tzinfo=UTC)
-
-
-@contextlib.contextmanager
-def count_queries():
-    statements: list[str] = []
-
-    def before(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
 
 
 def test_only_coordinators_see_the_log(client, login_as, staff_member, provider_user):

@@ -26,12 +26,34 @@ def recorded_statements() -> Iterator[list[str]]:
         event.remove(db.engine, "before_cursor_execute", record)
 
 
+class LazyLoad(AssertionError):
+    """A relationship was lazy-loaded (a query of its own, per object) inside a budgeted request."""
+
+
+@contextlib.contextmanager
+def lazy_loads_raise() -> Iterator[None]:
+    """Inside the block, any lazy load that needs SQL raises LazyLoad — what `lazy="raise_on_sql"` on every
+    relationship would do, for the requests under a query budget. Many-to-one loads served from the identity
+    map send no SQL and pass, as with raise_on_sql; explicit eager loads (selectinload, joinedload) pass."""
+
+    def refuse(state) -> None:
+        if state.lazy_loaded_from is not None:
+            holder = state.lazy_loaded_from
+            raise LazyLoad(f"lazy load from {holder.class_.__name__} {holder.identity}: {state.statement}")
+
+    event.listen(db.session, "do_orm_execute", refuse)
+    try:
+        yield
+    finally:
+        event.remove(db.session, "do_orm_execute", refuse)
+
+
 def statements_for_get(client, url: str) -> list[str]:
     """The statements one GET of `url` costs, its body read inside (a streamed export counts too), with
-    nothing in the identity map beforehand, as a request in production starts."""
+    nothing in the identity map beforehand, as a request in production starts, and no lazy loading."""
     db.session.commit()
     db.session.expunge_all()
-    with recorded_statements() as statements:
+    with recorded_statements() as statements, lazy_loads_raise():
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
         response.get_data()

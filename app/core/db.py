@@ -6,6 +6,7 @@ from datetime import datetime
 from math import ceil
 from typing import Any
 
+from flask import g, has_request_context
 from sqlalchemy import DateTime, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,6 +42,17 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def keep_for_request(obj):
+    """Hold `obj` for the rest of the request and return it.
+
+    The session's identity map holds unmodified objects weakly: a run an ownership check loaded and let go
+    of is garbage, and the view's `session.get()` reads it again. Kept here, the view gets the same object
+    from the identity map without a query."""
+    if obj is not None and has_request_context():
+        g.setdefault("kept_objects", []).append(obj)
+    return obj
 
 
 @dataclass

@@ -17,12 +17,14 @@ from flask import current_app
 from flask_babel import force_locale, format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import StaffRole
 from app.audit.services import changed_fields, record, snapshot
 from app.calendar.models import ClosedDay
 from app.calendar.workdays import follow_up_anchor, non_working_reason
 from app.core import clock
+from app.core.db import keep_for_request
 from app.core.exceptions import Conflict, DomainError, NotAllowed, ValidationFailed
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus, run_methods
 from app.enrolment import services as enrolment_services
@@ -184,9 +186,21 @@ def run_visible_to(user: User, run: CourseRun) -> bool:
     return False
 
 
+#: What a run is shown with on every page about it: loaded with the run (programme and provider joined,
+#: the three collections one query each), so that no page lazy-loads them one at a time.
+RUN_SHOWN_WITH = (
+    joinedload(CourseRun.programme),
+    joinedload(CourseRun.provider),
+    selectinload(CourseRun.days),
+    selectinload(CourseRun.eligible_roles),
+    selectinload(CourseRun.methods),
+)
+
+
 def can_view_run(user: User, run_id: int) -> bool:
-    """Ownership check for `@allow(..., check=can_view_run)` on views that take `run_id`."""
-    run = db.session.get(CourseRun, run_id)
+    """Ownership check for `@allow(..., check=can_view_run)` on views that take `run_id`. The run is
+    loaded with RUN_SHOWN_WITH and kept for the request, so the view's `db.session.get` costs nothing."""
+    run = keep_for_request(db.session.get(CourseRun, run_id, options=RUN_SHOWN_WITH))
     return run is not None and run_visible_to(user, run)
 
 

@@ -64,7 +64,7 @@ def participants_panel_context(run: CourseRun) -> dict:
         context["can_manage"] = run.can_edit
         if run.status == RunStatus.PUBLISHED:
             context["enrol_form"] = CoordinatorEnrolForm(formdata=None)
-            context["completion_problems"] = services.completion_problems(run, clock.today())
+            context["completion_problems"] = services.completion_problems(run, clock.today(), participants)
     return context
 
 

@@ -26,7 +26,7 @@ from datetime import date, datetime
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import exc, func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import AccessLevel, User
 from app.audit.services import record as audit
@@ -596,18 +596,21 @@ def completed_ids(run_days: list[CourseDay], enrolment_ids: Iterable[int], marks
     return {e for e in enrolment_ids if all(marks.get((e, d.id)) for d in run_days)}
 
 
-def completion_problems(run: CourseRun, today: date) -> list[str]:
-    """What stands between the run and "completed" (empty: it can be marked completed)."""
+def completion_problems(run: CourseRun, today: date, participants: RunParticipants | None = None) -> list[str]:
+    """What stands between the run and "completed" (empty: it can be marked completed). The run page
+    passes the `participants` it has already read; without them they are read here (two queries)."""
     problems = []
     if run.status != RunStatus.PUBLISHED:
         problems.append(_("Kun et offentliggjort kursusforløb kan markeres som gennemført."))
         return problems
     if run.last_day is None or run.last_day > today:
         problems.append(_("Kursusforløbets sidste dag er ikke passeret endnu."))
-    confirmed = [e.id for e in db.session.scalars(
-        select(Enrolment).where(Enrolment.course_run_id == run.id, Enrolment.status == EnrolmentStatus.CONFIRMED)
-    )]
-    marks = attendance_map(run)
+    if participants is not None:
+        confirmed, marks = [p.enrolment.id for p in participants.confirmed], participants.marks
+    else:
+        confirmed = list(db.session.scalars(select(Enrolment.id).where(
+            Enrolment.course_run_id == run.id, Enrolment.status == EnrolmentStatus.CONFIRMED)))
+        marks = attendance_map(run)
     for day in run.days:
         missing = sum(1 for e in confirmed if (e, day.id) not in marks)
         if missing:
@@ -673,19 +676,23 @@ class RunParticipants:
 
 
 def run_participants(run: CourseRun) -> RunParticipants:
-    """Everything the run page shows about enrolments, in four queries whatever the run's size."""
+    """Everything the run page shows about enrolments, in two queries whatever the run's size: the
+    enrolments with their people (joined: one row each), and the attendance marks. Waiting-list positions
+    are counted from the enrolments, in waitlist_positions' order."""
     enrolments = list(
         db.session.scalars(
             select(Enrolment)
             .where(Enrolment.course_run_id == run.id)
             .options(
-                selectinload(Enrolment.user).selectinload(User.staff_role),
-                selectinload(Enrolment.user).selectinload(User.unit),
+                joinedload(Enrolment.user).joinedload(User.staff_role),
+                joinedload(Enrolment.user).joinedload(User.unit),
             )
             .order_by(Enrolment.status_changed_at, Enrolment.id)
         )
     )
-    positions = waitlist_positions([run.id])
+    waiting = sorted((e for e in enrolments if e.status == EnrolmentStatus.WAITLISTED),
+                     key=lambda e: (e.queue_number, e.id))
+    positions = {e.id: position for position, e in enumerate(waiting, start=1)}
     marks = attendance_map(run)
     done = completed_ids(run.days, [e.id for e in enrolments if e.status == EnrolmentStatus.CONFIRMED], marks)
     result = RunParticipants(marks=marks)

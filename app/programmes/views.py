@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from app.core import clock
 from app.core.access import AccessLevel, allow
+from app.core.db import keep_for_request
 from app.core.exceptions import DomainError, ValidationFailed
 from app.core.money import kroner_to_ore, ore_to_kroner
 from app.extensions import db
@@ -172,7 +173,7 @@ def programme_dashboard(programme_id: int):
     """Targets (activity, result, effect) and budget of a programme, in numbers and bars."""
     from app.programmes.dashboard import programme_figures
 
-    db.get_or_404(Programme, programme_id)
+    keep_for_request(db.get_or_404(Programme, programme_id))  # programme_figures reads it from the identity map
     return render_template("programmes/dashboard.html", f=programme_figures(programme_id, clock.today()))
 
 
@@ -182,7 +183,7 @@ def programme_report_pdf(programme_id: int):
     """The evaluation report as a PDF (charts drawn server-side)."""
     from app.programmes import report
 
-    db.get_or_404(Programme, programme_id)
+    keep_for_request(db.get_or_404(Programme, programme_id))
     figures = report.figures_for_report(programme_id)
     return report.attachment(report.render_pdf(figures), "application/pdf", *report.file_names(figures, "pdf"))
 
@@ -193,6 +194,6 @@ def programme_report_xlsx(programme_id: int):
     """The evaluation report's tables as an Excel workbook, one sheet each."""
     from app.programmes import report
 
-    db.get_or_404(Programme, programme_id)
+    keep_for_request(db.get_or_404(Programme, programme_id))
     figures = report.figures_for_report(programme_id)
     return report.attachment(report.render_xlsx(figures), report.XLSX_MIMETYPE, *report.file_names(figures, "xlsx"))

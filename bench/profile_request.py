@@ -1,0 +1,122 @@
+"""Profile one page: where a request's time goes, in Python and in the database.
+
+    .venv/bin/python bench/profile_request.py --database-url postgresql://postgres@127.0.0.1:54329/kp_bench_http \
+        --as staff /runs
+    .venv/bin/python bench/profile_request.py --database-url ... --as koordinator@demo.test /runs/6 --top 40
+
+Builds the production app (as gunicorn runs it, minus the scheduler) on a database that already holds the
+national data set (`bench/http_load.py` builds it), logs in through the test client as `--as` (an email, or
+`staff` for the first scale staff member with an enrolment), sends the GET `--warm` times to warm the
+caches, then `--repeat` more under cProfile, and prints: the mean wall time per request, the SQL statements
+of one request with the time each took in the database, and the top functions by cumulative time. Nothing
+is written to the database beyond what the page itself writes (an audit entry on pages that name people).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import re
+import secrets
+import sys
+import tempfile
+import time
+
+import _common  # noqa: F401 (puts the repository on sys.path)
+
+DEMO_PASSWORD = "kursus-demo-2008"  # noqa: S105 (the documented demo password)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", help="the path to GET, e.g. /runs")
+    parser.add_argument("--database-url", required=True, help="a database holding the national data set")
+    parser.add_argument("--as", dest="email", default="staff", help="who logs in (an email, or 'staff')")
+    parser.add_argument("--warm", type=int, default=5, help="requests before measuring (5)")
+    parser.add_argument("--repeat", type=int, default=20, help="requests measured (20)")
+    parser.add_argument("--top", type=int, default=30, help="functions listed (30)")
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative (default), tottime, ...")
+    args = parser.parse_args()
+
+    os.environ.update(
+        KURSUSPORTALEN_CONFIG="production", DATABASE_URL=args.database_url,  # config.py reads it on import
+        SECRET_KEY=secrets.token_urlsafe(48), SMTP_URL="smtp://127.0.0.1:9", SCHEDULER="off", PROXY_COUNT="0",
+        MFA_REQUIRED="false", LOG_LEVEL="WARNING", LOG_FORMAT="text", RATELIMIT_ENABLED="false",
+        INSTANCE_PATH=tempfile.mkdtemp(prefix="kp-profile-instance-"),
+    )
+    from sqlalchemy import event, func, select
+
+    from app import create_app
+    from app.accounts.models import User
+    from app.enrolment.models import Enrolment
+    from app.extensions import db
+
+    app = create_app()
+    app.config.update(SESSION_COOKIE_SECURE=False)  # the test client speaks plain http
+    with app.app_context():
+        email = args.email
+        if email == "staff":
+            email = db.session.scalars(
+                select(User.email).join(Enrolment, Enrolment.user_id == User.id)
+                .where(User.email.like("%@scale.test")).group_by(User.id)
+                .having(func.count(Enrolment.id) >= 1).order_by(User.id).limit(1)).one()
+        db.session.remove()
+
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"csrf_token": token, "email": email, "password": DEMO_PASSWORD})
+    if response.status_code != 302:
+        print(f"login of {email} failed: {response.status_code}", file=sys.stderr)
+        return 1
+
+    def get() -> None:
+        response = client.get(args.url)
+        if response.status_code != 200:
+            raise SystemExit(f"GET {args.url}: {response.status_code}")
+        response.get_data()
+
+    for _ in range(args.warm):
+        get()
+
+    timings: list[tuple[float, str]] = []
+    started: dict = {}
+    with app.app_context():
+        engine = db.engine
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        started[id(cursor)] = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        timings.append((time.perf_counter() - started.pop(id(cursor)), " ".join(statement.split())))
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    wall = time.perf_counter()
+    get()
+    one = time.perf_counter() - wall
+    event.remove(engine, "before_cursor_execute", before)
+    event.remove(engine, "after_cursor_execute", after)
+
+    profiler = cProfile.Profile()
+    wall = time.perf_counter()
+    profiler.enable()
+    for _ in range(args.repeat):
+        get()
+    profiler.disable()
+    mean = (time.perf_counter() - wall) / args.repeat
+
+    print(f"GET {args.url} as {email}: {one * 1000:.1f} ms unprofiled, {mean * 1000:.1f} ms mean under the profiler")
+    print(f"{len(timings)} SQL statements, {sum(t for t, _ in timings) * 1000:.1f} ms in the database driver:")
+    for seconds, statement in timings:
+        print(f"  {seconds * 1000:7.2f} ms  {statement[:150]}")
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
+    print(out.getvalue())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -137,6 +137,17 @@ def list_run_years() -> list[int]:
     return list(range(last.year, first.year - 1, -1))
 
 
+def programme_choices() -> list:
+    """(id, name) rows of every programme, newest first, for a filter's choices (no ORM objects to build)."""
+    return list(db.session.execute(
+        select(Programme.id, Programme.name).order_by(Programme.starts_on.desc(), Programme.name)))
+
+
+def provider_choices() -> list:
+    """(id, name) rows of every provider by name, for a filter's choices."""
+    return list(db.session.execute(select(Provider.id, Provider.name).order_by(Provider.name)))
+
+
 def list_programmes() -> list[Programme]:
     return list(db.session.scalars(select(Programme).order_by(Programme.starts_on.desc(), Programme.name)))
 

@@ -56,8 +56,13 @@ def _language() -> str:
 def run_list():
     """The runs the user may see: all (coordinator), own provider's (provider), open to the role (staff)."""
     user = current_user
-    form = RunFilterForm(formdata=request.args)
-    form.set_choices(queries.list_programmes(), queries.list_providers(), queries.list_run_years(), _("Alle"))
+    formdata = request.args
+    if not user.is_coordinator:  # only the coordinator filters by provider: the others get no such field
+        formdata = request.args.copy()
+        formdata.poplist("provider")
+    form = RunFilterForm(formdata=formdata)
+    providers = queries.provider_choices() if user.is_coordinator else []
+    form.set_choices(queries.programme_choices(), providers, queries.list_run_years(), _("Alle"))
     form.validate()
     status, kind = form.value("status"), form.value("kind")
     filters = queries.RunFilters(
@@ -72,7 +77,7 @@ def run_list():
     page = queries.list_runs(
         user, filters, clock.today(), request.args.get("page", 1, type=int), current_app.config["RUNS_PER_PAGE"]
     )
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = {k: v for k, v in formdata.items() if k != "page" and v}
     filtered = any(k in args for k in ("q", "programme", "provider", "status", "kind", "year"))
     mine, positions = _my_enrolments(user, page)
     return render_template(

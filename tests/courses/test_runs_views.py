@@ -516,6 +516,15 @@ def test_junk_in_the_query_string_never_fails(client, login_as, coordinator, lis
     assert response.status_code == (400 if "%00" in query else 200)
 
 
+def test_staff_have_no_provider_filter_and_a_provider_in_the_url_changes_nothing(client, login_as, listed):
+    login_as(factories.make_user(access_level="staff", staff_role=listed["role"]))
+    plain = titles(html(client.get("/runs")), ALL)
+    page = html(client.get(f"/runs?provider={listed['vilde'].id}"))
+    assert titles(page, ALL) == plain == ["Beta netværksmøder", "Alfa familierådslagning"]
+    assert 'name="provider"' not in page
+    assert "Den valgte udbyder findes ikke." not in page and "Nulstil filtre" not in page
+
+
 def test_a_filter_without_matches_says_so(client, login_as, coordinator, listed):
     login_as(coordinator)
     assert "Ingen kursusforløb passer til filtrene." in html(client.get("/runs?q=findes-ikke"))

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from babel.dates import format_date as babel_format_date
 from flask import Flask, request, url_for
-from flask_babel import format_datetime, format_decimal, get_locale
+from flask_babel import format_datetime, format_decimal, get_locale, get_timezone
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -44,7 +44,17 @@ def _format_date(value: date, fmt: str, locale: str) -> str:
 
 
 def dk_datetime(value: datetime | None, fmt: str = "medium") -> str:
-    return "" if value is None else format_datetime(value, fmt)
+    """A moment in the user's time zone and language; '' for None."""
+    if value is None:
+        return ""
+    return _format_datetime(value, fmt, str(get_locale()), str(get_timezone()))
+
+
+@lru_cache(maxsize=16384)
+def _format_datetime(value: datetime, fmt: str, locale: str, timezone: str) -> str:
+    """Flask-Babel's formatting, remembered per (moment, format, locale, time zone) — the arguments that
+    decide its result: the run page formats the same hundred enrolment times on every request."""
+    return format_datetime(value, fmt)
 
 
 def dk_time(value: time | None) -> str:

@@ -74,7 +74,7 @@ class User(UserMixin, TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Stored lower-cased; the login and the import compare lower-cased.
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), index=True)
     #: None for imported staff who have not set a password yet.
     password_hash: Mapped[str | None] = mapped_column(Text)
     access_level: Mapped[AccessLevel] = mapped_column(enum_column(AccessLevel, "access_level"), index=True)
@@ -95,7 +95,7 @@ class User(UserMixin, TimestampMixin, db.Model):
     invitation_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: When the person's data was removed (app.privacy): a leaver anonymised by a coordinator, or the
     #: placeholder an enrolment of an expired run points to. The row stays (statistics, audit entries).
-    anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
     staff_role: Mapped[StaffRole | None] = relationship()
     unit: Mapped[Unit | None] = relationship()

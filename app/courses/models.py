@@ -140,7 +140,7 @@ class CourseRun(TimestampMixin, db.Model):
     #: present on the teaching days; None until then. Moving teaching day 2 later clears it again.
     follow_up_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: When the retention job removed its participants' personal data (app.privacy); None until then.
-    anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
     programme: Mapped[Programme] = relationship()
     provider: Mapped[Provider] = relationship()

@@ -57,7 +57,7 @@ class OutboxMessage(TimestampMixin, db.Model):
     kind: Mapped[str] = mapped_column(String(40))
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     supersede_key: Mapped[str | None] = mapped_column(String(200), index=True)
-    recipient_email: Mapped[str] = mapped_column(String(254))
+    recipient_email: Mapped[str] = mapped_column(String(254), index=True)
     recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     course_run_id: Mapped[int | None] = mapped_column(ForeignKey("course_runs.id", ondelete="SET NULL"), index=True)
     subject: Mapped[str] = mapped_column(String(300))

@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
                 shared_url = f"sqlite:///{Path(tmp) / 'exports-national.db'}"
             national, seconds = prepare_national(shared_url, args.national_scale, args.reuse)
             if seconds is not None:
-                print(f"national data set generated in {seconds:,.0f} s", file=sys.stderr, flush=True)
+                print(f"national data set generated in {seconds:,.1f} s", file=sys.stderr, flush=True)
         for size in sizes:
             for fmt in formats:
                 if args.national:

@@ -19,6 +19,10 @@ which never goes down, belongs to that one measurement):
    fastest. The SQL statements of one request are counted. One further request runs under tracemalloc for
    the Python-heap peak of the call; the child's ru_maxrss is taken after setup and after the requests.
 
+With --national, one database holds the national data set of `flask demo scale` (app.demo_scale.generate,
+made once by the parent; --national-scale shrinks it, --reuse keeps one already there), each child adds its
+own run with its N participants next to it, measures, and deletes that run and its rows again.
+
 The cost per participant (µs) is printed for each size so linear growth can be read off directly. Progress goes
 to stderr, the table to stdout; `--json` also prints the results as one JSON line. PostgreSQL databases must be
 named `kp_bench…` or `kp_test…` (the script empties them); the database is created if it does not exist. The

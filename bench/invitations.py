@@ -20,6 +20,11 @@ What it does:
    until nothing is due. The server's count must equal the number of mails queued, or the script says so
    and exits with status 1.
 
+With --national the database first gets the national data set of `flask demo scale`
+(app.demo_scale.generate; --national-scale shrinks it, --reuse keeps one already there) and, unless
+--no-prefill, one sent invitation per generated enrolment and course day in the outbox and
+calendar_invitations, so that queueing and delivery run against full tables (bench/README.md).
+
 Peak memory is the process's `ru_maxrss` after each phase (it never goes down); `--tracemalloc` adds the
 Python-heap peak per phase (slower). `--profile DIR` writes a cProfile file per phase and prints the top
 functions. The script puts the repository root on sys.path itself: run it with the project's interpreter.

@@ -19,6 +19,10 @@ which never goes down, belongs to that one measurement):
    fastest. The SQL statements of one request are counted. One further request runs under tracemalloc for
    the Python-heap peak of the call; the child's ru_maxrss is taken after setup and after the requests.
 
+With --national, one database holds the national data set of `flask demo scale` (app.demo_scale.generate,
+made once by the parent; --national-scale shrinks it, --reuse keeps one already there), each child adds its
+own run with its N participants next to it, measures, and deletes that run and its rows again.
+
 The cost per participant (µs) is printed for each size so linear growth can be read off directly. Progress goes
 to stderr, the table to stdout; `--json` also prints the results as one JSON line. PostgreSQL databases must be
 named `kp_bench…` or `kp_test…` (the script empties them); the database is created if it does not exist. The
@@ -41,7 +45,15 @@ from datetime import time as clock_time
 from importlib import metadata
 from pathlib import Path
 
-from _common import database_url, peak_rss_mib, prepare_postgres
+from _common import (
+    build_national,
+    database_url,
+    describe_national,
+    national_counts,
+    national_present,
+    peak_rss_mib,
+    prepare_postgres,
+)
 
 #: PostgreSQL databases this script may empty (drop_all): a typo must not wipe a real database.
 FORMATS = ("csv", "xlsx", "pdf")
@@ -73,9 +85,14 @@ def build_app(url: str):
 # --------------------------------------------------------------------------------------------------
 
 
-def create_data(n: int) -> int:
-    """The setup, committed, in bulk. Returns the run's id."""
-    from sqlalchemy import insert
+def create_data(n: int, tag: str, national: bool) -> int:
+    """The setup, committed, in bulk. Returns the run's id.
+
+    Everything this adds is named with `tag` (the coordinator's and participants' addresses, the programme,
+    the provider), so several measurements can add their runs to one database. On an otherwise empty
+    database it makes its own staff roles and units; with `national` it uses the data set's (the reference
+    roles and the municipalities' units)."""
+    from sqlalchemy import insert, select
     from werkzeug.security import generate_password_hash
 
     from app.accounts.models import StaffRole, Unit, User
@@ -86,19 +103,25 @@ def create_data(n: int) -> int:
     from app.programmes.models import Programme
     from app.providers.models import Provider
 
-    roles = [StaffRole(name=name) for name in ("Sagsbehandler", "Ungemedarbejder", "Hjemmevejleder",
-                                                "Fuldtidsansat kontaktperson", "Socialrådgiver på skole")]
-    units = [Unit(name=f"Socialcenter {area} – Børne- og Familieteam")
-             for area in ("Amager", "Indre By/Østerbro", "Nørrebro", "Bispebjerg", "Vesterbro/Kgs. Enghave",
-                          "Valby", "Vanløse/Brønshøj")]
-    provider = Provider(name="Familien i Centrum")
-    programme = Programme(name="Styrket forældreansvar", starts_on=date(2026, 1, 1), ends_on=date(2027, 12, 31),
-                          target_deadline=date(2027, 12, 31), target_runs=5, target_completed_staff=100)
-    db.session.add_all([*roles, *units, provider, programme])
+    if national:
+        roles = list(db.session.scalars(select(StaffRole).order_by(StaffRole.id).limit(5)))
+        units = list(db.session.scalars(select(Unit).where(Unit.parent_id.is_not(None)).order_by(Unit.id).limit(7)))
+    else:
+        roles = [StaffRole(name=name) for name in ("Sagsbehandler", "Ungemedarbejder", "Hjemmevejleder",
+                                                    "Fuldtidsansat kontaktperson", "Socialrådgiver på skole")]
+        units = [Unit(name=f"Socialcenter {area} – Børne- og Familieteam")
+                 for area in ("Amager", "Indre By/Østerbro", "Nørrebro", "Bispebjerg", "Vesterbro/Kgs. Enghave",
+                              "Valby", "Vanløse/Brønshøj")]
+        db.session.add_all([*roles, *units])
+    provider = Provider(name=f"Familien i Centrum ({tag})")
+    programme = Programme(name=f"Styrket forældreansvar ({tag})", starts_on=date(2026, 1, 1),
+                          ends_on=date(2027, 12, 31), target_deadline=date(2027, 12, 31), target_runs=5,
+                          target_completed_staff=100)
+    db.session.add_all([provider, programme])
     db.session.flush()
-    coordinator = User(email="koordinator@bench.invalid", name="Karin Koordinator",
+    coordinator = User(email=f"koordinator-{tag}@bench.invalid", name="Karin Koordinator",
                        access_level=AccessLevel.COORDINATOR, password_hash=generate_password_hash(PASSWORD))
-    run = CourseRun(programme=programme, provider=provider, title="Familierådslagning – hold 1",
+    run = CourseRun(programme=programme, provider=provider, title=f"Familierådslagning – hold {tag}",
                     status=RunStatus.PUBLISHED, capacity=max(n, 1), enrolment_deadline=date(2026, 4, 1),
                     venue="Kursuscenter Valby, Valby Langgade 1", seats_taken=n)
     for position, (day, kind) in enumerate(((date(2026, 4, 14), DayKind.TEACHING), (date(2026, 4, 15),
@@ -109,11 +132,17 @@ def create_data(n: int) -> int:
     db.session.add_all([coordinator, run])
     db.session.flush()
 
+    def insert_ids(model, rows: list[dict]) -> list[int]:
+        ids: list[int] = []
+        for start in range(0, len(rows), 5000):
+            ids.extend(db.session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True),
+                                          rows[start:start + 5000]))
+        return ids
+
     waiting, cancelled = n // 10, n // 20
     total = n + waiting + cancelled
-    first_user = coordinator.id + 1
-    db.session.execute(insert(User), [
-        {"id": first_user + i, "email": f"deltager{i:06d}@bench.invalid",
+    user_ids = insert_ids(User, [
+        {"email": f"deltager{i:06d}-{tag}@bench.invalid",
          "name": f"{('Åse', 'Bjørn', 'Søren', 'Mette', 'Ærøskøbing-Jensen')[i % 5]} Deltager {i:06d}",
          "access_level": AccessLevel.STAFF, "active": True,
          "staff_role_id": roles[i % len(roles)].id, "unit_id": units[i % len(units)].id}
@@ -124,19 +153,55 @@ def create_data(n: int) -> int:
     for i in range(total):
         status = (EnrolmentStatus.CONFIRMED if i < n
                   else EnrolmentStatus.WAITLISTED if i < n + waiting else EnrolmentStatus.CANCELLED)
-        enrolments.append({"id": i + 1, "course_run_id": run.id, "user_id": first_user + i, "status": status,
+        enrolments.append({"course_run_id": run.id, "user_id": user_ids[i], "status": status,
                            "queue_number": i - n + 1 if status == EnrolmentStatus.WAITLISTED else None,
                            "note": "Vegetar; kørestolsbruger" if i % 10 == 0 else None,
                            "created_at": when, "updated_at": when, "status_changed_at": when})
-    for start in range(0, total, 5000):
-        db.session.execute(insert(Enrolment), enrolments[start:start + 5000])
-    marks = [{"enrolment_id": i + 1, "course_day_id": day.id, "present": (i + day.position) % 7 != 0,
+    enrolment_ids = insert_ids(Enrolment, enrolments)
+    marks = [{"enrolment_id": enrolment_ids[i], "course_day_id": day.id, "present": (i + day.position) % 7 != 0,
               "recorded_at": when} for day in run.days for i in range(n)]
     for start in range(0, len(marks), 5000):
         db.session.execute(insert(Attendance), marks[start:start + 5000])
     run.queue_counter = waiting
     db.session.commit()
+    if national and db.engine.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        # The run's rows are a few percent of tables of hundreds of thousands: let the planner know them, as
+        # autovacuum would have by the time a coordinator downloads the list.
+        tables = ", ".join(model.__tablename__ for model in (User, Enrolment, Attendance))
+        db.session.execute(text(f"ANALYZE {tables}"))
+        db.session.commit()
     return run.id
+
+
+def remove_data(run_id: int, tag: str) -> None:
+    """Take a measurement's rows out of the shared (--national) database again, so that the next one sees
+    the national data set and its own run only: the download-log and audit rows, the run (its days,
+    enrolments and attendance go with it, ON DELETE CASCADE), its participants, coordinator, programme and
+    provider."""
+    from sqlalchemy import delete, or_, select
+
+    from app.accounts.models import User
+    from app.audit.models import AuditEntry
+    from app.courses.models import CourseRun
+    from app.extensions import db
+    from app.privacy.models import PersonKey
+    from app.programmes.models import Programme
+    from app.providers.models import Provider
+    from app.reporting.models import ExportDownload
+
+    run = db.session.get(CourseRun, run_id)
+    programme_id, provider_id = run.programme_id, run.provider_id
+    users = select(User.id).where(User.email.like(f"%-{tag}@bench.invalid")).scalar_subquery()
+    db.session.execute(delete(ExportDownload).where(ExportDownload.course_run_id == run_id))
+    db.session.execute(delete(AuditEntry).where(or_(AuditEntry.actor_id.in_(users), AuditEntry.subject_id.in_(users))))
+    db.session.execute(delete(PersonKey).where(PersonKey.user_id.in_(users)))
+    db.session.execute(delete(CourseRun).where(CourseRun.id == run_id))
+    db.session.execute(delete(User).where(User.email.like(f"%-{tag}@bench.invalid")))
+    db.session.execute(delete(Programme).where(Programme.id == programme_id))
+    db.session.execute(delete(Provider).where(Provider.id == provider_id))
+    db.session.commit()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -144,23 +209,25 @@ def create_data(n: int) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
-def worker(url: str, size: int, fmt: str, repeat: int) -> dict:
+def worker(url: str, size: int, fmt: str, repeat: int, national: bool) -> dict:
     from sqlalchemy import event
 
     from app.extensions import db
 
     app = build_app(url)
+    tag = f"{size}-{fmt}-{os.getpid()}"
     with app.app_context():
-        db.drop_all()
-        db.create_all()
+        if not national:
+            db.drop_all()
+            db.create_all()
         started = time.perf_counter()
-        run_id = create_data(size)
+        run_id = create_data(size, tag, national)
         setup_seconds = time.perf_counter() - started
         db.session.remove()
     rss_after_setup = peak_rss_mib()
 
     client = app.test_client()
-    response = client.post("/login", data={"email": "koordinator@bench.invalid", "password": PASSWORD})
+    response = client.post("/login", data={"email": f"koordinator-{tag}@bench.invalid", "password": PASSWORD})
     assert response.status_code == 302, f"login failed: {response.status_code}"
     path = f"/runs/{run_id}/participants.{fmt}"
 
@@ -196,7 +263,10 @@ def worker(url: str, size: int, fmt: str, repeat: int) -> dict:
 
     with app.app_context():
         db.session.remove()
-        db.drop_all()
+        if national:
+            remove_data(run_id, tag)
+        else:
+            db.drop_all()
         db.engine.dispose()
     return {
         "size": size,
@@ -217,9 +287,9 @@ def worker(url: str, size: int, fmt: str, repeat: int) -> dict:
 # --------------------------------------------------------------------------------------------------
 
 
-def run_child(url: str, size: int, fmt: str, repeat: int) -> dict:
+def run_child(url: str, size: int, fmt: str, repeat: int, national: bool) -> dict:
     args = [sys.executable, str(Path(__file__).resolve()), "--worker", "--database-url", url, "--sizes", str(size),
-            "--formats", fmt, "--repeat", str(repeat)]
+            "--formats", fmt, "--repeat", str(repeat), *(["--national"] if national else [])]
     done = subprocess.run(args, capture_output=True, text=True, check=False)  # noqa: S603 (our own script)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
@@ -246,9 +316,30 @@ def machine() -> dict:
             "load_average": os.getloadavg(), "packages": versions}
 
 
-def print_table(results: list[dict], database: str, info: dict) -> None:
+def prepare_national(url: str, scale: float, reuse: bool) -> tuple[dict, float | None]:
+    """The parent's setup for --national: an emptied schema with the national data set, made once for all
+    the measurements (or kept, with --reuse, if it is there already). Returns the counts and the seconds
+    the generation took (None when reused)."""
+    from app.extensions import db
+
+    app = build_app(url)
+    with app.app_context():
+        seconds = None
+        if reuse and national_present():
+            print("reusing the national data set already in the database", file=sys.stderr, flush=True)
+        else:
+            db.drop_all()
+            db.create_all()
+            seconds = build_national(scale)["generate_seconds"]
+        counts = national_counts()
+        db.engine.dispose()
+    return counts, seconds
+
+
+def print_table(results: list[dict], database: str, info: dict, national: dict | None) -> None:
     print(f"Participant-list exports on {database}; {info['cpu']}, {info['nproc']} CPUs, Python {info['python']}, "
           f"load average {' '.join(f'{x:.2f}' for x in info['load_average'])}")
+    print(describe_national(national))
     print("Each size N: N confirmed (3 attendance marks each) + N/10 waiting list + N/20 cancelled; the PDF "
           "has 3 sections of N rows.")
     header = (f"{'format':<6} {'N':>7} {'median s':>9} {'fastest s':>10} {'µs/participant':>15} {'SQL':>4} "
@@ -270,6 +361,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed requests per measurement (default 3)")
     parser.add_argument("--database-url", help="PostgreSQL URL (database named kp_bench… or kp_test…); "
                                                "default: a fresh SQLite file per measurement")
+    parser.add_argument("--national", action="store_true",
+                        help="measure in a database that also holds the national data set (app.demo_scale), "
+                             "generated once; each measurement adds its own run and removes it afterwards")
+    parser.add_argument("--national-scale", type=float, default=1.0, metavar="FLOAT",
+                        help="with --national: multiply the data set's staff, runs and enrolments (default 1.0 = "
+                             "50,000 / 5,000 / 150,000; e.g. 0.02 for a quick look)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --national: keep the data set if the database holds one already (users "
+                             "@scale.test) instead of emptying it and generating it again")
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON line")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -278,16 +378,33 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(formats) - set(FORMATS)
     if unknown:
         parser.error(f"unknown format(s): {', '.join(sorted(unknown))}")
+    if args.national_scale <= 0:
+        parser.error("--national-scale must be positive")
+    if (args.reuse or args.national_scale != 1.0) and not args.national:
+        parser.error("--reuse and --national-scale go with --national")
 
     if args.worker:
-        print(json.dumps(worker(database_url(args.database_url), sizes[0], formats[0], args.repeat)))
+        print(json.dumps(worker(database_url(args.database_url), sizes[0], formats[0], args.repeat, args.national)))
         return 0
 
     results = []
+    national = None
     with tempfile.TemporaryDirectory(prefix="kp-bench-exports-") as tmp:
+        if args.national:  # one database for every measurement, the data set made once
+            if args.database_url:
+                shared_url = database_url(args.database_url)
+                prepare_postgres(shared_url)
+            else:
+                shared_url = f"sqlite:///{Path(tmp) / 'exports-national.db'}"
+            national, seconds = prepare_national(shared_url, args.national_scale, args.reuse)
+            if seconds is not None:
+                print(f"national data set generated in {seconds:,.1f} s", file=sys.stderr, flush=True)
         for size in sizes:
             for fmt in formats:
-                if args.database_url:
+                if args.national:
+                    url = shared_url
+                    database = "PostgreSQL" if args.database_url else "SQLite (file)"
+                elif args.database_url:
                     url = database_url(args.database_url)
                     prepare_postgres(url)
                     database = "PostgreSQL"
@@ -295,14 +412,14 @@ def main(argv: list[str] | None = None) -> int:
                     url = f"sqlite:///{Path(tmp) / f'exports-{size}-{fmt}.db'}"
                     database = "SQLite (file)"
                 print(f"{fmt} × {size:,} …", file=sys.stderr, flush=True)
-                results.append(run_child(url, size, fmt, args.repeat))
-                if not args.database_url:
+                results.append(run_child(url, size, fmt, args.repeat, args.national))
+                if not args.database_url and not args.national:
                     Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
     info = machine()
     results.sort(key=lambda r: (FORMATS.index(r["format"]), r["size"]))
-    print_table(results, database, info)
+    print_table(results, database, info, national)
     if args.json:
-        print(json.dumps({"database": database, "machine": info, "results": results}))
+        print(json.dumps({"database": database, "machine": info, "national": national, "results": results}))
     return 0
 
 

@@ -20,6 +20,11 @@ What it does:
    until nothing is due. The server's count must equal the number of mails queued, or the script says so
    and exits with status 1.
 
+With --national the database first gets the national data set of `flask demo scale`
+(app.demo_scale.generate; --national-scale shrinks it, --reuse keeps one already there) and, unless
+--no-prefill, one sent invitation per generated enrolment and course day in the outbox and
+calendar_invitations, so that queueing and delivery run against full tables (bench/README.md).
+
 Peak memory is the process's `ru_maxrss` after each phase (it never goes down); `--tracemalloc` adds the
 Python-heap peak per phase (slower). `--profile DIR` writes a cProfile file per phase and prints the top
 functions. The script puts the repository root on sys.path itself: run it with the project's interpreter.
@@ -48,7 +53,17 @@ from datetime import date, timedelta
 from importlib import metadata
 from pathlib import Path
 
-from _common import PG_PREFIXES, database_url, peak_rss_mib, prepare_postgres
+from _common import (
+    PG_PREFIXES,
+    build_national,
+    database_url,
+    describe_national,
+    national_counts,
+    national_present,
+    national_sizes,
+    peak_rss_mib,
+    prepare_postgres,
+)
 
 #: PostgreSQL databases this script may empty (drop_all): a typo must not wipe a real database.
 MAILS_PER_PARTICIPANT = 3  # one invitation per course day: two teaching days and the follow-up day
@@ -251,15 +266,19 @@ def first_weekday_on_or_after(day: date, weekday: int) -> date:
     return day + timedelta(days=(weekday - day.weekday()) % 7)
 
 
-def create_data(participants: int, per_run: int, today: date) -> tuple[list[int], list[int]]:
-    """The setup, committed. Returns (run ids, participant user ids)."""
+def create_data(participants: int, per_run: int, today: date, tag: str) -> tuple[list[int], list[int]]:
+    """The setup, committed. Returns (run ids, participant user ids).
+
+    Its names carry `tag` (addresses, programme, provider), so it can be added to a database that holds
+    other data (--national, and --reuse of a database an earlier run added to). The staff role and the
+    method are taken from the database when it has them (the national data set's reference data does)."""
     from flask import current_app
     from sqlalchemy import insert, select
     from werkzeug.security import generate_password_hash
 
-    from app.accounts.models import AccessLevel, User
+    from app.accounts.models import AccessLevel, StaffRole, User
     from app.accounts.services import create_staff_role
-    from app.courses.models import RunKind
+    from app.courses.models import Method, RunKind
     from app.courses.services import (
         CourseDayData,
         CourseRunData,
@@ -274,21 +293,23 @@ def create_data(participants: int, per_run: int, today: date) -> tuple[list[int]
 
     password_hash = generate_password_hash("bench-password-not-secret", method="pbkdf2:sha256:1000")
     coordinator = User(
-        email="koordinator@bench.invalid", name="Bench Koordinator", access_level=AccessLevel.COORDINATOR,
+        email=f"koordinator-{tag}@bench.invalid", name="Bench Koordinator", access_level=AccessLevel.COORDINATOR,
         password_hash=password_hash, active=True,
     )
     db.session.add(coordinator)
     db.session.flush()
-    role = create_staff_role(actor=coordinator, name="Sagsbehandler", name_en="Case worker")
-    method = create_method(coordinator, MethodData(name="Familierådslagning"))
+    role = db.session.scalar(select(StaffRole).where(StaffRole.name == "Sagsbehandler")) or create_staff_role(
+        actor=coordinator, name="Sagsbehandler", name_en="Case worker")
+    method = db.session.scalar(select(Method).where(Method.name == "Familierådslagning")) or create_method(
+        coordinator, MethodData(name="Familierådslagning"))
     programme = create_programme(
         ProgrammeData(
-            name="Bench-indsats", starts_on=today, ends_on=today + timedelta(days=730),
+            name=f"Bench-indsats {tag}", starts_on=today, ends_on=today + timedelta(days=730),
             target_deadline=today + timedelta(days=730), target_runs=1000, target_completed_staff=participants,
         ),
         actor=coordinator,
     )
-    provider = create_provider(ProviderData(name="Bench-udbyder"), actor=coordinator)
+    provider = create_provider(ProviderData(name=f"Bench-udbyder {tag}"), actor=coordinator)
     db.session.commit()
 
     months = current_app.config["FOLLOW_UP_OFFSET_MONTHS"]
@@ -299,13 +320,13 @@ def create_data(participants: int, per_run: int, today: date) -> tuple[list[int]
         # Ten runs a week, each on a Tuesday and the Wednesday after; the follow-up day is the proposal.
         day1 = first_tuesday + timedelta(weeks=k // 10)
         data = CourseRunData(
-            programme_id=programme.id, provider_id=provider.id, title=f"Bench-forløb {k + 1}",
+            programme_id=programme.id, provider_id=provider.id, title=f"Bench-forløb {tag}/{k + 1}",
             kind=RunKind.STANDARD, method_ids=(method.id,), staff_role_ids=(role.id,), capacity=per_run,
             enrolment_deadline=day1 - timedelta(days=14), venue="Kursuscenter Valby", price_ore=0,
             teaching_day_1=CourseDayData(day1), teaching_day_2=CourseDayData(day1 + timedelta(days=1)),
             follow_up=CourseDayData(None),
         )
-        run = create_course_run(coordinator, data, {}, months)  # a fresh database has no closed days
+        run = create_course_run(coordinator, data, {}, months)  # neither data set has closed days
         publish_course_run(coordinator, run)
         run_ids.append(run.id)
         if k % 50 == 49:
@@ -314,7 +335,7 @@ def create_data(participants: int, per_run: int, today: date) -> tuple[list[int]
 
     rows = [
         {
-            "email": f"deltager{i:06d}@bench.invalid",
+            "email": f"deltager{i:06d}-{tag}@bench.invalid",
             "name": f"Deltager {i}",
             "password_hash": password_hash,
             "access_level": AccessLevel.STAFF,
@@ -329,7 +350,7 @@ def create_data(participants: int, per_run: int, today: date) -> tuple[list[int]
         db.session.execute(insert(User), rows[start:start + 5000])
     db.session.commit()
     user_ids = list(
-        db.session.scalars(select(User.id).where(User.access_level == AccessLevel.STAFF).order_by(User.id))
+        db.session.scalars(select(User.id).where(User.email.like(f"deltager%-{tag}@bench.invalid")).order_by(User.id))
     )
     db.session.remove()
     return run_ids, user_ids
@@ -453,6 +474,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--per-run", type=int, default=25, help="participants per course run = its capacity (25)")
     parser.add_argument("--batch-size", type=int, help="MAIL_BATCH_SIZE, mails per delivery job run "
                         "(default: the config's)")
+    parser.add_argument("--national", action="store_true",
+                        help="the database also holds the national data set (app.demo_scale: 98 municipalities, "
+                        "50,000 staff, 5,000 runs, 150,000 enrolments) and, for each of its enrolments and "
+                        "course days, an invitation already sent (outbox and calendar_invitations rows)")
+    parser.add_argument("--national-scale", type=float, default=1.0, metavar="FLOAT",
+                        help="with --national: multiply staff, runs and enrolments (default 1.0; e.g. 0.02)")
+    parser.add_argument("--no-prefill", action="store_true",
+                        help="with --national: leave the outbox and calendar_invitations empty")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --national: keep the database if it holds a national data set already (users "
+                        "@scale.test) instead of emptying it; the run's own data is added next to it")
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON line")
     parser.add_argument("--tracemalloc", action="store_true", help="also report the Python heap peak per phase "
                         "(slows everything down)")
@@ -463,6 +495,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--participants, --per-run and --batch-size must be positive")
     if args.per_run > 1000:
         parser.error("--per-run: a run's capacity is at most 1000")
+    if args.national_scale <= 0:
+        parser.error("--national-scale must be positive")
+    if (args.reuse or args.no_prefill or args.national_scale != 1.0) and not args.national:
+        parser.error("--reuse, --no-prefill and --national-scale go with --national")
     return args
 
 
@@ -499,12 +535,22 @@ def run(args: argparse.Namespace, url: str, dialect: str, server: SmtpServer) ->
     with app.app_context():
         print(f"database: {db.engine.url.render_as_string(hide_password=True)}; SMTP: {server.url}", file=sys.stderr)
         counter = StatementCounter(db.engine)
+        national, national_seconds = None, None
+        if args.national and args.reuse and national_present():
+            print("reusing the national data set already in the database", file=sys.stderr)
+        else:
+            reset_schema()
+            if args.national:
+                took = build_national(args.national_scale, prefill_outbox=not args.no_prefill)
+                national_seconds = sum(took.values())
+        if args.national:
+            national = national_counts()
         setup_started = time.perf_counter()
-        reset_schema()
-        run_ids, user_ids = create_data(args.participants, args.per_run, clock.today())
+        run_ids, user_ids = create_data(args.participants, args.per_run, clock.today(), tag=f"{os.getpid()}")
         setup_seconds = time.perf_counter() - setup_started
         setup_rss = peak_rss_mib()
         print(f"setup: {len(run_ids)} runs, {len(user_ids)} participants in {setup_seconds:.1f} s", file=sys.stderr)
+        before = outbox_counts()  # the national data set's sent mails, or an earlier run's (--reuse)
 
         if args.tracemalloc:
             tracemalloc.start()
@@ -512,10 +558,10 @@ def run(args: argparse.Namespace, url: str, dialect: str, server: SmtpServer) ->
         with measured(queue, counter, use_tracemalloc=args.tracemalloc, profile_dir=args.profile):
             queue_phase(queue, run_ids, user_ids, args.per_run)
         counts = outbox_counts()
-        queue.items = counts["pending"]
+        queue.items = counts.get("pending", 0) - before.get("pending", 0)
         expected = MAILS_PER_PARTICIPANT * len(user_ids)
 
-        deliver = Phase("deliver", extra={"pending_before": counts["pending"]})
+        deliver = Phase("deliver", extra={"pending_before": counts.get("pending", 0)})
         with measured(deliver, counter, use_tracemalloc=args.tracemalloc, profile_dir=args.profile):
             deliver_phase(deliver)
         received = server.stop()
@@ -530,11 +576,21 @@ def run(args: argparse.Namespace, url: str, dialect: str, server: SmtpServer) ->
         problems.append(f"the SMTP server received {received['messages']} messages, {queue.items} were queued")
     if deliver.items != queue.items:
         problems.append(f"the delivery job reported {deliver.items} sent, {queue.items} were queued")
-    if after["sent"] != queue.items or after["pending"] or after["failed"]:
-        problems.append(f"outbox after delivery: {after}")
+    sent_now = after.get("sent", 0) - before.get("sent", 0)
+    if sent_now != queue.items or after.get("pending") or after.get("failed", 0) != before.get("failed", 0):
+        problems.append(f"outbox after delivery: {after} (before the queue phase: {before})")
 
     n = len(user_ids)
     rows = [
+        ("data set", describe_national(national).removeprefix("national data set: ")
+         if national else "none: an otherwise empty database"),
+    ]
+    if national_seconds is not None:
+        sizes = national_sizes(args.national_scale)
+        rows.append(("national setup", f"{national_seconds:,.1f} s (--national-scale {args.national_scale:g}: "
+                                       f"{sizes['staff']:,} staff, {sizes['runs']:,} runs, "
+                                       f"{sizes['enrolments']:,} enrolments asked for)"))
+    rows += [
         ("participants", f"{n:,}"),
         ("course runs", f"{len(run_ids):,} (capacity {args.per_run})"),
         ("setup time", f"{setup_seconds:,.1f} s"),
@@ -571,6 +627,8 @@ def run(args: argparse.Namespace, url: str, dialect: str, server: SmtpServer) ->
     if args.json:
         result = {
             "participants": n,
+            "national": national,
+            "national_seconds": national_seconds,
             "runs": len(run_ids),
             "per_run": args.per_run,
             "batch_size": batch_size,

@@ -31,6 +31,7 @@ from app.courses.models import (
     run_eligible_roles,
     run_methods,
 )
+from app.demo import DEMO_PASSWORD
 from app.enrolment.models import Attendance, Enrolment, EnrolmentStatus
 from app.extensions import db
 from app.programmes.models import Programme
@@ -127,7 +128,7 @@ def generate(
     progress(f"{municipalities} municipalities, {len(programme_ids)} programmes, {len(provider_ids)} providers")
 
     # Staff: one shared hash (generating 50,000 scrypt hashes would take an hour).
-    password_hash = generate_password_hash("kursus-demo-2008")
+    password_hash = generate_password_hash(DEMO_PASSWORD)
     role_ids = [r.id for r in roles]
     weights = ROLE_WEIGHTS if len(role_ids) == len(ROLE_WEIGHTS) else None  # caseworkers first, as in the demo
     staff_rows = []

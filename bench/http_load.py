@@ -41,8 +41,9 @@ from pathlib import Path
 
 from _common import REPO_ROOT, database_url, prepare_postgres
 
+from app.demo import DEMO_PASSWORD
+
 VENV_BIN = Path(sys.executable).parent
-DEMO_PASSWORD = "kursus-demo-2008"  # noqa: S105 (the documented demo password)
 COORDINATOR = "koordinator@demo.test"
 
 

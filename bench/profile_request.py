@@ -26,8 +26,6 @@ import time
 
 import _common  # noqa: F401 (puts the repository on sys.path)
 
-DEMO_PASSWORD = "kursus-demo-2008"  # noqa: S105 (the documented demo password)
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,6 +48,7 @@ def main() -> int:
 
     from app import create_app
     from app.accounts.models import User
+    from app.demo import DEMO_PASSWORD
     from app.enrolment.models import Enrolment
     from app.extensions import db
 

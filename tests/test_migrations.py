@@ -55,3 +55,23 @@ def test_downgrade_to_base_and_up_again(empty_db_app):
     assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
     upgrade()
     assert "course_days" in inspect(db.engine).get_table_names()
+
+
+def test_upgrade_normalises_stored_emails_and_keeps_case_twins(empty_db_app, capsys):
+    """5b1c0e7d9a42: emails stored before it are normalised, except one whose normalised form is taken."""
+    from sqlalchemy import text
+
+    upgrade(revision="33ff2a190236")
+    rows = [(1, " Anna@Test.DK"), (2, "ÆBLE@test.dk"), (3, "bo@test.dk"), (4, "BO@test.dk")]
+    with db.engine.begin() as conn:
+        for user_id, email in rows:
+            conn.execute(
+                text("INSERT INTO users (id, email, name, access_level, active, session_version, created_at, "
+                     "updated_at) VALUES (:id, :email, 'x', 'staff', true, 0, '2026-01-01', '2026-01-01')"),
+                {"id": user_id, "email": email},
+            )
+    upgrade()
+    with db.engine.connect() as conn:
+        stored = dict(conn.execute(text("SELECT id, email FROM users ORDER BY id")).all())
+    assert stored == {1: "anna@test.dk", 2: "æble@test.dk", 3: "bo@test.dk", 4: "BO@test.dk"}
+    assert "users.id 4:" in capsys.readouterr().out

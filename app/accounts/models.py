@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, DateTime, Enum, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.core.access import AccessLevel
@@ -72,7 +72,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: Stored lower-cased; the login and the import compare lower-cased.
+    #: Stored normalised (stripped, lower-cased by Python, so "Æ" too): lookups compare with `=` on the
+    #: unique index (accounts.services.normalise_email), never `lower(email)`, which no index serves.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
     #: None for imported staff who have not set a password yet.
@@ -100,6 +101,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     staff_role: Mapped[StaffRole | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
     provider: Mapped[Provider | None] = relationship()
+
+    @validates("email")
+    def _normalise_email(self, _key: str, value: str) -> str:
+        return value.strip().lower() if value is not None else value
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -22,7 +22,7 @@ from typing import Any
 
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.accounts.mfa_models import UserIdentity
 from app.accounts.models import User
@@ -154,7 +154,7 @@ def resolve_login(claims: dict[str, Any], *, now: datetime) -> SsoLogin:
     emails = trusted_emails(claims)
     if not emails:
         raise SsoRefused("no_verified_email", status=403)
-    candidates = db.session.scalars(select(User).where(func.lower(User.email).in_(emails), User.active.is_(True))).all()
+    candidates = db.session.scalars(select(User).where(User.email.in_(emails), User.active.is_(True))).all()
     if len(candidates) != 1:
         raise SsoRefused("no_matching_user" if not candidates else "ambiguous_email", status=403)
     user = candidates[0]

@@ -45,7 +45,7 @@ def normalise_email(email: str) -> str:
 
 
 def get_user_by_email(email: str) -> User | None:
-    return db.session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -576,7 +576,7 @@ def _users_by_email(emails: set[str]) -> dict[str, User]:
     ordered = sorted(emails)
     for start in range(0, len(ordered), 500):  # stay well below any driver's parameter limit
         chunk = ordered[start : start + 500]
-        for user in db.session.scalars(select(User).where(func.lower(User.email).in_(chunk))):
+        for user in db.session.scalars(select(User).where(User.email.in_(chunk))):
             found[normalise_email(user.email)] = user
     return found
 

@@ -773,7 +773,7 @@ def my_courses(user: User) -> list[MyCourse]:
 
 
 def staff_by_email(email: str) -> User | None:
-    return db.session.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).first()
+    return db.session.scalars(select(User).where(User.email == email.strip().lower())).first()
 
 
 def enrolment_counts(run_ids: Iterable[int]) -> dict[int, dict[EnrolmentStatus, int]]:

@@ -27,6 +27,17 @@ def test_login_ignores_case_in_the_email(client, staff_member):
     assert response.status_code == 302
 
 
+def test_emails_are_stored_normalised_so_the_login_can_use_the_unique_index(client):
+    """However an account got its email, it is stored stripped and lower-cased (Danish letters too), and the
+    login finds it by `email = ?`, the unique index, whatever case is typed."""
+    user = factories.make_user(email="  Ærø.Hansen@Test.DK ")
+    assert user.email == "ærø.hansen@test.dk"
+    user.email = "ÅSE@test.dk"
+    db.session.commit()
+    assert db.session.get(type(user), user.id).email == "åse@test.dk"
+    assert login(client, "Åse@Test.dk", factories.PASSWORD).status_code == 302
+
+
 def test_wrong_password_and_unknown_email_get_the_same_message(client, staff_member):
     wrong_password = login(client, "sara@test.dk", "not-the-password").get_data(as_text=True)
     unknown_email = login(client, "nobody@test.dk", "not-the-password").get_data(as_text=True)

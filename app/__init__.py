@@ -82,13 +82,14 @@ def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (one registry of every table)
     from app.audit import services as _audit  # noqa: F401  (the audit log's append-only guard)
     from app.core.db import configure_engine
-    from app.core.i18n import select_locale, select_timezone
+    from app.core.i18n import install_template_gettext, select_locale, select_timezone
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    install_template_gettext(app)
     login_manager.init_app(app)
     limiter.init_app(app)
     with app.app_context():

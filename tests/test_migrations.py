@@ -75,3 +75,26 @@ def test_upgrade_normalises_stored_emails_and_keeps_case_twins(empty_db_app, cap
         stored = dict(conn.execute(text("SELECT id, email FROM users ORDER BY id")).all())
     assert stored == {1: "anna@test.dk", 2: "æble@test.dk", 3: "bo@test.dk", 4: "BO@test.dk"}
     assert "users.id 4:" in capsys.readouterr().out
+
+
+def test_upgrade_fills_the_first_day_of_existing_runs(empty_db_app):
+    """8e4f2a6c1d07: course_runs.first_day is the earliest course day of each run there is, NULL without days."""
+    from sqlalchemy import text
+
+    upgrade(revision="5b1c0e7d9a42")
+    run = text("INSERT INTO course_runs (id, programme_id, provider_id, title, kind, status, capacity, "
+               "enrolment_deadline, venue, price_ore) VALUES (:id, 1, 1, 'R', 'standard', 'draft', 5, '2026-01-01', "
+               "'V', 0)")
+    day = text("INSERT INTO course_days (course_run_id, kind, position, day, starts_at, ends_at, ical_uid) VALUES "
+               "(1, 'teaching', :position, :day, '09:00', '15:30', :uid)")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO programmes (id, name, starts_on, ends_on, target_deadline, target_runs, "
+                          "target_completed_staff) VALUES (1, 'P', '2026-01-01', '2027-12-31', '2027-12-31', 1, 1)"))
+        conn.execute(text("INSERT INTO providers (id, name) VALUES (1, 'FIC')"))
+        conn.execute(run, [{"id": 1}, {"id": 2}])
+        conn.execute(day, [{"position": position, "day": on, "uid": f"u{position}"}
+                           for position, on in ((2, "2026-03-03"), (1, "2026-03-02"), (3, "2026-06-02"))])
+    upgrade()
+    with db.engine.connect() as conn:
+        stored = dict(conn.execute(text("SELECT id, first_day FROM course_runs ORDER BY id")).all())
+    assert {k: str(v) if v else v for k, v in stored.items()} == {1: "2026-03-02", 2: None}

@@ -30,3 +30,31 @@ def test_moments_in_copenhagen_time_in_each_language(app):
         assert "09.30" in danish and "01.10.2008" in danish
         assert "9:30" in english and english != danish
         assert dk_datetime(None) == ""
+
+
+def test_template_gettext_follows_the_locale_within_one_request(app):
+    """app.core.i18n remembers the translations per request; force_locale (a mail in the recipient's
+    language, rendered in someone else's request) and the request's own locale must still win."""
+    from flask import render_template_string
+
+    page = "{{ _('Mødt') }}|{{ ngettext('%(num)s deltager har gennemført (mødt alle tre kursusdage).', " \
+           "'%(num)s deltagere har gennemført (mødt alle tre kursusdage).', n) }}|{{ _('Deltagere') }}"
+    with app.test_request_context(headers={"Accept-Language": "da"}):
+        assert render_template_string(page, n=1) == \
+            "Mødt|1 deltager har gennemført (mødt alle tre kursusdage).|Deltagere"
+        with force_locale("en"):
+            assert render_template_string(page, n=2) == \
+                "Present|2 participants have completed (attended all three course days).|Participants"
+        assert render_template_string(page, n=2).startswith("Mødt|2 deltagere")
+
+
+def test_template_gettext_escapes_and_formats_like_jinja(app):
+    """Newstyle gettext: variables are escaped into the (safe) translation, "%%" is a percent sign even
+    without variables, and an unknown msgid comes back as itself."""
+    from flask import render_template_string
+
+    with app.test_request_context(headers={"Accept-Language": "da"}):
+        assert render_template_string("{{ _('Hej %(name)s', name='<b>Bo</b>') }}") == "Hej &lt;b&gt;Bo&lt;/b&gt;"
+        assert render_template_string("{{ _('100%% sikkert') }}") == "100% sikkert"
+        assert render_template_string("{{ _('<i>uoversat</i>') }}") == "<i>uoversat</i>"
+        assert render_template_string("{{ pgettext('måned', 'Maj') }}") == "Maj"

@@ -1,9 +1,12 @@
-"""Locale and time-zone selection for Flask-Babel, and lazy-gettext re-exports."""
+"""Locale and time-zone selection for Flask-Babel, the templates' gettext, and lazy-gettext re-exports."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import Flask, current_app, g, request
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l  # noqa: F401  (re-exported for forms/models)
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 LANG_COOKIE = "lang"
 
@@ -29,3 +32,72 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     return current_app.config["TIMEZONE"]
+
+
+def current_translations():
+    """Flask-Babel's translations for the current locale, looked up once per locale and request.
+
+    `flask_babel.get_translations()` walks the context, the domain and `str(locale)` on every call: 25 µs,
+    and a run page with 100 participants makes a thousand calls from its templates (a third of its time,
+    issue 9). The result is kept on Flask-Babel's own per-context namespace together with the Locale
+    object it was made for, and is used only while that very object is the context's locale:
+    `force_locale()` (mails in the recipient's language) swaps the object and `refresh()` removes it.
+    """
+    try:
+        namespace = g._flask_babel
+        locale = namespace.babel_locale
+    except (AttributeError, RuntimeError):  # no locale chosen yet in this context, or no context at all
+        return get_translations()
+    cached = namespace.__dict__.get("kp_translations")
+    if cached is not None and cached[0] is locale:
+        return cached[1]
+    translations = get_translations()
+    namespace.kp_translations = (locale, translations)
+    return translations
+
+
+def _format(context, text: str, variables: dict):
+    """Jinja's newstyle rule: escape-aware, and always a %-format (so "%%" means "%"), even without variables."""
+    if context.eval_ctx.autoescape:
+        text = Markup(text)
+    if not variables and "%" not in text:
+        return text  # what `text % {}` would give, without the formatting machinery
+    return text % variables
+
+
+@pass_context
+def _template_gettext(context, string: str, **variables):
+    return _format(context, current_translations().ugettext(string), variables)
+
+
+@pass_context
+def _template_ngettext(context, singular: str, plural: str, num: int, **variables):
+    variables.setdefault("num", num)
+    return _format(context, current_translations().ungettext(singular, plural, num), variables)
+
+
+@pass_context
+def _template_pgettext(context, string_context: str, string: str, **variables):
+    variables.setdefault("context", string_context)
+    return _format(context, current_translations().upgettext(string_context, string), variables)
+
+
+@pass_context
+def _template_npgettext(context, string_context: str, singular: str, plural: str, num: int, **variables):
+    variables.setdefault("context", string_context)
+    variables.setdefault("num", num)
+    return _format(context, current_translations().unpgettext(string_context, singular, plural, num), variables)
+
+
+def install_template_gettext(app: Flask) -> None:
+    """The templates' _(), gettext(), ngettext(), pgettext() and npgettext(), replacing what Flask-Babel's
+    init_app installed: the same newstyle behaviour as jinja2.ext's (escaping, %-formatting, `num` and
+    `context` variables), without its two extra `Context.call`s per call and with current_translations().
+    Together 10 µs less per call, a thousand calls on a run page of 100 participants (issue 9)."""
+    app.jinja_env.globals.update(
+        _=_template_gettext,
+        gettext=_template_gettext,
+        ngettext=_template_ngettext,
+        pgettext=_template_pgettext,
+        npgettext=_template_npgettext,
+    )

@@ -25,6 +25,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 from app.core.i18n import _l
 from app.core.money import kroner_to_ore, ore_to_kroner
 from app.core.validators import no_cpr_number
+from app.core.widgets import FastSelect
 from app.courses.models import CourseRun, RunKind, RunStatus
 from app.courses.services import (
     MAX_CAPACITY,
@@ -426,26 +427,27 @@ class RunFilterForm(FlaskForm):
         validators=[Optional(), Length(max=200, message=_l("Søgningen må højst være 200 tegn."))],
     )
     programme = SelectField(
-        _l("Indsats"), coerce=int_or_none, validate_choice=True,
+        _l("Indsats"), widget=FastSelect(), coerce=int_or_none, validate_choice=True,
         invalid_choice_message=_l("Den valgte indsats findes ikke."),
     )
     provider = SelectField(
-        _l("Udbyder"), coerce=int_or_none, invalid_choice_message=_l("Den valgte udbyder findes ikke.")
+        _l("Udbyder"), widget=FastSelect(), coerce=int_or_none,
+        invalid_choice_message=_l("Den valgte udbyder findes ikke."),
     )
     status = SelectField(
-        _l("Status"),
+        _l("Status"), widget=FastSelect(),
         choices=[SelectChoice("", _l("Alle"))] + [SelectChoice(s.value, s.label) for s in RunStatus],
         default="",
         invalid_choice_message=_l("Vælg en status fra listen."),
     )
     kind = SelectField(
-        _l("Type"),
+        _l("Type"), widget=FastSelect(),
         choices=[SelectChoice("", _l("Alle"))] + [SelectChoice(k.value, k.label) for k in RunKind],
         default="",
         invalid_choice_message=_l("Vælg en type fra listen."),
     )
     year = SelectField(
-        _l("År"),
+        _l("År"), widget=FastSelect(),
         coerce=int_or_none,
         invalid_choice_message=_l("Vælg et år fra listen."),
     )

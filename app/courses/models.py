@@ -13,14 +13,17 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
     Text,
     Time,
     UniqueConstraint,
+    event,
+    inspect,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.accounts.models import StaffRole, enum_column
 from app.core.db import TimestampMixin
@@ -112,6 +115,9 @@ class CourseRun(TimestampMixin, db.Model):
         CheckConstraint("price_ore >= 0", name="price_not_negative"),
         #: The backstop of the enrolment services' conditional UPDATE: never more confirmed than seats.
         CheckConstraint("seats_taken >= 0 AND seats_taken <= capacity", name="seats_within_capacity"),
+        #: The run list's default order (first day, newest first, id as tie-breaker) read off an index, so
+        #: a page of 20 doesn't sort every visible run (issue 9).
+        Index("ix_course_runs_first_day_id", "first_day", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -141,6 +147,11 @@ class CourseRun(TimestampMixin, db.Model):
     follow_up_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: When the retention job removed its participants' personal data (app.privacy); None until then.
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    #: The date of the earliest course day (teaching day 1), None for a run without days. Derived: the
+    #: session's before_flush hook below keeps it equal to min(days.day) whenever days are added, moved or
+    #: removed, so the run list sorts and pages on an index instead of a min() per run. Code that writes
+    #: course_days without the ORM (app.demo_scale) sets it itself.
+    first_day: Mapped[date | None] = mapped_column(Date)
 
     programme: Mapped[Programme] = relationship()
     provider: Mapped[Provider] = relationship()
@@ -157,10 +168,6 @@ class CourseRun(TimestampMixin, db.Model):
     @property
     def follow_up_day(self) -> CourseDay | None:
         return next((d for d in self.days if d.kind == DayKind.FOLLOW_UP), None)
-
-    @property
-    def first_day(self) -> date | None:
-        return self.days[0].day if self.days else None
 
     @property
     def follow_up_overridden(self) -> bool:
@@ -240,3 +247,22 @@ class CourseDay(db.Model):
 
     def __repr__(self) -> str:
         return f"<CourseDay {self.id} run {self.course_run_id} #{self.position} {self.day}>"
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_first_day(session: Session, _flush_context, _instances) -> None:
+    """Keep CourseRun.first_day equal to its earliest course day for every run whose days changed."""
+    runs = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, CourseDay):
+            run = obj.run if obj not in session.deleted else session.get(CourseRun, obj.course_run_id)
+            if run is not None:
+                runs.add(run)
+        elif isinstance(obj, CourseRun) and (obj in session.new or inspect(obj).attrs.days.history.has_changes()):
+            runs.add(obj)
+    for run in runs:
+        if run in session.deleted:
+            continue
+        first = min((d.day for d in run.days if d not in session.deleted and d.day is not None), default=None)
+        if run.first_day != first:
+            run.first_day = first

@@ -47,15 +47,6 @@ def normalise_sort(value: str | None) -> str:
     return DEFAULT_RUN_SORT
 
 
-def _first_day():
-    return (
-        select(func.min(CourseDay.day))
-        .where(CourseDay.course_run_id == CourseRun.id)
-        .correlate(CourseRun)
-        .scalar_subquery()
-    )
-
-
 def visible_runs(user: User, today: date) -> Select | None:
     """The runs `user` may see in the list, or None when there is nothing to show by rule.
 
@@ -111,7 +102,7 @@ def list_runs(user: User, filters: RunFilters, today: date, page: int, per_page:
 
     sort = normalise_sort(filters.sort)
     key, descending = sort.lstrip("-"), sort.startswith("-")
-    first_day = _first_day()
+    first_day = CourseRun.first_day
     column = {
         "first_day": first_day,
         "title": func.lower(CourseRun.title),

@@ -430,7 +430,7 @@ def update_course_run(
     enrolment_services.check_capacity_change(run, data.capacity)
     capacity_rose = data.capacity > run.capacity
     days = {d.position: d for d in run.days}
-    if run.follow_up_proposed_on is None or days[2].day != data.teaching_day_2.day:
+    if run.follow_up_proposed_on is None or 2 not in days or days[2].day != data.teaching_day_2.day:
         run.follow_up_proposed_on, run.follow_up_reason = _recorded_proposal(
             data.teaching_day_2.day, closed_days, months
         )

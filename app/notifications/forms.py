@@ -8,6 +8,7 @@ from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
 from app.core.i18n import _l
+from app.core.widgets import FastSelect
 from app.notifications.models import OutboxStatus
 
 #: A database id as typed in a URL: digits only, at most 10 of them (ids stop at 2**31-1).
@@ -62,7 +63,7 @@ class OutboxFilterForm(FlaskForm):
         invalid_choice_message=_l("Ukendt status. Vælg en status fra listen."),
     )
     run = RunSelectField(
-        _l("Kursusforløb"),
+        _l("Kursusforløb"), widget=FastSelect(),  # every run there is: thousands of options at national size
         not_a_number_message=_l("Kursusforløbet skal angives med sit nummer. Vælg et forløb fra listen."),
         invalid_choice_message=_l("Kursusforløbet findes ikke. Vælg et forløb fra listen."),
     )

@@ -8,14 +8,14 @@ from datetime import datetime
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
 from app.core.i18n import _l
 from app.core.templating import dk_date, dk_datetime
-from app.courses.models import CourseDay, CourseRun
+from app.courses.models import CourseRun
 from app.extensions import db
 from app.notifications import outbox
 from app.notifications.forms import OutboxFilterForm
@@ -58,13 +58,7 @@ def local_datetime(value: datetime | None) -> str:
 
 def _run_choices() -> list[tuple[int, str]]:
     """(id, "title (first day)") of every run, newest first (by first course day), in one query."""
-    first_day = (
-        select(func.min(CourseDay.day))
-        .where(CourseDay.course_run_id == CourseRun.id)
-        .correlate(CourseRun)
-        .scalar_subquery()
-        .label("first_day")
-    )
+    first_day = CourseRun.first_day
     rows = db.session.execute(
         select(CourseRun.id, CourseRun.title, first_day).order_by(first_day.desc().nulls_last(), CourseRun.id.desc())
     )

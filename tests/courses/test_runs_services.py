@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date, time
 
 import pytest
+from sqlalchemy import select
 
 from app.core.exceptions import DomainError, NotAllowed, ValidationFailed
 from app.courses import services
@@ -196,6 +197,38 @@ def test_an_overridden_follow_up_day_stays_when_given_again(coordinator, ref):
     assert run.follow_up_day.sequence == 0
     assert run.follow_up_proposed_on == date(2009, 1, 8)
     assert run.follow_up_overridden
+
+
+def _stored_first_day(run_id):
+    return db.session.scalar(select(CourseRun.first_day).where(CourseRun.id == run_id))
+
+
+def test_the_stored_first_day_follows_the_days_however_they_change(coordinator, ref):
+    """CourseRun.first_day (what the run list sorts and pages on) is the earliest course day in the database
+    after every flush: set on create, moved with teaching day 1, recomputed when a day goes or comes."""
+    run = create(coordinator, ref)
+    db.session.commit()
+    assert _stored_first_day(run.id) == date(2008, 9, 30)
+
+    data = run_data(ref, teaching_day_1=CourseDayData(date(2008, 9, 29)))
+    services.update_course_run(coordinator, run, data, CLOSED, 3)
+    db.session.commit()
+    assert _stored_first_day(run.id) == date(2008, 9, 29)
+
+    day1 = days_by_position(run)[1]
+    run.days.remove(day1)  # delete-orphan: the day row goes at the flush
+    db.session.commit()
+    assert _stored_first_day(run.id) == date(2008, 10, 1)
+
+    db.session.delete(days_by_position(run)[2])  # deleted through the session, not the collection
+    db.session.commit()
+    db.session.expire_all()
+    assert _stored_first_day(run.id) == date(2009, 1, 2)
+
+    data = run_data(ref, teaching_day_1=CourseDayData(date(2008, 9, 28)))
+    services.update_course_run(coordinator, run, data, CLOSED, 3)  # puts the missing days back
+    db.session.commit()
+    assert _stored_first_day(run.id) == date(2008, 9, 28)
 
 
 def test_update_keeps_an_inactive_provider_the_run_already_has(coordinator, ref):

@@ -28,6 +28,7 @@ FILTER_COLUMNS = {
     # jobs (status = published), enrolment.services.move_targets.
     "course_runs.status": "run list filter, follow-up/reminder jobs, move targets",
     "course_runs.enrolment_deadline": "enrolment.services.move_targets and the run list sort by deadline",
+    "course_runs.first_day,id": "run list ORDER BY first_day DESC, id DESC LIMIT 20 (the default sort)",
     "course_runs.anonymised_at": "privacy.services.expired_run_ids: anonymised_at IS NULL (retention job)",
     "course_days.day": "reminders/feedback jobs and follow_up._pending_runs (day ranges), run list year filter",
     "enrolments.course_run_id,status": "a run's waiting list, participants, exports (run + status)",

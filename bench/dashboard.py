@@ -82,7 +82,7 @@ def create_data(runs: int, per_run: int) -> int:
         status = (RunStatus.CANCELLED if r % 10 == 9 else RunStatus.PUBLISHED if r % 5 == 4 else RunStatus.COMPLETED)
         run_rows.append({"id": r + 1, "programme_id": programme.id, "provider_id": providers[r % 2].id,
                          "title": f"Hold {r + 1}", "kind": RunKind.STANDARD, "status": status, "capacity": per_run,
-                         "enrolment_deadline": start, "venue": "Valby", "price_ore": 2_000_000,
+                         "enrolment_deadline": start, "first_day": start, "venue": "Valby", "price_ore": 2_000_000,
                          "seats_taken": per_run, "queue_counter": 0, "requires_approval": False,
                          "created_at": when, "updated_at": when})
         ids = []

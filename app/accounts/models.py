@@ -63,6 +63,11 @@ class Unit(db.Model):
         return f"<Unit {self.id} {self.name!r}>"
 
 
+def normalise_email(email: str) -> str:
+    """How every email is stored and looked up: stripped and lower-cased by Python (so "Æ" too)."""
+    return email.strip().lower()
+
+
 class User(UserMixin, TimestampMixin, db.Model):
     """Anyone who logs in: a coordinator, a staff member or a provider's user."""
 
@@ -104,7 +109,7 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     @validates("email")
     def _normalise_email(self, _key: str, value: str) -> str:
-        return value.strip().lower() if value is not None else value
+        return normalise_email(value) if value is not None else value
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

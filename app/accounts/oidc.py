@@ -25,7 +25,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.accounts.mfa_models import UserIdentity
-from app.accounts.models import User
+from app.accounts.models import User, normalise_email
 from app.audit.services import record
 from app.extensions import db
 
@@ -123,7 +123,7 @@ def trusted_emails(claims: dict[str, Any]) -> set[str]:
             continue
         if name != "email" and "tid" not in claims:
             continue  # only Entra ID's sign-in names; elsewhere preferred_username is whatever the user chose
-        emails.add(value.strip().lower())
+        emails.add(normalise_email(value))
     return emails
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.accounts.importing import ImportRow, claim_pending_import, parse_staff_file, store_pending_import
-from app.accounts.models import StaffRole, Unit, User
+from app.accounts.models import StaffRole, Unit, User, normalise_email
 from app.accounts.passwords import password_problems, user_inputs
 from app.audit.services import changed_fields, record, snapshot
 from app.core import clock
@@ -38,10 +38,6 @@ UNIT_NAME_MAX_LENGTH = 200
 
 # A hash to check against when the email is unknown, so both paths cost the same time.
 _DUMMY_HASH = None
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def get_user_by_email(email: str) -> User | None:

@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from sqlalchemy import exc, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from app.accounts.models import AccessLevel, User
+from app.accounts.models import AccessLevel, User, normalise_email
 from app.audit.services import record as audit
 from app.core.exceptions import Conflict, DomainError, NotAllowed
 from app.core.templating import dk_date
@@ -773,7 +773,7 @@ def my_courses(user: User) -> list[MyCourse]:
 
 
 def staff_by_email(email: str) -> User | None:
-    return db.session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    return db.session.scalars(select(User).where(User.email == normalise_email(email))).first()
 
 
 def enrolment_counts(run_ids: Iterable[int]) -> dict[int, dict[EnrolmentStatus, int]]:

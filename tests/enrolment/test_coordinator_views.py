@@ -89,7 +89,7 @@ def test_run_page_lists_confirmed_waiting_and_history_with_counts(client, as_coo
     assert "Historik: afmeldte, afviste og flyttede (1)" in page
     assert a.email in page and "Vegetar" in page and "Børne- og Familieteam Nørrebro" in page
     assert a.staff_role.name in page
-    assert f'action="/enrolments/{waiting.id}/promote"' in page
+    assert f'formaction="/enrolments/{waiting.id}/promote"' in page
     assert "Tilmeld medarbejder" in page
     assert "Registrér fremmøde for 1. undervisningsdag" in page
 

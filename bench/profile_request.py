@@ -7,14 +7,17 @@
 Builds the production app (as gunicorn runs it, minus the scheduler) on a database that already holds the
 national data set (`bench/http_load.py` builds it), logs in through the test client as `--as` (an email, or
 `staff` for the first scale staff member with an enrolment), sends the GET `--warm` times to warm the
-caches, then `--repeat` more under cProfile, and prints: the mean wall time per request, the SQL statements
-of one request with the time each took in the database, and the top functions by cumulative time. Nothing
-is written to the database beyond what the page itself writes (an audit entry on pages that name people).
+caches, freezes what they left (as gunicorn.conf.py has a worker do), then `--repeat` more unprofiled and
+`--repeat` under cProfile, and prints: the mean wall time per request, the garbage collector's share, the
+SQL statements of one request with the time each took in the database, and the top functions by cumulative
+time (`--no-freeze` leaves the warm-up's objects to the collector, to see what freezing saves). Nothing is
+written to the database beyond what the page itself writes (an audit entry on pages that name people).
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -35,6 +38,8 @@ def main() -> int:
     parser.add_argument("--warm", type=int, default=5, help="requests before measuring (5)")
     parser.add_argument("--repeat", type=int, default=20, help="requests measured (20)")
     parser.add_argument("--top", type=int, default=30, help="functions listed (30)")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="leave the warm-up's objects to the garbage collector (a worker freezes them)")
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative (default), tottime, ...")
     args = parser.parse_args()
 
@@ -79,6 +84,17 @@ def main() -> int:
 
     for _ in range(args.warm):
         get()
+    if not args.no_freeze:  # as a gunicorn worker does after its first requests (gunicorn.conf.py)
+        gc.collect()
+        gc.freeze()
+    collecting = {"seconds": 0.0, "runs": 0, "started": 0.0}
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            collecting["started"] = time.perf_counter()
+        else:
+            collecting["seconds"] += time.perf_counter() - collecting["started"]
+            collecting["runs"] += 1
 
     timings: list[tuple[float, str]] = []
     started: dict = {}
@@ -99,10 +115,12 @@ def main() -> int:
     event.remove(engine, "before_cursor_execute", before)
     event.remove(engine, "after_cursor_execute", after)
 
+    gc.callbacks.append(on_gc)
     wall = time.perf_counter()
     for _ in range(args.repeat):
         get()
     unprofiled = (time.perf_counter() - wall) / args.repeat
+    gc.callbacks.remove(on_gc)
 
     profiler = cProfile.Profile()
     wall = time.perf_counter()
@@ -114,6 +132,9 @@ def main() -> int:
 
     print(f"GET {args.url} as {email}: {unprofiled * 1000:.1f} ms a request (mean of {args.repeat}; "
           f"{mean * 1000:.1f} ms under the profiler; the one below with SQL timing {one * 1000:.1f} ms)")
+    print(f"garbage collection: {collecting['runs'] / args.repeat:.1f} runs, "
+          f"{collecting['seconds'] * 1000 / args.repeat:.2f} ms a request "
+          f"({'no freeze' if args.no_freeze else 'objects from the warm-up frozen, as in a gunicorn worker'})")
     print(f"{len(timings)} SQL statements, {sum(t for t, _ in timings) * 1000:.1f} ms in the database driver:")
     for seconds, statement in timings:
         print(f"  {seconds * 1000:7.2f} ms  {statement[:150]}")

@@ -153,3 +153,23 @@ def test_gunicorn_config_values():
     assert 3 <= settings["workers"] <= 12 and settings["timeout"] == 60
     assert '"path":"%(U)s"' in settings["access_log_format"]  # no query string in the access log
     assert "%({x-request-id}o)s" in settings["access_log_format"]
+
+
+def test_gunicorn_worker_freezes_its_warm_objects_once(monkeypatch):
+    """After GC_FREEZE_AFTER requests a worker's long-lived objects (compiled templates, caches) are moved
+    out of the collector's reach, once; before and after that request nothing is frozen."""
+    import gc
+
+    settings: dict = {}
+    exec((BASE_DIR / "gunicorn.conf.py").read_text(), settings)  # noqa: S102 (our own config file)
+    frozen: list[int] = []
+
+    class Worker:
+        nr = 0
+
+    worker = Worker()
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(worker.nr))
+    for nr in range(1, 2 * settings["GC_FREEZE_AFTER"] + 1):
+        worker.nr = nr  # gunicorn's sync worker counts the request before calling post_request
+        settings["post_request"](worker, None, {}, None)
+    assert frozen == [settings["GC_FREEZE_AFTER"]] == [100]

@@ -22,6 +22,23 @@ def database_url(url: str) -> str:
     return _database_url(url)
 
 
+def measured_staff_email() -> str:
+    """The staff member whose pages the benchmarks measure (inside an app context): the first national-scale
+    staff member with 2 to 6 enrolments — a page like a real caseworker's. Not someone the enrolment POST
+    benchmark has used: that adds an enrolment and a cancellation per request to its people's history."""
+    from sqlalchemy import func, select
+
+    from app.accounts.models import User
+    from app.demo_scale import EMAIL_DOMAIN
+    from app.enrolment.models import Enrolment
+    from app.extensions import db
+
+    return db.session.scalars(
+        select(User.email).join(Enrolment, Enrolment.user_id == User.id)
+        .where(User.email.like(f"%@{EMAIL_DOMAIN}")).group_by(User.id)
+        .having(func.count(Enrolment.id).between(2, 6)).order_by(User.id).limit(1)).one()
+
+
 def peak_rss_mib() -> float:
     """This process's peak resident set size so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

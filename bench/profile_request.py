@@ -6,7 +6,7 @@
 
 Builds the production app (as gunicorn runs it, minus the scheduler) on a database that already holds the
 national data set (`bench/http_load.py` builds it), logs in through the test client as `--as` (an email, or
-`staff` for the first scale staff member with an enrolment), sends the GET `--warm` times to warm the
+`staff` for the staff member bench/http_load.py measures), sends the GET `--warm` times to warm the
 caches, freezes what they left (as gunicorn.conf.py has a worker do), then `--repeat` more unprofiled and
 `--repeat` under cProfile, and prints: the mean wall time per request, the garbage collector's share, the
 SQL statements of one request with the time each took in the database, and the top functions by cumulative
@@ -34,7 +34,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="the path to GET, e.g. /runs")
     parser.add_argument("--database-url", required=True, help="a database holding the national data set")
-    parser.add_argument("--as", dest="email", default="staff", help="who logs in (an email, or 'staff')")
+    parser.add_argument("--as", dest="email", default="staff",
+                        help="who logs in (an email, or 'staff': the one http_load.py measures)")
     parser.add_argument("--warm", type=int, default=5, help="requests before measuring (5)")
     parser.add_argument("--repeat", type=int, default=20, help="requests measured (20)")
     parser.add_argument("--top", type=int, default=30, help="functions listed (30)")
@@ -49,12 +50,10 @@ def main() -> int:
         MFA_REQUIRED="false", LOG_LEVEL="WARNING", LOG_FORMAT="text", RATELIMIT_ENABLED="false",
         INSTANCE_PATH=tempfile.mkdtemp(prefix="kp-profile-instance-"),
     )
-    from sqlalchemy import event, func, select
+    from sqlalchemy import event
 
     from app import create_app
-    from app.accounts.models import User
     from app.demo import DEMO_PASSWORD
-    from app.enrolment.models import Enrolment
     from app.extensions import db
 
     app = create_app()
@@ -62,10 +61,7 @@ def main() -> int:
     with app.app_context():
         email = args.email
         if email == "staff":
-            email = db.session.scalars(
-                select(User.email).join(Enrolment, Enrolment.user_id == User.id)
-                .where(User.email.like("%@scale.test")).group_by(User.id)
-                .having(func.count(Enrolment.id) >= 1).order_by(User.id).limit(1)).one()
+            email = _common.measured_staff_email()
         db.session.remove()
 
     client = app.test_client()

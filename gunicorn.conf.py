@@ -45,7 +45,7 @@ def when_ready(server):
 #: statement cache, Babel's formats); those objects live as long as the worker does, so they are frozen too,
 #: and each collection walks only what requests leave behind: measured 2.9 -> 0.6 ms of collection per run
 #: page with 100 participants (bench/profile_request.py freezes the same way).
-GC_FREEZE_AFTER = int(os.environ.get("GUNICORN_GC_FREEZE_AFTER", "100"))
+GC_FREEZE_AFTER = int(os.environ.get("GUNICORN_GC_FREEZE_AFTER", "100"))  # 0: never
 
 
 def post_request(worker, req, environ, resp):

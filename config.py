@@ -3,6 +3,7 @@
 `create_app()` picks one by name (`development`, `testing`, `production`) or takes a class/object.
 Secrets and locations come from the environment; domain constants live here too.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,9 +45,9 @@ def _database_url(default: str) -> str:
     url = os.environ.get("DATABASE_URL", default)
     # Heroku-style URLs and plain "postgresql://" both mean psycopg 3 here.
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 

@@ -3,6 +3,7 @@
 Every value can be overridden from the environment (GUNICORN_*/WEB_CONCURRENCY) or the command line.
 The web workers never run the scheduler: that is the separate `python -m scheduler` process.
 """
+
 import gc
 import multiprocessing
 import os

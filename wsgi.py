@@ -1,4 +1,5 @@
 """WSGI entry point: `flask --app wsgi ...` and `gunicorn wsgi:app` both use it."""
+
 import os
 
 from app import create_app

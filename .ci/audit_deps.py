@@ -18,6 +18,7 @@ with its own exit code:
 It asks the `pypi` service first and, when that audited nothing, `osv`. `.ci/run` fails on 1 and only
 warns on 3 (CI must not depend on a service it may not reach).
 """
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,17 @@ def run_pip_audit(service: str, requirements: Path = REQUIREMENTS) -> dict | Non
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         command = [
-            str(Path(sys.executable).with_name("pip-audit")), "--requirement", str(requirements),
-            "--vulnerability-service", service, "--format", "json", "--output", str(report),
-            "--progress-spinner", "off",
+            str(Path(sys.executable).with_name("pip-audit")),
+            "--requirement",
+            str(requirements),
+            "--vulnerability-service",
+            service,
+            "--format",
+            "json",
+            "--output",
+            str(report),
+            "--progress-spinner",
+            "off",
         ]
         completed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 (fixed argv)
         if report.exists() and report.stat().st_size:
@@ -75,8 +84,11 @@ def main(argv: list[str]) -> int:
             continue
         audited, skipped, found = classify(report)
         if not audited:
-            print(f"pip-audit ({service}): all {len(skipped)} dependencies skipped, e.g. {skipped[0]['skip_reason']!r}"
-                  if skipped else f"pip-audit ({service}): no dependencies in the report")
+            print(
+                f"pip-audit ({service}): all {len(skipped)} dependencies skipped, e.g. {skipped[0]['skip_reason']!r}"
+                if skipped
+                else f"pip-audit ({service}): no dependencies in the report"
+            )
             continue
         print(f"pip-audit ({service}): {len(audited)} dependencies audited, {len(skipped)} skipped.")
         for dependency in skipped:

@@ -1,4 +1,5 @@
 """Application factory: `create_app()` and its small register_* steps; nothing else."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """CLI commands: `flask users create`, `flask demo load`, `flask privacy ...` (flaskr's init_app pattern)."""
+
 from __future__ import annotations
 
 from flask import Flask

@@ -3,6 +3,7 @@
 Idempotent: every record is looked up by its natural key first, so a second load changes nothing.
 The demo data is for trying the product; production starts empty.
 """
+
 from __future__ import annotations
 
 import random
@@ -47,7 +48,12 @@ STAFF_ROLES = (
 ROLE_WEIGHTS = (55, 15, 14, 10, 10, 6)
 
 SOCIAL_CENTRES = (
-    "Amager", "Bispebjerg", "Indre By/Østerbro", "Nørrebro", "Valby/Vesterbro/Kgs. Enghave", "Vanløse/Brønshøj",
+    "Amager",
+    "Bispebjerg",
+    "Indre By/Østerbro",
+    "Nørrebro",
+    "Valby/Vesterbro/Kgs. Enghave",
+    "Vanløse/Brønshøj",
 )
 
 METHODS = (
@@ -64,14 +70,62 @@ PROVIDERS = (
 )
 
 FIRST_NAMES = (
-    "Anne", "Mette", "Hanne", "Susanne", "Lene", "Camilla", "Louise", "Maria", "Sofie", "Ida", "Jens", "Peter",
-    "Lars", "Henrik", "Søren", "Thomas", "Mikkel", "Rasmus", "Ahmad", "Fatima", "Yasmin", "Emre", "Birgitte",
-    "Rikke", "Trine", "Pernille", "Morten", "Jakob", "Nanna", "Åse",
+    "Anne",
+    "Mette",
+    "Hanne",
+    "Susanne",
+    "Lene",
+    "Camilla",
+    "Louise",
+    "Maria",
+    "Sofie",
+    "Ida",
+    "Jens",
+    "Peter",
+    "Lars",
+    "Henrik",
+    "Søren",
+    "Thomas",
+    "Mikkel",
+    "Rasmus",
+    "Ahmad",
+    "Fatima",
+    "Yasmin",
+    "Emre",
+    "Birgitte",
+    "Rikke",
+    "Trine",
+    "Pernille",
+    "Morten",
+    "Jakob",
+    "Nanna",
+    "Åse",
 )
 LAST_NAMES = (
-    "Jensen", "Nielsen", "Hansen", "Pedersen", "Andersen", "Christensen", "Larsen", "Sørensen", "Rasmussen",
-    "Jørgensen", "Petersen", "Madsen", "Kristensen", "Olsen", "Thomsen", "Møller", "Østergaard", "Lund",
-    "Holm", "Kaya", "Ali", "Hussein", "Bæk", "Dahl",
+    "Jensen",
+    "Nielsen",
+    "Hansen",
+    "Pedersen",
+    "Andersen",
+    "Christensen",
+    "Larsen",
+    "Sørensen",
+    "Rasmussen",
+    "Jørgensen",
+    "Petersen",
+    "Madsen",
+    "Kristensen",
+    "Olsen",
+    "Thomsen",
+    "Møller",
+    "Østergaard",
+    "Lund",
+    "Holm",
+    "Kaya",
+    "Ali",
+    "Hussein",
+    "Bæk",
+    "Dahl",
 )
 
 HISTORIC_NAME = "Styrket forældreansvar 2008-2009"
@@ -198,19 +252,66 @@ def load_historic_programme(ref: dict, actor: User) -> None:
         return
     standard_methods = ("Familierådslagning", "Familien i fokus", "Positive Inquiry", "Signs of Safety")
     specs = (
-        RunSpec("Styrket forældreansvar, hold 1", "Familien i Centrum", RunKind.STANDARD, standard_methods, 35,
-                187_500, date(2008, 9, 16), date(2008, 9, 17), "FIC, Kursuslokalet, Valby", RunStatus.COMPLETED),
-        RunSpec("Styrket forældreansvar, hold 2", "Familien i Centrum", RunKind.STANDARD, standard_methods, 35,
-                187_500, date(2008, 9, 30), date(2008, 10, 1), "FIC, Kursuslokalet, Valby", RunStatus.COMPLETED),
-        RunSpec("Netværksmøder i praksis, hold 1", "Vilde Læreprocesser", RunKind.SPECIAL, ("Netværksmøder",), 12,
-                41_500, date(2008, 11, 5), date(2008, 11, 6), "Socialcenter Nørrebro, mødelokale 2",
-                RunStatus.COMPLETED),
-        RunSpec("Netværksmøder i praksis, hold 2", "Vilde Læreprocesser", RunKind.SPECIAL, ("Netværksmøder",), 12,
-                41_500, date(2009, 2, 24), date(2009, 2, 25), "Socialcenter Amager, mødelokale 1",
-                RunStatus.COMPLETED),
-        RunSpec("Netværksmøder i praksis, hold 3", "Vilde Læreprocesser", RunKind.SPECIAL, ("Netværksmøder",), 12,
-                42_000, date(2009, 4, 21), date(2009, 4, 22), "Socialcenter Valby, mødelokale 3",
-                RunStatus.COMPLETED),
+        RunSpec(
+            "Styrket forældreansvar, hold 1",
+            "Familien i Centrum",
+            RunKind.STANDARD,
+            standard_methods,
+            35,
+            187_500,
+            date(2008, 9, 16),
+            date(2008, 9, 17),
+            "FIC, Kursuslokalet, Valby",
+            RunStatus.COMPLETED,
+        ),
+        RunSpec(
+            "Styrket forældreansvar, hold 2",
+            "Familien i Centrum",
+            RunKind.STANDARD,
+            standard_methods,
+            35,
+            187_500,
+            date(2008, 9, 30),
+            date(2008, 10, 1),
+            "FIC, Kursuslokalet, Valby",
+            RunStatus.COMPLETED,
+        ),
+        RunSpec(
+            "Netværksmøder i praksis, hold 1",
+            "Vilde Læreprocesser",
+            RunKind.SPECIAL,
+            ("Netværksmøder",),
+            12,
+            41_500,
+            date(2008, 11, 5),
+            date(2008, 11, 6),
+            "Socialcenter Nørrebro, mødelokale 2",
+            RunStatus.COMPLETED,
+        ),
+        RunSpec(
+            "Netværksmøder i praksis, hold 2",
+            "Vilde Læreprocesser",
+            RunKind.SPECIAL,
+            ("Netværksmøder",),
+            12,
+            41_500,
+            date(2009, 2, 24),
+            date(2009, 2, 25),
+            "Socialcenter Amager, mødelokale 1",
+            RunStatus.COMPLETED,
+        ),
+        RunSpec(
+            "Netværksmøder i praksis, hold 3",
+            "Vilde Læreprocesser",
+            RunKind.SPECIAL,
+            ("Netværksmøder",),
+            12,
+            42_000,
+            date(2009, 4, 21),
+            date(2009, 4, 22),
+            "Socialcenter Valby, mødelokale 3",
+            RunStatus.COMPLETED,
+        ),
     )
     runs = [_create_run(programme, spec, ref, actor) for spec in specs]
     load_historic_enrolments(runs, actor)
@@ -248,18 +349,23 @@ def load_historic_feedback() -> None:
     if programme is None:
         return
     has_feedback = db.session.scalar(
-        select(Feedback.id).join(Enrolment, Enrolment.id == Feedback.enrolment_id)
-        .join(CourseRun, CourseRun.id == Enrolment.course_run_id).where(CourseRun.programme_id == programme.id)
+        select(Feedback.id)
+        .join(Enrolment, Enrolment.id == Feedback.enrolment_id)
+        .join(CourseRun, CourseRun.id == Enrolment.course_run_id)
+        .where(CourseRun.programme_id == programme.id)
         .limit(1)
     )
     if has_feedback is not None:
         return
     enrolments = db.session.scalars(
-        select(Enrolment).join(CourseRun, CourseRun.id == Enrolment.course_run_id)
+        select(Enrolment)
+        .join(CourseRun, CourseRun.id == Enrolment.course_run_id)
         .where(CourseRun.programme_id == programme.id, Enrolment.status == EnrolmentStatus.CONFIRMED)
-        .options(selectinload(Enrolment.attendances),
-                 selectinload(Enrolment.run).selectinload(CourseRun.days),
-                 selectinload(Enrolment.run).selectinload(CourseRun.methods))
+        .options(
+            selectinload(Enrolment.attendances),
+            selectinload(Enrolment.run).selectinload(CourseRun.days),
+            selectinload(Enrolment.run).selectinload(CourseRun.methods),
+        )
         .order_by(Enrolment.id)
     ).all()
     rng = random.Random(2010)
@@ -274,14 +380,17 @@ def load_historic_feedback() -> None:
         submitted = datetime.combine(follow_up + timedelta(days=rng.randint(1, 20)), time(9, 30), tzinfo=UTC)
         earlier = rng.choices(("yes", "partly", "no"), weights=(55, 35, 10))[0]
         feedback = Feedback(
-            enrolment=enrolment, earlier_involvement=EarlierInvolvement(earlier),
+            enrolment=enrolment,
+            earlier_involvement=EarlierInvolvement(earlier),
             free_text=next(texts, None) if rng.random() < 0.15 else None,
-            submitted_at=submitted, updated_at=submitted,
+            submitted_at=submitted,
+            updated_at=submitted,
         )
         for method in run.methods:
             before, since = _frequency_pair(rng)
-            feedback.answers.append(FeedbackMethodAnswer(method=method, before=Frequency(before),
-                                                         since=Frequency(since)))
+            feedback.answers.append(
+                FeedbackMethodAnswer(method=method, before=Frequency(before), since=Frequency(since))
+            )
         db.session.add(feedback)
     db.session.flush()
 
@@ -297,7 +406,8 @@ PRACTICE_CASES = (
 def _demo_staff() -> list[User]:
     return list(
         db.session.scalars(
-            select(User).where(User.access_level == AccessLevel.STAFF, User.email.like("medarbejder%@demo.test"))
+            select(User)
+            .where(User.access_level == AccessLevel.STAFF, User.email.like("medarbejder%@demo.test"))
             .order_by(User.email)
         )
     )
@@ -316,7 +426,9 @@ def load_historic_enrolments(runs: list[CourseRun], actor: User) -> None:
             if user is None:
                 return
             enrolment = Enrolment(
-                run=run, user=user, status=EnrolmentStatus.CONFIRMED,
+                run=run,
+                user=user,
+                status=EnrolmentStatus.CONFIRMED,
                 practice_case=PRACTICE_CASES[n % len(PRACTICE_CASES)] if run.is_special else None,
                 status_changed_at=datetime.combine(run.enrolment_deadline, time(12), tzinfo=UTC),
             )
@@ -326,8 +438,12 @@ def load_historic_enrolments(runs: list[CourseRun], actor: User) -> None:
             missed_day = rng.choice(run.days) if missed else None
             for day in run.days:
                 enrolment.attendances.append(
-                    Attendance(course_day=day, present=day is not missed_day, recorded_by=actor,
-                               recorded_at=datetime.combine(day.day, time(16), tzinfo=UTC))
+                    Attendance(
+                        course_day=day,
+                        present=day is not missed_day,
+                        recorded_by=actor,
+                        recorded_at=datetime.combine(day.day, time(16), tzinfo=UTC),
+                    )
                 )
     db.session.flush()
 
@@ -340,8 +456,11 @@ def load_current_enrolments(runs: dict[str, CourseRun], actor: User, today: date
     now = clock.utcnow()
     staff = _demo_staff()
     me = db.session.scalar(select(User).filter_by(email=DEMO_LOGINS[1][0]))
-    full, half, special = runs["Tidlig inddragelse, hold A"], runs["Tidlig inddragelse, hold B"], \
-        runs["Netværksmøder i praksis 2.0"]
+    full, half, special = (
+        runs["Tidlig inddragelse, hold A"],
+        runs["Tidlig inddragelse, hold B"],
+        runs["Netværksmøder i praksis 2.0"],
+    )
     for user in staff[: full.capacity + 3]:
         services.enrol(actor, full.id, user, now, today)
     services.enrol(actor, half.id, me, now, today, note="Vegetar")
@@ -386,14 +505,50 @@ def load_current_programme(ref: dict, actor: User, today: date) -> None:
 
     standard_methods = ("Familierådslagning", "Signs of Safety")
     plans = (
-        ("Tidlig inddragelse, hold A", "Familien i Centrum", RunKind.STANDARD, standard_methods, 24, 75_000, 6,
-         "FIC, Kursuslokalet, Valby", RunStatus.PUBLISHED),
-        ("Tidlig inddragelse, hold B", "Familien i Centrum", RunKind.STANDARD, standard_methods, 24, 75_000, 10,
-         "FIC, Kursuslokalet, Valby", RunStatus.PUBLISHED),
-        ("Netværksmøder i praksis 2.0", "Vilde Læreprocesser", RunKind.SPECIAL, ("Netværksmøder",), 10, 50_000, 8,
-         "Socialcenter Nørrebro, mødelokale 2", RunStatus.PUBLISHED),
-        ("Tidlig inddragelse, hold C", "Familien i Centrum", RunKind.STANDARD, standard_methods, 24, 75_000, 20,
-         "FIC, Kursuslokalet, Valby", RunStatus.DRAFT),
+        (
+            "Tidlig inddragelse, hold A",
+            "Familien i Centrum",
+            RunKind.STANDARD,
+            standard_methods,
+            24,
+            75_000,
+            6,
+            "FIC, Kursuslokalet, Valby",
+            RunStatus.PUBLISHED,
+        ),
+        (
+            "Tidlig inddragelse, hold B",
+            "Familien i Centrum",
+            RunKind.STANDARD,
+            standard_methods,
+            24,
+            75_000,
+            10,
+            "FIC, Kursuslokalet, Valby",
+            RunStatus.PUBLISHED,
+        ),
+        (
+            "Netværksmøder i praksis 2.0",
+            "Vilde Læreprocesser",
+            RunKind.SPECIAL,
+            ("Netværksmøder",),
+            10,
+            50_000,
+            8,
+            "Socialcenter Nørrebro, mødelokale 2",
+            RunStatus.PUBLISHED,
+        ),
+        (
+            "Tidlig inddragelse, hold C",
+            "Familien i Centrum",
+            RunKind.STANDARD,
+            standard_methods,
+            24,
+            75_000,
+            20,
+            "FIC, Kursuslokalet, Valby",
+            RunStatus.DRAFT,
+        ),
     )
     runs = {}
     for title, provider, kind, methods, capacity, price, weeks, venue, status in plans:

@@ -5,6 +5,7 @@ SQLite), one password hash shared by every generated account, deterministic for 
 are consistent with what the services would have written: enrolments only for staff of an eligible role,
 seat counters equal to the confirmed enrolments, attendance only on completed runs.
 """
+
 from __future__ import annotations
 
 import random
@@ -109,22 +110,37 @@ def generate(
 
     # Municipalities: a unit each with a child-and-family team; a programme each; regional providers.
     parents = _insert_returning_ids(Unit, [{"name": f"Kommune {m:03d}"} for m in range(1, municipalities + 1)])
-    unit_ids = _insert_returning_ids(Unit, [
-        {"name": f"Børn og Familie, Kommune {m:03d}", "parent_id": parent}
-        for m, parent in enumerate(parents, 1)
-    ])
-    programme_ids = _insert_returning_ids(Programme, [
-        {"name": f"Tidlig inddragelse, Kommune {m:03d}", "starts_on": date(today.year - 1, 1, 1),
-         "ends_on": date(today.year + 2, 12, 31), "target_deadline": date(today.year + 2, 6, 30),
-         "target_runs": max(1, runs // municipalities), "target_completed_staff": max(1, enrolments // municipalities)}
-        for m in range(1, municipalities + 1)
-    ])
+    unit_ids = _insert_returning_ids(
+        Unit,
+        [{"name": f"Børn og Familie, Kommune {m:03d}", "parent_id": parent} for m, parent in enumerate(parents, 1)],
+    )
+    programme_ids = _insert_returning_ids(
+        Programme,
+        [
+            {
+                "name": f"Tidlig inddragelse, Kommune {m:03d}",
+                "starts_on": date(today.year - 1, 1, 1),
+                "ends_on": date(today.year + 2, 12, 31),
+                "target_deadline": date(today.year + 2, 6, 30),
+                "target_runs": max(1, runs // municipalities),
+                "target_completed_staff": max(1, enrolments // municipalities),
+            }
+            for m in range(1, municipalities + 1)
+        ],
+    )
     provider_ids = list(db.session.scalars(select(Provider.id).order_by(Provider.id)))
-    provider_ids += _insert_returning_ids(Provider, [
-        {"name": f"Regional udbyder {n:02d}", "contact_name": "Kontakt", "active": True,
-         "contact_email": f"udbyder{n:02d}@{EMAIL_DOMAIN}"}
-        for n in range(1, 21)
-    ])
+    provider_ids += _insert_returning_ids(
+        Provider,
+        [
+            {
+                "name": f"Regional udbyder {n:02d}",
+                "contact_name": "Kontakt",
+                "active": True,
+                "contact_email": f"udbyder{n:02d}@{EMAIL_DOMAIN}",
+            }
+            for n in range(1, 21)
+        ],
+    )
     progress(f"{municipalities} municipalities, {len(programme_ids)} programmes, {len(provider_ids)} providers")
 
     # Staff: one shared hash (generating 50,000 scrypt hashes would take an hour).
@@ -136,11 +152,17 @@ def generate(
     for n in range(1, staff + 1):
         role_id = rng.choices(role_ids, weights=weights)[0]
         staff_roles.append(role_id)
-        staff_rows.append({
-            "email": f"medarbejder{n:06d}@{EMAIL_DOMAIN}", "name": f"Medarbejder {n:06d}",
-            "password_hash": password_hash, "access_level": AccessLevel.STAFF, "active": True,
-            "staff_role_id": role_id, "unit_id": rng.choice(unit_ids),
-        })
+        staff_rows.append(
+            {
+                "email": f"medarbejder{n:06d}@{EMAIL_DOMAIN}",
+                "name": f"Medarbejder {n:06d}",
+                "password_hash": password_hash,
+                "access_level": AccessLevel.STAFF,
+                "active": True,
+                "staff_role_id": role_id,
+                "unit_id": rng.choice(unit_ids),
+            }
+        )
     staff_ids = _insert_returning_ids(User, staff_rows)
     by_role: dict[int, list[int]] = {}
     for user_id, role_id in zip(staff_ids, staff_roles, strict=True):
@@ -161,13 +183,20 @@ def generate(
         eligible = rng.sample(role_ids, k=rng.randint(1, min(3, len(role_ids))))
         if role_ids[0] not in eligible and rng.random() < 0.8:
             eligible[0] = role_ids[0]  # most runs are open to caseworkers
-        run_rows.append({
-            "programme_id": rng.choice(programme_ids), "provider_id": rng.choice(provider_ids),
-            "title": f"Tidlig inddragelse, hold {n:05d}", "kind": RunKind.STANDARD, "status": status,
-            "capacity": per_run + rng.randint(0, 10), "enrolment_deadline": day1 - timedelta(days=14),
-            "first_day": day1,  # written without the ORM: the before_flush hook doesn't see these days
-            "venue": f"Kursuscenter {rng.randint(1, 60)}", "price_ore": rng.choice([0, 250_000_00, 400_000_00]),
-        })
+        run_rows.append(
+            {
+                "programme_id": rng.choice(programme_ids),
+                "provider_id": rng.choice(provider_ids),
+                "title": f"Tidlig inddragelse, hold {n:05d}",
+                "kind": RunKind.STANDARD,
+                "status": status,
+                "capacity": per_run + rng.randint(0, 10),
+                "enrolment_deadline": day1 - timedelta(days=14),
+                "first_day": day1,  # written without the ORM: the before_flush hook doesn't see these days
+                "venue": f"Kursuscenter {rng.randint(1, 60)}",
+                "price_ore": rng.choice([0, 250_000_00, 400_000_00]),
+            }
+        )
         run_days.append((day1, day2, follow))
         run_roles.append(sorted(set(eligible)))
     # Who enrols where, chosen before the runs are written so each run's seat counter is right at once:
@@ -187,39 +216,56 @@ def generate(
         remaining -= want
     run_ids = _insert_returning_ids(CourseRun, run_rows)
     day_rows = [
-        {"course_run_id": run_id, "kind": kind, "position": position, "day": day,
-         "starts_at": time(9), "ends_at": time(15, 30)}
+        {
+            "course_run_id": run_id,
+            "kind": kind,
+            "position": position,
+            "day": day,
+            "starts_at": time(9),
+            "ends_at": time(15, 30),
+        }
         for run_id, days in zip(run_ids, run_days, strict=True)
         for position, (day, kind) in enumerate(zip(days, DAY_KINDS, strict=True), 1)
     ]
     day_ids = _insert_returning_ids(CourseDay, day_rows)
-    _insert(run_eligible_roles, (
-        {"course_run_id": run_id, "staff_role_id": role}
-        for run_id, roles_open in zip(run_ids, run_roles, strict=True) for role in roles_open
-    ))
-    _insert(run_methods, (
-        {"course_run_id": run_id, "method_id": method.id}
-        for run_id in run_ids for method in rng.sample(methods, k=min(2, len(methods)))
-    ))
+    _insert(
+        run_eligible_roles,
+        (
+            {"course_run_id": run_id, "staff_role_id": role}
+            for run_id, roles_open in zip(run_ids, run_roles, strict=True)
+            for role in roles_open
+        ),
+    )
+    _insert(
+        run_methods,
+        (
+            {"course_run_id": run_id, "method_id": method.id}
+            for run_id in run_ids
+            for method in rng.sample(methods, k=min(2, len(methods)))
+        ),
+    )
     progress(f"{runs} runs, {len(day_ids)} course days")
 
     enrolment_rows = [
         {"course_run_id": run_id, "user_id": user_id, "status": EnrolmentStatus.CONFIRMED}
-        for run_id, users in zip(run_ids, chosen, strict=True) for user_id in users
+        for run_id, users in zip(run_ids, chosen, strict=True)
+        for user_id in users
     ]
     enrolment_ids = _insert_returning_ids(Enrolment, enrolment_rows)
     completed_runs = {
-        run_id: index for index, (run_id, row) in enumerate(zip(run_ids, run_rows, strict=True))
+        run_id: index
+        for index, (run_id, row) in enumerate(zip(run_ids, run_rows, strict=True))
         if row["status"] == RunStatus.COMPLETED
     }
     attendances = 0
     if with_attendance:
+
         def attendance_rows():
             for enrolment_id, row in zip(enrolment_ids, enrolment_rows, strict=True):
                 index = completed_runs.get(row["course_run_id"])
                 if index is None:
                     continue
-                for day_id in day_ids[3 * index: 3 * index + 3]:
+                for day_id in day_ids[3 * index : 3 * index + 3]:
                     yield {"enrolment_id": enrolment_id, "course_day_id": day_id, "present": rng.random() < 0.93}
 
         attendances = _insert(Attendance, attendance_rows())
@@ -237,9 +283,18 @@ def register(demo_cli) -> None:
     @click.option("--attendance/--no-attendance", default=True, show_default=True)
     def scale(municipalities, staff, runs, enrolments, seed, attendance):
         """Add a national-size data set (needs the reference data of `flask demo load`)."""
-        report = generate(municipalities=municipalities, staff=staff, runs=runs, enrolments=enrolments,
-                          today=clock.today(), seed=seed, with_attendance=attendance,
-                          progress=lambda message: click.echo(f"  {message}"))
+        report = generate(
+            municipalities=municipalities,
+            staff=staff,
+            runs=runs,
+            enrolments=enrolments,
+            today=clock.today(),
+            seed=seed,
+            with_attendance=attendance,
+            progress=lambda message: click.echo(f"  {message}"),
+        )
         db.session.commit()
-        click.echo(f"Scale data set loaded in {report.seconds:.0f} s: {report.staff} staff, {report.runs} runs, "
-                   f"{report.enrolments} enrolments, {report.attendances} attendance marks.")
+        click.echo(
+            f"Scale data set loaded in {report.seconds:.0f} s: {report.staff} staff, {report.runs} runs, "
+            f"{report.enrolments} enrolments, {report.attendances} attendance marks."
+        )

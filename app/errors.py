@@ -1,4 +1,5 @@
 """Error pages: 400 (incl. CSRF), 403, 404, 405, 413, 429, 500 - translated, never a stack trace."""
+
 from __future__ import annotations
 
 import time

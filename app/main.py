@@ -1,4 +1,5 @@
 """Cross-cutting pages: home (per access level), health check, language choice, reference-data hub."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -56,7 +57,11 @@ def set_language():
         db.session.commit()
     response = redirect(local_path(request.form.get("next")) or url_for("main.home"))
     response.set_cookie(
-        LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+        LANG_COOKIE,
+        lang,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        httponly=True,
         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
     )
     return response
@@ -67,7 +72,6 @@ def set_language():
 def settings():
     """The coordinator's hub for reference data: methods, staff roles, units, closed days."""
     return render_template("main/settings.html")
-
 
 
 @bp.get("/accessibility-statement")

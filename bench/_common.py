@@ -1,5 +1,6 @@
 """What the benchmark scripts share: the repository on sys.path, peak memory, and the PostgreSQL database
 they may empty. Imported as `_common` by scripts run as `.venv/bin/python bench/<script>.py`."""
+
 from __future__ import annotations
 
 import resource
@@ -34,9 +35,14 @@ def measured_staff_email() -> str:
     from app.extensions import db
 
     return db.session.scalars(
-        select(User.email).join(Enrolment, Enrolment.user_id == User.id)
-        .where(User.email.like(f"%@{EMAIL_DOMAIN}")).group_by(User.id)
-        .having(func.count(Enrolment.id).between(2, 6)).order_by(User.id).limit(1)).one()
+        select(User.email)
+        .join(Enrolment, Enrolment.user_id == User.id)
+        .where(User.email.like(f"%@{EMAIL_DOMAIN}"))
+        .group_by(User.id)
+        .having(func.count(Enrolment.id).between(2, 6))
+        .order_by(User.id)
+        .limit(1)
+    ).one()
 
 
 def peak_rss_mib() -> float:
@@ -55,8 +61,10 @@ def prepare_postgres(url: str) -> None:
     if not target.drivername.startswith("postgresql"):
         return
     if not (target.database or "").startswith(PG_PREFIXES):
-        print(f"refusing to empty PostgreSQL database {target.database!r}: its name must start with one of "
-              f"{PG_PREFIXES}", file=sys.stderr)
+        print(
+            f"refusing to empty PostgreSQL database {target.database!r}: its name must start with one of {PG_PREFIXES}",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
@@ -98,8 +106,7 @@ def national_present() -> bool:
 
     if not inspect(db.engine).has_table(User.__tablename__):
         return False
-    return bool(db.session.scalar(
-        select(func.count()).select_from(User).where(User.email.like(f"%@{EMAIL_DOMAIN}"))))
+    return bool(db.session.scalar(select(func.count()).select_from(User).where(User.email.like(f"%@{EMAIL_DOMAIN}"))))
 
 
 def build_national(scale: float, *, prefill_outbox: bool = False) -> dict[str, float]:
@@ -113,12 +120,14 @@ def build_national(scale: float, *, prefill_outbox: bool = False) -> dict[str, f
     from app.extensions import db
 
     sizes = national_sizes(scale)
-    print(f"building the national data set ({', '.join(f'{k} {v:,}' for k, v in sizes.items())}) …",
-          file=sys.stderr, flush=True)
+    print(
+        f"building the national data set ({', '.join(f'{k} {v:,}' for k, v in sizes.items())}) …",
+        file=sys.stderr,
+        flush=True,
+    )
     started = time.perf_counter()
     load_reference_data()
-    generate(**sizes, today=clock.today(), progress=lambda message: print(f"  {message}", file=sys.stderr,
-                                                                          flush=True))
+    generate(**sizes, today=clock.today(), progress=lambda message: print(f"  {message}", file=sys.stderr, flush=True))
     db.session.commit()
     took = {"generate_seconds": time.perf_counter() - started}
     if prefill_outbox:
@@ -156,8 +165,14 @@ def prefill_sent_invitations() -> int:
 
     when = literal(datetime.now(UTC), DateTime(timezone=True))
     domain = current_app.config["CALENDAR_UID_DOMAIN"]
-    dedupe = (literal("invite:") + cast(CourseDay.id, String) + literal(":") + cast(Enrolment.id, String)
-              + literal(":") + cast(CourseDay.sequence, String))
+    dedupe = (
+        literal("invite:")
+        + cast(CourseDay.id, String)
+        + literal(":")
+        + cast(Enrolment.id, String)
+        + literal(":")
+        + cast(CourseDay.sequence, String)
+    )
     base = (
         select(Enrolment, CourseDay, User, CourseRun)
         .join(CourseDay, CourseDay.course_run_id == Enrolment.course_run_id)
@@ -165,9 +180,22 @@ def prefill_sent_invitations() -> int:
         .join(CourseRun, CourseRun.id == Enrolment.course_run_id)
         .where(User.email.like(f"%@{EMAIL_DOMAIN}"))
     )
-    columns = ["kind", "dedupe_key", "supersede_key", "recipient_email", "recipient_user_id", "course_run_id",
-               "subject", "message", "status", "attempts", "next_attempt_at", "sent_at", "created_at",
-               "updated_at"]
+    columns = [
+        "kind",
+        "dedupe_key",
+        "supersede_key",
+        "recipient_email",
+        "recipient_user_id",
+        "course_run_id",
+        "subject",
+        "message",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "created_at",
+        "updated_at",
+    ]
     outbox_rows = base.with_only_columns(
         literal("invitation"),
         dedupe,
@@ -179,16 +207,27 @@ def prefill_sent_invitations() -> int:
         literal(_PREFILL_MESSAGE, LargeBinary),
         literal(OutboxStatus.SENT.value),
         literal(1, Integer),
-        when, when, when, when,
+        when,
+        when,
+        when,
+        when,
     ).order_by(Enrolment.id, CourseDay.position)
     db.session.execute(insert(OutboxMessage).from_select(columns, outbox_rows))
     calendar_rows = base.join(OutboxMessage, OutboxMessage.dedupe_key == dedupe).with_only_columns(
-        Enrolment.id, CourseDay.id, literal(True, Boolean), CourseDay.sequence, CourseDay.sequence, when,
+        Enrolment.id,
+        CourseDay.id,
+        literal(True, Boolean),
+        CourseDay.sequence,
+        CourseDay.sequence,
+        when,
         OutboxMessage.id,
     )
-    db.session.execute(insert(CalendarInvitation).from_select(
-        ["enrolment_id", "course_day_id", "active", "sequence", "day_revision", "updated_at", "last_message_id"],
-        calendar_rows))
+    db.session.execute(
+        insert(CalendarInvitation).from_select(
+            ["enrolment_id", "course_day_id", "active", "sequence", "day_revision", "updated_at", "last_message_id"],
+            calendar_rows,
+        )
+    )
     return db.session.scalar(select(func.count()).select_from(OutboxMessage))
 
 
@@ -221,6 +260,8 @@ def national_counts() -> dict[str, int]:
 def describe_national(counts: dict[str, int] | None) -> str:
     if not counts:
         return "national data set: none (an otherwise empty database)"
-    return (f"national data set: {counts['staff']:,} staff, {counts['runs']:,} runs, {counts['enrolments']:,} "
-            f"enrolments, {counts['attendance']:,} attendance marks; outbox {counts['outbox']:,} rows, "
-            f"calendar invitations {counts['calendar_invitations']:,} (counted before the measurement)")
+    return (
+        f"national data set: {counts['staff']:,} staff, {counts['runs']:,} runs, {counts['enrolments']:,} "
+        f"enrolments, {counts['attendance']:,} attendance marks; outbox {counts['outbox']:,} rows, "
+        f"calendar invitations {counts['calendar_invitations']:,} (counted before the measurement)"
+    )

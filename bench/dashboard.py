@@ -15,6 +15,7 @@ GET requests (dashboard, report.pdf, report.xlsx) through the test client as the
 `--repeat` times (median and fastest), with the SQL statements of one call counted. PostgreSQL databases must be
 named `kp_bench…` or `kp_test…` (the script empties them); the database is created if it does not exist.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,51 +57,117 @@ def create_data(runs: int, per_run: int) -> int:
     from app.programmes.models import BudgetAllocation, Programme
     from app.providers.models import Provider
 
-    coordinator = User(email="koordinator@bench.test", name="Koordinator", access_level=AccessLevel.COORDINATOR,
-                       password_hash=generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"))
+    coordinator = User(
+        email="koordinator@bench.test",
+        name="Koordinator",
+        access_level=AccessLevel.COORDINATOR,
+        password_hash=generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"),
+    )
     providers = [Provider(name="Familien i Centrum"), Provider(name="Vilde Læreprocesser")]
     roles = [StaffRole(name=f"Rolle {i}") for i in range(6)]
     units = [Unit(name=f"Enhed {i}") for i in range(6)]
-    programme = Programme(name="Bench-indsats", starts_on=date(2008, 1, 1), ends_on=date(2009, 12, 31),
-                          target_deadline=date(2009, 12, 31), target_runs=runs, target_completed_staff=runs * per_run)
+    programme = Programme(
+        name="Bench-indsats",
+        starts_on=date(2008, 1, 1),
+        ends_on=date(2009, 12, 31),
+        target_deadline=date(2009, 12, 31),
+        target_runs=runs,
+        target_completed_staff=runs * per_run,
+    )
     db.session.add_all([coordinator, programme, *providers, *roles, *units])
     db.session.flush()
-    db.session.add_all([BudgetAllocation(programme_id=programme.id, provider_id=p.id, year=y, amount_ore=50_000_000)
-                        for p in providers for y in (2008, 2009)])
+    db.session.add_all(
+        [
+            BudgetAllocation(programme_id=programme.id, provider_id=p.id, year=y, amount_ore=50_000_000)
+            for p in providers
+            for y in (2008, 2009)
+        ]
+    )
     people = int(runs * per_run * 0.9) or 1
     first_user = coordinator.id + 1
-    db.session.execute(insert(User), [
-        {"id": first_user + i, "email": f"m{i:05d}@bench.test", "name": f"Medarbejder {i:05d}",
-         "access_level": AccessLevel.STAFF, "active": True, "staff_role_id": roles[i % 6].id,
-         "unit_id": units[i % 6].id} for i in range(people)])
+    db.session.execute(
+        insert(User),
+        [
+            {
+                "id": first_user + i,
+                "email": f"m{i:05d}@bench.test",
+                "name": f"Medarbejder {i:05d}",
+                "access_level": AccessLevel.STAFF,
+                "active": True,
+                "staff_role_id": roles[i % 6].id,
+                "unit_id": units[i % 6].id,
+            }
+            for i in range(people)
+        ],
+    )
     when = datetime(2008, 1, 1, 8, tzinfo=UTC)
     run_rows, day_rows, enrolment_rows, attendance_rows = [], [], [], []
     day_id = enrolment_id = 1
     for r in range(runs):
         start = date(2008, 2, 5) + timedelta(days=7 * (r % 70))
         days = (start, start + timedelta(days=1), start + timedelta(days=92))
-        status = (RunStatus.CANCELLED if r % 10 == 9 else RunStatus.PUBLISHED if r % 5 == 4 else RunStatus.COMPLETED)
-        run_rows.append({"id": r + 1, "programme_id": programme.id, "provider_id": providers[r % 2].id,
-                         "title": f"Hold {r + 1}", "kind": RunKind.STANDARD, "status": status, "capacity": per_run,
-                         "enrolment_deadline": start, "first_day": start, "venue": "Valby", "price_ore": 2_000_000,
-                         "seats_taken": per_run, "queue_counter": 0, "requires_approval": False,
-                         "created_at": when, "updated_at": when})
+        status = RunStatus.CANCELLED if r % 10 == 9 else RunStatus.PUBLISHED if r % 5 == 4 else RunStatus.COMPLETED
+        run_rows.append(
+            {
+                "id": r + 1,
+                "programme_id": programme.id,
+                "provider_id": providers[r % 2].id,
+                "title": f"Hold {r + 1}",
+                "kind": RunKind.STANDARD,
+                "status": status,
+                "capacity": per_run,
+                "enrolment_deadline": start,
+                "first_day": start,
+                "venue": "Valby",
+                "price_ore": 2_000_000,
+                "seats_taken": per_run,
+                "queue_counter": 0,
+                "requires_approval": False,
+                "created_at": when,
+                "updated_at": when,
+            }
+        )
         ids = []
-        for position, (day, kind) in enumerate(zip(days, (DayKind.TEACHING, DayKind.TEACHING, DayKind.FOLLOW_UP),
-                                                   strict=True), 1):
-            day_rows.append({"id": day_id, "course_run_id": r + 1, "kind": kind, "position": position, "day": day,
-                             "starts_at": clock_time(9), "ends_at": clock_time(15, 30), "ical_uid": f"b{day_id}",
-                             "sequence": 0})
+        for position, (day, kind) in enumerate(
+            zip(days, (DayKind.TEACHING, DayKind.TEACHING, DayKind.FOLLOW_UP), strict=True), 1
+        ):
+            day_rows.append(
+                {
+                    "id": day_id,
+                    "course_run_id": r + 1,
+                    "kind": kind,
+                    "position": position,
+                    "day": day,
+                    "starts_at": clock_time(9),
+                    "ends_at": clock_time(15, 30),
+                    "ical_uid": f"b{day_id}",
+                    "sequence": 0,
+                }
+            )
             ids.append(day_id)
             day_id += 1
         for p in range(per_run):
             user = first_user + (r * per_run + p) % people
-            enrolment_rows.append({"id": enrolment_id, "course_run_id": r + 1, "user_id": user,
-                                   "status": EnrolmentStatus.CONFIRMED, "created_at": when, "updated_at": when,
-                                   "status_changed_at": when})
+            enrolment_rows.append(
+                {
+                    "id": enrolment_id,
+                    "course_run_id": r + 1,
+                    "user_id": user,
+                    "status": EnrolmentStatus.CONFIRMED,
+                    "created_at": when,
+                    "updated_at": when,
+                    "status_changed_at": when,
+                }
+            )
             for position, d in enumerate(ids, 1):
-                attendance_rows.append({"enrolment_id": enrolment_id, "course_day_id": d, "recorded_at": when,
-                                        "present": not (position == 3 and p % 10 == 0)})
+                attendance_rows.append(
+                    {
+                        "enrolment_id": enrolment_id,
+                        "course_day_id": d,
+                        "recorded_at": when,
+                        "present": not (position == 3 and p % 10 == 0),
+                    }
+                )
             enrolment_id += 1
     db.session.execute(insert(CourseRun), run_rows)
     db.session.execute(insert(CourseDay), day_rows)
@@ -154,8 +221,10 @@ def main() -> None:
             engine = db.engine
             today = clock.today()
             f = programme_figures(programme_id, today)
-            print(f"{args.runs} runs, {args.runs * args.per_run} enrolments on {engine.dialect.name}: "
-                  f"{f.activity.completed} runs and {f.result.completed} people completed")
+            print(
+                f"{args.runs} runs, {args.runs * args.per_run} enrolments on {engine.dialect.name}: "
+                f"{f.activity.completed} runs and {f.result.completed} people completed"
+            )
             db.session.remove()
         # Each request and each call in its own app context, as in production (nothing cached in between).
         client = app.test_client()
@@ -171,16 +240,22 @@ def main() -> None:
                 response = client.get(f"/programmes/{programme_id}/{path}")
                 assert response.status_code == 200, (path, response.status_code)
                 response.get_data()
+
             return call
 
         print(f"{'what':<22}{'median ms':>12}{'fastest ms':>12}{'statements':>12}")
-        for label, fn in (("programme_figures()", figures), ("GET dashboard", get("dashboard")),
-                          ("GET report.pdf", get("report.pdf")), ("GET report.xlsx", get("report.xlsx"))):
+        for label, fn in (
+            ("programme_figures()", figures),
+            ("GET dashboard", get("dashboard")),
+            ("GET report.pdf", get("report.pdf")),
+            ("GET report.xlsx", get("report.xlsx")),
+        ):
             median, fastest, statements = measure(engine, fn, args.repeat)
             print(f"{label:<22}{median * 1000:>12.1f}{fastest * 1000:>12.1f}{statements:>12}")
         with app.app_context():
             db.drop_all()
             db.engine.dispose()
+
 
 if __name__ == "__main__":
     main()

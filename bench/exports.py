@@ -28,6 +28,7 @@ to stderr, the table to stdout; `--json` also prints the results as one JSON lin
 named `kp_bench…` or `kp_test…` (the script empties them); the database is created if it does not exist. The
 script puts the repository root on sys.path itself: run it with the project's interpreter.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,61 +108,131 @@ def create_data(n: int, tag: str, national: bool) -> int:
         roles = list(db.session.scalars(select(StaffRole).order_by(StaffRole.id).limit(5)))
         units = list(db.session.scalars(select(Unit).where(Unit.parent_id.is_not(None)).order_by(Unit.id).limit(7)))
     else:
-        roles = [StaffRole(name=name) for name in ("Sagsbehandler", "Ungemedarbejder", "Hjemmevejleder",
-                                                    "Fuldtidsansat kontaktperson", "Socialrådgiver på skole")]
-        units = [Unit(name=f"Socialcenter {area} – Børne- og Familieteam")
-                 for area in ("Amager", "Indre By/Østerbro", "Nørrebro", "Bispebjerg", "Vesterbro/Kgs. Enghave",
-                              "Valby", "Vanløse/Brønshøj")]
+        roles = [
+            StaffRole(name=name)
+            for name in (
+                "Sagsbehandler",
+                "Ungemedarbejder",
+                "Hjemmevejleder",
+                "Fuldtidsansat kontaktperson",
+                "Socialrådgiver på skole",
+            )
+        ]
+        units = [
+            Unit(name=f"Socialcenter {area} – Børne- og Familieteam")
+            for area in (
+                "Amager",
+                "Indre By/Østerbro",
+                "Nørrebro",
+                "Bispebjerg",
+                "Vesterbro/Kgs. Enghave",
+                "Valby",
+                "Vanløse/Brønshøj",
+            )
+        ]
         db.session.add_all([*roles, *units])
     provider = Provider(name=f"Familien i Centrum ({tag})")
-    programme = Programme(name=f"Styrket forældreansvar ({tag})", starts_on=date(2026, 1, 1),
-                          ends_on=date(2027, 12, 31), target_deadline=date(2027, 12, 31), target_runs=5,
-                          target_completed_staff=100)
+    programme = Programme(
+        name=f"Styrket forældreansvar ({tag})",
+        starts_on=date(2026, 1, 1),
+        ends_on=date(2027, 12, 31),
+        target_deadline=date(2027, 12, 31),
+        target_runs=5,
+        target_completed_staff=100,
+    )
     db.session.add_all([provider, programme])
     db.session.flush()
-    coordinator = User(email=f"koordinator-{tag}@bench.invalid", name="Karin Koordinator",
-                       access_level=AccessLevel.COORDINATOR, password_hash=generate_password_hash(PASSWORD))
-    run = CourseRun(programme=programme, provider=provider, title=f"Familierådslagning – hold {tag}",
-                    status=RunStatus.PUBLISHED, capacity=max(n, 1), enrolment_deadline=date(2026, 4, 1),
-                    venue="Kursuscenter Valby, Valby Langgade 1", seats_taken=n)
-    for position, (day, kind) in enumerate(((date(2026, 4, 14), DayKind.TEACHING), (date(2026, 4, 15),
-                                                                                     DayKind.TEACHING),
-                                            (date(2026, 7, 15), DayKind.FOLLOW_UP)), 1):
-        run.days.append(CourseDay(kind=kind, position=position, day=day, starts_at=clock_time(9),
-                                  ends_at=clock_time(15, 30)))
+    coordinator = User(
+        email=f"koordinator-{tag}@bench.invalid",
+        name="Karin Koordinator",
+        access_level=AccessLevel.COORDINATOR,
+        password_hash=generate_password_hash(PASSWORD),
+    )
+    run = CourseRun(
+        programme=programme,
+        provider=provider,
+        title=f"Familierådslagning – hold {tag}",
+        status=RunStatus.PUBLISHED,
+        capacity=max(n, 1),
+        enrolment_deadline=date(2026, 4, 1),
+        venue="Kursuscenter Valby, Valby Langgade 1",
+        seats_taken=n,
+    )
+    for position, (day, kind) in enumerate(
+        (
+            (date(2026, 4, 14), DayKind.TEACHING),
+            (date(2026, 4, 15), DayKind.TEACHING),
+            (date(2026, 7, 15), DayKind.FOLLOW_UP),
+        ),
+        1,
+    ):
+        run.days.append(
+            CourseDay(kind=kind, position=position, day=day, starts_at=clock_time(9), ends_at=clock_time(15, 30))
+        )
     db.session.add_all([coordinator, run])
     db.session.flush()
 
     def insert_ids(model, rows: list[dict]) -> list[int]:
         ids: list[int] = []
         for start in range(0, len(rows), 5000):
-            ids.extend(db.session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True),
-                                          rows[start:start + 5000]))
+            ids.extend(
+                db.session.scalars(
+                    insert(model).returning(model.id, sort_by_parameter_order=True), rows[start : start + 5000]
+                )
+            )
         return ids
 
     waiting, cancelled = n // 10, n // 20
     total = n + waiting + cancelled
-    user_ids = insert_ids(User, [
-        {"email": f"deltager{i:06d}-{tag}@bench.invalid",
-         "name": f"{('Åse', 'Bjørn', 'Søren', 'Mette', 'Ærøskøbing-Jensen')[i % 5]} Deltager {i:06d}",
-         "access_level": AccessLevel.STAFF, "active": True,
-         "staff_role_id": roles[i % len(roles)].id, "unit_id": units[i % len(units)].id}
-        for i in range(total)
-    ])
+    user_ids = insert_ids(
+        User,
+        [
+            {
+                "email": f"deltager{i:06d}-{tag}@bench.invalid",
+                "name": f"{('Åse', 'Bjørn', 'Søren', 'Mette', 'Ærøskøbing-Jensen')[i % 5]} Deltager {i:06d}",
+                "access_level": AccessLevel.STAFF,
+                "active": True,
+                "staff_role_id": roles[i % len(roles)].id,
+                "unit_id": units[i % len(units)].id,
+            }
+            for i in range(total)
+        ],
+    )
     when = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     enrolments = []
     for i in range(total):
-        status = (EnrolmentStatus.CONFIRMED if i < n
-                  else EnrolmentStatus.WAITLISTED if i < n + waiting else EnrolmentStatus.CANCELLED)
-        enrolments.append({"course_run_id": run.id, "user_id": user_ids[i], "status": status,
-                           "queue_number": i - n + 1 if status == EnrolmentStatus.WAITLISTED else None,
-                           "note": "Vegetar; kørestolsbruger" if i % 10 == 0 else None,
-                           "created_at": when, "updated_at": when, "status_changed_at": when})
+        status = (
+            EnrolmentStatus.CONFIRMED
+            if i < n
+            else EnrolmentStatus.WAITLISTED
+            if i < n + waiting
+            else EnrolmentStatus.CANCELLED
+        )
+        enrolments.append(
+            {
+                "course_run_id": run.id,
+                "user_id": user_ids[i],
+                "status": status,
+                "queue_number": i - n + 1 if status == EnrolmentStatus.WAITLISTED else None,
+                "note": "Vegetar; kørestolsbruger" if i % 10 == 0 else None,
+                "created_at": when,
+                "updated_at": when,
+                "status_changed_at": when,
+            }
+        )
     enrolment_ids = insert_ids(Enrolment, enrolments)
-    marks = [{"enrolment_id": enrolment_ids[i], "course_day_id": day.id, "present": (i + day.position) % 7 != 0,
-              "recorded_at": when} for day in run.days for i in range(n)]
+    marks = [
+        {
+            "enrolment_id": enrolment_ids[i],
+            "course_day_id": day.id,
+            "present": (i + day.position) % 7 != 0,
+            "recorded_at": when,
+        }
+        for day in run.days
+        for i in range(n)
+    ]
     for start in range(0, len(marks), 5000):
-        db.session.execute(insert(Attendance), marks[start:start + 5000])
+        db.session.execute(insert(Attendance), marks[start : start + 5000])
     run.queue_counter = waiting
     db.session.commit()
     if national and db.engine.dialect.name == "postgresql":
@@ -288,8 +359,20 @@ def worker(url: str, size: int, fmt: str, repeat: int, national: bool) -> dict:
 
 
 def run_child(url: str, size: int, fmt: str, repeat: int, national: bool) -> dict:
-    args = [sys.executable, str(Path(__file__).resolve()), "--worker", "--database-url", url, "--sizes", str(size),
-            "--formats", fmt, "--repeat", str(repeat), *(["--national"] if national else [])]
+    args = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        "--database-url",
+        url,
+        "--sizes",
+        str(size),
+        "--formats",
+        fmt,
+        "--repeat",
+        str(repeat),
+        *(["--national"] if national else []),
+    ]
     done = subprocess.run(args, capture_output=True, text=True, check=False)  # noqa: S603 (our own script)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
@@ -312,8 +395,13 @@ def machine() -> dict:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    return {"cpu": model, "nproc": os.cpu_count(), "python": platform.python_version(),
-            "load_average": os.getloadavg(), "packages": versions}
+    return {
+        "cpu": model,
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+        "packages": versions,
+    }
 
 
 def prepare_national(url: str, scale: float, reuse: bool) -> tuple[dict, float | None]:
@@ -337,39 +425,63 @@ def prepare_national(url: str, scale: float, reuse: bool) -> tuple[dict, float |
 
 
 def print_table(results: list[dict], database: str, info: dict, national: dict | None) -> None:
-    print(f"Participant-list exports on {database}; {info['cpu']}, {info['nproc']} CPUs, Python {info['python']}, "
-          f"load average {' '.join(f'{x:.2f}' for x in info['load_average'])}")
+    print(
+        f"Participant-list exports on {database}; {info['cpu']}, {info['nproc']} CPUs, Python {info['python']}, "
+        f"load average {' '.join(f'{x:.2f}' for x in info['load_average'])}"
+    )
     print(describe_national(national))
-    print("Each size N: N confirmed (3 attendance marks each) + N/10 waiting list + N/20 cancelled; the PDF "
-          "has 3 sections of N rows.")
-    header = (f"{'format':<6} {'N':>7} {'median s':>9} {'fastest s':>10} {'µs/participant':>15} {'SQL':>4} "
-              f"{'file KiB':>9} {'heap peak MiB':>14} {'RSS setup→peak MiB':>19}")
+    print(
+        "Each size N: N confirmed (3 attendance marks each) + N/10 waiting list + N/20 cancelled; the PDF "
+        "has 3 sections of N rows."
+    )
+    header = (
+        f"{'format':<6} {'N':>7} {'median s':>9} {'fastest s':>10} {'µs/participant':>15} {'SQL':>4} "
+        f"{'file KiB':>9} {'heap peak MiB':>14} {'RSS setup→peak MiB':>19}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         per = r["median_seconds"] / r["size"] * 1e6
-        print(f"{r['format']:<6} {r['size']:>7,} {r['median_seconds']:>9.3f} {r['min_seconds']:>10.3f} {per:>15.0f} "
-              f"{r['statements']:>4} {r['bytes'] / 1024:>9,.0f} {r['tracemalloc_peak_mib']:>14.1f} "
-              f"{r['rss_after_setup_mib']:>9.0f}→{r['peak_rss_mib']:<9.0f}")
+        print(
+            f"{r['format']:<6} {r['size']:>7,} {r['median_seconds']:>9.3f} {r['min_seconds']:>10.3f} {per:>15.0f} "
+            f"{r['statements']:>4} {r['bytes'] / 1024:>9,.0f} {r['tracemalloc_peak_mib']:>14.1f} "
+            f"{r['rss_after_setup_mib']:>9.0f}→{r['peak_rss_mib']:<9.0f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
-                        help="comma-separated participant counts (default 100,1000,10000)")
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(s) for s in DEFAULT_SIZES),
+        help="comma-separated participant counts (default 100,1000,10000)",
+    )
     parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated: csv,xlsx,pdf")
     parser.add_argument("--repeat", type=int, default=3, help="timed requests per measurement (default 3)")
-    parser.add_argument("--database-url", help="PostgreSQL URL (database named kp_bench… or kp_test…); "
-                                               "default: a fresh SQLite file per measurement")
-    parser.add_argument("--national", action="store_true",
-                        help="measure in a database that also holds the national data set (app.demo_scale), "
-                             "generated once; each measurement adds its own run and removes it afterwards")
-    parser.add_argument("--national-scale", type=float, default=1.0, metavar="FLOAT",
-                        help="with --national: multiply the data set's staff, runs and enrolments (default 1.0 = "
-                             "50,000 / 5,000 / 150,000; e.g. 0.02 for a quick look)")
-    parser.add_argument("--reuse", action="store_true",
-                        help="with --national: keep the data set if the database holds one already (users "
-                             "@scale.test) instead of emptying it and generating it again")
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL URL (database named kp_bench… or kp_test…); default: a fresh SQLite file per measurement",
+    )
+    parser.add_argument(
+        "--national",
+        action="store_true",
+        help="measure in a database that also holds the national data set (app.demo_scale), "
+        "generated once; each measurement adds its own run and removes it afterwards",
+    )
+    parser.add_argument(
+        "--national-scale",
+        type=float,
+        default=1.0,
+        metavar="FLOAT",
+        help="with --national: multiply the data set's staff, runs and enrolments (default 1.0 = "
+        "50,000 / 5,000 / 150,000; e.g. 0.02 for a quick look)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --national: keep the data set if the database holds one already (users "
+        "@scale.test) instead of emptying it and generating it again",
+    )
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON line")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
 """The ceiling for bench/http_load.py: a bare Flask "hello world" under the same gunicorn configuration."""
+
 from flask import Flask
 
 app = Flask(__name__)

@@ -23,6 +23,7 @@ same round's ceiling, and each worker's peak RSS (VmHWM) after everything (worke
 during the run, so that is after every request the app served) with the workers' RSS as the run went
 on. The database must be named `kp_bench…` or `kp_test…` (it is emptied unless --reuse).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,9 +54,15 @@ COORDINATOR = "koordinator@demo.test"
 def _env(url: str) -> dict:
     env = dict(os.environ)
     env.update(
-        KURSUSPORTALEN_CONFIG="production", DATABASE_URL=url, SECRET_KEY=secrets.token_urlsafe(48),
-        SMTP_URL="smtp://127.0.0.1:9", SCHEDULER="off", PROXY_COUNT="0", MFA_REQUIRED="false",
-        LOG_LEVEL="WARNING", INSTANCE_PATH=tempfile.mkdtemp(prefix="kp-bench-instance-"),
+        KURSUSPORTALEN_CONFIG="production",
+        DATABASE_URL=url,
+        SECRET_KEY=secrets.token_urlsafe(48),
+        SMTP_URL="smtp://127.0.0.1:9",
+        SCHEDULER="off",
+        PROXY_COUNT="0",
+        MFA_REQUIRED="false",
+        LOG_LEVEL="WARNING",
+        INSTANCE_PATH=tempfile.mkdtemp(prefix="kp-bench-instance-"),
         # Every connection logs in once; the limits on failed logins don't matter, but keep them out of the way.
         RATELIMIT_ENABLED="false",
         # No recycling during the run: the peak RSS reported is then that of workers that served every
@@ -66,8 +73,13 @@ def _env(url: str) -> dict:
 
 
 def _flask(env: dict, *args: str) -> None:
-    subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=REPO_ROOT, env=env,  # noqa: S603
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(  # noqa: S603 (our own command)
+        [str(VENV_BIN / "flask"), "--app", "wsgi", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def build_data(url: str, env: dict, reuse: bool) -> None:
@@ -77,9 +89,9 @@ def build_data(url: str, env: dict, reuse: bool) -> None:
     with engine.connect() as conn:
         loaded = False
         if reuse:
-            loaded = bool(conn.scalar(text(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'"))) and bool(
-                conn.scalar(text("SELECT count(*) FROM users WHERE email LIKE '%@scale.test'")))
+            loaded = bool(
+                conn.scalar(text("SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'"))
+            ) and bool(conn.scalar(text("SELECT count(*) FROM users WHERE email LIKE '%@scale.test'")))
         if not loaded:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
@@ -112,21 +124,37 @@ def pick_scene(url: str, clients: int) -> dict:
     app = create_app(Bench)
     with app.app_context():
         today = clock.today()
-        open_runs = list(db.session.scalars(
-            select(CourseRun).where(CourseRun.status == RunStatus.PUBLISHED, CourseRun.enrolment_deadline >= today,
-                                    CourseRun.title.like("Tidlig inddragelse, hold %"))
-            .order_by(CourseRun.id).limit(2)))
+        open_runs = list(
+            db.session.scalars(
+                select(CourseRun)
+                .where(
+                    CourseRun.status == RunStatus.PUBLISHED,
+                    CourseRun.enrolment_deadline >= today,
+                    CourseRun.title.like("Tidlig inddragelse, hold %"),
+                )
+                .order_by(CourseRun.id)
+                .limit(2)
+            )
+        )
         big, post = open_runs
 
         def eligible_not_enrolled(run, n):
             enrolled = select(Enrolment.user_id).where(Enrolment.course_run_id == run.id)
             roles = select(run_eligible_roles.c.staff_role_id).where(run_eligible_roles.c.course_run_id == run.id)
-            return list(db.session.scalars(
-                select(User).where(User.email.like("%@scale.test"), User.staff_role_id.in_(roles),
-                                   User.id.not_in(enrolled)).order_by(User.id).limit(n)))
+            return list(
+                db.session.scalars(
+                    select(User)
+                    .where(User.email.like("%@scale.test"), User.staff_role_id.in_(roles), User.id.not_in(enrolled))
+                    .order_by(User.id)
+                    .limit(n)
+                )
+            )
 
-        have = db.session.scalar(select(func.count()).select_from(Enrolment).where(
-            Enrolment.course_run_id == big.id, Enrolment.status == EnrolmentStatus.CONFIRMED))
+        have = db.session.scalar(
+            select(func.count())
+            .select_from(Enrolment)
+            .where(Enrolment.course_run_id == big.id, Enrolment.status == EnrolmentStatus.CONFIRMED)
+        )
         if have < 100:
             for user in eligible_not_enrolled(big, 100 - have):
                 db.session.add(Enrolment(course_run_id=big.id, user_id=user.id, status=EnrolmentStatus.CONFIRMED))
@@ -140,10 +168,17 @@ def pick_scene(url: str, clients: int) -> dict:
         taken = {staff, *(u.email for u in posters)}
         spread = []
         for run in db.session.scalars(
-                select(CourseRun).where(CourseRun.status == RunStatus.PUBLISHED,
-                                        CourseRun.enrolment_deadline >= today, CourseRun.id.not_in([big.id, post.id]),
-                                        CourseRun.requires_approval.is_(False), CourseRun.kind == RunKind.STANDARD)
-                .order_by(CourseRun.id).limit(3 * clients)):
+            select(CourseRun)
+            .where(
+                CourseRun.status == RunStatus.PUBLISHED,
+                CourseRun.enrolment_deadline >= today,
+                CourseRun.id.not_in([big.id, post.id]),
+                CourseRun.requires_approval.is_(False),
+                CourseRun.kind == RunKind.STANDARD,
+            )
+            .order_by(CourseRun.id)
+            .limit(3 * clients)
+        ):
             user = next((u for u in eligible_not_enrolled(run, 3 * clients) if u.email not in taken), None)
             if user is None:
                 continue
@@ -153,8 +188,13 @@ def pick_scene(url: str, clients: int) -> dict:
             if len(spread) == clients:
                 break
         db.session.commit()
-        return {"big_run": big.id, "post_run": post.id, "staff": staff,
-                "posters": [(u.email, post.id) for u in posters], "spread": spread}
+        return {
+            "big_run": big.id,
+            "post_run": post.id,
+            "staff": staff,
+            "posters": [(u.email, post.id) for u in posters],
+            "spread": spread,
+        }
 
 
 class _LoopbackCookies(http.cookiejar.DefaultCookiePolicy):
@@ -192,14 +232,29 @@ def log_in(base: str, email: str) -> tuple[str, str]:
 
 
 def start_gunicorn(target: str, port: int, env: dict, log: Path) -> subprocess.Popen:
-    cmd = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-           "--access-logfile", "/dev/null", target]
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log.open("w"),  # noqa: S603 (our own command)
-                            stderr=subprocess.STDOUT)
+    cmd = [
+        str(VENV_BIN / "gunicorn"),
+        "-c",
+        "gunicorn.conf.py",
+        "--workers",
+        "2",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--access-logfile",
+        "/dev/null",
+        target,
+    ]
+    proc = subprocess.Popen(  # noqa: S603 (our own command)
+        cmd,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     for _ in range(120):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/hello" if "hello" in target  # noqa: S310
-                                   else f"http://127.0.0.1:{port}/login", timeout=2)
+            url = f"http://127.0.0.1:{port}/hello" if "hello" in target else f"http://127.0.0.1:{port}/login"
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310 (our own loopback server)
             return proc
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.5)
@@ -224,7 +279,8 @@ def wrk(url: str, clients: int, duration: int, headers: dict | None = None, scri
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-        "p50_ms": latency(50), "p99_ms": latency(99),
+        "p50_ms": latency(50),
+        "p99_ms": latency(99),
         "errors": errors + (int(non_2xx.group(1)) if non_2xx else 0),
     }
 
@@ -258,9 +314,17 @@ def worker_rss_mib(master: subprocess.Popen, field: str = "VmHWM") -> list[float
 
 def post_script(path: Path, users: list[tuple[str, str, int]]) -> Path:
     """The wrk script for the enrol/cancel POST: (cookie, CSRF token, run id) per connection."""
-    path.write_text(POST_SCRIPT % ("{" + ", ".join(
-        f"{{cookie = {json.dumps(cookie)}, token = {json.dumps(token)}, run = {run}}}"
-        for cookie, token, run in users) + "}"))
+    path.write_text(
+        POST_SCRIPT
+        % (
+            "{"
+            + ", ".join(
+                f"{{cookie = {json.dumps(cookie)}, token = {json.dumps(token)}, run = {run}}}"
+                for cookie, token, run in users
+            )
+            + "}"
+        )
+    )
     return path
 
 
@@ -293,8 +357,11 @@ def main() -> int:
         spread = post_script(logs / "enrol-spread.lua", [(*log_in(base, email), run) for email, run in scene["spread"]])
         endpoints = {
             "/runs (staff)": (f"{base}/runs", {"Cookie": staff_cookie}, None),
-            f"/runs/{scene['big_run']} (coordinator, 100 participants)":
-                (f"{base}/runs/{scene['big_run']}", {"Cookie": coordinator_cookie}, None),
+            f"/runs/{scene['big_run']} (coordinator, 100 participants)": (
+                f"{base}/runs/{scene['big_run']}",
+                {"Cookie": coordinator_cookie},
+                None,
+            ),
             "/me/courses (staff)": (f"{base}/me/courses", {"Cookie": staff_cookie}, None),
             "enrol/cancel POST, one run (staff)": (f"{base}/runs/{scene['post_run']}/enrol", None, one_run),
             "enrol/cancel POST, a run each (staff)": (f"{base}/runs", None, spread),
@@ -323,23 +390,37 @@ def main() -> int:
             proc.wait(timeout=60)
 
     load = os.getloadavg()
-    print(f"\nHTTP load, {args.duration} s per run, best of {args.rounds} interleaved rounds; load average "
-          f"{load[0]:.1f}; gunicorn 2 sync workers; PostgreSQL; national data set\n")
+    print(
+        f"\nHTTP load, {args.duration} s per run, best of {args.rounds} interleaved rounds; load average "
+        f"{load[0]:.1f}; gunicorn 2 sync workers; PostgreSQL; national data set\n"
+    )
     print("| endpoint | clients | req/s | p50 ms | p99 ms | errors | % of hello world (same round) |")
     print("|---|---|---|---|---|---|---|")
     order = sorted(best.items(), key=lambda item: (item[0][1], item[0][0] != "hello world (ceiling)"))
     for (name, clients), r in order:
-        print(f"| {name} | {clients} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | "
-              f"{100 * r['ratio']:.0f} % |")
-    print(f"\nworker peak RSS after the runs: {', '.join(f'{p:.0f} MiB' for p in peaks)} "
-          f"(after {served} requests to the app in all rounds, served by "
-          f"{'the same workers from start to end' if same_workers else 'workers of which some were replaced'}"
-          f"; the target is < 150 MiB after 10,000)")
-    print("worker RSS as the run went on: " + ", ".join(
-        f"{'/'.join(f'{r:.0f}' for r in rss)} MiB after {n}" for n, rss in growth[::max(1, len(growth) // 8)]))
+        print(
+            f"| {name} | {clients} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | "
+            f"{100 * r['ratio']:.0f} % |"
+        )
+    print(
+        f"\nworker peak RSS after the runs: {', '.join(f'{p:.0f} MiB' for p in peaks)} "
+        f"(after {served} requests to the app in all rounds, served by "
+        f"{'the same workers from start to end' if same_workers else 'workers of which some were replaced'}"
+        f"; the target is < 150 MiB after 10,000)"
+    )
+    print(
+        "worker RSS as the run went on: "
+        + ", ".join(
+            f"{'/'.join(f'{r:.0f}' for r in rss)} MiB after {n}" for n, rss in growth[:: max(1, len(growth) // 8)]
+        )
+    )
     if args.json:
-        extra = {"worker_peak_rss_mib": peaks, "app_requests": served, "same_workers": same_workers,
-                 "worker_rss_growth": growth}
+        extra = {
+            "worker_peak_rss_mib": peaks,
+            "app_requests": served,
+            "same_workers": same_workers,
+            "worker_rss_growth": growth,
+        }
         print(json.dumps({f"{n} @{c}": r for (n, c), r in best.items()} | extra))
     return 0
 

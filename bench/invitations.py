@@ -29,6 +29,7 @@ Peak memory is the process's `ru_maxrss` after each phase (it never goes down); 
 Python-heap peak per phase (slower). `--profile DIR` writes a cProfile file per phase and prints the top
 functions. The script puts the repository root on sys.path itself: run it with the project's interpreter.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -293,19 +294,28 @@ def create_data(participants: int, per_run: int, today: date, tag: str) -> tuple
 
     password_hash = generate_password_hash("bench-password-not-secret", method="pbkdf2:sha256:1000")
     coordinator = User(
-        email=f"koordinator-{tag}@bench.invalid", name="Bench Koordinator", access_level=AccessLevel.COORDINATOR,
-        password_hash=password_hash, active=True,
+        email=f"koordinator-{tag}@bench.invalid",
+        name="Bench Koordinator",
+        access_level=AccessLevel.COORDINATOR,
+        password_hash=password_hash,
+        active=True,
     )
     db.session.add(coordinator)
     db.session.flush()
     role = db.session.scalar(select(StaffRole).where(StaffRole.name == "Sagsbehandler")) or create_staff_role(
-        actor=coordinator, name="Sagsbehandler", name_en="Case worker")
+        actor=coordinator, name="Sagsbehandler", name_en="Case worker"
+    )
     method = db.session.scalar(select(Method).where(Method.name == "Familierådslagning")) or create_method(
-        coordinator, MethodData(name="Familierådslagning"))
+        coordinator, MethodData(name="Familierådslagning")
+    )
     programme = create_programme(
         ProgrammeData(
-            name=f"Bench-indsats {tag}", starts_on=today, ends_on=today + timedelta(days=730),
-            target_deadline=today + timedelta(days=730), target_runs=1000, target_completed_staff=participants,
+            name=f"Bench-indsats {tag}",
+            starts_on=today,
+            ends_on=today + timedelta(days=730),
+            target_deadline=today + timedelta(days=730),
+            target_runs=1000,
+            target_completed_staff=participants,
         ),
         actor=coordinator,
     )
@@ -320,10 +330,18 @@ def create_data(participants: int, per_run: int, today: date, tag: str) -> tuple
         # Ten runs a week, each on a Tuesday and the Wednesday after; the follow-up day is the proposal.
         day1 = first_tuesday + timedelta(weeks=k // 10)
         data = CourseRunData(
-            programme_id=programme.id, provider_id=provider.id, title=f"Bench-forløb {tag}/{k + 1}",
-            kind=RunKind.STANDARD, method_ids=(method.id,), staff_role_ids=(role.id,), capacity=per_run,
-            enrolment_deadline=day1 - timedelta(days=14), venue="Kursuscenter Valby", price_ore=0,
-            teaching_day_1=CourseDayData(day1), teaching_day_2=CourseDayData(day1 + timedelta(days=1)),
+            programme_id=programme.id,
+            provider_id=provider.id,
+            title=f"Bench-forløb {tag}/{k + 1}",
+            kind=RunKind.STANDARD,
+            method_ids=(method.id,),
+            staff_role_ids=(role.id,),
+            capacity=per_run,
+            enrolment_deadline=day1 - timedelta(days=14),
+            venue="Kursuscenter Valby",
+            price_ore=0,
+            teaching_day_1=CourseDayData(day1),
+            teaching_day_2=CourseDayData(day1 + timedelta(days=1)),
             follow_up=CourseDayData(None),
         )
         run = create_course_run(coordinator, data, {}, months)  # neither data set has closed days
@@ -347,7 +365,7 @@ def create_data(participants: int, per_run: int, today: date, tag: str) -> tuple
         for i in range(participants)
     ]
     for start in range(0, len(rows), 5000):
-        db.session.execute(insert(User), rows[start:start + 5000])
+        db.session.execute(insert(User), rows[start : start + 5000])
     db.session.commit()
     user_ids = list(
         db.session.scalars(select(User.id).where(User.email.like(f"deltager%-{tag}@bench.invalid")).order_by(User.id))
@@ -472,24 +490,42 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--participants", type=int, default=10_000, help="staff to enrol (default 10000)")
     parser.add_argument("--per-run", type=int, default=25, help="participants per course run = its capacity (25)")
-    parser.add_argument("--batch-size", type=int, help="MAIL_BATCH_SIZE, mails per delivery job run "
-                        "(default: the config's)")
-    parser.add_argument("--national", action="store_true",
-                        help="the database also holds the national data set (app.demo_scale: 98 municipalities, "
-                        "50,000 staff, 5,000 runs, 150,000 enrolments) and, for each of its enrolments and "
-                        "course days, an invitation already sent (outbox and calendar_invitations rows)")
-    parser.add_argument("--national-scale", type=float, default=1.0, metavar="FLOAT",
-                        help="with --national: multiply staff, runs and enrolments (default 1.0; e.g. 0.02)")
-    parser.add_argument("--no-prefill", action="store_true",
-                        help="with --national: leave the outbox and calendar_invitations empty")
-    parser.add_argument("--reuse", action="store_true",
-                        help="with --national: keep the database if it holds a national data set already (users "
-                        "@scale.test) instead of emptying it; the run's own data is added next to it")
+    parser.add_argument(
+        "--batch-size", type=int, help="MAIL_BATCH_SIZE, mails per delivery job run (default: the config's)"
+    )
+    parser.add_argument(
+        "--national",
+        action="store_true",
+        help="the database also holds the national data set (app.demo_scale: 98 municipalities, "
+        "50,000 staff, 5,000 runs, 150,000 enrolments) and, for each of its enrolments and "
+        "course days, an invitation already sent (outbox and calendar_invitations rows)",
+    )
+    parser.add_argument(
+        "--national-scale",
+        type=float,
+        default=1.0,
+        metavar="FLOAT",
+        help="with --national: multiply staff, runs and enrolments (default 1.0; e.g. 0.02)",
+    )
+    parser.add_argument(
+        "--no-prefill", action="store_true", help="with --national: leave the outbox and calendar_invitations empty"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --national: keep the database if it holds a national data set already (users "
+        "@scale.test) instead of emptying it; the run's own data is added next to it",
+    )
     parser.add_argument("--json", action="store_true", help="also print the results as one JSON line")
-    parser.add_argument("--tracemalloc", action="store_true", help="also report the Python heap peak per phase "
-                        "(slows everything down)")
-    parser.add_argument("--profile", metavar="DIR", type=Path, help="write a cProfile file per phase into DIR "
-                        "and print the top functions to stderr")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="also report the Python heap peak per phase (slows everything down)"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        type=Path,
+        help="write a cProfile file per phase into DIR and print the top functions to stderr",
+    )
     args = parser.parse_args(argv)
     if args.participants < 1 or args.per_run < 1 or (args.batch_size is not None and args.batch_size < 1):
         parser.error("--participants, --per-run and --batch-size must be positive")
@@ -582,41 +618,67 @@ def run(args: argparse.Namespace, url: str, dialect: str, server: SmtpServer) ->
 
     n = len(user_ids)
     rows = [
-        ("data set", describe_national(national).removeprefix("national data set: ")
-         if national else "none: an otherwise empty database"),
+        (
+            "data set",
+            describe_national(national).removeprefix("national data set: ")
+            if national
+            else "none: an otherwise empty database",
+        ),
     ]
     if national_seconds is not None:
         sizes = national_sizes(args.national_scale)
-        rows.append(("national setup", f"{national_seconds:,.1f} s (--national-scale {args.national_scale:g}: "
-                                       f"{sizes['staff']:,} staff, {sizes['runs']:,} runs, "
-                                       f"{sizes['enrolments']:,} enrolments asked for)"))
+        rows.append(
+            (
+                "national setup",
+                f"{national_seconds:,.1f} s (--national-scale {args.national_scale:g}: "
+                f"{sizes['staff']:,} staff, {sizes['runs']:,} runs, "
+                f"{sizes['enrolments']:,} enrolments asked for)",
+            )
+        )
     rows += [
         ("participants", f"{n:,}"),
         ("course runs", f"{len(run_ids):,} (capacity {args.per_run})"),
         ("setup time", f"{setup_seconds:,.1f} s"),
         ("mails queued", f"{queue.items:,} ({queue.items / n:.2f} per participant)"),
-        ("queue time", f"{queue.seconds:,.1f} s ({queue.seconds / n * 1000:.1f} ms per enrolment; "
-                       f"CPU {queue.cpu_seconds:,.1f} s)"),
+        (
+            "queue time",
+            f"{queue.seconds:,.1f} s ({queue.seconds / n * 1000:.1f} ms per enrolment; CPU {queue.cpu_seconds:,.1f} s)",
+        ),
         ("mails/s queued", f"{queue.per_second:,.0f} ({n / queue.seconds:,.0f} enrolments/s)"),
         ("SQL per enrolment", f"{queue.statements / n:.1f}"),
-        ("deliver time", f"{deliver.seconds:,.1f} s (CPU {deliver.cpu_seconds:,.1f} s; "
-                         f"{deliver.extra['calls']} job calls, batch {batch_size})"),
+        (
+            "deliver time",
+            f"{deliver.seconds:,.1f} s (CPU {deliver.cpu_seconds:,.1f} s; "
+            f"{deliver.extra['calls']} job calls, batch {batch_size})",
+        ),
         ("mails/s delivered", f"{deliver.per_second:,.0f}"),
         ("SQL per mail sent", f"{deliver.statements / max(deliver.items, 1):.1f}"),
-        ("server received", f"{received['messages']:,} messages, {received['bytes'] / 2**20:,.1f} MiB "
-                            f"(avg {received['bytes'] / max(received['messages'], 1) / 1024:.1f} KiB), "
-                            f"{received['connections']} connections"),
-        ("peak RSS MiB", f"setup {setup_rss:,.0f}, after queue {queue.peak_rss_mib:,.0f}, "
-                         f"after deliver {deliver.peak_rss_mib:,.0f}"),
+        (
+            "server received",
+            f"{received['messages']:,} messages, {received['bytes'] / 2**20:,.1f} MiB "
+            f"(avg {received['bytes'] / max(received['messages'], 1) / 1024:.1f} KiB), "
+            f"{received['connections']} connections",
+        ),
+        (
+            "peak RSS MiB",
+            f"setup {setup_rss:,.0f}, after queue {queue.peak_rss_mib:,.0f}, after deliver {deliver.peak_rss_mib:,.0f}",
+        ),
     ]
     if args.tracemalloc:
-        rows.append(("tracemalloc peak MiB", f"queue {queue.tracemalloc_peak_mib:,.1f}, "
-                                             f"deliver {deliver.tracemalloc_peak_mib:,.1f}"))
+        rows.append(
+            (
+                "tracemalloc peak MiB",
+                f"queue {queue.tracemalloc_peak_mib:,.1f}, deliver {deliver.tracemalloc_peak_mib:,.1f}",
+            )
+        )
     rows += [
         ("database", f"{dialect} {found_versions.get(dialect, '')}".strip()),
         ("versions", ", ".join(f"{k} {v}" for k, v in found_versions.items() if k != dialect)),
-        ("machine", f"{multiprocessing.cpu_count()} CPUs, {cpu_model()}; load average at the end "
-                    f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"),
+        (
+            "machine",
+            f"{multiprocessing.cpu_count()} CPUs, {cpu_model()}; load average at the end "
+            f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        ),
     ]
     print()
     print_table(rows)
@@ -645,10 +707,14 @@ def run(args: argparse.Namespace, url: str, dialect: str, server: SmtpServer) ->
             "sql_per_mail_sent": round(deliver.statements / max(deliver.items, 1), 2),
             "delivery_job_calls": deliver.extra["calls"],
             "server": received,
-            "peak_rss_mib": {"setup": round(setup_rss, 1), "queue": round(queue.peak_rss_mib, 1),
-                             "deliver": round(deliver.peak_rss_mib, 1)},
+            "peak_rss_mib": {
+                "setup": round(setup_rss, 1),
+                "queue": round(queue.peak_rss_mib, 1),
+                "deliver": round(deliver.peak_rss_mib, 1),
+            },
             "tracemalloc_peak_mib": {"queue": queue.tracemalloc_peak_mib, "deliver": deliver.tracemalloc_peak_mib}
-            if args.tracemalloc else None,
+            if args.tracemalloc
+            else None,
             "versions": found_versions,
             "cpus": multiprocessing.cpu_count(),
             "cpu_model": cpu_model(),

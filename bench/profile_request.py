@@ -13,6 +13,7 @@ SQL statements of one request with the time each took in the database, and the t
 time (`--no-freeze` leaves the warm-up's objects to the collector, to see what freezing saves). Nothing is
 written to the database beyond what the page itself writes (an audit entry on pages that name people).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,20 +35,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="the path to GET, e.g. /runs")
     parser.add_argument("--database-url", required=True, help="a database holding the national data set")
-    parser.add_argument("--as", dest="email", default="staff",
-                        help="who logs in (an email, or 'staff': the one http_load.py measures)")
+    parser.add_argument(
+        "--as", dest="email", default="staff", help="who logs in (an email, or 'staff': the one http_load.py measures)"
+    )
     parser.add_argument("--warm", type=int, default=5, help="requests before measuring (5)")
     parser.add_argument("--repeat", type=int, default=20, help="requests measured (20)")
     parser.add_argument("--top", type=int, default=30, help="functions listed (30)")
-    parser.add_argument("--no-freeze", action="store_true",
-                        help="leave the warm-up's objects to the garbage collector (a worker freezes them)")
+    parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="leave the warm-up's objects to the garbage collector (a worker freezes them)",
+    )
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative (default), tottime, ...")
     args = parser.parse_args()
 
     os.environ.update(
-        KURSUSPORTALEN_CONFIG="production", DATABASE_URL=args.database_url,  # config.py reads it on import
-        SECRET_KEY=secrets.token_urlsafe(48), SMTP_URL="smtp://127.0.0.1:9", SCHEDULER="off", PROXY_COUNT="0",
-        MFA_REQUIRED="false", LOG_LEVEL="WARNING", LOG_FORMAT="text", RATELIMIT_ENABLED="false",
+        KURSUSPORTALEN_CONFIG="production",
+        DATABASE_URL=args.database_url,  # config.py reads it on import
+        SECRET_KEY=secrets.token_urlsafe(48),
+        SMTP_URL="smtp://127.0.0.1:9",
+        SCHEDULER="off",
+        PROXY_COUNT="0",
+        MFA_REQUIRED="false",
+        LOG_LEVEL="WARNING",
+        LOG_FORMAT="text",
+        RATELIMIT_ENABLED="false",
         INSTANCE_PATH=tempfile.mkdtemp(prefix="kp-profile-instance-"),
     )
     from sqlalchemy import event
@@ -126,11 +138,15 @@ def main() -> int:
     profiler.disable()
     mean = (time.perf_counter() - wall) / args.repeat
 
-    print(f"GET {args.url} as {email}: {unprofiled * 1000:.1f} ms a request (mean of {args.repeat}; "
-          f"{mean * 1000:.1f} ms under the profiler; the one below with SQL timing {one * 1000:.1f} ms)")
-    print(f"garbage collection: {collecting['runs'] / args.repeat:.1f} runs, "
-          f"{collecting['seconds'] * 1000 / args.repeat:.2f} ms a request "
-          f"({'no freeze' if args.no_freeze else 'objects from the warm-up frozen, as in a gunicorn worker'})")
+    print(
+        f"GET {args.url} as {email}: {unprofiled * 1000:.1f} ms a request (mean of {args.repeat}; "
+        f"{mean * 1000:.1f} ms under the profiler; the one below with SQL timing {one * 1000:.1f} ms)"
+    )
+    print(
+        f"garbage collection: {collecting['runs'] / args.repeat:.1f} runs, "
+        f"{collecting['seconds'] * 1000 / args.repeat:.2f} ms a request "
+        f"({'no freeze' if args.no_freeze else 'objects from the warm-up frozen, as in a gunicorn worker'})"
+    )
     print(f"{len(timings)} SQL statements, {sum(t for t, _ in timings) * 1000:.1f} ms in the database driver:")
     for seconds, statement in timings:
         print(f"  {seconds * 1000:7.2f} ms  {statement[:150]}")

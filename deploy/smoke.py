@@ -6,6 +6,7 @@ arriving at the mail server, the coordinator's participant export. Used by deplo
 It reads the database only to pick a run the demo staff member may enrol in (the same rule the run list
 uses); everything the users do goes through HTTP, with a cookie jar like a browser's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -97,10 +98,14 @@ def pick_enrolment() -> tuple[str, str, int, set[str]]:
     from app.notifications.ical import event_uid
 
     with create_app().app_context():
-        runs = [r for r in db.session.scalars(select(CourseRun).order_by(CourseRun.id)) if not r.is_special
-                and r.seats_left > 0]
+        runs = [
+            r
+            for r in db.session.scalars(select(CourseRun).order_by(CourseRun.id))
+            if not r.is_special and r.seats_left > 0
+        ]
         staff = db.session.scalars(
-            select(User).where(User.access_level == AccessLevel.STAFF, User.email.like("medarbejder%@demo.test"))
+            select(User)
+            .where(User.access_level == AccessLevel.STAFF, User.email.like("medarbejder%@demo.test"))
             .order_by(User.email)
         )
         for user in staff:
@@ -161,8 +166,9 @@ def main() -> int:
     check(status == 200, f"/me/courses answered {status}")
     print(f"smoke: {email} enrolled in run {run_id}")
 
-    mails = wait_for("an invitation per teaching day at the SMTP server",
-                     invitations_for(args.maildir, email, uids), 90)
+    mails = wait_for(
+        "an invitation per teaching day at the SMTP server", invitations_for(args.maildir, email, uids), 90
+    )
     print(f"smoke: {len(mails)} invitations delivered: {', '.join(str(m['Subject']) for m in mails)}")
 
     coordinator = Client(args.base_url)

@@ -26,6 +26,7 @@ the development server (scheduler/embedded.py).
 Logs name job ids, run ids and exception classes only, never exception messages (a database error's
 message can carry the statement's parameters: e-mail addresses, names).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -87,8 +88,15 @@ JOB_HEARTBEAT = "heartbeat"
 JOB_BEAT = "record_heartbeat"
 #: The stable ids of the periodic jobs, in registration order.
 PERIODIC_JOB_IDS = (
-    JOB_DELIVERY, JOB_RECONCILE, JOB_CONFIRM_FOLLOW_UPS, JOB_REMINDERS, JOB_FEEDBACK, JOB_AUDIT_RETENTION,
-    JOB_RETENTION, JOB_HEARTBEAT, JOB_BEAT,
+    JOB_DELIVERY,
+    JOB_RECONCILE,
+    JOB_CONFIRM_FOLLOW_UPS,
+    JOB_REMINDERS,
+    JOB_FEEDBACK,
+    JOB_AUDIT_RETENTION,
+    JOB_RETENTION,
+    JOB_HEARTBEAT,
+    JOB_BEAT,
 )
 #: Exact-time date jobs are `follow_up:<run id>`.
 FOLLOW_UP_PREFIX = "follow_up:"

@@ -11,6 +11,7 @@ a second signal exits at once); 75 (EX_TEMPFAIL) when the leadership lock was lo
 under systemd with `Restart=on-failure` (or `always`): the restarted process waits as standby until it
 holds the lock again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,9 @@ def _exit_lost_leadership() -> None:
     """Called in the job thread that noticed the lost lock, after the scheduler was paused. Exit at once,
     non-zero, without waiting for running jobs (their connections may be as dead as the lock's): systemd
     restarts the process, which then waits as standby until it holds the lock again."""
-    logger.critical("exiting with status %d: the leadership lock is lost (systemd restarts us as standby)",
-                    EXIT_LOST_LEADERSHIP)
+    logger.critical(
+        "exiting with status %d: the leadership lock is lost (systemd restarts us as standby)", EXIT_LOST_LEADERSHIP
+    )
     for handler in logging.getLogger().handlers:
         handler.flush()
     os._exit(EXIT_LOST_LEADERSHIP)

@@ -14,6 +14,7 @@ external scheduler already runs against the same database, this one stays standb
 that one stops. If it loses the lock while active, it stops firing and goes back to standby (a web process
 cannot exit the way the standalone scheduler does).
 """
+
 from __future__ import annotations
 
 import logging

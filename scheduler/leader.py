@@ -19,6 +19,7 @@ so two schedulers can overlap until the old one's next check (at most one heartb
 every job is idempotent (outbox rows are claimed with SKIP LOCKED / SQLite's write lock, mails have dedupe
 keys), but the reason the check is frequent.
 """
+
 from __future__ import annotations
 
 import contextlib

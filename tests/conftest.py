@@ -1,5 +1,6 @@
 """Shared fixtures: a fresh schema per test (SQLite in memory, or TEST_DATABASE_URL), the test
 client with CSRF on, and helpers that log in and post forms as a browser would."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Each commits, as the data a real request finds would be committed: a view that rolls back its own
 failed transaction must not wipe the test's setup. The schema is dropped after every test.
 """
+
 from __future__ import annotations
 
 import functools

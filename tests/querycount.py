@@ -1,4 +1,5 @@
 """Counting the SQL statements a request sends (a SQLAlchemy event hook), for query budgets in tests."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """Access control is declared on every view and enforced centrally (app.core.access)."""
+
 from __future__ import annotations
 
 import re
@@ -83,8 +84,9 @@ def test_allow_needs_a_level():
 
 @pytest.mark.parametrize("level", ["coordinator", "staff", "provider"])
 def test_home_sends_every_level_to_its_start_page(client, login_as, level, request):
-    user = request.getfixturevalue({"coordinator": "coordinator", "staff": "staff_member",
-                                    "provider": "provider_user"}[level])
+    user = request.getfixturevalue(
+        {"coordinator": "coordinator", "staff": "staff_member", "provider": "provider_user"}[level]
+    )
     login_as(user)
     response = client.get("/")
     assert response.status_code == 302

@@ -25,6 +25,7 @@ app (an unconfirmed MFA credential), so the MFA pages answer the same whatever o
 `test_every_route_is_in_the_matrix` fails when a route is missing (its message prints the entry to add) or
 when the table names a route or method that no longer exists.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -128,52 +129,78 @@ ROUTES: dict[str, list[Case]] = {
     # ends every session of the persona (app.accounts.credentials.log_out): checked, then it logs in again
     "accounts.logout": [Case("POST", "/logout", logged_in(302), ends_session=True)],
     "accounts.user_list": [Case("GET", "/users", coordinator_only())],
-    "accounts.user_create": [Case("GET", "/users/new", coordinator_only()),
-                             Case("POST", "/users/new", coordinator_only(), EMPTY)],
-    "accounts.user_edit": [Case("GET", "/users/{staff}/edit", coordinator_only()),
-                           Case("POST", "/users/{staff}/edit", coordinator_only(), {"name": ""})],
-    "accounts.user_import": [Case("GET", "/users/import", coordinator_only()),
-                             Case("POST", "/users/import", coordinator_only(), EMPTY)],
+    "accounts.user_create": [
+        Case("GET", "/users/new", coordinator_only()),
+        Case("POST", "/users/new", coordinator_only(), EMPTY),
+    ],
+    "accounts.user_edit": [
+        Case("GET", "/users/{staff}/edit", coordinator_only()),
+        Case("POST", "/users/{staff}/edit", coordinator_only(), {"name": ""}),
+    ],
+    "accounts.user_import": [
+        Case("GET", "/users/import", coordinator_only()),
+        Case("POST", "/users/import", coordinator_only(), EMPTY),
+    ],
     "accounts.user_import_confirm": [Case("POST", "/users/import/confirm", coordinator_only(302), {"token": ""})],
     "accounts.staff_role_list": [Case("GET", "/staff-roles", coordinator_only())],
-    "accounts.staff_role_create": [Case("GET", "/staff-roles/new", coordinator_only()),
-                                   Case("POST", "/staff-roles/new", coordinator_only(), {"name": ""})],
-    "accounts.staff_role_edit": [Case("GET", "/staff-roles/{role_a}/edit", coordinator_only()),
-                                 Case("POST", "/staff-roles/{role_a}/edit", coordinator_only(), {"name": ""})],
+    "accounts.staff_role_create": [
+        Case("GET", "/staff-roles/new", coordinator_only()),
+        Case("POST", "/staff-roles/new", coordinator_only(), {"name": ""}),
+    ],
+    "accounts.staff_role_edit": [
+        Case("GET", "/staff-roles/{role_a}/edit", coordinator_only()),
+        Case("POST", "/staff-roles/{role_a}/edit", coordinator_only(), {"name": ""}),
+    ],
     "accounts.staff_role_delete": [Case("POST", "/staff-roles/{role_spare}/delete", coordinator_only(302))],
     "accounts.unit_list": [Case("GET", "/units", coordinator_only())],
-    "accounts.unit_create": [Case("GET", "/units/new", coordinator_only()),
-                             Case("POST", "/units/new", coordinator_only(), {"name": ""})],
-    "accounts.unit_edit": [Case("GET", "/units/{unit}/edit", coordinator_only()),
-                           Case("POST", "/units/{unit}/edit", coordinator_only(), {"name": ""})],
+    "accounts.unit_create": [
+        Case("GET", "/units/new", coordinator_only()),
+        Case("POST", "/units/new", coordinator_only(), {"name": ""}),
+    ],
+    "accounts.unit_edit": [
+        Case("GET", "/units/{unit}/edit", coordinator_only()),
+        Case("POST", "/units/{unit}/edit", coordinator_only(), {"name": ""}),
+    ],
     "accounts.unit_delete": [Case("POST", "/units/{unit_spare}/delete", coordinator_only(302))],
     # --- accounts: the own account page (every level) ---
     "accounts.account": [Case("GET", "/account", logged_in())],
     # a wrong current password: the service refuses and the page comes back with the error (400), so the
     # persona's password and session stay as they are
     "accounts.change_password": [
-        Case("POST", "/account/password", logged_in(400),
-             {"current_password": "not-the-password", "new_password": "Et helt andet kodeord 2026"}),
+        Case(
+            "POST",
+            "/account/password",
+            logged_in(400),
+            {"current_password": "not-the-password", "new_password": "Et helt andet kodeord 2026"},
+        ),
     ],
     # really ends every session of the persona: checked, then the persona logs in again (Case.ends_session)
     "accounts.logout_everywhere": [Case("POST", "/account/logout-everywhere", logged_in(302), ends_session=True)],
     # --- accounts: signed links (public: the link is the credential) ---
     # an address with no account: the "sent" page, the same as for a known one, and nothing is queued
-    "accounts.password_forgot": [Case("GET", "/password/forgot", public()),
-                                 Case("POST", "/password/forgot", public(), {"email": "nobody@test.dk"})],
+    "accounts.password_forgot": [
+        Case("GET", "/password/forgot", public()),
+        Case("POST", "/password/forgot", public(), {"email": "nobody@test.dk"}),
+    ],
     "accounts.password_reset": [
         Case("GET", "/password/reset/{reset_token}", public()),
         Case("POST", "/password/reset/{reset_token}", public(400), EMPTY),  # no password typed: the form again
         Case("GET", "/password/reset/{bogus_token}", public(400), variant="bogus-token"),
-        Case("POST", "/password/reset/{bogus_token}", public(400), {"password": "x", "confirm": "x"},
-             variant="bogus-token"),
+        Case(
+            "POST",
+            "/password/reset/{bogus_token}",
+            public(400),
+            {"password": "x", "confirm": "x"},
+            variant="bogus-token",
+        ),
     ],
     "accounts.accept_invitation": [
         Case("GET", "/invitation/{invitation_token}", public()),
         Case("POST", "/invitation/{invitation_token}", public(400), EMPTY),  # no password typed: the form again
         Case("GET", "/invitation/{bogus_token}", public(400), variant="bogus-token"),
-        Case("POST", "/invitation/{bogus_token}", public(400), {"password": "x", "confirm": "x"},
-             variant="bogus-token"),
+        Case(
+            "POST", "/invitation/{bogus_token}", public(400), {"password": "x", "confirm": "x"}, variant="bogus-token"
+        ),
     ],
     # --- accounts: invitations, MFA reset, anonymisation (coordinator) ---
     # a user without a password that nothing else uses: the invitation is really queued
@@ -195,8 +222,10 @@ ROUTES: dict[str, list[Case]] = {
     "mfa.account": [Case("GET", "/account/mfa", logged_in())],
     # a fresh secret for the unconfirmed credential: still halfway, then the setup page
     "mfa.account_enrol": [Case("POST", "/account/mfa/enrol", logged_in(302))],
-    "mfa.account_setup": [Case("GET", "/account/mfa/setup", logged_in()),
-                          Case("POST", "/account/mfa/setup", logged_in(), EMPTY)],  # no code: the page again
+    "mfa.account_setup": [
+        Case("GET", "/account/mfa/setup", logged_in()),
+        Case("POST", "/account/mfa/setup", logged_in(), EMPTY),
+    ],  # no code: the page again
     # nothing confirmed to switch off or renew codes for: back to the MFA page
     "mfa.account_disable": [Case("POST", "/account/mfa/disable", logged_in(302), EMPTY)],
     "mfa.account_recovery_codes": [Case("POST", "/account/mfa/recovery-codes", logged_in(302), EMPTY)],
@@ -205,8 +234,10 @@ ROUTES: dict[str, list[Case]] = {
     # --- second factor and single sign-on during login (public) ---
     # no password login waiting for its second factor in these sessions: back to /login (no ?next=)
     "mfa.login_code": [Case("GET", "/login/mfa", public(302)), Case("POST", "/login/mfa", public(302), EMPTY)],
-    "mfa.login_setup": [Case("GET", "/login/mfa/setup", public(302)),
-                        Case("POST", "/login/mfa/setup", public(302), EMPTY)],
+    "mfa.login_setup": [
+        Case("GET", "/login/mfa/setup", public(302)),
+        Case("POST", "/login/mfa/setup", public(302), EMPTY),
+    ],
     # OIDC_ISSUER is not configured in TestingConfig (the SSO tests start their own provider): 404
     "sso.start": [Case("GET", "/login/sso", public(404))],
     "sso.callback": [Case("GET", "/login/sso/callback?code=x&state=y", public(404))],
@@ -216,17 +247,25 @@ ROUTES: dict[str, list[Case]] = {
     "audit.user_data": [Case("GET", "/users/{staff}/data.json", coordinator_only())],
     # --- providers, programmes ---
     "providers.provider_list": [Case("GET", "/providers/", coordinator_only())],
-    "providers.provider_create": [Case("GET", "/providers/new", coordinator_only()),
-                                  Case("POST", "/providers/new", coordinator_only(), {"name": ""})],
+    "providers.provider_create": [
+        Case("GET", "/providers/new", coordinator_only()),
+        Case("POST", "/providers/new", coordinator_only(), {"name": ""}),
+    ],
     "providers.provider_detail": [Case("GET", "/providers/{provider_1}", coordinator_only())],
-    "providers.provider_edit": [Case("GET", "/providers/{provider_1}/edit", coordinator_only()),
-                                Case("POST", "/providers/{provider_1}/edit", coordinator_only(), {"name": ""})],
+    "providers.provider_edit": [
+        Case("GET", "/providers/{provider_1}/edit", coordinator_only()),
+        Case("POST", "/providers/{provider_1}/edit", coordinator_only(), {"name": ""}),
+    ],
     "programmes.programme_list": [Case("GET", "/programmes/", coordinator_only())],
-    "programmes.programme_create": [Case("GET", "/programmes/new", coordinator_only()),
-                                    Case("POST", "/programmes/new", coordinator_only(), {"name": ""})],
+    "programmes.programme_create": [
+        Case("GET", "/programmes/new", coordinator_only()),
+        Case("POST", "/programmes/new", coordinator_only(), {"name": ""}),
+    ],
     "programmes.programme_detail": [Case("GET", "/programmes/{programme}", coordinator_only())],
-    "programmes.programme_edit": [Case("GET", "/programmes/{programme}/edit", coordinator_only()),
-                                  Case("POST", "/programmes/{programme}/edit", coordinator_only(), {"name": ""})],
+    "programmes.programme_edit": [
+        Case("GET", "/programmes/{programme}/edit", coordinator_only()),
+        Case("POST", "/programmes/{programme}/edit", coordinator_only(), {"name": ""}),
+    ],
     "programmes.programme_dashboard": [Case("GET", "/programmes/{programme}/dashboard", coordinator_only())],
     "programmes.programme_report_pdf": [Case("GET", "/programmes/{programme}/report.pdf", coordinator_only())],
     "programmes.programme_report_xlsx": [Case("GET", "/programmes/{programme}/report.xlsx", coordinator_only())],
@@ -237,8 +276,12 @@ ROUTES: dict[str, list[Case]] = {
         Case("GET", "/programmes/{programme}/allocations/{allocation}/edit", coordinator_only()),
         Case("POST", "/programmes/{programme}/allocations/{allocation}/edit", coordinator_only(), {"amount": ""}),
         # an allocation of another programme under this programme's URL
-        Case("GET", "/programmes/{programme}/allocations/{other_allocation}/edit", coordinator_only(404),
-             variant="other-programme"),
+        Case(
+            "GET",
+            "/programmes/{programme}/allocations/{other_allocation}/edit",
+            coordinator_only(404),
+            variant="other-programme",
+        ),
     ],
     "programmes.allocation_delete": [
         Case("POST", "/programmes/{programme}/allocations/{allocation_spare}/delete", coordinator_only(302)),
@@ -246,28 +289,44 @@ ROUTES: dict[str, list[Case]] = {
     "feedback.programme_feedback": [Case("GET", "/programmes/{programme}/feedback", coordinator_only())],
     # --- reference data ---
     "courses.method_list": [Case("GET", "/methods", coordinator_only())],
-    "courses.method_create": [Case("GET", "/methods/new", coordinator_only()),
-                              Case("POST", "/methods/new", coordinator_only(), {"name": ""})],
-    "courses.method_edit": [Case("GET", "/methods/{method}/edit", coordinator_only()),
-                            Case("POST", "/methods/{method}/edit", coordinator_only(), {"name": ""})],
+    "courses.method_create": [
+        Case("GET", "/methods/new", coordinator_only()),
+        Case("POST", "/methods/new", coordinator_only(), {"name": ""}),
+    ],
+    "courses.method_edit": [
+        Case("GET", "/methods/{method}/edit", coordinator_only()),
+        Case("POST", "/methods/{method}/edit", coordinator_only(), {"name": ""}),
+    ],
     "courses.method_delete": [Case("POST", "/methods/{method_spare}/delete", coordinator_only(302))],
     "calendar.closed_day_list": [Case("GET", "/closed-days", coordinator_only())],
-    "calendar.closed_day_create": [Case("GET", "/closed-days/new", coordinator_only()),
-                                   Case("POST", "/closed-days/new", coordinator_only(), {"day": ""})],
-    "calendar.closed_day_edit": [Case("GET", "/closed-days/{closed_day}/edit", coordinator_only()),
-                                 Case("POST", "/closed-days/{closed_day}/edit", coordinator_only(), {"day": ""})],
+    "calendar.closed_day_create": [
+        Case("GET", "/closed-days/new", coordinator_only()),
+        Case("POST", "/closed-days/new", coordinator_only(), {"day": ""}),
+    ],
+    "calendar.closed_day_edit": [
+        Case("GET", "/closed-days/{closed_day}/edit", coordinator_only()),
+        Case("POST", "/closed-days/{closed_day}/edit", coordinator_only(), {"day": ""}),
+    ],
     "calendar.closed_day_delete": [Case("POST", "/closed-days/{closed_day_spare}/delete", coordinator_only(302))],
     # --- runs ---
     "courses.run_list": [Case("GET", "/runs", logged_in())],
     "courses.run_detail": [
         Case("GET", "/runs/{run_a}", expect(**RUN_PAGE)),
-        Case("GET", "/runs/{draft_a}", expect(hidden=("provider", "other_provider", "staff", "other_staff")),
-             variant="draft"),
+        Case(
+            "GET",
+            "/runs/{draft_a}",
+            expect(hidden=("provider", "other_provider", "staff", "other_staff")),
+            variant="draft",
+        ),
     ],
-    "courses.run_create": [Case("GET", "/runs/new", coordinator_only()),
-                           Case("POST", "/runs/new", coordinator_only(), EMPTY)],
-    "courses.run_edit": [Case("GET", "/runs/{run_a}/edit", coordinator_only()),
-                         Case("POST", "/runs/{run_a}/edit", coordinator_only(), EMPTY)],
+    "courses.run_create": [
+        Case("GET", "/runs/new", coordinator_only()),
+        Case("POST", "/runs/new", coordinator_only(), EMPTY),
+    ],
+    "courses.run_edit": [
+        Case("GET", "/runs/{run_a}/edit", coordinator_only()),
+        Case("POST", "/runs/{run_a}/edit", coordinator_only(), EMPTY),
+    ],
     "courses.run_publish": [Case("POST", "/runs/{draft_to_publish}/publish", coordinator_only(302))],
     "courses.run_cancel": [Case("POST", "/runs/{run_to_cancel}/cancel-run", coordinator_only(302))],
     "courses.follow_up_proposal": [
@@ -275,8 +334,12 @@ ROUTES: dict[str, list[Case]] = {
     ],
     "calendar.run_ics": [
         Case("GET", "/runs/{run_a}.ics", expect(**RUN_PAGE)),
-        Case("GET", "/runs/{draft_a}.ics", expect(hidden=("provider", "other_provider", "staff", "other_staff")),
-             variant="draft"),
+        Case(
+            "GET",
+            "/runs/{draft_a}.ics",
+            expect(hidden=("provider", "other_provider", "staff", "other_staff")),
+            variant="draft",
+        ),
     ],
     "calendar.feed": [
         Case("GET", "/calendar/{feed_token}.ics", public()),
@@ -286,8 +349,7 @@ ROUTES: dict[str, list[Case]] = {
     # --- participant lists, attendance, feedback summaries ---
     "reporting.participants_csv": [
         Case("GET", "/runs/{run_a}/participants.csv", expect(**RUN_PROVIDER)),
-        Case("GET", "/runs/{draft_a}/participants.csv", expect(hidden=("provider", "other_provider")),
-             variant="draft"),
+        Case("GET", "/runs/{draft_a}/participants.csv", expect(hidden=("provider", "other_provider")), variant="draft"),
     ],
     "reporting.participants_xlsx": [Case("GET", "/runs/{run_a}/participants.xlsx", expect(**RUN_PROVIDER))],
     "reporting.participants_pdf": [Case("GET", "/runs/{run_a}/participants.pdf", expect(**RUN_PROVIDER))],
@@ -296,11 +358,19 @@ ROUTES: dict[str, list[Case]] = {
         Case("GET", "/runs/{run_a}/days/{day_a}/attendance", expect(**RUN_PROVIDER)),
         Case("POST", "/runs/{run_a}/days/{day_a}/attendance", expect(**RUN_PROVIDER), {"present": "999999"}),
         # a day of provider 2's run under provider 1's run: nobody, not even the coordinator
-        Case("GET", "/runs/{run_a}/days/{day_b}/attendance",
-             expect(404, allowed=("coordinator", "provider"), hidden=("other_provider",)), variant="day-of-other-run"),
-        Case("POST", "/runs/{run_a}/days/{day_b}/attendance",
-             expect(404, allowed=("coordinator", "provider"), hidden=("other_provider",)), {"present": "999999"},
-             variant="day-of-other-run"),
+        Case(
+            "GET",
+            "/runs/{run_a}/days/{day_b}/attendance",
+            expect(404, allowed=("coordinator", "provider"), hidden=("other_provider",)),
+            variant="day-of-other-run",
+        ),
+        Case(
+            "POST",
+            "/runs/{run_a}/days/{day_b}/attendance",
+            expect(404, allowed=("coordinator", "provider"), hidden=("other_provider",)),
+            {"present": "999999"},
+            variant="day-of-other-run",
+        ),
     ],
     "feedback.run_feedback": [Case("GET", "/runs/{run_a}/feedback", expect(**RUN_PROVIDER))],
     # --- enrolment: staff ---
@@ -308,8 +378,9 @@ ROUTES: dict[str, list[Case]] = {
     # already enrolled: the service refuses, harmlessly
     "enrolment.enrol": [
         Case("POST", "/runs/{run_a}/enrol", expect(302, **OWN_STAFF)),
-        Case("POST", "/runs/{draft_a}/enrol", expect(302, hidden=("staff", "other_staff"), allowed=()),
-             variant="draft"),
+        Case(
+            "POST", "/runs/{draft_a}/enrol", expect(302, hidden=("staff", "other_staff"), allowed=()), variant="draft"
+        ),
     ],
     # after the deadline: the service refuses, harmlessly
     "enrolment.cancel": [Case("POST", "/runs/{run_a}/cancel", expect(302, **OWN_STAFF))],
@@ -319,11 +390,15 @@ ROUTES: dict[str, list[Case]] = {
         Case("POST", "/me/feedback/{enrolment_a}", expect(**OWN_STAFF), EMPTY),
     ],
     # --- enrolment: the coordinator ---
-    "enrolment.enrolment_create": [Case("GET", "/runs/{run_a}/enrolments", coordinator_only()),
-                                   Case("POST", "/runs/{run_a}/enrolments", coordinator_only(), {"email": ""})],
+    "enrolment.enrolment_create": [
+        Case("GET", "/runs/{run_a}/enrolments", coordinator_only()),
+        Case("POST", "/runs/{run_a}/enrolments", coordinator_only(), {"email": ""}),
+    ],
     "enrolment.enrolment_history": [Case("GET", "/enrolments/{enrolment_a}/history", coordinator_only())],
-    "enrolment.enrolment_move": [Case("GET", "/enrolments/{enrolment_a}/move", coordinator_only()),
-                                 Case("POST", "/enrolments/{enrolment_a}/move", coordinator_only(), {"target": ""})],
+    "enrolment.enrolment_move": [
+        Case("GET", "/enrolments/{enrolment_a}/move", coordinator_only()),
+        Case("POST", "/enrolments/{enrolment_a}/move", coordinator_only(), {"target": ""}),
+    ],
     "enrolment.enrolment_cancel": [Case("POST", "/enrolments/{enrolment_spare}/cancel", coordinator_only(302))],
     # staff 1's confirmed enrolment: not requested / not waiting, so the service refuses, harmlessly
     "enrolment.enrolment_approve": [Case("POST", "/enrolments/{enrolment_a}/approve", coordinator_only(302))],
@@ -394,19 +469,39 @@ def build_world() -> dict[str, object]:
             f.make_attendance(enrolment, day)
         db.session.add(Feedback(enrolment=enrolment, earlier_involvement=EarlierInvolvement.YES, free_text="Godt"))
     now = datetime(2009, 1, 5, 12, tzinfo=UTC)
-    db.session.add(ExportDownload(course_run_id=run_a.id, user_id=users["provider"].id, format=ExportFormat.CSV,
-                                  person_count=2, created_at=now))
+    db.session.add(
+        ExportDownload(
+            course_run_id=run_a.id,
+            user_id=users["provider"].id,
+            format=ExportFormat.CSV,
+            person_count=2,
+            created_at=now,
+        )
+    )
     outbox_failed = OutboxMessage(
-        kind="notice", dedupe_key="matrix:failed", recipient_email="sara@test.dk", recipient_user_id=users["staff"].id,
-        course_run_id=run_a.id, subject="Besked", message=b"Subject: Besked\r\n\r\nx\r\n", status=OutboxStatus.FAILED,
-        attempts=8, next_attempt_at=now, last_error="550 no such user",
+        kind="notice",
+        dedupe_key="matrix:failed",
+        recipient_email="sara@test.dk",
+        recipient_user_id=users["staff"].id,
+        course_run_id=run_a.id,
+        subject="Besked",
+        message=b"Subject: Besked\r\n\r\nx\r\n",
+        status=OutboxStatus.FAILED,
+        attempts=8,
+        next_attempt_at=now,
+        last_error="550 no such user",
     )
     db.session.add(outbox_failed)
     feed_token = feeds.ensure_token(feed_owner)
     # Accounts for the signed links and the coordinator's user actions, each used by one row only.
     real_now = clock.utcnow()  # the links are signed on the real clock and must not have expired
-    invitee = f.make_user("staff", password=None, name="Ida Inviteret", email="ida@test.dk",
-                          invitation_sent_at=tokens.invitation_stamp(real_now))
+    invitee = f.make_user(
+        "staff",
+        password=None,
+        name="Ida Inviteret",
+        email="ida@test.dk",
+        invitation_sent_at=tokens.invitation_stamp(real_now),
+    )
     invitee_spare = f.make_user("staff", password=None, name="Ivan Uinviteret", email="ivan@test.dk")
     forgetful = f.make_user("staff", name="Glenn Glemsom", email="glenn@test.dk", staff_role=role_a)
     mfa_user = f.make_user("staff", name="Mona Totrin", email="mona@test.dk", staff_role=role_a)
@@ -423,19 +518,43 @@ def build_world() -> dict[str, object]:
     db.session.commit()
     reset_token, invitation_token = tokens.make_reset_token(forgetful), tokens.make_invitation_token(invitee)
     objects = {
-        "role_a": role_a, "role_spare": role_spare, "unit": unit, "unit_spare": unit_spare,
-        "provider_1": provider_1, "method": method, "method_spare": method_spare, "programme": programme,
-        "allocation": allocation, "allocation_spare": allocation_spare, "other_allocation": other_allocation,
-        "closed_day": closed_day, "closed_day_spare": closed_day_spare, "run_a": run_a, "draft_a": draft_a,
-        "draft_to_publish": draft_to_publish, "run_to_cancel": run_to_cancel, "run_to_complete": run_to_complete,
-        "enrolment_a": enrolment_a, "enrolment_spare": enrolment_spare, "outbox_failed": outbox_failed,
-        "staff": users["staff"], "coordinator": users["coordinator"], "invitee_spare": invitee_spare,
-        "mfa_user": mfa_user, "leaver": leaver,
+        "role_a": role_a,
+        "role_spare": role_spare,
+        "unit": unit,
+        "unit_spare": unit_spare,
+        "provider_1": provider_1,
+        "method": method,
+        "method_spare": method_spare,
+        "programme": programme,
+        "allocation": allocation,
+        "allocation_spare": allocation_spare,
+        "other_allocation": other_allocation,
+        "closed_day": closed_day,
+        "closed_day_spare": closed_day_spare,
+        "run_a": run_a,
+        "draft_a": draft_a,
+        "draft_to_publish": draft_to_publish,
+        "run_to_cancel": run_to_cancel,
+        "run_to_complete": run_to_complete,
+        "enrolment_a": enrolment_a,
+        "enrolment_spare": enrolment_spare,
+        "outbox_failed": outbox_failed,
+        "staff": users["staff"],
+        "coordinator": users["coordinator"],
+        "invitee_spare": invitee_spare,
+        "mfa_user": mfa_user,
+        "leaver": leaver,
     }
     ids: dict[str, object] = {name: obj.id for name, obj in objects.items()}
-    ids.update(day_a=run_a.days[0].id, day_b=run_b.days[0].id, feed_token=feed_token,
-               unknown_token="x" * len(feed_token), reset_token=reset_token, invitation_token=invitation_token,
-               bogus_token="bogus." + "x" * 40)
+    ids.update(
+        day_a=run_a.days[0].id,
+        day_b=run_b.days[0].id,
+        feed_token=feed_token,
+        unknown_token="x" * len(feed_token),
+        reset_token=reset_token,
+        invitation_token=invitation_token,
+        bogus_token="bogus." + "x" * 40,
+    )
     ids["emails"] = {persona: user.email for persona, user in users.items()}
     return ids
 
@@ -475,8 +594,10 @@ class World:
         client = self.app.test_client()
         if persona != "anonymous":
             token = _csrf(client.get("/login"))
-            response = client.post("/login", data={"csrf_token": token, "email": self.ids["emails"][persona],
-                                                   "password": factories.PASSWORD})
+            response = client.post(
+                "/login",
+                data={"csrf_token": token, "email": self.ids["emails"][persona], "password": factories.PASSWORD},
+            )
             assert response.status_code == 302, f"{persona} could not log in"
         token = _csrf(client.get("/accessibility-statement"))
         cookie = client.get_cookie(self.cookie_name)

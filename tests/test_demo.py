@@ -1,4 +1,5 @@
 """`flask demo load`: the seeds' programme as history plus a live one, idempotent, with working logins."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -23,8 +24,17 @@ def cheap_password_hashes(monkeypatch):
     monkeypatch.setattr("app.accounts.models.generate_password_hash", _cheap_hash)
 
 
-TABLES = (User, Programme, BudgetAllocation, CourseRun, Enrolment, EnrolmentEvent, Attendance, Feedback,
-          FeedbackMethodAnswer)
+TABLES = (
+    User,
+    Programme,
+    BudgetAllocation,
+    CourseRun,
+    Enrolment,
+    EnrolmentEvent,
+    Attendance,
+    Feedback,
+    FeedbackMethodAnswer,
+)
 
 
 def counts():
@@ -62,15 +72,20 @@ def test_the_seed_programme_is_there_as_history(app):
     kinds = sorted((r.provider.name, r.kind) for r in runs)
     assert kinds == [("Familien i Centrum", RunKind.STANDARD)] * 2 + [("Vilde Læreprocesser", RunKind.SPECIAL)] * 3
     assert {r.status for r in runs} == {RunStatus.COMPLETED}
-    budgets = {(a.provider.name, a.year): a.amount_ore for a in
-               db.session.scalars(select(BudgetAllocation).filter_by(programme_id=programme.id))}
+    budgets = {
+        (a.provider.name, a.year): a.amount_ore
+        for a in db.session.scalars(select(BudgetAllocation).filter_by(programme_id=programme.id))
+    }
     assert budgets[("Familien i Centrum", 2008)] == 375_000_00
     assert budgets[("Vilde Læreprocesser", 2009)] == 125_000_00
     # Every run full, its participants' attendance registered on all three days
     for run in runs:
         assert run.seats_taken == run.capacity
     attendances = db.session.scalar(
-        select(func.count()).select_from(Attendance).join(Enrolment).join(CourseRun)
+        select(func.count())
+        .select_from(Attendance)
+        .join(Enrolment)
+        .join(CourseRun)
         .where(CourseRun.programme_id == programme.id)
     )
     assert attendances == 3 * sum(r.capacity for r in runs)
@@ -81,6 +96,7 @@ def test_the_current_programme_has_open_runs_with_a_waiting_list(app):
 
     load_demo(date(2026, 11, 23))
     db.session.commit()
+
     def number(status):
         return db.session.scalar(select(func.count()).select_from(Enrolment).filter_by(status=status))
 
@@ -89,8 +105,10 @@ def test_the_current_programme_has_open_runs_with_a_waiting_list(app):
     me = db.session.scalar(select(User).filter_by(email="medarbejder@demo.test"))
     mine = db.session.scalars(select(Enrolment).filter_by(user_id=me.id)).all()
     assert [e.status for e in mine] == [EnrolmentStatus.CONFIRMED]
-    assert all(r.first_day > date(2026, 11, 23) for r in db.session.scalars(
-        select(CourseRun).where(CourseRun.status == RunStatus.PUBLISHED)))
+    assert all(
+        r.first_day > date(2026, 11, 23)
+        for r in db.session.scalars(select(CourseRun).where(CourseRun.status == RunStatus.PUBLISHED))
+    )
 
 
 def test_the_seed_programme_has_realistic_follow_up_feedback(app):

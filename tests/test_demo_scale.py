@@ -1,4 +1,5 @@
 """`flask demo scale`: a national-size data set, consistent with what the services would have written."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -23,8 +24,12 @@ def test_scale_inserts_the_asked_for_sizes(app):
     assert db.session.scalar(select(func.count()).select_from(User).where(User.email.like("%@scale.test"))) == 300
     runs = db.session.scalars(select(CourseRun).where(CourseRun.title.like("Tidlig inddragelse, hold %"))).all()
     assert len(runs) == 30
-    assert db.session.scalar(select(func.count()).select_from(CourseDay).where(
-        CourseDay.course_run_id.in_([r.id for r in runs]))) == 90
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(CourseDay).where(CourseDay.course_run_id.in_([r.id for r in runs]))
+        )
+        == 90
+    )
 
 
 def test_scale_data_is_consistent(app):
@@ -32,19 +37,30 @@ def test_scale_data_is_consistent(app):
     scale_runs = select(CourseRun.id).where(CourseRun.title.like("Tidlig inddragelse, hold %"))
     # every enrolment is of a staff member of an eligible role
     ineligible = db.session.scalar(
-        select(func.count()).select_from(Enrolment).join(User, User.id == Enrolment.user_id)
+        select(func.count())
+        .select_from(Enrolment)
+        .join(User, User.id == Enrolment.user_id)
         .where(Enrolment.course_run_id.in_(scale_runs))
-        .where(~select(run_eligible_roles.c.staff_role_id).where(
-            run_eligible_roles.c.course_run_id == Enrolment.course_run_id,
-            run_eligible_roles.c.staff_role_id == User.staff_role_id).exists())
+        .where(
+            ~select(run_eligible_roles.c.staff_role_id)
+            .where(
+                run_eligible_roles.c.course_run_id == Enrolment.course_run_id,
+                run_eligible_roles.c.staff_role_id == User.staff_role_id,
+            )
+            .exists()
+        )
     )
     assert ineligible == 0
     for run in db.session.scalars(select(CourseRun).where(CourseRun.id.in_(scale_runs))):
-        confirmed = db.session.scalar(select(func.count()).select_from(Enrolment).where(
-            Enrolment.course_run_id == run.id, Enrolment.status == EnrolmentStatus.CONFIRMED))
+        confirmed = db.session.scalar(
+            select(func.count())
+            .select_from(Enrolment)
+            .where(Enrolment.course_run_id == run.id, Enrolment.status == EnrolmentStatus.CONFIRMED)
+        )
         assert run.seats_taken == confirmed <= run.capacity
-        marks = db.session.scalar(select(func.count()).select_from(Attendance).join(Enrolment).where(
-            Enrolment.course_run_id == run.id))
+        marks = db.session.scalar(
+            select(func.count()).select_from(Attendance).join(Enrolment).where(Enrolment.course_run_id == run.id)
+        )
         assert marks == (3 * confirmed if run.status == RunStatus.COMPLETED else 0)
         assert [d.day.weekday() < 5 for d in run.days] == [True, True, True]
         assert run.first_day == min(d.day for d in run.days)  # written by Core: no before_flush hook

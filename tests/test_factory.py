@@ -1,4 +1,5 @@
 """The application factory honours its configuration and finds the top-level templates."""
+
 from pathlib import Path
 
 import pytest
@@ -42,5 +43,8 @@ def test_healthz_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json == {
-        "status": "ok", "database": "ok", "outbox": {"pending": 0, "failed": 0}, "scheduler": {"status": "off"},
+        "status": "ok",
+        "database": "ok",
+        "outbox": {"pending": 0, "failed": 0},
+        "scheduler": {"status": "off"},
     }

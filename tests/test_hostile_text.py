@@ -5,6 +5,7 @@ A person's name, a run's title and venue and a provider's name hold markup, a he
 long name and Danish letters. The data is written directly (not through the forms, which may refuse some
 of it), so the outputs are tested against the worst that could be stored.
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,14 +42,17 @@ def scene(app):
     role = factories.make_staff_role("Sagsbehandler")
     unit = factories.make_unit("=cmd|' /C calc'!A0")
     provider = factories.make_provider(name=PROVIDER)
-    run = factories.make_course_run(provider=provider, days=DAYS, title=TITLE, venue=VENUE,
-                                    enrolment_deadline=date(2026, 4, 1))
+    run = factories.make_course_run(
+        provider=provider, days=DAYS, title=TITLE, venue=VENUE, enrolment_deadline=date(2026, 4, 1)
+    )
     run.eligible_roles.append(role)
     db.session.commit()
     hostile = factories.make_user(name=HOSTILE, email="jens@test.dk", staff_role=role, unit=unit)
     long = factories.make_user(name=LONG_NAME, email="aase@test.dk", staff_role=role, unit=unit)
-    enrolments = [factories.make_enrolment(run, hostile, note='@SUM(1+1); "x"\r\n=2'),
-                  factories.make_enrolment(run, long, note="\tgemt")]
+    enrolments = [
+        factories.make_enrolment(run, hostile, note='@SUM(1+1); "x"\r\n=2'),
+        factories.make_enrolment(run, long, note="\tgemt"),
+    ]
     return run, hostile, long, enrolments
 
 
@@ -58,8 +62,15 @@ def scene(app):
 def test_pages_show_hostile_text_escaped(client, login_as, coordinator, scene):
     run, hostile, _long, enrolments = scene
     login_as(coordinator)
-    for url in (f"/runs/{run.id}", "/runs", "/users", "/providers/", f"/providers/{run.provider_id}",
-                f"/enrolments/{enrolments[0].id}/history", f"/runs/{run.id}/enrolments"):
+    for url in (
+        f"/runs/{run.id}",
+        "/runs",
+        "/users",
+        "/providers/",
+        f"/providers/{run.provider_id}",
+        f"/enrolments/{enrolments[0].id}/history",
+        f"/runs/{run.id}/enrolments",
+    ):
         page = client.get(url).get_data(as_text=True)
         assert "<script>alert(1)</script>" not in page, url
         assert "<img src=x" not in page, url
@@ -84,8 +95,19 @@ def test_staff_pages_show_hostile_text_escaped(client, login_as, scene):
 
 # --- mail --------------------------------------------------------------------------------------------
 
-EXPECTED_HEADERS = sorted(["From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "MIME-Version",
-                           "Content-Type", "Content-Language"])
+EXPECTED_HEADERS = sorted(
+    [
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "Auto-Submitted",
+        "MIME-Version",
+        "Content-Type",
+        "Content-Language",
+    ]
+)
 
 
 def _parse(msg):
@@ -115,8 +137,9 @@ COMMA_NAME = "Hansen, Jens Peter Kristian Oestergaard Madsen-Christiansen, Socia
 def test_invitation_mail_headers_cannot_be_injected(scene, name):
     run = scene[0]
     recipient = Recipient(email="jens@test.dk", name=name, language="da")
-    msg = compose.invitation_message(run.days[0], recipient, InvitationKind.INVITATION, stamp=STAMP,
-                                     run_url="https://kursus.example.dk/runs/1")
+    msg = compose.invitation_message(
+        run.days[0], recipient, InvitationKind.INVITATION, stamp=STAMP, run_url="https://kursus.example.dk/runs/1"
+    )
     raw, parsed = _parse(msg)
     assert sorted(parsed.keys()) == EXPECTED_HEADERS
     assert parsed["Bcc"] is None and parsed["X-Injected"] is None
@@ -163,8 +186,13 @@ def _events(body: bytes):
 def test_invitation_ics_round_trips_the_fields(scene, name):
     run = scene[0]
     day = run.days[0]
-    msg = compose.invitation_message(day, Recipient(email="jens@test.dk", name=name), InvitationKind.INVITATION,
-                                     stamp=STAMP, run_url="https://kursus.example.dk/runs/1")
+    msg = compose.invitation_message(
+        day,
+        Recipient(email="jens@test.dk", name=name),
+        InvitationKind.INVITATION,
+        stamp=STAMP,
+        run_url="https://kursus.example.dk/runs/1",
+    )
     (event,) = _events(compose.calendar_of(msg))
     assert event.summary.value == f"{TITLE_READ} – {day.label}"
     assert event.location.value == VENUE

@@ -2,6 +2,7 @@
 
 Runs on SQLite (a temporary file) and on PostgreSQL when TEST_DATABASE_URL points there.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,7 @@ def empty_db_app(tmp_path):
 def test_upgrade_from_empty_matches_models(empty_db_app):
     upgrade()
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "include_object": _include_object}
-        )
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": _include_object})
         diff = compare_metadata(context, db.metadata)
     assert diff == [], f"models and migrations differ: {diff}"
 
@@ -66,8 +65,10 @@ def test_upgrade_normalises_stored_emails_and_keeps_case_twins(empty_db_app, cap
     with db.engine.begin() as conn:
         for user_id, email in rows:
             conn.execute(
-                text("INSERT INTO users (id, email, name, access_level, active, session_version, created_at, "
-                     "updated_at) VALUES (:id, :email, 'x', 'staff', true, 0, '2026-01-01', '2026-01-01')"),
+                text(
+                    "INSERT INTO users (id, email, name, access_level, active, session_version, created_at, "
+                    "updated_at) VALUES (:id, :email, 'x', 'staff', true, 0, '2026-01-01', '2026-01-01')"
+                ),
                 {"id": user_id, "email": email},
             )
     upgrade()
@@ -82,18 +83,31 @@ def test_upgrade_fills_the_first_day_of_existing_runs(empty_db_app):
     from sqlalchemy import text
 
     upgrade(revision="5b1c0e7d9a42")
-    run = text("INSERT INTO course_runs (id, programme_id, provider_id, title, kind, status, capacity, "
-               "enrolment_deadline, venue, price_ore) VALUES (:id, 1, 1, 'R', 'standard', 'draft', 5, '2026-01-01', "
-               "'V', 0)")
-    day = text("INSERT INTO course_days (course_run_id, kind, position, day, starts_at, ends_at, ical_uid) VALUES "
-               "(1, 'teaching', :position, :day, '09:00', '15:30', :uid)")
+    run = text(
+        "INSERT INTO course_runs (id, programme_id, provider_id, title, kind, status, capacity, "
+        "enrolment_deadline, venue, price_ore) VALUES (:id, 1, 1, 'R', 'standard', 'draft', 5, '2026-01-01', "
+        "'V', 0)"
+    )
+    day = text(
+        "INSERT INTO course_days (course_run_id, kind, position, day, starts_at, ends_at, ical_uid) VALUES "
+        "(1, 'teaching', :position, :day, '09:00', '15:30', :uid)"
+    )
     with db.engine.begin() as conn:
-        conn.execute(text("INSERT INTO programmes (id, name, starts_on, ends_on, target_deadline, target_runs, "
-                          "target_completed_staff) VALUES (1, 'P', '2026-01-01', '2027-12-31', '2027-12-31', 1, 1)"))
+        conn.execute(
+            text(
+                "INSERT INTO programmes (id, name, starts_on, ends_on, target_deadline, target_runs, "
+                "target_completed_staff) VALUES (1, 'P', '2026-01-01', '2027-12-31', '2027-12-31', 1, 1)"
+            )
+        )
         conn.execute(text("INSERT INTO providers (id, name) VALUES (1, 'FIC')"))
         conn.execute(run, [{"id": 1}, {"id": 2}])
-        conn.execute(day, [{"position": position, "day": on, "uid": f"u{position}"}
-                           for position, on in ((2, "2026-03-03"), (1, "2026-03-02"), (3, "2026-06-02"))])
+        conn.execute(
+            day,
+            [
+                {"position": position, "day": on, "uid": f"u{position}"}
+                for position, on in ((2, "2026-03-03"), (1, "2026-03-02"), (3, "2026-06-02"))
+            ],
+        )
     upgrade()
     with db.engine.connect() as conn:
         stored = dict(conn.execute(text("SELECT id, first_day FROM course_runs ORDER BY id")).all())

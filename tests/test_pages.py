@@ -1,4 +1,5 @@
 """Cross-cutting pages: language choice, error pages, health check, accessibility statement."""
+
 from __future__ import annotations
 
 from sqlalchemy.exc import OperationalError

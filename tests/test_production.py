@@ -1,4 +1,5 @@
 """The production setup: ProductionConfig's refusals, ProxyFix, request ids and JSON logs, gunicorn.conf.py."""
+
 from __future__ import annotations
 
 import json
@@ -73,8 +74,10 @@ def test_proxy_fix_takes_client_address_and_scheme_from_the_proxy():
         seen.update(addr=request.remote_addr, url=url_for("main.healthz", _external=True))
         return "ok"
 
-    app.test_client().get("/_probe", headers={"X-Forwarded-For": "10.1.2.3", "X-Forwarded-Proto": "https",
-                                              "X-Forwarded-Host": "kursus.example.dk"})
+    app.test_client().get(
+        "/_probe",
+        headers={"X-Forwarded-For": "10.1.2.3", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "kursus.example.dk"},
+    )
     assert seen == {"addr": "10.1.2.3", "url": "https://kursus.example.dk/healthz"}
 
 
@@ -140,7 +143,10 @@ def test_json_logging_replaces_the_root_handlers_once(monkeypatch):
 def test_gunicorn_config_is_valid():
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "--check-config", "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=BASE_DIR, capture_output=True, text=True, timeout=60,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"KURSUSPORTALEN_CONFIG": "testing", "PATH": "/usr/bin:/bin", "WEB_CONCURRENCY": "3"},
     )
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,5 @@
 """Redirect targets from the request (`/login?next=`, the language form's `next`) stay on this site."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -10,8 +11,17 @@ from tests import factories
 from tests.conftest import post_form
 
 #: Each is another site to a browser: "//" and "/\" are scheme-relative, and browsers drop tabs and newlines.
-FOREIGN = ["//evil.example/", "/\\evil.example/", "/\t/evil.example/", "/\n/evil.example/", "/\r\n/evil.example/",
-           "https://evil.example/", "javascript:alert(1)", "\\\\evil.example", " /x"]
+FOREIGN = [
+    "//evil.example/",
+    "/\\evil.example/",
+    "/\t/evil.example/",
+    "/\n/evil.example/",
+    "/\r\n/evil.example/",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    "\\\\evil.example",
+    " /x",
+]
 
 
 @pytest.mark.parametrize("target", FOREIGN)
@@ -26,8 +36,12 @@ def test_local_paths_are_kept(target):
 
 @pytest.mark.parametrize("target", FOREIGN)
 def test_login_never_redirects_to_another_site(client, staff_member, target):
-    response = post_form(client, f"/login?next={quote(target, safe='')}",
-                         {"email": staff_member.email, "password": factories.PASSWORD}, form_url="/login")
+    response = post_form(
+        client,
+        f"/login?next={quote(target, safe='')}",
+        {"email": staff_member.email, "password": factories.PASSWORD},
+        form_url="/login",
+    )
     assert response.status_code == 302
     assert response.location == "/"
 
@@ -40,6 +54,10 @@ def test_language_choice_never_redirects_to_another_site(client, target):
 
 
 def test_login_keeps_a_local_next(client, staff_member):
-    response = post_form(client, f"/login?next={quote('/runs?page=2')}",
-                         {"email": staff_member.email, "password": factories.PASSWORD}, form_url="/login")
+    response = post_form(
+        client,
+        f"/login?next={quote('/runs?page=2')}",
+        {"email": staff_member.email, "password": factories.PASSWORD},
+        form_url="/login",
+    )
     assert response.location == "/runs?page=2"

@@ -1,4 +1,5 @@
 """The date filters remember their results; what they remember must depend on the language and time zone."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -37,14 +38,19 @@ def test_template_gettext_follows_the_locale_within_one_request(app):
     language, rendered in someone else's request) and the request's own locale must still win."""
     from flask import render_template_string
 
-    page = "{{ _('Mødt') }}|{{ ngettext('%(num)s deltager har gennemført (mødt alle tre kursusdage).', " \
-           "'%(num)s deltagere har gennemført (mødt alle tre kursusdage).', n) }}|{{ _('Deltagere') }}"
+    page = (
+        "{{ _('Mødt') }}|{{ ngettext('%(num)s deltager har gennemført (mødt alle tre kursusdage).', "
+        "'%(num)s deltagere har gennemført (mødt alle tre kursusdage).', n) }}|{{ _('Deltagere') }}"
+    )
     with app.test_request_context(headers={"Accept-Language": "da"}):
-        assert render_template_string(page, n=1) == \
-            "Mødt|1 deltager har gennemført (mødt alle tre kursusdage).|Deltagere"
+        assert (
+            render_template_string(page, n=1) == "Mødt|1 deltager har gennemført (mødt alle tre kursusdage).|Deltagere"
+        )
         with force_locale("en"):
-            assert render_template_string(page, n=2) == \
-                "Present|2 participants have completed (attended all three course days).|Participants"
+            assert (
+                render_template_string(page, n=2)
+                == "Present|2 participants have completed (attended all three course days).|Participants"
+            )
         assert render_template_string(page, n=2).startswith("Mødt|2 deltagere")
 
 

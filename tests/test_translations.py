@@ -3,6 +3,7 @@
 The extraction here is the one `make messages` runs (babel.cfg, keyword `_l`, and folders starting with "_"
 included: Babel skips them by default, which once left the form macros' strings untranslated).
 """
+
 from __future__ import annotations
 
 import os

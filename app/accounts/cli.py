@@ -1,4 +1,5 @@
 """`flask users ...` commands: create a user from the command line (the first coordinator, say)."""
+
 from __future__ import annotations
 
 import click

@@ -4,6 +4,7 @@ imported staff to set their first password, and ending a user's sessions.
 Like app.accounts.services: explicit `now`, DomainError subclasses, add/flush, never commit (the view owns
 the transaction). Nothing here logs or audits a password, a token or an email address that has no account.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,16 +43,30 @@ def _external_url(path: str) -> str:
 
 
 def record_login(user: User, *, method: str, now: datetime) -> None:
-    record("auth.login", actor=user, object_type="user", object_id=user.id, subject=user,
-           details={"method": method}, now=now)
+    record(
+        "auth.login",
+        actor=user,
+        object_type="user",
+        object_id=user.id,
+        subject=user,
+        details={"method": method},
+        now=now,
+    )
 
 
 def record_login_failure(email: str, *, now: datetime) -> None:
     """A failed password login. The account is named only if it exists (a typed unknown address is
     personal data of nobody we know, or a typo of a password: neither is kept)."""
     user = get_user_by_email(email) if email else None
-    record("auth.login_failed", actor=None, object_type="user" if user else None,
-           object_id=user.id if user else None, subject=user, details={"method": "password"}, now=now)
+    record(
+        "auth.login_failed",
+        actor=None,
+        object_type="user" if user else None,
+        object_id=user.id if user else None,
+        subject=user,
+        details={"method": "password"},
+        now=now,
+    )
 
 
 def log_out(user: User, *, now: datetime) -> None:
@@ -89,10 +104,14 @@ def _notify_password_changed(user: User, *, now: datetime) -> None:
         link_text=lambda: _("Glemt adgangskode?"),
         subject=lambda: _("Din adgangskode er skiftet"),
         paragraphs=lambda: [
-            _("Adgangskoden til din konto i Kursusportalen er netop blevet skiftet, og du er logget af alle "
-              "steder, hvor du var logget ind."),
-            _("Var det ikke dig, så vælg en ny adgangskode med det samme via linket nedenfor, og kontakt din "
-              "kursuskoordinator."),
+            _(
+                "Adgangskoden til din konto i Kursusportalen er netop blevet skiftet, og du er logget af alle "
+                "steder, hvor du var logget ind."
+            ),
+            _(
+                "Var det ikke dig, så vælg en ny adgangskode med det samme via linket nedenfor, og kontakt din "
+                "kursuskoordinator."
+            ),
         ],
     )
 
@@ -152,14 +171,15 @@ def request_password_reset(email: str, *, now: datetime) -> bool:
         link_text=lambda: _("Vælg en ny adgangskode"),
         subject=lambda: _("Ny adgangskode til Kursusportalen"),
         paragraphs=lambda: [
-            _("Nogen har bedt om at nulstille adgangskoden til din konto i Kursusportalen. Var det dig, så "
-              "brug linket nedenfor til at vælge en ny adgangskode."),
+            _(
+                "Nogen har bedt om at nulstille adgangskoden til din konto i Kursusportalen. Var det dig, så "
+                "brug linket nedenfor til at vælge en ny adgangskode."
+            ),
             _("Linket virker i %(hours)s time(r) og kun én gang.", hours=hours),
             _("Har du ikke bedt om det, kan du se bort fra denne mail. Din adgangskode er ikke ændret."),
         ],
     )
-    record("auth.password_reset_requested", actor=None, object_type="user", object_id=user.id, subject=user,
-           now=now)
+    record("auth.password_reset_requested", actor=None, object_type="user", object_id=user.id, subject=user, now=now)
     return True
 
 
@@ -208,12 +228,21 @@ def send_invitation(user: User, *, actor: User | None, now: datetime) -> None:
         link_text=lambda: _("Vælg din adgangskode"),
         subject=lambda: _("Din konto i Kursusportalen"),
         paragraphs=lambda: [
-            _("%(municipality)s bruger Kursusportalen til kurser for medarbejderne. Du har fået en konto, "
-              "så du kan se og tilmelde dig kurser.", municipality=municipality),
-            _("Brug linket nedenfor til at vælge din adgangskode. Derefter logger du ind med din "
-              "e-mailadresse %(email)s.", email=user.email),
-            _("Linket virker i %(days)s dage. Er det udløbet, kan du bede om et nyt under »Glemt "
-              "adgangskode?« på login-siden eller spørge din kursuskoordinator.", days=days),
+            _(
+                "%(municipality)s bruger Kursusportalen til kurser for medarbejderne. Du har fået en konto, "
+                "så du kan se og tilmelde dig kurser.",
+                municipality=municipality,
+            ),
+            _(
+                "Brug linket nedenfor til at vælge din adgangskode. Derefter logger du ind med din "
+                "e-mailadresse %(email)s.",
+                email=user.email,
+            ),
+            _(
+                "Linket virker i %(days)s dage. Er det udløbet, kan du bede om et nyt under »Glemt "
+                "adgangskode?« på login-siden eller spørge din kursuskoordinator.",
+                days=days,
+            ),
         ],
     )
     record("auth.invitation_sent", actor=actor, object_type="user", object_id=user.id, subject=user, now=now)
@@ -230,9 +259,7 @@ def send_invitations_to_all(*, actor: User | None, now: datetime) -> BulkInvitat
     (sent within INVITATION_DAYS): the bulk action re-sends expired ones, never spams valid ones."""
     valid_since = now - timedelta(days=int(current_app.config["INVITATION_DAYS"]))
     candidates = list(
-        db.session.scalars(
-            select(User).where(User.password_hash.is_(None), User.active.is_(True)).order_by(User.id)
-        )
+        db.session.scalars(select(User).where(User.password_hash.is_(None), User.active.is_(True)).order_by(User.id))
     )
     due = [u for u in candidates if u.invitation_sent_at is None or clock.as_utc(u.invitation_sent_at) < valid_since]
     for user in due:
@@ -241,9 +268,12 @@ def send_invitations_to_all(*, actor: User | None, now: datetime) -> BulkInvitat
 
 
 def count_without_password() -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(User).where(User.password_hash.is_(None), User.active.is_(True))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(User).where(User.password_hash.is_(None), User.active.is_(True))
+        )
+        or 0
+    )
 
 
 def accept_invitation(token: str, new_password: str, *, now: datetime) -> User:
@@ -257,4 +287,3 @@ def accept_invitation(token: str, new_password: str, *, now: datetime) -> User:
     record("auth.invitation_accepted", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
     logger.info("user %s set their first password from an invitation", user.id)
     return user
-

@@ -3,6 +3,7 @@
 Field shape and single-field checks only; rules that need the database (unique names, provider rules,
 cycles in the unit tree) are checked by the services and mapped back onto these fields by the views.
 """
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField

@@ -7,6 +7,7 @@ duplicates) belong to `services.preview_staff_import`, which knows the database;
 here is a cell that looks like a CPR number, in any column (`ImportRow.cpr_columns`): an HR export with
 citizens' or staff members' CPR numbers must not be fed to the portal, not even in a column it ignores.
 """
+
 from __future__ import annotations
 
 import csv

@@ -11,6 +11,7 @@ pending one. After MFA_MAX_ATTEMPTS wrong codes the pending login is dropped.
 
 Services add and flush, never commit; they take `now` explicitly.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -282,8 +283,14 @@ def confirm_enrolment(credential: MfaCredential, code: str, *, now: datetime, pe
     credential.confirmed_at = now
     _end_pending(credential)
     codes = _replace_recovery_codes(credential.user, now=now)
-    record("auth.mfa_enabled", actor=credential.user, object_type="user", object_id=credential.user_id,
-           subject=credential.user_id, now=now)
+    record(
+        "auth.mfa_enabled",
+        actor=credential.user,
+        object_type="user",
+        object_id=credential.user_id,
+        subject=credential.user_id,
+        now=now,
+    )
     db.session.flush()
     return codes
 
@@ -292,8 +299,15 @@ def verify_current_code(credential: MfaCredential, code: str, *, now: datetime) 
     """A logged-in user proves they still hold the app (before new recovery codes or switching MFA off)."""
     step = _matching_step(credential, _normalise(code), now) if credential.confirmed else None
     if step is None or not _claim_step(credential, step):
-        record("auth.mfa_failed", actor=credential.user, object_type="user", object_id=credential.user_id,
-               subject=credential.user_id, details={"stage": "account"}, now=now)
+        record(
+            "auth.mfa_failed",
+            actor=credential.user,
+            object_type="user",
+            object_id=credential.user_id,
+            subject=credential.user_id,
+            details={"stage": "account"},
+            now=now,
+        )
         db.session.flush()
         return False
     return True
@@ -302,8 +316,7 @@ def verify_current_code(credential: MfaCredential, code: str, *, now: datetime) 
 def regenerate_recovery_codes(user: User, *, now: datetime) -> list[str]:
     """Replace every recovery code (used or not) with ten new ones, returned once."""
     codes = _replace_recovery_codes(user, now=now)
-    record("auth.recovery_codes_regenerated", actor=user, object_type="user", object_id=user.id, subject=user,
-           now=now)
+    record("auth.recovery_codes_regenerated", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
     db.session.flush()
     return codes
 
@@ -311,11 +324,14 @@ def regenerate_recovery_codes(user: User, *, now: datetime) -> list[str]:
 def _replace_recovery_codes(user: User, *, now: datetime) -> list[str]:
     db.session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
     method = current_app.config["MFA_RECOVERY_HASH_METHOD"]
-    codes = ["".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
-             for _ in range(RECOVERY_CODE_COUNT)]
+    codes = [
+        "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
+        for _ in range(RECOVERY_CODE_COUNT)
+    ]
     for code in codes:
-        db.session.add(MfaRecoveryCode(user_id=user.id, code_hash=generate_password_hash(code, method=method),
-                                       created_at=now))
+        db.session.add(
+            MfaRecoveryCode(user_id=user.id, code_hash=generate_password_hash(code, method=method), created_at=now)
+        )
     return [format_recovery_code(code) for code in codes]
 
 

@@ -1,4 +1,5 @@
 """Forms for the second factor: a code (TOTP or recovery code) and buttons that only carry CSRF."""
+
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length

@@ -1,4 +1,5 @@
 """Second factor (TOTP and recovery codes) and single sign-on identities, per user."""
+
 from __future__ import annotations
 
 from datetime import datetime

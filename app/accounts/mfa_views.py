@@ -1,5 +1,6 @@
 """The second factor's pages: the code after a password login, enrolment, the user's own MFA page, and the
 coordinator's reset for a lost phone. The rules are in app.accounts.mfa."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
@@ -182,9 +183,7 @@ def account_setup():
         codes = mfa.confirm_enrolment(credential, form.code.data, now=clock.utcnow(), pending=False)
         if codes is not None:
             db.session.commit()
-            return render_template(
-                "accounts/mfa_recovery_codes.html", codes=codes, continue_url=url_for("mfa.account")
-            )
+            return render_template("accounts/mfa_recovery_codes.html", codes=codes, continue_url=url_for("mfa.account"))
         db.session.rollback()
         form.code.errors.append(_("Koden er forkert. Tjek at telefonens ur går rigtigt, og prøv igen."))
     return _setup_page(credential, form, cancel_url=url_for("mfa.account"))
@@ -261,8 +260,10 @@ def reset(user_id: int):
     mfa.remove_mfa(user, actor=_me(), now=clock.utcnow())
     db.session.commit()
     flash(
-        _("Totrinsbekræftelse for %(name)s er nulstillet. Brugeren sætter den op igen ved næste login.",
-          name=user.name),
+        _(
+            "Totrinsbekræftelse for %(name)s er nulstillet. Brugeren sætter den op igen ved næste login.",
+            name=user.name,
+        ),
         "success",
     )
     return redirect(url_for("accounts.user_edit", user_id=user.id))

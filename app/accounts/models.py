@@ -1,4 +1,5 @@
 """User, StaffRole and Unit."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -13,6 +13,7 @@ of an identity to a pre-provisioned account, and only if that account has no ide
 nobody is created here. Nothing is fetched before the first SSO login (lazy discovery), so the app starts
 without the identity provider.
 """
+
 from __future__ import annotations
 
 import logging
@@ -144,8 +145,15 @@ def resolve_login(claims: dict[str, Any], *, now: datetime) -> SsoLogin:
         if not identity.user.active:
             raise SsoRefused("user_inactive", status=403)
         identity.last_login_at = now
-        record("auth.sso_login", actor=identity.user, object_type="user", object_id=identity.user_id,
-               subject=identity.user_id, details={"issuer": issuer}, now=now)
+        record(
+            "auth.sso_login",
+            actor=identity.user,
+            object_type="user",
+            object_id=identity.user_id,
+            subject=identity.user_id,
+            details={"issuer": issuer},
+            now=now,
+        )
         db.session.flush()
         return SsoLogin(identity.user, linked=False)
 
@@ -165,10 +173,24 @@ def resolve_login(claims: dict[str, Any], *, now: datetime) -> SsoLogin:
         # The account is bound to another person at this issuer: a changed or reused email never takes it over.
         raise SsoRefused("account_bound_to_other_identity", status=403)
     db.session.add(UserIdentity(user_id=user.id, issuer=issuer, subject=subject, linked_at=now, last_login_at=now))
-    record("auth.sso_linked", actor=user, object_type="user", object_id=user.id, subject=user,
-           details={"issuer": issuer}, now=now)
-    record("auth.sso_login", actor=user, object_type="user", object_id=user.id, subject=user,
-           details={"issuer": issuer, "first": True}, now=now)
+    record(
+        "auth.sso_linked",
+        actor=user,
+        object_type="user",
+        object_id=user.id,
+        subject=user,
+        details={"issuer": issuer},
+        now=now,
+    )
+    record(
+        "auth.sso_login",
+        actor=user,
+        object_type="user",
+        object_id=user.id,
+        subject=user,
+        details={"issuer": issuer, "first": True},
+        now=now,
+    )
     db.session.flush()
     return SsoLogin(user, linked=True)
 

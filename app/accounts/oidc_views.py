@@ -7,6 +7,7 @@ the audit entries), protected by `state`, PKCE and `nonce` instead of a CSRF tok
 This module also owns the login page's modes: with LOCAL_LOGIN_ENABLED off the email/password form is
 hidden and posting it (or the second-factor pages behind it) answers 404.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,11 +32,16 @@ METHOD_OIDC = "oidc"
 _NEXT = "sso_next"
 
 #: Endpoints of the local (email + password) login, refused when LOCAL_LOGIN_ENABLED is off.
-LOCAL_LOGIN_ENDPOINTS = frozenset({
-    "mfa.login_code", "mfa.login_setup",
-    # passwords are set only for the local login: without it, reset and invitation links are refused too
-    "accounts.password_forgot", "accounts.password_reset", "accounts.accept_invitation",
-})
+LOCAL_LOGIN_ENDPOINTS = frozenset(
+    {
+        "mfa.login_code",
+        "mfa.login_setup",
+        # passwords are set only for the local login: without it, reset and invitation links are refused too
+        "accounts.password_forgot",
+        "accounts.password_reset",
+        "accounts.accept_invitation",
+    }
+)
 
 
 @bp.before_app_request
@@ -71,10 +77,15 @@ def _refused(reason: str, status: int):
     oidc.record_refusal(reason, now=clock.utcnow())
     db.session.commit()
     logger.info("SSO login refused: %s", reason)
-    unknown = reason in {"unknown_identity", "no_verified_email", "no_matching_user", "ambiguous_email",
-                         "account_bound_to_other_identity", "user_inactive"}
-    return render_template("accounts/sso_refused.html", unknown_user=unknown,
-                           unavailable=status >= 500), status
+    unknown = reason in {
+        "unknown_identity",
+        "no_verified_email",
+        "no_matching_user",
+        "ambiguous_email",
+        "account_bound_to_other_identity",
+        "user_inactive",
+    }
+    return render_template("accounts/sso_refused.html", unknown_user=unknown, unavailable=status >= 500), status
 
 
 @bp.get("/login/sso")

@@ -9,6 +9,7 @@ coordinator's user form, `flask users create`), never when logging in.
 
 The messages are Danish msgids (translated per request) meant to be shown next to the password field.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,14 +31,18 @@ _SITE_WORDS = ("kursusportalen", "kursus", "kommune", "københavn", "kobenhavn",
 
 
 def min_length() -> int:
-    return int(current_app.config.get("PASSWORD_MIN_LENGTH", DEFAULT_MIN_LENGTH)) if has_app_context() else (
-        DEFAULT_MIN_LENGTH
+    return (
+        int(current_app.config.get("PASSWORD_MIN_LENGTH", DEFAULT_MIN_LENGTH))
+        if has_app_context()
+        else (DEFAULT_MIN_LENGTH)
     )
 
 
 def min_score() -> int:
-    return int(current_app.config.get("PASSWORD_MIN_SCORE", DEFAULT_MIN_SCORE)) if has_app_context() else (
-        DEFAULT_MIN_SCORE
+    return (
+        int(current_app.config.get("PASSWORD_MIN_SCORE", DEFAULT_MIN_SCORE))
+        if has_app_context()
+        else (DEFAULT_MIN_SCORE)
     )
 
 

@@ -3,6 +3,7 @@
 Services take explicit arguments (actor, now), raise DomainError subclasses and add/flush, never commit:
 the view, the CLI command or the job owns the transaction.
 """
+
 from __future__ import annotations
 
 import enum
@@ -159,8 +160,13 @@ def update_staff_role(role: StaffRole, *, actor: User | None, name: str, name_en
     """Rename a staff role (coordinator). :raises Conflict: the name is taken (field `name`)."""
     before = snapshot(role, ("name", "name_en"))
     role.name, role.name_en = _check_staff_role(name, name_en, role)
-    record("staff_role.update", actor=actor, object_type="staff_role", object_id=role.id,
-           details={"fields": changed_fields(before, role)})
+    record(
+        "staff_role.update",
+        actor=actor,
+        object_type="staff_role",
+        object_id=role.id,
+        details={"fields": changed_fields(before, role)},
+    )
     db.session.flush()
     logger.info("staff role %s updated by %s", role.id, _who(actor))
     return role
@@ -303,8 +309,13 @@ def update_unit(unit: Unit, *, actor: User | None, name: str, parent_id: int | N
     """Rename or move a unit; it can never end up below itself. :raises ValidationFailed: name/parent."""
     before = snapshot(unit, ("name", "parent"))
     unit.name, unit.parent = _check_unit(name, parent_id, unit)
-    record("unit.update", actor=actor, object_type="unit", object_id=unit.id,
-           details={"fields": changed_fields(before, unit)})
+    record(
+        "unit.update",
+        actor=actor,
+        object_type="unit",
+        object_id=unit.id,
+        details={"fields": changed_fields(before, unit)},
+    )
     db.session.flush()
     logger.info("unit %s updated by %s", unit.id, _who(actor))
     return unit
@@ -459,8 +470,14 @@ def create_user(*, actor: User | None, data: UserData) -> User:
         user.set_password(data.password)
     db.session.add(user)
     db.session.flush()
-    record("user.create", actor=actor, object_type="user", object_id=user.id, subject=user,
-           details={"access_level": user.access_level.value, "password": "set" if data.password else "not set"})
+    record(
+        "user.create",
+        actor=actor,
+        object_type="user",
+        object_id=user.id,
+        subject=user,
+        details={"access_level": user.access_level.value, "password": "set" if data.password else "not set"},
+    )
     logger.info("user %s (%s) created by %s", user.id, user.access_level, _who(actor))
     return user
 
@@ -490,8 +507,9 @@ def update_user(user: User, *, actor: User, data: UserData, now: datetime | None
     action = "user.update"
     if was_active != user.active:
         action = "user.activate" if user.active else "user.deactivate"
-    record(action, actor=actor, object_type="user", object_id=user.id, subject=user, details={"fields": fields},
-           now=now)
+    record(
+        action, actor=actor, object_type="user", object_id=user.id, subject=user, details={"fields": fields}, now=now
+    )
     db.session.flush()
     logger.info("user %s updated by %s", user.id, _who(actor))
     return user
@@ -683,11 +701,13 @@ def apply_staff_import(actor: User | None, rows: list[ImportRow]) -> ImportResul
         else:
             unchanged += 1
     db.session.flush()
-    record("staff.import", actor=actor, object_type="staff_import",
-           details={"created": created, "updated": updated, "unchanged": unchanged})
-    logger.info(
-        "staff import by %s: %s created, %s updated, %s unchanged", _who(actor), created, updated, unchanged
+    record(
+        "staff.import",
+        actor=actor,
+        object_type="staff_import",
+        details={"created": created, "updated": updated, "unchanged": unchanged},
     )
+    logger.info("staff import by %s: %s created, %s updated, %s unchanged", _who(actor), created, updated, unchanged)
     return ImportResult(created=created, updated=updated, unchanged=unchanged)
 
 
@@ -712,4 +732,3 @@ def confirm_staff_import(token: str | None, *, actor: User, pending_dir: Path, n
     """
     rows = claim_pending_import(pending_dir, token, actor_id=actor.id, now=now)
     return apply_staff_import(actor, rows)
-

@@ -16,6 +16,7 @@ An ended session is cleared and the user meets the login page with a flash sayin
 Logging out raises the version too (app.accounts.credentials.log_out), so a copy of the cookie taken
 before dies with the logout: the signed cookie alone could not do that.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -63,9 +64,7 @@ def end_all_sessions(user: User) -> None:
 
     The version is raised with an UPDATE in SQL, so two of these at once both count.
     """
-    db.session.execute(
-        update(User).where(User.id == user.id).values(session_version=User.session_version + 1)
-    )
+    db.session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
     db.session.refresh(user, ["session_version"])
 
 

@@ -11,6 +11,7 @@ until the window has moved on. What *counts* differs:
 
 Counter keys hold a hash of the email address, not the address (the storage may be a shared Redis).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,11 +51,17 @@ def _config(name: str):
 def limit_logins(view):
     """Login POST: LOGIN_LIMIT_PER_IP failures per IP, LOGIN_LIMIT_PER_ACCOUNT failures per email."""
     view = limiter.limit(
-        _config("LOGIN_LIMIT_PER_ACCOUNT"), key_func=_email_key, methods=["POST"], deduct_when=_failed,
+        _config("LOGIN_LIMIT_PER_ACCOUNT"),
+        key_func=_email_key,
+        methods=["POST"],
+        deduct_when=_failed,
         scope="login-account",
     )(view)
     return limiter.limit(
-        _config("LOGIN_LIMIT_PER_IP"), key_func=get_remote_address, methods=["POST"], deduct_when=_failed,
+        _config("LOGIN_LIMIT_PER_IP"),
+        key_func=get_remote_address,
+        methods=["POST"],
+        deduct_when=_failed,
         scope="login-ip",
     )(view)
 
@@ -72,6 +79,9 @@ def limit_reset_requests(view):
 def limit_password_changes(view):
     """Account page password change POST: wrong current passwords per user."""
     return limiter.limit(
-        _config("PASSWORD_CHANGE_LIMIT"), key_func=_user_key, methods=["POST"], deduct_when=_failed,
+        _config("PASSWORD_CHANGE_LIMIT"),
+        key_func=_user_key,
+        methods=["POST"],
+        deduct_when=_failed,
         scope="password-change",
     )(view)

@@ -11,6 +11,7 @@ a fingerprint of the user's state, signed into the token and compared when it co
 
 Time comes from app.core.clock, so tests move the clock instead of sleeping.
 """
+
 from __future__ import annotations
 
 import enum

@@ -1,5 +1,6 @@
 """Login and logout, the account page, password reset and invitations; user, staff-role and unit
 administration and the staff import for coordinators."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -134,7 +135,9 @@ def change_password():
     user = _actor()
     try:
         credentials.change_password(
-            user, current_password=form.current_password.data, new_password=form.new_password.data,
+            user,
+            current_password=form.current_password.data,
+            new_password=form.new_password.data,
             now=clock.utcnow(),
         )
         db.session.commit()
@@ -302,10 +305,16 @@ def user_list():
         access_labels=ACCESS_LEVEL_LABELS,
         without_password=credentials.count_without_password(),
     )
-    searched = {name: str(value) for name, value in (
-        ("access_level", filters.access_level), ("staff_role", filters.staff_role_id), ("unit", filters.unit_id),
-        ("active", filters.active),
-    ) if value is not None}
+    searched = {
+        name: str(value)
+        for name, value in (
+            ("access_level", filters.access_level),
+            ("staff_role", filters.staff_role_id),
+            ("unit", filters.unit_id),
+            ("active", filters.active),
+        )
+        if value is not None
+    }
     if filters.q.strip() or searched:
         record_read("user.search", details={"q": filters.q.strip(), "filters": searched, "results": page.total})
     return html
@@ -407,14 +416,21 @@ def user_invite_all():
     result = credentials.send_invitations_to_all(actor=_actor(), now=clock.utcnow())
     db.session.commit()
     if result.sent:
-        flash(ngettext("%(num)s invitation er lagt i udbakken.", "%(num)s invitationer er lagt i udbakken.",
-                       result.sent), "success")
+        flash(
+            ngettext("%(num)s invitation er lagt i udbakken.", "%(num)s invitationer er lagt i udbakken.", result.sent),
+            "success",
+        )
     else:
         flash(_("Der var ingen at invitere."), "info")
     if result.skipped_recent:
-        flash(ngettext("%(num)s bruger har allerede en gyldig invitation og fik ikke en ny.",
-                       "%(num)s brugere har allerede en gyldig invitation og fik ikke en ny.",
-                       result.skipped_recent), "info")
+        flash(
+            ngettext(
+                "%(num)s bruger har allerede en gyldig invitation og fik ikke en ny.",
+                "%(num)s brugere har allerede en gyldig invitation og fik ikke en ny.",
+                result.skipped_recent,
+            ),
+            "info",
+        )
     return redirect(url_for("accounts.user_list"))
 
 

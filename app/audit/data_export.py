@@ -12,6 +12,7 @@ To cover a new table, add one line to SECTIONS, e.g.
     Section("mfa_credentials", "mfa_credentials", "user_id"),
 (the table, the column pointing at the person; `via="enrolments"` when it points at an enrolment).
 """
+
 from __future__ import annotations
 
 import enum
@@ -40,6 +41,7 @@ SECRET_NAME_PARTS = ("password", "token", "secret", "hash", "recovery", "otp")
 def is_secret(column_name: str) -> bool:
     name = column_name.lower()
     return any(part in name for part in SECRET_NAME_PARTS)
+
 
 #: (table, column) -> why it is left out of the export.
 OMITTED_COLUMNS = {
@@ -81,21 +83,28 @@ def _enrich_enrolments(rows: list[dict[str, Any]]) -> None:
     for day in db.session.scalars(
         select(CourseDay).where(CourseDay.course_run_id.in_(run_ids)).order_by(CourseDay.position)
     ):
-        days.setdefault(day.course_run_id, []).append({
-            "id": day.id, "kind": day.kind.value, "position": day.position, "day": day.day,
-            "starts_at": day.starts_at, "ends_at": day.ends_at, "venue": day.venue or runs[day.course_run_id].venue,
-        })
+        days.setdefault(day.course_run_id, []).append(
+            {
+                "id": day.id,
+                "kind": day.kind.value,
+                "position": day.position,
+                "day": day.day,
+                "starts_at": day.starts_at,
+                "ends_at": day.ends_at,
+                "venue": day.venue or runs[day.course_run_id].venue,
+            }
+        )
     for row in rows:
         run = runs.get(row["course_run_id"])
         if run is not None:
-            row["run"] = {"id": run.id, "title": run.title, "status": run.status.value,
-                          "days": days.get(run.id, [])}
+            row["run"] = {"id": run.id, "title": run.title, "status": run.status.value, "days": days.get(run.id, [])}
 
 
 def _enrich_audit_about_me(rows: list[dict[str, Any]]) -> None:
     actor_ids = {row["actor_id"] for row in rows if row.get("actor_id") is not None}
-    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actor_ids))).all()) \
-        if actor_ids else {}
+    names = (
+        dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actor_ids))).all()) if actor_ids else {}
+    )
     for row in rows:
         row["actor_name"] = names.get(row.get("actor_id")) if row.get("actor_id") is not None else None
         row["action_label"] = action_label(row["action"])
@@ -116,8 +125,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("feedback_answers", "feedback_method_answers", "feedback_id", via="feedback"),
     Section("mails", "outbox_messages", "recipient_user_id", omit=frozenset({"message"})),
     Section("participant_list_downloads", "export_downloads", "user_id"),
-    Section("audit_about_me", "audit_entries", "subject_id", omit=frozenset({"ip_address"}),
-            enrich=_enrich_audit_about_me),
+    Section(
+        "audit_about_me", "audit_entries", "subject_id", omit=frozenset({"ip_address"}), enrich=_enrich_audit_about_me
+    ),
     Section("audit_by_me", "audit_entries", "actor_id", owns=False, enrich=_enrich_audit_by_me),
     # Logging in: the second factor (its secret and codes only as set/not set) and single sign-on identities.
     Section("second_factor", "mfa_credentials", "user_id"),
@@ -198,12 +208,14 @@ def build_export(user: User, *, now: datetime | None = None) -> dict[str, Any]:
         if section.owns and "id" in table.c:
             owned.setdefault(section.table, set()).update(row["id"] for row in rows)
         sections[section.name] = rows
-    return _plain({
-        "format_version": FORMAT_VERSION,
-        "generated_at": now or utcnow(),
-        "person": _user_row(user),
-        **sections,
-    })
+    return _plain(
+        {
+            "format_version": FORMAT_VERSION,
+            "generated_at": now or utcnow(),
+            "person": _user_row(user),
+            **sections,
+        }
+    )
 
 
 def export_json(user: User, *, now: datetime | None = None) -> bytes:

@@ -1,4 +1,5 @@
 """The audit page's filters (a GET form: no CSRF). Bad input is shown next to its field and ignored."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm

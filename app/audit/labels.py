@@ -1,4 +1,5 @@
 """Danish labels (msgids) for every audit action and object type; an unknown action shows its code."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l

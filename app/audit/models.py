@@ -1,4 +1,5 @@
 """AuditEntry: one line of the audit log, only ever added by the application."""
+
 from __future__ import annotations
 
 from datetime import datetime

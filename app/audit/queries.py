@@ -1,4 +1,5 @@
 """Searching the audit log for the coordinator's page: filters in SQL, newest first, one page at a time."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,9 +62,7 @@ def search(filters: AuditFilters, *, page: int, per_page: int) -> Page:
         stmt = stmt.join(actor, AuditEntry.actor_id == actor.id).where(*_person_matches(actor, filters.actor))
     if filters.subject.strip():
         subject = aliased(User)
-        stmt = stmt.join(subject, AuditEntry.subject_id == subject.id).where(
-            *_person_matches(subject, filters.subject)
-        )
+        stmt = stmt.join(subject, AuditEntry.subject_id == subject.id).where(*_person_matches(subject, filters.subject))
     if filters.subject_id is not None:
         stmt = stmt.where(AuditEntry.subject_id == filters.subject_id)
     if filters.action.endswith("*"):

@@ -8,6 +8,7 @@ Three ways in:
   write a GET makes (docs/audit.md); a person looking at their own data is not logged.
 - `purge_expired()`: the retention job's bulk DELETE (the only way rows leave the table).
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -104,8 +105,9 @@ def record_read(
     subject_id = subject.id if isinstance(subject, User) else subject
     if actor is not None and subject_id is not None and subject_id == actor.id:
         return None
-    entry = record(action, actor=actor, subject=subject_id, object_type=object_type, object_id=object_id,
-                   details=details)
+    entry = record(
+        action, actor=actor, subject=subject_id, object_type=object_type, object_id=object_id, details=details
+    )
     g.setdefault("audit_reads", []).append(entry)
     return entry
 
@@ -158,8 +160,7 @@ def purge_expired(now: datetime) -> int:
     )
     count = result.rowcount or 0
     if count:
-        record("audit.purged", details={"count": count, "before": cutoff.isoformat(), "retention_days": days},
-               now=now)
+        record("audit.purged", details={"count": count, "before": cutoff.isoformat(), "retention_days": days}, now=now)
     db.session.commit()
     return count
 

@@ -1,5 +1,6 @@
 """The audit page for coordinators (`/audit`) and the right-of-access downloads (`/me/data.json`,
 `/users/<id>/data.json`); the after-request hook that commits logged reads lives on this blueprint."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request, url_for
@@ -104,9 +105,11 @@ def audit_log():
     if filters.searches_a_person:
         # Looking a person up in the log is itself a lookup of that person (docs/audit.md).
         subject_id = filters.subject_id or queries.only_person_matching(filters.subject)
-        record_read("audit.search", subject=subject_id,
-                    details={k: v for k, v in (("subject", filters.subject), ("subject_id", filters.subject_id))
-                             if v})
+        record_read(
+            "audit.search",
+            subject=subject_id,
+            details={k: v for k, v in (("subject", filters.subject), ("subject_id", filters.subject_id)) if v},
+        )
     return html
 
 

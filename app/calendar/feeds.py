@@ -19,6 +19,7 @@ providers (with the history check as an EXISTS), then the runs' days (selectinlo
 
 Services here add/flush and never commit; the view owns the transaction. The token is never logged.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -80,9 +81,7 @@ def user_by_token(token: str | None) -> User | None:
     or the user is deactivated)."""
     if not token or not _TOKEN_RE.fullmatch(token):
         return None
-    return db.session.scalars(
-        select(User).where(User.calendar_token == token, User.active.is_(True))
-    ).first()
+    return db.session.scalars(select(User).where(User.calendar_token == token, User.active.is_(True))).first()
 
 
 # --- which days -------------------------------------------------------------------------------------------
@@ -117,9 +116,7 @@ def _feed_enrolments(user: User, run_id: int | None = None) -> list[Enrolment]:
                 and_(Enrolment.status.in_(ENDED_STATUSES), _had_a_seat()),
             ),
         )
-        .options(
-            joinedload(Enrolment.run).options(joinedload(CourseRun.provider), selectinload(CourseRun.days))
-        )
+        .options(joinedload(Enrolment.run).options(joinedload(CourseRun.provider), selectinload(CourseRun.days)))
     )
     if run_id is not None:
         query = query.where(Enrolment.course_run_id == run_id)
@@ -211,8 +208,11 @@ def render_feed(user: User, run_url: RunUrl | None = None) -> Feed:
     entries = _entries(enrolments, run_url)
     stamps = [clock.as_utc(user.created_at) or datetime(2000, 1, 1, tzinfo=UTC)]
     for enrolment in enrolments:
-        stamps += [clock.as_utc(enrolment.updated_at), clock.as_utc(enrolment.status_changed_at),
-                   clock.as_utc(enrolment.run.updated_at)]
+        stamps += [
+            clock.as_utc(enrolment.updated_at),
+            clock.as_utc(enrolment.status_changed_at),
+            clock.as_utc(enrolment.run.updated_at),
+        ]
     last_modified = max(s for s in stamps if s is not None).replace(microsecond=0)
     with ical.in_language(user.locale) as language:
         name = feed_name()
@@ -239,6 +239,7 @@ def render_run(run: CourseRun, user: User | None = None, run_url: RunUrl | None 
 
 
 # --- addresses ----------------------------------------------------------------------------------------------
+
 
 def feed_urls(token: str) -> tuple[str, str]:
     """(the feed's https address, the same as a webcal:// link that opens the calendar app)."""

@@ -1,4 +1,5 @@
 """Forms for closed days (lukkedage): the edit form and the year filter of the list."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -35,7 +36,7 @@ class ClosedDayForm(FlaskForm):
     reason = StringField(
         _l("Begrundelse"),
         filters=[strip],
-        description=_l("Vises, når en opfølgningsdag flyttes på grund af lukkedagen, f.eks. \"Grundlovsdag\"."),
+        description=_l('Vises, når en opfølgningsdag flyttes på grund af lukkedagen, f.eks. "Grundlovsdag".'),
         validators=[
             DataRequired(message=_l("Skriv hvorfor dagen er lukket.")),
             Length(max=200, message=_l("Begrundelsen må højst være 200 tegn.")),

@@ -1,4 +1,5 @@
 """ClosedDay: the municipality's own closed days, on top of the public holidays."""
+
 from __future__ import annotations
 
 from datetime import date

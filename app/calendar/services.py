@@ -5,6 +5,7 @@ Closed days are the municipality's own non-working days on top of weekends and t
 edits, not code. The follow-up-day proposal reads them through `closed_days_map()`.
 Services flush but never commit.
 """
+
 from __future__ import annotations
 
 import logging
@@ -82,8 +83,11 @@ def _check_day(day: date, closed_day: ClosedDay | None = None) -> None:
     """
     if day.weekday() >= 5:
         raise DomainError(
-            _("%(day)s er en %(weekday)s. Weekender er aldrig arbejdsdage, så dagen skal ikke lukkes.",
-              day=dk_date(day), weekday=dk_date(day, "EEEE")),
+            _(
+                "%(day)s er en %(weekday)s. Weekender er aldrig arbejdsdage, så dagen skal ikke lukkes.",
+                day=dk_date(day),
+                weekday=dk_date(day, "EEEE"),
+            ),
             field="day",
         )
     holiday = public_holiday(day, holiday_language())
@@ -108,8 +112,13 @@ def add_closed_day(day: date, reason: str, *, actor=None) -> ClosedDay:
     closed_day = ClosedDay(day=day, reason=reason)
     with _unique_guard(_already_closed_message(day), "day"):
         db.session.add(closed_day)
-    record("closed_day.create", actor=actor, object_type="closed_day", object_id=closed_day.id,
-           details={"day": day.isoformat()})
+    record(
+        "closed_day.create",
+        actor=actor,
+        object_type="closed_day",
+        object_id=closed_day.id,
+        details={"day": day.isoformat()},
+    )
     logger.info("closed day added by %s: %r %s", actor, closed_day, reason)
     return closed_day
 
@@ -125,8 +134,13 @@ def update_closed_day(closed_day: ClosedDay, day: date, reason: str, *, actor=No
     with _unique_guard(_already_closed_message(day), "day"):
         closed_day.day = day
         closed_day.reason = reason
-    record("closed_day.update", actor=actor, object_type="closed_day", object_id=closed_day.id,
-           details={"fields": changed_fields(before, closed_day), "day": day.isoformat()})
+    record(
+        "closed_day.update",
+        actor=actor,
+        object_type="closed_day",
+        object_id=closed_day.id,
+        details={"fields": changed_fields(before, closed_day), "day": day.isoformat()},
+    )
     logger.info("closed day updated by %s: %r %s", actor, closed_day, reason)
     return closed_day
 
@@ -134,7 +148,12 @@ def update_closed_day(closed_day: ClosedDay, day: date, reason: str, *, actor=No
 def delete_closed_day(closed_day: ClosedDay, *, actor=None) -> None:
     """Reopen a closed day (coordinator). Follow-up days already set are not moved."""
     logger.info("closed day deleted by %s: %r", actor, closed_day)
-    record("closed_day.delete", actor=actor, object_type="closed_day", object_id=closed_day.id,
-           details={"day": closed_day.day.isoformat()})
+    record(
+        "closed_day.delete",
+        actor=actor,
+        object_type="closed_day",
+        object_id=closed_day.id,
+        details={"day": closed_day.day.isoformat()},
+    )
     db.session.delete(closed_day)
     db.session.flush()

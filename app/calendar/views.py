@@ -1,6 +1,7 @@
 """Closed days (coordinator): the municipality's own non-working days. Calendar output: the personal
 subscription feed (`/calendar/<token>.ics`, public: calendar clients send no cookies), one run's days as
 an .ics download, and creating/replacing the feed's secret address (app.calendar.feeds)."""
+
 from __future__ import annotations
 
 import logging
@@ -155,8 +156,7 @@ def run_ics(run_id: int):
     """One run's days as an .ics file to import (no METHOD, the invitations' UIDs). For someone who has or
     had a seat on it, with their status as in their feed; otherwise the days plainly."""
     run = db.get_or_404(CourseRun, run_id)
-    body = feeds.render_run(run, current_user, run_url=lambda r: feeds.external_url("courses.run_detail",
-                                                                                    run_id=r.id))
+    body = feeds.render_run(run, current_user, run_url=lambda r: feeds.external_url("courses.run_detail", run_id=r.id))
     ascii_name, name = feeds.safe_filename(run.title)
     # The calendar response keeps its own cache headers (private, revalidated).
     return as_attachment(_calendar_response(body), f"{ascii_name}.ics", f"{name}.ics", no_store=False)
@@ -174,8 +174,10 @@ def calendar_token():
     user = current_user._get_current_object()
     if user.calendar_token:
         feeds.regenerate_token(user)
-        message = _("Du har fået en ny kalenderadresse. Den gamle adresse virker ikke længere, så kalendere, "
-                    "der abonnerer på den, skal have den nye adresse.")
+        message = _(
+            "Du har fået en ny kalenderadresse. Den gamle adresse virker ikke længere, så kalendere, "
+            "der abonnerer på den, skal have den nye adresse."
+        )
         logger.info("calendar feed address replaced by user %s", user.id)
     else:
         feeds.ensure_token(user)

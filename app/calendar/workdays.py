@@ -2,6 +2,7 @@
 
 Pure functions: the caller passes the closed days, so tests need no database.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping

@@ -8,6 +8,7 @@ Each view is decorated with `@public` or `@allow(level, ..., check=rule)`. A `be
 - answers 404 when the ownership rule `check(user, **view_args)` says no, because the existence of
   another provider's run or another person's enrolment is itself private.
 """
+
 from __future__ import annotations
 
 import enum

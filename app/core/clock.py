@@ -1,4 +1,5 @@
 """The one seam for wall-clock time. Services take `now`/`today` as parameters; views ask here."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,4 +1,5 @@
 """Model mixins, engine set-up per dialect, and the pagination helper."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """File downloads: one place that names the file for every browser and keeps personal data out of caches."""
+
 from __future__ import annotations
 
 from urllib.parse import quote

@@ -1,4 +1,5 @@
 """Domain errors raised by services; views map them onto form fields or flash messages."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Locale and time-zone selection for Flask-Babel, the templates' gettext, and lazy-gettext re-exports."""
+
 from __future__ import annotations
 
 from flask import Flask, current_app, g, request

@@ -8,6 +8,7 @@ so one id ties the proxy's, gunicorn's and the application's lines together.
 Personal data stays out of the logs: records carry the user's id, never a name or an email, and the
 access log writes the path without the query string (a search for a person's name lives there).
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Amounts are integers of øre (1/100 DKK) in the database: never floats."""
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal

@@ -15,6 +15,7 @@
   path, the query string or a form carries a NUL byte or bytes that are not UTF-8. PostgreSQL refuses
   NUL in text (a 500 otherwise), and Werkzeug would silently turn invalid UTF-8 into U+FFFD.
 """
+
 from __future__ import annotations
 
 from urllib.parse import unquote_to_bytes

@@ -1,4 +1,5 @@
 """Jinja filters and globals: locale-aware dates, times and money; navigation per access level."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time

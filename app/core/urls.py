@@ -1,5 +1,6 @@
 """Addresses: redirect targets taken from the request (`?next=`, a form's `next`) are only paths on this
 site; absolute links are built on BASE_URL, never on the request's Host header."""
+
 from __future__ import annotations
 
 import re

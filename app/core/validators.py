@@ -12,6 +12,7 @@ date in the century that the seventh digit gives (CPR's own rule, so 29 February
 and the ten digits must not be part of a longer run of digits (an account or order number). The modulus
 11 check is *not* applied: numbers issued since 2007 need not satisfy it.
 """
+
 from __future__ import annotations
 
 import re
@@ -49,11 +50,7 @@ def find_cpr_numbers(text: str | None) -> list[str]:
     """Every plausible CPR number in `text`, as written there."""
     if not text:
         return []
-    return [
-        match.group(0)
-        for match in CPR_CANDIDATE_RE.finditer(text)
-        if _is_plausible(*match.groups())
-    ]
+    return [match.group(0) for match in CPR_CANDIDATE_RE.finditer(text) if _is_plausible(*match.groups())]
 
 
 def contains_cpr_number(text: str | None) -> bool:

@@ -1,4 +1,5 @@
 """Form widgets of our own: only where wtforms' own measurably costs a page its speed."""
+
 from __future__ import annotations
 
 from markupsafe import Markup, escape

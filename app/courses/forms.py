@@ -1,4 +1,5 @@
 """Forms for course runs (one form for the run and its three days), the run-list filters and methods."""
+
 from __future__ import annotations
 
 import re
@@ -123,7 +124,7 @@ class KronerField(DecimalField):
 
 
 def normalise_kroner(text: str) -> str | None:
-    """"187.500,50" -> "187500.50"; None when `text` is not a plain amount."""
+    """ "187.500,50" -> "187500.50"; None when `text` is not a plain amount."""
     if "," in text:  # Danish: "." groups thousands, "," is the decimal mark
         integer, _sep, fraction = text.partition(",")
         if not re.fullmatch(r"-?(\d{1,3}(\.\d{3})+|\d+)", integer) or not fraction.isdigit():
@@ -135,8 +136,10 @@ def normalise_kroner(text: str) -> str | None:
 
 
 def at_most_two_decimals(form, field) -> None:
-    if field.data is not None and abs(field.data) <= MAX_PRICE_KRONER and field.data != field.data.quantize(
-        Decimal("0.01")
+    if (
+        field.data is not None
+        and abs(field.data) <= MAX_PRICE_KRONER
+        and field.data != field.data.quantize(Decimal("0.01"))
     ):
         raise ValidationError(_l("Prisen kan højst have to decimaler (øre)."))
 
@@ -286,11 +289,15 @@ class CourseRunForm(FlaskForm):
         invalid_message=_l("Skriv en gyldig dato for 1. undervisningsdag, fx 30-09-2008."),
     )
     day1_start = _time_field(
-        _l("Start"), time(9, 0), _l("Skriv starttidspunktet for 1. undervisningsdag."),
+        _l("Start"),
+        time(9, 0),
+        _l("Skriv starttidspunktet for 1. undervisningsdag."),
         _l("Skriv et gyldigt starttidspunkt for 1. undervisningsdag, fx 09:00."),
     )
     day1_end = _time_field(
-        _l("Slut"), time(15, 30), _l("Skriv sluttidspunktet for 1. undervisningsdag."),
+        _l("Slut"),
+        time(15, 30),
+        _l("Skriv sluttidspunktet for 1. undervisningsdag."),
         _l("Skriv et gyldigt sluttidspunkt for 1. undervisningsdag, fx 15:30."),
     )
     day1_venue = _venue_field()
@@ -300,11 +307,15 @@ class CourseRunForm(FlaskForm):
         invalid_message=_l("Skriv en gyldig dato for 2. undervisningsdag, fx 01-10-2008."),
     )
     day2_start = _time_field(
-        _l("Start"), time(9, 0), _l("Skriv starttidspunktet for 2. undervisningsdag."),
+        _l("Start"),
+        time(9, 0),
+        _l("Skriv starttidspunktet for 2. undervisningsdag."),
         _l("Skriv et gyldigt starttidspunkt for 2. undervisningsdag, fx 09:00."),
     )
     day2_end = _time_field(
-        _l("Slut"), time(15, 30), _l("Skriv sluttidspunktet for 2. undervisningsdag."),
+        _l("Slut"),
+        time(15, 30),
+        _l("Skriv sluttidspunktet for 2. undervisningsdag."),
         _l("Skriv et gyldigt sluttidspunkt for 2. undervisningsdag, fx 15:30."),
     )
     day2_venue = _venue_field()
@@ -314,11 +325,15 @@ class CourseRunForm(FlaskForm):
         description=FOLLOW_UP_HINT,
     )
     follow_up_start = _time_field(
-        _l("Start"), time(9, 0), _l("Skriv starttidspunktet for opfølgningsdagen."),
+        _l("Start"),
+        time(9, 0),
+        _l("Skriv starttidspunktet for opfølgningsdagen."),
         _l("Skriv et gyldigt starttidspunkt for opfølgningsdagen, fx 09:00."),
     )
     follow_up_end = _time_field(
-        _l("Slut"), time(15, 30), _l("Skriv sluttidspunktet for opfølgningsdagen."),
+        _l("Slut"),
+        time(15, 30),
+        _l("Skriv sluttidspunktet for opfølgningsdagen."),
         _l("Skriv et gyldigt sluttidspunkt for opfølgningsdagen, fx 15:30."),
     )
     follow_up_venue = _venue_field()
@@ -427,27 +442,35 @@ class RunFilterForm(FlaskForm):
         validators=[Optional(), Length(max=200, message=_l("Søgningen må højst være 200 tegn."))],
     )
     programme = SelectField(
-        _l("Indsats"), widget=FastSelect(), coerce=int_or_none, validate_choice=True,
+        _l("Indsats"),
+        widget=FastSelect(),
+        coerce=int_or_none,
+        validate_choice=True,
         invalid_choice_message=_l("Den valgte indsats findes ikke."),
     )
     provider = SelectField(
-        _l("Udbyder"), widget=FastSelect(), coerce=int_or_none,
+        _l("Udbyder"),
+        widget=FastSelect(),
+        coerce=int_or_none,
         invalid_choice_message=_l("Den valgte udbyder findes ikke."),
     )
     status = SelectField(
-        _l("Status"), widget=FastSelect(),
+        _l("Status"),
+        widget=FastSelect(),
         choices=[SelectChoice("", _l("Alle"))] + [SelectChoice(s.value, s.label) for s in RunStatus],
         default="",
         invalid_choice_message=_l("Vælg en status fra listen."),
     )
     kind = SelectField(
-        _l("Type"), widget=FastSelect(),
+        _l("Type"),
+        widget=FastSelect(),
         choices=[SelectChoice("", _l("Alle"))] + [SelectChoice(k.value, k.label) for k in RunKind],
         default="",
         invalid_choice_message=_l("Vælg en type fra listen."),
     )
     year = SelectField(
-        _l("År"), widget=FastSelect(),
+        _l("År"),
+        widget=FastSelect(),
         coerce=int_or_none,
         invalid_choice_message=_l("Vælg et år fra listen."),
     )
@@ -491,8 +514,9 @@ class MethodForm(FlaskForm):
     )
 
     def as_data(self) -> MethodData:
-        return MethodData(name=self.name.data, name_en=self.name_en.data or None,
-                          description=self.description.data or None)
+        return MethodData(
+            name=self.name.data, name_en=self.name_en.data or None, description=self.description.data or None
+        )
 
 
 def parse_iso_date(value: str | None) -> date | None:

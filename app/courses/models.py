@@ -1,4 +1,5 @@
 """Method, CourseRun and CourseDay (teaching days and the follow-up day)."""
+
 from __future__ import annotations
 
 import enum
@@ -240,7 +241,7 @@ class CourseDay(db.Model):
 
     @property
     def label(self) -> str:
-        """"1. undervisningsdag", "2. undervisningsdag" or "Opfølgningsdag"."""
+        """ "1. undervisningsdag", "2. undervisningsdag" or "Opfølgningsdag"."""
         if self.kind == DayKind.FOLLOW_UP:
             return str(_l("Opfølgningsdag"))
         return str(_l("%(n)s. undervisningsdag", n=self.position))

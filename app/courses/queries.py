@@ -1,5 +1,6 @@
 """Read-side selects for the course pages: the run list (scoped per access level, filtered, sorted,
 paginated in the database) and the choices of the run form and the filters."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -130,8 +131,9 @@ def list_run_years() -> list[int]:
 
 def programme_choices() -> list:
     """(id, name) rows of every programme, newest first, for a filter's choices (no ORM objects to build)."""
-    return list(db.session.execute(
-        select(Programme.id, Programme.name).order_by(Programme.starts_on.desc(), Programme.name)))
+    return list(
+        db.session.execute(select(Programme.id, Programme.name).order_by(Programme.starts_on.desc(), Programme.name))
+    )
 
 
 def provider_choices() -> list:

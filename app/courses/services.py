@@ -4,6 +4,7 @@ cancelling runs, and methods.
 Services take explicit arguments (actor, closed days, months), raise DomainError subclasses and add/flush,
 never commit: the view, the CLI command or the job owns the transaction.
 """
+
 from __future__ import annotations
 
 import logging
@@ -115,16 +116,25 @@ def describe_proposal(p: FollowUpProposal) -> str:
     if not p.skipped:
         return _("Forslag: %(day)s (%(rule)s)", day=day, rule=rule)
     first_day, first_reason = p.skipped[0]
-    parts = [_("%(rule)s = %(anchor)s, som er %(reason)s", rule=rule, anchor=format_date(first_day, "long"),
-               reason=first_reason)]
+    parts = [
+        _(
+            "%(rule)s = %(anchor)s, som er %(reason)s",
+            rule=rule,
+            anchor=format_date(first_day, "long"),
+            reason=first_reason,
+        )
+    ]
     rest = p.skipped[1:]
     if rest:
         days = format_list(
             [_("%(day)s (%(reason)s)", day=format_date(d, "long"), reason=r) for d, r in rest],
             locale=str(get_locale() or RECORD_LANGUAGE),
         )
-        parts.append(ngettext("%(days)s er heller ikke en arbejdsdag", "%(days)s er heller ikke arbejdsdage",
-                              len(rest), days=days))
+        parts.append(
+            ngettext(
+                "%(days)s er heller ikke en arbejdsdag", "%(days)s er heller ikke arbejdsdage", len(rest), days=days
+            )
+        )
     parts.append(_("flyttet til næste arbejdsdag"))
     return _("Forslag: %(day)s (%(explanation)s)", day=day, explanation="; ".join(parts))
 
@@ -340,8 +350,20 @@ def _check_run_data(data: CourseRunData, current_provider_id: int | None = None)
 
 
 #: The run's own fields an edit can change (the audit entry names those that did).
-RUN_FIELDS = ("programme", "provider", "title", "description", "kind", "capacity", "requires_approval",
-              "enrolment_deadline", "venue", "price_ore", "methods", "eligible_roles")
+RUN_FIELDS = (
+    "programme",
+    "provider",
+    "title",
+    "description",
+    "kind",
+    "capacity",
+    "requires_approval",
+    "enrolment_deadline",
+    "venue",
+    "price_ore",
+    "methods",
+    "eligible_roles",
+)
 DAY_FIELDS = ("day", "starts_at", "ends_at", "venue")
 
 
@@ -369,9 +391,7 @@ def _day_values(day_data: CourseDayData, day: date) -> dict:
     }
 
 
-def create_course_run(
-    actor: User, data: CourseRunData, closed_days: Mapping[date, str], months: int
-) -> CourseRun:
+def create_course_run(actor: User, data: CourseRunData, closed_days: Mapping[date, str], months: int) -> CourseRun:
     """Create a run in draft with its three days (coordinator).
 
     The follow-up proposal is always computed and stored with its reason; the follow-up day itself is
@@ -389,8 +409,13 @@ def create_course_run(
         run.days.append(CourseDay(kind=kind, position=position, sequence=0, **_day_values(day_data, day)))
     db.session.add(run)
     db.session.flush()
-    record("run.create", actor=actor, object_type="run", object_id=run.id,
-           details={"title": run.title, "days": [d.day.isoformat() for d in run.days]})
+    record(
+        "run.create",
+        actor=actor,
+        object_type="run",
+        object_id=run.id,
+        details={"title": run.title, "days": [d.day.isoformat() for d in run.days]},
+    )
     logger.info("Course run created by %r: %r (follow-up %s, proposed %s)", actor, run, run.days[2].day, proposed_on)
     return run
 
@@ -420,13 +445,15 @@ def update_course_run(
     """
     _require_coordinator(actor)
     if not run.can_edit:
-        raise DomainError(_("Kursusforløbet er %(status)s og kan ikke længere redigeres.",
-                            status=str(run.status.label).lower()))
+        raise DomainError(
+            _("Kursusforløbet er %(status)s og kan ikke længere redigeres.", status=str(run.status.label).lower())
+        )
     programme, provider, methods, roles = _check_run_data(data, current_provider_id=run.provider_id)
     run = enrolment_services.lock_run(run.id)
     if not run.can_edit:  # changed while we waited for the lock
-        raise DomainError(_("Kursusforløbet er %(status)s og kan ikke længere redigeres.",
-                            status=str(run.status.label).lower()))
+        raise DomainError(
+            _("Kursusforløbet er %(status)s og kan ikke længere redigeres.", status=str(run.status.label).lower())
+        )
     enrolment_services.check_capacity_change(run, data.capacity)
     capacity_rose = data.capacity > run.capacity
     days = {d.position: d for d in run.days}
@@ -447,8 +474,9 @@ def update_course_run(
             run.days.append(CourseDay(kind=kind, position=position, sequence=0, **values))
             continue
         if any(getattr(course_day, name) != value for name, value in values.items()):
-            day_changes[str(position)] = sorted(name for name, value in values.items()
-                                                if getattr(course_day, name) != value)
+            day_changes[str(position)] = sorted(
+                name for name, value in values.items() if getattr(course_day, name) != value
+            )
             for name, value in values.items():
                 setattr(course_day, name, value)
             course_day.sequence += 1
@@ -469,8 +497,13 @@ def update_course_run(
     if promoted:
         details["promoted"] = len(promoted)
     record("run.update", actor=actor, object_type="run", object_id=run.id, details=details, now=now)
-    logger.info("Course run updated by %r: %r (days changed: %s; promoted from the waiting list: %s)",
-                actor, run, changed or "none", len(promoted))
+    logger.info(
+        "Course run updated by %r: %r (days changed: %s; promoted from the waiting list: %s)",
+        actor,
+        run,
+        changed or "none",
+        len(promoted),
+    )
     return run
 
 
@@ -481,8 +514,9 @@ def publish_course_run(actor: User, run: CourseRun) -> CourseRun:
     """
     _require_coordinator(actor)
     if not run.can_publish:
-        raise DomainError(_("Kun en kladde kan offentliggøres; kursusforløbet er %(status)s.",
-                            status=str(run.status.label).lower()))
+        raise DomainError(
+            _("Kun en kladde kan offentliggøres; kursusforløbet er %(status)s.", status=str(run.status.label).lower())
+        )
     run.status = RunStatus.PUBLISHED
     db.session.flush()
     record("run.publish", actor=actor, object_type="run", object_id=run.id)
@@ -563,11 +597,7 @@ class MethodData:
 
 def list_methods_with_usage() -> list[tuple[Method, int]]:
     """Every method by name, with the number of runs that teach it (one query)."""
-    usage = (
-        select(run_methods.c.method_id, func.count().label("runs"))
-        .group_by(run_methods.c.method_id)
-        .subquery()
-    )
+    usage = select(run_methods.c.method_id, func.count().label("runs")).group_by(run_methods.c.method_id).subquery()
     stmt = (
         select(Method, func.coalesce(usage.c.runs, 0))
         .outerjoin(usage, usage.c.method_id == Method.id)
@@ -610,8 +640,13 @@ def update_method(actor: User, method: Method, data: MethodData) -> Method:
     clean = _check_method(data, method.id)
     before = snapshot(method, ("name", "name_en", "description"))
     method.name, method.name_en, method.description = clean.name, clean.name_en, clean.description
-    record("method.update", actor=actor, object_type="method", object_id=method.id,
-           details={"fields": changed_fields(before, method)})
+    record(
+        "method.update",
+        actor=actor,
+        object_type="method",
+        object_id=method.id,
+        details={"fields": changed_fields(before, method)},
+    )
     db.session.flush()
     logger.info("Method updated by %r: %r", actor, method)
     return method
@@ -626,12 +661,14 @@ def delete_method(actor: User, method: Method) -> None:
     _require_coordinator(actor)
     used = method_run_count(method)
     if used:
-        raise Conflict(ngettext(
-            "Metoden %(name)s bruges af %(num)s kursusforløb og kan ikke slettes.",
-            "Metoden %(name)s bruges af %(num)s kursusforløb og kan ikke slettes.",
-            used,
-            name=method.name,
-        ))
+        raise Conflict(
+            ngettext(
+                "Metoden %(name)s bruges af %(num)s kursusforløb og kan ikke slettes.",
+                "Metoden %(name)s bruges af %(num)s kursusforløb og kan ikke slettes.",
+                used,
+                name=method.name,
+            )
+        )
     record("method.delete", actor=actor, object_type="method", object_id=method.id, details={"name": method.name})
     db.session.delete(method)
     db.session.flush()

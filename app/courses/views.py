@@ -1,5 +1,6 @@
 """Course runs (list and detail for everyone, by their rules; create, edit, publish, cancel for the
 coordinator), the follow-up-day proposal, and methods (coordinator, reached from the settings hub)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -81,8 +82,14 @@ def run_list():
     filtered = any(k in args for k in ("q", "programme", "provider", "status", "kind", "year"))
     mine, positions = _my_enrolments(user, page)
     return render_template(
-        "courses/run_list.html", form=form, page=page, filters=filters, args=args, filtered=filtered,
-        my_enrolments=mine, my_positions=positions,
+        "courses/run_list.html",
+        form=form,
+        page=page,
+        filters=filters,
+        args=args,
+        filtered=filtered,
+        my_enrolments=mine,
+        my_positions=positions,
     )
 
 
@@ -153,8 +160,13 @@ def _over_budget(form: CourseRunForm, run: CourseRun | None = None):
 
     if form.programme_id.data is None or form.provider_id.data is None or form.day1_date.data is None:
         return None
-    check = budget_after(form.programme_id.data, form.provider_id.data, form.day1_date.data.year,
-                         form.as_data().price_ore, exclude_run_id=run.id if run is not None else None)
+    check = budget_after(
+        form.programme_id.data,
+        form.provider_id.data,
+        form.day1_date.data.year,
+        form.as_data().price_ore,
+        exclude_run_id=run.id if run is not None else None,
+    )
     return check if check.pushes_over and not form.confirm_over_budget.data else None
 
 
@@ -178,8 +190,7 @@ def run_create():
             db.session.commit()
             flash(_("Kursusforløbet %(title)s er oprettet som kladde.", title=run.title), "success")
             return redirect(url_for(".run_detail", run_id=run.id))
-    return render_template("courses/run_edit.html", form=form, run=None, budget=budget,
-                           proposed=_proposal_requested())
+    return render_template("courses/run_edit.html", form=form, run=None, budget=budget, proposed=_proposal_requested())
 
 
 @bp.route(f"/runs/<{ID}:run_id>/edit", methods=["GET", "POST"])
@@ -188,8 +199,10 @@ def run_edit(run_id: int):
     """Change a draft or published run; days that change get a new calendar sequence."""
     run = db.get_or_404(CourseRun, run_id)
     if not run.can_edit:
-        flash(_("Kursusforløbet er %(status)s og kan ikke længere redigeres.", status=str(run.status.label).lower()),
-              "error")
+        flash(
+            _("Kursusforløbet er %(status)s og kan ikke længere redigeres.", status=str(run.status.label).lower()),
+            "error",
+        )
         return redirect(url_for(".run_detail", run_id=run.id))
     form, budget = _run_form(run), None
     if _proposal_requested():
@@ -203,8 +216,7 @@ def run_edit(run_id: int):
             db.session.commit()
             flash(_("Kursusforløbet %(title)s er gemt.", title=run.title), "success")
             return redirect(url_for(".run_detail", run_id=run.id))
-    return render_template("courses/run_edit.html", form=form, run=run, budget=budget,
-                           proposed=_proposal_requested())
+    return render_template("courses/run_edit.html", form=form, run=run, budget=budget, proposed=_proposal_requested())
 
 
 def _run_action(run_id: int, action, message: str):

@@ -1,5 +1,6 @@
 """Forms of the coordinator's enrolment pages: enrol a staff member on their behalf, move a participant,
 and the attendance form of one course day (also used by the run's provider)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm

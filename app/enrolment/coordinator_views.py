@@ -1,6 +1,7 @@
 """The coordinator's (and, for attendance, the provider's) enrolment pages, on the enrolment blueprint:
 the participants section of the run page, enrolment on someone's behalf, approval, promotion, moves,
 cancellation, an enrolment's history, attendance per course day and marking a run completed."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -56,8 +57,12 @@ def participants_panel_context(run: CourseRun) -> dict:
         "enrol_form": None,
         "completion_problems": None,
     }
-    people = len(participants.confirmed) + len(participants.waitlisted) + len(participants.requested) \
+    people = (
+        len(participants.confirmed)
+        + len(participants.waitlisted)
+        + len(participants.requested)
         + len(participants.history)
+    )
     if request.method == "GET" and people:
         record_read("participants.view", object_type="run", object_id=run.id, details={"people": people})
     if current_user.is_coordinator:
@@ -99,22 +104,32 @@ def _waitlist_position(enrolment: Enrolment) -> int | None:
 
 def _enrolled_message(e: Enrolment) -> str:
     if e.status == EnrolmentStatus.WAITLISTED:
-        return _("Kursusforløbet er fuldt. %(name)s er sat på ventelisten som nr. %(n)s.", name=e.user.name,
-                 n=_waitlist_position(e))
+        return _(
+            "Kursusforløbet er fuldt. %(name)s er sat på ventelisten som nr. %(n)s.",
+            name=e.user.name,
+            n=_waitlist_position(e),
+        )
     return _("%(name)s er tilmeldt kursusforløbet.", name=e.user.name)
 
 
 def _approved_message(e: Enrolment) -> str:
     if e.status == EnrolmentStatus.WAITLISTED:
-        return _("%(name)s er godkendt. Kursusforløbet er fuldt, så %(name)s er sat på ventelisten som nr. %(n)s.",
-                 name=e.user.name, n=_waitlist_position(e))
+        return _(
+            "%(name)s er godkendt. Kursusforløbet er fuldt, så %(name)s er sat på ventelisten som nr. %(n)s.",
+            name=e.user.name,
+            n=_waitlist_position(e),
+        )
     return _("%(name)s er godkendt og tilmeldt.", name=e.user.name)
 
 
 def _moved_message(e: Enrolment) -> str:
     if e.status == EnrolmentStatus.WAITLISTED:
-        return _("%(name)s er flyttet til %(title)s. Forløbet er fuldt, så %(name)s står på ventelisten som nr. "
-                 "%(n)s.", name=e.user.name, title=e.run.title, n=_waitlist_position(e))
+        return _(
+            "%(name)s er flyttet til %(title)s. Forløbet er fuldt, så %(name)s står på ventelisten som nr. %(n)s.",
+            name=e.user.name,
+            title=e.run.title,
+            n=_waitlist_position(e),
+        )
     return _("%(name)s er flyttet til %(title)s og er tilmeldt dér.", name=e.user.name, title=e.run.title)
 
 
@@ -161,8 +176,13 @@ def enrolment_create(run_id: int):
         else:
             try:
                 enrolment = services.enrol(
-                    current_user, run.id, participant, clock.utcnow(), clock.today(),
-                    practice_case=form.practice_case.data, note=form.note.data,
+                    current_user,
+                    run.id,
+                    participant,
+                    clock.utcnow(),
+                    clock.today(),
+                    practice_case=form.practice_case.data,
+                    note=form.note.data,
                 )
             except services.Busy as exc:
                 return _busy(exc)
@@ -271,8 +291,13 @@ def enrolment_history(enrolment_id: int):
         ],
     )
     html = render_template("enrolment/coordinator_history.html", enrolment=enrolment)
-    record_read("enrolment.view", subject=enrolment.user_id, object_type="enrolment", object_id=enrolment.id,
-                details={"run": enrolment.course_run_id})
+    record_read(
+        "enrolment.view",
+        subject=enrolment.user_id,
+        object_type="enrolment",
+        object_id=enrolment.id,
+        details={"run": enrolment.course_run_id},
+    )
     return html
 
 
@@ -304,8 +329,12 @@ def attendance_edit(run_id: int, day_id: int):
     if request.method == "GET":
         form.present.data = [e for e in confirmed_ids if participants.marks.get((e, day.id))]
         if confirmed_ids:
-            record_read("participants.view", object_type="run", object_id=run.id,
-                        details={"people": len(confirmed_ids), "day": day.id})
+            record_read(
+                "participants.view",
+                object_type="run",
+                object_id=run.id,
+                details={"people": len(confirmed_ids), "day": day.id},
+            )
     if form.validate_on_submit():
         present_ids = confirmed_ids if request.form.get("action") == "all" else (form.present.data or [])
         try:
@@ -317,8 +346,15 @@ def attendance_edit(run_id: int, day_id: int):
             participants = services.run_participants(run)  # the rollback expired what was loaded
         else:
             db.session.commit()
-            flash(_("Fremmødet for %(day)s er gemt: %(n)s af %(total)s mødt.", day=day.label.lower(), n=count,
-                    total=len(confirmed_ids)), "success")
+            flash(
+                _(
+                    "Fremmødet for %(day)s er gemt: %(n)s af %(total)s mødt.",
+                    day=day.label.lower(),
+                    n=count,
+                    total=len(confirmed_ids),
+                ),
+                "success",
+            )
             return _run_page(run.id, "fremmoede")
     return render_template(
         "enrolment/attendance_form.html",

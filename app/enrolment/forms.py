@@ -1,5 +1,6 @@
 """Forms of the staff member's enrolment pages: the enrol form on the run page (the practice case only
 for special runs, an optional note for the provider)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -26,8 +27,7 @@ class EnrolForm(FlaskForm):
             no_cpr_number,
         ],
         description=_l(
-            "Forløbet er praksisbaseret: beskriv kort din egen praktiske opgave, fx det netværksmøde, du skal "
-            "holde."
+            "Forløbet er praksisbaseret: beskriv kort din egen praktiske opgave, fx det netværksmøde, du skal holde."
         ),
     )
     note = TextAreaField(

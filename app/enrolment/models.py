@@ -1,4 +1,5 @@
 """Enrolments (with their waiting-list queue), their history of events, and attendance per course day."""
+
 from __future__ import annotations
 
 import enum

@@ -15,6 +15,7 @@ Every change to a run's enrolments follows one pattern, in one transaction (the 
 Services never commit; they raise DomainError (with the form field where there is one) when a rule
 refuses, and `Busy` when the run's lock could not be had within the configured seconds.
 """
+
 from __future__ import annotations
 
 import logging
@@ -145,11 +146,22 @@ def _record(enrolment: Enrolment, kind: EventKind, actor: User | None, now: date
         details["on_behalf"] = True
     if kind in (EventKind.MOVED_OUT, EventKind.MOVED_IN) and detail:
         details["other_run"] = int(detail.split()[-1])
-    audit(f"enrolment.{kind.value}", actor=actor, object_type="enrolment", object_id=enrolment.id,
-          subject=enrolment.user_id, details=details, now=now)
+    audit(
+        f"enrolment.{kind.value}",
+        actor=actor,
+        object_type="enrolment",
+        object_id=enrolment.id,
+        subject=enrolment.user_id,
+        details=details,
+        now=now,
+    )
     logger.info(
         "Enrolment %s (run %s, user %s): %s by %s",
-        enrolment.id, enrolment.course_run_id, enrolment.user_id, kind.value, actor.id if actor else "system",
+        enrolment.id,
+        enrolment.course_run_id,
+        enrolment.user_id,
+        kind.value,
+        actor.id if actor else "system",
     )
     invitations.enrolment_changed(enrolment, event, now)
     return event
@@ -227,11 +239,14 @@ def self_enrolment_refusal(user: User, run: CourseRun, today: date) -> str | Non
     if not user.is_staff:
         return _("Kun medarbejdere kan tilmelde sig kursusforløb.")
     if run.status != RunStatus.PUBLISHED:
-        return _("Kursusforløbet er ikke åbent for tilmelding (det er %(status)s).",
-                 status=str(run.status.label).lower())
+        return _(
+            "Kursusforløbet er ikke åbent for tilmelding (det er %(status)s).", status=str(run.status.label).lower()
+        )
     if user.staff_role_id is None or all(role.id != user.staff_role_id for role in run.eligible_roles):
-        return _("Kursusforløbet er ikke åbent for din stillingsbetegnelse. Kontakt kursuskoordinatoren, "
-                 "hvis du mener, det er en fejl.")
+        return _(
+            "Kursusforløbet er ikke åbent for din stillingsbetegnelse. Kontakt kursuskoordinatoren, "
+            "hvis du mener, det er en fejl."
+        )
     if today > run.enrolment_deadline:
         return _("Tilmeldingsfristen var %(date)s.", date=dk_date(run.enrolment_deadline))
     return None
@@ -278,8 +293,12 @@ def enrol(
     run = lock_run(run_id)
     if on_behalf:
         if run.status != RunStatus.PUBLISHED:
-            raise DomainError(_("Kun offentliggjorte kursusforløb kan have deltagere; forløbet er %(status)s.",
-                                status=str(run.status.label).lower()))
+            raise DomainError(
+                _(
+                    "Kun offentliggjorte kursusforløb kan have deltagere; forløbet er %(status)s.",
+                    status=str(run.status.label).lower(),
+                )
+            )
         if not participant.is_staff or not participant.active:
             raise DomainError(_("Kun aktive medarbejdere kan tilmeldes."), field="email")
     else:
@@ -289,8 +308,14 @@ def enrol(
     existing = active_enrolment(participant.id, run.id)
     if existing is not None:
         if on_behalf:
-            raise Conflict(_("%(name)s er allerede tilmeldt (%(status)s).", name=participant.name,
-                             status=str(existing.status.label).lower()), field="email")
+            raise Conflict(
+                _(
+                    "%(name)s er allerede tilmeldt (%(status)s).",
+                    name=participant.name,
+                    status=str(existing.status.label).lower(),
+                ),
+                field="email",
+            )
         raise Conflict(already_enrolled_message(existing))
     if run.is_special and not practice_case and not on_behalf:
         raise DomainError(
@@ -300,8 +325,12 @@ def enrol(
         practice_case = None
 
     enrolment = Enrolment(
-        course_run_id=run.id, user_id=participant.id, practice_case=practice_case, note=note,
-        status=EnrolmentStatus.REQUESTED, status_changed_at=now,
+        course_run_id=run.id,
+        user_id=participant.id,
+        practice_case=practice_case,
+        note=note,
+        status=EnrolmentStatus.REQUESTED,
+        status_changed_at=now,
     )
     db.session.add(enrolment)
     if run.requires_approval and not on_behalf:
@@ -335,8 +364,11 @@ def cancellation_contact() -> list[User]:
 def after_deadline_message() -> str:
     contacts = ", ".join(f"{u.name} ({u.email})" for u in cancellation_contact())
     if contacts:
-        return _("Tilmeldingsfristen er passeret, så du kan ikke selv afmelde dig. Kontakt kursuskoordinatoren: "
-                 "%(contacts)s.", contacts=contacts)
+        return _(
+            "Tilmeldingsfristen er passeret, så du kan ikke selv afmelde dig. Kontakt kursuskoordinatoren: "
+            "%(contacts)s.",
+            contacts=contacts,
+        )
     return _("Tilmeldingsfristen er passeret, så du kan ikke selv afmelde dig. Kontakt kursuskoordinatoren.")
 
 
@@ -409,8 +441,13 @@ def approve(actor: User, enrolment_id: int, now: datetime) -> Enrolment:
     if run.status != RunStatus.PUBLISHED:
         raise DomainError(_("Kursusforløbet er %(status)s.", status=str(run.status.label).lower()))
     _place(run, enrolment, now)
-    _record(enrolment, EventKind.APPROVED, actor, now,
-            detail=None if enrolment.status == EnrolmentStatus.CONFIRMED else f"queue {enrolment.queue_number}")
+    _record(
+        enrolment,
+        EventKind.APPROVED,
+        actor,
+        now,
+        detail=None if enrolment.status == EnrolmentStatus.CONFIRMED else f"queue {enrolment.queue_number}",
+    )
     return enrolment
 
 
@@ -478,8 +515,9 @@ def move(actor: User, enrolment_id: int, target_run_id: int, now: datetime, toda
     source, target = locked[enrolment.course_run_id], locked[target_run_id]
     db.session.refresh(enrolment)
     if not enrolment.is_active:
-        raise DomainError(_("Kun aktive tilmeldinger kan flyttes; denne er %(status)s.",
-                            status=str(enrolment.status.label).lower()))
+        raise DomainError(
+            _("Kun aktive tilmeldinger kan flyttes; denne er %(status)s.", status=str(enrolment.status.label).lower())
+        )
     if target.programme_id != source.programme_id:
         raise DomainError(_("Der kan kun flyttes til et kursusforløb i samme indsats."), field="target")
     if source.status == RunStatus.COMPLETED:
@@ -495,8 +533,13 @@ def move(actor: User, enrolment_id: int, target_run_id: int, now: datetime, toda
     _set_status(enrolment, EnrolmentStatus.MOVED, now)
     db.session.flush()  # free the (run, user) slot of the partial unique index before the new row
     new = Enrolment(
-        course_run_id=target.id, user_id=enrolment.user_id, practice_case=enrolment.practice_case,
-        note=enrolment.note, moved_from_id=enrolment.id, status=EnrolmentStatus.REQUESTED, status_changed_at=now,
+        course_run_id=target.id,
+        user_id=enrolment.user_id,
+        practice_case=enrolment.practice_case,
+        note=enrolment.note,
+        moved_from_id=enrolment.id,
+        status=EnrolmentStatus.REQUESTED,
+        status_changed_at=now,
     )
     db.session.add(new)
     _place(target, new, now)
@@ -513,8 +556,10 @@ def check_capacity_change(run: CourseRun, new_capacity: int) -> None:
     """Capacity may not drop below the confirmed enrolments (raise DomainError on field `capacity`)."""
     if new_capacity < run.seats_taken:
         raise DomainError(
-            _("Der er %(n)s tilmeldte; kapaciteten kan ikke sættes lavere. Afmeld eller flyt deltagere først.",
-              n=run.seats_taken),
+            _(
+                "Der er %(n)s tilmeldte; kapaciteten kan ikke sættes lavere. Afmeld eller flyt deltagere først.",
+                n=run.seats_taken,
+            ),
             field="capacity",
         )
 
@@ -545,33 +590,47 @@ def record_attendance(actor: User, day_id: int, present_ids: Iterable[int], now:
     present = set(present_ids)
     confirmed = list(
         db.session.scalars(
-            select(Enrolment).where(
-                Enrolment.course_run_id == run.id, Enrolment.status == EnrolmentStatus.CONFIRMED
-            )
+            select(Enrolment).where(Enrolment.course_run_id == run.id, Enrolment.status == EnrolmentStatus.CONFIRMED)
         )
     )
     unknown = present - {e.id for e in confirmed}
     if unknown:
         raise DomainError(_("Kun tilmeldte deltagere kan registreres som mødt."))
     existing = {
-        a.enrolment_id: a
-        for a in db.session.scalars(select(Attendance).where(Attendance.course_day_id == day.id))
+        a.enrolment_id: a for a in db.session.scalars(select(Attendance).where(Attendance.course_day_id == day.id))
     }
     changed_ids = []
     for enrolment in confirmed:
         is_present = enrolment.id in present
         row = existing.get(enrolment.id)
         if row is None:
-            db.session.add(Attendance(enrolment_id=enrolment.id, course_day_id=day.id, present=is_present,
-                                      recorded_by_id=actor.id, recorded_at=now))
+            db.session.add(
+                Attendance(
+                    enrolment_id=enrolment.id,
+                    course_day_id=day.id,
+                    present=is_present,
+                    recorded_by_id=actor.id,
+                    recorded_at=now,
+                )
+            )
             changed_ids.append(enrolment.id)
         elif row.present != is_present:
             row.present, row.recorded_by_id, row.recorded_at = is_present, actor.id, now
             changed_ids.append(enrolment.id)
     db.session.flush()
-    audit("attendance.record", actor=actor, object_type="course_day", object_id=day.id,
-          details={"run": run.id, "present": len(present), "absent": len(confirmed) - len(present),
-                   "changed_enrolments": sorted(changed_ids)}, now=now)
+    audit(
+        "attendance.record",
+        actor=actor,
+        object_type="course_day",
+        object_id=day.id,
+        details={
+            "run": run.id,
+            "present": len(present),
+            "absent": len(confirmed) - len(present),
+            "changed_enrolments": sorted(changed_ids),
+        },
+        now=now,
+    )
     if run.follow_up_confirmed_at is not None and day.kind == DayKind.TEACHING:
         # After the follow-up job: absence on a teaching day withdraws the follow-up day, presence restores it.
         invitations.sync_run(run, now)
@@ -608,14 +667,25 @@ def completion_problems(run: CourseRun, today: date, participants: RunParticipan
     if participants is not None:
         confirmed, marks = [p.enrolment.id for p in participants.confirmed], participants.marks
     else:
-        confirmed = list(db.session.scalars(select(Enrolment.id).where(
-            Enrolment.course_run_id == run.id, Enrolment.status == EnrolmentStatus.CONFIRMED)))
+        confirmed = list(
+            db.session.scalars(
+                select(Enrolment.id).where(
+                    Enrolment.course_run_id == run.id, Enrolment.status == EnrolmentStatus.CONFIRMED
+                )
+            )
+        )
         marks = attendance_map(run)
     for day in run.days:
         missing = sum(1 for e in confirmed if (e, day.id) not in marks)
         if missing:
-            problems.append(_("Fremmøde mangler for %(n)s deltager(e) på %(day)s (%(date)s).",
-                              n=missing, day=day.label.lower(), date=dk_date(day.day)))
+            problems.append(
+                _(
+                    "Fremmøde mangler for %(n)s deltager(e) på %(day)s (%(date)s).",
+                    n=missing,
+                    day=day.label.lower(),
+                    date=dk_date(day.day),
+                )
+            )
     return problems
 
 
@@ -643,8 +713,9 @@ def waitlist_positions(run_ids: Iterable[int]) -> dict[int, int]:
     run_ids = list(run_ids)
     if not run_ids:
         return {}
-    position = func.row_number().over(partition_by=Enrolment.course_run_id,
-                                      order_by=(Enrolment.queue_number, Enrolment.id))
+    position = func.row_number().over(
+        partition_by=Enrolment.course_run_id, order_by=(Enrolment.queue_number, Enrolment.id)
+    )
     rows = db.session.execute(
         select(Enrolment.id, position).where(
             Enrolment.course_run_id.in_(run_ids), Enrolment.status == EnrolmentStatus.WAITLISTED
@@ -690,8 +761,9 @@ def run_participants(run: CourseRun) -> RunParticipants:
             .order_by(Enrolment.status_changed_at, Enrolment.id)
         )
     )
-    waiting = sorted((e for e in enrolments if e.status == EnrolmentStatus.WAITLISTED),
-                     key=lambda e: (e.queue_number, e.id))
+    waiting = sorted(
+        (e for e in enrolments if e.status == EnrolmentStatus.WAITLISTED), key=lambda e: (e.queue_number, e.id)
+    )
     positions = {e.id: position for position, e in enumerate(waiting, start=1)}
     marks = attendance_map(run)
     done = completed_ids(run.days, [e.id for e in enrolments if e.status == EnrolmentStatus.CONFIRMED], marks)
@@ -759,13 +831,16 @@ def my_courses(user: User) -> list[MyCourse]:
     result = []
     for e in enrolments:
         marks = {a.course_day_id: a.present for a in e.attendances}
-        completed = e.status == EnrolmentStatus.CONFIRMED and bool(e.run.days) and all(
-            marks.get(d.id) for d in e.run.days
+        completed = (
+            e.status == EnrolmentStatus.CONFIRMED and bool(e.run.days) and all(marks.get(d.id) for d in e.run.days)
         )
         overlaps = []
         if e.is_active:
-            overlaps = [o for o in active_runs if o.id != e.course_run_id
-                        and any(_days_overlap(a, b) for a in e.run.days for b in o.days)]
+            overlaps = [
+                o
+                for o in active_runs
+                if o.id != e.course_run_id and any(_days_overlap(a, b) for a in e.run.days for b in o.days)
+            ]
         result.append(MyCourse(e, positions.get(e.id), completed, marks, overlaps))
     far = date.max
     result.sort(key=lambda c: (not c.enrolment.is_active, c.enrolment.run.first_day or far, c.enrolment.id))

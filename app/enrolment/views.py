@@ -1,6 +1,7 @@
 """Enrolment pages. Staff: enrol, cancel, my courses. The coordinator's pages (participants, on-behalf
 enrolment, approval, promotion, moves, attendance, completion) live in coordinator_views.py on the same
 blueprint. `run_page_context()` gives the run page (courses.run_detail) its enrolment panels."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
@@ -86,8 +87,9 @@ def may_use_run(user, run_id: int) -> bool:
         return False
     if run_visible_to(user, run):
         return True
-    return bool(db.session.scalar(select(exists().where(Enrolment.user_id == user.id,
-                                                        Enrolment.course_run_id == run_id))))
+    return bool(
+        db.session.scalar(select(exists().where(Enrolment.user_id == user.id, Enrolment.course_run_id == run_id)))
+    )
 
 
 def _refused(run: CourseRun, message: str):
@@ -116,8 +118,9 @@ def _enrolled_message(enrolment: Enrolment) -> str:
     title = enrolment.run.title
     if enrolment.status == EnrolmentStatus.WAITLISTED:
         position = services.waitlist_positions([enrolment.course_run_id]).get(enrolment.id)
-        return _("Kursusforløbet %(title)s er fuldt. Du er skrevet på ventelisten som nr. %(n)s.", title=title,
-                 n=position)
+        return _(
+            "Kursusforløbet %(title)s er fuldt. Du er skrevet på ventelisten som nr. %(n)s.", title=title, n=position
+        )
     if enrolment.status == EnrolmentStatus.REQUESTED:
         return _("Din tilmelding til %(title)s afventer godkendelse fra kursuskoordinatoren.", title=title)
     return _("Du er tilmeldt %(title)s.", title=title)
@@ -140,8 +143,13 @@ def enrol(run_id: int):
     practice_case = form.practice_case.data if "practice_case" in form else None
     try:
         enrolment = services.enrol(
-            current_user, run.id, current_user, clock.utcnow(), clock.today(),
-            practice_case=practice_case, note=form.note.data,
+            current_user,
+            run.id,
+            current_user,
+            clock.utcnow(),
+            clock.today(),
+            practice_case=practice_case,
+            note=form.note.data,
         )
     except services.Busy as exc:
         return _busy(exc)
@@ -187,7 +195,7 @@ def cancel(run_id: int):
 @bp.get("/me/courses")
 @allow(S)
 def my_courses():
-    """"Mine kurser": the staff member's runs with status, every course day, attendance and completion, and
+    """ "Mine kurser": the staff member's runs with status, every course day, attendance and completion, and
     the calendar section (the personal feed's address, if created: GET never creates it)."""
     courses = services.my_courses(current_user)
     feedback = feedback_links([c.enrolment.id for c in courses], clock.today())

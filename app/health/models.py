@@ -1,4 +1,5 @@
 """SchedulerHeartbeat: the active scheduler's "still alive", one row per scheduler name."""
+
 from __future__ import annotations
 
 from datetime import datetime

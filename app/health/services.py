@@ -1,4 +1,5 @@
 """The heartbeat the scheduler writes and the health report `/healthz` answers with."""
+
 from __future__ import annotations
 
 import os

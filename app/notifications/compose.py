@@ -17,6 +17,7 @@ part, so no client sees two scheduling objects in one mail. Both calendar parts 
 the iCalendar bytes (CRLF line ends, folded lines) unchanged; the text parts are quoted-printable, which
 survives any relay.
 """
+
 from __future__ import annotations
 
 import enum
@@ -135,8 +136,7 @@ def invitation_intro(day: CourseDay, kind: InvitationKind) -> str:
         )
     if kind == InvitationKind.CANCELLATION:
         return _(
-            "Du deltager ikke længere i kursusdagen nedenfor i kursusforløbet »%(run)s«. "
-            "Den fjernes fra din kalender.",
+            "Du deltager ikke længere i kursusdagen nedenfor i kursusforløbet »%(run)s«. Den fjernes fra din kalender.",
             run=run,
         )
     if kind == InvitationKind.DAY_CANCELLED:
@@ -186,7 +186,6 @@ def to_header(name: str, email: str) -> str:
     prefix = len("To: ") if "\r\n" not in display else 0
     separator = " " if prefix + len(last_line) + len(addr_spec) + 3 <= _MAX_HEADER_LINE else "\r\n "
     return f"{display}{separator}<{addr_spec}>"
-
 
 
 def _envelope(recipient: Recipient, subject: str, stamp: datetime, message_id: str | None) -> EmailMessage:
@@ -299,4 +298,3 @@ def calendar_of(msg: EmailMessage) -> bytes | None:
         if part.get_content_type() == "text/calendar":
             return part.get_payload(decode=True)
     return None
-

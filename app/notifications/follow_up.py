@@ -17,6 +17,7 @@ FOLLOW_UP_CONFIRM_TIME, default 18:00 local time, or the end of the day if it en
 
 Runs whose follow-up day has already begun are not touched (too late to fix; the demo's history too).
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,8 +51,8 @@ def due_at(run: CourseRun) -> datetime | None:
 
 def _pending_runs(today: date, run_id: int | None = None) -> list[CourseRun]:
     """Published runs not confirmed yet whose follow-up day has not begun (days loaded, one query each)."""
-    follow_up_not_begun = (
-        select(CourseDay.course_run_id).where(CourseDay.kind == DayKind.FOLLOW_UP, CourseDay.day >= today)
+    follow_up_not_begun = select(CourseDay.course_run_id).where(
+        CourseDay.kind == DayKind.FOLLOW_UP, CourseDay.day >= today
     )
     stmt = (
         select(CourseRun)
@@ -103,15 +104,24 @@ def confirm(run_id: int, now: datetime) -> bool:
         run.follow_up_confirmed_at = now
         db.session.flush()
         report = sync_run(run, now, confirmation=True)
-        record("run.follow_up_confirmed", object_type="run", object_id=run.id, now=now,  # the system: actor None
-               details={"moved": moved, "day": run.follow_up_day.day.isoformat()})
+        record(
+            "run.follow_up_confirmed",
+            object_type="run",
+            object_id=run.id,
+            now=now,  # the system: actor None
+            details={"moved": moved, "day": run.follow_up_day.day.isoformat()},
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     logger.info(
         "follow-up day of run %s confirmed%s: %d update(s), %d invitation(s), %d cancellation(s) queued",
-        run_id, " and moved by the rule" if moved else "", report.updates, report.invitations, report.cancellations,
+        run_id,
+        " and moved by the rule" if moved else "",
+        report.updates,
+        report.invitations,
+        report.cancellations,
     )
     return True
 

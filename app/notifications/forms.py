@@ -1,4 +1,5 @@
 """Forms of the coordinator's mail outbox page: the list's filters (a GET form, no CSRF)."""
+
 from __future__ import annotations
 
 import re
@@ -63,7 +64,8 @@ class OutboxFilterForm(FlaskForm):
         invalid_choice_message=_l("Ukendt status. Vælg en status fra listen."),
     )
     run = RunSelectField(
-        _l("Kursusforløb"), widget=FastSelect(),  # every run there is: thousands of options at national size
+        _l("Kursusforløb"),
+        widget=FastSelect(),  # every run there is: thousands of options at national size
         not_a_number_message=_l("Kursusforløbet skal angives med sit nummer. Vælg et forløb fra listen."),
         invalid_choice_message=_l("Kursusforløbet findes ikke. Vælg et forløb fra listen."),
     )

@@ -14,6 +14,7 @@ Decisions (TECHNICAL-NOTES §2):
   `language` and renders under Flask-Babel's `force_locale`. They need an app context, not a request
   (the scheduler calls them inside `with app.app_context()`).
 """
+
 from __future__ import annotations
 
 import re
@@ -241,9 +242,7 @@ def course_day_calendar(
     organizer = _address(
         organizer_email or config["CALENDAR_ORGANIZER_EMAIL"], organizer_name or config["CALENDAR_ORGANIZER_NAME"]
     )
-    attendee = _address(
-        attendee_email, attendee_name, role="REQ-PARTICIPANT", partstat="NEEDS-ACTION", rsvp=False
-    )
+    attendee = _address(attendee_email, attendee_name, role="REQ-PARTICIPANT", partstat="NEEDS-ACTION", rsvp=False)
     with in_language(language):
         if method == REQUEST:
             pass

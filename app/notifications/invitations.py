@@ -23,6 +23,7 @@ Dedupe key `invite:<course day id>:<enrolment id>:<sequence>`; supersede key `<e
 queues the plain notices that carry no calendar (waiting list, awaiting approval, rejected, cancelled).
 Everything here flushes and never commits.
 """
+
 from __future__ import annotations
 
 import logging
@@ -134,8 +135,10 @@ def _provisional_note(run: CourseRun, day: CourseDay) -> str | None:
     """In the current locale: the follow-up day's date is provisional until the follow-up job fixed it."""
     if day.kind != DayKind.FOLLOW_UP or run.follow_up_confirmed_at is not None:
         return None
-    return _("Opfølgningsdagens dato er foreløbig. Den bekræftes, når 2. undervisningsdag er afholdt, "
-             "og du får da besked, hvis den ændres.")
+    return _(
+        "Opfølgningsdagens dato er foreløbig. Den bekræftes, når 2. undervisningsdag er afholdt, "
+        "og du får da besked, hvis den ændres."
+    )
 
 
 def sync_run(
@@ -214,7 +217,11 @@ def sync_run(
     if report.queued or report.withdrawn:
         logger.info(
             "run %s: %d invitation(s), %d update(s), %d cancellation(s) queued, %d withdrawn",
-            run.id, report.invitations, report.updates, report.cancellations, report.withdrawn,
+            run.id,
+            report.invitations,
+            report.updates,
+            report.cancellations,
+            report.withdrawn,
         )
     return report
 
@@ -294,9 +301,7 @@ def queue_notice(
     recipient = Recipient.from_user(user)
     with in_language(recipient.language) as language:
         subject_text = subject()
-        day_lines = [
-            f"{d.label}: {dk_date(d.day, 'full')}, {time_range(d)}, {d.effective_venue}" for d in days
-        ]
+        day_lines = [f"{d.label}: {dk_date(d.day, 'full')}, {time_range(d)}, {d.effective_venue}" for d in days]
         text, html = compose.render_bodies(
             "notifications/notice",
             language,
@@ -336,32 +341,57 @@ def enrolment_changed(enrolment: Enrolment, event: EnrolmentEvent, now: datetime
     key = f"notice:{event.id}"
     url = my_courses_url()
     if enrolment.status == EnrolmentStatus.WAITLISTED and kind in (
-        EventKind.WAITLISTED, EventKind.APPROVED, EventKind.MOVED_IN
+        EventKind.WAITLISTED,
+        EventKind.APPROVED,
+        EventKind.MOVED_IN,
     ):
         position = _waitlist_position(enrolment)
         queue_notice(
-            user, kind="waitlisted", dedupe_key=key, now=now, run=run, link=url,
+            user,
+            kind="waitlisted",
+            dedupe_key=key,
+            now=now,
+            run=run,
+            link=url,
             subject=lambda: _("Venteliste: %(run)s", run=title),
             paragraphs=lambda: [
-                _("Kursusforløbet »%(run)s« er fuldt, så du er sat på ventelisten som nr. %(n)s.",
-                  run=title, n=position),
-                _("Bliver der en plads ledig, får du den automatisk i den rækkefølge, I er skrevet op, og du får "
-                  "straks en mail med kalenderinvitationerne."),
+                _(
+                    "Kursusforløbet »%(run)s« er fuldt, så du er sat på ventelisten som nr. %(n)s.",
+                    run=title,
+                    n=position,
+                ),
+                _(
+                    "Bliver der en plads ledig, får du den automatisk i den rækkefølge, I er skrevet op, og du får "
+                    "straks en mail med kalenderinvitationerne."
+                ),
             ],
         )
     elif kind == EventKind.REQUESTED:
         queue_notice(
-            user, kind="requested", dedupe_key=key, now=now, run=run, link=url,
+            user,
+            kind="requested",
+            dedupe_key=key,
+            now=now,
+            run=run,
+            link=url,
             subject=lambda: _("Afventer godkendelse: %(run)s", run=title),
             paragraphs=lambda: [
-                _("Vi har modtaget din tilmelding til kursusforløbet »%(run)s«. Kursuskoordinatoren skal godkende "
-                  "den, før du får en plads.", run=title),
+                _(
+                    "Vi har modtaget din tilmelding til kursusforløbet »%(run)s«. Kursuskoordinatoren skal godkende "
+                    "den, før du får en plads.",
+                    run=title,
+                ),
                 _("Du får en mail, når tilmeldingen er godkendt eller afvist."),
             ],
         )
     elif kind == EventKind.REJECTED:
         queue_notice(
-            user, kind="rejected", dedupe_key=key, now=now, run=run, link=url,
+            user,
+            kind="rejected",
+            dedupe_key=key,
+            now=now,
+            run=run,
+            link=url,
             subject=lambda: _("Tilmelding afvist: %(run)s", run=title),
             paragraphs=lambda: [
                 _("Kursuskoordinatoren har afvist din tilmelding til kursusforløbet »%(run)s«.", run=title),
@@ -372,7 +402,12 @@ def enrolment_changed(enrolment: Enrolment, event: EnrolmentEvent, now: datetime
         # Held no course day in the calendar (on the waiting list, awaiting approval, or every day passed):
         # the per-day cancellations say nothing, so one notice confirms the cancellation.
         queue_notice(
-            user, kind="cancelled", dedupe_key=key, now=now, run=run, link=url,
+            user,
+            kind="cancelled",
+            dedupe_key=key,
+            now=now,
+            run=run,
+            link=url,
             subject=lambda: _("Afmeldt: %(run)s", run=title),
             paragraphs=lambda: [_("Din tilmelding til kursusforløbet »%(run)s« er annulleret.", run=title)],
         )

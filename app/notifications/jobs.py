@@ -6,6 +6,7 @@ always read from the database (course days, enrolments, calendar invitations, ou
 APScheduler's memory: a restart loses nothing, and running a job twice does nothing the second time
 (every mail has a unique dedupe key).
 """
+
 from __future__ import annotations
 
 import logging

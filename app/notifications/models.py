@@ -1,4 +1,5 @@
 """The mail outbox: every mail is first a row, written in the same transaction as the change it announces."""
+
 from __future__ import annotations
 
 import enum

@@ -22,6 +22,7 @@ What is guaranteed, and what is not:
 
 Times: pass aware datetimes (`now`); they are stored in UTC.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -181,9 +182,7 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY)
 
 
-def deliver_due(
-    now: datetime, *, transport: Transport | None = None, batch_size: int | None = None
-) -> DeliveryReport:
+def deliver_due(now: datetime, *, transport: Transport | None = None, batch_size: int | None = None) -> DeliveryReport:
     """Send the pending mails that are due (oldest first, at most `batch_size`, default MAIL_BATCH_SIZE)
     over one transport connection (default: `transport_from_config()`), and record the outcome.
 
@@ -237,9 +236,7 @@ def deliver_due(
                 session.commit()
                 continue
             try:
-                transport.send(
-                    from_addr, [row.recipient_email], row.message, outbox_id=row.id, kind=row.kind, now=now
-                )
+                transport.send(from_addr, [row.recipient_email], row.message, outbox_id=row.id, kind=row.kind, now=now)
             except Exception as error:
                 _record_failure(row, error, now, max_attempts, report)
                 session.commit()
@@ -284,7 +281,8 @@ def _fail_rows(ids: list[int], error: BaseException, now: datetime, max_attempts
     db.session.commit()
     if ids:
         logger.warning(
-            "no connection to the mail server (%s): a failed attempt counted for %d mail(s)", _error_kind(error),
+            "no connection to the mail server (%s): a failed attempt counted for %d mail(s)",
+            _error_kind(error),
             len(ids),
         )
 
@@ -299,7 +297,10 @@ def _record_failure(
         report.failed += 1
         # Logs name the row and the kind of error only: the error text may quote the address.
         logger.error(
-            "mail failed for good: outbox id %s, kind %s, %d attempts, %s", row.id, row.kind, row.attempts,
+            "mail failed for good: outbox id %s, kind %s, %d attempts, %s",
+            row.id,
+            row.kind,
+            row.attempts,
             _error_kind(error),
         )
     else:
@@ -307,8 +308,11 @@ def _record_failure(
         report.retried += 1
         if log:
             logger.warning(
-                "mail not sent, will retry: outbox id %s, kind %s, attempt %d, %s", row.id, row.kind,
-                row.attempts, _error_kind(error),
+                "mail not sent, will retry: outbox id %s, kind %s, attempt %d, %s",
+                row.id,
+                row.kind,
+                row.attempts,
+                _error_kind(error),
             )
 
 
@@ -374,9 +378,9 @@ def retry(actor: User, message_id: int, now: datetime) -> OutboxMessage:
         raise Conflict(_("Kun en mail, der ikke kunne sendes, kan sendes igen."))
     if row.supersede_key is not None:
         newer = db.session.scalar(
-            select(OutboxMessage.id).where(
-                OutboxMessage.supersede_key == row.supersede_key, OutboxMessage.id > row.id
-            ).limit(1)
+            select(OutboxMessage.id)
+            .where(OutboxMessage.supersede_key == row.supersede_key, OutboxMessage.id > row.id)
+            .limit(1)
         )
         if newer is not None:
             raise Conflict(_("Der er sendt en nyere mail om det samme til modtageren, så denne sendes ikke igen."))
@@ -384,8 +388,15 @@ def retry(actor: User, message_id: int, now: datetime) -> OutboxMessage:
     row.attempts = 0
     row.next_attempt_at = now.astimezone(UTC)
     db.session.flush()
-    record("mail.retry", actor=actor, object_type="outbox_message", object_id=row.id,
-           subject=row.recipient_user_id, details={"kind": row.kind}, now=now)
+    record(
+        "mail.retry",
+        actor=actor,
+        object_type="outbox_message",
+        object_id=row.id,
+        subject=row.recipient_user_id,
+        details={"kind": row.kind},
+        now=now,
+    )
     return row
 
 
@@ -420,9 +431,7 @@ def list_outbox(
 def outbox_counts() -> dict[OutboxStatus, int]:
     """How many mails have each status (every status present, zeros included), in one query."""
     counts = dict.fromkeys(OutboxStatus, 0)
-    rows = db.session.execute(
-        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-    )
+    rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
     for status, n in rows:
         counts[OutboxStatus(status)] = n
     return counts

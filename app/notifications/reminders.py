@@ -16,6 +16,7 @@ participant recorded present on it gets one mail (`feedback:<enrolment id>`) ask
 for up to that many days after the day (attendance is often recorded a few days late). The mail links to
 the participant's feedback form, `feedback_url()`: the absolute address of `/me/feedback/<enrolment id>`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -90,20 +91,23 @@ def queue_due_reminders(now: datetime) -> int:
         run = day.run
         title, label = run.title, day.label
         date_text = dk_date(day.day, "full")
-        if queue_notice(
-            enrolment.user,
-            kind="reminder",
-            dedupe_key=key,
-            now=now,
-            run=run,
-            days=[day],
-            link=my_courses_url(),
-            subject=lambda title=title, label=label: _("Påmindelse: %(run)s – %(day)s", run=title, day=label),
-            paragraphs=lambda title=title, date_text=date_text: [
-                _("Husk kursusdagen i kursusforløbet »%(run)s« %(date)s.", run=title, date=date_text),
-                _("Kan du ikke komme, så meld fra i Kursusportalen hurtigst muligt, så pladsen kan gå videre."),
-            ],
-        ) is not None:
+        if (
+            queue_notice(
+                enrolment.user,
+                kind="reminder",
+                dedupe_key=key,
+                now=now,
+                run=run,
+                days=[day],
+                link=my_courses_url(),
+                subject=lambda title=title, label=label: _("Påmindelse: %(run)s – %(day)s", run=title, day=label),
+                paragraphs=lambda title=title, date_text=date_text: [
+                    _("Husk kursusdagen i kursusforløbet »%(run)s« %(date)s.", run=title, date=date_text),
+                    _("Kan du ikke komme, så meld fra i Kursusportalen hurtigst muligt, så pladsen kan gå videre."),
+                ],
+            )
+            is not None
+        ):
             queued += 1
     db.session.commit()
     if queued:
@@ -146,28 +150,32 @@ def queue_due_feedback_requests(now: datetime) -> int:
         if f"feedback:{enrolment.id}" in done:
             continue
         title = day.run.title
-        if queue_notice(
-            enrolment.user,
-            kind="feedback",
-            dedupe_key=f"feedback:{enrolment.id}",
-            now=now,
-            run=day.run,
-            link=feedback_url(enrolment),
-            link_text=lambda: _("Giv din tilbagemelding"),
-            subject=lambda title=title: _("Din tilbagemelding: %(run)s", run=title),
-            paragraphs=lambda title=title: [
-                _("Tak for din deltagelse i kursusforløbet »%(run)s«.", run=title),
-                _("Fortæl os kort, hvordan du har brugt metoderne i din praksis siden kurset, og om du nu "
-                  "inddrager forældrene tidligere. Det tager et par minutter og indgår i evalueringen af "
-                  "indsatsen."),
-            ],
-        ) is not None:
+        if (
+            queue_notice(
+                enrolment.user,
+                kind="feedback",
+                dedupe_key=f"feedback:{enrolment.id}",
+                now=now,
+                run=day.run,
+                link=feedback_url(enrolment),
+                link_text=lambda: _("Giv din tilbagemelding"),
+                subject=lambda title=title: _("Din tilbagemelding: %(run)s", run=title),
+                paragraphs=lambda title=title: [
+                    _("Tak for din deltagelse i kursusforløbet »%(run)s«.", run=title),
+                    _(
+                        "Fortæl os kort, hvordan du har brugt metoderne i din praksis siden kurset, og om du nu "
+                        "inddrager forældrene tidligere. Det tager et par minutter og indgår i evalueringen af "
+                        "indsatsen."
+                    ),
+                ],
+            )
+            is not None
+        ):
             queued += 1
     db.session.commit()
     if queued:
         logger.info("feedback requests: %d queued", queued)
     return queued
-
 
 
 def _queued_already(keys: list[str]) -> set[str]:

@@ -10,6 +10,7 @@ A transport is used as a context manager around one batch: one connection for th
 `OSError` for the network (refused, timed out, reset). The delivery job classifies them
 (app.notifications.outbox). Logs name the outbox id and kind only: no addresses, no contents.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -81,9 +82,7 @@ class SmtpTransport:
         if security not in _DEFAULT_PORTS:
             raise ValueError(f"security must be one of {sorted(_DEFAULT_PORTS)}, not {security!r}")
         if username and security == "plain" and not _is_loopback(host):
-            raise ValueError(
-                "SMTP_URL: a password would travel unencrypted; use smtps:// or add ?starttls=true"
-            )
+            raise ValueError("SMTP_URL: a password would travel unencrypted; use smtps:// or add ?starttls=true")
         self.host = host
         self.port = port or _DEFAULT_PORTS[security]
         self.security = security

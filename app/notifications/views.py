@@ -1,5 +1,6 @@
 """The coordinator's mail outbox page: every queued mail with its delivery status, filters by status and
 course run, and "send again" for a mail that failed (app.notifications.outbox does the work)."""
+
 from __future__ import annotations
 
 import re

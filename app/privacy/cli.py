@@ -1,4 +1,5 @@
 """`flask privacy ...`: the retention job by hand, and anonymising a leaver from the command line."""
+
 from __future__ import annotations
 
 import click
@@ -19,14 +20,17 @@ def anonymise_expired_command(dry_run: bool) -> None:
     """Anonymise the participants of runs past PERSONAL_DATA_RETENTION_YEARS (what the daily job does)."""
     report = services.anonymise_expired_runs(clock.now(), dry_run=dry_run)
     verb = "would be anonymised" if dry_run else "anonymised"
-    click.echo(f"Runs whose last day is before {report.cutoff.isoformat()}: {len(report.run_ids)} {verb} "
-               f"({report.enrolments} enrolments).")
+    click.echo(
+        f"Runs whose last day is before {report.cutoff.isoformat()}: {len(report.run_ids)} {verb} "
+        f"({report.enrolments} enrolments)."
+    )
     if report.run_ids:
         click.echo("Run ids: " + ", ".join(str(run_id) for run_id in report.run_ids))
     click.echo(f"Inactive accounts {verb}: {len(report.accounts)}.")
     if not dry_run:
-        click.echo(f"Mails deleted: {report.mails_deleted} of the runs, {report.sent_mails_deleted} sent to "
-                   "anonymised people.")
+        click.echo(
+            f"Mails deleted: {report.mails_deleted} of the runs, {report.sent_mails_deleted} sent to anonymised people."
+        )
 
 
 @privacy_cli.command("anonymise-user")

@@ -1,4 +1,5 @@
 """The leaver anonymisation's confirmation: the coordinator types the person's name."""
+
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length

@@ -1,4 +1,5 @@
 """PersonKey: the pseudonym a person's anonymised enrolments carry in one programme, while it is still needed."""
+
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint

@@ -24,6 +24,7 @@ evaluation report the same:
 Services never commit, except the job (one transaction per run, so a national data set is worked through
 in batches and a failure keeps what was done).
 """
+
 from __future__ import annotations
 
 import logging
@@ -129,15 +130,24 @@ def anonymise_run(run_id: int, now: datetime) -> RunAnonymised | None:
     run = lock_run(run_id)
     if run.anonymised_at is not None:
         return None
-    enrolments = list(db.session.scalars(
-        select(Enrolment).where(Enrolment.course_run_id == run.id).order_by(Enrolment.id)
-    ))
-    users = {u.id: u for u in db.session.scalars(
-        select(User).where(User.id.in_({e.user_id for e in enrolments}))
-    )} if enrolments else {}
-    keys = {pk.user_id: pk for pk in db.session.scalars(
-        select(PersonKey).where(PersonKey.programme_id == run.programme_id, PersonKey.user_id.in_(set(users)))
-    )} if users else {}
+    enrolments = list(
+        db.session.scalars(select(Enrolment).where(Enrolment.course_run_id == run.id).order_by(Enrolment.id))
+    )
+    users = (
+        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_({e.user_id for e in enrolments})))}
+        if enrolments
+        else {}
+    )
+    keys = (
+        {
+            pk.user_id: pk
+            for pk in db.session.scalars(
+                select(PersonKey).where(PersonKey.programme_id == run.programme_id, PersonKey.user_id.in_(set(users)))
+            )
+        }
+        if users
+        else {}
+    )
 
     stamp = _check_aware(now)
     placeholders: dict[int, User] = {}
@@ -147,11 +157,17 @@ def anonymise_run(run_id: int, now: datetime) -> RunAnonymised | None:
         # A leaver anonymised earlier gets placeholders too: their (anonymous) row then links nothing.
         person = users[enrolment.user_id]
         if person.id not in keys:
-            keys[person.id] = PersonKey(user_id=person.id, programme_id=run.programme_id,
-                                        person_key=enrolment.person_key or _new_person_key())
+            keys[person.id] = PersonKey(
+                user_id=person.id, programme_id=run.programme_id, person_key=enrolment.person_key or _new_person_key()
+            )
         placeholders[enrolment.id] = User(
-            name=ANONYMISED_PARTICIPANT_NAME, email=_placeholder_email(), access_level=AccessLevel.STAFF,
-            active=False, staff_role_id=person.staff_role_id, unit_id=person.unit_id, anonymised_at=stamp,
+            name=ANONYMISED_PARTICIPANT_NAME,
+            email=_placeholder_email(),
+            access_level=AccessLevel.STAFF,
+            active=False,
+            staff_role_id=person.staff_role_id,
+            unit_id=person.unit_id,
+            anonymised_at=stamp,
         )
     db.session.add_all(placeholders.values())
     db.session.flush()
@@ -177,11 +193,18 @@ def anonymise_run(run_id: int, now: datetime) -> RunAnonymised | None:
     db.session.flush()
 
     # The pseudonym is kept only for people who still have enrolments of their own in the programme.
-    still_linked = set(db.session.scalars(
-        select(Enrolment.user_id).distinct()
-        .join(CourseRun, CourseRun.id == Enrolment.course_run_id)
-        .where(CourseRun.programme_id == run.programme_id, Enrolment.user_id.in_(people))
-    )) if people else set()
+    still_linked = (
+        set(
+            db.session.scalars(
+                select(Enrolment.user_id)
+                .distinct()
+                .join(CourseRun, CourseRun.id == Enrolment.course_run_id)
+                .where(CourseRun.programme_id == run.programme_id, Enrolment.user_id.in_(people))
+            )
+        )
+        if people
+        else set()
+    )
     for person_id in people:
         key = keys[person_id]
         if person_id in still_linked and key.id is None:
@@ -190,8 +213,14 @@ def anonymise_run(run_id: int, now: datetime) -> RunAnonymised | None:
             db.session.delete(key)
 
     run.anonymised_at = stamp
-    record("run.anonymised", object_type="run", object_id=run.id, actor=None, now=now,
-           details={"enrolments": len(enrolments), "mails_deleted": mails})
+    record(
+        "run.anonymised",
+        object_type="run",
+        object_id=run.id,
+        actor=None,
+        now=now,
+        details={"enrolments": len(enrolments), "mails_deleted": mails},
+    )
     db.session.flush()
     logger.info("run %s anonymised: %d enrolments, %d mails deleted", run.id, len(enrolments), mails)
     return RunAnonymised(run_id=run.id, enrolments=len(enrolments), mails_deleted=mails)
@@ -213,11 +242,13 @@ def expired_account_ids(now: datetime, years: int) -> list[int]:
     left (every run of theirs has been anonymised): the people who left and were only deactivated."""
     cutoff = _check_aware(now) - relativedelta(years=years)
     has_enrolment = exists().where(Enrolment.user_id == User.id)
-    return list(db.session.scalars(
-        select(User.id)
-        .where(User.active.is_(False), User.anonymised_at.is_(None), User.updated_at < cutoff, ~has_enrolment)
-        .order_by(User.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(User.id)
+            .where(User.active.is_(False), User.anonymised_at.is_(None), User.updated_at < cutoff, ~has_enrolment)
+            .order_by(User.id)
+        )
+    )
 
 
 def delete_sent_mail_of_anonymised(now: datetime) -> int:
@@ -232,8 +263,9 @@ def delete_sent_mail_of_anonymised(now: datetime) -> int:
     ).rowcount
 
 
-def anonymise_expired_runs(now: datetime, *, years: int | None = None, dry_run: bool = False,
-                           batch_size: int = BATCH_SIZE) -> RetentionReport:
+def anonymise_expired_runs(
+    now: datetime, *, years: int | None = None, dry_run: bool = False, batch_size: int = BATCH_SIZE
+) -> RetentionReport:
     """The retention job: anonymise every expired run (a batch of `batch_size` runs read at a time, each run
     committed on its own), then expired inactive accounts, then sent mails of anonymised people. Running it
     again does nothing. `dry_run` only reports what would be anonymised."""
@@ -242,9 +274,11 @@ def anonymise_expired_runs(now: datetime, *, years: int | None = None, dry_run: 
     report = RetentionReport(cutoff=retention_cutoff(today, years), dry_run=dry_run)
     if dry_run:
         report.run_ids = expired_run_ids(today, years)
-        report.enrolments = db.session.scalar(
-            select(func.count(Enrolment.id)).where(Enrolment.course_run_id.in_(report.run_ids))
-        ) if report.run_ids else 0
+        report.enrolments = (
+            db.session.scalar(select(func.count(Enrolment.id)).where(Enrolment.course_run_id.in_(report.run_ids)))
+            if report.run_ids
+            else 0
+        )
         report.accounts = expired_account_ids(now, years)
         db.session.rollback()
         return report
@@ -263,15 +297,27 @@ def anonymise_expired_runs(now: datetime, *, years: int | None = None, dry_run: 
     for user_id in expired_account_ids(now, years):
         user = db.session.get(User, user_id)
         _anonymise_account(user, now)
-        record("user.anonymised", object_type="user", object_id=user.id, subject=user, actor=None, now=now,
-               details={"reason": "retention"})
+        record(
+            "user.anonymised",
+            object_type="user",
+            object_id=user.id,
+            subject=user,
+            actor=None,
+            now=now,
+            details={"reason": "retention"},
+        )
         db.session.commit()
         report.accounts.append(user_id)
     report.sent_mails_deleted = delete_sent_mail_of_anonymised(now)
     db.session.commit()
     if report.run_ids or report.accounts or report.sent_mails_deleted:
-        logger.info("retention: %d runs (%d enrolments), %d accounts anonymised, %d sent mails deleted",
-                    len(report.run_ids), report.enrolments, len(report.accounts), report.sent_mails_deleted)
+        logger.info(
+            "retention: %d runs (%d enrolments), %d accounts anonymised, %d sent mails deleted",
+            len(report.run_ids),
+            report.enrolments,
+            len(report.accounts),
+            report.sent_mails_deleted,
+        )
     return report
 
 
@@ -289,7 +335,9 @@ def anonymisation_refusal(actor: User, user: User) -> str | None:
     if user.is_coordinator and user.active:
         others = db.session.scalar(
             select(func.count(User.id)).where(
-                User.access_level == AccessLevel.COORDINATOR, User.active.is_(True), User.id != user.id,
+                User.access_level == AccessLevel.COORDINATOR,
+                User.active.is_(True),
+                User.id != user.id,
                 User.anonymised_at.is_(None),
             )
         )
@@ -300,17 +348,19 @@ def anonymisation_refusal(actor: User, user: User) -> str | None:
 
 def _future_enrolment_ids(user_id: int, today: date) -> list[int]:
     """The person's active enrolments in runs that are not history yet (their last day is today or later)."""
-    return list(db.session.scalars(
-        select(Enrolment.id)
-        .join(CourseRun, CourseRun.id == Enrolment.course_run_id)
-        .where(
-            Enrolment.user_id == user_id,
-            Enrolment.status.in_(ACTIVE_STATUSES),
-            CourseRun.status.in_((RunStatus.DRAFT, RunStatus.PUBLISHED)),
-            or_(_last_day() >= today, _last_day().is_(None)),
+    return list(
+        db.session.scalars(
+            select(Enrolment.id)
+            .join(CourseRun, CourseRun.id == Enrolment.course_run_id)
+            .where(
+                Enrolment.user_id == user_id,
+                Enrolment.status.in_(ACTIVE_STATUSES),
+                CourseRun.status.in_((RunStatus.DRAFT, RunStatus.PUBLISHED)),
+                or_(_last_day() >= today, _last_day().is_(None)),
+            )
+            .order_by(Enrolment.id)
         )
-        .order_by(Enrolment.id)
-    ))
+    )
 
 
 def future_enrolment_count(user_id: int, today: date) -> int:
@@ -325,15 +375,14 @@ def _anonymise_account(user: User, now: datetime) -> None:
         in_programme = select(CourseRun.id).where(CourseRun.programme_id == key.programme_id)
         db.session.execute(
             update(Enrolment)
-            .where(Enrolment.user_id == user.id, Enrolment.person_key.is_(None),
-                   Enrolment.course_run_id.in_(in_programme))
+            .where(
+                Enrolment.user_id == user.id, Enrolment.person_key.is_(None), Enrolment.course_run_id.in_(in_programme)
+            )
             .values(person_key=key.person_key)
         )
         db.session.delete(key)
     own = select(Enrolment.id).where(Enrolment.user_id == user.id)
-    db.session.execute(
-        update(Enrolment).where(Enrolment.user_id == user.id).values(practice_case=None, note=None)
-    )
+    db.session.execute(update(Enrolment).where(Enrolment.user_id == user.id).values(practice_case=None, note=None))
     db.session.execute(update(Feedback).where(Feedback.enrolment_id.in_(own)).values(free_text=None))
     db.session.execute(
         delete(OutboxMessage).where(
@@ -382,7 +431,14 @@ def anonymise_user(actor: User, user_id: int, now: datetime, today: date, *, con
         enrolment.cancel(actor, enrolment_id, now, today)
         cancelled += 1
     _anonymise_account(user, now)
-    record("user.anonymised", actor=actor, object_type="user", object_id=user.id, subject=user, now=now,
-           details={"enrolments_cancelled": cancelled})
+    record(
+        "user.anonymised",
+        actor=actor,
+        object_type="user",
+        object_id=user.id,
+        subject=user,
+        now=now,
+        details={"enrolments_cancelled": cancelled},
+    )
     logger.info("user %s anonymised by user %s (%d enrolments cancelled)", user.id, actor.id, cancelled)
     return user

@@ -1,4 +1,5 @@
 """Anonymise a leaver: a confirmation page and its POST (coordinators)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -45,5 +46,10 @@ def anonymise_user(user_id: int):
             flash(_("Brugeren er anonymiseret."), "success")
             return redirect(url_for("accounts.user_list"))
     user = db.session.get(User, user_id)  # after a rollback, freshly loaded
-    return render_template("privacy/anonymise_user.html", user=user, form=form, refusal=refusal,
-                           future=services.future_enrolment_count(user.id, clock.today()))
+    return render_template(
+        "privacy/anonymise_user.html",
+        user=user,
+        form=form,
+        refusal=refusal,
+        future=services.future_enrolment_count(user.id, clock.today()),
+    )

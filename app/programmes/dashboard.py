@@ -32,6 +32,7 @@ A fixed number of statements whatever the size of the programme: the programme, 
 days aggregated), the allocations, the budget (GROUP BY provider and year), the completions (one UNION ALL of
 COUNT(DISTINCT ...) per breakdown), and the feedback summary's own queries.
 """
+
 from __future__ import annotations
 
 import enum
@@ -339,8 +340,11 @@ class ProgrammeFigures:
     @property
     def budget_totals(self) -> tuple[int, int, int]:
         """(allocated, committed, spent) over all years and providers, øre."""
-        return (sum(x.allocated_ore for x in self.budget), sum(x.committed_ore for x in self.budget),
-                sum(x.spent_ore for x in self.budget))
+        return (
+            sum(x.allocated_ore for x in self.budget),
+            sum(x.committed_ore for x in self.budget),
+            sum(x.spent_ore for x in self.budget),
+        )
 
 
 def _days_per_run(programme_id: int | None = None):
@@ -363,8 +367,15 @@ def _load_runs(programme_id: int, days) -> list:
     counts_on = func.coalesce(days.c.follow_up_day, days.c.last_day)
     return db.session.execute(
         select(
-            CourseRun.id, CourseRun.title, CourseRun.provider_id, Provider.name, CourseRun.status,
-            CourseRun.capacity, CourseRun.seats_taken, CourseRun.price_ore, days.c.first_day,
+            CourseRun.id,
+            CourseRun.title,
+            CourseRun.provider_id,
+            Provider.name,
+            CourseRun.status,
+            CourseRun.capacity,
+            CourseRun.seats_taken,
+            CourseRun.price_ore,
+            days.c.first_day,
             counts_on.label("counts_on"),
         )
         .join(Provider, Provider.id == CourseRun.provider_id)
@@ -385,8 +396,11 @@ def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
     present_days = (
         select(func.count(Attendance.id))
         .join(CourseDay, CourseDay.id == Attendance.course_day_id)
-        .where(Attendance.enrolment_id == Enrolment.id, Attendance.present.is_(True),
-               CourseDay.course_run_id == Enrolment.course_run_id)
+        .where(
+            Attendance.enrolment_id == Enrolment.id,
+            Attendance.present.is_(True),
+            CourseDay.course_run_id == Enrolment.course_run_id,
+        )
     )
     # The person an enrolment counts as: its own pseudonym once its run was anonymised (app.privacy), the
     # pseudonym of the user's anonymised enrolments in this programme, else the user: so anonymising a run
@@ -406,8 +420,9 @@ def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
         .join(CourseRun, CourseRun.id == Enrolment.course_run_id)
         .join(User, User.id == Enrolment.user_id)
         .join(days, days.c.run_id == CourseRun.id)
-        .outerjoin(PersonKey, and_(PersonKey.user_id == Enrolment.user_id,
-                                   PersonKey.programme_id == CourseRun.programme_id))
+        .outerjoin(
+            PersonKey, and_(PersonKey.user_id == Enrolment.user_id, PersonKey.programme_id == CourseRun.programme_id)
+        )
         .where(
             CourseRun.programme_id == programme.id,
             CourseRun.status != RunStatus.CANCELLED,
@@ -418,7 +433,11 @@ def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
     b = base.c
     all_days = and_(b.n_days > 0, b.n_present == b.n_days)
     per_enrolment = select(
-        b.user_id, b.run_id, b.provider_id, b.role_id, b.unit_id,
+        b.user_id,
+        b.run_id,
+        b.provider_id,
+        b.role_id,
+        b.unit_id,
         case((and_(all_days, b.counts_on <= programme.target_deadline), 1), else_=0).label("done"),
         case((and_(all_days, b.counts_on > programme.target_deadline), 1), else_=0).label("late"),
     ).cte("per_enrolment")
@@ -433,21 +452,33 @@ def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
 
     def grouped(dimension: str, key, label=None, label_en=None, join=None):
         columns = [c for c in (key, label, label_en) if c is not None]
-        stmt = select(tag(dimension), key.label("key"), (label if label is not None else null_text).label("label"),
-                      (label_en if label_en is not None else null_text).label("label_en"),
-                      completed.label("completed"), enrolled.label("enrolled"),
-                      literal_column("0", Integer).label("late")).select_from(per_enrolment)
+        stmt = select(
+            tag(dimension),
+            key.label("key"),
+            (label if label is not None else null_text).label("label"),
+            (label_en if label_en is not None else null_text).label("label_en"),
+            completed.label("completed"),
+            enrolled.label("enrolled"),
+            literal_column("0", Integer).label("late"),
+        ).select_from(per_enrolment)
         if join is not None:
             stmt = stmt.outerjoin(*join)
         return stmt.group_by(*columns)
 
     # People whose completions are all after the deadline: completed late, never in time.
-    late_people = select(e.user_id).group_by(e.user_id).having(
-        and_(func.max(e.late) == 1, func.max(e.done) == 0)
-    ).subquery("late_people")
+    late_people = (
+        select(e.user_id)
+        .group_by(e.user_id)
+        .having(and_(func.max(e.late) == 1, func.max(e.done) == 0))
+        .subquery("late_people")
+    )
     total = select(
-        tag("total"), null_id.label("key"), null_text.label("label"),
-        null_text.label("label_en"), completed.label("completed"), enrolled.label("enrolled"),
+        tag("total"),
+        null_id.label("key"),
+        null_text.label("label"),
+        null_text.label("label_en"),
+        completed.label("completed"),
+        enrolled.label("enrolled"),
         select(func.count()).select_from(late_people).scalar_subquery().label("late"),
     ).select_from(per_enrolment)
     statement = union_all(
@@ -458,8 +489,13 @@ def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
         grouped("run", e.run_id),
     )
     return {
-        (row.dimension, row.key): (row.label, row.label_en, int(row.completed or 0), int(row.enrolled or 0),
-                                   int(row.late or 0))
+        (row.dimension, row.key): (
+            row.label,
+            row.label_en,
+            int(row.completed or 0),
+            int(row.enrolled or 0),
+            int(row.late or 0),
+        )
         for row in db.session.execute(statement)
     }
 
@@ -470,7 +506,8 @@ def _budget(programme_id: int, days) -> list[BudgetLine]:
     not_cancelled = CourseRun.status != RunStatus.CANCELLED
     rows = db.session.execute(
         select(
-            CourseRun.provider_id, year.label("year"),
+            CourseRun.provider_id,
+            year.label("year"),
             func.sum(case((not_cancelled, CourseRun.price_ore), else_=0)).label("committed"),
             func.sum(case((CourseRun.status == RunStatus.COMPLETED, CourseRun.price_ore), else_=0)).label("spent"),
         )
@@ -478,21 +515,32 @@ def _budget(programme_id: int, days) -> list[BudgetLine]:
         .where(CourseRun.programme_id == programme_id)
         .group_by(CourseRun.provider_id, year)
     ).all()
-    used = {(r.provider_id, int(r.year)): (int(r.committed or 0), int(r.spent or 0)) for r in rows
-            if r.year is not None}
+    used = {
+        (r.provider_id, int(r.year)): (int(r.committed or 0), int(r.spent or 0)) for r in rows if r.year is not None
+    }
     allocations = db.session.execute(
-        select(BudgetAllocation.provider_id, BudgetAllocation.year, BudgetAllocation.amount_ore)
-        .where(BudgetAllocation.programme_id == programme_id)
+        select(BudgetAllocation.provider_id, BudgetAllocation.year, BudgetAllocation.amount_ore).where(
+            BudgetAllocation.programme_id == programme_id
+        )
     ).all()
     allocated = {(a.provider_id, a.year): a.amount_ore for a in allocations}
     keys = set(allocated) | {key for key, (committed, _spent) in used.items() if committed}
     provider_ids = {provider_id for provider_id, _year in keys}
-    names = dict(db.session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(provider_ids))).all()) \
-        if provider_ids else {}
+    names = (
+        dict(db.session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(provider_ids))).all())
+        if provider_ids
+        else {}
+    )
     lines = [
-        BudgetLine(provider_id=p, provider_name=names.get(p, "?"), year=y, allocated_ore=allocated.get((p, y), 0),
-                   committed_ore=used.get((p, y), (0, 0))[0], spent_ore=used.get((p, y), (0, 0))[1],
-                   has_allocation=(p, y) in allocated)
+        BudgetLine(
+            provider_id=p,
+            provider_name=names.get(p, "?"),
+            year=y,
+            allocated_ore=allocated.get((p, y), 0),
+            committed_ore=used.get((p, y), (0, 0))[0],
+            spent_ore=used.get((p, y), (0, 0))[1],
+            has_allocation=(p, y) in allocated,
+        )
         for p, y in keys
     ]
     return sorted(lines, key=lambda line: (line.year, line.provider_name.casefold(), line.provider_id))
@@ -503,12 +551,19 @@ def _effect(programme: Programme, deadline_passed: bool) -> Effect:
 
     summary = summary_for_programme(programme.id, until=programme.target_deadline)
     methods = [
-        MethodUse(method_id=m.method_id, name=m.method_name, responses=m.responses, before=dict(m.before),
-                  since=dict(m.since))
+        MethodUse(
+            method_id=m.method_id, name=m.method_name, responses=m.responses, before=dict(m.before), since=dict(m.since)
+        )
         for m in summary.methods
     ]
-    provisional = Effect(invited=summary.invited, answered=summary.answered, response_rate=summary.response_rate,
-                         methods=methods, earlier=dict(summary.earlier), status=Status.NO_DATA)
+    provisional = Effect(
+        invited=summary.invited,
+        answered=summary.answered,
+        response_rate=summary.response_rate,
+        methods=methods,
+        earlier=dict(summary.earlier),
+        status=Status.NO_DATA,
+    )
     if not provisional.before_answers and not provisional.since_answers:
         status = Status.NOT_MET if deadline_passed else Status.NO_DATA
     else:
@@ -518,9 +573,14 @@ def _effect(programme: Programme, deadline_passed: bool) -> Effect:
             status = Status.MET if rose else Status.NOT_MET
         else:
             status = Status.ON_TRACK if rose else Status.AT_RISK
-    return Effect(invited=provisional.invited, answered=provisional.answered,
-                  response_rate=provisional.response_rate, methods=methods, earlier=provisional.earlier,
-                  status=status)
+    return Effect(
+        invited=provisional.invited,
+        answered=provisional.answered,
+        response_rate=provisional.response_rate,
+        methods=methods,
+        earlier=provisional.earlier,
+        status=status,
+    )
 
 
 def programme_figures(programme_id: int, today: date) -> ProgrammeFigures:
@@ -538,8 +598,9 @@ def programme_figures(programme_id: int, today: date) -> ProgrammeFigures:
     completions = _completions(programme, days)
 
     runs: list[RunFigure] = []
-    counts = dict.fromkeys(("completed", "completed_late", "planned", "published", "running", "too_late",
-                            "cancelled"), 0)
+    counts = dict.fromkeys(
+        ("completed", "completed_late", "planned", "published", "running", "too_late", "cancelled"), 0
+    )
     seats_that_can_count = 0
     for row in run_rows:
         status = RunStatus(row.status)
@@ -559,39 +620,68 @@ def programme_figures(programme_id: int, today: date) -> ProgrammeFigures:
             else:
                 counts["published"] += 1
         done = completions.get(("run", row.id))
-        runs.append(RunFigure(
-            id=row.id, title=row.title, provider_id=row.provider_id, provider_name=row.name, status=status,
-            first_day=row.first_day, counts_on=row.counts_on, capacity=row.capacity, confirmed=row.seats_taken,
-            completed_staff=done[2] if done else 0, price_ore=row.price_ore,
-            in_time=in_time and status != RunStatus.CANCELLED,
-        ))
+        runs.append(
+            RunFigure(
+                id=row.id,
+                title=row.title,
+                provider_id=row.provider_id,
+                provider_name=row.name,
+                status=status,
+                first_day=row.first_day,
+                counts_on=row.counts_on,
+                capacity=row.capacity,
+                confirmed=row.seats_taken,
+                completed_staff=done[2] if done else 0,
+                price_ore=row.price_ore,
+                in_time=in_time and status != RunStatus.CANCELLED,
+            )
+        )
 
     target_runs = programme.target_runs
     can_still_count = counts["planned"] + counts["published"] + counts["running"]
     activity = Activity(
-        target=target_runs, **counts,
-        status=_status(counts["completed"] >= target_runs, deadline_passed,
-                       counts["completed"] + can_still_count >= target_runs),
+        target=target_runs,
+        **counts,
+        status=_status(
+            counts["completed"] >= target_runs, deadline_passed, counts["completed"] + can_still_count >= target_runs
+        ),
     )
 
     def breakdown(dimension: str) -> list[BreakdownRow]:
-        rows = [BreakdownRow(label or "–", label_en, done, enrolled)
-                for (dim, _key), (label, label_en, done, enrolled, _late) in completions.items() if dim == dimension]
+        rows = [
+            BreakdownRow(label or "–", label_en, done, enrolled)
+            for (dim, _key), (label, label_en, done, enrolled, _late) in completions.items()
+            if dim == dimension
+        ]
         return sorted(rows, key=lambda r: (-r.completed, -r.enrolled, r.label.casefold()))
 
     _label, _en, completed, enrolled, late = completions.get(("total", None), (None, None, 0, 0, 0))
     target_staff = programme.target_completed_staff
     result = Result(
-        target=target_staff, completed=completed, enrolled=enrolled, completed_late=late,
+        target=target_staff,
+        completed=completed,
+        enrolled=enrolled,
+        completed_late=late,
         seats_that_can_count=seats_that_can_count,
         status=_status(completed >= target_staff, deadline_passed, completed + seats_that_can_count >= target_staff),
-        by_role=breakdown("role"), by_unit=breakdown("unit"), by_provider=breakdown("provider"),
+        by_role=breakdown("role"),
+        by_unit=breakdown("unit"),
+        by_provider=breakdown("provider"),
     )
     return ProgrammeFigures(
-        programme_id=programme.id, name=programme.name, description=programme.description,
-        effect_target=programme.effect_target, starts_on=programme.starts_on, ends_on=programme.ends_on,
-        deadline=deadline, today=today, activity=activity, result=result,
-        effect=_effect(programme, deadline_passed), budget=_budget(programme_id, days), runs=runs,
+        programme_id=programme.id,
+        name=programme.name,
+        description=programme.description,
+        effect_target=programme.effect_target,
+        starts_on=programme.starts_on,
+        ends_on=programme.ends_on,
+        deadline=deadline,
+        today=today,
+        activity=activity,
+        result=result,
+        effect=_effect(programme, deadline_passed),
+        budget=_budget(programme_id, days),
+        runs=runs,
     )
 
 
@@ -622,16 +712,18 @@ class BudgetCheck:
     def pushes_over(self) -> bool:
         """Over the allocation (none counts as 0 in a programme with allocations) after the save, and the save
         adds to the committed amount: the run form warns and asks for a confirmation."""
-        return (self.programme_has_budget and self.over_committed
-                and self.committed_after_ore > self.committed_before_ore)
+        return (
+            self.programme_has_budget and self.over_committed and self.committed_after_ore > self.committed_before_ore
+        )
 
     @property
     def excess_ore(self) -> int:
         return max(0, self.committed_after_ore - (self.allocated_ore or 0))
 
 
-def budget_after(programme_id: int, provider_id: int, year: int, extra_ore: int,
-                 exclude_run_id: int | None = None) -> BudgetCheck:
+def budget_after(
+    programme_id: int, provider_id: int, year: int, extra_ore: int, exclude_run_id: int | None = None
+) -> BudgetCheck:
     """What the provider's committed amount in the programme and year becomes when a run costing `extra_ore`
     is saved there; `exclude_run_id` is the run being edited (its stored price is replaced). Two statements."""
     days = _days_per_run(programme_id)
@@ -648,11 +740,17 @@ def budget_after(programme_id: int, provider_id: int, year: int, extra_ore: int,
     ).one()
     this_one = and_(BudgetAllocation.provider_id == provider_id, BudgetAllocation.year == year)
     allocations, allocated = db.session.execute(
-        select(func.count(BudgetAllocation.id), func.max(case((this_one, BudgetAllocation.amount_ore))))
-        .where(BudgetAllocation.programme_id == programme_id)
+        select(func.count(BudgetAllocation.id), func.max(case((this_one, BudgetAllocation.amount_ore)))).where(
+            BudgetAllocation.programme_id == programme_id
+        )
     ).one()
     total, excluded_sum = int(total), int(excluded_sum)
-    return BudgetCheck(programme_id=programme_id, provider_id=provider_id, year=year,
-                       allocated_ore=None if allocated is None else int(allocated),
-                       committed_before_ore=total, committed_after_ore=total - excluded_sum + extra_ore,
-                       programme_has_budget=bool(allocations))
+    return BudgetCheck(
+        programme_id=programme_id,
+        provider_id=provider_id,
+        year=year,
+        allocated_ore=None if allocated is None else int(allocated),
+        committed_before_ore=total,
+        committed_after_ore=total - excluded_sum + extra_ore,
+        programme_has_budget=bool(allocations),
+    )

@@ -18,6 +18,7 @@ Rules:
 - **Free text** is attributed (names) only for the coordinator; providers get it anonymised
   (`free_texts(..., attributed=False)` selects no names at all).
 """
+
 from __future__ import annotations
 
 import enum
@@ -148,8 +149,9 @@ def _zero(scale: tuple[str, ...]) -> dict[str, int]:
     return dict.fromkeys(scale, 0)
 
 
-def _scope_runs(programme_id: int | None = None, run_id: int | None = None,
-                until: date | None = None) -> list[ColumnElement]:
+def _scope_runs(
+    programme_id: int | None = None, run_id: int | None = None, until: date | None = None
+) -> list[ColumnElement]:
     """Conditions on CourseRun (and, with `until`, on the follow-up day) of the runs in scope."""
     conditions: list[ColumnElement] = [CourseRun.status != RunStatus.CANCELLED]
     if programme_id is not None:
@@ -159,8 +161,10 @@ def _scope_runs(programme_id: int | None = None, run_id: int | None = None,
     if until is not None:
         follow_up = aliased(CourseDay)
         conditions.append(
-            select(follow_up.id).where(follow_up.course_run_id == CourseRun.id, follow_up.kind == DayKind.FOLLOW_UP,
-                                       follow_up.day <= until).correlate(CourseRun).exists()
+            select(follow_up.id)
+            .where(follow_up.course_run_id == CourseRun.id, follow_up.kind == DayKind.FOLLOW_UP, follow_up.day <= until)
+            .correlate(CourseRun)
+            .exists()
         )
     return conditions
 
@@ -217,8 +221,14 @@ def _summary(scope: list[ColumnElement]) -> FeedbackSummary:
         .order_by(Method.name, Method.id)
     ).all()
     effects = [
-        MethodEffect(method_id=m.id, method_name=m.name, method_name_en=m.name_en, before=dict(before[m.id]),
-                     since=dict(since[m.id]), responses=responses.get(m.id, 0))
+        MethodEffect(
+            method_id=m.id,
+            method_name=m.name,
+            method_name_en=m.name_en,
+            before=dict(before[m.id]),
+            since=dict(since[m.id]),
+            responses=responses.get(m.id, 0),
+        )
         for m in methods
     ]
     return FeedbackSummary(invited=int(invited), answered=int(answered), methods=effects, earlier=earlier)
@@ -239,25 +249,37 @@ def response_rates_by_run(programme_id: int) -> list[RunResponseRate]:
     statement."""
     eligible = _eligible_enrolments(_scope_runs(programme_id=programme_id))
     per_run = (
-        select(eligible.c.run_id, func.count(eligible.c.enrolment_id).label("invited"),
-               func.count(Feedback.id).label("answered"))
+        select(
+            eligible.c.run_id,
+            func.count(eligible.c.enrolment_id).label("invited"),
+            func.count(Feedback.id).label("answered"),
+        )
         .select_from(eligible)
         .outerjoin(Feedback, Feedback.enrolment_id == eligible.c.enrolment_id)
         .group_by(eligible.c.run_id)
         .subquery("per_run")
     )
     follow_up = (
-        select(CourseDay.day).where(CourseDay.course_run_id == CourseRun.id, CourseDay.kind == DayKind.FOLLOW_UP)
-        .limit(1).scalar_subquery()
+        select(CourseDay.day)
+        .where(CourseDay.course_run_id == CourseRun.id, CourseDay.kind == DayKind.FOLLOW_UP)
+        .limit(1)
+        .scalar_subquery()
     )
     rows = db.session.execute(
-        select(CourseRun.id, CourseRun.title, follow_up.label("follow_up_on"),
-               func.coalesce(per_run.c.invited, 0), func.coalesce(per_run.c.answered, 0))
+        select(
+            CourseRun.id,
+            CourseRun.title,
+            follow_up.label("follow_up_on"),
+            func.coalesce(per_run.c.invited, 0),
+            func.coalesce(per_run.c.answered, 0),
+        )
         .outerjoin(per_run, per_run.c.run_id == CourseRun.id)
         .where(CourseRun.programme_id == programme_id, CourseRun.status != RunStatus.CANCELLED)
     ).all()
-    result = [RunResponseRate(run_id=r[0], run_title=r[1], follow_up_on=r[2], invited=int(r[3]), answered=int(r[4]))
-              for r in rows]
+    result = [
+        RunResponseRate(run_id=r[0], run_title=r[1], follow_up_on=r[2], invited=int(r[3]), answered=int(r[4]))
+        for r in rows
+    ]
     return sorted(result, key=lambda r: (r.follow_up_on or date.max, r.run_id))
 
 
@@ -284,8 +306,13 @@ def free_texts(run_id: int | None = None, programme_id: int | None = None, *, at
     if programme_id is not None:
         statement = statement.where(CourseRun.programme_id == programme_id)
     return [
-        FreeText(run_id=row[0], run_title=row[1], text=row[2], submitted_at=row[3],
-                 author_name=row[4] if attributed else None)
+        FreeText(
+            run_id=row[0],
+            run_title=row[1],
+            text=row[2],
+            submitted_at=row[3],
+            author_name=row[4] if attributed else None,
+        )
         for row in db.session.execute(statement)
     ]
 
@@ -406,8 +433,15 @@ def save_feedback(
         feedback.answers.remove(answer)
     db.session.flush()
     # The participant's answers and free text are not repeated here: the log says that, not what.
-    record("feedback.submit" if created else "feedback.update", actor=enrolment.user, object_type="feedback",
-           object_id=feedback.id, subject=enrolment.user_id, details={"run": enrolment.course_run_id}, now=now)
+    record(
+        "feedback.submit" if created else "feedback.update",
+        actor=enrolment.user,
+        object_type="feedback",
+        object_id=feedback.id,
+        subject=enrolment.user_id,
+        details={"run": enrolment.course_run_id},
+        now=now,
+    )
     return feedback
 
 

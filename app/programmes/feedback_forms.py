@@ -1,4 +1,5 @@
 """The follow-up-day feedback form: before/since per method taught in the run, earlier involvement, free text."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -44,9 +45,7 @@ class FeedbackForm(FlaskForm):
         _l("Din oplevelse af kurset og af at bruge metoderne"),
         filters=[strip],
         validators=[Length(max=FREE_TEXT_MAX, message=_l("Skriv højst 4.000 tegn.")), no_cpr_number],
-        description=_l(
-            "Højst 4.000 tegn. Kursuskoordinatoren ser dit navn ved teksten; udbyderen ser den uden navn."
-        ),
+        description=_l("Højst 4.000 tegn. Kursuskoordinatoren ser dit navn ved teksten; udbyderen ser den uden navn."),
     )
 
     #: (method, before field name, since field name) in the order of `run.methods`; set by `for_run`.

@@ -1,4 +1,5 @@
 """Follow-up-day feedback: one `Feedback` per enrolment and one `FeedbackMethodAnswer` per method taught."""
+
 from __future__ import annotations
 
 import enum
@@ -59,9 +60,7 @@ class FeedbackMethodAnswer(db.Model):
     """Use of one method taught in the run: before the course and since."""
 
     __tablename__ = "feedback_method_answers"
-    __table_args__ = (
-        UniqueConstraint("feedback_id", "method_id", name="uq_feedback_method_answers_feedback_method"),
-    )
+    __table_args__ = (UniqueConstraint("feedback_id", "method_id", name="uq_feedback_method_answers_feedback_method"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback.id", ondelete="CASCADE"), index=True)

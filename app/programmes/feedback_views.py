@@ -1,6 +1,7 @@
 """Follow-up-day feedback pages: the staff member's form (`/me/feedback/<enrolment>`), the aggregate of a run
 (coordinator and the run's provider; providers see free text without names) and of a programme (coordinator).
 The rules live in `app.programmes.feedback`."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
@@ -39,18 +40,20 @@ def give_feedback(enrolment_id: int):
     existing = services.feedback_for(enrolment.id)
     closed = services.is_closed(run.programme, today)
     if state != services.Eligibility.ELIGIBLE:
-        return _form_page(run=run, enrolment=enrolment, form=None,
-                               refusal=state.message, closed=False, existing=None)
+        return _form_page(run=run, enrolment=enrolment, form=None, refusal=state.message, closed=False, existing=None)
     if closed:
         form = FeedbackForm.for_run(run, feedback=existing, formdata=None)
-        return _form_page(run=run, enrolment=enrolment, form=form,
-                               refusal=None, closed=True, existing=existing)
+        return _form_page(run=run, enrolment=enrolment, form=form, refusal=None, closed=True, existing=existing)
     form = FeedbackForm.for_run(run, feedback=existing)
     if form.validate_on_submit():
         try:
             services.save_feedback(
-                enrolment, answers=form.answers(), earlier=form.earlier_involvement.data,
-                free_text=form.free_text.data, now=clock.now(), today=today,
+                enrolment,
+                answers=form.answers(),
+                earlier=form.earlier_involvement.data,
+                free_text=form.free_text.data,
+                now=clock.now(),
+                today=today,
             )
         except ValidationFailed as exc:
             db.session.rollback()
@@ -66,11 +69,11 @@ def give_feedback(enrolment_id: int):
             return redirect(url_for("enrolment.my_courses"))
         else:
             db.session.commit()
-            flash(_("Tak for din tilbagemelding.") if existing is None else _("Din tilbagemelding er rettet."),
-                  "success")
+            flash(
+                _("Tak for din tilbagemelding.") if existing is None else _("Din tilbagemelding er rettet."), "success"
+            )
             return redirect(url_for("enrolment.my_courses"))
-    return _form_page(run=run, enrolment=enrolment, form=form,
-                           refusal=None, closed=False, existing=existing)
+    return _form_page(run=run, enrolment=enrolment, form=form, refusal=None, closed=False, existing=existing)
 
 
 @bp.get("/runs/<int:run_id>/feedback")
@@ -115,8 +118,12 @@ def programme_feedback(programme_id: int):
 
 
 def _form_page(**context):
-    return render_template("programmes/feedback_form.html", frequency_label=services.frequency_label,
-                           earlier_label=services.earlier_label, **context)
+    return render_template(
+        "programmes/feedback_form.html",
+        frequency_label=services.frequency_label,
+        earlier_label=services.earlier_label,
+        **context,
+    )
 
 
 def _labels() -> dict:

@@ -2,6 +2,7 @@
 
 Also holds `KronerField`, the amount field that reads Danish number formats ("375.000", "375.000,50").
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Programme and BudgetAllocation (programme × provider × year)."""
+
 from __future__ import annotations
 
 from datetime import date

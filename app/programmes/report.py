@@ -5,6 +5,7 @@ same figures as the dashboard page.
 The PDF embeds Source Sans Pro through the participant lists' helpers (`app.reporting.exports.font_path`,
 `printable`), so æøå and names print as written with no system font.
 """
+
 from __future__ import annotations
 
 import io
@@ -65,39 +66,76 @@ def summary_text(f: ProgrammeFigures) -> list[str]:
     a, r, e = f.activity, f.result, f.effect
     deadline = dk_date(f.deadline)
     lines = [
-        _("Indsatsen har gennemført %(n)s af %(target)s kursusforløb inden fristen %(deadline)s.", n=a.completed,
-          target=a.target, deadline=deadline) + " " + _status_sentence(a.status),
-        _("%(n)s af %(target)s medarbejdere har gennemført kurset (begge undervisningsdage og opfølgningsdagen) "
-          "inden fristen.", n=r.completed, target=r.target) + " " + _status_sentence(r.status),
+        _(
+            "Indsatsen har gennemført %(n)s af %(target)s kursusforløb inden fristen %(deadline)s.",
+            n=a.completed,
+            target=a.target,
+            deadline=deadline,
+        )
+        + " "
+        + _status_sentence(a.status),
+        _(
+            "%(n)s af %(target)s medarbejdere har gennemført kurset (begge undervisningsdage og opfølgningsdagen) "
+            "inden fristen.",
+            n=r.completed,
+            target=r.target,
+        )
+        + " "
+        + _status_sentence(r.status),
     ]
     if e.before_answers or e.since_answers:
         lines.append(
-            _("%(answered)s af %(invited)s deltagere har givet tilbagemelding. Andelen, der bruger metoderne mindst "
-              "månedligt, er %(before)s %% før kurset og %(since)s %% siden kurset.", answered=e.answered,
-              invited=e.invited, before=e.before_percent, since=e.since_percent) + " " + _status_sentence(e.status)
+            _(
+                "%(answered)s af %(invited)s deltagere har givet tilbagemelding. Andelen, der bruger metoderne mindst "
+                "månedligt, er %(before)s %% før kurset og %(since)s %% siden kurset.",
+                answered=e.answered,
+                invited=e.invited,
+                before=e.before_percent,
+                since=e.since_percent,
+            )
+            + " "
+            + _status_sentence(e.status)
         )
     else:
         lines.append(_("Effekt: %(sentence)s", sentence=_status_sentence(e.status)))
     allocated, committed, spent = f.budget_totals
-    budget = _("Budget: rammen er %(allocated)s, heraf er %(committed)s disponeret og %(spent)s forbrugt.",
-               allocated=money(allocated), committed=money(committed), spent=money(spent))
+    budget = _(
+        "Budget: rammen er %(allocated)s, heraf er %(committed)s disponeret og %(spent)s forbrugt.",
+        allocated=money(allocated),
+        committed=money(committed),
+        spent=money(spent),
+    )
     if f.over_committed:
-        budget += " " + _("Overdisponeret: %(lines)s.", lines="; ".join(
-            f"{line.provider_name} {line.year}" for line in f.over_committed))
+        budget += " " + _(
+            "Overdisponeret: %(lines)s.",
+            lines="; ".join(f"{line.provider_name} {line.year}" for line in f.over_committed),
+        )
     lines.append(budget)
     return lines
 
 
 def _requirements(f: ProgrammeFigures) -> list[tuple[str, str, str, str]]:
     e = f.effect
-    effect_figure = (f"{e.before_percent} % → {e.since_percent} %" if e.before_answers or e.since_answers else "–")
+    effect_figure = f"{e.before_percent} % → {e.since_percent} %" if e.before_answers or e.since_answers else "–"
     return [
-        (_("Aktivitet: gennemførte kursusforløb"), str(f.activity.completed), str(f.activity.target),
-         f.activity.status.label),
-        (_("Resultat: medarbejdere, der har gennemført"), str(f.result.completed), str(f.result.target),
-         f.result.status.label),
-        (_("Effekt: øget brug af metoderne"), effect_figure, _("Flere bruger metoderne mindst månedligt"),
-         e.status.label),
+        (
+            _("Aktivitet: gennemførte kursusforløb"),
+            str(f.activity.completed),
+            str(f.activity.target),
+            f.activity.status.label,
+        ),
+        (
+            _("Resultat: medarbejdere, der har gennemført"),
+            str(f.result.completed),
+            str(f.result.target),
+            f.result.status.label,
+        ),
+        (
+            _("Effekt: øget brug af metoderne"),
+            effect_figure,
+            _("Flere bruger metoderne mindst månedligt"),
+            e.status.label,
+        ),
     ]
 
 
@@ -125,8 +163,9 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
     from fpdf.enums import XPos, YPos
 
     printed_at = clock.now()
-    footer_text = printable(_("Udskrevet %(date)s kl. %(time)s", date=printed_at.strftime("%d-%m-%Y"),
-                              time=printed_at.strftime("%H.%M")))
+    footer_text = printable(
+        _("Udskrevet %(date)s kl. %(time)s", date=printed_at.strftime("%d-%m-%Y"), time=printed_at.strftime("%H.%M"))
+    )
     page_label = _("Side %(page)s af %(pages)s")
 
     class Report(FPDF):
@@ -137,8 +176,11 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
             self.cell(half, 5, footer_text)
             self.cell(half, 5, page_label % {"page": self.page_no(), "pages": self.str_alias_nb_pages}, align="R")
 
-    pdf = prepare_pdf(Report(orientation="P", unit="mm", format="A4"),
-                      title=_("Evalueringsrapport: %(name)s", name=f.name), printed_at=printed_at)
+    pdf = prepare_pdf(
+        Report(orientation="P", unit="mm", format="A4"),
+        title=_("Evalueringsrapport: %(name)s", name=f.name),
+        printed_at=printed_at,
+    )
     pdf.set_margins(18, 15, 18)
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_page()
@@ -156,6 +198,7 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
 
     def table(header: list[str], rows: list[list[str]], widths: list[float], aligns: str) -> None:
         height = 6
+
         def row(values, bold=False, fill=False):
             if pdf.get_y() + height > pdf.page_break_trigger:
                 pdf.add_page()
@@ -166,6 +209,7 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
                     value = value[:-2] + "…"
                 pdf.cell(width, height, value, border=1, align=align, fill=fill)
             pdf.ln(height)
+
         pdf.set_fill_color(230, 230, 230)
         row(header, bold=True, fill=True)
         for values in rows:
@@ -193,8 +237,15 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
     # Heading and summary
     text(_("Evalueringsrapport"), 11, "B")
     text(f.name, 17, "B", 8)
-    text(_("Periode: %(start)s – %(end)s. Frist for målene: %(deadline)s. Opgjort %(today)s.",
-           start=dk_date(f.starts_on), end=dk_date(f.ends_on), deadline=dk_date(f.deadline), today=dk_date(f.today)))
+    text(
+        _(
+            "Periode: %(start)s – %(end)s. Frist for målene: %(deadline)s. Opgjort %(today)s.",
+            start=dk_date(f.starts_on),
+            end=dk_date(f.ends_on),
+            deadline=dk_date(f.deadline),
+            today=dk_date(f.today),
+        )
+    )
     if f.description:
         pdf.ln(1)
         text(f.description, 9)
@@ -205,75 +256,172 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
 
     # Requirements
     heading(_("Kravene"))
-    table([_("Krav"), _("Opnået"), _("Mål"), _("Status")],
-          [list(r) for r in _requirements(f)], [62, 24, 62, 26], "LRLL")
+    table(
+        [_("Krav"), _("Opnået"), _("Mål"), _("Status")], [list(r) for r in _requirements(f)], [62, 24, 62, 26], "LRLL"
+    )
     pdf.ln(3)
     a, r, e = f.activity, f.result, f.effect
-    bar(_("Aktivitet"), a.completed, a.target,
-        _("%(n)s af %(target)s kursusforløb (%(pct)s %%)", n=a.completed, target=a.target, pct=a.percent))
-    bar(_("Resultat"), r.completed, r.target,
-        _("%(n)s af %(target)s medarbejdere (%(pct)s %%)", n=r.completed, target=r.target, pct=r.percent))
+    bar(
+        _("Aktivitet"),
+        a.completed,
+        a.target,
+        _("%(n)s af %(target)s kursusforløb (%(pct)s %%)", n=a.completed, target=a.target, pct=a.percent),
+    )
+    bar(
+        _("Resultat"),
+        r.completed,
+        r.target,
+        _("%(n)s af %(target)s medarbejdere (%(pct)s %%)", n=r.completed, target=r.target, pct=r.percent),
+    )
     pdf.ln(2)
-    text(_("Kan stadig nå at tælle: %(n)s kursusforløb (planlagt: %(planned)s, offentliggjort: %(published)s, "
-           "i gang: %(running)s). Gennemført efter fristen: %(late)s. Aflyst: %(cancelled)s.",
-           n=a.can_still_count, planned=a.planned, published=a.published, running=a.running, late=a.completed_late,
-           cancelled=a.cancelled), 9)
-    text(_("Tilmeldt, ikke gennemført: %(n)s medarbejdere. Gennemført efter fristen: %(late)s.",
-           n=r.not_completed, late=r.completed_late), 9)
-    text(_("Regler: et kursusforløb tæller, når det er markeret som gennemført; en medarbejder har gennemført, "
-           "når vedkommende er mødt på begge undervisningsdage og opfølgningsdagen. Begge dateres til "
-           "opfølgningsdagen, og hver person tælles én gang. Før fristen: \"På rette vej\", når målet kan nås med "
-           "de forløb, der stadig kan nå at tælle; ellers \"I risiko\"."), 8, height=4)
+    text(
+        _(
+            "Kan stadig nå at tælle: %(n)s kursusforløb (planlagt: %(planned)s, offentliggjort: %(published)s, "
+            "i gang: %(running)s). Gennemført efter fristen: %(late)s. Aflyst: %(cancelled)s.",
+            n=a.can_still_count,
+            planned=a.planned,
+            published=a.published,
+            running=a.running,
+            late=a.completed_late,
+            cancelled=a.cancelled,
+        ),
+        9,
+    )
+    text(
+        _(
+            "Tilmeldt, ikke gennemført: %(n)s medarbejdere. Gennemført efter fristen: %(late)s.",
+            n=r.not_completed,
+            late=r.completed_late,
+        ),
+        9,
+    )
+    text(
+        _(
+            "Regler: et kursusforløb tæller, når det er markeret som gennemført; en medarbejder har gennemført, "
+            "når vedkommende er mødt på begge undervisningsdage og opfølgningsdagen. Begge dateres til "
+            'opfølgningsdagen, og hver person tælles én gang. Før fristen: "På rette vej", når målet kan nås med '
+            'de forløb, der stadig kan nå at tælle; ellers "I risiko".'
+        ),
+        8,
+        height=4,
+    )
 
     # Breakdowns
     heading(_("Gennemført fordelt på stillingsbetegnelse, enhed og udbyder"))
     for _title, column, rows in _breakdowns(f):
-        table([column, _("Gennemført inden fristen"), _("Tilmeldt, ikke gennemført")],
-              [[_name(row), str(row.completed), str(row.not_completed)] for row in rows] or [[_("Ingen"), "0", "0"]],
-              [94, 40, 40], "LRR")
+        table(
+            [column, _("Gennemført inden fristen"), _("Tilmeldt, ikke gennemført")],
+            [[_name(row), str(row.completed), str(row.not_completed)] for row in rows] or [[_("Ingen"), "0", "0"]],
+            [94, 40, 40],
+            "LRR",
+        )
         pdf.ln(3)
 
     # Effect chart
     heading(_("Effekt: brug af metoderne før og siden kurset"))
     if e.invited:
-        text(_("%(answered)s af %(invited)s deltagere har givet tilbagemelding (svarprocent %(pct)s %%).",
-               answered=e.answered, invited=e.invited, pct=e.response_percent or 0), 9)
+        text(
+            _(
+                "%(answered)s af %(invited)s deltagere har givet tilbagemelding (svarprocent %(pct)s %%).",
+                answered=e.answered,
+                invited=e.invited,
+                pct=e.response_percent or 0,
+            ),
+            9,
+        )
     if e.methods:
-        text(_("Andel af svarene, der bruger metoden mindst månedligt. Øverste bjælke: før kurset (grå); nederste: "
-               "siden kurset (blå)."), 9)
+        text(
+            _(
+                "Andel af svarene, der bruger metoden mindst månedligt. Øverste bjælke: før kurset (grå); nederste: "
+                "siden kurset (blå)."
+            ),
+            9,
+        )
         pdf.ln(1)
         for m in e.methods:
-            bar(m.name, m.before_percent, 100, _("Før: %(pct)s %% (%(n)s svar)", pct=m.before_percent,
-                                                 n=sum(m.before.values())), dark=False)
-            bar("", m.since_percent, 100, _("Siden: %(pct)s %% (%(n)s svar)", pct=m.since_percent,
-                                            n=sum(m.since.values())))
+            bar(
+                m.name,
+                m.before_percent,
+                100,
+                _("Før: %(pct)s %% (%(n)s svar)", pct=m.before_percent, n=sum(m.before.values())),
+                dark=False,
+            )
+            bar(
+                "",
+                m.since_percent,
+                100,
+                _("Siden: %(pct)s %% (%(n)s svar)", pct=m.since_percent, n=sum(m.since.values())),
+            )
             pdf.ln(1.5)
         bar(_("Alle metoder"), e.before_percent, 100, _("Før: %(pct)s %%", pct=e.before_percent), dark=False)
         bar("", e.since_percent, 100, _("Siden: %(pct)s %%", pct=e.since_percent))
         if e.earlier:
             pdf.ln(1)
-            text(_("Inddrager forældrene tidligere: ja %(yes)s, delvist %(partly)s, nej %(no)s.",
-                   yes=e.earlier.get("yes", 0), partly=e.earlier.get("partly", 0), no=e.earlier.get("no", 0)), 9)
+            text(
+                _(
+                    "Inddrager forældrene tidligere: ja %(yes)s, delvist %(partly)s, nej %(no)s.",
+                    yes=e.earlier.get("yes", 0),
+                    partly=e.earlier.get("partly", 0),
+                    no=e.earlier.get("no", 0),
+                ),
+                9,
+            )
     else:
         text(_("Der er endnu ingen tilbagemeldinger fra opfølgningsdagene."), 9)
-    text(_("Effektmålet er nået, når andelen af svar, der bruger metoderne mindst månedligt, er højere siden "
-           "kurset end før kurset (alle metoders svar lagt sammen)."), 8, height=4)
+    text(
+        _(
+            "Effektmålet er nået, når andelen af svar, der bruger metoderne mindst månedligt, er højere siden "
+            "kurset end før kurset (alle metoders svar lagt sammen)."
+        ),
+        8,
+        height=4,
+    )
 
     # Budget
     heading(_("Budget pr. udbyder pr. år"))
-    table([_("År"), _("Udbyder"), _("Budgetramme"), _("Disponeret"), _("Forbrugt"), _("Rest"), _("Overdisp.")],
-          [[str(x.year), x.provider_name, money(x.allocated_ore), money(x.committed_ore), money(x.spent_ore),
-            money(x.remainder_ore), _("Ja") if x.over_committed else _("Nej")] for x in f.budget],
-          [12, 44, 26, 26, 24, 24, 18], "LLRRRRL")
-    text(_("Disponeret: prisen for forløb, der ikke er aflyst (også kladder). Forbrugt: prisen for gennemførte "
-           "forløb. Et forløb hører til året for dets første kursusdag."), 8, height=4)
+    table(
+        [_("År"), _("Udbyder"), _("Budgetramme"), _("Disponeret"), _("Forbrugt"), _("Rest"), _("Overdisp.")],
+        [
+            [
+                str(x.year),
+                x.provider_name,
+                money(x.allocated_ore),
+                money(x.committed_ore),
+                money(x.spent_ore),
+                money(x.remainder_ore),
+                _("Ja") if x.over_committed else _("Nej"),
+            ]
+            for x in f.budget
+        ],
+        [12, 44, 26, 26, 24, 24, 18],
+        "LLRRRRL",
+    )
+    text(
+        _(
+            "Disponeret: prisen for forløb, der ikke er aflyst (også kladder). Forbrugt: prisen for gennemførte "
+            "forløb. Et forløb hører til året for dets første kursusdag."
+        ),
+        8,
+        height=4,
+    )
 
     # Runs
     heading(_("Kursusforløb"))
-    table([_("Titel"), _("Udbyder"), _("Status"), _("Opfølgningsdag"), _("Gennemført")],
-          [[run.title, run.provider_name, str(run.status.label), dk_date(run.counts_on, "short"),
-            f"{run.completed_staff} / {run.confirmed}"] for run in f.runs],
-          [62, 38, 26, 26, 22], "LLLLR")
+    table(
+        [_("Titel"), _("Udbyder"), _("Status"), _("Opfølgningsdag"), _("Gennemført")],
+        [
+            [
+                run.title,
+                run.provider_name,
+                str(run.status.label),
+                dk_date(run.counts_on, "short"),
+                f"{run.completed_staff} / {run.confirmed}",
+            ]
+            for run in f.runs
+        ],
+        [62, 38, 26, 26, 22],
+        "LLLLR",
+    )
     return bytes(pdf.output())
 
 
@@ -285,26 +433,94 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
 def _sheets(f: ProgrammeFigures) -> list[tuple[str, list[str], list[list]]]:
     """(sheet name, header, rows) — the report's tables as plain values (money as kroner, Decimal)."""
     sheets = [
-        (_("Krav"), [_("Krav"), _("Opnået"), _("Mål"), _("Status")],
-         [[req, fig, target, status] for req, fig, target, status in _requirements(f)]),
+        (
+            _("Krav"),
+            [_("Krav"), _("Opnået"), _("Mål"), _("Status")],
+            [[req, fig, target, status] for req, fig, target, status in _requirements(f)],
+        ),
     ]
     for title, column, rows in _breakdowns(f):
-        sheets.append((title, [column, _("Gennemført inden fristen"), _("Tilmeldt, ikke gennemført")],
-                       [[_name(row), row.completed, row.not_completed] for row in rows]))
-    sheets.append((_("Metoder"), [_("Metode"), _("Svar"), _("Mindst månedligt før"), _("Svar før"),
-                                  _("Mindst månedligt siden"), _("Svar siden"), _("Andel før (%)"),
-                                  _("Andel siden (%)")],
-                   [[m.name, m.responses, m.before_regular, sum(m.before.values()), m.since_regular,
-                     sum(m.since.values()), m.before_percent, m.since_percent] for m in f.effect.methods]))
-    sheets.append((_("Budget"), [_("År"), _("Udbyder"), _("Budgetramme"), _("Disponeret"), _("Forbrugt"), _("Rest"),
-                                 _("Overdisponeret")],
-                   [[x.year, x.provider_name, ore_to_kroner(x.allocated_ore), ore_to_kroner(x.committed_ore),
-                     ore_to_kroner(x.spent_ore), ore_to_kroner(x.remainder_ore),
-                     _("Ja") if x.over_committed else _("Nej")] for x in f.budget]))
-    sheets.append((_("Kursusforløb"), [_("Titel"), _("Udbyder"), _("Status"), _("Første kursusdag"),
-                                       _("Opfølgningsdag"), _("Tilmeldte"), _("Gennemført"), _("Pris")],
-                   [[run.title, run.provider_name, str(run.status.label), run.first_day, run.counts_on, run.confirmed,
-                     run.completed_staff, ore_to_kroner(run.price_ore)] for run in f.runs]))
+        sheets.append(
+            (
+                title,
+                [column, _("Gennemført inden fristen"), _("Tilmeldt, ikke gennemført")],
+                [[_name(row), row.completed, row.not_completed] for row in rows],
+            )
+        )
+    sheets.append(
+        (
+            _("Metoder"),
+            [
+                _("Metode"),
+                _("Svar"),
+                _("Mindst månedligt før"),
+                _("Svar før"),
+                _("Mindst månedligt siden"),
+                _("Svar siden"),
+                _("Andel før (%)"),
+                _("Andel siden (%)"),
+            ],
+            [
+                [
+                    m.name,
+                    m.responses,
+                    m.before_regular,
+                    sum(m.before.values()),
+                    m.since_regular,
+                    sum(m.since.values()),
+                    m.before_percent,
+                    m.since_percent,
+                ]
+                for m in f.effect.methods
+            ],
+        )
+    )
+    sheets.append(
+        (
+            _("Budget"),
+            [_("År"), _("Udbyder"), _("Budgetramme"), _("Disponeret"), _("Forbrugt"), _("Rest"), _("Overdisponeret")],
+            [
+                [
+                    x.year,
+                    x.provider_name,
+                    ore_to_kroner(x.allocated_ore),
+                    ore_to_kroner(x.committed_ore),
+                    ore_to_kroner(x.spent_ore),
+                    ore_to_kroner(x.remainder_ore),
+                    _("Ja") if x.over_committed else _("Nej"),
+                ]
+                for x in f.budget
+            ],
+        )
+    )
+    sheets.append(
+        (
+            _("Kursusforløb"),
+            [
+                _("Titel"),
+                _("Udbyder"),
+                _("Status"),
+                _("Første kursusdag"),
+                _("Opfølgningsdag"),
+                _("Tilmeldte"),
+                _("Gennemført"),
+                _("Pris"),
+            ],
+            [
+                [
+                    run.title,
+                    run.provider_name,
+                    str(run.status.label),
+                    run.first_day,
+                    run.counts_on,
+                    run.confirmed,
+                    run.completed_staff,
+                    ore_to_kroner(run.price_ore),
+                ]
+                for run in f.runs
+            ],
+        )
+    )
     return sheets
 
 

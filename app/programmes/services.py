@@ -2,6 +2,7 @@
 
 Services flush but never commit: the view (or CLI command) owns the transaction.
 """
+
 from __future__ import annotations
 
 import logging
@@ -111,8 +112,16 @@ def _name_message(name: str) -> str:
     return _("Der findes allerede en indsats med navnet %(name)s.", name=name)
 
 
-PROGRAMME_FIELDS = ("name", "description", "starts_on", "ends_on", "target_deadline", "target_runs",
-                    "target_completed_staff", "effect_target")
+PROGRAMME_FIELDS = (
+    "name",
+    "description",
+    "starts_on",
+    "ends_on",
+    "target_deadline",
+    "target_runs",
+    "target_completed_staff",
+    "effect_target",
+)
 
 
 def _apply(programme: Programme, data: ProgrammeData) -> None:
@@ -166,8 +175,13 @@ def update_programme(programme: Programme, data: ProgrammeData, *, actor=None) -
     before = snapshot(programme, PROGRAMME_FIELDS)
     with _unique_guard(_name_message(data.name), "name"):
         _apply(programme, data)
-    record("programme.update", actor=actor, object_type="programme", object_id=programme.id,
-           details={"fields": changed_fields(before, programme)})
+    record(
+        "programme.update",
+        actor=actor,
+        object_type="programme",
+        object_id=programme.id,
+        details={"fields": changed_fields(before, programme)},
+    )
     logger.info("programme updated by %s: %r", actor, programme)
     return programme
 
@@ -248,8 +262,9 @@ def add_budget_allocation(
     :raises Conflict: the programme already has an allocation for that provider and year (field ``year``).
     """
     if not provider.active:
-        raise DomainError(_("%(provider)s er ikke længere en aktiv udbyder.", provider=provider.name),
-                          field="provider_id")
+        raise DomainError(
+            _("%(provider)s er ikke længere en aktiv udbyder.", provider=provider.name), field="provider_id"
+        )
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise DomainError(_("Året skal være mellem 2000 og 2100."), field="year")
     _check_amount(amount_ore)
@@ -266,8 +281,13 @@ def add_budget_allocation(
     allocation = BudgetAllocation(programme_id=programme.id, provider_id=provider.id, year=year, amount_ore=amount_ore)
     with _unique_guard(_duplicate_message(provider, year), "year"):
         db.session.add(allocation)
-    record("budget.create", actor=actor, object_type="programme", object_id=programme.id,
-           details={"allocation": allocation.id, "provider": provider.id, "year": year, "amount_ore": amount_ore})
+    record(
+        "budget.create",
+        actor=actor,
+        object_type="programme",
+        object_id=programme.id,
+        details={"allocation": allocation.id, "provider": provider.id, "year": year, "amount_ore": amount_ore},
+    )
     logger.info("budget allocation added by %s: %r %s", actor, allocation, amount_ore)
     return allocation
 
@@ -278,8 +298,13 @@ def update_budget_allocation(allocation: BudgetAllocation, amount_ore: int, *, a
     :raises DomainError: the amount is negative (field ``amount``).
     """
     _check_amount(amount_ore)
-    record("budget.update", actor=actor, object_type="programme", object_id=allocation.programme_id,
-           details={"allocation": allocation.id, "amount_ore": {"old": allocation.amount_ore, "new": amount_ore}})
+    record(
+        "budget.update",
+        actor=actor,
+        object_type="programme",
+        object_id=allocation.programme_id,
+        details={"allocation": allocation.id, "amount_ore": {"old": allocation.amount_ore, "new": amount_ore}},
+    )
     allocation.amount_ore = amount_ore
     db.session.flush()
     logger.info("budget allocation updated by %s: %r %s", actor, allocation, amount_ore)
@@ -289,8 +314,17 @@ def update_budget_allocation(allocation: BudgetAllocation, amount_ore: int, *, a
 def delete_budget_allocation(allocation: BudgetAllocation, *, actor=None) -> None:
     """Remove an allocation (coordinator). Course runs refer to provider and programme, not to it."""
     logger.info("budget allocation deleted by %s: %r", actor, allocation)
-    record("budget.delete", actor=actor, object_type="programme", object_id=allocation.programme_id,
-           details={"allocation": allocation.id, "provider": allocation.provider_id, "year": allocation.year,
-                    "amount_ore": allocation.amount_ore})
+    record(
+        "budget.delete",
+        actor=actor,
+        object_type="programme",
+        object_id=allocation.programme_id,
+        details={
+            "allocation": allocation.id,
+            "provider": allocation.provider_id,
+            "year": allocation.year,
+            "amount_ore": allocation.amount_ore,
+        },
+    )
     db.session.delete(allocation)
     db.session.flush()

@@ -1,4 +1,5 @@
 """Programmes and their budget allocations (coordinator)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -126,8 +127,10 @@ def allocation_create(programme_id: int):
             _show_error(form, exc)
         else:
             db.session.commit()
-            flash(_("Budgetrammen for %(provider)s i %(year)s er tilføjet.", provider=provider.name,
-                    year=form.year.data), "success")
+            flash(
+                _("Budgetrammen for %(provider)s i %(year)s er tilføjet.", provider=provider.name, year=form.year.data),
+                "success",
+            )
             return redirect(url_for(".programme_detail", programme_id=programme.id, _anchor="budget"))
     return _render_detail(programme, form)
 
@@ -145,11 +148,18 @@ def allocation_edit(programme_id: int, allocation_id: int):
             _show_error(form, exc)
         else:
             db.session.commit()
-            flash(_("Budgetrammen for %(provider)s i %(year)s er gemt.", provider=allocation.provider.name,
-                    year=allocation.year), "success")
+            flash(
+                _(
+                    "Budgetrammen for %(provider)s i %(year)s er gemt.",
+                    provider=allocation.provider.name,
+                    year=allocation.year,
+                ),
+                "success",
+            )
             return redirect(url_for(".programme_detail", programme_id=programme_id, _anchor="budget"))
-    return render_template("programmes/allocation_edit.html", form=form, allocation=allocation,
-                           programme=allocation.programme)
+    return render_template(
+        "programmes/allocation_edit.html", form=form, allocation=allocation, programme=allocation.programme
+    )
 
 
 @bp.post("/<int:programme_id>/allocations/<int:allocation_id>/delete")

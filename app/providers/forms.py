@@ -1,4 +1,5 @@
 """Forms for providers (udbydere)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -57,8 +58,10 @@ class ProviderForm(FlaskForm):
     active = BooleanField(
         _l("Aktiv udbyder"),
         default=True,
-        description=_l("Kun aktive udbydere kan få nye budgetrammer og kursusforløb. "
-                       "Udbydere slettes ikke; fjern fluebenet, når samarbejdet er slut."),
+        description=_l(
+            "Kun aktive udbydere kan få nye budgetrammer og kursusforløb. "
+            "Udbydere slettes ikke; fjern fluebenet, når samarbejdet er slut."
+        ),
     )
 
     def as_data(self) -> ProviderData:

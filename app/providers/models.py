@@ -1,4 +1,5 @@
 """Provider: an external course provider (Familien i Centrum, Vilde Læreprocesser, ...)."""
+
 from __future__ import annotations
 
 from sqlalchemy import Boolean, String, Text

@@ -3,6 +3,7 @@
 Providers are never deleted: course runs and budget allocations refer to them, so a provider that
 no longer delivers courses is deactivated instead. Services flush but never commit.
 """
+
 from __future__ import annotations
 
 import logging
@@ -107,8 +108,13 @@ def update_provider(provider: Provider, data: ProviderData, *, actor=None) -> Pr
     before = snapshot(provider, PROVIDER_FIELDS)
     with _unique_guard(_name_message(data.name), "name"):
         _apply(provider, data)
-    record("provider.update", actor=actor, object_type="provider", object_id=provider.id,
-           details={"fields": changed_fields(before, provider)})
+    record(
+        "provider.update",
+        actor=actor,
+        object_type="provider",
+        object_id=provider.id,
+        details={"fields": changed_fields(before, provider)},
+    )
     logger.info("provider updated by %s: %r (active=%s)", actor, provider, provider.active)
     return provider
 

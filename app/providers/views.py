@@ -1,4 +1,5 @@
 """Providers (coordinator): list, create, edit (deactivate instead of delete) and an overview page."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for

@@ -25,6 +25,7 @@ out, and so is everything a provider does not need (no CPR, no ids).
   package; a character the font lacks is printed without its accent or as "?" rather than dropped.
   Notes (dietary or health needs) and e-mail addresses stay off the sheet: it passes from hand to hand.
 """
+
 from __future__ import annotations
 
 import csv
@@ -232,8 +233,16 @@ def _attendance_labels() -> dict[bool | None, str]:
 
 
 def csv_header(plist: ParticipantList) -> list[str]:
-    header = [_("Navn"), _("E-mail"), _("Stillingsbetegnelse"), _("Enhed"), _("Status"), _("Nr. på venteliste"),
-              _("Tilmeldt"), _("Status siden")]
+    header = [
+        _("Navn"),
+        _("E-mail"),
+        _("Stillingsbetegnelse"),
+        _("Enhed"),
+        _("Status"),
+        _("Nr. på venteliste"),
+        _("Tilmeldt"),
+        _("Status siden"),
+    ]
     if plist.run.is_special:
         header.append(_("Sag eller netværksmøde"))
     header.append(_("Bemærkning"))
@@ -364,10 +373,11 @@ def _xlsx_sheets(plist: ParticipantList) -> list[_Sheet]:
 
     confirmed = _Sheet(
         title=_("Deltagere"),
-        header=[*person_header, _("Tilmeldt"), *extra_header, *(_day_header(d) for d in plist.days),
-                _("Gennemført")],
-        rows=[[*person(r), r.enrolled_at, *extra(r), *(present[m] for m in r.marks), yes if r.completed else no]
-              for r in plist.confirmed],
+        header=[*person_header, _("Tilmeldt"), *extra_header, *(_day_header(d) for d in plist.days), _("Gennemført")],
+        rows=[
+            [*person(r), r.enrolled_at, *extra(r), *(present[m] for m in r.marks), yes if r.completed else no]
+            for r in plist.confirmed
+        ],
         text_columns=frozenset({0, 1, 2, 3, *range(5, 5 + n_extra)}),
     )
     waiting = _Sheet(
@@ -503,8 +513,9 @@ def printable(text: str | None) -> str:
         elif unicodedata.category(char) in ("Cc", "Zl", "Zp"):
             out.append(" ")
         else:
-            base = "".join(c for c in unicodedata.normalize("NFKD", char) if ord(c) in known
-                           and not unicodedata.combining(c))
+            base = "".join(
+                c for c in unicodedata.normalize("NFKD", char) if ord(c) in known and not unicodedata.combining(c)
+            )
             out.append(base or "?")
     return "".join(out)
 
@@ -539,8 +550,9 @@ def render_pdf(plist: ParticipantList, printed_at: datetime | None = None) -> by
     ]
     title = printable(run.title)
     provider_line = printable(f"{_('Udbyder')}: {run.provider.name}")
-    footer_text = printable(_("Udskrevet %(date)s kl. %(time)s", date=printed_at.strftime(CSV_DATE),
-                              time=printed_at.strftime("%H.%M")))
+    footer_text = printable(
+        _("Udskrevet %(date)s kl. %(time)s", date=printed_at.strftime(CSV_DATE), time=printed_at.strftime("%H.%M"))
+    )
     page_label = _("Side %(page)s af %(pages)s")
     sign_here = printable(_("Skriv under ud for dit navn. Står du ikke på listen, så skriv dit navn nederst."))
     nobody = printable(_("Ingen tilmeldte deltagere."))
@@ -593,8 +605,11 @@ def render_pdf(plist: ParticipantList, printed_at: datetime | None = None) -> by
         fitted[key] = result
         return result
 
-    pdf = prepare_pdf(SignInSheet(orientation="L", unit="mm", format="A4"),
-                      title=_("Underskriftsark: %(title)s", title=run.title), printed_at=printed_at)
+    pdf = prepare_pdf(
+        SignInSheet(orientation="L", unit="mm", format="A4"),
+        title=_("Underskriftsark: %(title)s", title=run.title),
+        printed_at=printed_at,
+    )
     pdf.set_margins(15, 12, 15)
     pdf.set_auto_page_break(True, margin=16)
 
@@ -609,8 +624,10 @@ def render_pdf(plist: ParticipantList, printed_at: datetime | None = None) -> by
     # Every row's cells, cut to fit, once for all sections.
     pdf.set_font(FONT_FAMILY, "", 10)
     name_w, role_w, unit_w = columns[1].width, columns[2].width, columns[3].width
-    rows = [(str(number), fit(pdf, name, name_w), fit(pdf, role, role_w), fit(pdf, unit, unit_w), "")
-            for number, (name, role, unit) in enumerate(people, 1)]
+    rows = [
+        (str(number), fit(pdf, name, name_w), fit(pdf, role, role_w), fit(pdf, unit, unit_w), "")
+        for number, (name, role, unit) in enumerate(people, 1)
+    ]
 
     baseline = row_height / 2 + 0.35 * 10 * 25.4 / 72  # text baseline in a row, for a 10 pt font
 

@@ -1,4 +1,5 @@
 """The download log of participant lists: who fetched which run's personal data, when, in which format."""
+
 from __future__ import annotations
 
 import enum

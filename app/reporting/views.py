@@ -4,6 +4,7 @@ download recorded (they hold personal data); and the coordinator's page listing 
 Access is the run page's rule (app.courses.services.can_view_run): the coordinator for every run, a provider
 for its own runs once out of draft; another provider's run answers 404, staff 403, anonymous the login.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,14 +49,20 @@ def _record(plist: exports.ParticipantList, fmt: ExportFormat, person_count: int
     run_id, user_id = plist.run.id, current_user.id
     now = clock.utcnow()
     db.session.add(
-        ExportDownload(course_run_id=run_id, user_id=user_id, format=fmt, person_count=person_count,
-                       created_at=now)
+        ExportDownload(course_run_id=run_id, user_id=user_id, format=fmt, person_count=person_count, created_at=now)
     )
-    record("participants.export", actor=current_user._get_current_object(), object_type="run", object_id=run_id,
-           details={"format": fmt.value, "people": person_count}, now=now)
+    record(
+        "participants.export",
+        actor=current_user._get_current_object(),
+        object_type="run",
+        object_id=run_id,
+        details={"format": fmt.value, "people": person_count},
+        now=now,
+    )
     db.session.commit()
-    logger.info("participant list of run %s downloaded as %s by user %s (%s people)", run_id, fmt.value, user_id,
-                person_count)
+    logger.info(
+        "participant list of run %s downloaded as %s by user %s (%s people)", run_id, fmt.value, user_id, person_count
+    )
 
 
 @bp.get("/runs/<int:run_id>/participants.csv")
@@ -79,8 +86,15 @@ def participants_xlsx(run_id: int):
     names = exports.download_name(plist.run, _file_word(), "xlsx")
     body = exports.render_xlsx(plist)
     _record(plist, ExportFormat.XLSX, plist.person_count)
-    response = send_file(body, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=names[0],
-                         max_age=0, conditional=False, etag=False)
+    response = send_file(
+        body,
+        mimetype=XLSX_MIMETYPE,
+        as_attachment=True,
+        download_name=names[0],
+        max_age=0,
+        conditional=False,
+        etag=False,
+    )
     return as_attachment(response, *names)
 
 
@@ -114,4 +128,3 @@ def download_log(run_id: int):
     )
     page = paginate(db.session, stmt, request.args.get("page", 1, type=int), LOG_PER_PAGE)
     return render_template("reporting/download_log.html", run=run, page=page)
-

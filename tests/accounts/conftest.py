@@ -1,4 +1,5 @@
 """Fixtures for the accounts tests: a logged-in coordinator and a private instance folder."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Small helpers shared by the accounts tests."""
+
 from __future__ import annotations
 
 from tests.conftest import csrf_token_from

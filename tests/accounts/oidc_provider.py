@@ -5,6 +5,7 @@ whoever the test put in `provider.user` and redirects back with a code, and a to
 client's credentials, the redirect URI and PKCE (S256) before it issues an RS256-signed ID token (joserfc).
 `provider.tamper` lets a test spoil the next ID token: other claims, a foreign signing key, or no signature.
 """
+
 from __future__ import annotations
 
 import base64
@@ -106,18 +107,20 @@ class OidcTestProvider:
         return Response(json.dumps(data), status=status, mimetype="application/json")
 
     def _discovery(self, request: Request) -> Response:
-        return self._json({
-            "issuer": self.advertised_issuer or self.issuer,
-            "authorization_endpoint": self.issuer + "/authorize",
-            "token_endpoint": self.issuer + "/token",
-            "jwks_uri": self.issuer + "/keys",
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "code_challenge_methods_supported": ["S256"],
-            "scopes_supported": ["openid", "email", "profile"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        })
+        return self._json(
+            {
+                "issuer": self.advertised_issuer or self.issuer,
+                "authorization_endpoint": self.issuer + "/authorize",
+                "token_endpoint": self.issuer + "/token",
+                "jwks_uri": self.issuer + "/keys",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+                "scopes_supported": ["openid", "email", "profile"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            }
+        )
 
     def _jwks(self, request: Request) -> Response:
         return self._json(KeySet([self.key]).as_dict(private=False))
@@ -144,8 +147,10 @@ class OidcTestProvider:
         auth: Authorization | None = request.authorization
         if auth is not None and auth.type == "basic":
             return auth.username == self.client_id and auth.password == self.client_secret
-        return (request.form.get("client_id"), request.form.get("client_secret")) == (self.client_id,
-                                                                                         self.client_secret)
+        return (request.form.get("client_id"), request.form.get("client_secret")) == (
+            self.client_id,
+            self.client_secret,
+        )
 
     def _token(self, request: Request) -> Response:
         self.token_requests += 1
@@ -158,9 +163,10 @@ class OidcTestProvider:
         if form.get("redirect_uri") != grant["redirect_uri"]:
             return self._json({"error": "invalid_grant", "error_description": "redirect_uri"}, 400)
         verifier = form.get("code_verifier", "")
-        if grant["code_challenge_method"] != "S256" or _b64(hashlib.sha256(verifier.encode()).digest()) != grant[
-            "code_challenge"
-        ]:
+        if (
+            grant["code_challenge_method"] != "S256"
+            or _b64(hashlib.sha256(verifier.encode()).digest()) != grant["code_challenge"]
+        ):
             return self._json({"error": "invalid_grant", "error_description": "pkce"}, 400)
         access_token = secrets.token_urlsafe(24)
         body = {"access_token": access_token, "token_type": "Bearer", "expires_in": 3600}
@@ -190,5 +196,7 @@ class OidcTestProvider:
 
 def make_keys() -> tuple[RSAKey, RSAKey]:
     """The provider's signing key and a forger's key with the same key id."""
-    return (RSAKey.generate_key(2048, parameters={"kid": KID, "use": "sig", "alg": "RS256"}),
-            RSAKey.generate_key(2048, parameters={"kid": KID, "use": "sig", "alg": "RS256"}))
+    return (
+        RSAKey.generate_key(2048, parameters={"kid": KID, "use": "sig", "alg": "RS256"}),
+        RSAKey.generate_key(2048, parameters={"kid": KID, "use": "sig", "alg": "RS256"}),
+    )

@@ -1,5 +1,6 @@
 """The account page: who you are, changing your password (current one required, policy applied, other
 sessions ended, this one kept), log out everywhere; linked from the header for every access level."""
+
 from __future__ import annotations
 
 import pytest
@@ -70,8 +71,9 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(app, clien
         ("", NEW, NEW, "Skriv din nuværende adgangskode."),
     ],
 )
-def test_bad_input_is_shown_at_the_field_and_nothing_changes(client, login_as, staff_member, current, new,
-                                                              confirm, message):
+def test_bad_input_is_shown_at_the_field_and_nothing_changes(
+    client, login_as, staff_member, current, new, confirm, message
+):
     login_as(staff_member)
     old_hash, old_version = staff_member.password_hash, staff_member.session_version
     response = change(client, current, new, confirm)
@@ -85,9 +87,14 @@ def test_bad_input_is_shown_at_the_field_and_nothing_changes(client, login_as, s
 
 def test_the_forms_need_csrf(client, login_as, staff_member):
     login_as(staff_member)
-    response = client.post("/account/password", data={
-        "current_password": factories.PASSWORD, "new_password": NEW, "confirm": NEW,
-    })
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": factories.PASSWORD,
+            "new_password": NEW,
+            "confirm": NEW,
+        },
+    )
     assert response.status_code == 400
     assert client.post("/account/logout-everywhere").status_code == 400
     assert is_logged_in(client)

@@ -1,5 +1,6 @@
 """Production refuses login settings that would leave personal data behind a password only, or nobody able to
 log in (ASVS 6.3.3, goal S-5)."""
+
 from __future__ import annotations
 
 import pytest

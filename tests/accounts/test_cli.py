@@ -1,4 +1,5 @@
 """`flask users create`: the same service as the web form; clear errors with a non-zero exit code."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,9 @@ def create(runner, *args, input=None):
 
 
 def test_creates_a_coordinator_who_can_log_in(runner, client):
-    result = create(runner, "--email", "Chef@Kommune.DK", "--name", "Karen Chef", "--access", "coordinator",
-                    "--password", PASSWORD)
+    result = create(
+        runner, "--email", "Chef@Kommune.DK", "--name", "Karen Chef", "--access", "coordinator", "--password", PASSWORD
+    )
     assert result.exit_code == 0, result.output
     assert "chef@kommune.dk" in result.output
     user = db.session.scalar(select(User).where(User.email == "chef@kommune.dk"))
@@ -36,8 +38,9 @@ def test_creates_a_coordinator_who_can_log_in(runner, client):
 
 
 def test_prompts_for_the_password_hidden_with_confirmation(runner):
-    result = create(runner, "--email", "prompt@kommune.dk", "--name", "P", "--access", "staff",
-                    input=f"{PASSWORD}\n{PASSWORD}\n")
+    result = create(
+        runner, "--email", "prompt@kommune.dk", "--name", "P", "--access", "staff", input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output  # hidden input is not echoed
     user = db.session.scalar(select(User).where(User.email == "prompt@kommune.dk"))
@@ -45,8 +48,16 @@ def test_prompts_for_the_password_hidden_with_confirmation(runner):
 
 
 def test_prompt_repeats_when_the_confirmation_differs(runner):
-    result = create(runner, "--email", "p2@kommune.dk", "--name", "P", "--access", "staff",
-                    input=f"{PASSWORD}\nsomething-else-123\n{PASSWORD}\n{PASSWORD}\n")
+    result = create(
+        runner,
+        "--email",
+        "p2@kommune.dk",
+        "--name",
+        "P",
+        "--access",
+        "staff",
+        input=f"{PASSWORD}\nsomething-else-123\n{PASSWORD}\n{PASSWORD}\n",
+    )
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(User).where(User.email == "p2@kommune.dk")).check_password(PASSWORD)
 
@@ -54,13 +65,37 @@ def test_prompt_repeats_when_the_confirmation_differs(runner):
 def test_staff_member_with_role_and_unit_and_provider_user(runner, fic_provider):
     factories.make_staff_role("Sagsbehandler", name_en="Caseworker")
     factories.make_unit("Børne- og Familieteam, Amager")
-    result = create(runner, "--email", "s@kommune.dk", "--name", "S", "--access", "staff", "--staff-role",
-                    "caseworker", "--unit", "børne- og familieteam, amager", "--password", PASSWORD)
+    result = create(
+        runner,
+        "--email",
+        "s@kommune.dk",
+        "--name",
+        "S",
+        "--access",
+        "staff",
+        "--staff-role",
+        "caseworker",
+        "--unit",
+        "børne- og familieteam, amager",
+        "--password",
+        PASSWORD,
+    )
     assert result.exit_code == 0, result.output
     staff = db.session.scalar(select(User).where(User.email == "s@kommune.dk"))
     assert (staff.staff_role.name, staff.unit.name) == ("Sagsbehandler", "Børne- og Familieteam, Amager")
-    result = create(runner, "--email", "u@fic.dk", "--name", "U", "--access", "provider", "--provider",
-                    "Familien i Centrum", "--password", PASSWORD)
+    result = create(
+        runner,
+        "--email",
+        "u@fic.dk",
+        "--name",
+        "U",
+        "--access",
+        "provider",
+        "--provider",
+        "Familien i Centrum",
+        "--password",
+        PASSWORD,
+    )
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(User).where(User.email == "u@fic.dk")).provider == fic_provider
 

@@ -1,4 +1,5 @@
 """The staff import: CSV (Danish Excel) or XLSX, a row-by-row preview, all-or-nothing confirmation."""
+
 from __future__ import annotations
 
 import io
@@ -84,8 +85,15 @@ GOOD = [
 
 def test_import_page_explains_the_columns_with_an_example(as_coordinator):
     html = as_coordinator.get("/users/import").get_data(as_text=True)
-    for text in ("Navn", "E-mail", "Stillingsbetegnelse", "Enhed", "Eksempel", "Navn;E-mail;Stillingsbetegnelse;Enhed",
-                 'enctype="multipart/form-data"'):
+    for text in (
+        "Navn",
+        "E-mail",
+        "Stillingsbetegnelse",
+        "Enhed",
+        "Eksempel",
+        "Navn;E-mail;Stillingsbetegnelse;Enhed",
+        'enctype="multipart/form-data"',
+    ):
         assert text in html, text
 
 
@@ -150,8 +158,10 @@ def test_xlsx_built_with_openpyxl(as_coordinator, reference):
 def test_existing_email_is_updated_not_duplicated(as_coordinator, reference):
     old = factories.make_user(name="Åse Gammelnavn", email="ase.ostergaard@kk.dk")
     kept = factories.make_user(
-        name="Søren Bæk", email="soren.baek@kk.dk",
-        staff_role=reference["roles"]["Hjemmevejleder"], unit=reference["units"]["Børne- og Familieteam, Amager"],
+        name="Søren Bæk",
+        email="soren.baek@kk.dk",
+        staff_role=reference["roles"]["Hjemmevejleder"],
+        unit=reference["units"]["Børne- og Familieteam, Amager"],
     )
     old_hash = old.password_hash
     lines = GOOD[:2] + ["Søren Bæk|SOREN.BAEK@KK.DK|Hjemmevejleder|Børne- og Familieteam, Amager"]
@@ -191,8 +201,13 @@ def test_rows_with_errors_are_reported_with_lines_and_reasons_and_nothing_is_imp
     html = response.get_data(as_text=True)
     assert "Intet er importeret" in html
     assert "Rækker med fejl: 5" in html
-    for reason in ("Navn mangler.", "Ugyldig e-mailadresse.", "Ukendt stillingsbetegnelse: Direktør.",
-                   "Ukendt enhed: Månebasen.", "E-mail mangler."):
+    for reason in (
+        "Navn mangler.",
+        "Ugyldig e-mailadresse.",
+        "Ukendt stillingsbetegnelse: Direktør.",
+        "Ukendt enhed: Månebasen.",
+        "E-mail mangler.",
+    ):
         assert reason in html, reason
     for line_no in range(2, 8):
         assert f"<td>{line_no}</td>" in html
@@ -273,14 +288,12 @@ def test_no_file_chosen(as_coordinator):
 def test_upload_over_5_mb_is_refused(as_coordinator):
     boundary = "boundary123"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"stor.csv\"\r\n\r\n".encode()
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="stor.csv"\r\n\r\n'.encode()
         + b"x" * (5 * 1024 * 1024 + 1)
         + f"\r\n--{boundary}--\r\n".encode()
     )
     # A raw body: the test client would spool a built multipart body this big to an unclosed temp file.
-    response = as_coordinator.post(
-        "/users/import", data=body, content_type=f"multipart/form-data; boundary={boundary}"
-    )
+    response = as_coordinator.post("/users/import", data=body, content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 413
     assert "Filen er for stor" in response.get_data(as_text=True)
 

@@ -1,5 +1,6 @@
 """Invitations for imported staff (no password yet): the coordinator's button and bulk action, the mailed
 link that lets them choose a password and logs them in; only the newest link works, and only once."""
+
 from __future__ import annotations
 
 from app.accounts.credentials import send_invitation, send_invitations_to_all

@@ -1,4 +1,5 @@
 """Login and logout: one generic failure message, inactive users refused, no open redirect, POST-only logout."""
+
 from __future__ import annotations
 
 import pytest
@@ -85,8 +86,11 @@ def test_local_next_is_followed(client, coordinator):
 )
 def test_foreign_next_is_ignored(client, staff_member, target):
     response = post_form(
-        client, "/login", {"email": "sara@test.dk", "password": factories.PASSWORD},
-        form_url="/login", query_string={"next": target},
+        client,
+        "/login",
+        {"email": "sara@test.dk", "password": factories.PASSWORD},
+        form_url="/login",
+        query_string={"next": target},
     )
     assert response.status_code == 302
     assert response.location == "/"

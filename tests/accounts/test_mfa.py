@@ -1,5 +1,6 @@
 """The second factor after a password login: TOTP with replay protection, recovery codes, enrolment when it is
 required, throttling, the user's own page and the coordinator's reset. Time comes from a frozen clock seam."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -271,8 +272,9 @@ def test_new_recovery_codes_need_a_current_code_and_replace_the_old(client, staf
     bad = post_form(client, "/account/mfa/recovery-codes", {"code": "000000"}, form_url="/account/mfa")
     assert bad.status_code == 400
     frozen.tick(30)
-    response = post_form(client, "/account/mfa/recovery-codes", {"code": code_at(secret, frozen.now)},
-                         form_url="/account/mfa")
+    response = post_form(
+        client, "/account/mfa/recovery-codes", {"code": code_at(secret, frozen.now)}, form_url="/account/mfa"
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert html.count("<li><code>") == 10
@@ -287,8 +289,7 @@ def test_staff_may_switch_it_off_but_required_levels_may_not(client, app, staff_
     password_login(client, staff_member)
     submit_code(client, code_at(secret, frozen.now))
     frozen.tick(30)
-    response = post_form(client, "/account/mfa/disable", {"code": code_at(secret, frozen.now)},
-                         form_url="/account/mfa")
+    response = post_form(client, "/account/mfa/disable", {"code": code_at(secret, frozen.now)}, form_url="/account/mfa")
     assert response.status_code == 302
     assert not mfa.has_mfa(staff_member)
     assert len(actions("auth.mfa_disabled")) == 1
@@ -301,8 +302,9 @@ def test_staff_may_switch_it_off_but_required_levels_may_not(client, app, staff_
     page = client.get("/account/mfa").get_data(as_text=True)
     assert "Slå totrinsbekræftelse fra" not in page
     frozen.tick(30)
-    response = post_form(client, "/account/mfa/disable", {"code": code_at(c_secret, frozen.now)},
-                         form_url="/account/mfa")
+    response = post_form(
+        client, "/account/mfa/disable", {"code": code_at(c_secret, frozen.now)}, form_url="/account/mfa"
+    )
     assert response.status_code == 403
     assert mfa.has_mfa(coordinator)
 
@@ -320,8 +322,9 @@ def test_a_coordinator_resets_a_lost_phone(client, login_as, coordinator, staff_
     assert len(reset) == 1 and reset[0].actor_id == coordinator.id and reset[0].subject_id == staff_member.id
 
 
-def test_the_reset_is_for_coordinators_and_needs_csrf(client, login_as, coordinator, staff_member, provider_user,
-                                                      frozen):
+def test_the_reset_is_for_coordinators_and_needs_csrf(
+    client, login_as, coordinator, staff_member, provider_user, frozen
+):
     enrol(provider_user)
     login_as(staff_member)
     assert post_form(client, f"/users/{provider_user.id}/mfa/reset", form_url="/me/courses").status_code == 403
@@ -344,8 +347,12 @@ def test_a_deactivated_user_cannot_finish_a_pending_login(client, staff_member, 
 
 def test_the_next_page_survives_the_second_step(client, staff_member, frozen):
     secret, _ = enrol(staff_member)
-    post_form(client, "/login?next=/account/mfa", {"email": staff_member.email, "password": factories.PASSWORD},
-              form_url="/login")
+    post_form(
+        client,
+        "/login?next=/account/mfa",
+        {"email": staff_member.email, "password": factories.PASSWORD},
+        form_url="/login",
+    )
     response = submit_code(client, code_at(secret, frozen.now))
     assert response.location.endswith("/account/mfa")
 

@@ -1,5 +1,6 @@
 """Password reset by a signed, time-limited link mailed through the outbox: the same answer for every email,
 one use per link, expiry on the clock seam, every session ended, a clear page for a bad link."""
+
 from __future__ import annotations
 
 import re
@@ -38,6 +39,7 @@ def test_known_and_unknown_emails_get_the_same_answer(client, staff_member):
     unknown = request_reset(client, "findes.ikke@test.dk")
     assert known.status_code == unknown.status_code == 200
     assert SENT in known.get_data(as_text=True)
+
     def without_csrf_token(response):  # the token carries a timestamp: it differs from second to second
         return re.sub(r'(name="csrf_token"[^>]*value=")[^"]*"', r"\1", response.get_data(as_text=True))
 
@@ -79,7 +81,8 @@ def test_the_link_sets_a_new_password_and_ends_every_session(app, client, login_
     assert post_form(client, "/login", {"email": staff_member.email, "password": NEW}).status_code == 302
     assert [row.recipient_email for row in outbox_rows("password_changed")] == [staff_member.email]
     assert [e.action for e in audit_actions("auth.password_reset")] == [
-        "auth.password_reset_requested", "auth.password_reset",
+        "auth.password_reset_requested",
+        "auth.password_reset",
     ]
 
 

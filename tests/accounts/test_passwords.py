@@ -1,5 +1,6 @@
 """The password policy: length, guessability (zxcvbn, with the user's own name and email), Danish messages,
 applied where passwords are set and never at login."""
+
 from __future__ import annotations
 
 import pytest
@@ -94,10 +95,20 @@ def test_login_does_not_apply_the_policy(client, app):
 def test_coordinator_setting_a_guessable_password_is_refused(client, login_as, coordinator, staff_member):
     login_as(coordinator)
     old_hash = staff_member.password_hash
-    response = post_form(client, f"/users/{staff_member.id}/edit", {
-        "name": staff_member.name, "email": staff_member.email, "access_level": "staff",
-        "staff_role_id": "", "unit_id": "", "provider_id": "", "active": "y", "password": "password1234",
-    })
+    response = post_form(
+        client,
+        f"/users/{staff_member.id}/edit",
+        {
+            "name": staff_member.name,
+            "email": staff_member.email,
+            "access_level": "staff",
+            "staff_role_id": "",
+            "unit_id": "",
+            "provider_id": "",
+            "active": "y",
+            "password": "password1234",
+        },
+    )
     assert response.status_code == 200
     assert "Adgangskoden er for let at gætte." in response.get_data(as_text=True)
     db.session.refresh(staff_member)

@@ -1,5 +1,6 @@
 """Sessions: rotated at login, ended server-side through users.session_version (log out everywhere, password
 change or reset, deactivation), idle and absolute timeouts on the clock seam, cookie flags."""
+
 from __future__ import annotations
 
 from flask import session
@@ -89,10 +90,19 @@ def test_a_copied_cookie_is_dead_after_log_out_everywhere(app, client, login_as,
 def test_deactivating_a_user_ends_their_sessions(app, client, login_as, coordinator, staff_member):
     victim = second_browser(app, staff_member)
     login_as(coordinator)
-    post_form(client, f"/users/{staff_member.id}/edit", {
-        "name": staff_member.name, "email": staff_member.email, "access_level": "staff",
-        "staff_role_id": "", "unit_id": "", "provider_id": "", "password": "",
-    })
+    post_form(
+        client,
+        f"/users/{staff_member.id}/edit",
+        {
+            "name": staff_member.name,
+            "email": staff_member.email,
+            "access_level": "staff",
+            "staff_role_id": "",
+            "unit_id": "",
+            "provider_id": "",
+            "password": "",
+        },
+    )
     db.session.refresh(staff_member)
     assert staff_member.active is False
     assert staff_member.session_version == 1
@@ -107,10 +117,20 @@ def test_deactivating_a_user_ends_their_sessions(app, client, login_as, coordina
 def test_a_coordinator_setting_a_password_ends_the_users_sessions(app, client, login_as, coordinator, staff_member):
     victim = second_browser(app, staff_member)
     login_as(coordinator)
-    post_form(client, f"/users/{staff_member.id}/edit", {
-        "name": staff_member.name, "email": staff_member.email, "access_level": "staff", "active": "y",
-        "staff_role_id": "", "unit_id": "", "provider_id": "", "password": "blå hest under broen",
-    })
+    post_form(
+        client,
+        f"/users/{staff_member.id}/edit",
+        {
+            "name": staff_member.name,
+            "email": staff_member.email,
+            "access_level": "staff",
+            "active": "y",
+            "staff_role_id": "",
+            "unit_id": "",
+            "provider_id": "",
+            "password": "blå hest under broen",
+        },
+    )
     assert not is_logged_in(victim)
     assert "auth.password_set" in [e.action for e in audit_actions()]
 

@@ -1,5 +1,6 @@
 """OpenID Connect single sign-on against a real provider on 127.0.0.1 (tests/accounts/oidc_provider.py):
 the happy path, linking by email exactly once, and every way a login must be refused."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
@@ -36,8 +37,12 @@ def provider(keys):
 @pytest.fixture
 def sso(app, provider):
     """The app configured for the test provider."""
-    app.config.update(OIDC_ISSUER=provider.issuer, OIDC_CLIENT_ID=provider.client_id,
-                      OIDC_CLIENT_SECRET=provider.client_secret, BASE_URL="https://kursus.kommune.example")
+    app.config.update(
+        OIDC_ISSUER=provider.issuer,
+        OIDC_CLIENT_ID=provider.client_id,
+        OIDC_CLIENT_SECRET=provider.client_secret,
+        BASE_URL="https://kursus.kommune.example",
+    )
     return provider
 
 
@@ -157,8 +162,13 @@ def test_linking_by_email_can_be_switched_off(app, client, sso, staff_member):
 
 
 def test_entra_id_is_keyed_by_tenant_and_object_id_and_may_link_by_sign_in_name(client, sso, coordinator):
-    claims = {"sub": "pairwise-per-app", "tid": "tenant-1", "oid": "0000-aaaa", "preferred_username":
-              coordinator.email.upper(), "name": "Karin"}
+    claims = {
+        "sub": "pairwise-per-app",
+        "tid": "tenant-1",
+        "oid": "0000-aaaa",
+        "preferred_username": coordinator.email.upper(),
+        "name": "Karin",
+    }
     response = sso_login(client, sso, claims)
     assert response.status_code == 302 and is_logged_in(client)
     [identity] = identities()
@@ -183,8 +193,9 @@ def test_the_next_page_survives_the_round_trip(client, sso, staff_member):
 
 
 def test_a_foreign_next_is_ignored(client, sso, staff_member):
-    response = sso_login(client, sso, {"sub": "abc", "email": staff_member.email},
-                         url="/login/sso?next=//evil.example/")
+    response = sso_login(
+        client, sso, {"sub": "abc", "email": staff_member.email}, url="/login/sso?next=//evil.example/"
+    )
     assert "evil" not in response.location
 
 
@@ -204,15 +215,27 @@ def assert_refused(client, response, status=400):
     [
         pytest.param(Tamper(foreign_key=True), "invalid_id_token:bad_signature", id="bad-signature"),
         pytest.param(Tamper(unsigned=True), "invalid_id_token:unsupported_algorithm", id="unsigned"),
-        pytest.param(Tamper(claims={"iss": "http://127.0.0.1:1/other-tenant/v2.0"}),
-                     "invalid_id_token:invalid_claim:iss", id="wrong-issuer"),
+        pytest.param(
+            Tamper(claims={"iss": "http://127.0.0.1:1/other-tenant/v2.0"}),
+            "invalid_id_token:invalid_claim:iss",
+            id="wrong-issuer",
+        ),
         pytest.param(Tamper(claims={"aud": "another-app"}), "invalid_id_token:invalid_claim:aud", id="wrong-audience"),
-        pytest.param(Tamper(claims={"aud": "another-app", "azp": "kursusportalen"}),
-                     "invalid_id_token:invalid_claim:aud", id="wrong-audience-right-azp"),
-        pytest.param(Tamper(claims={"exp": 1_000_000_000, "iat": 999_999_000}), "invalid_id_token:expired_token:exp",
-                     id="expired"),
-        pytest.param(Tamper(claims={"nonce": "not-the-nonce-we-sent"}), "invalid_id_token:invalid_claim:nonce",
-                     id="nonce-mismatch"),
+        pytest.param(
+            Tamper(claims={"aud": "another-app", "azp": "kursusportalen"}),
+            "invalid_id_token:invalid_claim:aud",
+            id="wrong-audience-right-azp",
+        ),
+        pytest.param(
+            Tamper(claims={"exp": 1_000_000_000, "iat": 999_999_000}),
+            "invalid_id_token:expired_token:exp",
+            id="expired",
+        ),
+        pytest.param(
+            Tamper(claims={"nonce": "not-the-nonce-we-sent"}),
+            "invalid_id_token:invalid_claim:nonce",
+            id="nonce-mismatch",
+        ),
         pytest.param(Tamper(claims={"nonce": None}), "invalid_id_token:missing_claim:nonce", id="nonce-missing"),
         pytest.param(Tamper(claims={"sub": None}), "invalid_id_token:missing_claim:sub", id="no-subject"),
         pytest.param(Tamper(no_id_token=True), "no_id_token", id="no-id-token"),
@@ -328,8 +351,9 @@ def test_local_login_can_be_switched_off(app, client, sso, staff_member):
     html = client.get("/login").get_data(as_text=True)
     assert 'name="password"' not in html
     assert "kommunens konto" in html
-    response = client.post("/login", data={"csrf_token": csrf_token(client), "email": staff_member.email,
-                                           "password": factories.PASSWORD})
+    response = client.post(
+        "/login", data={"csrf_token": csrf_token(client), "email": staff_member.email, "password": factories.PASSWORD}
+    )
     assert response.status_code == 404
     assert not is_logged_in(client)
     assert client.get("/login/mfa").status_code == 404

@@ -1,4 +1,5 @@
 """Staff roles (stillingsbetegnelser): list with usage, create, rename, delete only when unused."""
+
 from __future__ import annotations
 
 import pytest

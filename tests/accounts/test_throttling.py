@@ -1,5 +1,6 @@
 """Login throttling: failed attempts per account (known or unknown email) and per IP address, the friendly
 429 page, password-reset requests and password changes; the windows move on without sleeping."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,8 +35,9 @@ def limiter_time(monkeypatch):
 
 def attempt(client, email, password, ip="10.0.0.1"):
     token = csrf_token(client, "/login")
-    return client.post("/login", data={"csrf_token": token, "email": email, "password": password},
-                       environ_base={"REMOTE_ADDR": ip})
+    return client.post(
+        "/login", data={"csrf_token": token, "email": email, "password": password}, environ_base={"REMOTE_ADDR": ip}
+    )
 
 
 def fail(client, email, times, ip="10.0.0.1"):
@@ -125,8 +127,12 @@ def test_the_limits_come_from_the_config(client, app, staff_member, limiter_time
 def test_the_429_page_is_in_english_for_english_users(client, staff_member, limiter_time):
     fail(client, staff_member.email, 5)
     token = csrf_token(client, "/login")
-    response = client.post("/login", data={"csrf_token": token, "email": staff_member.email, "password": "x"},
-                           headers={"Accept-Language": "en"}, environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    response = client.post(
+        "/login",
+        data={"csrf_token": token, "email": staff_member.email, "password": "x"},
+        headers={"Accept-Language": "en"},
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},
+    )
     assert response.status_code == 429
     assert '<html lang="en">' in response.get_data(as_text=True)
 
@@ -154,8 +160,11 @@ def test_password_reset_requests_are_limited_per_address(client, limiter_time):
 
 def test_wrong_current_passwords_on_the_account_page_are_limited(client, login_as, staff_member, limiter_time):
     login_as(staff_member)
-    data = {"current_password": "forkert-adgangskode", "new_password": "blå hest under broen",
-            "confirm": "blå hest under broen"}
+    data = {
+        "current_password": "forkert-adgangskode",
+        "new_password": "blå hest under broen",
+        "confirm": "blå hest under broen",
+    }
     for _ in range(5):
         response = post_form(client, "/account/password", data, form_url="/account")
         assert response.status_code == 400
@@ -183,8 +192,11 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_limited(monkeypatch, li
 
             def post(ip, email, password):
                 token = csrf_token(client, "/login")
-                return client.post("/login", data={"csrf_token": token, "email": email, "password": password},
-                                   headers={"X-Forwarded-For": ip})
+                return client.post(
+                    "/login",
+                    data={"csrf_token": token, "email": email, "password": password},
+                    headers={"X-Forwarded-For": ip},
+                )
 
             for i in range(3):
                 assert post("192.0.2.7", f"x{i}@test.dk", "forkert").status_code == 200

@@ -1,4 +1,5 @@
 """Units (enheder): a tree built in Python from one query, create/edit with a parent, no cycles, safe delete."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,8 +29,10 @@ def tree(app):
 
 def test_list_shows_children_under_their_parent(as_coordinator, tree):
     html = as_coordinator.get("/units").get_data(as_text=True)
-    positions = [html.index(name) for name in
-                 ("Socialcenter Amager", "Børne- og Familieteam Amager", "Team Nord", "Socialcenter Valby")]
+    positions = [
+        html.index(name)
+        for name in ("Socialcenter Amager", "Børne- og Familieteam Amager", "Team Nord", "Socialcenter Valby")
+    ]
     assert positions == sorted(positions)
     assert "└" in html  # children are indented
 

@@ -1,4 +1,5 @@
 """Users for coordinators: the filtered, paginated list; create and edit with the database rules."""
+
 from __future__ import annotations
 
 import pytest
@@ -47,8 +48,18 @@ def people(app, fic_provider):
 
 def test_list_shows_the_columns(as_coordinator, people):
     html = as_coordinator.get("/users").get_data(as_text=True)
-    for text in ("Anna Andersen", "anna@test.dk", "Sagsbehandler", "Børne- og Familieteam Amager", "Medarbejder",
-                 "Udbyder", "Koordinator", "Familien i Centrum", "Aktiv", "Inaktiv"):
+    for text in (
+        "Anna Andersen",
+        "anna@test.dk",
+        "Sagsbehandler",
+        "Børne- og Familieteam Amager",
+        "Medarbejder",
+        "Udbyder",
+        "Koordinator",
+        "Familien i Centrum",
+        "Aktiv",
+        "Inaktiv",
+    ):
         assert text in html, text
     assert "Har adgangskode" in html
     assert "<td>Nej</td>" in html and "<td>Ja</td>" in html
@@ -227,7 +238,10 @@ def test_edit_changes_details_and_keeps_the_password_when_left_empty(as_coordina
     assert response.status_code == 302
     db.session.refresh(anna)
     assert (anna.name, anna.email, anna.unit_id, anna.staff_role_id) == (
-        "Anna Holm", "anna.holm@test.dk", people["centre"].id, None
+        "Anna Holm",
+        "anna.holm@test.dk",
+        people["centre"].id,
+        None,
     )
     assert anna.active is False
     assert anna.password_hash == old_hash

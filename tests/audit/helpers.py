@@ -1,4 +1,5 @@
 """Reading the audit log back in tests."""
+
 from __future__ import annotations
 
 from sqlalchemy import select

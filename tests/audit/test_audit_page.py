@@ -1,4 +1,5 @@
 """The coordinator's audit page: filters, newest first, Danish labels, bad input, a constant query count."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -19,18 +20,26 @@ def test_only_coordinators_see_the_log(client, login_as, staff_member, provider_
     assert client.get("/audit").status_code == 403
 
 
-def test_newest_first_with_danish_labels_links_and_the_code_of_an_unknown_action(client, login_as, coordinator,
-                                                                                 staff_member):
+def test_newest_first_with_danish_labels_links_and_the_code_of_an_unknown_action(
+    client, login_as, coordinator, staff_member
+):
     run = factories.make_course_run()
-    record("run.cancel", actor=coordinator, object_type="run", object_id=run.id, now=at(1),
-           details={"fields": ["capacity", "venue"], "days": {"2": ["day"]}})
-    record("user.view", actor=coordinator, subject=staff_member, object_type="user", object_id=staff_member.id,
-           now=at(2))
+    record(
+        "run.cancel",
+        actor=coordinator,
+        object_type="run",
+        object_id=run.id,
+        now=at(1),
+        details={"fields": ["capacity", "venue"], "days": {"2": ["day"]}},
+    )
+    record(
+        "user.view", actor=coordinator, subject=staff_member, object_type="user", object_id=staff_member.id, now=at(2)
+    )
     record("something.new", now=at(3))
     db.session.commit()
     login_as(coordinator)
     html = client.get("/audit").get_data(as_text=True)
-    html = html[html.index("<tbody>"):]
+    html = html[html.index("<tbody>") :]
     assert html.index("something.new") < html.index("Personoplysninger vist") < html.index("Kursusforløb aflyst")
     assert f'href="/runs/{run.id}"' in html
     assert f'href="/users/{staff_member.id}/edit"' in html
@@ -43,8 +52,14 @@ def test_filters_by_actor_subject_action_group_object_and_period(client, login_a
     other = factories.make_user(access_level="coordinator", name="Ole Anden", email="ole@test.dk")
     record("run.cancel", actor=coordinator, object_type="run", object_id=7, now=at(1))
     record("run.publish", actor=other, object_type="run", object_id=8, now=at(5))
-    record("enrolment.confirmed", actor=staff_member, subject=staff_member, object_type="enrolment", object_id=3,
-           now=at(10))
+    record(
+        "enrolment.confirmed",
+        actor=staff_member,
+        subject=staff_member,
+        object_type="enrolment",
+        object_id=3,
+        now=at(10),
+    )
     db.session.commit()
     login_as(coordinator)
 
@@ -71,8 +86,16 @@ def test_bad_filter_input_is_a_message_next_to_the_field_never_a_500(client, log
     record("run.cancel", actor=coordinator, object_type="run", object_id=7, now=at(1))
     db.session.commit()
     login_as(coordinator)
-    for query in ("date_from=31-31-2026", "object_id=abc", "action=nope", "object_type=" + "x" * 100, "subject_id=-4",
-                  "date_from=2026-10-09&date_to=2026-10-01", "object_id=99999999999999", "actor=" + "x" * 300):
+    for query in (
+        "date_from=31-31-2026",
+        "object_id=abc",
+        "action=nope",
+        "object_type=" + "x" * 100,
+        "subject_id=-4",
+        "date_from=2026-10-09&date_to=2026-10-01",
+        "object_id=99999999999999",
+        "actor=" + "x" * 300,
+    ):
         response = client.get(f"/audit?{query}")
         assert response.status_code == 200, query
         html = response.get_data(as_text=True)

@@ -1,4 +1,5 @@
 """Every change passes through a service, and each service records one audit entry in its transaction."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -39,10 +40,19 @@ def ref(app):
 
 def run_data(ref, **overrides) -> CourseRunData:
     values = dict(
-        programme_id=ref["programme"].id, provider_id=ref["provider"].id, title="Hold 2", kind=RunKind.STANDARD,
-        method_ids=tuple(m.id for m in ref["methods"]), staff_role_ids=(ref["roles"][0].id,), capacity=35,
-        enrolment_deadline=date(2026, 4, 1), venue="FIC, Valby", price_ore=0,
-        teaching_day_1=CourseDayData(DAYS[0]), teaching_day_2=CourseDayData(DAYS[1]), follow_up=CourseDayData(None),
+        programme_id=ref["programme"].id,
+        provider_id=ref["provider"].id,
+        title="Hold 2",
+        kind=RunKind.STANDARD,
+        method_ids=tuple(m.id for m in ref["methods"]),
+        staff_role_ids=(ref["roles"][0].id,),
+        capacity=35,
+        enrolment_deadline=date(2026, 4, 1),
+        venue="FIC, Valby",
+        price_ore=0,
+        teaching_day_1=CourseDayData(DAYS[0]),
+        teaching_day_2=CourseDayData(DAYS[1]),
+        follow_up=CourseDayData(None),
     )
     values.update(overrides)
     return CourseRunData(**values)
@@ -57,10 +67,19 @@ def test_a_run_is_logged_from_creation_to_cancellation_with_the_changed_fields(c
     courses.publish_course_run(coordinator, run)
     db.session.commit()
     courses.update_course_run(
-        coordinator, run,
-        run_data(ref, capacity=40, method_ids=(ref["methods"][0].id,),
-                 teaching_day_2=CourseDayData(date(2026, 4, 16)), follow_up=CourseDayData(DAYS[2])),
-        {}, 3, now=NOW, today=TODAY,
+        coordinator,
+        run,
+        run_data(
+            ref,
+            capacity=40,
+            method_ids=(ref["methods"][0].id,),
+            teaching_day_2=CourseDayData(date(2026, 4, 16)),
+            follow_up=CourseDayData(DAYS[2]),
+        ),
+        {},
+        3,
+        now=NOW,
+        today=TODAY,
     )
     db.session.commit()
     update = only("run.update")
@@ -76,8 +95,9 @@ def test_a_run_is_logged_from_creation_to_cancellation_with_the_changed_fields(c
 def test_an_edit_that_changes_nothing_names_no_fields(coordinator, ref):
     run = courses.create_course_run(coordinator, run_data(ref), {}, 3)
     db.session.commit()
-    courses.update_course_run(coordinator, run, run_data(ref, follow_up=CourseDayData(run.days[2].day)), {}, 3,
-                              now=NOW, today=TODAY)
+    courses.update_course_run(
+        coordinator, run, run_data(ref, follow_up=CourseDayData(run.days[2].day)), {}, 3, now=NOW, today=TODAY
+    )
     db.session.commit()
     assert only("run.update").details == {"fields": [], "days": {}}
 
@@ -155,13 +175,25 @@ def test_reference_data_and_the_staff_import_are_logged(coordinator):
 
 
 def test_programmes_budgets_providers_and_closed_days_are_logged(coordinator):
-    provider = providers.create_provider(ProviderData(name="FIC", contact_name=None, contact_email=None,
-                                                      contact_phone=None, notes=None, active=True), actor=coordinator)
-    providers.update_provider(provider, ProviderData(name="FIC", contact_name="Frida", contact_email=None,
-                                                     contact_phone=None, notes=None, active=True), actor=coordinator)
-    data = ProgrammeData(name="Indsats", description=None, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31),
-                         target_deadline=date(2026, 12, 31), target_runs=2, target_completed_staff=10,
-                         effect_target=None)
+    provider = providers.create_provider(
+        ProviderData(name="FIC", contact_name=None, contact_email=None, contact_phone=None, notes=None, active=True),
+        actor=coordinator,
+    )
+    providers.update_provider(
+        provider,
+        ProviderData(name="FIC", contact_name="Frida", contact_email=None, contact_phone=None, notes=None, active=True),
+        actor=coordinator,
+    )
+    data = ProgrammeData(
+        name="Indsats",
+        description=None,
+        starts_on=date(2026, 1, 1),
+        ends_on=date(2026, 12, 31),
+        target_deadline=date(2026, 12, 31),
+        target_runs=2,
+        target_completed_staff=10,
+        effect_target=None,
+    )
     programme = programmes.create_programme(data, actor=coordinator)
     programmes.update_programme(programme, replace(data, target_runs=3), actor=coordinator)
     allocation = programmes.add_budget_allocation(programme, provider, 2026, 100_00, actor=coordinator)
@@ -169,8 +201,16 @@ def test_programmes_budgets_providers_and_closed_days_are_logged(coordinator):
     closed = calendar.add_closed_day(date(2026, 6, 5), "Grundlovsdag", actor=coordinator)
     calendar.update_closed_day(closed, date(2026, 6, 5), "Grundlovsdag (hele dagen)", actor=coordinator)
     db.session.commit()
-    assert actions() == ["provider.create", "provider.update", "programme.create", "programme.update",
-                         "budget.create", "budget.update", "closed_day.create", "closed_day.update"]
+    assert actions() == [
+        "provider.create",
+        "provider.update",
+        "programme.create",
+        "programme.update",
+        "budget.create",
+        "budget.update",
+        "closed_day.create",
+        "closed_day.update",
+    ]
     assert only("provider.update").details == {"fields": ["contact_name"]}
     assert only("programme.update").details == {"fields": ["target_runs"]}
     assert only("budget.update").details["amount_ore"] == {"old": 100_00, "new": 200_00}
@@ -180,15 +220,17 @@ def test_programmes_budgets_providers_and_closed_days_are_logged(coordinator):
 
 def test_feedback_is_logged_without_the_answers_or_the_free_text(app):
     programme = factories.make_programme(ends_on=date(2026, 12, 31), target_deadline=date(2026, 12, 31))
-    run = factories.make_course_run(programme, days=(date(2026, 1, 5), date(2026, 1, 6), date(2026, 2, 2)),
-                                    status=RunStatus.PUBLISHED)
+    run = factories.make_course_run(
+        programme, days=(date(2026, 1, 5), date(2026, 1, 6), date(2026, 2, 2)), status=RunStatus.PUBLISHED
+    )
     (staff,) = factories.make_eligible_staff(run, 1)
     mine = factories.make_enrolment(run, staff)
     for day in run.days:
         factories.make_attendance(mine, day)
     answers = {m.id: ("never", "often") for m in run.methods}
-    feedback_services.save_feedback(mine, answers=answers, earlier="yes", free_text="Meget personlig tekst",
-                                    now=NOW, today=TODAY)
+    feedback_services.save_feedback(
+        mine, answers=answers, earlier="yes", free_text="Meget personlig tekst", now=NOW, today=TODAY
+    )
     db.session.commit()
     entry = only("feedback.submit")
     assert (entry.actor_id, entry.subject_id, entry.details) == (staff.id, staff.id, {"run": run.id})
@@ -214,12 +256,17 @@ def test_a_failed_mail_sent_again_is_logged_with_its_recipient(coordinator, staf
     msg = EmailMessage()
     msg["Subject"], msg["From"], msg["To"] = "Besked", "kp@test.dk", staff_member.email
     msg.set_content("Hej")
-    row = outbox.enqueue(msg, kind="notice", dedupe_key="n:1", recipient_email=staff_member.email, now=NOW,
-                         user_id=staff_member.id)
+    row = outbox.enqueue(
+        msg, kind="notice", dedupe_key="n:1", recipient_email=staff_member.email, now=NOW, user_id=staff_member.id
+    )
     row.status = OutboxStatus.FAILED
     db.session.commit()
     outbox.retry(coordinator, row.id, NOW)
     db.session.commit()
     entry = only("mail.retry")
     assert (entry.actor_id, entry.subject_id, entry.object_id, entry.details) == (
-        coordinator.id, staff_member.id, row.id, {"kind": "notice"})
+        coordinator.id,
+        staff_member.id,
+        row.id,
+        {"kind": "notice"},
+    )

@@ -1,4 +1,5 @@
 """The right of access: a person's data as JSON, and a walk over the foreign keys so no table is forgotten."""
+
 from __future__ import annotations
 
 import json
@@ -77,8 +78,9 @@ def _a_full_history(coordinator):
     method = factories.make_method()
     feedback = Feedback(enrolment_id=mine.id, earlier_involvement=EarlierInvolvement.YES, free_text="Godt kursus")
     feedback.answers.append(FeedbackMethodAnswer(method_id=method.id, before=Frequency.NEVER, since=Frequency.WEEKLY))
-    db.session.add_all([feedback, ExportDownload(course_run_id=run.id, user_id=person.id, format=ExportFormat.CSV,
-                                                 person_count=1)])
+    db.session.add_all(
+        [feedback, ExportDownload(course_run_id=run.id, user_id=person.id, format=ExportFormat.CSV, person_count=1)]
+    )
     record("user.view", actor=coordinator, subject=person, object_type="user", object_id=person.id, now=NOW)
     db.session.commit()
     return run, person, mine, attendance
@@ -90,7 +92,7 @@ def test_my_data_holds_every_section_with_iso_dates_and_no_secrets(client, login
     response = client.get("/me/data.json")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json; charset=utf-8"
-    assert response.headers["Content-Disposition"].startswith("attachment; filename=\"kursusportalen-data-")
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="kursusportalen-data-')
     assert response.headers["Cache-Control"] == "no-store, private"
     raw = response.get_data(as_text=True)
     data = json.loads(raw)
@@ -115,7 +117,10 @@ def test_my_data_holds_every_section_with_iso_dates_and_no_secrets(client, login
     assert [e["action"] for e in data["audit_about_me"]] == ["enrolment.confirmed", "user.view", "auth.login"]
     lookup = data["audit_about_me"][1]
     assert (lookup["action"], lookup["actor_name"], lookup["action_label"]) == (
-        "user.view", "Karin Koordinator", "Personoplysninger vist")
+        "user.view",
+        "Karin Koordinator",
+        "Personoplysninger vist",
+    )
     assert "ip_address" not in lookup
     assert [e["action"] for e in data["audit_by_me"]] == ["enrolment.confirmed", "auth.login"]
     assert entries("user.data_export") == []  # your own data: no lookup

@@ -1,4 +1,5 @@
 """Reads and searches of a person's data are logged (record_read), committed after a successful response."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -10,13 +11,18 @@ from tests.audit.helpers import actions, entries, only
 DAYS = (date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15))
 
 
-def test_the_coordinator_viewing_a_person_is_logged_with_the_person_as_subject(client, login_as, coordinator,
-                                                                              staff_member):
+def test_the_coordinator_viewing_a_person_is_logged_with_the_person_as_subject(
+    client, login_as, coordinator, staff_member
+):
     login_as(coordinator)
     assert client.get(f"/users/{staff_member.id}/edit").status_code == 200
     entry = only("user.view")
     assert (entry.actor_id, entry.subject_id, entry.object_type, entry.object_id) == (
-        coordinator.id, staff_member.id, "user", staff_member.id)
+        coordinator.id,
+        staff_member.id,
+        "user",
+        staff_member.id,
+    )
     assert entry.ip_address == "127.0.0.1"
 
 
@@ -47,8 +53,9 @@ def test_the_user_list_logs_searches_but_not_the_plain_list(client, login_as, co
     assert entry.subject_id is None
 
 
-def test_participant_lists_viewed_by_coordinator_and_provider_are_logged(client, login_as, coordinator,
-                                                                         provider_user, fic_provider):
+def test_participant_lists_viewed_by_coordinator_and_provider_are_logged(
+    client, login_as, coordinator, provider_user, fic_provider
+):
     run = factories.make_course_run(provider=fic_provider, days=DAYS)
     empty = factories.make_course_run(provider=fic_provider, days=DAYS)
     (person,) = factories.make_eligible_staff(run, 1)
@@ -61,8 +68,11 @@ def test_participant_lists_viewed_by_coordinator_and_provider_are_logged(client,
     client.post("/logout", data={"csrf_token": _token(client, f"/runs/{run.id}")})
     login_as(provider_user)
     assert client.get(f"/runs/{run.id}").status_code == 200
-    log = [(e.action, e.actor_id, e.object_type, e.object_id, e.subject_id) for e in entries()
-           if e.action != "participants.view" or e.object_id == run.id]
+    log = [
+        (e.action, e.actor_id, e.object_type, e.object_id, e.subject_id)
+        for e in entries()
+        if e.action != "participants.view" or e.object_id == run.id
+    ]
     assert log == [
         ("participants.view", coordinator.id, "run", run.id, None),
         ("enrolment.view", coordinator.id, "enrolment", enrolment.id, person.id),
@@ -82,8 +92,7 @@ def test_a_participant_list_export_is_logged_with_its_format(client, login_as, c
     assert (entry.object_type, entry.object_id, entry.details) == ("run", run.id, {"format": "csv", "people": 1})
 
 
-def test_record_read_outside_a_successful_response_is_never_committed(app, client, login_as, coordinator,
-                                                                      staff_member):
+def test_record_read_outside_a_successful_response_is_never_committed(app, client, login_as, coordinator, staff_member):
     @app.get("/_test/boom")
     def boom():  # a view that logs a read and then fails
         record_read("user.view", subject=staff_member)

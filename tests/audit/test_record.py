@@ -1,4 +1,5 @@
 """The audit log's write side: entries land with the action's transaction and can't be changed."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -12,8 +13,15 @@ from app.extensions import db
 
 def test_record_stores_actor_subject_object_and_details(app, coordinator, staff_member):
     at = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
-    record("user.view", actor=coordinator, subject=staff_member, object_type="user", object_id=staff_member.id,
-           details={"page": "profile"}, now=at)
+    record(
+        "user.view",
+        actor=coordinator,
+        subject=staff_member,
+        object_type="user",
+        object_id=staff_member.id,
+        details={"page": "profile"},
+        now=at,
+    )
     db.session.commit()
     entry = db.session.scalars(db.select(AuditEntry)).one()
     assert (entry.actor_id, entry.subject_id, entry.action) == (coordinator.id, staff_member.id, "user.view")

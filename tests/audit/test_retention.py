@@ -1,4 +1,5 @@
 """Retention: the job deletes entries older than AUDIT_RETENTION_DAYS and logs that it did."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

@@ -7,6 +7,7 @@ One live server (with the demo data of a fixed day) and one browser serve the wh
 its own browser context (cookies, viewport, language). Tests that change data use their own run or person,
 so their order does not matter.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,10 +46,13 @@ def pytest_collection_modifyitems(config, items):
         return
     missing = CHROMIUM if not os.path.exists(CHROMIUM) else str(AXE_JS)
     if os.environ.get("CI") == "true":
-        raise pytest.UsageError(f"CI=true makes the browser tests mandatory, but {missing} is missing "
-                                "(apt-get install chromium; npm ci for axe-core).")
-    skip = pytest.mark.skip(reason=f"browser tests need {missing} (apt-get install chromium; npm ci); "
-                                   "CI=true makes them mandatory")
+        raise pytest.UsageError(
+            f"CI=true makes the browser tests mandatory, but {missing} is missing "
+            "(apt-get install chromium; npm ci for axe-core)."
+        )
+    skip = pytest.mark.skip(
+        reason=f"browser tests need {missing} (apt-get install chromium; npm ci); CI=true makes them mandatory"
+    )
     for item in browser_items:
         item.add_marker(skip)
 
@@ -95,7 +99,10 @@ def new_page(chromium, *, language: str = "da", width: int = 1280, height: int =
     """A fresh context (no cookies) whose Accept-Language is `language`."""
     locale = {"da": "da-DK", "en": "en-GB"}[language]
     context = chromium.new_context(
-        locale=locale, viewport={"width": width, "height": height}, is_mobile=mobile, has_touch=mobile,
+        locale=locale,
+        viewport={"width": width, "height": height},
+        is_mobile=mobile,
+        has_touch=mobile,
         accept_downloads=True,
     )
     context.set_default_timeout(15_000)

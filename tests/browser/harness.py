@@ -4,6 +4,7 @@ Kept apart from conftest.py so `bench/`-style scripts (and a developer at a prom
 
     from tests.browser.harness import LiveServer, launch_chromium
 """
+
 from __future__ import annotations
 
 import functools
@@ -77,8 +78,11 @@ class LiveServer:
 
         # TestingConfig's URL is TEST_DATABASE_URL (normalised) or an in-memory SQLite, which a second thread
         # can't share: use a file then.
-        database_url = (TestingConfig.SQLALCHEMY_DATABASE_URI if os.environ.get("TEST_DATABASE_URL")
-                        else f"sqlite:///{self.workdir / 'browser.db'}")
+        database_url = (
+            TestingConfig.SQLALCHEMY_DATABASE_URI
+            if os.environ.get("TEST_DATABASE_URL")
+            else f"sqlite:///{self.workdir / 'browser.db'}"
+        )
 
         class BrowserConfig(TestingConfig):
             SQLALCHEMY_DATABASE_URI = database_url

@@ -8,6 +8,7 @@ errors, the waiting-list message, the error pages.
 Exceptions: none. Every rule of the wcag2a/wcag2aa/wcag21a/wcag21aa tags runs, and an exception would have to
 be listed here with its reason. What axe cannot judge was checked by hand: docs/accessibility.md.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -34,8 +35,11 @@ def _ids(live) -> dict:
         programme = db.session.scalar(select(Programme).filter(Programme.name.like("Tidlig inddragelse af%")))
         fic = db.session.scalar(select(Provider).filter_by(name="Familien i Centrum"))
         return {
-            "hold_a": hold_a.id, "hold_a_day": hold_a.days[0].id, "special": special.id,
-            "programme": programme.id, "fic": fic.id,
+            "hold_a": hold_a.id,
+            "hold_a_day": hold_a.days[0].id,
+            "special": special.id,
+            "programme": programme.id,
+            "fic": fic.id,
         }
 
 
@@ -48,13 +52,32 @@ def _pages(level: str, ids: dict) -> list[str]:
     if level == "provider":
         return ["/runs", "/runs?q=hold", f"/runs/{run}"]
     return [
-        "/runs", "/runs?status=published&sort=-first_day", f"/runs/{run}", "/runs/new", f"/runs/{run}/edit",
-        f"/runs/{run}/enrolments", f"/runs/{run}/days/{day}/attendance", f"/runs/{run}/participants/downloads",
+        "/runs",
+        "/runs?status=published&sort=-first_day",
+        f"/runs/{run}",
+        "/runs/new",
+        f"/runs/{run}/edit",
+        f"/runs/{run}/enrolments",
+        f"/runs/{run}/days/{day}/attendance",
+        f"/runs/{run}/participants/downloads",
         f"/runs/{run}/feedback",
-        "/programmes/", f"/programmes/{programme}", f"/programmes/{programme}/dashboard",
-        f"/programmes/{programme}/feedback", "/programmes/new",
-        "/providers/", f"/providers/{ids['fic']}", "/users", "/users?q=jensen", "/users/new", "/users/import",
-        "/units", "/staff-roles", "/methods", "/closed-days", "/outbox", "/settings",
+        "/programmes/",
+        f"/programmes/{programme}",
+        f"/programmes/{programme}/dashboard",
+        f"/programmes/{programme}/feedback",
+        "/programmes/new",
+        "/providers/",
+        f"/providers/{ids['fic']}",
+        "/users",
+        "/users?q=jensen",
+        "/users/new",
+        "/users/import",
+        "/units",
+        "/staff-roles",
+        "/methods",
+        "/closed-days",
+        "/outbox",
+        "/settings",
     ]
 
 
@@ -149,8 +172,12 @@ def test_waiting_list_message_passes_wcag_aa(live, chromium, language):
     """A staff member joins the full run's waiting list: the page says which number they are."""
     with live.app.app_context():
         role = db.session.scalar(select(StaffRole).filter_by(name="Sagsbehandler"))
-        person = factories.make_user(access_level="staff", name=f"Vera Venteliste {language}",
-                                     email=f"venteliste-{language}@demo.test", staff_role_id=role.id)
+        person = factories.make_user(
+            access_level="staff",
+            name=f"Vera Venteliste {language}",
+            email=f"venteliste-{language}@demo.test",
+            staff_role_id=role.id,
+        )
         email = person.email
     run_id = _ids(live)["hold_a"]
     page = new_page(chromium, language=language)
@@ -188,15 +215,20 @@ def test_skip_link_is_the_first_stop_and_moves_focus_to_the_content(live, page):
     page.keyboard.press("Enter")
     assert page.url.endswith("#main-content")
     page.keyboard.press("Tab")
-    assert page.evaluate("document.getElementById('main-content').contains(document.activeElement)"), \
+    assert page.evaluate("document.getElementById('main-content').contains(document.activeElement)"), (
         "the next Tab lands inside the main content"
+    )
 
 
 def test_focus_is_visible_on_links_fields_and_buttons(live, page):
     log_in(page, live, COORDINATOR)
     page.goto(live.url("/runs/new"))
-    for locator in (page.locator("nav.nav a.nav-link").first, page.locator("#title"),
-                    page.locator("#capacity"), page.locator("main button[type=submit]").last):
+    for locator in (
+        page.locator("nav.nav a.nav-link").first,
+        page.locator("#title"),
+        page.locator("#capacity"),
+        page.locator("main button[type=submit]").last,
+    ):
         tab_to(page, locator)
         assert focus_is_visible(page), f"{locator} shows no focus indicator"
 

@@ -15,6 +15,7 @@ counted where the product promises few: staff enrolled in three, the provider's 
 The package shares one live server: each journey uses runs of its own (found by title), so the other test
 files' data stays as the demo made it, and mails are picked out by recipient and run, never by count.
 """
+
 from __future__ import annotations
 
 import csv
@@ -131,7 +132,7 @@ _DATE_ORDER: list[str] = []
 
 
 def date_segment_order(page) -> str:
-    """"dmy" or "mdy": the order of the date input's segments. Chromium lays them out by the browser's own
+    """ "dmy" or "mdy": the order of the date input's segments. Chromium lays them out by the browser's own
     locale, not the page's (Playwright's locale da-DK gives dd-mm-yyyy only when Chromium runs in Danish),
     so ask once: type 03 04 2001 into a scratch date input and see which date it became."""
     if not _DATE_ORDER:
@@ -222,8 +223,18 @@ def published_run(live, title: str, weeks_ahead: int) -> int:
         start = TODAY + timedelta(weeks=weeks_ahead)
         day1 = next_working_day(start + timedelta(days=(1 - start.weekday()) % 7), closed)
         day2 = next_working_day(day1 + timedelta(days=1), closed)
-        spec = RunSpec(title, FIC, RunKind.STANDARD, ("Familierådslagning",), 20, 0, day1, day2,
-                       "FIC, Kursuslokalet, Valby", RunStatus.PUBLISHED)
+        spec = RunSpec(
+            title,
+            FIC,
+            RunKind.STANDARD,
+            ("Familierådslagning",),
+            20,
+            0,
+            day1,
+            day2,
+            "FIC, Kursuslokalet, Valby",
+            RunStatus.PUBLISHED,
+        )
         coordinator = db.session.scalar(select(User).filter_by(email=COORDINATOR))
         run = create_demo_run(coordinator, current_programme(), spec, load_reference_data())
         db.session.commit()
@@ -317,8 +328,7 @@ def test_staff_member_enrols_in_three_activations_and_gets_the_days_in_the_calen
 
     deliver_all_mail(live)
     invitations = [
-        mail.message for mail in smtp.received
-        if STAFF in mail.rcpt_tos and STAFF_RUN in str(mail.message["Subject"])
+        mail.message for mail in smtp.received if STAFF in mail.rcpt_tos and STAFF_RUN in str(mail.message["Subject"])
     ]
     invited: list = []
     for message in invitations:
@@ -343,8 +353,10 @@ def test_provider_downloads_the_participant_list_in_two_activations(live, chromi
         run = run_by_title(PROVIDER_RUN)
         first_day = run.first_day
         participants = Counter(
-            e.user.name for e in db.session.scalars(
-                select(Enrolment).filter_by(course_run_id=run.id, status=EnrolmentStatus.CONFIRMED))
+            e.user.name
+            for e in db.session.scalars(
+                select(Enrolment).filter_by(course_run_id=run.id, status=EnrolmentStatus.CONFIRMED)
+            )
         )
         visible = select(CourseRun.title).join(Provider).where(CourseRun.status != RunStatus.DRAFT)
         own_titles = set(db.session.scalars(visible.where(Provider.name == FIC)))
@@ -356,8 +368,11 @@ def test_provider_downloads_the_participant_list_in_two_activations(live, chromi
         keys.log_in(live, PROVIDER)
         assert page.url == live.url("/runs"), "a provider's home page is its run list"
         expect(page.get_by_role("main")).to_contain_text(f"Kursusforløb, som {FIC} holder.")
-        listed = set(page.get_by_role("table", name="Kursusforløb", exact=True).locator("tbody tr td:first-child a")
-                     .all_inner_texts())
+        listed = set(
+            page.get_by_role("table", name="Kursusforløb", exact=True)
+            .locator("tbody tr td:first-child a")
+            .all_inner_texts()
+        )
         assert own_titles <= listed, f"missing own runs: {own_titles - listed}"
         assert not listed & other_titles, f"another provider's runs are shown: {listed & other_titles}"
 
@@ -436,8 +451,10 @@ def test_coordinator_creates_publishes_fills_and_ticks_attendance_on_a_phone(liv
         try:
             expect(hint).to_have_text(re.compile(r"^Forslag: "), timeout=3000)
         except AssertionError:
-            problems.append(f"the follow-up hint after typing teaching day 2 says {hint.inner_text()!r}, "
-                            "not the proposal (a stale answer for a half-typed year came last)")
+            problems.append(
+                f"the follow-up hint after typing teaching day 2 says {hint.inner_text()!r}, "
+                "not the proposal (a stale answer for a half-typed year came last)"
+            )
         else:
             expect(hint).to_contain_text(format_date(follow_up, "long", locale="da"))
             expect(hint).to_contain_text("som er lørdag")
@@ -451,7 +468,8 @@ def test_coordinator_creates_publishes_fills_and_ticks_attendance_on_a_phone(liv
         expect(page.get_by_role("heading", level=1)).to_have_text(COORDINATOR_RUN)
         expect(page.get_by_role("main")).to_contain_text(
             f"Forslag: {format_date(follow_up, 'long', locale='da')} (undervisningsdag 2 + 3 måneder = "
-            f"{format_date(anchor, 'long', locale='da')}, som er lørdag")
+            f"{format_date(anchor, 'long', locale='da')}, som er lørdag"
+        )
         run_url = page.url
         with live.app.app_context():
             run = run_by_title(COORDINATOR_RUN)
@@ -472,9 +490,11 @@ def test_coordinator_creates_publishes_fills_and_ticks_attendance_on_a_phone(liv
         with live.app.app_context():
             coordinator = db.session.scalar(select(User).filter_by(email=COORDINATOR))
             caseworker = db.session.scalar(
-                select(User).join(StaffRole, User.staff_role_id == StaffRole.id)
+                select(User)
+                .join(StaffRole, User.staff_role_id == StaffRole.id)
                 .where(StaffRole.name == "Sagsbehandler", User.email.like("medarbejder1%@demo.test"))
-                .order_by(User.email.desc()).limit(1)
+                .order_by(User.email.desc())
+                .limit(1)
             )
             enrolment = services.enrol(coordinator, run_id, caseworker, clock.utcnow(), clock.today())
             db.session.commit()
@@ -494,8 +514,9 @@ def test_coordinator_creates_publishes_fills_and_ticks_attendance_on_a_phone(liv
         keys.press_link("Registrér fremmøde for 1. undervisningsdag")
         assert phone.url == live.url(f"/runs/{run_id}/days/{day1_id}/attendance")
         expect(phone.get_by_role("heading", level=1)).to_have_text("Fremmøde: 1. undervisningsdag")
-        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
             "the attendance page does not scroll sideways on a phone"
+        )
 
         keys.tick(phone.get_by_role("checkbox", name=re.compile(rf"^{re.escape(name)}\b")))
         keys.press_button("Gem fremmøde")

@@ -3,6 +3,7 @@
 `make screenshots` writes them to docs/screenshots/ (SCREENSHOT_DIR); an ordinary test run writes them to a
 temporary folder, so the test proves the pages render in the browser without touching the working tree.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Enrol, cancel, the run form's follow-up proposal (the "Beregn forslag" button instead of the live hint), the
 language switch and a phone's navigation, in a Chromium context with `java_script_enabled=False`.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,9 @@ NO_JS_RUN = "Familierådslagning uden script, hold N"
 
 
 def _page(chromium, **viewport):
-    context = chromium.new_context(java_script_enabled=False, locale="da-DK",
-                                   viewport=viewport or {"width": 1280, "height": 900})
+    context = chromium.new_context(
+        java_script_enabled=False, locale="da-DK", viewport=viewport or {"width": 1280, "height": 900}
+    )
     return context.new_page()
 
 
@@ -29,8 +31,9 @@ def test_staff_enrol_and_cancel_without_javascript(live, chromium):
     run_id = published_run(live, NO_JS_RUN, weeks_ahead=16)
     with live.app.app_context():
         role = db.session.scalar(select(StaffRole).filter_by(name="Sagsbehandler"))
-        person = factories.make_user(access_level="staff", name="Nina Noscript", email="noscript@demo.test",
-                                     staff_role_id=role.id)
+        person = factories.make_user(
+            access_level="staff", name="Nina Noscript", email="noscript@demo.test", staff_role_id=role.id
+        )
         person_id = person.id
     page = _page(chromium)
     log_in(page, live, "noscript@demo.test", factories.PASSWORD)

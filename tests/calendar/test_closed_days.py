@@ -1,4 +1,5 @@
 """Closed days: list with year filter and public holidays, create/edit/delete, services and access."""
+
 from __future__ import annotations
 
 import html as html_lib
@@ -122,10 +123,16 @@ def test_create_accepts_a_danish_date(as_coordinator):
         ({"day": "2008-06-05", "reason": "x" * 201}, "reason", "Begrundelsen må højst være 200 tegn."),
         ({"day": "2009-01-01", "reason": "Lukket"}, "day", "1. januar 2009 er allerede en helligdag (Nytårsdag)."),
         ({"day": "2008-12-25", "reason": "Lukket"}, "day", "25. december 2008 er allerede en helligdag (Juledag)."),
-        ({"day": "2008-06-07", "reason": "Lukket"}, "day",
-         "7. juni 2008 er en lørdag. Weekender er aldrig arbejdsdage, så dagen skal ikke lukkes."),
-        ({"day": "2008-06-08", "reason": "Lukket"}, "day",
-         "8. juni 2008 er en søndag. Weekender er aldrig arbejdsdage, så dagen skal ikke lukkes."),
+        (
+            {"day": "2008-06-07", "reason": "Lukket"},
+            "day",
+            "7. juni 2008 er en lørdag. Weekender er aldrig arbejdsdage, så dagen skal ikke lukkes.",
+        ),
+        (
+            {"day": "2008-06-08", "reason": "Lukket"},
+            "day",
+            "8. juni 2008 er en søndag. Weekender er aldrig arbejdsdage, så dagen skal ikke lukkes.",
+        ),
     ],
 )
 def test_create_refuses_bad_input_next_to_the_field(as_coordinator, data, field, message):
@@ -173,10 +180,12 @@ def test_edit_may_keep_its_own_date_but_not_take_another_closed_day(as_coordinat
 
 
 def test_edit_refuses_a_holiday(as_coordinator, grundlovsdag):
-    response = post_form(as_coordinator, f"/closed-days/{grundlovsdag.id}/edit",
-                         {"day": "2008-12-26", "reason": "Flyttet"})
+    response = post_form(
+        as_coordinator, f"/closed-days/{grundlovsdag.id}/edit", {"day": "2008-12-26", "reason": "Flyttet"}
+    )
     assert field_error(response.get_data(as_text=True), "day") == (
-        "26. december 2008 er allerede en helligdag (Anden juledag).")
+        "26. december 2008 er allerede en helligdag (Anden juledag)."
+    )
     assert closed_days() == [(date(2008, 6, 5), "Grundlovsdag")]
 
 
@@ -242,8 +251,11 @@ def test_list_closed_days_by_year(app):
     for day in (date(2009, 6, 5), date(2008, 6, 5), date(2008, 12, 24)):
         factories.make_closed_day(day)
 
-    assert [c.day for c in services.list_closed_days().items] == [date(2008, 6, 5), date(2008, 12, 24),
-                                                                   date(2009, 6, 5)]
+    assert [c.day for c in services.list_closed_days().items] == [
+        date(2008, 6, 5),
+        date(2008, 12, 24),
+        date(2009, 6, 5),
+    ]
     assert [c.day for c in services.list_closed_days(2008).items] == [date(2008, 6, 5), date(2008, 12, 24)]
     assert services.list_closed_day_years() == [2008, 2009]
 

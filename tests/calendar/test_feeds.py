@@ -1,6 +1,7 @@
 """The personal calendar feed (GET /calendar/<token>.ics), the per-run .ics download (GET /runs/<id>.ics) and
 creating/replacing the feed address (POST /me/calendar-token). Feeds are read back with icalendar AND an
 independent parser (vobject)."""
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,7 @@ def role(app):
 
 @pytest.fixture
 def me(role):
-    return factories.make_user(access_level="staff", staff_role=role, name="Sofie Sagsbehandler",
-                               email="sofie@test.dk")
+    return factories.make_user(access_level="staff", staff_role=role, name="Sofie Sagsbehandler", email="sofie@test.dk")
 
 
 @pytest.fixture
@@ -150,18 +150,26 @@ def test_times_are_right_in_utc_across_both_dst_changes(client, run, me, role, p
     # 09.00-15.30 Copenhagen: UTC+1 before 29 March and after 25 October, UTC+2 between.
     assert times(run.days[0]) == (datetime(2026, 3, 27, 8, 0, tzinfo=UTC), datetime(2026, 3, 27, 14, 30, tzinfo=UTC))
     assert times(run.days[1]) == (datetime(2026, 3, 30, 7, 0, tzinfo=UTC), datetime(2026, 3, 30, 13, 30, tzinfo=UTC))
-    assert times(autumn.days[1]) == (datetime(2026, 10, 23, 7, 0, tzinfo=UTC),
-                                     datetime(2026, 10, 23, 13, 30, tzinfo=UTC))
+    assert times(autumn.days[1]) == (
+        datetime(2026, 10, 23, 7, 0, tzinfo=UTC),
+        datetime(2026, 10, 23, 13, 30, tzinfo=UTC),
+    )
     assert times(run.days[2]) == (datetime(2026, 10, 26, 8, 0, tzinfo=UTC), datetime(2026, 10, 26, 14, 30, tzinfo=UTC))
 
 
 def test_waiting_list_and_requested_enrolments_are_not_in_the_feed(client, run, me, role, provider):
-    full = make_run(role, provider, capacity=1, title="Fuldt hold",
-                    days=(date(2026, 5, 5), date(2026, 5, 6), date(2026, 8, 5)))
+    full = make_run(
+        role, provider, capacity=1, title="Fuldt hold", days=(date(2026, 5, 5), date(2026, 5, 6), date(2026, 8, 5))
+    )
     (seated,) = factories.make_eligible_staff(full, 1)
     enrol(full, seated)
-    approval = make_run(role, provider, requires_approval=True, title="Kræver godkendelse",
-                        days=(date(2026, 6, 2), date(2026, 6, 3), date(2026, 9, 2)))
+    approval = make_run(
+        role,
+        provider,
+        requires_approval=True,
+        title="Kræver godkendelse",
+        days=(date(2026, 6, 2), date(2026, 6, 3), date(2026, 9, 2)),
+    )
     assert enrol(full, me).status == EnrolmentStatus.WAITLISTED
     assert enrol(approval, me).status == EnrolmentStatus.REQUESTED
     enrol(run, me)
@@ -171,14 +179,26 @@ def test_waiting_list_and_requested_enrolments_are_not_in_the_feed(client, run, 
 
 
 def test_days_lost_after_having_a_seat_are_cancelled(client, run, me, role, provider, coordinator):
-    cancelled_run = make_run(role, provider, title="Aflyst hold", days=(date(2026, 5, 5), date(2026, 5, 6),
-                                                                       date(2026, 8, 5)))
-    moved_from = make_run(role, provider, title="Flyttet fra", days=(date(2026, 6, 2), date(2026, 6, 3),
-                                                                     date(2026, 9, 2)))
-    moved_to = make_run(role, provider, title="Flyttet til", programme=moved_from.programme,
-                        days=(date(2026, 6, 9), date(2026, 6, 10), date(2026, 9, 9)))
-    left_queue = make_run(role, provider, title="Venteliste forladt", capacity=1,
-                          days=(date(2026, 7, 7), date(2026, 7, 8), date(2026, 10, 7)))
+    cancelled_run = make_run(
+        role, provider, title="Aflyst hold", days=(date(2026, 5, 5), date(2026, 5, 6), date(2026, 8, 5))
+    )
+    moved_from = make_run(
+        role, provider, title="Flyttet fra", days=(date(2026, 6, 2), date(2026, 6, 3), date(2026, 9, 2))
+    )
+    moved_to = make_run(
+        role,
+        provider,
+        title="Flyttet til",
+        programme=moved_from.programme,
+        days=(date(2026, 6, 9), date(2026, 6, 10), date(2026, 9, 9)),
+    )
+    left_queue = make_run(
+        role,
+        provider,
+        title="Venteliste forladt",
+        capacity=1,
+        days=(date(2026, 7, 7), date(2026, 7, 8), date(2026, 10, 7)),
+    )
     (seated,) = factories.make_eligible_staff(left_queue, 1)
     enrol(left_queue, seated)
 
@@ -328,8 +348,12 @@ def test_the_feed_costs_the_same_number_of_queries_for_1_or_8_runs(client, run, 
     token = with_token(me)
     few = count()
     for n in range(7):
-        other = make_run(role, factories.make_provider(), title=f"Forløb {n}",
-                         days=(date(2026, 5, 4 + n), date(2026, 5, 12 + n), date(2026, 8, 4 + n)))
+        other = make_run(
+            role,
+            factories.make_provider(),
+            title=f"Forløb {n}",
+            days=(date(2026, 5, 4 + n), date(2026, 5, 12 + n), date(2026, 8, 4 + n)),
+        )
         enrolment = enrol(other, me)
         if n % 2:
             cancel(enrolment, me)
@@ -422,7 +446,8 @@ def test_the_address_is_https_except_on_a_developers_machine(app, client, login_
     login_as(me)
     app.config["BASE_URL"] = "http://kursus.kommune.dk/portal/"
     assert f'value="https://kursus.kommune.dk/portal/calendar/{me.calendar_token}.ics"' in html(
-        client.get("/me/courses"))
+        client.get("/me/courses")
+    )
     app.config["BASE_URL"] = "http://127.0.0.1:5000"
     assert f'value="http://127.0.0.1:5000/calendar/{me.calendar_token}.ics"' in html(client.get("/me/courses"))
 
@@ -437,7 +462,7 @@ def test_run_download_for_someone_who_may_see_the_run(client, login_as, run, me)
     assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
     assert response.headers["Cache-Control"] == "private"
     assert response.headers["Content-Disposition"] == (
-        "attachment; filename=\"Tidlig inddragelse hold Aa.ics\"; "
+        'attachment; filename="Tidlig inddragelse hold Aa.ics"; '
         "filename*=UTF-8''Tidlig%20inddragelse%20hold%20%C3%85.ics"
     )
     cal, events, vcal, vevents = parse(response.get_data())
@@ -483,8 +508,9 @@ def test_run_download_is_404_for_those_who_may_not_see_the_run(client, login_as,
     assert client.get("/runs/999999.ics").status_code == 404
 
 
-def test_run_download_for_coordinator_and_own_provider(client, login_as, coordinator, role, fic_provider,
-                                                       provider_user):
+def test_run_download_for_coordinator_and_own_provider(
+    client, login_as, coordinator, role, fic_provider, provider_user
+):
     own = make_run(role, fic_provider)
     login_as(provider_user)
     assert client.get(f"/runs/{own.id}.ics").status_code == 200
@@ -502,8 +528,9 @@ def test_anonymous_run_download_goes_to_login(client, run):
 
 
 def test_my_courses_links_each_visible_run_to_its_ics(client, login_as, run, me, role, provider):
-    cancelled = make_run(role, provider, title="Aflyst hold", days=(date(2026, 5, 5), date(2026, 5, 6),
-                                                                   date(2026, 8, 5)))
+    cancelled = make_run(
+        role, provider, title="Aflyst hold", days=(date(2026, 5, 5), date(2026, 5, 6), date(2026, 8, 5))
+    )
     enrol(run, me)
     enrol(cancelled, me)
     cancelled.status = RunStatus.CANCELLED

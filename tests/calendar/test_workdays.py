@@ -1,4 +1,5 @@
 """Working days in Denmark (app.calendar.workdays): pure functions, no database."""
+
 from __future__ import annotations
 
 from datetime import date

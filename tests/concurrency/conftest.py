@@ -6,6 +6,7 @@ inside the app's context.
 Close the test's own session (db.session.close()) before releasing threads: on SQLite an open
 transaction holds the database's write lock.
 """
+
 from __future__ import annotations
 
 import os

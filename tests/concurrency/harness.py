@@ -1,6 +1,7 @@
 """Tools for the concurrency tests: an app on a real database, work released in many threads at once,
 a browser-like HTTP client, real servers on loopback (a threaded werkzeug server in this process,
 gunicorn in a subprocess), and the invariants every run must keep afterwards."""
+
 from __future__ import annotations
 
 import http.client
@@ -349,12 +350,30 @@ def gunicorn_server(env: dict[str, str], log_path: Path, workers: int = 4) -> It
     port = listener.getsockname()[1]
     fd = listener.fileno()
     command = [
-        sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"fd://{fd}", "--backlog", "256",
-        "--timeout", str(WAIT), "--graceful-timeout", "5", "--log-level", "warning", "wsgi:app",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"fd://{fd}",
+        "--backlog",
+        "256",
+        "--timeout",
+        str(WAIT),
+        "--graceful-timeout",
+        "5",
+        "--log-level",
+        "warning",
+        "wsgi:app",
     ]
     with open(log_path, "ab") as log:
         process = subprocess.Popen(  # noqa: S603 - our own fixed command line
-            command, cwd=BASE_DIR, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+            command,
+            cwd=BASE_DIR,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
             pass_fds=(fd,),
         )
     listener.close()  # gunicorn holds its own copy now

@@ -10,6 +10,7 @@ once: still never over capacity, the freed seats go to the head of the queue, no
 - gunicorn: 4 worker processes on PostgreSQL (the one that counts: SQLite passing proves nothing about
   PostgreSQL's row locks), on a database of its own next to TEST_DATABASE_URL's.
 """
+
 from __future__ import annotations
 
 import os
@@ -96,9 +97,8 @@ def answers_check(round_name: str, answers: list) -> None:
     """Every answer is a response a browser can live with: no 5xx (not even 503), no error."""
     statuses = Counter(a.status if isinstance(a, Response) else repr(a) for a in answers)
     bad = [a for a in answers if not isinstance(a, Response) or a.status not in FINE]
-    assert not bad, (
-        f"{round_name}: answers {dict(statuses)}; first bad one: "
-        + (f"{bad[0].status} {bad[0].text[:2000]}" if isinstance(bad[0], Response) else repr(bad[0]))
+    assert not bad, f"{round_name}: answers {dict(statuses)}; first bad one: " + (
+        f"{bad[0].status} {bad[0].text[:2000]}" if isinstance(bad[0], Response) else repr(bad[0])
     )
 
 

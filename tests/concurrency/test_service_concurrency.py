@@ -2,6 +2,7 @@
 transaction (as requests have), released at once against a real database (a SQLite file, or
 PostgreSQL in the TEST_DATABASE_URL pass). No run is ever overbooked and the waiting list stays FIFO
 and gapless, whatever arrives at once."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -109,9 +110,7 @@ def test_fifty_enrolling_at_once_fill_ten_seats_and_queue_forty_in_order(shared_
         assert max(e.id for e in state.confirmed) < min(e.id for e in state.waitlisted), f"round {round_no}"
         assert [e.id for e in state.waitlisted] == sorted(e.id for e in state.waitlisted), f"round {round_no}"
         # The history has one event per enrolment, of the matching kind.
-        kinds = Counter(
-            db.session.scalars(select(EnrolmentEvent.kind).where(EnrolmentEvent.course_run_id == run_id))
-        )
+        kinds = Counter(db.session.scalars(select(EnrolmentEvent.kind).where(EnrolmentEvent.course_run_id == run_id)))
         assert kinds == {EventKind.CONFIRMED: 10, EventKind.WAITLISTED: 40}
         db.session.close()
 
@@ -151,8 +150,9 @@ def test_cancellations_racing_new_enrolments_promote_the_waiting_list_in_order(s
         ).all()
         assert promoted == waiting[:5], f"round {round_no}: promoted {promoted}"
         cancelled = db.session.scalars(
-            select(Enrolment.user_id).where(Enrolment.course_run_id == run_id,
-                                            Enrolment.status == EnrolmentStatus.CANCELLED)
+            select(Enrolment.user_id).where(
+                Enrolment.course_run_id == run_id, Enrolment.status == EnrolmentStatus.CANCELLED
+            )
         ).all()
         assert sorted(cancelled) == sorted(confirmed[:5])
         db.session.close()
@@ -170,8 +170,10 @@ def test_a_double_clicked_enrolment_enrols_once(shared_app):
         outcomes = release_together([enrol_task(shared_app, run_id, user_id) for user_id in people for _ in (1, 2)])
 
         for index, user_id in enumerate(people):
-            pair = sorted(o.kind for o in outcomes[2 * index: 2 * index + 2])
-            assert pair == ["Conflict", "ok"], f"round {round_no}, user {user_id}: {outcomes[2 * index:2 * index + 2]}"
+            pair = sorted(o.kind for o in outcomes[2 * index : 2 * index + 2])
+            assert pair == ["Conflict", "ok"], (
+                f"round {round_no}, user {user_id}: {outcomes[2 * index : 2 * index + 2]}"
+            )
         refusals = {o.value for o in outcomes if o.kind == "Conflict"}
         assert refusals <= {
             "Du er allerede tilmeldt dette kursusforløb.",

@@ -1,4 +1,5 @@
 """The follow-up rule: teaching day 2 + 3 months in one step, then the next working day (pure)."""
+
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError
@@ -15,36 +16,104 @@ XMAS_EVE = {date(2008, 12, 24): "Juleaftensdag"}
 
 CASES = [
     # (teaching day 2, closed days, anchor, proposal, skipped)
-    pytest.param(date(2008, 10, 1), {}, date(2009, 1, 1), date(2009, 1, 2),
-                 ((date(2009, 1, 1), "Nytårsdag"),), id="brief: 1 Oct 2008 -> Nytårsdag -> 2 Jan 2009"),
-    pytest.param(date(2009, 1, 9), {}, date(2009, 4, 9), date(2009, 4, 14),
-                 ((date(2009, 4, 9), "Skærtorsdag"), (date(2009, 4, 10), "Langfredag"), (date(2009, 4, 11), "lørdag"),
-                  (date(2009, 4, 12), "søndag"), (date(2009, 4, 13), "Anden påskedag")),
-                 id="lands in Easter 2009"),
-    pytest.param(date(2009, 3, 5), GRUNDLOVSDAG, date(2009, 6, 5), date(2009, 6, 8),
-                 ((date(2009, 6, 5), "Grundlovsdag (lukket fra kl. 12)"), (date(2009, 6, 6), "lørdag"),
-                  (date(2009, 6, 7), "søndag")),
-                 id="configured closed day"),
+    pytest.param(
+        date(2008, 10, 1),
+        {},
+        date(2009, 1, 1),
+        date(2009, 1, 2),
+        ((date(2009, 1, 1), "Nytårsdag"),),
+        id="brief: 1 Oct 2008 -> Nytårsdag -> 2 Jan 2009",
+    ),
+    pytest.param(
+        date(2009, 1, 9),
+        {},
+        date(2009, 4, 9),
+        date(2009, 4, 14),
+        (
+            (date(2009, 4, 9), "Skærtorsdag"),
+            (date(2009, 4, 10), "Langfredag"),
+            (date(2009, 4, 11), "lørdag"),
+            (date(2009, 4, 12), "søndag"),
+            (date(2009, 4, 13), "Anden påskedag"),
+        ),
+        id="lands in Easter 2009",
+    ),
+    pytest.param(
+        date(2009, 3, 5),
+        GRUNDLOVSDAG,
+        date(2009, 6, 5),
+        date(2009, 6, 8),
+        (
+            (date(2009, 6, 5), "Grundlovsdag (lukket fra kl. 12)"),
+            (date(2009, 6, 6), "lørdag"),
+            (date(2009, 6, 7), "søndag"),
+        ),
+        id="configured closed day",
+    ),
     pytest.param(date(2009, 3, 5), {}, date(2009, 6, 5), date(2009, 6, 5), (), id="not closed: Grundlovsdag works"),
-    pytest.param(date(2008, 8, 31), {}, date(2008, 11, 30), date(2008, 12, 1),
-                 ((date(2008, 11, 30), "søndag"),), id="31 Aug + 3 months = 30 Nov, a Sunday"),
-    pytest.param(date(2008, 8, 30), {}, date(2008, 11, 30), date(2008, 12, 1),
-                 ((date(2008, 11, 30), "søndag"),), id="30 Aug -> same Sunday"),
-    pytest.param(date(2008, 8, 29), {}, date(2008, 11, 29), date(2008, 12, 1),
-                 ((date(2008, 11, 29), "lørdag"), (date(2008, 11, 30), "søndag")), id="Saturday -> Monday"),
-    pytest.param(date(2008, 11, 30), {}, date(2009, 2, 28), date(2009, 3, 2),
-                 ((date(2009, 2, 28), "lørdag"), (date(2009, 3, 1), "søndag")), id="30 Nov clamps to 28 Feb"),
+    pytest.param(
+        date(2008, 8, 31),
+        {},
+        date(2008, 11, 30),
+        date(2008, 12, 1),
+        ((date(2008, 11, 30), "søndag"),),
+        id="31 Aug + 3 months = 30 Nov, a Sunday",
+    ),
+    pytest.param(
+        date(2008, 8, 30),
+        {},
+        date(2008, 11, 30),
+        date(2008, 12, 1),
+        ((date(2008, 11, 30), "søndag"),),
+        id="30 Aug -> same Sunday",
+    ),
+    pytest.param(
+        date(2008, 8, 29),
+        {},
+        date(2008, 11, 29),
+        date(2008, 12, 1),
+        ((date(2008, 11, 29), "lørdag"), (date(2008, 11, 30), "søndag")),
+        id="Saturday -> Monday",
+    ),
+    pytest.param(
+        date(2008, 11, 30),
+        {},
+        date(2009, 2, 28),
+        date(2009, 3, 2),
+        ((date(2009, 2, 28), "lørdag"), (date(2009, 3, 1), "søndag")),
+        id="30 Nov clamps to 28 Feb",
+    ),
     pytest.param(date(2011, 11, 30), {}, date(2012, 2, 29), date(2012, 2, 29), (), id="30 Nov clamps to 29 Feb"),
-    pytest.param(date(2008, 9, 24), XMAS_EVE, date(2008, 12, 24), date(2008, 12, 29),
-                 ((date(2008, 12, 24), "Juleaftensdag"), (date(2008, 12, 25), "Juledag"),
-                  (date(2008, 12, 26), "Anden juledag"), (date(2008, 12, 27), "lørdag"),
-                  (date(2008, 12, 28), "søndag")),
-                 id="closed Christmas Eve, then Christmas"),
-    pytest.param(date(2008, 9, 24), {}, date(2008, 12, 24), date(2008, 12, 24), (),
-                 id="Christmas Eve is a working day where it is not closed (Copenhagen)"),
-    pytest.param(date(2023, 2, 5), {}, date(2023, 5, 5), date(2023, 5, 8),
-                 ((date(2023, 5, 5), "Store bededag"), (date(2023, 5, 6), "lørdag"), (date(2023, 5, 7), "søndag")),
-                 id="Store Bededag 2023"),
+    pytest.param(
+        date(2008, 9, 24),
+        XMAS_EVE,
+        date(2008, 12, 24),
+        date(2008, 12, 29),
+        (
+            (date(2008, 12, 24), "Juleaftensdag"),
+            (date(2008, 12, 25), "Juledag"),
+            (date(2008, 12, 26), "Anden juledag"),
+            (date(2008, 12, 27), "lørdag"),
+            (date(2008, 12, 28), "søndag"),
+        ),
+        id="closed Christmas Eve, then Christmas",
+    ),
+    pytest.param(
+        date(2008, 9, 24),
+        {},
+        date(2008, 12, 24),
+        date(2008, 12, 24),
+        (),
+        id="Christmas Eve is a working day where it is not closed (Copenhagen)",
+    ),
+    pytest.param(
+        date(2023, 2, 5),
+        {},
+        date(2023, 5, 5),
+        date(2023, 5, 8),
+        ((date(2023, 5, 5), "Store bededag"), (date(2023, 5, 6), "lørdag"), (date(2023, 5, 7), "søndag")),
+        id="Store Bededag 2023",
+    ),
     pytest.param(date(2024, 1, 26), {}, date(2024, 4, 26), date(2024, 4, 26), (), id="no Store Bededag in 2024"),
     pytest.param(date(2008, 9, 17), {}, date(2008, 12, 17), date(2008, 12, 17), (), id="a plain Wednesday"),
 ]
@@ -124,8 +193,9 @@ def test_description_lists_every_day_passed_over(app):
 
 def test_description_names_the_closed_day_reason(app):
     text = describe_proposal(propose_follow_up_day(date(2009, 3, 5), GRUNDLOVSDAG))
-    assert text.startswith("Forslag: 8. juni 2009 (undervisningsdag 2 + 3 måneder = 5. juni 2009, som er "
-                           "Grundlovsdag (lukket fra kl. 12);")
+    assert text.startswith(
+        "Forslag: 8. juni 2009 (undervisningsdag 2 + 3 måneder = 5. juni 2009, som er Grundlovsdag (lukket fra kl. 12);"
+    )
 
 
 def test_description_follows_the_language(app):

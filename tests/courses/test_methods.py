@@ -1,4 +1,5 @@
 """Methods (coordinator): list, create, edit, delete unless a run uses it."""
+
 from __future__ import annotations
 
 import pytest
@@ -53,8 +54,11 @@ def test_empty_list_says_what_to_do(client, login_as, coordinator):
 
 def test_create(client, login_as, coordinator, methods):
     login_as(coordinator)
-    response = post_form(client, "/methods/new", {"name": "  Familierådslagning ", "name_en": "Family group conference",
-                                                  "description": ""})
+    response = post_form(
+        client,
+        "/methods/new",
+        {"name": "  Familierådslagning ", "name_en": "Family group conference", "description": ""},
+    )
     assert response.status_code == 302 and response.location == "/methods"
     method = db.session.scalars(select(Method).where(Method.name == "Familierådslagning")).one()
     assert (method.name_en, method.description) == ("Family group conference", None)

@@ -1,5 +1,6 @@
 """Course-run services: create, update (sequence bumps only for changed days, UIDs stable), publish, cancel,
 and the visibility rule."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -85,8 +86,13 @@ def test_create_makes_a_draft_with_three_days_and_stores_the_proposal(coordinato
 
 
 def test_create_uses_the_closed_days_given(coordinator, ref):
-    run = create(coordinator, ref, teaching_day_1=CourseDayData(date(2009, 3, 4)),
-                 teaching_day_2=CourseDayData(date(2009, 3, 5)), enrolment_deadline=date(2009, 3, 1))
+    run = create(
+        coordinator,
+        ref,
+        teaching_day_1=CourseDayData(date(2009, 3, 4)),
+        teaching_day_2=CourseDayData(date(2009, 3, 5)),
+        enrolment_deadline=date(2009, 3, 1),
+    )
     assert run.follow_up_day.day == date(2009, 6, 8)
     assert "Grundlovsdag (lukket fra kl. 12)" in run.follow_up_reason
 
@@ -95,7 +101,11 @@ def test_create_with_the_coordinators_own_follow_up_day_keeps_the_proposal_on_re
     run = create(coordinator, ref, follow_up=CourseDayData(date(2009, 1, 8), time(10), time(14), "Rådhuset"))
     follow_up = run.follow_up_day
     assert (follow_up.day, follow_up.starts_at, follow_up.ends_at, follow_up.venue) == (
-        date(2009, 1, 8), time(10), time(14), "Rådhuset")
+        date(2009, 1, 8),
+        time(10),
+        time(14),
+        "Rådhuset",
+    )
     assert follow_up.effective_venue == "Rådhuset"
     assert run.days[0].effective_venue == "FIC, Kursuslokalet, Valby"
     assert run.follow_up_proposed_on == date(2009, 1, 2)
@@ -157,8 +167,7 @@ def test_only_coordinators_create(staff_member, ref):
 def test_update_bumps_the_sequence_of_changed_days_only_and_never_the_uid(coordinator, ref):
     run = create(coordinator, ref)
     uids = {d.position: d.ical_uid for d in run.days}
-    data = run_data(ref, teaching_day_1=CourseDayData(date(2008, 9, 30), time(9, 30), time(15, 30)),
-                    title="Nyt navn")
+    data = run_data(ref, teaching_day_1=CourseDayData(date(2008, 9, 30), time(9, 30), time(15, 30)), title="Nyt navn")
     services.update_course_run(coordinator, run, data, CLOSED, 3)
     days = days_by_position(run)
     assert (days[1].starts_at, days[1].sequence) == (time(9, 30), 1)
@@ -340,8 +349,18 @@ def test_demo_runs_are_created_through_the_services(app, coordinator):
         "methods": {"Netværksmøder": factories.make_method("Netværksmøder")},
         "roles": {"Sagsbehandler": factories.make_staff_role("Sagsbehandler")},
     }
-    spec = RunSpec("Netværksmøder i praksis, hold 1", "Vilde Læreprocesser", RunKind.SPECIAL, ("Netværksmøder",), 12,
-                   41_500, date(2008, 11, 5), date(2008, 11, 6), "Socialcenter Nørrebro", RunStatus.COMPLETED)
+    spec = RunSpec(
+        "Netværksmøder i praksis, hold 1",
+        "Vilde Læreprocesser",
+        RunKind.SPECIAL,
+        ("Netværksmøder",),
+        12,
+        41_500,
+        date(2008, 11, 5),
+        date(2008, 11, 6),
+        "Socialcenter Nørrebro",
+        RunStatus.COMPLETED,
+    )
     run = services.create_demo_run(coordinator, factories.make_programme(), spec, ref)
     assert run.status == RunStatus.COMPLETED
     assert run.follow_up_day.day == date(2009, 2, 6)

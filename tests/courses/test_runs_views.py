@@ -1,5 +1,6 @@
 """Course-run pages: list (filters, sorting, pagination, scoping per access level, query count), detail
 (access), the create/edit form with every bad input, the proposal button and JSON, publish and cancel."""
+
 from __future__ import annotations
 
 import re
@@ -104,8 +105,10 @@ def test_coordinator_creates_a_run_through_the_form(client, login_as, coordinato
 
     page = html(client.get(response.location))
     assert "Kursusforløbet Netværksmøder i praksis, hold 1 er oprettet som kladde." in page
-    assert "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er Nytårsdag; " \
-           "flyttet til næste arbejdsdag)" in page
+    assert (
+        "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er Nytårsdag; "
+        "flyttet til næste arbejdsdag)" in page
+    )
     assert "Opfølgningsdagen følger forslaget." in page
     assert "41.500 kr." in page
 
@@ -122,8 +125,11 @@ def test_a_given_follow_up_date_overrides_the_proposal(client, login_as, coordin
 
 def test_the_form_accepts_danish_dates_times_and_amounts(client, login_as, coordinator, ref):
     login_as(coordinator)
-    response = post_form(client, "/runs/new", payload(
-        ref, day1_date="30-09-2008", day2_date="01.10.2008", day1_start="08.30", price="41.500,50 kr."))
+    response = post_form(
+        client,
+        "/runs/new",
+        payload(ref, day1_date="30-09-2008", day2_date="01.10.2008", day1_start="08.30", price="41.500,50 kr."),
+    )
     assert response.status_code == 302
     run = db.session.scalars(select(CourseRun)).one()
     assert run.days[0].starts_at == time(8, 30)
@@ -135,24 +141,45 @@ BAD_INPUTS = [
     pytest.param({"day1_date": "30-13-2008"}, "Skriv en gyldig dato for 1. undervisningsdag", id="date not a date"),
     pytest.param({"day2_date": "i morgen"}, "Skriv en gyldig dato for 2. undervisningsdag", id="date junk"),
     pytest.param({"day1_date": ""}, "Skriv datoen for 1. undervisningsdag.", id="date missing"),
-    pytest.param({"day2_date": "2008-09-30"}, "2. undervisningsdag skal ligge efter 1. undervisningsdag.",
-                 id="day 2 same as day 1"),
-    pytest.param({"day2_date": "2008-09-29"}, "2. undervisningsdag skal ligge efter 1. undervisningsdag.",
-                 id="day 2 before day 1"),
-    pytest.param({"day1_end": "09:00"}, "Sluttidspunktet skal ligge efter starttidspunktet (1. undervisningsdag).",
-                 id="end equals start"),
-    pytest.param({"day2_start": "16:00"}, "Sluttidspunktet skal ligge efter starttidspunktet (2. undervisningsdag).",
-                 id="end before start"),
+    pytest.param(
+        {"day2_date": "2008-09-30"},
+        "2. undervisningsdag skal ligge efter 1. undervisningsdag.",
+        id="day 2 same as day 1",
+    ),
+    pytest.param(
+        {"day2_date": "2008-09-29"},
+        "2. undervisningsdag skal ligge efter 1. undervisningsdag.",
+        id="day 2 before day 1",
+    ),
+    pytest.param(
+        {"day1_end": "09:00"},
+        "Sluttidspunktet skal ligge efter starttidspunktet (1. undervisningsdag).",
+        id="end equals start",
+    ),
+    pytest.param(
+        {"day2_start": "16:00"},
+        "Sluttidspunktet skal ligge efter starttidspunktet (2. undervisningsdag).",
+        id="end before start",
+    ),
     pytest.param({"follow_up_end": "kl. 3"}, "Skriv et gyldigt sluttidspunkt for opfølgningsdagen", id="time junk"),
     pytest.param({"capacity": "0"}, "Antal pladser skal være mellem 1 og 1.000.", id="capacity 0"),
     pytest.param({"capacity": "-3"}, "Antal pladser skal være mellem 1 og 1.000.", id="capacity negative"),
     pytest.param({"capacity": "tolv"}, "Antal pladser skal være et helt tal.", id="capacity not a number"),
-    pytest.param({"follow_up_date": "2008-10-01"}, "Opfølgningsdagen skal ligge efter 2. undervisningsdag.",
-                 id="follow-up on day 2"),
-    pytest.param({"follow_up_date": "2008-09-01"}, "Opfølgningsdagen skal ligge efter 2. undervisningsdag.",
-                 id="follow-up before day 2"),
-    pytest.param({"enrolment_deadline": "2008-10-01"}, "Tilmeldingsfristen kan ikke ligge efter 1. undervisningsdag.",
-                 id="deadline after day 1"),
+    pytest.param(
+        {"follow_up_date": "2008-10-01"},
+        "Opfølgningsdagen skal ligge efter 2. undervisningsdag.",
+        id="follow-up on day 2",
+    ),
+    pytest.param(
+        {"follow_up_date": "2008-09-01"},
+        "Opfølgningsdagen skal ligge efter 2. undervisningsdag.",
+        id="follow-up before day 2",
+    ),
+    pytest.param(
+        {"enrolment_deadline": "2008-10-01"},
+        "Tilmeldingsfristen kan ikke ligge efter 1. undervisningsdag.",
+        id="deadline after day 1",
+    ),
     pytest.param({"methods": None}, "Vælg mindst én metode.", id="no method"),
     pytest.param({"staff_roles": None}, "Vælg mindst én stillingsbetegnelse.", id="no role"),
     pytest.param({"methods": ["999999"]}, "Vælg metoder fra listen.", id="unknown method"),
@@ -167,14 +194,18 @@ BAD_INPUTS = [
     pytest.param({"price": "-1"}, "Prisen skal være mellem 0 og 100.000.000 kr.", id="negative price"),
     pytest.param({"price": "gratis"}, "Skriv prisen som et tal", id="price junk"),
     pytest.param({"price": "10,123"}, "Prisen kan højst have to decimaler (øre).", id="price too precise"),
-    pytest.param({"day1_date": "9999-12-30", "day2_date": "9999-12-31"}, "Datoen skal ligge mellem år 2000 og 2100.",
-                 id="year 9999"),
+    pytest.param(
+        {"day1_date": "9999-12-30", "day2_date": "9999-12-31"},
+        "Datoen skal ligge mellem år 2000 og 2100.",
+        id="year 9999",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("overrides", "message"), BAD_INPUTS)
-def test_bad_input_shows_a_message_at_the_field_and_creates_nothing(client, login_as, coordinator, ref,
-                                                                       overrides, message):
+def test_bad_input_shows_a_message_at_the_field_and_creates_nothing(
+    client, login_as, coordinator, ref, overrides, message
+):
     login_as(coordinator)
     response = post_form(client, "/runs/new", payload(ref, **overrides))
     assert response.status_code == 200
@@ -198,8 +229,10 @@ def test_the_propose_button_fills_in_the_follow_up_day_without_saving(client, lo
     assert response.status_code == 200
     page = html(response)
     assert input_value(page, "follow_up_date") == "2009-01-02"
-    assert "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er Nytårsdag; " \
-           "flyttet til næste arbejdsdag)" in page
+    assert (
+        "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er Nytårsdag; "
+        "flyttet til næste arbejdsdag)" in page
+    )
     assert "Der er fejl i formularen" not in page  # the rest of the form is not judged yet
     assert 'data-focus="follow_up_date"' in page  # app.js puts the focus on the proposal
     assert run_count() == 0
@@ -209,10 +242,10 @@ def test_the_forms_default_button_saves(client, login_as, coordinator, ref):
     """Enter in a field submits the first submit button in the form: it must be "save", not "propose"."""
     login_as(coordinator)
     page = html(client.get("/runs/new"))
-    form = page[page.index("data-follow-up-proposal="):]  # the run form (the header has forms too)
-    first_button = form[form.index("<button"):form.index("</button>")]
+    form = page[page.index("data-follow-up-proposal=") :]  # the run form (the header has forms too)
+    first_button = form[form.index("<button") : form.index("</button>")]
     assert 'type="submit"' in first_button and 'value="save"' in first_button
-    assert 'data-focus=' not in page
+    assert "data-focus=" not in page
 
 
 def test_the_propose_button_needs_teaching_day_2(client, login_as, coordinator, ref):
@@ -232,7 +265,7 @@ def test_proposal_json(client, login_as, coordinator, closed_grundlovsdag):
     assert response.json == {
         "day": "2009-01-02",
         "text": "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er Nytårsdag; "
-                "flyttet til næste arbejdsdag)",
+        "flyttet til næste arbejdsdag)",
     }
 
 
@@ -392,15 +425,29 @@ def test_only_coordinators_create_edit_publish_and_cancel(client, login_as, requ
 def test_detail_shows_days_and_facts_to_the_coordinator(client, login_as, coordinator):
     role = factories.make_staff_role("Sagsbehandler")
     run = factories.make_course_run(
-        title="Styrket forældreansvar, hold 2", price_ore=18_750_000, eligible_roles=[role],
+        title="Styrket forældreansvar, hold 2",
+        price_ore=18_750_000,
+        eligible_roles=[role],
         methods=[factories.make_method("Signs of Safety")],
     )
     run.days[2].venue = "Rådhuset"
     login_as(coordinator)
     page = html(client.get(f"/runs/{run.id}"))
-    for text in ("1. undervisningsdag", "2. undervisningsdag", "Opfølgningsdag", "30. september 2008", "tirsdag",
-                 "kl. 09.00", "kl. 15.30", "Rådhuset", "Kursuscenter Valby", "187.500 kr.", "Signs of Safety",
-                 "Sagsbehandler", "Offentliggjort"):
+    for text in (
+        "1. undervisningsdag",
+        "2. undervisningsdag",
+        "Opfølgningsdag",
+        "30. september 2008",
+        "tirsdag",
+        "kl. 09.00",
+        "kl. 15.30",
+        "Rådhuset",
+        "Kursuscenter Valby",
+        "187.500 kr.",
+        "Signs of Safety",
+        "Sagsbehandler",
+        "Offentliggjort",
+    ):
         assert text in page, text
 
 
@@ -446,14 +493,37 @@ def listed(app, fic_provider):
     role = factories.make_staff_role("Sagsbehandler")
     make = factories.make_course_run
     return {
-        "alpha": make(p1, fic_provider, title="Alfa familierådslagning", eligible_roles=[role],
-                      days=(date(2008, 9, 16), date(2008, 9, 17), date(2008, 12, 17))),
-        "beta": make(p1, vilde, title="Beta netværksmøder", kind=RunKind.SPECIAL, eligible_roles=[role],
-                     days=(date(2009, 2, 24), date(2009, 2, 25), date(2009, 5, 25))),
-        "gamma": make(p2, fic_provider, title="Gamma kladde", status=RunStatus.DRAFT, eligible_roles=[role],
-                      days=(date(2009, 10, 6), date(2009, 10, 7), date(2010, 1, 7))),
-        "delta": make(p2, vilde, title="Delta aflyst", status=RunStatus.CANCELLED, eligible_roles=[role],
-                      days=(date(2008, 11, 5), date(2008, 11, 6), date(2009, 2, 6))),
+        "alpha": make(
+            p1,
+            fic_provider,
+            title="Alfa familierådslagning",
+            eligible_roles=[role],
+            days=(date(2008, 9, 16), date(2008, 9, 17), date(2008, 12, 17)),
+        ),
+        "beta": make(
+            p1,
+            vilde,
+            title="Beta netværksmøder",
+            kind=RunKind.SPECIAL,
+            eligible_roles=[role],
+            days=(date(2009, 2, 24), date(2009, 2, 25), date(2009, 5, 25)),
+        ),
+        "gamma": make(
+            p2,
+            fic_provider,
+            title="Gamma kladde",
+            status=RunStatus.DRAFT,
+            eligible_roles=[role],
+            days=(date(2009, 10, 6), date(2009, 10, 7), date(2010, 1, 7)),
+        ),
+        "delta": make(
+            p2,
+            vilde,
+            title="Delta aflyst",
+            status=RunStatus.CANCELLED,
+            eligible_roles=[role],
+            days=(date(2008, 11, 5), date(2008, 11, 6), date(2009, 2, 6)),
+        ),
         "programmes": (p1, p2),
         "vilde": vilde,
         "role": role,
@@ -468,8 +538,16 @@ def test_coordinator_list_newest_first_with_columns(client, login_as, coordinato
     page = html(client.get("/runs"))
     assert titles(page, ALL) == ["Gamma kladde", "Beta netværksmøder", "Delta aflyst", "Alfa familierådslagning"]
     assert "Opret kursusforløb" in page
-    for text in ("Indsats A", "Vilde Læreprocesser", "Netværksmøder (særligt forløb)", "Kladde", "Aflyst",
-                 "16. sep. 2008", "17. dec. 2008", "4 kursusforløb"):
+    for text in (
+        "Indsats A",
+        "Vilde Læreprocesser",
+        "Netværksmøder (særligt forløb)",
+        "Kladde",
+        "Aflyst",
+        "16. sep. 2008",
+        "17. dec. 2008",
+        "4 kursusforløb",
+    ):
         assert text in page, text
 
 
@@ -506,8 +584,20 @@ def test_list_filters_by_programme_and_provider(client, login_as, coordinator, l
 
 @pytest.mark.parametrize(
     "query",
-    ["page=abc", "page=-5", "page=99999", "programme=xyz", "programme=999999", "provider=1.5", "status=lost",
-     "kind=%00", "year=abc", "year=1800", "sort=-", "q=" + "x" * 500],
+    [
+        "page=abc",
+        "page=-5",
+        "page=99999",
+        "programme=xyz",
+        "programme=999999",
+        "provider=1.5",
+        "status=lost",
+        "kind=%00",
+        "year=abc",
+        "year=1800",
+        "sort=-",
+        "q=" + "x" * 500,
+    ],
 )
 def test_junk_in_the_query_string_never_fails(client, login_as, coordinator, listed, query):
     login_as(coordinator)
@@ -539,8 +629,12 @@ def test_pagination_in_the_database(app, client, login_as, coordinator):
     app.config["RUNS_PER_PAGE"] = 2
     programme, provider = factories.make_programme(), factories.make_provider()
     for n in range(5):
-        factories.make_course_run(programme, provider, title=f"Hold {n}",
-                                  days=(date(2008, 9, 1 + n), date(2008, 9, 10 + n), date(2008, 12, 10 + n)))
+        factories.make_course_run(
+            programme,
+            provider,
+            title=f"Hold {n}",
+            days=(date(2008, 9, 1 + n), date(2008, 9, 10 + n), date(2008, 12, 10 + n)),
+        )
     login_as(coordinator)
     candidates = [f"Hold {n}" for n in range(5)]
     assert titles(html(client.get("/runs")), candidates) == ["Hold 4", "Hold 3"]
@@ -565,13 +659,23 @@ def test_provider_list_shows_own_runs_except_drafts(client, login_as, provider_u
 def test_staff_list_shows_eligible_published_runs_before_their_deadline(client, login_as, staff_member, listed):
     staff_member.staff_role = listed["role"]
     other_role = factories.make_staff_role("Hjemmevejleder")
-    factories.make_course_run(title="Kun hjemmevejledere", eligible_roles=[other_role],
-                              days=(date(2008, 10, 6), date(2008, 10, 7), date(2009, 1, 7)))
-    factories.make_course_run(title="Fristen er i dag", eligible_roles=[listed["role"]], enrolment_deadline=TODAY,
-                              days=(date(2008, 10, 6), date(2008, 10, 7), date(2009, 1, 7)))
-    factories.make_course_run(title="Fristen var i går", eligible_roles=[listed["role"]],
-                              enrolment_deadline=date(2008, 8, 31),
-                              days=(date(2008, 10, 6), date(2008, 10, 7), date(2009, 1, 7)))
+    factories.make_course_run(
+        title="Kun hjemmevejledere",
+        eligible_roles=[other_role],
+        days=(date(2008, 10, 6), date(2008, 10, 7), date(2009, 1, 7)),
+    )
+    factories.make_course_run(
+        title="Fristen er i dag",
+        eligible_roles=[listed["role"]],
+        enrolment_deadline=TODAY,
+        days=(date(2008, 10, 6), date(2008, 10, 7), date(2009, 1, 7)),
+    )
+    factories.make_course_run(
+        title="Fristen var i går",
+        eligible_roles=[listed["role"]],
+        enrolment_deadline=date(2008, 8, 31),
+        days=(date(2008, 10, 6), date(2008, 10, 7), date(2009, 1, 7)),
+    )
     login_as(staff_member)
     page = html(client.get("/runs"))
     everything = (*ALL, "Kun hjemmevejledere", "Fristen er i dag", "Fristen var i går")
@@ -614,8 +718,14 @@ def count_queries(client, url: str) -> int:
 
 def make_runs(n: int, programme, provider, role, method) -> None:
     for i in range(n):
-        factories.make_course_run(programme, provider, title=f"Forløb {i}", eligible_roles=[role], methods=[method],
-                                  days=(date(2008, 9, 1), date(2008, 9, 2), date(2008, 12, 2)))
+        factories.make_course_run(
+            programme,
+            provider,
+            title=f"Forløb {i}",
+            eligible_roles=[role],
+            methods=[method],
+            days=(date(2008, 9, 1), date(2008, 9, 2), date(2008, 12, 2)),
+        )
 
 
 def test_the_list_costs_the_same_number_of_queries_for_3_or_30_runs(client, login_as, coordinator):

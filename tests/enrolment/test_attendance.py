@@ -1,5 +1,6 @@
 """Attendance per course day (coordinator and the run's own provider) and marking a run completed, through
 HTTP as a browser: the form, bad ids, future days, access, completion on the run page."""
+
 from __future__ import annotations
 
 import re
@@ -61,7 +62,8 @@ def marks(run) -> dict[tuple[int, int], bool]:
     db.session.expire_all()
     rows = db.session.execute(
         select(Attendance.enrolment_id, Attendance.course_day_id, Attendance.present)
-        .join(Enrolment).where(Enrolment.course_run_id == run.id)
+        .join(Enrolment)
+        .where(Enrolment.course_run_id == run.id)
     )
     return {(e, d): p for e, d, p in rows}
 
@@ -139,8 +141,10 @@ def test_bad_ids_are_refused_with_a_message_and_change_nothing(client, login_as,
     response = post_form(client, url(run, run.days[0]), {"present": values, "action": "save"})
     assert response.status_code == 200
     page = html(response)
-    assert ("Kun kursusforløbets tilmeldte deltagere kan registreres som mødt." in page
-            or "Afkrydsningerne kunne ikke læses." in page)
+    assert (
+        "Kun kursusforløbets tilmeldte deltagere kan registreres som mødt." in page
+        or "Afkrydsningerne kunne ikke læses." in page
+    )
     assert attendance_rows() == 0
 
 

@@ -1,6 +1,7 @@
 """The coordinator's enrolment pages through HTTP, as a browser: the participants section of the run page,
 on-behalf enrolment, cancellation with promotion, approval, promotion by hand, moves, history, capacity
 changes in the run form, and access (staff 403, provider 403, anonymous to login, no CSRF 400, 404)."""
+
 from __future__ import annotations
 
 import re
@@ -96,7 +97,8 @@ def test_run_page_lists_confirmed_waiting_and_history_with_counts(client, as_coo
 
 def fresh_enrolment(run, user) -> Enrolment:
     return db.session.scalars(
-        select(Enrolment).where(Enrolment.course_run_id == run.id, Enrolment.user_id == user.id)
+        select(Enrolment)
+        .where(Enrolment.course_run_id == run.id, Enrolment.user_id == user.id)
         .order_by(Enrolment.id.desc())
     ).first()
 
@@ -109,7 +111,7 @@ def test_provider_sees_the_lists_and_attendance_links_but_no_actions(client, log
     page = html(client.get(run_url(run)))
     assert a.name in page and "Kørestol" in page and b.name in page
     assert "/attendance" in page
-    for action in ("/cancel", "/promote", "/move", "/history", "/approve", "/enrolments\"", "/complete"):
+    for action in ("/cancel", "/promote", "/move", "/history", "/approve", '/enrolments"', "/complete"):
         assert action not in page
     assert "Tilmeld medarbejder" not in page
 
@@ -147,15 +149,19 @@ def test_the_run_page_costs_the_same_queries_for_3_or_15_participants(client, as
 def test_coordinator_enrols_staff_confirmed_then_on_the_waiting_list(client, as_coordinator, run):
     a, b, c = factories.make_eligible_staff(run, 3)
     for user in (a, b):
-        response = post_form(client, f"/runs/{run.id}/enrolments", {"email": user.email.upper(), "note": "Gluten"},
-                             form_url=run_url(run))
+        response = post_form(
+            client, f"/runs/{run.id}/enrolments", {"email": user.email.upper(), "note": "Gluten"}, form_url=run_url(run)
+        )
         assert response.status_code == 302
         assert response.location == f"/runs/{run.id}#deltagere"
-    response = post_form(client, f"/runs/{run.id}/enrolments", {"email": c.email}, form_url=run_url(run),
-                         follow_redirects=True)
+    response = post_form(
+        client, f"/runs/{run.id}/enrolments", {"email": c.email}, form_url=run_url(run), follow_redirects=True
+    )
     assert "Kursusforløbet er fuldt. " + c.name + " er sat på ventelisten som nr. 1." in html(response)
     assert enrolments_of(run) == [
-        (a.id, EnrolmentStatus.CONFIRMED), (b.id, EnrolmentStatus.CONFIRMED), (c.id, EnrolmentStatus.WAITLISTED)
+        (a.id, EnrolmentStatus.CONFIRMED),
+        (b.id, EnrolmentStatus.CONFIRMED),
+        (c.id, EnrolmentStatus.WAITLISTED),
     ]
     event_ = db.session.scalars(select(EnrolmentEvent).order_by(EnrolmentEvent.id)).first()
     assert (event_.kind, event_.actor_id) == (EventKind.CONFIRMED, as_coordinator.id)
@@ -284,18 +290,25 @@ def test_approval_flow(client, as_coordinator, run):
     for e in requested[:2]:
         response = post_action(client, f"/enrolments/{e.id}/approve", from_url=run_url(run), follow_redirects=True)
         assert f"{e.user.name} er godkendt og tilmeldt." in html(response)
-    response = post_action(client, f"/enrolments/{requested[2].id}/approve", from_url=run_url(run),
-                           follow_redirects=True)
-    assert (f"{c.name} er godkendt. Kursusforløbet er fuldt, så {c.name} er sat på ventelisten som nr. 1."
-            in html(response))
-    response = post_action(client, f"/enrolments/{requested[3].id}/reject", from_url=run_url(run),
-                           follow_redirects=True)
+    response = post_action(
+        client, f"/enrolments/{requested[2].id}/approve", from_url=run_url(run), follow_redirects=True
+    )
+    assert f"{c.name} er godkendt. Kursusforløbet er fuldt, så {c.name} er sat på ventelisten som nr. 1." in html(
+        response
+    )
+    response = post_action(
+        client, f"/enrolments/{requested[3].id}/reject", from_url=run_url(run), follow_redirects=True
+    )
     assert f"Tilmeldingen fra {d.name} er afvist." in html(response)
     assert [fresh(e).status for e in requested] == [
-        EnrolmentStatus.CONFIRMED, EnrolmentStatus.CONFIRMED, EnrolmentStatus.WAITLISTED, EnrolmentStatus.REJECTED
+        EnrolmentStatus.CONFIRMED,
+        EnrolmentStatus.CONFIRMED,
+        EnrolmentStatus.WAITLISTED,
+        EnrolmentStatus.REJECTED,
     ]
-    response = post_action(client, f"/enrolments/{requested[3].id}/approve", from_url=run_url(run),
-                           follow_redirects=True)
+    response = post_action(
+        client, f"/enrolments/{requested[3].id}/approve", from_url=run_url(run), follow_redirects=True
+    )
     assert "Kun tilmeldinger, der afventer godkendelse, kan godkendes." in html(response)
     assert fresh(requested[3]).status == EnrolmentStatus.REJECTED
     history = html(client.get(f"/enrolments/{requested[3].id}/history"))
@@ -308,16 +321,18 @@ def test_promote_by_hand_any_waiting_person_when_a_seat_is_free(client, as_coord
     factories.make_enrolment(run, b)
     first_waiting = factories.make_enrolment(run, c, status="waitlisted")
     second_waiting = factories.make_enrolment(run, d, status="waitlisted")
-    response = post_action(client, f"/enrolments/{second_waiting.id}/promote", from_url=run_url(run),
-                           follow_redirects=True)
+    response = post_action(
+        client, f"/enrolments/{second_waiting.id}/promote", from_url=run_url(run), follow_redirects=True
+    )
     assert "Der er ingen ledige pladser. Forhøj kapaciteten eller afmeld en deltager først." in html(response)
     assert fresh(second_waiting).status == EnrolmentStatus.WAITLISTED
 
     run = fresh(run)
     run.capacity = 3
     db.session.commit()
-    response = post_action(client, f"/enrolments/{second_waiting.id}/promote", from_url=run_url(run),
-                           follow_redirects=True)
+    response = post_action(
+        client, f"/enrolments/{second_waiting.id}/promote", from_url=run_url(run), follow_redirects=True
+    )
     assert f"{d.name} er rykket op fra ventelisten og er nu tilmeldt." in html(response)
     assert fresh(second_waiting).status == EnrolmentStatus.CONFIRMED
     assert services.waitlist_positions([run.id]) == {first_waiting.id: 1}
@@ -330,8 +345,12 @@ def test_promote_by_hand_any_waiting_person_when_a_seat_is_free(client, as_coord
 @pytest.fixture
 def target(run, fic_provider):
     return factories.make_course_run(
-        programme=run.programme, provider=fic_provider, days=(date(2026, 5, 5), date(2026, 5, 6), date(2026, 8, 6)),
-        capacity=5, enrolment_deadline=date(2026, 4, 20), title="Hold B",
+        programme=run.programme,
+        provider=fic_provider,
+        days=(date(2026, 5, 5), date(2026, 5, 6), date(2026, 8, 6)),
+        capacity=5,
+        enrolment_deadline=date(2026, 4, 20),
+        title="Hold B",
     )
 
 
@@ -370,8 +389,11 @@ def test_move_is_refused_to_the_same_run_another_programme_or_junk(client, as_co
     value = {"same": str(run.id), "other_programme": str(other.id), "junk": "abc", "blank": ""}[which]
     response = post_form(client, f"/enrolments/{moving.id}/move", {"target": value})
     assert response.status_code == 200
-    expected = ("Vælg det kursusforløb, deltageren skal flyttes til." if which in ("junk", "blank")
-                else "Vælg et kursusforløb fra listen.")
+    expected = (
+        "Vælg det kursusforløb, deltageren skal flyttes til."
+        if which in ("junk", "blank")
+        else "Vælg et kursusforløb fra listen."
+    )
     assert field_error(html(response), "target") == expected
     assert fresh(moving).status == EnrolmentStatus.CONFIRMED
     assert enrolments_of(target) == []
@@ -389,8 +411,7 @@ def test_moving_an_inactive_enrolment_is_refused(client, as_coordinator, run, ta
     (a,) = factories.make_eligible_staff(run, 1)
     cancelled = factories.make_enrolment(run, a, status="cancelled")
     assert "kan ikke flyttes" in html(client.get(f"/enrolments/{cancelled.id}/move"))
-    response = post_form(client, f"/enrolments/{cancelled.id}/move", {"target": str(target.id)},
-                         form_url=run_url(run))
+    response = post_form(client, f"/enrolments/{cancelled.id}/move", {"target": str(target.id)}, form_url=run_url(run))
     assert "Kun aktive tilmeldinger kan flyttes; denne er afmeldt." in html(response)
     assert enrolments_of(target) == []
 
@@ -474,7 +495,9 @@ def test_raising_the_capacity_promotes_the_waiting_list(client, as_coordinator, 
     response = post_form(client, f"/runs/{run.id}/edit", edit_payload(run, capacity="4"))
     assert response.status_code == 302
     assert [fresh(w).status for w in waiting] == [
-        EnrolmentStatus.CONFIRMED, EnrolmentStatus.CONFIRMED, EnrolmentStatus.WAITLISTED
+        EnrolmentStatus.CONFIRMED,
+        EnrolmentStatus.CONFIRMED,
+        EnrolmentStatus.WAITLISTED,
     ]
     assert services.waitlist_positions([run.id]) == {waiting[2].id: 1}
     run = fresh(run)
@@ -511,7 +534,9 @@ def test_update_course_run_service_checks_capacity_and_fills_new_seats(coordinat
     assert fresh(waiting).status == EnrolmentStatus.CONFIRMED
     event_ = db.session.scalars(select(EnrolmentEvent).where(EnrolmentEvent.enrolment_id == waiting.id)).one()
     assert (event_.kind, event_.actor_id, event_.created_at.replace(tzinfo=UTC)) == (
-        EventKind.PROMOTED, coordinator.id, NOW
+        EventKind.PROMOTED,
+        coordinator.id,
+        NOW,
     )
 
 
@@ -560,8 +585,9 @@ def test_staff_and_providers_get_403_on_every_coordinator_route(client, login_as
         if method == "GET":
             response = client.get(url)
         else:
-            response = post_form(client, url, {"target": str(scene["target"].id), "email": user.email},
-                                 form_url="/runs")
+            response = post_form(
+                client, url, {"target": str(scene["target"].id), "email": user.email}, form_url="/runs"
+            )
         assert response.status_code == 403, (method, url)
     assert nothing_changed(scene)
 

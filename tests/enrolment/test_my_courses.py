@@ -1,5 +1,6 @@
-""""Mine kurser" (GET /me/courses): the staff member's own runs with status, every course day (date, weekday,
+""" "Mine kurser" (GET /me/courses): the staff member's own runs with status, every course day (date, weekday,
 time, place), attendance and completion, overlaps, history; the staff home page and navigation."""
+
 from __future__ import annotations
 
 from datetime import date, time
@@ -23,8 +24,13 @@ def fixed_today(monkeypatch):
 
 @pytest.fixture
 def run(app):
-    return factories.make_course_run(days=DAYS, capacity=2, enrolment_deadline=DEADLINE,
-                                     title="Familierådslagning, hold 1", venue="Kursuscenter Valby")
+    return factories.make_course_run(
+        days=DAYS,
+        capacity=2,
+        enrolment_deadline=DEADLINE,
+        title="Familierådslagning, hold 1",
+        venue="Kursuscenter Valby",
+    )
 
 
 @pytest.fixture
@@ -47,7 +53,7 @@ def another_run(me, title: str, days=(date(2026, 5, 5), date(2026, 5, 6), date(2
 def section(page: str, start: str, end: str | None = None) -> str:
     """The part of `page` from the heading `start` to `end` (or the end)."""
     begin = page.index(start)
-    return page[begin:page.index(end, begin) if end else None]
+    return page[begin : page.index(end, begin) if end else None]
 
 
 def test_my_courses_shows_my_runs_with_status_and_every_day(client, login_as, run, me):
@@ -61,8 +67,9 @@ def test_my_courses_shows_my_runs_with_status_and_every_day(client, login_as, ru
     factories.make_enrolment(full, seated)
     factories.make_enrolment(full, first, status="waitlisted")
     factories.make_enrolment(full, me, status="waitlisted")
-    waiting = another_run(me, "Netværksmøder, hold 1", days=(date(2026, 6, 2), date(2026, 6, 3), date(2026, 9, 2)),
-                          requires_approval=True)
+    waiting = another_run(
+        me, "Netværksmøder, hold 1", days=(date(2026, 6, 2), date(2026, 6, 3), date(2026, 9, 2)), requires_approval=True
+    )
     factories.make_enrolment(waiting, me, status="requested")
 
     login_as(me)
@@ -128,8 +135,11 @@ def test_history_is_a_separate_section(client, login_as, run, me):
     history = section(page, "Tidligere tilmeldinger")
     assert "Nyt forløb" in current
     assert "Familierådslagning, hold 1" not in current
-    for title, label in (("Familierådslagning, hold 1", "Afmeldt"), ("Afvist forløb", "Afvist"),
-                         ("Gammelt forløb", "Flyttet")):
+    for title, label in (
+        ("Familierådslagning, hold 1", "Afmeldt"),
+        ("Afvist forløb", "Afvist"),
+        ("Gammelt forløb", "Flyttet"),
+    ):
         assert title in history
         assert f">{label}</span>" in history
     assert "Nyt forløb" not in history

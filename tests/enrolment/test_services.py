@@ -1,5 +1,6 @@
 """The enrolment rules, through the services (no HTTP): eligibility, seats, waiting list, approval,
 moves, cancellation, attendance and completion."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime

@@ -1,6 +1,7 @@
 """The staff member's side of enrolment over HTTP, as a browser does it (CSRF included): the panel on the
 run page, POST /runs/<id>/enrol, POST /runs/<id>/cancel, the run list's seats and own status, and every
 refusal's message (never a 500)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -27,8 +28,9 @@ def fixed_today(monkeypatch):
 
 @pytest.fixture
 def run(app):
-    return factories.make_course_run(days=DAYS, capacity=2, enrolment_deadline=DEADLINE,
-                                     title="Familierådslagning, hold 1")
+    return factories.make_course_run(
+        days=DAYS, capacity=2, enrolment_deadline=DEADLINE, title="Familierådslagning, hold 1"
+    )
 
 
 @pytest.fixture
@@ -339,8 +341,11 @@ def test_coordinator_and_provider_cannot_use_the_staff_routes(client, login_as, 
 
 
 def test_overlapping_course_days_are_warned_before_and_after_enrolling(client, login_as, run, me):
-    other = factories.make_course_run(days=(DAYS[0], date(2026, 4, 21), date(2026, 7, 21)),
-                                      enrolment_deadline=DEADLINE, title="Signs of Safety, hold 2")
+    other = factories.make_course_run(
+        days=(DAYS[0], date(2026, 4, 21), date(2026, 7, 21)),
+        enrolment_deadline=DEADLINE,
+        title="Signs of Safety, hold 2",
+    )
     other.eligible_roles.append(me.staff_role)
     db.session.commit()
     factories.make_enrolment(other, me)
@@ -411,8 +416,10 @@ def test_cancel_after_the_deadline_is_refused_with_whom_to_contact(client, login
     response = cancel(client, run)
     assert response.status_code == 302
     page = html(client.get(response.location))
-    assert "Tilmeldingsfristen er passeret, så du kan ikke selv afmelde dig. Kontakt kursuskoordinatoren: " \
-           "Karin Koordinator (koordinator@test.dk)." in page
+    assert (
+        "Tilmeldingsfristen er passeret, så du kan ikke selv afmelde dig. Kontakt kursuskoordinatoren: "
+        "Karin Koordinator (koordinator@test.dk)." in page
+    )
     assert rows(run) == [(me.id, EnrolmentStatus.CONFIRMED)]
 
 
@@ -479,5 +486,5 @@ def test_the_run_list_shows_seats_left_and_my_own_status(client, login_as, run, 
 def test_the_run_list_is_unchanged_for_the_coordinator(client, login_as, run, coordinator):
     login_as(coordinator)
     page = html(client.get("/runs"))
-    assert "<th scope=\"col\">Pladser</th>" in page
+    assert '<th scope="col">Pladser</th>' in page
     assert "Ledige pladser" not in page

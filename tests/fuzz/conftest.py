@@ -5,6 +5,7 @@ tell a refused request from a half-written one.
 Deterministic (`derandomize=True`): the same examples on every run and machine, so a failure is
 reproducible and CI never flakes. `FUZZ_EXAMPLES` raises the number of examples per route for a longer
 local hunt (default 10: the whole package stays well under a minute on SQLite)."""
+
 from __future__ import annotations
 
 import os
@@ -45,12 +46,50 @@ FUZZ_SETTINGS = settings(
 #: Marks a value the page's output must never contain unescaped.
 SCRIPT_PROBE = "<script>alert('kp')</script>"
 NASTY = [
-    "", " ", "\x00", "a\x00b", "\t\r\n", "\u202eRTL\u202c", "שלום עולם", "مرحبا", "🎓" * 60, "Ærø Å ø",
-    "' OR 1=1 --", '"; DROP TABLE users; --', SCRIPT_PROBE, '"><img src=x onerror=alert(1)>', "{{ 7*7 }}",
-    "{% raw %}", "%s%s%n", "=HYPERLINK(\"http://evil.example\")", "../../etc/passwd", "javascript:alert(1)",
-    "9" * 40, "-1", "0", "-0", "1e309", "NaN", "Infinity", "2.5", "1.000.000,50", "2008-02-30", "9999-12-31",
-    "0001-01-01", "31-12-1899", "25:61", "24:00", "010180-1234", "null", "[]", "{}", "x" * 6000,
-    "\ufeffBOM", "\ufffd", "\u0301", "a\u200bb",
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\t\r\n",
+    "\u202eRTL\u202c",
+    "שלום עולם",
+    "مرحبا",
+    "🎓" * 60,
+    "Ærø Å ø",
+    "' OR 1=1 --",
+    '"; DROP TABLE users; --',
+    SCRIPT_PROBE,
+    '"><img src=x onerror=alert(1)>',
+    "{{ 7*7 }}",
+    "{% raw %}",
+    "%s%s%n",
+    '=HYPERLINK("http://evil.example")',
+    "../../etc/passwd",
+    "javascript:alert(1)",
+    "9" * 40,
+    "-1",
+    "0",
+    "-0",
+    "1e309",
+    "NaN",
+    "Infinity",
+    "2.5",
+    "1.000.000,50",
+    "2008-02-30",
+    "9999-12-31",
+    "0001-01-01",
+    "31-12-1899",
+    "25:61",
+    "24:00",
+    "010180-1234",
+    "null",
+    "[]",
+    "{}",
+    "x" * 6000,
+    "\ufeffBOM",
+    "\ufffd",
+    "\u0301",
+    "a\u200bb",
 ]
 nasty_text = st.one_of(
     st.sampled_from(NASTY),
@@ -93,8 +132,11 @@ class _FormParser(HTMLParser):
         a = {k: (v if v is not None else "") for k, v in attrs}
         if tag == "form":
             action = urlsplit(urljoin(self.page_url, a.get("action", ""))).path
-            self._form = Form(action=action, method=a.get("method", "get").lower(),
-                              enctype=a.get("enctype", "application/x-www-form-urlencoded"))
+            self._form = Form(
+                action=action,
+                method=a.get("method", "get").lower(),
+                enctype=a.get("enctype", "application/x-www-form-urlencoded"),
+            )
             self.forms.append(self._form)
             return
         if self._form is not None and tag in ("button", "input") and a.get("formaction"):
@@ -152,7 +194,7 @@ def form_data(form: Form | None, csrf_token: str, extra_names: tuple[str, ...] =
     The CSRF token is always the real one (a wrong token is refused before any view, and is tested
     elsewhere)."""
     parts = {}
-    for f in (form.fields.values() if form else []):
+    for f in form.fields.values() if form else []:
         if f.name == "csrf_token":
             continue
         choices = [st.sampled_from(f.values)] if f.values else []
@@ -160,8 +202,7 @@ def form_data(form: Form | None, csrf_token: str, extra_names: tuple[str, ...] =
         parts[f.name] = st.one_of(*keep, *choices, nasty_text, st.none())
     for name in extra_names:  # fields of a form that is not on the page (the import's confirmation)
         parts.setdefault(name, st.one_of(nasty_text, st.none()))
-    extra = st.dictionaries(st.sampled_from(["id", "user_id", "status", "action", "next", "x"]), nasty_text,
-                            max_size=2)
+    extra = st.dictionaries(st.sampled_from(["id", "user_id", "status", "action", "next", "x"]), nasty_text, max_size=2)
     return st.tuples(st.fixed_dictionaries(parts), extra).map(
         lambda pair: {"csrf_token": csrf_token, **pair[1], **{k: v for k, v in pair[0].items() if v is not None}}
     )
@@ -214,13 +255,26 @@ def scene(app, fic_provider) -> Scene:
     allocation = factories.make_allocation(programme, fic_provider, 2026, 375_000)
     closed_day = factories.make_closed_day(date(2026, 6, 5), "Grundlovsdag")
     future = (date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15))
-    run = factories.make_course_run(programme, fic_provider, future, enrolment_deadline=date(2026, 4, 1),
-                                    kind=RunKind.SPECIAL, capacity=3, title="Netværksmøder, hold 1")
-    other_run = factories.make_course_run(programme, fic_provider, future, enrolment_deadline=date(2026, 4, 1),
-                                          title="Netværksmøder, hold 2")
+    run = factories.make_course_run(
+        programme,
+        fic_provider,
+        future,
+        enrolment_deadline=date(2026, 4, 1),
+        kind=RunKind.SPECIAL,
+        capacity=3,
+        title="Netværksmøder, hold 1",
+    )
+    other_run = factories.make_course_run(
+        programme, fic_provider, future, enrolment_deadline=date(2026, 4, 1), title="Netværksmøder, hold 2"
+    )
     draft = factories.make_course_run(programme, fic_provider, future, status=RunStatus.DRAFT, title="Kladde")
-    past = factories.make_course_run(programme, fic_provider, (date(2025, 9, 1), date(2025, 9, 2), date(2025, 12, 1)),
-                                     enrolment_deadline=date(2025, 8, 15), title="Afholdt forløb")
+    past = factories.make_course_run(
+        programme,
+        fic_provider,
+        (date(2025, 9, 1), date(2025, 9, 2), date(2025, 12, 1)),
+        enrolment_deadline=date(2025, 8, 15),
+        title="Afholdt forløb",
+    )
     for r in (run, other_run, draft, past):
         r.eligible_roles.append(role)
         r.methods.append(method)
@@ -232,7 +286,8 @@ def scene(app, fic_provider) -> Scene:
     coordinator = factories.make_user(access_level="coordinator", name="Karin Koordinator")
     provider_user = factories.make_user(access_level="provider", provider=fic_provider, name="Frida FIC")
     newcomer, enrolled, requested, waiting, participant = (
-        staff(n) for n in ("Nina Ny", "Ebbe Tilmeldt", "Rita Anmodet", "Valdemar Venter", "Pia Deltager"))
+        staff(n) for n in ("Nina Ny", "Ebbe Tilmeldt", "Rita Anmodet", "Valdemar Venter", "Pia Deltager")
+    )
     confirmed = factories.make_enrolment(run, enrolled, "confirmed")
     asked = factories.make_enrolment(run, requested, "requested")
     waitlisted = factories.make_enrolment(run, waiting, "waitlisted")
@@ -243,16 +298,24 @@ def scene(app, fic_provider) -> Scene:
     message = EmailMessage()
     message["Subject"] = "Prøve"
     message.set_content("Prøve")
-    queued = outbox.enqueue(message, kind="notice", dedupe_key="fuzz:1", recipient_email=enrolled.email,
-                            now=datetime(2026, 2, 1, tzinfo=UTC), user_id=enrolled.id, run_id=run.id)
+    queued = outbox.enqueue(
+        message,
+        kind="notice",
+        dedupe_key="fuzz:1",
+        recipient_email=enrolled.email,
+        now=datetime(2026, 2, 1, tzinfo=UTC),
+        user_id=enrolled.id,
+        run_id=run.id,
+    )
     queued.status = OutboxStatus.FAILED
     db.session.commit()
 
     # Accounts: a staff member with an invitation and no password yet, one who asked for a reset link, one with
     # a confirmed authenticator app (and recovery codes), one halfway through setting one up.
     now = clock.utcnow()
-    invitee = factories.make_user(access_level="staff", password=None, name="Ida Inviteret",
-                                  invitation_sent_at=tokens.invitation_stamp(now))
+    invitee = factories.make_user(
+        access_level="staff", password=None, name="Ida Inviteret", invitation_sent_at=tokens.invitation_stamp(now)
+    )
     forgetful = staff("Glenn Glemsom")
     with_mfa = staff("Mona Totrin")
     credential = mfa.start_enrolment(with_mfa, now=now)
@@ -264,14 +327,39 @@ def scene(app, fic_provider) -> Scene:
     db.session.commit()
 
     return Scene(
-        users={"coordinator": coordinator, "provider": provider_user, "newcomer": newcomer, "enrolled": enrolled,
-               "participant": participant, "with_mfa": with_mfa, "enrolling": enrolling},
-        ids={"run": run.id, "other_run": other_run.id, "draft": draft.id, "past": past.id,
-             "past_day": past.days[0].id, "confirmed": confirmed.id, "requested": asked.id,
-             "waitlisted": waitlisted.id, "done": done.id, "method": spare_method.id, "role": spare_role.id,
-             "unit": spare_unit.id, "user": newcomer.id, "closed_day": closed_day.id, "programme": programme.id,
-             "allocation": allocation.id, "provider": fic_provider.id, "message": queued.id,
-             "invitee": invitee.id, "invitation": tokens.make_invitation_token(invitee),
-             "reset": tokens.make_reset_token(forgetful), "with_mfa": with_mfa.id, "leaver": enrolled.id},
+        users={
+            "coordinator": coordinator,
+            "provider": provider_user,
+            "newcomer": newcomer,
+            "enrolled": enrolled,
+            "participant": participant,
+            "with_mfa": with_mfa,
+            "enrolling": enrolling,
+        },
+        ids={
+            "run": run.id,
+            "other_run": other_run.id,
+            "draft": draft.id,
+            "past": past.id,
+            "past_day": past.days[0].id,
+            "confirmed": confirmed.id,
+            "requested": asked.id,
+            "waitlisted": waitlisted.id,
+            "done": done.id,
+            "method": spare_method.id,
+            "role": spare_role.id,
+            "unit": spare_unit.id,
+            "user": newcomer.id,
+            "closed_day": closed_day.id,
+            "programme": programme.id,
+            "allocation": allocation.id,
+            "provider": fic_provider.id,
+            "message": queued.id,
+            "invitee": invitee.id,
+            "invitation": tokens.make_invitation_token(invitee),
+            "reset": tokens.make_reset_token(forgetful),
+            "with_mfa": with_mfa.id,
+            "leaver": enrolled.id,
+        },
         totp_secrets={"with_mfa": secret},
     )

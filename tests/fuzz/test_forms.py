@@ -5,6 +5,7 @@ leaves every table's row count as it was — nothing half-written.
 Each route is posted to as the user who may use it, with the fields of the form the page really shows
 (`conftest.forms_on`), each kept, changed to another option, set to nasty text (NUL, RTL, emoji, very long,
 SQL/HTML/template snippets, huge numbers, impossible dates) or left out."""
+
 from __future__ import annotations
 
 import io
@@ -52,8 +53,11 @@ ROUTES: dict[str, tuple[str | None, str, str | None]] = {
     "programmes.programme_edit": ("coordinator", "/programmes/{programme}/edit", None),
     "programmes.allocation_create": ("coordinator", "/programmes/{programme}/allocations", "/programmes/{programme}"),
     "programmes.allocation_edit": ("coordinator", "/programmes/{programme}/allocations/{allocation}/edit", None),
-    "programmes.allocation_delete": ("coordinator", "/programmes/{programme}/allocations/{allocation}/delete",
-                                     "/programmes/{programme}"),
+    "programmes.allocation_delete": (
+        "coordinator",
+        "/programmes/{programme}/allocations/{allocation}/delete",
+        "/programmes/{programme}",
+    ),
     "providers.provider_create": ("coordinator", "/providers/new", None),
     "providers.provider_edit": ("coordinator", "/providers/{provider}/edit", None),
     "accounts.staff_role_create": ("coordinator", "/staff-roles/new", None),
@@ -145,10 +149,12 @@ def _prepare(client, scene, who, page: str, url: str):
 def _uploads(form):
     """File inputs get arbitrary bytes under a .csv/.xlsx/odd name (the import has its own fuzz test)."""
     names = [f.name for f in (form.fields.values() if form else []) if f.kind == "file"]
-    return st.fixed_dictionaries({
-        name: st.tuples(st.binary(max_size=300), st.sampled_from(["a.csv", "a.xlsx", "a.txt", "", "..\\x.csv"]))
-        for name in names
-    })
+    return st.fixed_dictionaries(
+        {
+            name: st.tuples(st.binary(max_size=300), st.sampled_from(["a.csv", "a.xlsx", "a.txt", "", "..\\x.csv"]))
+            for name in names
+        }
+    )
 
 
 @pytest.mark.parametrize("endpoint", sorted(ROUTES))
@@ -183,12 +189,33 @@ def test_arbitrary_input_never_fails_and_a_refusal_writes_nothing(client, scene,
         assert not changed, f"{endpoint} refused the request ({response.status_code}) but changed rows: {changed}"
 
 
-@pytest.mark.parametrize("url", ["/runs", "/users", "/providers/", "/programmes/", "/outbox", "/closed-days",
-                                 "/runs/follow-up-proposal"])
+@pytest.mark.parametrize(
+    "url", ["/runs", "/users", "/providers/", "/programmes/", "/outbox", "/closed-days", "/runs/follow-up-proposal"]
+)
 @FUZZ_SETTINGS
-@given(params=st.dictionaries(st.sampled_from(["q", "page", "programme", "provider", "status", "kind", "year",
-                                               "sort", "run", "role", "unit", "access", "teaching_day_2"]),
-                              nasty_text, max_size=4))
+@given(
+    params=st.dictionaries(
+        st.sampled_from(
+            [
+                "q",
+                "page",
+                "programme",
+                "provider",
+                "status",
+                "kind",
+                "year",
+                "sort",
+                "run",
+                "role",
+                "unit",
+                "access",
+                "teaching_day_2",
+            ]
+        ),
+        nasty_text,
+        max_size=4,
+    )
+)
 def test_arbitrary_filters_never_fail(client, scene, url, params):
     if getattr(client, "fuzz_state", None) is None:
         _login(client, scene, "coordinator")

@@ -2,6 +2,7 @@
 formulas, CPR-looking values) and XLSX built from arbitrary cells, some rows valid. The upload never
 answers 5xx and never writes a row (the preview only reads); a confirmed import is all or nothing: either
 every row's person exists afterwards, or no table changed."""
+
 from __future__ import annotations
 
 import csv
@@ -24,7 +25,8 @@ HEADERS = ["Navn", "E-mail", "Stillingsbetegnelse", "Enhed"]
 
 valid_row = st.builds(
     lambda n, local: [f"Person {n}", f"{local}{n}@kk.dk", "Sagsbehandler", "Socialcenter Amager"],
-    st.integers(1, 10_000), st.sampled_from(["a", "Ø.", "x-y", "ABC"]),
+    st.integers(1, 10_000),
+    st.sampled_from(["a", "Ø.", "x-y", "ABC"]),
 )
 junk_row = st.lists(nasty_text, min_size=0, max_size=6)
 rows = st.lists(st.one_of(valid_row, valid_row, junk_row), min_size=0, max_size=6)
@@ -77,8 +79,11 @@ def test_arbitrary_staff_files_never_fail_and_import_all_or_nothing(client, scen
     content, filename = upload
 
     before = row_counts()
-    response = client.post("/users/import", data={"csrf_token": token, "file": (io.BytesIO(content), filename)},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/users/import",
+        data={"csrf_token": token, "file": (io.BytesIO(content), filename)},
+        content_type="multipart/form-data",
+    )
     db.session.rollback()
     assert response.status_code < 500
     page = response.get_data(as_text=True)

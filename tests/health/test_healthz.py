@@ -1,4 +1,5 @@
 """`GET /healthz`: database, outbox counts and the scheduler's heartbeat; 503 when something is wrong."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,7 @@ def _queue(n: int, status: OutboxStatus = OutboxStatus.PENDING) -> None:
         msg = EmailMessage()
         msg["Subject"], msg["To"] = "Invitation", f"p{i}-{status}@example.test"
         msg.set_content("x")
-        row = outbox.enqueue(msg, kind="invitation", dedupe_key=f"k-{status}-{i}",
-                             recipient_email=msg["To"], now=NOW)
+        row = outbox.enqueue(msg, kind="invitation", dedupe_key=f"k-{status}-{i}", recipient_email=msg["To"], now=NOW)
         row.status = status
     db.session.commit()
 

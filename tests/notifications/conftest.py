@@ -4,6 +4,7 @@ tests/conftest.py's autouse `no_smtp` makes every SMTP connection fail. A test t
 gets a narrower guard instead: connections to 127.0.0.1 (where the test server listens) go through,
 anything else still fails the test.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -184,9 +185,22 @@ def tls_files(tmp_path_factory) -> TlsFiles:
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(  # noqa: S603 (fixed arguments, no shell)
         [  # noqa: S607 (openssl from PATH, as any developer machine and CI image has it)
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
         ],
         check=True,
         capture_output=True,

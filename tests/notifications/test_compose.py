@@ -1,5 +1,6 @@
 """iMIP mails: MIME structure, headers, bodies in the recipient's language, read back with the stdlib
 `email` package; the calendar part checked with icalendar and vobject."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -190,9 +191,7 @@ def test_cancellations_never_carry_a_request(run, kind, subject_prefix, status, 
     raw, msg = mail(day, kind)
     text, html, calendar, attachment = parts(msg)
 
-    assert msg["Subject"] == (
-        f"{subject_prefix}Tidlig inddragelse, hold Æ – Opfølgningsdag, 26. oktober 2026"
-    )
+    assert msg["Subject"] == (f"{subject_prefix}Tidlig inddragelse, hold Æ – Opfølgningsdag, 26. oktober 2026")
     assert calendar.get_param("method") == "CANCEL"
     assert attachment.get_filename() == "cancellation.ics"
     ics = calendar.get_payload(decode=True)
@@ -271,7 +270,9 @@ def test_a_bad_address_is_refused_when_composing(run):
 
 def test_notice_with_text_only(app):
     msg = compose.notice_message(
-        Recipient("aase@test.dk", "Åse Ødegård"), "Du står på ventelisten", "Kære Åse\n\nDu er nr. 3 på listen.",
+        Recipient("aase@test.dk", "Åse Ødegård"),
+        "Du står på ventelisten",
+        "Kære Åse\n\nDu er nr. 3 på listen.",
         stamp=STAMP,
     )
     back = message_from_bytes(compose.message_bytes(msg), policy=policy.default)

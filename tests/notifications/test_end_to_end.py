@@ -1,6 +1,7 @@
 """From the staff member's click to the mail server: enrol and cancel through the web form, let the
 scheduler's delivery job run, and read what a real SMTP server (aiosmtpd on loopback) received, with the
 calendar parts parsed by vobject (not the library that wrote them)."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta

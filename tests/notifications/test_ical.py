@@ -1,4 +1,5 @@
 """iTIP calendar objects for course days, read back with icalendar AND an independent parser (vobject)."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time

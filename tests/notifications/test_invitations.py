@@ -3,6 +3,7 @@ promoted, moved, approved or rejected, and when the coordinator moves a date or 
 
 Every calendar part is read back with vobject (a second parser, independent of icalendar, which wrote it).
 """
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
@@ -28,7 +29,10 @@ DAYS = (date(2026, 3, 27), date(2026, 3, 30), date(2026, 10, 26))
 @pytest.fixture
 def run(app):
     return factories.make_course_run(
-        title="Tidlig inddragelse, hold Æ", days=DAYS, capacity=2, enrolment_deadline=date(2026, 3, 20),
+        title="Tidlig inddragelse, hold Æ",
+        days=DAYS,
+        capacity=2,
+        enrolment_deadline=date(2026, 3, 20),
         venue="Kursuscenter Valby",
     )
 
@@ -178,9 +182,16 @@ def run_data_of(run, teaching_day_1):
         run.methods.append(method)
     day1, day2, follow_up = run.days
     return course_services.CourseRunData(
-        programme_id=run.programme_id, provider_id=run.provider_id, title=run.title, kind=run.kind,
-        method_ids=tuple(m.id for m in run.methods), staff_role_ids=tuple(r.id for r in run.eligible_roles),
-        capacity=run.capacity, enrolment_deadline=run.enrolment_deadline, venue=run.venue, price_ore=run.price_ore,
+        programme_id=run.programme_id,
+        provider_id=run.provider_id,
+        title=run.title,
+        kind=run.kind,
+        method_ids=tuple(m.id for m in run.methods),
+        staff_role_ids=tuple(r.id for r in run.eligible_roles),
+        capacity=run.capacity,
+        enrolment_deadline=run.enrolment_deadline,
+        venue=run.venue,
+        price_ore=run.price_ore,
         teaching_day_1=course_services.CourseDayData(teaching_day_1, day1.starts_at, day1.ends_at),
         teaching_day_2=course_services.CourseDayData(day2.day, day2.starts_at, day2.ends_at),
         follow_up=course_services.CourseDayData(follow_up.day, follow_up.starts_at, follow_up.ends_at),
@@ -225,8 +236,10 @@ def test_approval_and_rejection(app, coordinator):
 
 def test_a_move_cancels_the_old_days_and_invites_to_the_new(run, coordinator):
     target = factories.make_course_run(
-        programme=run.programme, days=(date(2026, 4, 20), date(2026, 4, 21), date(2026, 7, 21)),
-        capacity=5, enrolment_deadline=date(2026, 4, 1),
+        programme=run.programme,
+        days=(date(2026, 4, 20), date(2026, 4, 21), date(2026, 7, 21)),
+        capacity=5,
+        enrolment_deadline=date(2026, 4, 1),
     )
     (staff,) = factories.make_eligible_staff(run, 1)
     target.eligible_roles.append(staff.staff_role)

@@ -3,6 +3,7 @@
 The follow-up job on the evening of teaching day 2, reminders before course days, the feedback request
 after the follow-up day. Calendar parts are read back with vobject (not the library that wrote them).
 """
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
@@ -80,8 +81,11 @@ def test_teaching_day_2_passes_follow_up_fixed_and_invitations_for_those_present
     assert follow_up_day.day == DAYS[2] and follow_up_day.sequence == 1
     rows = outbox(status=OutboxStatus.PENDING)
     assert sorted((r.recipient_email, r.kind) for r in rows) == sorted(
-        [(present_1.email, "follow_up_confirmed"), (present_2.email, "follow_up_confirmed"),
-         (absent.email, "cancellation")]
+        [
+            (present_1.email, "follow_up_confirmed"),
+            (present_2.email, "follow_up_confirmed"),
+            (absent.email, "cancellation"),
+        ]
     )
     for row in rows:
         event = vevent(row)

@@ -3,6 +3,7 @@ supersede, retry, the coordinator's list and counts, the .eml file transport, an
 
 Delivery over real SMTP is in test_smtp_delivery.py.
 """
+
 from __future__ import annotations
 
 import logging
@@ -85,8 +86,11 @@ def test_enqueue_sets_a_message_id_from_the_dedupe_key_when_the_mail_has_none(ap
 
 def test_enqueue_keeps_the_mails_own_message_id(app):
     row = outbox.enqueue(
-        notice(message_id="<fast-id@test.dk>"), kind="notice", dedupe_key="notice:1",
-        recipient_email="deltager1@test.dk", now=NOW,
+        notice(message_id="<fast-id@test.dk>"),
+        kind="notice",
+        dedupe_key="notice:1",
+        recipient_email="deltager1@test.dk",
+        now=NOW,
     )
     assert message_from_bytes(row.message, policy=policy.default)["Message-ID"] == "<fast-id@test.dk>"
 
@@ -265,8 +269,11 @@ def test_nothing_due_opens_no_transport(mail_dir, app):
 
 def test_logs_name_the_outbox_row_never_the_recipient_or_the_contents(mail_dir, app, caplog):
     outbox.enqueue(
-        notice(to="hemmelig.person@test.dk", subject="Fortroligt emne"), kind="notice", dedupe_key="n",
-        recipient_email="hemmelig.person@test.dk", now=NOW,
+        notice(to="hemmelig.person@test.dk", subject="Fortroligt emne"),
+        kind="notice",
+        dedupe_key="n",
+        recipient_email="hemmelig.person@test.dk",
+        now=NOW,
     )
     db.session.commit()
     with caplog.at_level(logging.DEBUG, logger="app.notifications"):
@@ -280,7 +287,11 @@ def test_logs_name_the_outbox_row_never_the_recipient_or_the_contents(mail_dir, 
 
 def failed_row(dedupe_key="notice:1", supersede_key=None) -> OutboxMessage:
     row = outbox.enqueue(
-        notice(), kind="notice", dedupe_key=dedupe_key, recipient_email="a@test.dk", now=NOW,
+        notice(),
+        kind="notice",
+        dedupe_key=dedupe_key,
+        recipient_email="a@test.dk",
+        now=NOW,
         supersede_key=supersede_key,
     )
     row.status, row.attempts, row.last_error = OutboxStatus.FAILED, 8, "451 4.3.0 try later"
@@ -318,16 +329,23 @@ def test_retry_refuses_unknown_unfailed_and_outdated_mails(coordinator):
         outbox.retry(coordinator, pending.id, NOW)
 
     old = failed_row("invite:old", supersede_key="uid|a@test.dk")
-    outbox.enqueue(notice(), kind="update", dedupe_key="invite:new", recipient_email="a@test.dk", now=NOW,
-                   supersede_key="uid|a@test.dk")
+    outbox.enqueue(
+        notice(),
+        kind="update",
+        dedupe_key="invite:new",
+        recipient_email="a@test.dk",
+        now=NOW,
+        supersede_key="uid|a@test.dk",
+    )
     db.session.commit()
     with pytest.raises(Conflict, match="nyere"):
         outbox.retry(coordinator, old.id, NOW)
     assert db.session.get(OutboxMessage, old.id).status == OutboxStatus.FAILED
 
 
-def test_list_outbox_filters_by_status_and_run_newest_first_without_loading_the_mails(course_run, people,
-                                                                                     queue_invitation):
+def test_list_outbox_filters_by_status_and_run_newest_first_without_loading_the_mails(
+    course_run, people, queue_invitation
+):
     other_run = factories.make_course_run()
     on_run = [queue_invitation(course_run.days[0], person) for person in people]
     elsewhere = queue_invitation(other_run.days[0], people[0])
@@ -347,7 +365,9 @@ def test_list_outbox_filters_by_status_and_run_newest_first_without_loading_the_
 
     assert [row.id for row in outbox.list_outbox(status="failed").items] == [on_run[0]]
     assert [row.id for row in outbox.list_outbox(status=OutboxStatus.PENDING).items] == [
-        elsewhere, on_run[2], on_run[1],
+        elsewhere,
+        on_run[2],
+        on_run[1],
     ]
     assert outbox.list_outbox(status="", run_id=other_run_id).total == 1
     with pytest.raises(DomainError) as error:
@@ -362,7 +382,10 @@ def test_outbox_counts_every_status(app):
     outbox.enqueue(notice(), kind="notice", dedupe_key="c", recipient_email="a@test.dk", now=NOW)
     db.session.commit()
     assert outbox.outbox_counts() == {
-        OutboxStatus.PENDING: 1, OutboxStatus.SENT: 0, OutboxStatus.FAILED: 2, OutboxStatus.SUPERSEDED: 0,
+        OutboxStatus.PENDING: 1,
+        OutboxStatus.SENT: 0,
+        OutboxStatus.FAILED: 2,
+        OutboxStatus.SUPERSEDED: 0,
     }
     assert outbox.outbox_counts()["failed"] == 2  # the keys are str enums
 

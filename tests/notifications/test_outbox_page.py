@@ -1,4 +1,5 @@
 """The coordinator's mail outbox page (/outbox) and its "send again" button, through the real pages."""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,13 @@ def queue(*, to=None, run=None, subject="Besked fra Kursusportalen", kind="notic
     email = to.email if to is not None else f"modtager{next(_keys)}@test.dk"
     msg = compose.notice_message(Recipient(email=email, name="Modtager"), subject, "Hej.", stamp=NOW)
     row = outbox.enqueue(
-        msg, kind=kind, dedupe_key=f"page:{next(_keys)}", recipient_email=email, now=NOW,
-        user_id=to.id if to is not None else None, run_id=run.id if run is not None else None,
+        msg,
+        kind=kind,
+        dedupe_key=f"page:{next(_keys)}",
+        recipient_email=email,
+        now=NOW,
+        user_id=to.id if to is not None else None,
+        run_id=run.id if run is not None else None,
     )
     if status is not None:
         changes["status"] = OutboxStatus(status)
@@ -82,8 +88,12 @@ def test_the_coordinator_sees_the_mails_and_the_counts(client, login_as, coordin
     assert "something_new" in page  # an unknown kind shows as stored
     assert f'href="/runs/{run.id}"' in page
     assert "550 5.1.1 Mailbox unavailable" in page
-    for label, count, status in (("Venter", 2, "pending"), ("Sendt", 1, "sent"), ("Fejlet", 1, "failed"),
-                                 ("Erstattet af nyere mail", 1, "superseded")):
+    for label, count, status in (
+        ("Venter", 2, "pending"),
+        ("Sendt", 1, "sent"),
+        ("Fejlet", 1, "failed"),
+        ("Erstattet af nyere mail", 1, "superseded"),
+    ):
         assert f'href="/outbox?status={status}"' in page
         assert f"{label}: {count}" in page
     assert page.count(">Send igen<") == 1  # only the failed row
@@ -148,8 +158,7 @@ def test_the_run_choices_are_newest_first(client, login_as, coordinator):
         ("run=4711", "run", "Kursusforløbet findes ikke. Vælg et forløb fra listen."),
     ],
 )
-def test_bad_filter_values_get_a_message_next_to_the_field(client, login_as, coordinator, run, query, field,
-                                                           message):
+def test_bad_filter_values_get_a_message_next_to_the_field(client, login_as, coordinator, run, query, field, message):
     queue(run=run)
     queue()
     login_as(coordinator)
@@ -223,7 +232,8 @@ def test_retry_keeps_only_well_formed_filters_on_the_way_back(client, login_as, 
     row = failed()
     login_as(coordinator)
     response = post_action(
-        client, f"/outbox/{row.id}/retry?status=bogus&run=//evil.example&page=2&next=https://evil.example",
+        client,
+        f"/outbox/{row.id}/retry?status=bogus&run=//evil.example&page=2&next=https://evil.example",
         from_url="/outbox",
     )
     assert response.location == "/outbox?page=2"
@@ -287,9 +297,7 @@ def record_statements(client, url: str) -> list[str]:
 
 def test_the_stored_mails_are_never_loaded_for_the_list(client, login_as, coordinator):
     big = failed(subject="Stor mail")
-    db.session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == big.id).values(message=b"X" * (5 * 1024 * 1024))
-    )
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == big.id).values(message=b"X" * (5 * 1024 * 1024)))
     db.session.commit()
     login_as(coordinator)
     db.session.expunge_all()

@@ -1,6 +1,7 @@
 """Delivery over real SMTP: an aiosmtpd server on loopback receives the mails (no mocks), they are parsed
 back with the stdlib `email` package, and the calendar part is read with vobject, a parser independent of
 the icalendar library that wrote it. Time is passed in as `now`; nothing sleeps."""
+
 from __future__ import annotations
 
 import logging
@@ -50,8 +51,11 @@ def test_three_mails_queued_in_one_transaction_arrive_once_each_and_intact(
 ):
     server = smtp_config
     days = course_run.days
-    queued = [queue_invitation(days[0], people[0]), queue_invitation(days[1], people[0]),
-              queue_invitation(days[0], people[1])]
+    queued = [
+        queue_invitation(days[0], people[0]),
+        queue_invitation(days[1], people[0]),
+        queue_invitation(days[0], people[1]),
+    ]
     db.session.commit()
 
     report = outbox.deliver_due(NOW)
@@ -75,8 +79,9 @@ def test_three_mails_queued_in_one_transaction_arrive_once_each_and_intact(
         assert cal.vevent.sequence.value == "0"
         assert cal.vevent.attendee.value.lower() == f"mailto:{person.email}"
         # The same calendar bytes as composed: nothing was re-encoded on the way.
-        assert compose.calendar_of(msg) == compose.calendar_of(BytesParser(policy=policy.default).parsebytes(
-            row.message))
+        assert compose.calendar_of(msg) == compose.calendar_of(
+            BytesParser(policy=policy.default).parsebytes(row.message)
+        )
     # Times survive in UTC on both sides of the spring DST change (27 March CET, 30 March CEST).
     assert calendar(server.received[0])[1].vevent.dtstart.value == datetime(2026, 3, 27, 8, 0, tzinfo=UTC)
     assert calendar(server.received[1])[1].vevent.dtstart.value == datetime(2026, 3, 30, 7, 0, tzinfo=UTC)
@@ -87,8 +92,7 @@ def test_three_mails_queued_in_one_transaction_arrive_once_each_and_intact(
     assert len(server.received) == 3
 
 
-def test_a_mail_queued_twice_under_one_dedupe_key_is_delivered_once(smtp_config, course_run, people,
-                                                                   queue_invitation):
+def test_a_mail_queued_twice_under_one_dedupe_key_is_delivered_once(smtp_config, course_run, people, queue_invitation):
     day = course_run.days[0]
     assert queue_invitation(day, people[0]) is not None
     assert queue_invitation(day, people[0]) is None
@@ -103,8 +107,9 @@ def test_a_mail_queued_twice_under_one_dedupe_key_is_delivered_once(smtp_config,
     assert len(smtp_config.received) == 1
 
 
-def test_an_older_pending_mail_for_the_same_day_and_attendee_is_superseded(smtp_config, course_run, people,
-                                                                          queue_invitation):
+def test_an_older_pending_mail_for_the_same_day_and_attendee_is_superseded(
+    smtp_config, course_run, people, queue_invitation
+):
     day = course_run.days[0]
     queue_invitation(day, people[0])
     queue_invitation(day, people[1])
@@ -178,8 +183,7 @@ class StopsTheServerAfterTheFirstMail(SmtpTransport):
             self.server.stop()
 
 
-def test_a_connection_lost_mid_batch_postpones_the_rest_of_the_batch(smtp_config, course_run, people,
-                                                                     queue_invitation):
+def test_a_connection_lost_mid_batch_postpones_the_rest_of_the_batch(smtp_config, course_run, people, queue_invitation):
     server = smtp_config
     for person in people:
         queue_invitation(course_run.days[0], person)
@@ -193,7 +197,9 @@ def test_a_connection_lost_mid_batch_postpones_the_rest_of_the_batch(smtp_config
     assert first.status == OutboxStatus.SENT
     for row in (second, third):
         assert (row.status, row.attempts, as_utc(row.next_attempt_at)) == (
-            OutboxStatus.PENDING, 1, NOW + timedelta(minutes=1)
+            OutboxStatus.PENDING,
+            1,
+            NOW + timedelta(minutes=1),
         )
     assert second.last_error.startswith("SMTPServerDisconnected")  # the one in flight
     assert third.last_error.startswith("ConnectionRefusedError")  # reconnecting failed: the rest waits
@@ -218,7 +224,9 @@ def test_a_refusing_server_means_retries_with_back_off_then_failed_then_the_coor
         assert outbox.deliver_due(NOW) == outbox.DeliveryReport(retried=1)
         (row,) = rows()
         assert (row.status, row.attempts, as_utc(row.next_attempt_at)) == (
-            OutboxStatus.PENDING, 1, NOW + timedelta(minutes=1)
+            OutboxStatus.PENDING,
+            1,
+            NOW + timedelta(minutes=1),
         )
         assert row.last_error == reply
         assert outbox.deliver_due(NOW + timedelta(minutes=1)) == outbox.DeliveryReport(retried=1)
@@ -296,8 +304,7 @@ def test_an_untrusted_certificate_is_refused(app, smtps_server, course_run, peop
     assert smtps_server.received == []
 
 
-def test_a_wrong_password_is_a_failed_attempt(app, starttls_server, tls_files, course_run, people,
-                                              queue_invitation):
+def test_a_wrong_password_is_a_failed_attempt(app, starttls_server, tls_files, course_run, people, queue_invitation):
     queue_one(queue_invitation, course_run, people[0])
     url = f"smtp://{SMTP_USER}:forkert@127.0.0.1:{starttls_server.port}?starttls=true"
     transport = SmtpTransport.from_url(url, ssl_context=tls_files.client_context())

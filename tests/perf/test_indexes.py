@@ -4,6 +4,7 @@ large table filters or sorts on, leads an index, a unique constraint or the prim
 Only the metadata is inspected (no database): `tests/test_migrations.py` checks that the migrations build
 the same indexes.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import (

@@ -1,5 +1,6 @@
 """Query budgets: each main page and export costs the same number of SQL statements for 1, 10 and 100
 rows, and at most BUDGET — so no page does a query per row (issue 9; no timings in the test suite)."""
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,9 @@ def scene(app):
     """A programme, a provider, a staff role and method, and a run with eligible staff to enrol."""
     role, method = factories.make_staff_role(), factories.make_method()
     programme, provider = factories.make_programme(), factories.make_provider()
-    run = factories.make_course_run(programme, provider, days=FUTURE, capacity=500, eligible_roles=[role],
-                                    methods=[method])
+    run = factories.make_course_run(
+        programme, provider, days=FUTURE, capacity=500, eligible_roles=[role], methods=[method]
+    )
     return {"role": role.id, "method": method.id, "programme": programme.id, "provider": provider.id, "run": run.id}
 
 

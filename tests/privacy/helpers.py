@@ -1,4 +1,5 @@
 """Search every column of every table for a person's name or e-mail address (the DPO's "is anything left?")."""
+
 from __future__ import annotations
 
 import json

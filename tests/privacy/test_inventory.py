@@ -1,6 +1,7 @@
 """docs/privacy.md names every column that can hold personal data (the research note's G-1): every text, JSON or
 binary column and every reference to a user, as `table.column` (or `table.*` for a whole table). A column
 added without a word in the inventory fails here."""
+
 from __future__ import annotations
 
 import re

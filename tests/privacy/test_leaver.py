@@ -1,5 +1,6 @@
 """Anonymising a leaver: the coordinator's typed-name confirmation, what it cancels and strips, what it keeps for the
 statistics, who may do it, and the command line."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
@@ -40,18 +41,27 @@ def leaver(app, coordinator):
     today = clock.today()
     role, unit = factories.make_staff_role("Sagsbehandler"), factories.make_unit("Team Amager")
     method = factories.make_method("Signs of Safety")
-    past = factories.make_programme(name="Forrige indsats", target_deadline=today, target_runs=1,
-                                    target_completed_staff=1, ends_on=today)
+    past = factories.make_programme(
+        name="Forrige indsats", target_deadline=today, target_runs=1, target_completed_staff=1, ends_on=today
+    )
     past_run = factories.make_course_run(
-        programme=past, status=RunStatus.COMPLETED, title="Sidste år",
+        programme=past,
+        status=RunStatus.COMPLETED,
+        title="Sidste år",
         days=tuple(today - timedelta(days=d) for d in (400, 399, 300)),
     )
     past_run.methods.append(method)
     future_days = tuple(today + timedelta(days=d) for d in (60, 61, 150))
-    future_run = factories.make_course_run(title="Næste år", days=future_days, capacity=1,
-                                           enrolment_deadline=future_days[0])
-    sara = factories.make_user(name="Sanne Søgaard", email="sanne@test.dk", staff_role=role, unit=unit,
-                               calendar_token="hemmelig-kalender-token")
+    future_run = factories.make_course_run(
+        title="Næste år", days=future_days, capacity=1, enrolment_deadline=future_days[0]
+    )
+    sara = factories.make_user(
+        name="Sanne Søgaard",
+        email="sanne@test.dk",
+        staff_role=role,
+        unit=unit,
+        calendar_token="hemmelig-kalender-token",
+    )
     walter = factories.make_user(name="Walter Venteliste", email="walter@test.dk", staff_role=role)
     done = _complete(past_run, sara, note="Sanne Søgaard er vegetar")
     feedback = Feedback(enrolment_id=done.id, earlier_involvement="partly", free_text="Hilsen Sanne Søgaard")
@@ -59,12 +69,19 @@ def leaver(app, coordinator):
     factories._save(feedback)
     upcoming = factories.make_enrolment(future_run, sara, practice_case="Sannes sag")
     waiting = factories.make_enrolment(future_run, walter, status="waitlisted")
-    return {"sara": sara, "walter": walter, "past": past, "future_run": future_run, "done": done,
-            "upcoming": upcoming, "waiting": waiting, "today": today}
+    return {
+        "sara": sara,
+        "walter": walter,
+        "past": past,
+        "future_run": future_run,
+        "done": done,
+        "upcoming": upcoming,
+        "waiting": waiting,
+        "today": today,
+    }
 
 
-def test_a_coordinator_anonymises_a_leaver_after_typing_the_name(app, client, login_as, coordinator, leaver,
-                                                                 tmp_path):
+def test_a_coordinator_anonymises_a_leaver_after_typing_the_name(app, client, login_as, coordinator, leaver, tmp_path):
     sara, today = leaver["sara"], leaver["today"]
     sara_id, needles = sara.id, (sara.name, sara.email)
     url = f"/users/{sara_id}/anonymise"
@@ -89,7 +106,12 @@ def test_a_coordinator_anonymises_a_leaver_after_typing_the_name(app, client, lo
     db.session.expire_all()
     sara = db.session.get(User, sara_id)
     assert (sara.name, sara.email, sara.password_hash, sara.calendar_token, sara.active) == (
-        "Anonymiseret bruger", f"anonymised-{sara_id}@invalid", None, None, False)
+        "Anonymiseret bruger",
+        f"anonymised-{sara_id}@invalid",
+        None,
+        None,
+        False,
+    )
     assert sara.staff_role.name == "Sagsbehandler" and sara.unit.name == "Team Amager"  # the statistics
     # The future enrolment was cancelled through the enrolment services: Walter moved up.
     assert db.session.get(Enrolment, leaver["upcoming"].id).status == EnrolmentStatus.CANCELLED
@@ -101,11 +123,17 @@ def test_a_coordinator_anonymises_a_leaver_after_typing_the_name(app, client, lo
     assert programme_figures(leaver["past"].id, today) == before
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "user.anonymised")).one()
     assert (entry.actor_id, entry.subject_id, entry.object_type, entry.object_id) == (
-        coordinator.id, sara_id, "user", sara_id)
+        coordinator.id,
+        sara_id,
+        "user",
+        sara_id,
+    )
 
     # Only the cancellation still waiting to go out names her; once it is sent, the daily job deletes it.
-    pending = {("outbox_messages", (m.id,)) for m in db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.recipient_user_id == sara_id))}
+    pending = {
+        ("outbox_messages", (m.id,))
+        for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.recipient_user_id == sara_id))
+    }
     assert pending and find_everywhere(*needles) == pending
     assert {m.status for m in db.session.scalars(select(OutboxMessage))} == {OutboxStatus.PENDING}
     app.config.update(SMTP_URL=None, MAIL_DIR=str(tmp_path))
@@ -175,10 +203,12 @@ def test_the_last_active_coordinator_stays(app, coordinator):
 def test_a_leaver_with_an_anonymised_run_still_counts_once(app, coordinator):
     """Expired run A anonymised while run B of the same programme still names her; then she leaves."""
     programme = factories.make_programme(target_deadline=date(2023, 12, 31), ends_on=date(2023, 12, 31))
-    old = factories.make_course_run(programme=programme, status=RunStatus.COMPLETED,
-                                    days=(date(2008, 9, 30), date(2008, 10, 1), date(2009, 1, 2)))
-    recent = factories.make_course_run(programme=programme, status=RunStatus.COMPLETED,
-                                       days=(date(2023, 3, 1), date(2023, 3, 2), date(2023, 6, 1)))
+    old = factories.make_course_run(
+        programme=programme, status=RunStatus.COMPLETED, days=(date(2008, 9, 30), date(2008, 10, 1), date(2009, 1, 2))
+    )
+    recent = factories.make_course_run(
+        programme=programme, status=RunStatus.COMPLETED, days=(date(2023, 3, 1), date(2023, 3, 2), date(2023, 6, 1))
+    )
     bente = factories.make_user(name="Bente Begge", email="bente@test.dk", staff_role=factories.make_staff_role())
     for run in (old, recent):
         _complete(run, bente)
@@ -189,8 +219,9 @@ def test_a_leaver_with_an_anonymised_run_still_counts_once(app, coordinator):
     services.anonymise_expired_runs(datetime(2026, 12, 2, 12, tzinfo=UTC))
     assert db.session.scalar(select(func.count(PersonKey.id))) == 1
     assert programme_figures(programme.id, today) == before
-    services.anonymise_user(coordinator, bente.id, datetime(2026, 12, 2, 12, tzinfo=UTC), today,
-                            confirm_name="Bente Begge")
+    services.anonymise_user(
+        coordinator, bente.id, datetime(2026, 12, 2, 12, tzinfo=UTC), today, confirm_name="Bente Begge"
+    )
     db.session.commit()
 
     assert db.session.scalar(select(func.count(PersonKey.id))) == 0

@@ -1,6 +1,7 @@
 """The retention job: runs whose last day is more than PERSONAL_DATA_RETENTION_YEARS ago lose their participants'
 personal data, every programme figure stays the same, nothing of the people is left, and running it again does
 nothing."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -34,8 +35,13 @@ RUN_C = (date(2022, 9, 6), date(2022, 9, 7), date(2022, 12, 6))
 
 def _mail(user: User, run, key: str, status=OutboxStatus.SENT) -> OutboxMessage:
     row = OutboxMessage(
-        kind="invitation", dedupe_key=key, recipient_email=user.email, recipient_user_id=user.id,
-        course_run_id=run.id, subject=f"Invitation: {run.title}", status=status,
+        kind="invitation",
+        dedupe_key=key,
+        recipient_email=user.email,
+        recipient_user_id=user.id,
+        course_run_id=run.id,
+        subject=f"Invitation: {run.title}",
+        status=status,
         message=f"To: {user.name} <{user.email}>\r\nSubject: Invitation\r\n\r\nKære {user.name}\r\n".encode(),
         next_attempt_at=datetime(2008, 9, 1, tzinfo=UTC),
     )
@@ -67,18 +73,30 @@ def scene(app, coordinator):
     caseworker, counsellor = factories.make_staff_role("Sagsbehandler"), factories.make_staff_role("Hjemmevejleder")
     amager, valby = factories.make_unit("Team Amager"), factories.make_unit("Team Valby")
     method = factories.make_method("Familierådslagning")
-    programme = factories.make_programme(name="Styrket forældreansvar", target_deadline=date(2023, 12, 31),
-                                         target_runs=3, target_completed_staff=4, ends_on=date(2023, 12, 31))
+    programme = factories.make_programme(
+        name="Styrket forældreansvar",
+        target_deadline=date(2023, 12, 31),
+        target_runs=3,
+        target_completed_staff=4,
+        ends_on=date(2023, 12, 31),
+    )
     provider = factories.make_provider(name="Familien i Centrum")
     runs = {}
     for name, days in (("A", RUN_A), ("B", RUN_B), ("C", RUN_C)):
-        runs[name] = factories.make_course_run(programme=programme, provider=provider, days=days,
-                                               status=RunStatus.COMPLETED, title=f"Forløb {name}", price_ore=100_000)
+        runs[name] = factories.make_course_run(
+            programme=programme,
+            provider=provider,
+            days=days,
+            status=RunStatus.COMPLETED,
+            title=f"Forløb {name}",
+            price_ore=100_000,
+        )
         runs[name].methods.append(method)
     db.session.commit()
     ditte = factories.make_user(name="Ditte Dobbelt", email="ditte@test.dk", staff_role=caseworker, unit=amager)
-    lars = factories.make_user(name="Lars Leaver", email="lars@test.dk", staff_role=counsellor, unit=valby,
-                               active=False)
+    lars = factories.make_user(
+        name="Lars Leaver", email="lars@test.dk", staff_role=counsellor, unit=valby, active=False
+    )
     mona = factories.make_user(name="Mona Mikkelsen", email="mona@test.dk", staff_role=caseworker, unit=valby)
     nils = factories.make_user(name="Nils Nielsen", email="nils@test.dk", staff_role=counsellor, unit=amager)
 
@@ -93,18 +111,41 @@ def scene(app, coordinator):
     _feedback(a_lars, method, "Godt kursus, hilsen lars@test.dk")
     _feedback(a_mona, method, None)
     for kind, actor in ((EventKind.CONFIRMED, ditte), (EventKind.CANCELLED, coordinator)):
-        db.session.add(EnrolmentEvent(enrolment_id=a_ditte.id, course_run_id=runs["A"].id, kind=kind,
-                                      actor_id=actor.id, created_at=datetime(2008, 9, 1, tzinfo=UTC)))
-    db.session.add(CalendarInvitation(enrolment_id=a_ditte.id, course_day_id=runs["A"].days[0].id, active=True,
-                                      sequence=0, day_revision=0, updated_at=datetime(2008, 9, 1, tzinfo=UTC)))
+        db.session.add(
+            EnrolmentEvent(
+                enrolment_id=a_ditte.id,
+                course_run_id=runs["A"].id,
+                kind=kind,
+                actor_id=actor.id,
+                created_at=datetime(2008, 9, 1, tzinfo=UTC),
+            )
+        )
+    db.session.add(
+        CalendarInvitation(
+            enrolment_id=a_ditte.id,
+            course_day_id=runs["A"].days[0].id,
+            active=True,
+            sequence=0,
+            day_revision=0,
+            updated_at=datetime(2008, 9, 1, tzinfo=UTC),
+        )
+    )
     db.session.commit()
     for n, person in enumerate((ditte, lars, mona)):
         _mail(person, runs["A"], f"invite:a:{n}")
     recent_mail = _mail(ditte, runs["C"], "invite:c:ditte")
     db.session.execute(update(User).where(User.id == lars.id).values(updated_at=datetime(2010, 1, 1, tzinfo=UTC)))
     db.session.commit()
-    return {"programme": programme, "runs": runs, "ditte": ditte, "lars": lars, "mona": mona, "nils": nils,
-            "recent_mail": recent_mail, "coordinator": coordinator}
+    return {
+        "programme": programme,
+        "runs": runs,
+        "ditte": ditte,
+        "lars": lars,
+        "mona": mona,
+        "nils": nils,
+        "recent_mail": recent_mail,
+        "coordinator": coordinator,
+    }
 
 
 def _figures(programme):
@@ -161,7 +202,11 @@ def test_what_an_anonymised_run_keeps_and_loses(scene):
     for enrolment in enrolments:
         user = enrolment.user
         assert (user.name, user.active, user.password_hash, user.is_anonymised) == (
-            "Anonymiseret deltager", False, None, True)
+            "Anonymiseret deltager",
+            False,
+            None,
+            True,
+        )
         assert user.email.endswith("@invalid")
         assert enrolment.person_key and enrolment.practice_case is None and enrolment.note is None
         assert len(enrolment.attendances) in (0, 3)
@@ -238,10 +283,19 @@ def test_the_pages_of_an_anonymised_run_still_work(client, login_as, scene):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "Anonymiseret deltager" in text and "opbevaringsperioden er udløbet" in text
-    for url in (f"/runs/{run.id}/participants.csv", f"/runs/{run.id}/participants.xlsx",
-                f"/runs/{run.id}/participants.pdf", f"/runs/{run.id}/feedback", f"/programmes/{programme.id}/dashboard",
-                f"/programmes/{programme.id}/report.pdf", f"/programmes/{programme.id}/feedback",
-                f"/runs/{run.id}/days/{run.days[0].id}/attendance", f"/runs/{run.id}/participants/downloads",
-                *(f"/enrolments/{e.id}/history" for e in db.session.scalars(
-                    select(Enrolment).where(Enrolment.course_run_id == run.id)))):
+    for url in (
+        f"/runs/{run.id}/participants.csv",
+        f"/runs/{run.id}/participants.xlsx",
+        f"/runs/{run.id}/participants.pdf",
+        f"/runs/{run.id}/feedback",
+        f"/programmes/{programme.id}/dashboard",
+        f"/programmes/{programme.id}/report.pdf",
+        f"/programmes/{programme.id}/feedback",
+        f"/runs/{run.id}/days/{run.days[0].id}/attendance",
+        f"/runs/{run.id}/participants/downloads",
+        *(
+            f"/enrolments/{e.id}/history"
+            for e in db.session.scalars(select(Enrolment).where(Enrolment.course_run_id == run.id))
+        ),
+    ):
         assert client.get(url).status_code == 200, url

@@ -1,5 +1,6 @@
 """Programme dashboard: the target computations (activity, result, effect, status), the budget per provider and
 year, the run form's over-commitment warning, access, and a statement count independent of the enrolments."""
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,9 @@ BEFORE, AFTER = date(2009, 6, 1), date(2010, 3, 1)
 
 @pytest.fixture
 def programme(app):
-    return factories.make_programme(name="Styrket forældreansvar", target_deadline=DEADLINE, target_runs=2,
-                                    target_completed_staff=3)
+    return factories.make_programme(
+        name="Styrket forældreansvar", target_deadline=DEADLINE, target_runs=2, target_completed_staff=3
+    )
 
 
 @pytest.fixture
@@ -51,8 +53,12 @@ def people(app):
     return {
         name: factories.make_user(name=name, staff_role=role, unit=unit)
         for name, role, unit in (
-            ("anna", caseworker, amager), ("bo", caseworker, valby), ("cai", counsellor, amager),
-            ("dea", counsellor, valby), ("eva", caseworker, amager), ("finn", caseworker, valby),
+            ("anna", caseworker, amager),
+            ("bo", caseworker, valby),
+            ("cai", counsellor, amager),
+            ("dea", counsellor, valby),
+            ("eva", caseworker, amager),
+            ("finn", caseworker, valby),
         )
     }
 
@@ -65,10 +71,18 @@ def test_activity_counts_completed_runs_by_their_follow_up_day(programme, fic_pr
     run_in(programme, fic_provider, days=LATE)  # completed, but its follow-up day is after the deadline
     run_in(programme, fic_provider, status=RunStatus.CANCELLED)
     run_in(programme, fic_provider, status=RunStatus.DRAFT)  # planned
-    run_in(programme, fic_provider, status=RunStatus.PUBLISHED,
-           days=(date(2009, 8, 4), date(2009, 8, 5), date(2009, 11, 5)))  # published, not started on BEFORE
-    run_in(programme, fic_provider, status=RunStatus.PUBLISHED,
-           days=(date(2009, 5, 26), date(2009, 5, 27), date(2009, 8, 27)))  # running on BEFORE
+    run_in(
+        programme,
+        fic_provider,
+        status=RunStatus.PUBLISHED,
+        days=(date(2009, 8, 4), date(2009, 8, 5), date(2009, 11, 5)),
+    )  # published, not started on BEFORE
+    run_in(
+        programme,
+        fic_provider,
+        status=RunStatus.PUBLISHED,
+        days=(date(2009, 5, 26), date(2009, 5, 27), date(2009, 8, 27)),
+    )  # running on BEFORE
     run_in(programme, fic_provider, status=RunStatus.PUBLISHED, days=LATE)  # cannot count any more
 
     a = programme_figures(programme.id, BEFORE).activity
@@ -95,8 +109,7 @@ def test_another_programmes_runs_do_not_count(programme, fic_provider):
 # --- result ---------------------------------------------------------------------------------------
 
 
-def test_result_counts_distinct_people_present_on_every_day_before_the_deadline(programme, fic_provider, vilde,
-                                                                                people):
+def test_result_counts_distinct_people_present_on_every_day_before_the_deadline(programme, fic_provider, vilde, people):
     one = run_in(programme, fic_provider)
     two = run_in(programme, vilde)
     late = run_in(programme, fic_provider, days=LATE)
@@ -138,8 +151,13 @@ def test_result_status_on_track_counts_the_seats_of_runs_that_can_still_count(pr
     run = run_in(programme, fic_provider)
     attend(run, people["anna"])
     assert programme_figures(programme.id, BEFORE).result.status == Status.AT_RISK  # 1 + 0 seats < 3
-    run_in(programme, fic_provider, status=RunStatus.PUBLISHED, capacity=2,
-           days=(date(2009, 8, 4), date(2009, 8, 5), date(2009, 11, 5)))
+    run_in(
+        programme,
+        fic_provider,
+        status=RunStatus.PUBLISHED,
+        capacity=2,
+        days=(date(2009, 8, 4), date(2009, 8, 5), date(2009, 11, 5)),
+    )
     f = programme_figures(programme.id, BEFORE)
     assert f.result.seats_that_can_count == 2
     assert f.result.status == Status.ON_TRACK
@@ -164,24 +182,39 @@ def _summary(methods):
     from app.programmes import feedback
 
     return feedback.FeedbackSummary(
-        invited=10, answered=8, earlier={"yes": 5, "partly": 2, "no": 1},
-        methods=[feedback.MethodEffect(method_id=i, method_name=name, before=before, since=since,
-                                       responses=sum(since.values()))
-                 for i, (name, before, since) in enumerate(methods, 1)],
+        invited=10,
+        answered=8,
+        earlier={"yes": 5, "partly": 2, "no": 1},
+        methods=[
+            feedback.MethodEffect(
+                method_id=i, method_name=name, before=before, since=since, responses=sum(since.values())
+            )
+            for i, (name, before, since) in enumerate(methods, 1)
+        ],
     )
 
 
-@pytest.mark.parametrize(("methods", "before_deadline", "after_deadline"), [
-    # the share answering monthly or weekly rises, all methods taken together
-    ([("Signs of Safety", {"never": 3, "rarely": 1}, {"monthly": 2, "weekly": 2}),
-      ("Netværksmøder", {"weekly": 2}, {"weekly": 1, "rarely": 1})], Status.ON_TRACK, Status.MET),
-    # it falls
-    ([("Signs of Safety", {"weekly": 4}, {"rarely": 2, "monthly": 2})], Status.AT_RISK, Status.NOT_MET),
-    # unchanged is not a rise
-    ([("Signs of Safety", {"monthly": 1, "never": 1}, {"weekly": 1, "rarely": 1})], Status.AT_RISK, Status.NOT_MET),
-])
-def test_effect_is_met_when_the_share_of_regular_use_rises(programme, monkeypatch, methods, before_deadline,
-                                                          after_deadline):
+@pytest.mark.parametrize(
+    ("methods", "before_deadline", "after_deadline"),
+    [
+        # the share answering monthly or weekly rises, all methods taken together
+        (
+            [
+                ("Signs of Safety", {"never": 3, "rarely": 1}, {"monthly": 2, "weekly": 2}),
+                ("Netværksmøder", {"weekly": 2}, {"weekly": 1, "rarely": 1}),
+            ],
+            Status.ON_TRACK,
+            Status.MET,
+        ),
+        # it falls
+        ([("Signs of Safety", {"weekly": 4}, {"rarely": 2, "monthly": 2})], Status.AT_RISK, Status.NOT_MET),
+        # unchanged is not a rise
+        ([("Signs of Safety", {"monthly": 1, "never": 1}, {"weekly": 1, "rarely": 1})], Status.AT_RISK, Status.NOT_MET),
+    ],
+)
+def test_effect_is_met_when_the_share_of_regular_use_rises(
+    programme, monkeypatch, methods, before_deadline, after_deadline
+):
     seen = {}
 
     def summary_for_programme(programme_id, *, until=None):
@@ -201,8 +234,13 @@ def test_effect_is_met_when_the_share_of_regular_use_rises(programme, monkeypatc
 def test_effect_per_method_shares(programme, monkeypatch):
     from app.programmes import feedback
 
-    monkeypatch.setattr(feedback, "summary_for_programme", lambda pid, until=None: _summary(
-        [("Signs of Safety", {"never": 3, "monthly": 1}, {"monthly": 2, "weekly": 2})]))
+    monkeypatch.setattr(
+        feedback,
+        "summary_for_programme",
+        lambda pid, until=None: _summary(
+            [("Signs of Safety", {"never": 3, "monthly": 1}, {"monthly": 2, "weekly": 2})]
+        ),
+    )
     method = programme_figures(programme.id, BEFORE).effect.methods[0]
     assert (method.before_percent, method.since_percent, method.rose) == (25, 100, True)
 
@@ -218,17 +256,30 @@ def test_budget_per_provider_and_year(programme, fic_provider, vilde):
     run_in(programme, fic_provider, status=RunStatus.PUBLISHED, price_ore=18_750_000)  # 2008, committed
     run_in(programme, fic_provider, status=RunStatus.CANCELLED, days=LATE, price_ore=10_000_000)  # not committed
     run_in(programme, vilde, status=RunStatus.DRAFT, price_ore=15_000_000)  # a draft commits too: over
-    run_in(programme, vilde, status=RunStatus.DRAFT, price_ore=4_000_000,
-           days=(date(2010, 2, 2), date(2010, 2, 3), date(2010, 5, 4)))  # 2010: no allocation
+    run_in(
+        programme,
+        vilde,
+        status=RunStatus.DRAFT,
+        price_ore=4_000_000,
+        days=(date(2010, 2, 2), date(2010, 2, 3), date(2010, 5, 4)),
+    )  # 2010: no allocation
     run_in(factories.make_programme(), fic_provider, price_ore=99_900_000)  # another programme's
 
     lines = {(x.provider_name, x.year): x for x in programme_figures(programme.id, BEFORE).budget}
 
-    assert list(lines) == [("Familien i Centrum", 2008), ("Vilde Læreprocesser", 2008), ("Familien i Centrum", 2009),
-                           ("Vilde Læreprocesser", 2010)]
+    assert list(lines) == [
+        ("Familien i Centrum", 2008),
+        ("Vilde Læreprocesser", 2008),
+        ("Familien i Centrum", 2009),
+        ("Vilde Læreprocesser", 2010),
+    ]
     fic08 = lines["Familien i Centrum", 2008]
     assert (fic08.allocated_ore, fic08.committed_ore, fic08.spent_ore, fic08.remainder_ore) == (
-        37_500_000, 37_500_000, 18_750_000, 0)
+        37_500_000,
+        37_500_000,
+        18_750_000,
+        0,
+    )
     assert not fic08.over_committed
     fic09 = lines["Familien i Centrum", 2009]
     assert (fic09.committed_ore, fic09.spent_ore, fic09.remainder_ore) == (0, 0, 37_500_000)
@@ -237,8 +288,10 @@ def test_budget_per_provider_and_year(programme, fic_provider, vilde):
     vilde10 = lines["Vilde Læreprocesser", 2010]
     assert (vilde10.has_allocation, vilde10.allocated_ore, vilde10.over_committed) == (False, 0, True)
     f = programme_figures(programme.id, BEFORE)
-    assert [(x.provider_name, x.year) for x in f.over_committed] == [("Vilde Læreprocesser", 2008),
-                                                                    ("Vilde Læreprocesser", 2010)]
+    assert [(x.provider_name, x.year) for x in f.over_committed] == [
+        ("Vilde Læreprocesser", 2008),
+        ("Vilde Læreprocesser", 2010),
+    ]
     assert f.budget_totals == (87_500_000, 56_500_000, 18_750_000)
 
 
@@ -247,8 +300,11 @@ def test_budget_after(programme, fic_provider, vilde):
     existing = run_in(programme, fic_provider, status=RunStatus.PUBLISHED, price_ore=30_000_000)
 
     fits = budget_after(programme.id, fic_provider.id, 2008, 7_500_000)
-    assert (fits.allocated_ore, fits.committed_before_ore, fits.committed_after_ore) == (37_500_000, 30_000_000,
-                                                                                         37_500_000)
+    assert (fits.allocated_ore, fits.committed_before_ore, fits.committed_after_ore) == (
+        37_500_000,
+        30_000_000,
+        37_500_000,
+    )
     assert not fits.over_committed and not fits.pushes_over
 
     over = budget_after(programme.id, fic_provider.id, 2008, 7_500_001)
@@ -286,13 +342,29 @@ def form_ref(app, coordinator, programme, vilde):
 
 def run_payload(ref, **overrides) -> dict:
     data = {
-        "programme_id": str(ref["programme"].id), "provider_id": str(ref["provider"].id),
-        "title": "Netværksmøder i praksis, hold 2", "description": "", "kind": "special",
-        "methods": [str(ref["methods"][0].id)], "staff_roles": [str(r.id) for r in ref["roles"]],
-        "capacity": "12", "enrolment_deadline": "2008-10-15", "venue": "Socialcenter Nørrebro",
-        "price": "41.500", "day1_date": "2008-11-04", "day1_start": "09:00", "day1_end": "15:30", "day1_venue": "",
-        "day2_date": "2008-11-05", "day2_start": "09:00", "day2_end": "15:30", "day2_venue": "",
-        "follow_up_date": "", "follow_up_start": "09:00", "follow_up_end": "12:00", "follow_up_venue": "",
+        "programme_id": str(ref["programme"].id),
+        "provider_id": str(ref["provider"].id),
+        "title": "Netværksmøder i praksis, hold 2",
+        "description": "",
+        "kind": "special",
+        "methods": [str(ref["methods"][0].id)],
+        "staff_roles": [str(r.id) for r in ref["roles"]],
+        "capacity": "12",
+        "enrolment_deadline": "2008-10-15",
+        "venue": "Socialcenter Nørrebro",
+        "price": "41.500",
+        "day1_date": "2008-11-04",
+        "day1_start": "09:00",
+        "day1_end": "15:30",
+        "day1_venue": "",
+        "day2_date": "2008-11-05",
+        "day2_start": "09:00",
+        "day2_end": "15:30",
+        "day2_venue": "",
+        "follow_up_date": "",
+        "follow_up_start": "09:00",
+        "follow_up_end": "12:00",
+        "follow_up_venue": "",
         "action": "save",
     }
     data.update(overrides)
@@ -320,8 +392,7 @@ def test_the_run_form_warns_before_over_committing_and_saves_when_confirmed(as_c
     assert 'name="confirm_over_budget"' in html
     assert run_count() == before  # nothing saved yet
 
-    saved = post_form(as_coordinator, "/runs/new", run_payload(form_ref, confirm_over_budget="y"),
-                      form_url="/runs/new")
+    saved = post_form(as_coordinator, "/runs/new", run_payload(form_ref, confirm_over_budget="y"), form_url="/runs/new")
     assert saved.status_code == 302
     assert run_count() == before + 1
 
@@ -417,8 +488,11 @@ def test_the_statement_count_does_not_grow_with_the_enrolments(client, login_as,
         programme = factories.make_programme(target_deadline=DEADLINE)
         factories.make_allocation(programme, fic_provider, 2008, 375_000)
         factories.make_allocation(programme, vilde, 2009, 125_000)
-        runs = [run_in(programme, fic_provider), run_in(programme, vilde, days=LATE),
-                run_in(programme, vilde, status=RunStatus.PUBLISHED)]
+        runs = [
+            run_in(programme, fic_provider),
+            run_in(programme, vilde, days=LATE),
+            run_in(programme, vilde, status=RunStatus.PUBLISHED),
+        ]
         role, unit = factories.make_staff_role(), factories.make_unit()
         for i in range(n):
             user = factories.make_user(staff_role=role, unit=unit)

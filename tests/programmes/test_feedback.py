@@ -2,6 +2,7 @@
 until the programme closes, only one's own, CSRF and errors next to the fields, the aggregates on hand-made
 data, the provider's anonymised view, access to the aggregate pages, and a statement count independent of the
 number of responses."""
+
 from __future__ import annotations
 
 import re
@@ -66,8 +67,9 @@ def attend(run, user, *, follow_up: bool | None = True):
 def answer(enrolment, earlier="yes", text=None, **per_method):
     """Save feedback through the service: per_method maps method id -> (before, since)."""
     answers = {m.id: per_method.get(f"m{m.id}", ("rarely", "weekly")) for m in enrolment.run.methods}
-    fb = feedback.save_feedback(enrolment, answers=answers, earlier=earlier, free_text=text, now=NOW,
-                                today=AFTER_FOLLOW_UP)
+    fb = feedback.save_feedback(
+        enrolment, answers=answers, earlier=earlier, free_text=text, now=NOW, today=AFTER_FOLLOW_UP
+    )
     db.session.commit()
     return fb
 
@@ -84,6 +86,7 @@ def url(enrolment) -> str:
 
 
 # --- who may answer ------------------------------------------------------------------------------------------
+
 
 def test_eligible_only_when_present_on_a_follow_up_day_that_has_taken_place(run, staff_member):
     others = [factories.make_user() for _ in range(3)]
@@ -111,7 +114,7 @@ def test_a_participant_who_missed_the_follow_up_day_gets_a_clear_page_and_cannot
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Kun deltagere, der var til stede på opfølgningsdagen, kan give tilbagemelding." in html
-    assert "<form method=\"post\" novalidate>" not in html
+    assert '<form method="post" novalidate>' not in html
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/me/courses").get_data(as_text=True))
     response = client.post(url(enrolment), data={"csrf_token": token.group(1) if token else "", **form_data(run)})
     assert response.status_code == 200
@@ -127,6 +130,7 @@ def test_before_the_follow_up_day_the_page_says_when(client, login_as, run, staf
 
 
 # --- answering: once, edit, own only, closed, CSRF, bad input ---------------------------------------------------
+
 
 def test_answer_once_then_a_second_post_edits_the_same_row(client, login_as, run, staff_member, methods, today):
     enrolment = attend(run, staff_member)
@@ -208,13 +212,23 @@ def test_bad_input_gets_messages_next_to_the_fields_and_changes_nothing(
     assert db.session.scalar(select(func.count(Feedback.id))) == 0
     # the service refuses the same on its own
     with pytest.raises(feedback.ValidationFailed) as caught:
-        feedback.save_feedback(enrolment, answers={methods[0].id: ("never", "often")}, earlier="yes",
-                               free_text=None, now=NOW, today=AFTER_FOLLOW_UP)
-    assert set(caught.value.errors) == {f"m{methods[0].id}_since", f"m{methods[1].id}_before",
-                                        f"m{methods[1].id}_since"}
+        feedback.save_feedback(
+            enrolment,
+            answers={methods[0].id: ("never", "often")},
+            earlier="yes",
+            free_text=None,
+            now=NOW,
+            today=AFTER_FOLLOW_UP,
+        )
+    assert set(caught.value.errors) == {
+        f"m{methods[0].id}_since",
+        f"m{methods[1].id}_before",
+        f"m{methods[1].id}_since",
+    }
 
 
 # --- aggregates -------------------------------------------------------------------------------------------------
+
 
 def test_summaries_on_hand_made_data(programme, run, fic_provider, methods):
     fam, sos = methods  # sorted by name: Familierådslagning, Signs of Safety
@@ -229,12 +243,14 @@ def test_summaries_on_hand_made_data(programme, run, fic_provider, methods):
     late.methods.append(fam)
     db.session.commit()
     e_late = attend(late, users[5])
-    feedback.save_feedback(e_late, answers={fam.id: ("weekly", "weekly")}, earlier="no", free_text="Sen",
-                           now=NOW, today=date(2010, 2, 1))
+    feedback.save_feedback(
+        e_late, answers={fam.id: ("weekly", "weekly")}, earlier="no", free_text="Sen", now=NOW, today=date(2010, 2, 1)
+    )
     db.session.commit()
     # a cancelled run counts for nothing
-    cancelled = factories.make_course_run(programme=programme, provider=fic_provider, days=DAYS,
-                                          status=RunStatus.CANCELLED)
+    cancelled = factories.make_course_run(
+        programme=programme, provider=fic_provider, days=DAYS, status=RunStatus.CANCELLED
+    )
     cancelled.methods.append(sos)
     db.session.commit()
     attend(cancelled, users[6])
@@ -297,6 +313,7 @@ def test_summary_for_programme_statement_count_is_independent_of_the_responses(p
 
 
 # --- aggregate pages ---------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def answered_run(run):

@@ -1,4 +1,5 @@
 """Programmes and budget allocations: pages, forms, services and access (coordinator only)."""
+
 from __future__ import annotations
 
 import html as html_lib
@@ -120,11 +121,15 @@ def test_create_programme(as_coordinator):
     assert response.location == f"/programmes/{programme.id}"
     assert programme.name == "Styrket forældreansvar"
     assert (programme.starts_on, programme.ends_on, programme.target_deadline) == (
-        date(2008, 1, 1), date(2009, 12, 31), date(2009, 12, 31))
+        date(2008, 1, 1),
+        date(2009, 12, 31),
+        date(2009, 12, 31),
+    )
     assert (programme.target_runs, programme.target_completed_staff) == (5, 100)
     assert programme.effect_target == "Øget brug af metoderne."
     assert "Indsatsen Styrket forældreansvar er oprettet." in as_coordinator.get(response.location).get_data(
-        as_text=True)
+        as_text=True
+    )
 
 
 def test_create_stores_empty_optional_texts_as_null_and_accepts_danish_dates(as_coordinator):
@@ -145,15 +150,24 @@ def test_create_stores_empty_optional_texts_as_null_and_accepts_danish_dates(as_
         ({"starts_on": "2008-02-30"}, "starts_on", "Skriv startdatoen som en dato, f.eks. 2008-01-01."),
         ({"ends_on": "i morgen"}, "ends_on", "Skriv slutdatoen som en dato, f.eks. 2009-12-31."),
         ({"ends_on": "2007-12-31"}, "ends_on", "Slutdatoen skal ligge på eller efter startdatoen."),
-        ({"target_deadline": "2007-06-30"}, "target_deadline",
-         "Fristen for målene skal ligge på eller efter startdatoen."),
-        ({"target_deadline": "2011-01-01"}, "target_deadline",
-         "Fristen for målene må højst ligge et år efter slutdatoen (31. december 2009)."),
+        (
+            {"target_deadline": "2007-06-30"},
+            "target_deadline",
+            "Fristen for målene skal ligge på eller efter startdatoen.",
+        ),
+        (
+            {"target_deadline": "2011-01-01"},
+            "target_deadline",
+            "Fristen for målene må højst ligge et år efter slutdatoen (31. december 2009).",
+        ),
         ({"target_runs": "-1"}, "target_runs", "Antallet skal være mellem 0 og 100.000."),
         ({"target_runs": "fem"}, "target_runs", "Skriv antallet af kursusforløb som et helt tal."),
         ({"target_runs": "99999999999"}, "target_runs", "Antallet skal være mellem 0 og 100.000."),
-        ({"target_completed_staff": ""}, "target_completed_staff",
-         "Skriv antallet af medarbejdere (0, hvis der ikke er et mål)."),
+        (
+            {"target_completed_staff": ""},
+            "target_completed_staff",
+            "Skriv antallet af medarbejdere (0, hvis der ikke er et mål).",
+        ),
         ({"effect_target": "x" * 5001}, "effect_target", "Effektmålet må højst være 5000 tegn."),
     ],
 )
@@ -172,7 +186,8 @@ def test_create_refuses_a_duplicate_name_whatever_the_case(as_coordinator, progr
 
     assert response.status_code == 200
     assert field_error(response.get_data(as_text=True), "name") == (
-        f"Der findes allerede en indsats med navnet {programme.name.upper()}.")
+        f"Der findes allerede en indsats med navnet {programme.name.upper()}."
+    )
     assert count(Programme) == 1
 
 
@@ -196,17 +211,20 @@ def test_edit_keeps_its_own_name_but_not_another_programmes(as_coordinator, prog
     response = post_form(as_coordinator, url, {**VALID, "name": other.name})
 
     assert field_error(response.get_data(as_text=True), "name") == (
-        "Der findes allerede en indsats med navnet Den anden indsats.")
+        "Der findes allerede en indsats med navnet Den anden indsats."
+    )
     db.session.refresh(programme)
     assert programme.name == "Styrket forældreansvar 2008-2009"
 
 
 def test_edit_refuses_end_before_start_and_changes_nothing(as_coordinator, programme):
-    response = post_form(as_coordinator, f"/programmes/{programme.id}/edit",
-                         {**VALID, "name": "Ændret", "ends_on": "2007-01-01"})
+    response = post_form(
+        as_coordinator, f"/programmes/{programme.id}/edit", {**VALID, "name": "Ændret", "ends_on": "2007-01-01"}
+    )
 
     assert field_error(response.get_data(as_text=True), "ends_on") == (
-        "Slutdatoen skal ligge på eller efter startdatoen.")
+        "Slutdatoen skal ligge på eller efter startdatoen."
+    )
     db.session.refresh(programme)
     assert (programme.name, programme.ends_on) == ("Styrket forældreansvar 2008-2009", date(2009, 12, 31))
 
@@ -283,25 +301,42 @@ def test_detail_of_unknown_programme_is_404(as_coordinator):
 
 @pytest.mark.parametrize(
     ("amount", "ore"),
-    [("375000", 37_500_000), ("375.000", 37_500_000), ("375.000,50", 37_500_050), ("12,5", 1_250),
-     ("1.250.000 kr.", 125_000_000), ("0", 0)],
+    [
+        ("375000", 37_500_000),
+        ("375.000", 37_500_000),
+        ("375.000,50", 37_500_050),
+        ("12,5", 1_250),
+        ("1.250.000 kr.", 125_000_000),
+        ("0", 0),
+    ],
 )
 def test_add_allocation_reads_danish_amounts(as_coordinator, programme, fic_provider, amount, ore):
     url = f"/programmes/{programme.id}/allocations"
-    response = post_form(as_coordinator, url, {"provider_id": fic_provider.id, "year": "2008", "amount": amount},
-                         form_url=f"/programmes/{programme.id}")
+    response = post_form(
+        as_coordinator,
+        url,
+        {"provider_id": fic_provider.id, "year": "2008", "amount": amount},
+        form_url=f"/programmes/{programme.id}",
+    )
 
     assert response.status_code == 302
     assert response.location == f"/programmes/{programme.id}#budget"
     allocation = db.session.scalar(select(BudgetAllocation))
     assert (allocation.programme_id, allocation.provider_id, allocation.year, allocation.amount_ore) == (
-        programme.id, fic_provider.id, 2008, ore)
+        programme.id,
+        fic_provider.id,
+        2008,
+        ore,
+    )
 
 
 def test_added_allocation_is_shown_formatted(as_coordinator, programme, fic_provider):
-    post_form(as_coordinator, f"/programmes/{programme.id}/allocations",
-              {"provider_id": fic_provider.id, "year": "2008", "amount": "375000"},
-              form_url=f"/programmes/{programme.id}")
+    post_form(
+        as_coordinator,
+        f"/programmes/{programme.id}/allocations",
+        {"provider_id": fic_provider.id, "year": "2008", "amount": "375000"},
+        form_url=f"/programmes/{programme.id}",
+    )
     page = as_coordinator.get(f"/programmes/{programme.id}").get_data(as_text=True)
     assert "Budgetrammen for Familien i Centrum i 2008 er tilføjet." in page
     assert "375.000 kr." in page
@@ -309,9 +344,12 @@ def test_added_allocation_is_shown_formatted(as_coordinator, programme, fic_prov
 
 def test_add_allocation_in_english_reads_english_amounts(as_coordinator, programme, fic_provider):
     as_coordinator.set_cookie("lang", "en")
-    post_form(as_coordinator, f"/programmes/{programme.id}/allocations",
-              {"provider_id": fic_provider.id, "year": "2009", "amount": "375,000.50"},
-              form_url=f"/programmes/{programme.id}")
+    post_form(
+        as_coordinator,
+        f"/programmes/{programme.id}/allocations",
+        {"provider_id": fic_provider.id, "year": "2009", "amount": "375,000.50"},
+        form_url=f"/programmes/{programme.id}",
+    )
     assert db.session.scalar(select(BudgetAllocation.amount_ore)) == 37_500_050
 
 
@@ -336,11 +374,13 @@ def test_add_allocation_in_english_reads_english_amounts(as_coordinator, program
         ({"amount": "10,125"}, "amount", "Beløbet kan højst have to decimaler (øre)."),
     ],
 )
-def test_add_allocation_refuses_bad_input_next_to_the_field(as_coordinator, programme, fic_provider, changes,
-                                                            field, message):
+def test_add_allocation_refuses_bad_input_next_to_the_field(
+    as_coordinator, programme, fic_provider, changes, field, message
+):
     data = {"provider_id": str(fic_provider.id), "year": "2008", "amount": "375000", **changes}
-    response = post_form(as_coordinator, f"/programmes/{programme.id}/allocations", data,
-                         form_url=f"/programmes/{programme.id}")
+    response = post_form(
+        as_coordinator, f"/programmes/{programme.id}/allocations", data, form_url=f"/programmes/{programme.id}"
+    )
 
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -352,18 +392,24 @@ def test_add_allocation_refuses_bad_input_next_to_the_field(as_coordinator, prog
 
 def test_add_allocation_refuses_an_inactive_provider(as_coordinator, programme, fic_provider):
     retired = factories.make_provider(name="Nedlagt udbyder", active=False)
-    response = post_form(as_coordinator, f"/programmes/{programme.id}/allocations",
-                         {"provider_id": retired.id, "year": "2008", "amount": "1000"},
-                         form_url=f"/programmes/{programme.id}")
+    response = post_form(
+        as_coordinator,
+        f"/programmes/{programme.id}/allocations",
+        {"provider_id": retired.id, "year": "2008", "amount": "1000"},
+        form_url=f"/programmes/{programme.id}",
+    )
     assert field_error(response.get_data(as_text=True), "provider_id") == "Vælg en af de aktive udbydere på listen."
     assert count(BudgetAllocation) == 0
 
 
 def test_add_allocation_error_is_shown_when_no_provider_is_active_any_more(as_coordinator, programme):
     retired = factories.make_provider(name="Nedlagt udbyder", active=False)
-    response = post_form(as_coordinator, f"/programmes/{programme.id}/allocations",
-                         {"provider_id": retired.id, "year": "2008", "amount": "1000"},
-                         form_url=f"/programmes/{programme.id}")
+    response = post_form(
+        as_coordinator,
+        f"/programmes/{programme.id}/allocations",
+        {"provider_id": retired.id, "year": "2008", "amount": "1000"},
+        form_url=f"/programmes/{programme.id}",
+    )
     page = response.get_data(as_text=True)
     assert "Vælg en af de aktive udbydere på listen." in page
     assert "Der er ingen aktive udbydere at give en budgetramme." in page
@@ -372,29 +418,39 @@ def test_add_allocation_error_is_shown_when_no_provider_is_active_any_more(as_co
 
 def test_add_allocation_refuses_the_same_provider_and_year_twice(as_coordinator, programme, fic_provider):
     factories.make_allocation(programme, fic_provider, 2008, 375_000)
-    response = post_form(as_coordinator, f"/programmes/{programme.id}/allocations",
-                         {"provider_id": fic_provider.id, "year": "2008", "amount": "1000"},
-                         form_url=f"/programmes/{programme.id}")
+    response = post_form(
+        as_coordinator,
+        f"/programmes/{programme.id}/allocations",
+        {"provider_id": fic_provider.id, "year": "2008", "amount": "1000"},
+        form_url=f"/programmes/{programme.id}",
+    )
 
     assert response.status_code == 200
     assert field_error(response.get_data(as_text=True), "year") == (
-        "Der er allerede en budgetramme for Familien i Centrum i 2008.")
+        "Der er allerede en budgetramme for Familien i Centrum i 2008."
+    )
     assert db.session.scalars(select(BudgetAllocation.amount_ore)).all() == [37_500_000]
 
 
 def test_same_provider_and_year_is_fine_in_another_programme(as_coordinator, programme, fic_provider):
     factories.make_allocation(factories.make_programme(), fic_provider, 2008, 375_000)
-    response = post_form(as_coordinator, f"/programmes/{programme.id}/allocations",
-                         {"provider_id": fic_provider.id, "year": "2008", "amount": "1000"},
-                         form_url=f"/programmes/{programme.id}")
+    response = post_form(
+        as_coordinator,
+        f"/programmes/{programme.id}/allocations",
+        {"provider_id": fic_provider.id, "year": "2008", "amount": "1000"},
+        form_url=f"/programmes/{programme.id}",
+    )
     assert response.status_code == 302
     assert count(BudgetAllocation) == 2
 
 
 def test_add_allocation_to_unknown_programme_is_404(as_coordinator, programme, fic_provider):
-    response = post_form(as_coordinator, "/programmes/999/allocations",
-                         {"provider_id": fic_provider.id, "year": "2008", "amount": "1000"},
-                         form_url=f"/programmes/{programme.id}")
+    response = post_form(
+        as_coordinator,
+        "/programmes/999/allocations",
+        {"provider_id": fic_provider.id, "year": "2008", "amount": "1000"},
+        form_url=f"/programmes/{programme.id}",
+    )
     assert response.status_code == 404
 
 
@@ -425,13 +481,17 @@ def test_edit_allocation_refuses_a_bad_amount(as_coordinator, programme, fic_pro
 
 def test_delete_allocation(as_coordinator, programme, fic_provider):
     allocation = factories.make_allocation(programme, fic_provider, 2008, 375_000)
-    response = post_form(as_coordinator, f"/programmes/{programme.id}/allocations/{allocation.id}/delete",
-                         form_url=f"/programmes/{programme.id}")
+    response = post_form(
+        as_coordinator,
+        f"/programmes/{programme.id}/allocations/{allocation.id}/delete",
+        form_url=f"/programmes/{programme.id}",
+    )
 
     assert response.status_code == 302
     assert count(BudgetAllocation) == 0
-    assert "Budgetrammen for Familien i Centrum i 2008 er slettet." in as_coordinator.get(
-        response.location).get_data(as_text=True)
+    assert "Budgetrammen for Familien i Centrum i 2008 er slettet." in as_coordinator.get(response.location).get_data(
+        as_text=True
+    )
 
 
 def test_allocation_of_another_programme_is_404(as_coordinator, programme, fic_provider):
@@ -440,8 +500,10 @@ def test_allocation_of_another_programme_is_404(as_coordinator, programme, fic_p
     base = f"/programmes/{programme.id}/allocations/{allocation.id}"
 
     assert as_coordinator.get(f"{base}/edit").status_code == 404
-    assert post_form(as_coordinator, f"{base}/edit", {"amount": "1"},
-                     form_url=f"/programmes/{programme.id}").status_code == 404
+    assert (
+        post_form(as_coordinator, f"{base}/edit", {"amount": "1"}, form_url=f"/programmes/{programme.id}").status_code
+        == 404
+    )
     assert post_form(as_coordinator, f"{base}/delete", form_url=f"/programmes/{programme.id}").status_code == 404
     db.session.refresh(allocation)
     assert allocation.amount_ore == 37_500_000
@@ -503,8 +565,14 @@ def test_anonymous_users_are_sent_to_login(client, programme, fic_provider):
 
 
 def _data(**changes) -> ProgrammeData:
-    values = {"name": "Indsats", "starts_on": date(2008, 1, 1), "ends_on": date(2009, 12, 31),
-              "target_deadline": date(2009, 12, 31), "target_runs": 5, "target_completed_staff": 100}
+    values = {
+        "name": "Indsats",
+        "starts_on": date(2008, 1, 1),
+        "ends_on": date(2009, 12, 31),
+        "target_deadline": date(2009, 12, 31),
+        "target_runs": 5,
+        "target_completed_staff": 100,
+    }
     values.update(changes)
     return ProgrammeData(**values)
 

@@ -1,4 +1,5 @@
 """The evaluation report: PDF text and XLSX contents read back and compared with programme_figures()."""
+
 from __future__ import annotations
 
 import io
@@ -26,14 +27,20 @@ def fixed_today(monkeypatch):
 def scene(app, fic_provider, monkeypatch):
     from app.programmes import feedback
 
-    programme = factories.make_programme(name="Styrket forældreansvar 2008-2009", target_deadline=DEADLINE,
-                                         target_runs=2, target_completed_staff=2)
+    programme = factories.make_programme(
+        name="Styrket forældreansvar 2008-2009", target_deadline=DEADLINE, target_runs=2, target_completed_staff=2
+    )
     vilde = factories.make_provider(name="Vilde Læreprocesser")
     factories.make_allocation(programme, fic_provider, 2008, 375_000)
     factories.make_allocation(programme, vilde, 2009, 125_000)
     one = run_in(programme, fic_provider, price_ore=18_750_000, title="Familierådslagning, hold 1")
-    two = run_in(programme, vilde, price_ore=4_150_000, title="Netværksmøder, hold 1",
-                 days=(date(2009, 2, 24), date(2009, 2, 25), date(2009, 5, 26)))
+    two = run_in(
+        programme,
+        vilde,
+        price_ore=4_150_000,
+        title="Netværksmøder, hold 1",
+        days=(date(2009, 2, 24), date(2009, 2, 25), date(2009, 5, 26)),
+    )
     run_in(programme, vilde, days=LATE, price_ore=13_000_000, title="Netværksmøder, hold 2")  # over in 2009
     role = factories.make_staff_role("Sagsbehandler")
     unit = factories.make_unit("Børne- og Familieteam, Amager")
@@ -42,9 +49,18 @@ def scene(app, fic_provider, monkeypatch):
     attend(two, factories.make_user(name="Fravær", staff_role=role, unit=unit), missing=(1,))
 
     summary = feedback.FeedbackSummary(
-        invited=3, answered=3, earlier={"yes": 2, "partly": 1, "no": 0},
-        methods=[feedback.MethodEffect(method_id=1, method_name="Signs of Safety", before={"never": 2, "monthly": 1},
-                                       since={"monthly": 2, "weekly": 1}, responses=3)],
+        invited=3,
+        answered=3,
+        earlier={"yes": 2, "partly": 1, "no": 0},
+        methods=[
+            feedback.MethodEffect(
+                method_id=1,
+                method_name="Signs of Safety",
+                before={"never": 2, "monthly": 1},
+                since={"monthly": 2, "weekly": 1},
+                responses=3,
+            )
+        ],
     )
     monkeypatch.setattr(feedback, "summary_for_programme", lambda programme_id, until=None: summary)
     return programme
@@ -91,19 +107,43 @@ def test_the_workbook_holds_the_same_figures(client, login_as, coordinator, scen
     def rows(name):
         return [list(row) for row in book[name].iter_rows(min_row=2, values_only=True)]
 
-    assert book.sheetnames == ["Sammenfatning", "Krav", "Stillingsbetegnelse", "Enhed", "Udbyder", "Metoder",
-                               "Budget", "Kursusforløb"]
-    assert rows("Krav")[0] == ["Aktivitet: gennemførte kursusforløb", str(f.activity.completed),
-                               str(f.activity.target), "Nået"]
+    assert book.sheetnames == [
+        "Sammenfatning",
+        "Krav",
+        "Stillingsbetegnelse",
+        "Enhed",
+        "Udbyder",
+        "Metoder",
+        "Budget",
+        "Kursusforløb",
+    ]
+    assert rows("Krav")[0] == [
+        "Aktivitet: gennemførte kursusforløb",
+        str(f.activity.completed),
+        str(f.activity.target),
+        "Nået",
+    ]
     assert rows("Stillingsbetegnelse") == [[r.label, r.completed, r.not_completed] for r in f.result.by_role]
     assert rows("Enhed") == [[r.label, r.completed, r.not_completed] for r in f.result.by_unit]
     assert rows("Udbyder") == [[r.label, r.completed, r.not_completed] for r in f.result.by_provider]
-    assert rows("Metoder") == [[m.name, m.responses, m.before_regular, sum(m.before.values()), m.since_regular,
-                                sum(m.since.values()), m.before_percent, m.since_percent] for m in f.effect.methods]
+    assert rows("Metoder") == [
+        [
+            m.name,
+            m.responses,
+            m.before_regular,
+            sum(m.before.values()),
+            m.since_regular,
+            sum(m.since.values()),
+            m.before_percent,
+            m.since_percent,
+        ]
+        for m in f.effect.methods
+    ]
     budget = rows("Budget")
     assert [[y, p] for y, p, *_rest in budget] == [[x.year, x.provider_name] for x in f.budget]
     assert [[Decimal(str(v)) * 100 for v in row[2:6]] for row in budget] == [
-        [x.allocated_ore, x.committed_ore, x.spent_ore, x.remainder_ore] for x in f.budget]
+        [x.allocated_ore, x.committed_ore, x.spent_ore, x.remainder_ore] for x in f.budget
+    ]
     assert [row[6] for row in budget] == ["Ja" if x.over_committed else "Nej" for x in f.budget]
     runs = rows("Kursusforløb")
     assert [r[0] for r in runs] == [run.title for run in f.runs]
@@ -128,6 +168,7 @@ def test_a_title_that_looks_like_a_formula_stays_text(client, login_as, coordina
 def test_an_empty_programme_has_a_report(client, login_as, coordinator):
     programme = factories.make_programme(name="Ny indsats")
     login_as(coordinator)
-    assert "Der er endnu ingen tilbagemeldinger" in pdf_text(client.get(f"/programmes/{programme.id}/report.pdf")
-                                                             .get_data())
+    assert "Der er endnu ingen tilbagemeldinger" in pdf_text(
+        client.get(f"/programmes/{programme.id}/report.pdf").get_data()
+    )
     assert client.get(f"/programmes/{programme.id}/report.xlsx").status_code == 200

@@ -1,4 +1,5 @@
 """Providers: list, create, edit/deactivate, overview page, services and access (coordinator only)."""
+
 from __future__ import annotations
 
 import html as html_lib
@@ -62,8 +63,9 @@ def test_list_shows_contacts_status_and_user_count(as_coordinator, provider_user
 
     page = as_coordinator.get("/providers/").get_data(as_text=True)
 
-    row = re.search(rf'<tr>\s*<td><a href="/providers/{fic_provider.id}">Familien i Centrum</a>.*?</tr>',
-                    page, re.S).group(0)
+    row = re.search(
+        rf'<tr>\s*<td><a href="/providers/{fic_provider.id}">Familien i Centrum</a>.*?</tr>', page, re.S
+    ).group(0)
     assert "Anne Holm" in row and 'href="mailto:kontakt@fic.example"' in row and "33 12 34 56" in row
     assert "Aktiv" in row
     assert re.search(r"<td>2</td>\s*</tr>", row)  # provider_user and one more
@@ -90,8 +92,7 @@ def test_create_provider(as_coordinator):
     assert provider.contact_phone == "+45 12 34 56 78"
     assert provider.notes == "Netværksmøder i praksis."
     assert provider.active is True
-    assert "Udbyderen Vilde Læreprocesser er oprettet." in as_coordinator.get(response.location).get_data(
-        as_text=True)
+    assert "Udbyderen Vilde Læreprocesser er oprettet." in as_coordinator.get(response.location).get_data(as_text=True)
 
 
 def test_create_with_only_a_name(as_coordinator):
@@ -100,7 +101,11 @@ def test_create_with_only_a_name(as_coordinator):
     provider = db.session.scalar(select(Provider))
     assert provider.name == "Ny udbyder"
     assert (provider.contact_name, provider.contact_email, provider.contact_phone, provider.notes) == (
-        None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_new_provider_form_starts_active(as_coordinator):
@@ -115,8 +120,11 @@ def test_new_provider_form_starts_active(as_coordinator):
         ({"name": "   "}, "name", "Skriv udbyderens navn."),
         ({"name": "x" * 201}, "name", "Navnet må højst være 200 tegn."),
         ({"contact_name": "x" * 201}, "contact_name", "Kontaktpersonens navn må højst være 200 tegn."),
-        ({"contact_email": "ikke-en-adresse"}, "contact_email",
-         "Skriv en gyldig e-mailadresse, f.eks. kontakt@udbyder.dk."),
+        (
+            {"contact_email": "ikke-en-adresse"},
+            "contact_email",
+            "Skriv en gyldig e-mailadresse, f.eks. kontakt@udbyder.dk.",
+        ),
         ({"contact_phone": "1" * 41}, "contact_phone", "Telefonnummeret må højst være 40 tegn."),
         ({"notes": "x" * 5001}, "notes", "Noterne må højst være 5000 tegn."),
     ],
@@ -136,7 +144,8 @@ def test_create_refuses_a_duplicate_name_whatever_the_case(as_coordinator, fic_p
 
     assert response.status_code == 200
     assert field_error(response.get_data(as_text=True), "name") == (
-        "Der findes allerede en udbyder med navnet familien i centrum.")
+        "Der findes allerede en udbyder med navnet familien i centrum."
+    )
     assert count_providers() == 1
 
 
@@ -173,22 +182,25 @@ def test_edit_keeps_its_own_name_but_not_another_providers(as_coordinator, fic_p
     response = post_form(as_coordinator, url, {**VALID, "name": "Vilde Læreprocesser"})
 
     assert field_error(response.get_data(as_text=True), "name") == (
-        "Der findes allerede en udbyder med navnet Vilde Læreprocesser.")
+        "Der findes allerede en udbyder med navnet Vilde Læreprocesser."
+    )
     db.session.refresh(fic_provider)
     assert fic_provider.name == "Familien i Centrum"
 
 
 def test_edit_refuses_a_bad_email_and_changes_nothing(as_coordinator, fic_provider):
-    response = post_form(as_coordinator, f"/providers/{fic_provider.id}/edit",
-                         {**VALID, "name": "Ændret", "contact_email": "a@"})
+    response = post_form(
+        as_coordinator, f"/providers/{fic_provider.id}/edit", {**VALID, "name": "Ændret", "contact_email": "a@"}
+    )
     assert field_error(response.get_data(as_text=True), "contact_email") is not None
     db.session.refresh(fic_provider)
     assert (fic_provider.name, fic_provider.contact_email) == ("Familien i Centrum", None)
 
 
 def test_providers_cannot_be_deleted(as_coordinator, fic_provider):
-    response = post_form(as_coordinator, f"/providers/{fic_provider.id}/delete",
-                         form_url=f"/providers/{fic_provider.id}")
+    response = post_form(
+        as_coordinator, f"/providers/{fic_provider.id}/delete", form_url=f"/providers/{fic_provider.id}"
+    )
     assert response.status_code in (404, 405)
     assert count_providers() == 1
 
@@ -242,8 +254,9 @@ def test_staff_and_providers_are_refused(client, login_as, request, fic_provider
     login_as(request.getfixturevalue(user_fixture))
     for url in ["/providers/", "/providers/new", f"/providers/{fic_provider.id}", f"/providers/{fic_provider.id}/edit"]:
         assert client.get(url).status_code == 403, url
-    response = post_form(client, f"/providers/{fic_provider.id}/edit", {**VALID, "name": "Hacket"},
-                         form_url="/accessibility-statement")
+    response = post_form(
+        client, f"/providers/{fic_provider.id}/edit", {**VALID, "name": "Hacket"}, form_url="/accessibility-statement"
+    )
     assert response.status_code == 403
     db.session.refresh(fic_provider)
     assert fic_provider.name == "Familien i Centrum"

@@ -1,5 +1,6 @@
 """A run with every kind of enrolment the participant lists show (and two they leave out), and helpers to
 read the files back: csv with `;` and the BOM, openpyxl, pypdf."""
+
 from __future__ import annotations
 
 import csv
@@ -31,8 +32,12 @@ EVIL_NOTES = {
 @pytest.fixture
 def run(app, fic_provider):
     return factories.make_course_run(
-        provider=fic_provider, days=DAYS, capacity=10, enrolment_deadline=date(2026, 4, 1),
-        title="Familierådslagning – hold 1", venue="Kursuscenter Valby",
+        provider=fic_provider,
+        days=DAYS,
+        capacity=10,
+        enrolment_deadline=date(2026, 4, 1),
+        title="Familierådslagning – hold 1",
+        venue="Kursuscenter Valby",
     )
 
 

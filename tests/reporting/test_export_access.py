@@ -1,5 +1,6 @@
 """Who may download a run's participant list, and see the download log: every export URL x {coordinator,
 the run's own provider, another provider, staff, anonymous}, plus drafts and unknown runs."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,8 +18,13 @@ MATRIX = {"coordinator": 200, "own_provider": 200, "other_provider": 404, "staff
 @pytest.fixture
 def users(coordinator, provider_user, other_provider_user, run):
     (staff,) = factories.make_eligible_staff(run, 1)  # even staff who may enrol in the run see no list
-    return {"coordinator": coordinator, "own_provider": provider_user, "other_provider": other_provider_user,
-            "staff": staff, "anonymous": None}
+    return {
+        "coordinator": coordinator,
+        "own_provider": provider_user,
+        "other_provider": other_provider_user,
+        "staff": staff,
+        "anonymous": None,
+    }
 
 
 def assert_answer(response, expected):
@@ -44,14 +50,12 @@ def test_access_matrix_for_every_export(client, login_as, run, scene, users, who
 def test_the_download_log_is_the_coordinators(client, login_as, run, users, who):
     if users[who] is not None:
         login_as(users[who])
-    expected = {"coordinator": 200, "own_provider": 403, "other_provider": 403, "staff": 403,
-                "anonymous": "login"}[who]
+    expected = {"coordinator": 200, "own_provider": 403, "other_provider": 403, "staff": 403, "anonymous": "login"}[who]
     assert_answer(client.get(f"/runs/{run.id}/participants/downloads"), expected)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_a_providers_draft_run_is_404_and_an_unknown_run_is_404(client, login_as, run, provider_user,
-                                                                coordinator, fmt):
+def test_a_providers_draft_run_is_404_and_an_unknown_run_is_404(client, login_as, run, provider_user, coordinator, fmt):
     run.status = RunStatus.DRAFT
     db.session.commit()
     login_as(provider_user)

@@ -1,5 +1,6 @@
 """Size: the exports cost the same number of SQL statements for 3 or 30 participants (no query per
 participant), and a run of 2,000 participants (built with bulk inserts) exports in every format."""
+
 from __future__ import annotations
 
 import io
@@ -26,26 +27,53 @@ def bulk_participants(run, confirmed: int, waitlisted: int = 0, cancelled: int =
     unit = db.session.scalar(select(Unit).limit(1)) or factories.make_unit("Socialcenter Nørrebro")
     total = confirmed + waitlisted + cancelled
     first_id = (db.session.scalar(select(db.func.max(User.id))) or 0) + 1
-    db.session.execute(insert(User), [
-        {"id": first_id + i, "email": f"{prefix}deltager{i:05d}@test.dk", "name": f"{prefix}Deltager {i:05d} Ærø",
-         "access_level": AccessLevel.STAFF, "active": True, "staff_role_id": role.id, "unit_id": unit.id}
-        for i in range(total)
-    ])
+    db.session.execute(
+        insert(User),
+        [
+            {
+                "id": first_id + i,
+                "email": f"{prefix}deltager{i:05d}@test.dk",
+                "name": f"{prefix}Deltager {i:05d} Ærø",
+                "access_level": AccessLevel.STAFF,
+                "active": True,
+                "staff_role_id": role.id,
+                "unit_id": unit.id,
+            }
+            for i in range(total)
+        ],
+    )
     when = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     first_enrolment = (db.session.scalar(select(db.func.max(Enrolment.id))) or 0) + 1
     rows = []
     for i in range(total):
-        status = (EnrolmentStatus.CONFIRMED if i < confirmed
-                  else EnrolmentStatus.WAITLISTED if i < confirmed + waitlisted else EnrolmentStatus.CANCELLED)
-        rows.append({"id": first_enrolment + i, "course_run_id": run.id, "user_id": first_id + i, "status": status,
-                     "queue_number": i if status == EnrolmentStatus.WAITLISTED else None,
-                     "note": "=1+1" if i % 2 else None, "created_at": when, "updated_at": when,
-                     "status_changed_at": when})
+        status = (
+            EnrolmentStatus.CONFIRMED
+            if i < confirmed
+            else EnrolmentStatus.WAITLISTED
+            if i < confirmed + waitlisted
+            else EnrolmentStatus.CANCELLED
+        )
+        rows.append(
+            {
+                "id": first_enrolment + i,
+                "course_run_id": run.id,
+                "user_id": first_id + i,
+                "status": status,
+                "queue_number": i if status == EnrolmentStatus.WAITLISTED else None,
+                "note": "=1+1" if i % 2 else None,
+                "created_at": when,
+                "updated_at": when,
+                "status_changed_at": when,
+            }
+        )
     db.session.execute(insert(Enrolment), rows)
-    db.session.execute(insert(Attendance), [
-        {"enrolment_id": first_enrolment + i, "course_day_id": run.days[0].id, "present": True, "recorded_at": when}
-        for i in range(confirmed)
-    ])
+    db.session.execute(
+        insert(Attendance),
+        [
+            {"enrolment_id": first_enrolment + i, "course_day_id": run.days[0].id, "present": True, "recorded_at": when}
+            for i in range(confirmed)
+        ],
+    )
     run.capacity = max(run.capacity, confirmed)
     run.seats_taken = confirmed
     run.queue_counter = confirmed + waitlisted

@@ -1,5 +1,6 @@
 """The participant list files read back as their readers would: csv with `;` and the BOM (as Danish Excel),
 openpyxl, pypdf; file names; the download log; the run page's links and the provider's way there."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -41,14 +42,32 @@ def test_csv_opens_in_danish_excel_and_keeps_the_sections_apart(client, as_coord
 
     rows = read_csv(body)
     header = rows[0]
-    assert header[:8] == ["Navn", "E-mail", "Stillingsbetegnelse", "Enhed", "Status", "Nr. på venteliste",
-                          "Tilmeldt", "Status siden"]
-    assert header[-4:] == ["1. undervisningsdag 14-04-2026", "2. undervisningsdag 15-04-2026",
-                           "Opfølgningsdag 15-07-2026", "Gennemført"]
+    assert header[:8] == [
+        "Navn",
+        "E-mail",
+        "Stillingsbetegnelse",
+        "Enhed",
+        "Status",
+        "Nr. på venteliste",
+        "Tilmeldt",
+        "Status siden",
+    ]
+    assert header[-4:] == [
+        "1. undervisningsdag 14-04-2026",
+        "2. undervisningsdag 15-04-2026",
+        "Opfølgningsdag 15-07-2026",
+        "Gennemført",
+    ]
     by_name = {row[0]: dict(zip(header, row, strict=True)) for row in rows[1:]}
     # Confirmed first (Danish order: Ø and Å after Z), then the waiting list in queue order, then cancelled/moved.
     assert [row[0] for row in rows[1:]] == [
-        "'" + EVIL_NAME, "Bjørn Østergård", "Åse Ærø", "Ida Åberg", "Carl Nielsen", "Dorte Dahl", "Erik Moved"
+        "'" + EVIL_NAME,
+        "Bjørn Østergård",
+        "Åse Ærø",
+        "Ida Åberg",
+        "Carl Nielsen",
+        "Dorte Dahl",
+        "Erik Moved",
     ]
     assert "Rikke Requested" not in by_name and "Rune Rejected" not in by_name
 
@@ -100,16 +119,24 @@ def load_workbook(client, run):
     return openpyxl.load_workbook(BytesIO(response.get_data()))
 
 
-def test_xlsx_has_three_sheets_with_real_dates_and_a_frozen_filtered_bold_header(client, as_coordinator, run,
-                                                                                  scene):
+def test_xlsx_has_three_sheets_with_real_dates_and_a_frozen_filtered_bold_header(client, as_coordinator, run, scene):
     workbook = load_workbook(client, run)
     assert workbook.sheetnames == ["Deltagere", "Venteliste", "Afmeldte"]
 
     ws = workbook["Deltagere"]
     header = [c.value for c in ws[1]]
-    assert header == ["Navn", "E-mail", "Stillingsbetegnelse", "Enhed", "Tilmeldt", "Bemærkning",
-                      "1. undervisningsdag 14-04-2026", "2. undervisningsdag 15-04-2026",
-                      "Opfølgningsdag 15-07-2026", "Gennemført"]
+    assert header == [
+        "Navn",
+        "E-mail",
+        "Stillingsbetegnelse",
+        "Enhed",
+        "Tilmeldt",
+        "Bemærkning",
+        "1. undervisningsdag 14-04-2026",
+        "2. undervisningsdag 15-04-2026",
+        "Opfølgningsdag 15-07-2026",
+        "Gennemført",
+    ]
     assert all(c.font.bold for c in ws[1])
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref == "A1:J4"
@@ -125,13 +152,13 @@ def test_xlsx_has_three_sheets_with_real_dates_and_a_frozen_filtered_bold_header
 
     waiting = workbook["Venteliste"]
     assert [c.value for c in waiting[1]][:2] == ["Nr.", "Navn"]
-    assert [(r[0].value, r[1].value) for r in waiting.iter_rows(min_row=2)] == [(1, "Ida Åberg"),
-                                                                               (2, "Carl Nielsen")]
+    assert [(r[0].value, r[1].value) for r in waiting.iter_rows(min_row=2)] == [(1, "Ida Åberg"), (2, "Carl Nielsen")]
     assert waiting["G2"].is_date and waiting["G2"].value == datetime(2026, 3, 20, 14, 45)
 
     cancelled = workbook["Afmeldte"]
     assert [(r[0].value, r[4].value) for r in cancelled.iter_rows(min_row=2)] == [
-        ("Dorte Dahl", "Afmeldt"), ("Erik Moved", "Flyttet")
+        ("Dorte Dahl", "Afmeldt"),
+        ("Erik Moved", "Flyttet"),
     ]
     # Nothing anywhere is a formula.
     for sheet in workbook.worksheets:
@@ -148,8 +175,7 @@ def test_xlsx_survives_control_characters_in_a_note(client, as_coordinator, run)
 # -- PDF ---------------------------------------------------------------------------------------------
 
 
-def test_the_sign_in_sheet_names_every_confirmed_participant_on_each_course_day(client, as_coordinator, run,
-                                                                                scene):
+def test_the_sign_in_sheet_names_every_confirmed_participant_on_each_course_day(client, as_coordinator, run, scene):
     response = client.get(export_url(run, "pdf"))
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     from pypdf import PdfReader
@@ -159,9 +185,11 @@ def test_the_sign_in_sheet_names_every_confirmed_participant_on_each_course_day(
     width, height = float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)
     assert (round(width), round(height)) == (842, 595)  # A4 landscape in points
     confirmed = ["Åse Ærø", "Bjørn Østergård", EVIL_NAME]
-    expected_days = ["1. undervisningsdag: tirsdag den 14. april 2026, kl. 09.00–15.30",
-                     "2. undervisningsdag: onsdag den 15. april 2026, kl. 09.00–15.30",
-                     "Opfølgningsdag: onsdag den 15. juli 2026, kl. 09.00–15.30"]
+    expected_days = [
+        "1. undervisningsdag: tirsdag den 14. april 2026, kl. 09.00–15.30",
+        "2. undervisningsdag: onsdag den 15. april 2026, kl. 09.00–15.30",
+        "Opfølgningsdag: onsdag den 15. juli 2026, kl. 09.00–15.30",
+    ]
     for page, day in zip(reader.pages, expected_days, strict=True):
         text = page.extract_text()
         assert "Familierådslagning – hold 1" in text
@@ -231,15 +259,24 @@ def test_a_hostile_title_gives_a_harmless_file_name(client, as_coordinator, run)
 
 def test_danish_sort_order():
     names = ["Åse", "Øjvind", "Ærø", "Zacharias", "Émile", "Łukasz", "anders", "Mads"]
-    assert sorted(names, key=danish_sort_key) == ["anders", "Émile", "Łukasz", "Mads", "Zacharias", "Ærø",
-                                                  "Øjvind", "Åse"]
+    assert sorted(names, key=danish_sort_key) == [
+        "anders",
+        "Émile",
+        "Łukasz",
+        "Mads",
+        "Zacharias",
+        "Ærø",
+        "Øjvind",
+        "Åse",
+    ]
 
 
 # -- the download log ---------------------------------------------------------------------------------
 
 
-def test_every_download_is_recorded_and_listed_for_the_coordinator(client, login_as, coordinator, provider_user,
-                                                                   run, scene):
+def test_every_download_is_recorded_and_listed_for_the_coordinator(
+    client, login_as, coordinator, provider_user, run, scene
+):
     login_as(provider_user)
     for fmt in ("csv", "xlsx", "pdf"):
         assert client.get(export_url(run, fmt)).status_code == 200
@@ -303,8 +340,10 @@ def test_the_first_date_is_left_out_of_the_name_of_a_run_without_days(app, run):
 
     run.days.clear()
     db.session.commit()
-    assert download_name(run, "deltagere", "csv") == ("Familieraadslagning hold 1 deltagere.csv",
-                                                      "Familierådslagning hold 1 deltagere.csv")
+    assert download_name(run, "deltagere", "csv") == (
+        "Familieraadslagning hold 1 deltagere.csv",
+        "Familierådslagning hold 1 deltagere.csv",
+    )
 
 
 def test_a_long_title_is_cut_but_the_date_stays(app, run):

@@ -3,6 +3,7 @@ file, or PostgreSQL from TEST_DATABASE_URL in a database of its own), a real SMT
 (aiosmtpd, from tests/notifications/conftest.py), `python -m scheduler` processes, and waiting with a
 deadline instead of sleeping.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -105,7 +106,10 @@ def queue_mails(prefix: str, n: int) -> list[str]:
         message_id = outbox.message_id_for(key)
         email = f"deltager{i}@test.dk"
         msg = compose.notice_message(
-            Recipient(email=email, name=f"Deltager {i}"), f"Besked {prefix} {i}", "Hej.", stamp=now,
+            Recipient(email=email, name=f"Deltager {i}"),
+            f"Besked {prefix} {i}",
+            "Hej.",
+            stamp=now,
             message_id=message_id,
         )
         assert outbox.enqueue(msg, kind="notice", dedupe_key=key, recipient_email=email, now=now) is not None
@@ -172,8 +176,18 @@ def count_by_message_id(server: SmtpServer) -> Counter:
 # --------------------------------------------------------------------------------------------------
 
 #: Environment variables of the developer's shell that must not reach a scheduler process.
-_STRIPPED_PREFIXES = ("SCHEDULER", "TEST_DATABASE_URL", "DATABASE_URL", "SMTP_URL", "MAIL_", "KURSUSPORTALEN_",
-                      "FLASK_", "INSTANCE_PATH", "SECRET_KEY", "LOG_LEVEL")
+_STRIPPED_PREFIXES = (
+    "SCHEDULER",
+    "TEST_DATABASE_URL",
+    "DATABASE_URL",
+    "SMTP_URL",
+    "MAIL_",
+    "KURSUSPORTALEN_",
+    "FLASK_",
+    "INSTANCE_PATH",
+    "SECRET_KEY",
+    "LOG_LEVEL",
+)
 
 
 class SchedulerProcess:

@@ -5,6 +5,7 @@ Registration is checked on a scheduler started paused (`start(paused=True)` comp
 runs nothing); the behaviour of running schedulers on a SQLite file with short intervals, polling with a
 deadline.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,9 +59,7 @@ def running(file_app):
 
     def start(leader=None, on_lost_leadership=None, **config):
         file_app.config.update(config)
-        scheduler = build_scheduler(
-            file_app, BackgroundScheduler, leader=leader, on_lost_leadership=on_lost_leadership
-        )
+        scheduler = build_scheduler(file_app, BackgroundScheduler, leader=leader, on_lost_leadership=on_lost_leadership)
         scheduler.start()
         started.append(scheduler)
         return scheduler
@@ -77,17 +76,21 @@ def test_the_periodic_jobs_have_stable_ids_utc_intervals_and_explicit_options(pa
     started = datetime.now(UTC)
     jobs_by_id = {job.id: job for job in paused.get_jobs()}
 
-    assert set(jobs_by_id) == set(PERIODIC_JOB_IDS) == {
-        "send_due_notifications",
-        "reconcile_follow_up_jobs",
-        "confirm_follow_up_days",
-        "queue_reminders",
-        "queue_feedback_requests",
-        "purge_audit_log",
-        "anonymise_expired_runs",
-        "heartbeat",
-        "record_heartbeat",
-    }
+    assert (
+        set(jobs_by_id)
+        == set(PERIODIC_JOB_IDS)
+        == {
+            "send_due_notifications",
+            "reconcile_follow_up_jobs",
+            "confirm_follow_up_days",
+            "queue_reminders",
+            "queue_feedback_requests",
+            "purge_audit_log",
+            "anonymise_expired_runs",
+            "heartbeat",
+            "record_heartbeat",
+        }
+    )
     assert paused.timezone == UTC
     expected = {
         "send_due_notifications": 30,
@@ -116,9 +119,15 @@ def test_the_periodic_jobs_have_stable_ids_utc_intervals_and_explicit_options(pa
 
 def test_intervals_and_grace_time_come_from_the_config(app):
     app.config.update(
-        SCHEDULER_DELIVERY_SECONDS="1", SCHEDULER_RECONCILE_SECONDS=2, SCHEDULER_FOLLOW_UP_SECONDS=3.5,
-        SCHEDULER_QUEUE_SECONDS=4, SCHEDULER_HEARTBEAT_SECONDS=5, SCHEDULER_MISFIRE_GRACE_SECONDS="120",
-        SCHEDULER_BEAT_SECONDS=6, SCHEDULER_AUDIT_RETENTION_SECONDS=7, SCHEDULER_RETENTION_SECONDS=8,
+        SCHEDULER_DELIVERY_SECONDS="1",
+        SCHEDULER_RECONCILE_SECONDS=2,
+        SCHEDULER_FOLLOW_UP_SECONDS=3.5,
+        SCHEDULER_QUEUE_SECONDS=4,
+        SCHEDULER_HEARTBEAT_SECONDS=5,
+        SCHEDULER_MISFIRE_GRACE_SECONDS="120",
+        SCHEDULER_BEAT_SECONDS=6,
+        SCHEDULER_AUDIT_RETENTION_SECONDS=7,
+        SCHEDULER_RETENTION_SECONDS=8,
     )
     scheduler = build_scheduler(app, BackgroundScheduler)
     scheduler.start(paused=True)
@@ -128,9 +137,15 @@ def test_intervals_and_grace_time_come_from_the_config(app):
     finally:
         scheduler.shutdown(wait=False)
     assert intervals == {
-        "send_due_notifications": 1, "reconcile_follow_up_jobs": 2, "confirm_follow_up_days": 3.5,
-        "queue_reminders": 4, "queue_feedback_requests": 4, "heartbeat": 5, "record_heartbeat": 6,
-        "purge_audit_log": 7, "anonymise_expired_runs": 8,
+        "send_due_notifications": 1,
+        "reconcile_follow_up_jobs": 2,
+        "confirm_follow_up_days": 3.5,
+        "queue_reminders": 4,
+        "queue_feedback_requests": 4,
+        "heartbeat": 5,
+        "record_heartbeat": 6,
+        "purge_audit_log": 7,
+        "anonymise_expired_runs": 8,
     }
     assert graces == {120}
 
@@ -169,7 +184,11 @@ def test_each_configuration_has_its_scheduler_default_and_the_environment_overri
 
     def run(**extra):
         return subprocess.run(  # noqa: S603 - our own interpreter and code
-            [sys.executable, "-c", code], cwd=BASE_DIR, env={**env, **extra}, capture_output=True, text=True,
+            [sys.executable, "-c", code],
+            cwd=BASE_DIR,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
             check=True,
         ).stdout.split()
 

@@ -4,6 +4,7 @@ The decision is checked under real click contexts of Flask's own `run` command a
 thread itself in this process (standby while another holds the lock, then active, back to standby when the
 lock goes); and `flask run` for real in a subprocess, with and without the reloader.
 """
+
 from __future__ import annotations
 
 import logging
@@ -120,9 +121,14 @@ def embedded_on_file(tmp_path, reloader, caplog):
     url = f"sqlite:///{tmp_path / 'embedded.db'}"
     app = database_app(url)
     app.config.update(
-        SCHEDULER="embedded", SCHEDULER_STANDBY_SECONDS=0.1, SCHEDULER_HEARTBEAT_SECONDS=0.1,
-        SCHEDULER_DELIVERY_SECONDS=3600, SCHEDULER_RECONCILE_SECONDS=3600, SCHEDULER_FOLLOW_UP_SECONDS=3600,
-        SCHEDULER_QUEUE_SECONDS=3600, MAIL_DIR=str(tmp_path / "mail"),
+        SCHEDULER="embedded",
+        SCHEDULER_STANDBY_SECONDS=0.1,
+        SCHEDULER_HEARTBEAT_SECONDS=0.1,
+        SCHEDULER_DELIVERY_SECONDS=3600,
+        SCHEDULER_RECONCILE_SECONDS=3600,
+        SCHEDULER_FOLLOW_UP_SECONDS=3600,
+        SCHEDULER_QUEUE_SECONDS=3600,
+        MAIL_DIR=str(tmp_path / "mail"),
     )
     create_schema(app)
     caplog.set_level(logging.INFO, logger="scheduler")
@@ -181,8 +187,10 @@ def test_a_lost_lock_stops_the_embedded_scheduler_and_it_goes_back_to_standby(em
 
     wait_until(lambda: "back to standby" in caplog.text, "the embedded scheduler stopped firing")
     assert not first.running
-    wait_until(lambda: runner.active and runner.scheduler is not None and runner.scheduler is not first,
-               "active again with a new scheduler")
+    wait_until(
+        lambda: runner.active and runner.scheduler is not None and runner.scheduler is not first,
+        "active again with a new scheduler",
+    )
 
 
 # --- `flask run` for real ---------------------------------------------------------------------------------
@@ -194,15 +202,24 @@ def flask_process(args: list[str], tmp_path, **env: str) -> Iterator[tuple[subpr
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("SCHEDULER", "FLASK_", "WERKZEUG_"))}
     environment.pop("TEST_DATABASE_URL", None)
     environment.update(
-        KURSUSPORTALEN_CONFIG="development", INSTANCE_PATH=str(tmp_path / "instance"),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'flask.db'}", SECRET_KEY="x" * 40, SMTP_URL="",
-        MAIL_DIR=str(tmp_path / "mail"), PYTHONDONTWRITEBYTECODE="1", **env,
+        KURSUSPORTALEN_CONFIG="development",
+        INSTANCE_PATH=str(tmp_path / "instance"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'flask.db'}",
+        SECRET_KEY="x" * 40,
+        SMTP_URL="",
+        MAIL_DIR=str(tmp_path / "mail"),
+        PYTHONDONTWRITEBYTECODE="1",
+        **env,
     )
     log_path = tmp_path / "flask.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own fixed command line
-            [sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=BASE_DIR, env=environment,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=BASE_DIR,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         yield process, lambda: log_path.read_text(errors="replace")

@@ -1,5 +1,6 @@
 """The leadership lock: a flock'ed file (SQLite) and a PostgreSQL session advisory lock, each taken for real
 twice in this process (two open files / two sessions conflict just as two processes do)."""
+
 from __future__ import annotations
 
 import logging

@@ -10,6 +10,7 @@ a SQLite file otherwise), delivering the outbox to an aiosmtpd server on loopbac
 - An active scheduler that loses its lock (PostgreSQL: its session is terminated; SQLite: its lock file
   removed) stops firing and exits 75, and the standby takes over.
 """
+
 from __future__ import annotations
 
 import time

@@ -1,5 +1,6 @@
 """.ci/audit_deps.py: pip-audit's report read into "clean", "vulnerable" or "could not audit" (exit 0 / 1 / 3),
 with pip-audit itself replaced by canned reports (the real run needs a vulnerability service)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -18,13 +19,22 @@ def audit():
 
 
 CLEAN = {"dependencies": [{"name": "flask", "version": "3.1.3", "vulns": []}], "fixes": []}
-ALL_SKIPPED = {"dependencies": [{"name": "flask", "skip_reason": "Dependency not found on PyPI and could not be "
-                                                                  "audited: flask (3.1.3)"}], "fixes": []}
-VULNERABLE = {"dependencies": [
-    {"name": "jinja2", "version": "3.1.2", "vulns": [{"id": "GHSA-h5c8-rqwp-cp95", "aliases": ["CVE-2024-22195"],
-                                                       "fix_versions": ["3.1.3"]}]},
-    {"name": "flask", "version": "3.1.3", "vulns": []},
-]}
+ALL_SKIPPED = {
+    "dependencies": [
+        {"name": "flask", "skip_reason": "Dependency not found on PyPI and could not be audited: flask (3.1.3)"}
+    ],
+    "fixes": [],
+}
+VULNERABLE = {
+    "dependencies": [
+        {
+            "name": "jinja2",
+            "version": "3.1.2",
+            "vulns": [{"id": "GHSA-h5c8-rqwp-cp95", "aliases": ["CVE-2024-22195"], "fix_versions": ["3.1.3"]}],
+        },
+        {"name": "flask", "version": "3.1.3", "vulns": []},
+    ]
+}
 
 
 def answers(audit, monkeypatch, reports: dict):

@@ -1,6 +1,7 @@
 """Free-text fields where someone might write about citizens refuse a CPR number (a message next to the
 field, nothing saved) and show the standing hint; the staff import refuses a row with a CPR-looking value in
 any column."""
+
 from __future__ import annotations
 
 import io
@@ -94,8 +95,11 @@ def test_a_closed_day_reason_with_a_cpr_number_is_not_saved(as_coordinator):
 
 def test_a_staff_member_cannot_enrol_with_a_cpr_number_in_the_practice_case(client, login_as, monkeypatch):
     monkeypatch.setattr("app.core.clock.today", lambda: date(2026, 3, 1))
-    run = factories.make_course_run(days=(date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15)),
-                                    enrolment_deadline=date(2026, 4, 1), kind=RunKind.SPECIAL)
+    run = factories.make_course_run(
+        days=(date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15)),
+        enrolment_deadline=date(2026, 4, 1),
+        kind=RunKind.SPECIAL,
+    )
     (me,) = factories.make_eligible_staff(run, 1)
     login_as(me)
     response = post_form(client, f"/runs/{run.id}/enrol", {"practice_case": CPR_TEXT}, form_url=f"/runs/{run.id}")
@@ -117,11 +121,14 @@ def csv_bytes(*lines: str) -> bytes:
 
 
 def test_parsing_names_every_column_with_a_cpr_number_also_ignored_ones():
-    rows = parse_staff_file(csv_bytes(
-        "Navn;E-mail;Stillingsbetegnelse;Enhed;CPR;Telefon;",
-        "Åse Ø;ase@kk.dk;Sagsbehandler;Amager;010180-1234;33663366;0202021234",
-        "Bo B;bo@kk.dk;Sagsbehandler;Amager;;33663366;",
-    ), "ansatte.csv")
+    rows = parse_staff_file(
+        csv_bytes(
+            "Navn;E-mail;Stillingsbetegnelse;Enhed;CPR;Telefon;",
+            "Åse Ø;ase@kk.dk;Sagsbehandler;Amager;010180-1234;33663366;0202021234",
+            "Bo B;bo@kk.dk;Sagsbehandler;Amager;;33663366;",
+        ),
+        "ansatte.csv",
+    )
     assert rows[0].cpr_columns == ("CPR", "kolonne 7")
     assert rows[1].cpr_columns == ()
 
@@ -136,8 +143,12 @@ def test_a_row_with_a_cpr_number_is_an_error_and_blocks_the_import(as_coordinato
         "Bo B 0101801234;bo@kk.dk;Sagsbehandler;Amager;",
         "Cai C;cai@kk.dk;Sagsbehandler;Amager;311299-4321",
     )
-    response = post_form(as_coordinator, "/users/import", {"file": (io.BytesIO(content), "ansatte.csv")},
-                         content_type="multipart/form-data")
+    response = post_form(
+        as_coordinator,
+        "/users/import",
+        {"file": (io.BytesIO(content), "ansatte.csv")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "Rækken ser ud til at indeholde et CPR-nummer (Navn)." in page

@@ -2,6 +2,7 @@
 
 Property-based (hypothesis, deterministic): every valid CPR number, in each way it is written, inside any
 text; and phone numbers, dates, amounts and year ranges never."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -53,38 +54,47 @@ def test_the_birth_date_is_read_in_the_century_the_serial_number_gives(cpr):
     date(year, int(digits[2:4]), int(digits[0:2]))  # a real date
 
 
-@pytest.mark.parametrize("text", [
-    "Familien har cpr 010180-1234 og bor i Valby",
-    "0101801234",
-    "cpr: 311299 4321.",
-    "290200-4123",  # 29 February 2000 (seventh digit 4: born 2000)
-    "250107-5555",  # issued after 2007: no modulus-11 check
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Familien har cpr 010180-1234 og bor i Valby",
+        "0101801234",
+        "cpr: 311299 4321.",
+        "290200-4123",  # 29 February 2000 (seventh digit 4: born 2000)
+        "250107-5555",  # issued after 2007: no modulus-11 check
+    ],
+)
 def test_examples_are_caught(text):
     assert contains_cpr_number(text)
 
 
-@pytest.mark.parametrize("text", [
-    "320180-1234",  # no 32nd
-    "011380-1234",  # no 13th month
-    "290201-4123",  # 2001 is no leap year
-    "290200-2123",  # seventh digit 2: born 1900, which was no leap year
-    "12010180-1234",  # part of a longer number
-    "010180-12345",
-    "010180--1234",
-    "Kontonummer 9876543210123",
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "320180-1234",  # no 32nd
+        "011380-1234",  # no 13th month
+        "290201-4123",  # 2001 is no leap year
+        "290200-2123",  # seventh digit 2: born 1900, which was no leap year
+        "12010180-1234",  # part of a longer number
+        "010180-12345",
+        "010180--1234",
+        "Kontonummer 9876543210123",
+        "",
+    ],
+)
 def test_near_misses_are_not_caught(text):
     assert not contains_cpr_number(text)
 
 
 @DETERMINISTIC
-@given(number=st.integers(10_000_000, 99_999_999),
-       style=st.sampled_from(
-           ["{n}", "{a} {b} {c} {d}", "+45 {n}", "+45{n}", "tlf. {a}{b} {c}{d}", "(+45) {a} {b} {c} {d}"]
-       ),
-       before=no_digits, after=no_digits)
+@given(
+    number=st.integers(10_000_000, 99_999_999),
+    style=st.sampled_from(
+        ["{n}", "{a} {b} {c} {d}", "+45 {n}", "+45{n}", "tlf. {a}{b} {c}{d}", "(+45) {a} {b} {c} {d}"]
+    ),
+    before=no_digits,
+    after=no_digits,
+)
 def test_phone_numbers_are_not_flagged(number, style, before, after):
     n = f"{number}"
     text = style.format(n=n, a=n[0:2], b=n[2:4], c=n[4:6], d=n[6:8])
@@ -92,20 +102,38 @@ def test_phone_numbers_are_not_flagged(number, style, before, after):
 
 
 @DETERMINISTIC
-@given(day=st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)),
-       fmt=st.sampled_from(["%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d", "%d/%m/%Y", "%d%m%Y", "%d-%m-%y", "%d.%m.%y kl. 09.00",
-                            "%d. %B %Y", "%d-%m-%Y %H:%M"]),
-       before=no_digits, after=no_digits)
+@given(
+    day=st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)),
+    fmt=st.sampled_from(
+        [
+            "%d-%m-%Y",
+            "%d.%m.%Y",
+            "%Y-%m-%d",
+            "%d/%m/%Y",
+            "%d%m%Y",
+            "%d-%m-%y",
+            "%d.%m.%y kl. 09.00",
+            "%d. %B %Y",
+            "%d-%m-%Y %H:%M",
+        ]
+    ),
+    before=no_digits,
+    after=no_digits,
+)
 def test_dates_are_not_flagged(day, fmt, before, after):
     assert not contains_cpr_number(before + day.strftime(fmt) + after)
 
 
 @DETERMINISTIC
-@given(kroner=st.integers(0, 10**10), ore=st.integers(0, 99),
-       style=st.sampled_from(
-           ["{grouped} kr", "{grouped} kr.", "{grouped},{ore:02d} kr.", "kr. {grouped}", "DKK {plain}", "{plain} kr"]
-       ),
-       before=no_digits, after=no_digits)
+@given(
+    kroner=st.integers(0, 10**10),
+    ore=st.integers(0, 99),
+    style=st.sampled_from(
+        ["{grouped} kr", "{grouped} kr.", "{grouped},{ore:02d} kr.", "kr. {grouped}", "DKK {plain}", "{plain} kr"]
+    ),
+    before=no_digits,
+    after=no_digits,
+)
 def test_amounts_are_not_flagged(kroner, ore, style, before, after):
     grouped = f"{kroner:,}".replace(",", ".")
     if style == "{plain} kr" or style == "DKK {plain}":
@@ -114,13 +142,20 @@ def test_amounts_are_not_flagged(kroner, ore, style, before, after):
 
 
 @DETERMINISTIC
-@given(first=st.integers(1900, 2100), length=st.integers(0, 20),
-       separator=st.sampled_from(["-", "–", " - ", " til ", "/"]), before=no_digits, after=no_digits)
+@given(
+    first=st.integers(1900, 2100),
+    length=st.integers(0, 20),
+    separator=st.sampled_from(["-", "–", " - ", " til ", "/"]),
+    before=no_digits,
+    after=no_digits,
+)
 def test_year_ranges_are_not_flagged(first, length, separator, before, after):
     assert not contains_cpr_number(f"{before}{first}{separator}{first + length}{after}")
 
 
 def test_several_harmless_numbers_in_one_text():
-    text = ("Kurset 30-09-2008 kl. 09.00-15.30 koster 187.500 kr. for 2008-2009; ring 33 66 33 66 "
-            "eller +45 33663366. Hold 12, lokale 2.14.")
+    text = (
+        "Kurset 30-09-2008 kl. 09.00-15.30 koster 187.500 kr. for 2008-2009; ring 33 66 33 66 "
+        "eller +45 33663366. Hold 12, lokale 2.14."
+    )
     assert not contains_cpr_number(text)

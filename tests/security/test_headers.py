@@ -1,5 +1,6 @@
 """app.core.security: the security headers on every kind of response, Cache-Control per kind, HSTS only in
 production, the CSP overridable, and the cookies' attributes in production."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -50,19 +51,23 @@ def assert_security_headers(response) -> None:
 
 @pytest.fixture
 def run(app, fic_provider):
-    return factories.make_course_run(provider=fic_provider, days=(date(2026, 4, 14), date(2026, 4, 15),
-                                                                  date(2026, 7, 15)))
+    return factories.make_course_run(
+        provider=fic_provider, days=(date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15))
+    )
 
 
-@pytest.mark.parametrize("url, status", [
-    ("/login", 200),
-    ("/accessibility-statement", 200),
-    ("/healthz", 200),
-    ("/static/css/app.css", 200),
-    ("/static/js/app.js", 200),
-    ("/no-such-page", 404),
-    ("/runs", 302),  # anonymous: to the login
-])
+@pytest.mark.parametrize(
+    "url, status",
+    [
+        ("/login", 200),
+        ("/accessibility-statement", 200),
+        ("/healthz", 200),
+        ("/static/css/app.css", 200),
+        ("/static/js/app.js", 200),
+        ("/no-such-page", 404),
+        ("/runs", 302),  # anonymous: to the login
+    ],
+)
 def test_every_anonymous_response_carries_the_headers(client, url, status):
     response = client.get(url)
     response.close()
@@ -208,18 +213,25 @@ def test_production_cookies_are_secure_httponly_and_lax(production_client):
     user = factories.make_user(access_level="staff", email="sikker@test.dk")
     page = client.get("/login", base_url="https://kursus.example")
     https = {"base_url": "https://kursus.example", "headers": {"Referer": "https://kursus.example/"}}  # CSRF SSL check
-    response = client.post("/login", **https, data={
-        "csrf_token": csrf_token_from(page.get_data(as_text=True)), "email": user.email,
-        "password": factories.PASSWORD,
-    })
+    response = client.post(
+        "/login",
+        **https,
+        data={
+            "csrf_token": csrf_token_from(page.get_data(as_text=True)),
+            "email": user.email,
+            "password": factories.PASSWORD,
+        },
+    )
     assert response.status_code == 302
     session_cookie = set_cookies(response)["session"]
     for attribute in ("Secure", "HttpOnly", "SameSite=Lax"):
         assert attribute in session_cookie
     page = client.get("/runs", base_url="https://kursus.example")
-    response = client.post("/language", **https,
-                           data={"csrf_token": csrf_token_from(page.get_data(as_text=True)), "lang": "en",
-                                 "next": "/runs"})
+    response = client.post(
+        "/language",
+        **https,
+        data={"csrf_token": csrf_token_from(page.get_data(as_text=True)), "lang": "en", "next": "/runs"},
+    )
     lang_cookie = set_cookies(response)["lang"]
     for attribute in ("Secure", "HttpOnly", "SameSite=Lax"):
         assert attribute in lang_cookie

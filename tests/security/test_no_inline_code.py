@@ -1,6 +1,7 @@
 """What the Content-Security-Policy (script-src 'self'; style-src 'self') would refuse must not be in the
 templates: no inline <script> (only <script src=...>), no style="..." attributes, no on*="..." handlers, no
 javascript: URLs, no <style> blocks. And our own script does not need 'unsafe-eval'."""
+
 from __future__ import annotations
 
 import re
@@ -58,8 +59,11 @@ def test_our_script_needs_no_eval():
 
 def test_the_scan_catches_what_it_looks_for(tmp_path):
     bad = tmp_path / "bad.html"
-    bad.write_text('<div style="color: red" onclick="x()"><script>alert(1)</script><a href="javascript:x()">x</a>'
-                   "<style>p{}</style>", encoding="utf-8")
+    bad.write_text(
+        '<div style="color: red" onclick="x()"><script>alert(1)</script><a href="javascript:x()">x</a>'
+        "<style>p{}</style>",
+        encoding="utf-8",
+    )
     with pytest.raises(AssertionError) as failure:
         test_no_inline_script_style_or_handlers(bad)
     message = str(failure.value)

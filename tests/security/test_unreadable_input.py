@@ -1,6 +1,7 @@
 """Input no view could store: a NUL byte (PostgreSQL refuses it in text) or bytes that are not UTF-8, in the
 path, the query string or a form, answer 400 with the normal error page and change nothing; huge numbers in
 number fields are a message next to the field, never a database overflow. Ordinary Unicode passes."""
+
 from __future__ import annotations
 
 import io
@@ -87,8 +88,14 @@ HUGE = "9" * 40
 
 
 def test_huge_numbers_in_the_programme_form_are_field_errors(as_coordinator):
-    data = {"name": "Indsats", "starts_on": "2008-01-01", "ends_on": "2009-12-31", "target_deadline": "2009-12-31",
-            "target_runs": HUGE, "target_completed_staff": "9" * 5000}
+    data = {
+        "name": "Indsats",
+        "starts_on": "2008-01-01",
+        "ends_on": "2009-12-31",
+        "target_deadline": "2009-12-31",
+        "target_runs": HUGE,
+        "target_completed_staff": "9" * 5000,
+    }
     response = post_form(as_coordinator, "/programmes/new", data)
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -99,9 +106,12 @@ def test_huge_numbers_in_the_programme_form_are_field_errors(as_coordinator):
 
 def test_huge_numbers_in_the_allocation_form_are_field_errors(as_coordinator, fic_provider):
     programme = factories.make_programme()
-    response = post_form(as_coordinator, f"/programmes/{programme.id}/allocations",
-                         {"provider_id": str(fic_provider.id), "year": HUGE, "amount": HUGE},
-                         form_url=f"/programmes/{programme.id}")
+    response = post_form(
+        as_coordinator,
+        f"/programmes/{programme.id}/allocations",
+        {"provider_id": str(fic_provider.id), "year": HUGE, "amount": HUGE},
+        form_url=f"/programmes/{programme.id}",
+    )
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "Året skal være mellem 2000 og 2100." in page

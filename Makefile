@@ -53,8 +53,9 @@ run: $(VENV)/.runtime-installed assets translations demo ## start the demo serve
 	@$(FLASK) demo logins
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
-lint: $(VENV)/.dev-installed ## ruff
+lint: $(VENV)/.dev-installed ## ruff check and ruff format --check
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 BANDIT := $(BIN)/bandit -c pyproject.toml -q -r app scheduler config.py wsgi.py
 
@@ -66,6 +67,7 @@ audit-deps: $(VENV)/.dev-installed ## pip-audit the pinned requirements (exit 1:
 
 test: $(VENV)/.dev-installed assets translations ## run the whole test suite (TEST_DATABASE_URL selects PostgreSQL)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BANDIT) -lll
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

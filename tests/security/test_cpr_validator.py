@@ -32,12 +32,17 @@ def seventh_digits(year: int) -> list[int]:
 
 
 @st.composite
-def cpr_numbers(draw) -> str:
+def born_and_cpr(draw) -> tuple[date, str]:
+    """A date of birth and a CPR number that CPR could have given someone born that day."""
     born = draw(st.dates(min_value=date(1858, 1, 1), max_value=date(2057, 12, 31)))
     seventh = draw(st.sampled_from(seventh_digits(born.year)))
     rest = draw(st.integers(0, 999))
     separator = draw(st.sampled_from(["", "-", " ", "\u2010", "\u2013"]))
-    return f"{born:%d%m%y}{separator}{seventh}{rest:03d}"
+    return born, f"{born:%d%m%y}{separator}{seventh}{rest:03d}"
+
+
+def cpr_numbers():
+    return born_and_cpr().map(lambda pair: pair[1])
 
 
 @DETERMINISTIC
@@ -47,11 +52,40 @@ def test_every_valid_cpr_number_is_caught_wherever_it_stands(cpr, before, after)
 
 
 @DETERMINISTIC
-@given(cpr=cpr_numbers())
-def test_the_birth_date_is_read_in_the_century_the_serial_number_gives(cpr):
+@given(pair=born_and_cpr())
+def test_the_birth_date_is_read_in_the_century_the_serial_number_gives(pair):
+    born, cpr = pair
     digits = cpr.replace("-", "").replace(" ", "").replace("\u2010", "").replace("\u2013", "")
     year = cpr_birth_year(int(digits[4:6]), int(digits[6]))
-    date(year, int(digits[2:4]), int(digits[0:2]))  # a real date
+    assert date(year, int(digits[2:4]), int(digits[0:2])) == born  # the very day of birth, century and all
+
+
+#: CPR's century table (docs/privacy.md, "The CPR number check"): the seventh digit and the two-digit year
+#: give the century. Each row: seventh digit, two-digit year, year of birth.
+CENTURY_TABLE = [
+    *[(d, yy, 1900 + yy) for d in (0, 1, 2, 3) for yy in (0, 36, 37, 57, 58, 99)],
+    *[(d, yy, 2000 + yy) for d in (4, 9) for yy in (0, 36)],
+    *[(d, yy, 1900 + yy) for d in (4, 9) for yy in (37, 57, 58, 99)],
+    *[(d, yy, 2000 + yy) for d in (5, 6, 7, 8) for yy in (0, 36, 37, 57)],
+    *[(d, yy, 1800 + yy) for d in (5, 6, 7, 8) for yy in (58, 99)],
+]
+
+
+@pytest.mark.parametrize("seventh, yy, year", CENTURY_TABLE)
+def test_the_century_follows_cprs_table(seventh, yy, year):
+    assert cpr_birth_year(yy, seventh) == year
+
+
+@pytest.mark.parametrize(
+    "text, caught",
+    [
+        ("290200-5123", True),  # seventh digit 5, year 00: born 2000, a leap year (1800 was none)
+        ("290200-9123", True),  # seventh digit 9, year 00: born 2000
+        ("290200-3123", False),  # seventh digit 3, year 00: born 1900, no leap year
+    ],
+)
+def test_the_century_decides_29_february(text, caught):
+    assert contains_cpr_number(text) is caught
 
 
 @pytest.mark.parametrize(

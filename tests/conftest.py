@@ -127,3 +127,41 @@ def fic_provider(app):
 @pytest.fixture
 def provider_user(app, fic_provider):
     return factories.make_user(access_level="provider", provider=fic_provider, email="fic@test.dk", name="Frida FIC")
+
+
+# --- the clock ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock(monkeypatch):
+    """Every test runs at tests/clock.py's FROZEN_AT, not on the real clock (see `clock`)."""
+    from app.core import clock as seam
+    from tests.clock import FrozenClock
+
+    frozen = FrozenClock()
+    monkeypatch.setattr(seam, "source", frozen)
+    return frozen
+
+
+@pytest.fixture
+def clock(_frozen_clock):
+    """The test's clock behind app.core.clock: `clock.set(...)`, `clock.advance(days=1)`, `clock.today()`."""
+    return _frozen_clock
+
+
+# --- PostgreSQL-only tests ---------------------------------------------------------------------------
+
+
+def on_postgresql() -> bool:
+    return (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgres")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """`@pytest.mark.postgres_only(reason=...)`: skipped on SQLite, before any fixture, with the reason given
+    (what the test needs that SQLite has not); it runs in the TEST_DATABASE_URL pass of `make test`."""
+    marker = item.get_closest_marker("postgres_only")
+    if marker is not None and not on_postgresql():
+        reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else None)
+        assert reason, f"{item.nodeid}: postgres_only needs a reason"
+        pytest.skip(f"PostgreSQL only: {reason} (runs with TEST_DATABASE_URL)")

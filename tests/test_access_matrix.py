@@ -494,13 +494,15 @@ def build_world() -> dict[str, object]:
     db.session.add(outbox_failed)
     feed_token = feeds.ensure_token(feed_owner)
     # Accounts for the signed links and the coordinator's user actions, each used by one row only.
-    real_now = clock.utcnow()  # the links are signed on the real clock and must not have expired
+    signed_at = (
+        clock.utcnow()
+    )  # the links are signed on the seam's clock (frozen in the tests) and must not have expired
     invitee = f.make_user(
         "staff",
         password=None,
         name="Ida Inviteret",
         email="ida@test.dk",
-        invitation_sent_at=tokens.invitation_stamp(real_now),
+        invitation_sent_at=tokens.invitation_stamp(signed_at),
     )
     invitee_spare = f.make_user("staff", password=None, name="Ivan Uinviteret", email="ivan@test.dk")
     forgetful = f.make_user("staff", name="Glenn Glemsom", email="glenn@test.dk", staff_role=role_a)
@@ -511,10 +513,10 @@ def build_world() -> dict[str, object]:
     db.session.commit()
     # Mona has a confirmed authenticator app (and recovery codes) for the coordinator's reset; every persona
     # is halfway through setting one up (an unconfirmed secret: the login still needs the password only).
-    credential = mfa.start_enrolment(mfa_user, now=real_now)
-    assert mfa.confirm_enrolment(credential, pyotp.TOTP(credential.secret).at(real_now), now=real_now, pending=False)
+    credential = mfa.start_enrolment(mfa_user, now=signed_at)
+    assert mfa.confirm_enrolment(credential, pyotp.TOTP(credential.secret).at(signed_at), now=signed_at, pending=False)
     for user in users.values():
-        mfa.start_enrolment(user, now=real_now)
+        mfa.start_enrolment(user, now=signed_at)
     db.session.commit()
     reset_token, invitation_token = tokens.make_reset_token(forgetful), tokens.make_invitation_token(invitee)
     objects = {

@@ -1,13 +1,20 @@
-"""The one seam for wall-clock time. Services take `now`/`today` as parameters; views ask here."""
+"""The one seam for wall-clock time. Services take `now`/`today` as parameters; views ask here.
+
+Everything that reads domain time (`now`, `today`, `utcnow`, and the column defaults that use `utcnow`) reads
+it through `source`, the only place the application looks at the real clock. The tests replace `source` with
+a settable clock (tests/clock.py), so no test depends on the day it runs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 
 DEFAULT_TZ = "Europe/Copenhagen"
+UTC = ZoneInfo("UTC")
 
 
 def local_tz() -> ZoneInfo:
@@ -15,9 +22,19 @@ def local_tz() -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def wall_clock() -> datetime:
+    """The real clock, as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+#: Where now(), today() and utcnow() read the time: any callable returning an aware datetime.
+#: Looked up on every call, so replacing it also reaches the functions bound as column defaults.
+source: Callable[[], datetime] = wall_clock
+
+
 def now() -> datetime:
     """Aware datetime in the municipality's time zone."""
-    return datetime.now(local_tz())
+    return source().astimezone(local_tz())
 
 
 def today() -> date:
@@ -29,9 +46,9 @@ def as_utc(value: datetime | None) -> datetime | None:
     in UTC as they were written; PostgreSQL hands them back aware."""
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.replace(tzinfo=UTC)
 
 
 def utcnow() -> datetime:
     """Aware UTC datetime, for stored timestamps."""
-    return datetime.now(ZoneInfo("UTC"))
+    return source().astimezone(UTC)

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.core import clock
 from app.extensions import db, limiter
 from tests.conftest import csrf_token_from, post_form
 from tests.factories import PASSWORD
@@ -129,7 +130,7 @@ def _login(client, scene, who: str):
     second_step = urlsplit(response.location).path in ("/login/mfa", "/login/mfa/setup")
     assert second_step == (pending or name in scene.totp_secrets), f"unexpected login of {who}: {response.location}"
     if second_step and not pending:
-        response = post_form(client, "/login/mfa", {"code": pyotp.TOTP(scene.totp_secrets[name]).now()})
+        response = post_form(client, "/login/mfa", {"code": pyotp.TOTP(scene.totp_secrets[name]).at(clock.utcnow())})
         assert response.status_code == 302 and urlsplit(response.location).path != "/login"
 
 

@@ -60,15 +60,17 @@ def test_the_heartbeat_is_one_row_updated_in_place(app):
     assert rows[0].started_at.replace(tzinfo=UTC) <= NOW and rows[0].pid > 0
 
 
-def test_healthz_answers_503_when_the_heartbeat_is_old(app, client):
+def test_healthz_answers_503_when_the_heartbeat_is_old(app, client, clock):
     app.config["SCHEDULER"] = "external"
-    record_heartbeat(datetime.now(UTC) - timedelta(minutes=10))
+    record_heartbeat(clock.utcnow() - timedelta(minutes=10))
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json["scheduler"]["status"] == "stale"
     assert response.headers["Cache-Control"] == "no-store"
-    record_heartbeat(datetime.now(UTC))
+    record_heartbeat(clock.utcnow())
     assert client.get("/healthz").status_code == 200
+    clock.advance(minutes=5, seconds=1)  # /healthz reads the time from app.core.clock
+    assert client.get("/healthz").status_code == 503
 
 
 def test_healthz_counts_are_visible_over_http(app, client):

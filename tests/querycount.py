@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 from sqlalchemy import event
@@ -49,13 +50,28 @@ def lazy_loads_raise() -> Iterator[None]:
         event.remove(db.session, "do_orm_execute", refuse)
 
 
-def statements_for_get(client, url: str) -> list[str]:
+def statements_and_body_for_get(client, url: str) -> tuple[list[str], bytes]:
     """The statements one GET of `url` costs, its body read inside (a streamed export counts too), with
-    nothing in the identity map beforehand, as a request in production starts, and no lazy loading."""
+    nothing in the identity map beforehand, as a request in production starts, and no lazy loading; and
+    the body, to check that the page shows what was counted."""
     db.session.commit()
     db.session.expunge_all()
     with recorded_statements() as statements, lazy_loads_raise():
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
-        response.get_data()
-    return statements
+        body = response.get_data()
+    return statements, body
+
+
+def statements_for_get(client, url: str) -> list[str]:
+    return statements_and_body_for_get(client, url)[0]
+
+
+def assert_rows(body: bytes | str, pattern: str, at_least: int, where: str = "the page") -> int:
+    """Guard against a check that passes on nothing: `body` holds at least `at_least` matches of the regular
+    expression `pattern` (one per row). A list emptied by the date the suite runs on fails here, instead of
+    a query count or an escaping check quietly measuring an empty page."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    found = len(re.findall(pattern, text))
+    assert found >= at_least, f"{where}: {found} row(s) matching {pattern!r}, expected at least {at_least}"
+    return found

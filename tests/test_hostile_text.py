@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.header import decode_header, make_header
@@ -26,6 +27,7 @@ from app.notifications.compose import InvitationKind, Recipient
 from app.notifications.ical import one_line
 from app.reporting import exports
 from tests import factories
+from tests.querycount import assert_rows
 
 HOSTILE = 'Jens <script>alert(1)</script>; DROP\r\nBcc: evil@example.com "quoted" =HYPERLINK("x")'
 TITLE = 'Forløb <img src=x onerror=alert(1)>; Ærø, "hold 1"\r\nX-Injected: yes'
@@ -33,6 +35,7 @@ VENUE = 'Toftegårds Allé 7; 2500 Valby, "sal 2" <b>\\n</b>\nDROP TABLE'
 PROVIDER = 'Familien <i>i</i> Centrum; "FIC" =1+1'
 LONG_NAME = "Åse Ærø Østergård-" + "Kristiansdatter" * 12  # 198 characters, fits users.name (200)
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
+#: After the tests' frozen clock (tests/clock.py, 2 March 2026): the run is open and on the staff's list.
 DAYS = (date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15))
 STAMP = datetime(2026, 3, 2, 10, 15, tzinfo=UTC)
 
@@ -59,19 +62,26 @@ def scene(app):
 # --- pages -------------------------------------------------------------------------------------------
 
 
+#: The hostile texts as the pages must show them, escaped: each page is first checked to show its hostile
+#: row at all (a run list emptied by a passed deadline would otherwise pass the escaping check on nothing).
+ESCAPED_TITLE = "&lt;img src=x onerror=alert(1)&gt;"
+ESCAPED_PROVIDER = "Familien &lt;i&gt;i&lt;/i&gt; Centrum"
+
+
 def test_pages_show_hostile_text_escaped(client, login_as, coordinator, scene):
     run, hostile, _long, enrolments = scene
     login_as(coordinator)
-    for url in (
-        f"/runs/{run.id}",
-        "/runs",
-        "/users",
-        "/providers/",
-        f"/providers/{run.provider_id}",
-        f"/enrolments/{enrolments[0].id}/history",
-        f"/runs/{run.id}/enrolments",
+    for url, shown in (
+        (f"/runs/{run.id}", ESCAPED_TITLE),
+        ("/runs", ESCAPED_TITLE),
+        ("/users", ESCAPED_SCRIPT),
+        ("/providers/", ESCAPED_PROVIDER),
+        (f"/providers/{run.provider_id}", ESCAPED_PROVIDER),
+        (f"/enrolments/{enrolments[0].id}/history", ESCAPED_SCRIPT),
+        (f"/runs/{run.id}/enrolments", ESCAPED_TITLE),  # the on-behalf enrolment form
     ):
         page = client.get(url).get_data(as_text=True)
+        assert_rows(page, re.escape(shown), 1, where=url)
         assert "<script>alert(1)</script>" not in page, url
         assert "<img src=x" not in page, url
         assert "<i>i</i>" not in page, url
@@ -86,6 +96,7 @@ def test_staff_pages_show_hostile_text_escaped(client, login_as, scene):
     login_as(hostile)
     for url in ("/me/courses", f"/runs/{run.id}", "/runs"):
         page = client.get(url).get_data(as_text=True)
+        assert_rows(page, re.escape(ESCAPED_TITLE), 1, where=url)  # the run is listed: the check has a subject
         assert "<script>alert(1)</script>" not in page, url
         assert "<img src=x" not in page, url
     for url in ("/me/courses", f"/runs/{run.id}"):

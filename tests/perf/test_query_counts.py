@@ -17,23 +17,36 @@ from app.extensions import db
 from app.programmes.models import Programme
 from app.providers.models import Provider
 from tests import factories
-from tests.querycount import LazyLoad, lazy_loads_raise, statements_for_get
+from tests.querycount import LazyLoad, assert_rows, lazy_loads_raise, statements_and_body_for_get
 
 SIZES = (1, 10, 100)
 #: Issue 9's target for every page and export, with lazy loading refused (tests/querycount.py).
 BUDGET = 10
+#: Run dates after the tests' frozen clock (tests/clock.py): the staff list shows only runs still open.
 FUTURE = (date(2027, 3, 1), date(2027, 3, 2), date(2027, 6, 1))
+#: The lists are paged (RUNS_PER_PAGE, USERS_PER_PAGE: 25): a page shows at least this many of the rows.
+PAGE_ROWS = 20
+#: A grown row as the pages show it: tests/factories.py names runs "Kursusforløb <n>", people "Bruger <n>".
+RUN_ROW = r"Kursusforløb \d+"
+PERSON_ROW = r"Bruger \d+"
+#: The spreadsheet and the PDF are compressed: their rows are read back in tests/reporting, not here.
+EXPORT_ROWS = {"csv": PERSON_ROW, "xlsx": None, "pdf": None}
 
 
-def assert_constant(client, url: str, grow: Callable[[int], None]) -> dict[int, int]:
+def assert_constant(client, url: str, grow: Callable[[int], None], rows: str | None) -> dict[int, int]:
     """Grow the data to each size in SIZES, count the statements of GET `url` at each (any lazy load
-    fails the request), and check them against BUDGET."""
+    fails the request), and check them against BUDGET. `rows`: a regular expression matching each grown
+    row in the body; the page must show at least as many as were added (up to a page of PAGE_ROWS), so
+    the count is never taken of an empty list. None only where the body shows no row as such."""
     counts: dict[int, int] = {}
     have = 0
     for size in SIZES:
         grow(size - have)
         have = size
-        counts[size] = len(statements_for_get(client, url))
+        statements, body = statements_and_body_for_get(client, url)
+        counts[size] = len(statements)
+        if rows is not None:
+            assert_rows(body, rows, min(size, PAGE_ROWS), where=f"{url} with {size} row(s)")
     assert len(set(counts.values())) == 1, f"{url}: statements grow with the rows: {counts}"
     assert counts[SIZES[0]] <= BUDGET, f"{url}: {counts[SIZES[0]]} statements, budget {BUDGET}"
     return counts
@@ -75,37 +88,39 @@ def add_runs(scene: dict) -> Callable[[int], None]:
 def test_staff_run_list(client, login_as, scene):
     role = db.session.get(StaffRole, scene["role"])
     login_as(factories.make_user(access_level="staff", staff_role=role))
-    assert_constant(client, "/runs", add_runs(scene))
+    assert_constant(client, "/runs", add_runs(scene), RUN_ROW)
 
 
 def test_coordinator_run_list(client, login_as, coordinator, scene):
     login_as(coordinator)
-    assert_constant(client, "/runs", add_runs(scene))
+    assert_constant(client, "/runs", add_runs(scene), RUN_ROW)
 
 
 def test_coordinator_run_page_with_participants(client, login_as, coordinator, scene):
     login_as(coordinator)
-    assert_constant(client, f"/runs/{scene['run']}", add_participants(scene))
+    assert_constant(client, f"/runs/{scene['run']}", add_participants(scene), PERSON_ROW)
 
 
 def test_staff_run_page_with_participants(client, login_as, scene):
     """The run page as a staff member who may enrol (the enrol form, overlaps and seats are worked out)."""
     role = db.session.get(StaffRole, scene["role"])
     login_as(factories.make_user(access_level="staff", staff_role=role))
-    assert_constant(client, f"/runs/{scene['run']}", add_participants(scene))
+    # A staff member sees no other participant, only the seats left: the page must still offer the enrol form.
+    assert_constant(client, f"/runs/{scene['run']}", add_participants(scene), None)
+    assert_rows(client.get(f"/runs/{scene['run']}").get_data(), r'action="/runs/\d+/enrol"', 1)
 
 
 def test_provider_run_page_with_participants(client, login_as, scene):
     provider = db.session.get(Provider, scene["provider"])
     login_as(factories.make_user(access_level="provider", provider=provider))
-    assert_constant(client, f"/runs/{scene['run']}", add_participants(scene))
+    assert_constant(client, f"/runs/{scene['run']}", add_participants(scene), PERSON_ROW)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "pdf"])
 def test_participant_exports(client, login_as, coordinator, scene, fmt, caplog):
     caplog.set_level(logging.INFO)  # the download's log line must not read anything from the database
     login_as(coordinator)
-    assert_constant(client, f"/runs/{scene['run']}/participants.{fmt}", add_participants(scene))
+    assert_constant(client, f"/runs/{scene['run']}/participants.{fmt}", add_participants(scene), EXPORT_ROWS[fmt])
     assert any(f"downloaded as {fmt}" in r.getMessage() for r in caplog.records)
 
 
@@ -122,7 +137,7 @@ def test_my_courses(client, login_as, scene):
             factories.make_enrolment(run, user)
         db.session.commit()
 
-    assert_constant(client, "/me/courses", grow)
+    assert_constant(client, "/me/courses", grow, RUN_ROW)
 
 
 def test_user_list(client, login_as, coordinator, scene):
@@ -135,13 +150,13 @@ def test_user_list(client, login_as, coordinator, scene):
         for _ in range(k):
             factories.make_user(access_level="staff", staff_role_id=role_id, unit_id=unit_id)
 
-    assert_constant(client, "/users", grow)
+    assert_constant(client, "/users", grow, PERSON_ROW)
 
 
 def test_programme_dashboard(client, login_as, coordinator, scene):
     login_as(coordinator)
     add_participants(scene)(5)
-    assert_constant(client, f"/programmes/{scene['programme']}/dashboard", add_runs(scene))
+    assert_constant(client, f"/programmes/{scene['programme']}/dashboard", add_runs(scene), RUN_ROW)
 
 
 def test_lazy_loads_raise_inside_a_budgeted_request(app, scene):

@@ -238,6 +238,11 @@ def _withdraw_unsent_invitation(row: CalendarInvitation, now: datetime) -> bool:
     return True
 
 
+def invitation_dedupe_key(day_id: int, enrolment_id: int, sequence: int) -> str:
+    """The outbox dedupe key of a calendar mail: one per course day, enrolment and SEQUENCE."""
+    return f"invite:{day_id}:{enrolment_id}:{sequence}"
+
+
 def _queue(
     run: CourseRun,
     enrolment: Enrolment,
@@ -254,11 +259,10 @@ def _queue(
     msg = compose.invitation_message(
         day, recipient, kind, stamp=now, run_url=run_url(run.id), sequence=sequence, note=note
     )
-    dedupe_key = f"invite:{day.id}:{enrolment.id}:{sequence}"
     queued = outbox.enqueue(
         msg,
         kind=kind.value,
-        dedupe_key=dedupe_key,
+        dedupe_key=invitation_dedupe_key(day.id, enrolment.id, sequence),
         recipient_email=user.email,
         now=now,
         user_id=user.id,

@@ -22,11 +22,15 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from sqlalchemy import select
 
 from app.core.clock import as_utc  # noqa: F401 (the tests import it from here)
+from app.enrolment.models import Enrolment, EnrolmentStatus
+from app.extensions import db
 from app.notifications import compose, outbox
 from app.notifications.compose import InvitationKind, Recipient
 from app.notifications.ical import event_uid
+from app.notifications.invitations import invitation_dedupe_key
 from tests import factories
 
 #: The real method, taken when pytest imports this file, before any fixture replaces it.
@@ -252,11 +256,24 @@ def course_run(app):
     )
 
 
+def _enrolment_id(day, user) -> int:
+    """The user's enrolment on the day's run, added (flushed, not committed) when there is none yet."""
+    enrolment = db.session.scalar(
+        select(Enrolment).where(Enrolment.course_run_id == day.course_run_id, Enrolment.user_id == user.id)
+    )
+    if enrolment is None:
+        enrolment = Enrolment(course_run_id=day.course_run_id, user_id=user.id, status=EnrolmentStatus.CONFIRMED)
+        db.session.add(enrolment)
+        db.session.flush()
+    return enrolment.id
+
+
 @pytest.fixture
 def queue_invitation(app):
     """queue_invitation(day, user, kind=..., sequence=None, now=NOW) -> the OutboxMessage (or None when its
-    dedupe key is queued already), keyed as the scheduler's hooks will: dedupe
-    `invite:<day>:<user>:<sequence>:<kind>`, supersede `<event uid>|<attendee email>`. Does not commit."""
+    dedupe key is queued already), keyed as the calendar sync keys it (the dedupe key from
+    app.notifications.invitations, for the user's enrolment on the run; supersede `<event uid>|<attendee
+    email>`). Does not commit."""
 
     def queue(day, user, kind=InvitationKind.INVITATION, *, sequence=None, now=NOW):
         kind = InvitationKind(kind)
@@ -267,7 +284,7 @@ def queue_invitation(app):
         return outbox.enqueue(
             msg,
             kind=kind.value,
-            dedupe_key=f"invite:{day.id}:{user.id}:{sequence}:{kind.value}",
+            dedupe_key=invitation_dedupe_key(day.id, _enrolment_id(day, user), sequence),
             recipient_email=user.email,
             now=now,
             user_id=user.id,

@@ -33,8 +33,6 @@ from tests.notifications.conftest import RecordingHandler, SmtpServer, free_port
 
 #: The longest any one wait may take (a scheduler process starts in about a second).
 DEADLINE = 20
-POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgres")
-POSTGRES_ONLY = "PostgreSQL only: runs in the TEST_DATABASE_URL pass of make test"
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = DEADLINE, interval: float = 0.05):

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -364,7 +363,26 @@ def test_a_scheduler_that_loses_its_lock_stops_firing_at_once(running, tmp_path,
     assert scheduler.state == STATE_PAUSED
     assert any("LOST ITS LEADERSHIP LOCK" in r.getMessage() and r.levelno == logging.CRITICAL for r in caplog.records)
     count = len(deliveries)
-    time.sleep(0.5)  # proving that nothing happens takes a pause: five delivery intervals
+    # Nothing fires any more. Not proven by sleeping (a busy machine may not run the scheduler's thread at
+    # all meanwhile) but by waiting until the delivery job is five intervals overdue *and* the scheduler's
+    # loop has since looked at its jobs: a scheduler that still fired would have fired in that pass.
+    passes: list[datetime] = []
+    process_jobs = scheduler._process_jobs
+
+    def counted_pass():
+        passes.append(datetime.now(UTC))  # APScheduler's own (real) time, not the app's clock
+        return process_jobs()
+
+    scheduler._process_jobs = counted_pass  # the loop looks the method up on every pass
+    due = scheduler.get_job("send_due_notifications").next_run_time
+    overdue = max(due, datetime.now(UTC)) + timedelta(seconds=5 * 0.1)
+
+    def looked_when_overdue() -> bool:
+        scheduler.wakeup()
+        return any(when > overdue for when in passes)
+
+    wait_until(looked_when_overdue, "a pass of the scheduler's loop after the delivery job was overdue")
+    assert scheduler.get_job("send_due_notifications").next_run_time == due, "the job was not run"
     assert len(deliveries) == count, "nothing fired after the lock was lost"
     lock.release()
 

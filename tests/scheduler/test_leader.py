@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from sqlalchemy.pool import NullPool
 from config import TestingConfig, _database_url
 from scheduler import leader
 from scheduler.leader import LOCK_KEY, FileLock, PostgresAdvisoryLock, lock_for, lock_path, wait_for_leadership
-from tests.scheduler.conftest import POSTGRES, POSTGRES_ONLY
+from tests.scheduler.conftest import wait_until
 
 
 @pytest.fixture
@@ -98,7 +97,7 @@ def test_postgresql_gets_the_advisory_lock():
 # --- PostgreSQL: a session advisory lock ------------------------------------------------------------------
 
 
-postgres_only = pytest.mark.skipif(not POSTGRES, reason=POSTGRES_ONLY)
+postgres_only = pytest.mark.postgres_only(reason="a PostgreSQL advisory lock, taken by two sessions")
 
 
 @postgres_only
@@ -155,16 +154,31 @@ def test_an_unreachable_database_is_standby_not_a_crash(caplog, locks):
 # --- waiting ----------------------------------------------------------------------------------------------
 
 
+def counted_tries(lock) -> list[bool]:
+    """Record the outcome of each of `lock`'s try_acquire() calls (the list grows as the standby tries)."""
+    tries: list[bool] = []
+    try_acquire = lock.try_acquire
+
+    def counted() -> bool:
+        got = try_acquire()
+        tries.append(got)
+        return got
+
+    lock.try_acquire = counted
+    return tries
+
+
 def test_a_standby_says_so_once_and_takes_over_when_the_holder_lets_go(tmp_path, caplog, locks):
     caplog.set_level(logging.INFO, logger="scheduler")
     holder, standby = locks(FileLock(tmp_path / "l.lock")), locks(FileLock(tmp_path / "l.lock"))
     assert holder.try_acquire()
+    tries = counted_tries(standby)
     stop = threading.Event()
     result = []
     thread = threading.Thread(target=lambda: result.append(wait_for_leadership(standby, 0.05, stop)))
     thread.start()
     try:
-        time.sleep(0.3)  # six tries while the holder holds it
+        wait_until(lambda: len(tries) >= 6, "six tries while the holder holds it")  # counted, not slept through
         assert not result
         holder.release()
         thread.join(5)

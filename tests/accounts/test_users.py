@@ -123,6 +123,10 @@ def test_no_match_says_so(as_coordinator, people):
 def test_bad_filter_values_never_fail(as_coordinator, people, query):
     response = as_coordinator.get("/users", query_string=query)
     assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'href="/users/new"' in html  # the list page itself, not an error page
+    # a value that cannot be a filter is ignored (everyone listed) or matches nobody, and the page says which
+    assert (">Anna Andersen</a>" in html) != ("Ingen brugere passer til filtrene." in html)
 
 
 def test_pagination_keeps_the_filters(as_coordinator, app):
@@ -149,10 +153,14 @@ def test_list_has_no_n_plus_one(as_coordinator, app, fic_provider):
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        assert as_coordinator.get("/users").status_code == 200
+        response = as_coordinator.get("/users")
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
     assert len(statements) < 15
+    # the statements were counted on a page showing the rows, with their roles, units and providers
+    assert html.count("<tr") >= 25 and "Rolle " in html and "Enhed " in html and "Udbyder " in html
 
 
 # --- create -------------------------------------------------------------------------------------------
@@ -258,7 +266,11 @@ def test_edit_sets_a_new_password(as_coordinator, people):
 def test_edit_may_keep_its_own_email(as_coordinator, people):
     anna = people["anna"]
     data = valid(name=anna.name, email="ANNA@TEST.DK", staff_role_id=str(people["role"].id))
-    assert post_form(as_coordinator, f"/users/{anna.id}/edit", data).status_code == 302
+    response = post_form(as_coordinator, f"/users/{anna.id}/edit", data)
+    assert response.status_code == 302
+    db.session.refresh(anna)
+    assert anna.email == "anna@test.dk"
+    assert "Der findes allerede" not in as_coordinator.get(response.location).get_data(as_text=True)
 
 
 def test_edit_cannot_take_anothers_email(as_coordinator, people):

@@ -398,8 +398,15 @@ def test_the_run_form_warns_before_over_committing_and_saves_when_confirmed(as_c
 
 
 def test_a_price_within_the_budget_saves_without_a_warning(as_coordinator, form_ref):
+    before = run_count()
     response = post_form(as_coordinator, "/runs/new", run_payload(form_ref, price="25.000"), form_url="/runs/new")
     assert response.status_code == 302
+    saved = db.session.scalar(select(CourseRun).filter_by(title="Netværksmøder i praksis, hold 2"))
+    assert run_count() == before + 1 and saved.price_ore == 2_500_000
+    assert response.location.endswith(f"/runs/{saved.id}")
+    page = as_coordinator.get(response.location).get_data(as_text=True)
+    assert "Netværksmøder i praksis, hold 2" in page and "25.000 kr." in page
+    assert "Budgetrammen overskrides" not in page
 
 
 def test_the_edit_form_warns_when_the_new_price_is_over(as_coordinator, form_ref):

@@ -53,7 +53,8 @@ ROUNDS = 3
 NEWCOMERS = 10  # enrol while others cancel, after the rounds
 #: What a browser may get back from an enrolment: the redirect after success, a page, "already enrolled".
 FINE = {200, 302, 303, 409}
-POSTGRES_ONLY = "PostgreSQL only: runs in the TEST_DATABASE_URL pass of make test (.ci/run)"
+#: gunicorn's worker processes need a database server they can all reach: PostgreSQL.
+postgres_only = pytest.mark.postgres_only(reason="several gunicorn worker processes on one database server")
 
 
 @dataclass
@@ -176,9 +177,8 @@ def test_fifty_enrolments_at_once_through_a_threaded_server(server_app):
 @pytest.fixture
 def http_database():
     """PostgreSQL: an app on database `<TEST_DATABASE_URL's>_http` with a fresh schema, and its URL."""
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url or not url.startswith("postgres"):
-        pytest.skip(POSTGRES_ONLY)
+    url = os.environ.get("TEST_DATABASE_URL") or ""
+    assert url.startswith("postgres"), "a test using http_database is marked postgres_only"
     http_url = separate_postgres_database(url, "_http")
     app = database_app(http_url)
     create_schema(app)
@@ -210,6 +210,7 @@ def gunicorn_on(database_url: str, tmp_path: Path, workers: int = 4, **settings:
             raise
 
 
+@postgres_only
 def test_fifty_enrolments_at_once_through_gunicorn_on_postgresql(http_database, tmp_path):
     """gunicorn with 4 sync worker processes (separate connections, real row locks), as in production."""
     people = cast(STAFF + NEWCOMERS)
@@ -217,6 +218,7 @@ def test_fifty_enrolments_at_once_through_gunicorn_on_postgresql(http_database, 
         enrolment_rounds(host, port, people)
 
 
+@postgres_only
 def test_a_lock_held_too_long_asks_to_try_again_and_changes_nothing(http_database, tmp_path):
     """The run's row is locked (by another transaction) longer than ENROLMENT_LOCK_TIMEOUT: the enrolment
     gives up after that long and says "try again" (503, never a 500), and enrols nobody; once the lock

@@ -317,15 +317,14 @@ def test_a_wrong_password_is_a_failed_attempt(app, starttls_server, tls_files, c
 
 # --- two delivery jobs at once (PostgreSQL row locks) ---------------------------------------------------
 
-POSTGRES_ONLY = (
-    "PostgreSQL only: SKIP LOCKED needs row locks from a second connection; on SQLite the database write "
-    "lock serialises delivery jobs (run with TEST_DATABASE_URL)"
+postgres_only = pytest.mark.postgres_only(
+    reason="SKIP LOCKED needs row locks from a second connection; on SQLite the database write lock "
+    "serialises delivery jobs"
 )
 
 
+@postgres_only
 def test_a_mail_another_job_holds_is_skipped_not_doubled(smtp_config, course_run, people, queue_invitation):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip(POSTGRES_ONLY)
     for person in people:
         queue_invitation(course_run.days[0], person)
     db.session.commit()
@@ -364,11 +363,10 @@ class AnotherJobSendsTheLastMail(SmtpTransport):
         super().send(*args, outbox_id=outbox_id, **kwargs)
 
 
+@postgres_only
 def test_a_mail_taken_by_another_job_after_the_batch_was_chosen_is_not_sent_again(
     smtp_config, course_run, people, queue_invitation
 ):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip(POSTGRES_ONLY)
     for person in people:
         queue_invitation(course_run.days[0], person)
     db.session.commit()

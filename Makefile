@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 DKFDS := node_modules/dkfds/dist
 VENDOR := app/static/vendor/dkfds
 
-.PHONY: help run test lint bandit audit-deps assets translations messages db-upgrade demo screenshots clean
+.PHONY: help run test lint bandit audit-deps assets translations messages db-upgrade demo screenshots clean mutate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -70,6 +70,36 @@ test: $(VENV)/.dev-installed assets translations ## run the whole test suite (TE
 	$(BIN)/ruff format --check .
 	$(BANDIT) -lll
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# --- mutation testing: cosmic-ray on the three rule modules, each against its own tests (docs/testing.md) ---
+# Not part of `make test`: it changes the module on disk for every mutant and runs the tests again (minutes
+# per module). `make mutate MUTATE=INVITATIONS` runs one. Each rule: the module, the functions holding the
+# rule (empty: the whole module) and the tests that must kill its mutants. Paths are variables: modules move.
+MUTATE ?= SEATS FOLLOW_UP INVITATIONS
+MUTATE_DIR := .mutation
+MUTATE_SEATS := app/enrolment/services.py
+MUTATE_SEATS_FUNCS := _take_seat _release_seat _place _fill_from_waiting_list check_capacity_change
+MUTATE_SEATS_TESTS := tests/enrolment/test_services.py
+MUTATE_FOLLOW_UP := app/courses/services.py
+MUTATE_FOLLOW_UP_FUNCS := propose_follow_up_day fix_follow_up_day
+MUTATE_FOLLOW_UP_TESTS := tests/courses/test_follow_up.py tests/courses/test_runs_services.py
+MUTATE_INVITATIONS := app/notifications/invitations.py
+MUTATE_INVITATIONS_FUNCS := _wanted _withdraw_unsent_invitation
+MUTATE_INVITATIONS_TESTS := tests/notifications/test_invitations.py tests/notifications/test_cancel_after_update.py
+
+mutate: $(addprefix mutate-,$(MUTATE)) ## mutation testing of the seat, follow-up-day and invitation rules (slow)
+
+mutate-%: $(VENV)/.dev-installed
+	@git diff --quiet -- $(MUTATE_$*) || { echo "$(MUTATE_$*) has uncommitted changes: commit them first"; exit 1; }
+	@mkdir -p $(MUTATE_DIR)
+	$(BIN)/python -m tests.mutation.scope config $(MUTATE_$*) $(MUTATE_$*_TESTS) > $(MUTATE_DIR)/$*.toml
+	rm -f $(MUTATE_DIR)/$*.sqlite
+	$(BIN)/cosmic-ray init $(MUTATE_DIR)/$*.toml $(MUTATE_DIR)/$*.sqlite
+	$(if $(MUTATE_$*_FUNCS),$(BIN)/python -m tests.mutation.scope keep $(MUTATE_DIR)/$*.sqlite $(MUTATE_$*_FUNCS))
+	$(BIN)/cosmic-ray baseline $(MUTATE_DIR)/$*.toml
+	$(BIN)/cosmic-ray exec $(MUTATE_DIR)/$*.toml $(MUTATE_DIR)/$*.sqlite; git checkout -- $(MUTATE_$*)
+	$(BIN)/cr-report $(MUTATE_DIR)/$*.sqlite | tail -n 3
+	$(BIN)/python -m tests.mutation.scope survivors $(MUTATE_DIR)/$*.sqlite
 
 screenshots: $(VENV)/.dev-installed assets translations ## refresh docs/screenshots/*.png in Debian's Chromium
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_screenshots.py

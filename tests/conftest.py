@@ -165,3 +165,17 @@ def pytest_runtest_setup(item):
         reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else None)
         assert reason, f"{item.nodeid}: postgres_only needs a reason"
         pytest.skip(f"PostgreSQL only: {reason} (runs with TEST_DATABASE_URL)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _real_clock_moved():
+    """KP_REAL_CLOCK=2030-06-01 runs the suite with the *real* clock moved there (time-machine: datetime.now,
+    date.today, time.time), to show that no test depends on the day it runs: only app.core.clock tells time."""
+    moved_to = os.environ.get("KP_REAL_CLOCK")
+    if not moved_to:
+        yield None
+        return
+    import time_machine
+
+    with time_machine.travel(moved_to, tick=True) as traveller:
+        yield traveller

@@ -16,13 +16,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from app.core import clock
 from app.extensions import db
 from app.notifications import compose, outbox
 from app.notifications.compose import Recipient
@@ -97,7 +97,8 @@ def file_app(tmp_path) -> Iterator[Flask]:
 
 def queue_mails(prefix: str, n: int) -> list[str]:
     """Queue `n` notice mails, due now, in one commit; returns their Message-IDs (one per dedupe key)."""
-    now = datetime.now(UTC)
+    # The tests' frozen clock: in the past for the scheduler processes (they run on the real clock), so due.
+    now = clock.utcnow()
     message_ids = []
     for i in range(1, n + 1):
         key = f"scheduler-test:{prefix}:{i}"

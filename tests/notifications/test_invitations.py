@@ -142,6 +142,22 @@ def test_cancelling_before_the_invitations_went_out_withdraws_them(run):
     ]
 
 
+def test_a_withdrawn_invitation_leaves_nothing_to_cancel_later(run, coordinator):
+    """The invitations were withdrawn before they went out: the participant's calendar holds nothing, so a
+    later change of the run sends them nothing either (no cancellation of days they never had)."""
+    (staff,) = factories.make_eligible_staff(run, 1)
+    enrolment = enrol(run, staff)
+    services.cancel(staff, enrolment.id, NOW, TODAY)
+    db.session.commit()
+    held = db.session.scalars(select(CalendarInvitation).where(CalendarInvitation.enrolment_id == enrolment.id)).all()
+    assert [h.active for h in held] == [False] * 3
+    sent_before = len(outbox(recipient_email=staff.email))
+    data = run_data_of(run, teaching_day_1=date(2026, 3, 26))
+    course_services.update_course_run(coordinator, run, data, {}, 3, now=NOW, today=TODAY)
+    db.session.commit()
+    assert len(outbox(recipient_email=staff.email)) == sent_before
+
+
 def test_re_enrolling_after_a_cancellation_outranks_the_cancellation(run):
     (staff,) = factories.make_eligible_staff(run, 1)
     first = enrol(run, staff)

@@ -132,15 +132,30 @@ def provider_user(app, fic_provider):
 # --- the clock ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _frozen_clock(monkeypatch):
-    """Every test runs at tests/clock.py's FROZEN_AT, not on the real clock (see `clock`)."""
+@pytest.fixture(scope="session", autouse=True)
+def _session_clock():
+    """The frozen clock, in app.core.clock from the start of the session: module- and session-scoped fixtures
+    (the access matrix's world, signed links, logins) are built at FROZEN_AT too."""
     from app.core import clock as seam
     from tests.clock import FrozenClock
 
     frozen = FrozenClock()
-    monkeypatch.setattr(seam, "source", frozen)
-    return frozen
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(seam, "source", frozen)
+        yield frozen
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock(_session_clock, monkeypatch):
+    """Every test starts at tests/clock.py's FROZEN_AT, not on the real clock (see `clock`), and leaves the
+    clock there for the next test or fixture, whatever it moved."""
+    from app.core import clock as seam
+    from tests.clock import FROZEN_AT
+
+    _session_clock.set(FROZEN_AT)
+    monkeypatch.setattr(seam, "source", _session_clock)
+    yield _session_clock
+    _session_clock.set(FROZEN_AT)
 
 
 @pytest.fixture

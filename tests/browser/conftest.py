@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import smtplib
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,11 +25,12 @@ from tests.browser.harness import (
     chromium_available,
     launch_chromium,
 )
+from tests.clock import FROZEN_AT
 from tests.notifications.conftest import _REAL_CONNECT, LOOPBACK, RecordingHandler, SmtpServer, free_port
 
-#: The demo data is built around today, as `make run` does: the views read the real clock (app.core.clock), so
-#: the current programme's runs must lie after the real today for enrolment to be open.
-TODAY = datetime.now(ZoneInfo("Europe/Copenhagen")).date()
+#: The demo data is built around today, as `make run` does. The live server runs in this process, so its views
+#: read the tests' frozen clock (app.core.clock; tests/clock.py): the current programme's runs lie after it.
+TODAY = FROZEN_AT.astimezone(ZoneInfo("Europe/Copenhagen")).date()
 DEMO_PASSWORD = "kursus-demo-2008"  # noqa: S105 (app.demo.DEMO_PASSWORD, documented demo login)
 COORDINATOR = "koordinator@demo.test"
 STAFF = "medarbejder@demo.test"

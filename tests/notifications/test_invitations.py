@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app.courses import services as course_services
 from app.enrolment import services
 from app.extensions import db
+from app.notifications import jobs
 from app.notifications.ical import event_uid
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
 from tests import factories
@@ -156,6 +157,40 @@ def test_a_withdrawn_invitation_leaves_nothing_to_cancel_later(run, coordinator)
     course_services.update_course_run(coordinator, run, data, {}, 3, now=NOW, today=TODAY)
     db.session.commit()
     assert len(outbox(recipient_email=staff.email)) == sent_before
+
+
+def test_a_failed_invitation_is_cancelled_not_withdrawn(run, coordinator):
+    """An invitation the mail server refused stays failed (the coordinator may send it again from the outbox
+    page), so cancelling the enrolment cancels the days rather than quietly withdrawing the invitation."""
+    (staff,) = factories.make_eligible_staff(run, 1)
+    enrolment = enrol(run, staff)
+    for row in outbox(status=OutboxStatus.PENDING):
+        row.status = OutboxStatus.FAILED
+    db.session.commit()
+    services.cancel(coordinator, enrolment.id, NOW, TODAY)
+    db.session.commit()
+    rows = outbox(recipient_email=staff.email)
+    assert [r.status for r in rows if r.kind == "invitation"] == [OutboxStatus.FAILED] * 3
+    cancellations = [r for r in rows if r.kind == "cancellation"]
+    assert {calendar(r)[1].vevent.uid.value for r in cancellations} == {event_uid(d) for d in run.days}
+
+
+def test_cancelling_while_the_follow_up_confirmation_is_unsent_cancels_the_follow_up_day(run, coordinator):
+    """As with a moved date (tests/notifications/test_cancel_after_update.py): the follow-up job's update is
+    still waiting when the participant is cancelled, and their calendar holds the provisional follow-up day
+    from the delivered invitation, so only a CANCEL takes it out."""
+    (staff,) = factories.make_eligible_staff(run, 1)
+    enrolment = enrol(run, staff)
+    mark_all_sent()
+    evening = datetime(2026, 3, 30, 16, 30, tzinfo=UTC)  # teaching day 2, 18.30 in Copenhagen
+    assert jobs.confirm_follow_up(run.id, evening)
+    db.session.commit()
+    assert [r.kind for r in outbox(recipient_email=staff.email, status=OutboxStatus.PENDING)] == ["follow_up_confirmed"]
+    services.cancel(coordinator, enrolment.id, evening, date(2026, 3, 30))
+    db.session.commit()
+    pending = outbox(recipient_email=staff.email, status=OutboxStatus.PENDING)
+    cancellations = [r for r in pending if r.kind == "cancellation"]
+    assert [calendar(r)[1].vevent.uid.value for r in cancellations] == [event_uid(run.days[2])]
 
 
 def test_re_enrolling_after_a_cancellation_outranks_the_cancellation(run):

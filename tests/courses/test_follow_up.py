@@ -9,7 +9,8 @@ import pytest
 from flask_babel import force_locale
 
 from app.calendar.workdays import next_working_day
-from app.courses.services import FollowUpProposal, describe_proposal, propose_follow_up_day
+from app.courses.services import FollowUpProposal, describe_proposal, fix_follow_up_day, propose_follow_up_day
+from tests import factories
 
 GRUNDLOVSDAG = {date(2009, 6, 5): "Grundlovsdag (lukket fra kl. 12)"}
 XMAS_EVE = {date(2008, 12, 24): "Juleaftensdag"}
@@ -203,3 +204,43 @@ def test_description_follows_the_language(app):
         text = describe_proposal(propose_follow_up_day(date(2008, 10, 1), {}, language="en"))
     assert "January 2, 2009" in text
     assert "New Year's Day" in text
+
+
+# --- fix_follow_up_day: the follow-up job applies the rule again ----------------------------------------------
+# Teaching day 2 on 1 October 2008: + 3 months is New Year's Day, so the rule proposes Friday 2 January 2009.
+
+
+def follow_up_run(follow_up: date, proposed_on: date):
+    return factories.make_course_run(
+        days=(date(2008, 9, 30), date(2008, 10, 1), follow_up), follow_up_proposed_on=proposed_on
+    )
+
+
+def test_the_job_moves_the_follow_up_day_past_a_closed_day_added_since(app):
+    run = follow_up_run(date(2009, 1, 2), date(2009, 1, 2))
+    factories.make_closed_day(date(2009, 1, 2), "Lukket mellem jul og nytår")
+    assert fix_follow_up_day(run) is True
+    follow_up = run.days[2]
+    assert (follow_up.day, follow_up.sequence, run.follow_up_proposed_on) == (date(2009, 1, 5), 1, date(2009, 1, 5))
+    assert "Lukket mellem jul og nytår" in run.follow_up_reason
+
+
+def test_the_job_leaves_a_day_that_still_follows_the_rule(app):
+    run = follow_up_run(date(2009, 1, 2), date(2009, 1, 2))
+    assert fix_follow_up_day(run) is False
+    assert (run.days[2].day, run.days[2].sequence, run.follow_up_proposed_on) == (date(2009, 1, 2), 0, date(2009, 1, 2))
+
+
+def test_the_job_moves_the_day_back_when_a_closed_day_was_removed(app):
+    """Saved while 2 January was closed (proposal 5 January); the closed day is gone by the evening of day 2."""
+    run = follow_up_run(date(2009, 1, 5), date(2009, 1, 5))
+    assert fix_follow_up_day(run) is True
+    assert (run.days[2].day, run.days[2].sequence) == (date(2009, 1, 2), 1)
+
+
+def test_the_job_keeps_a_day_the_coordinator_chose(app):
+    run = follow_up_run(date(2009, 1, 9), date(2009, 1, 2))
+    assert run.follow_up_overridden
+    factories.make_closed_day(date(2009, 1, 2))
+    assert fix_follow_up_day(run) is False
+    assert (run.days[2].day, run.days[2].sequence) == (date(2009, 1, 9), 0)

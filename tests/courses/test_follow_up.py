@@ -9,7 +9,13 @@ import pytest
 from flask_babel import force_locale
 
 from app.calendar.workdays import next_working_day
-from app.courses.services import FollowUpProposal, describe_proposal, fix_follow_up_day, propose_follow_up_day
+from app.courses.services import (
+    MAX_SKIPPED_DAYS,
+    FollowUpProposal,
+    describe_proposal,
+    fix_follow_up_day,
+    propose_follow_up_day,
+)
 from tests import factories
 
 GRUNDLOVSDAG = {date(2009, 6, 5): "Grundlovsdag (lukket fra kl. 12)"}
@@ -153,6 +159,15 @@ def test_a_proposal_is_a_frozen_value():
 def test_a_season_of_closed_days_is_refused_rather_than_moving_for_months():
     closed = {date(2009, 1, 1) + timedelta(days=n): "Lukket" for n in range(120)}
     with pytest.raises(ValueError):
+        propose_follow_up_day(date(2008, 10, 1), closed)
+
+
+def test_exactly_max_skipped_days_are_passed_over_and_one_more_is_refused():
+    closed = {date(2009, 1, 1) + timedelta(days=n): "Lukket" for n in range(MAX_SKIPPED_DAYS)}
+    proposal = propose_follow_up_day(date(2008, 10, 1), closed)
+    assert (proposal.day, len(proposal.skipped)) == (date(2009, 3, 2), MAX_SKIPPED_DAYS)  # 60 days on: a Monday
+    closed[date(2009, 3, 2)] = "Lukket"
+    with pytest.raises(ValueError, match="no working day within 60 days"):
         propose_follow_up_day(date(2008, 10, 1), closed)
 
 

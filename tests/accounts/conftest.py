@@ -20,12 +20,9 @@ def private_instance_path(app, tmp_path):
 
 
 @pytest.fixture
-def fake_clock(monkeypatch):
-    """app.core.clock.utcnow under the test's control, starting at 2 December 2026, 09:00 UTC."""
+def fake_clock(clock):
+    """The tests' clock (tests/conftest.py) moved to 2 December 2026, 09:00 UTC; `fake_clock.advance(...)`."""
     from datetime import UTC, datetime
 
-    from tests.accounts.helpers import FakeClock
-
-    clock = FakeClock(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
-    monkeypatch.setattr("app.core.clock.utcnow", clock)
+    clock.set(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
     return clock

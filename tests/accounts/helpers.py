@@ -16,21 +16,6 @@ def is_logged_in(client) -> bool:
     return response.status_code == 302 and not response.location.startswith("/login")
 
 
-class FakeClock:
-    """A settable clock for app.core.clock.utcnow (sessions, tokens and the services read it there)."""
-
-    def __init__(self, start):
-        self.value = start
-
-    def __call__(self):
-        return self.value
-
-    def advance(self, **delta) -> None:
-        from datetime import timedelta
-
-        self.value = self.value + timedelta(**delta)
-
-
 def outbox_rows(kind: str | None = None):
     """The queued mails, oldest first (optionally of one kind)."""
     from sqlalchemy import select

@@ -16,6 +16,7 @@ from app.courses.services import (
     fix_follow_up_day,
     propose_follow_up_day,
 )
+from app.extensions import db
 from tests import factories
 
 GRUNDLOVSDAG = {date(2009, 6, 5): "Grundlovsdag (lukket fra kl. 12)"}
@@ -259,3 +260,11 @@ def test_the_job_keeps_a_day_the_coordinator_chose(app):
     factories.make_closed_day(date(2009, 1, 2))
     assert fix_follow_up_day(run) is False
     assert (run.days[2].day, run.days[2].sequence) == (date(2009, 1, 9), 0)
+
+
+def test_a_run_without_a_follow_up_day_is_left_alone(app):
+    run = follow_up_run(date(2009, 1, 2), date(2009, 1, 2))
+    run.days.remove(run.follow_up_day)
+    db.session.flush()
+    assert fix_follow_up_day(run) is False
+    assert [d.position for d in run.days] == [1, 2]

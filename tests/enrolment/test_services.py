@@ -153,6 +153,24 @@ def test_cancelling_a_confirmed_seat_promotes_the_first_on_the_waiting_list(run)
     assert run.seats_taken == 2
 
 
+def test_a_freed_seat_goes_only_to_the_runs_own_waiting_list(run):
+    """Another run's waiting list is not this run's: with nobody waiting here, the seat stays free."""
+    a, b, c = factories.make_eligible_staff(run, 3)
+    enrol(run, a), enrol(run, b)
+    waiting = enrol(run, c)
+    later = factories.make_course_run(days=DAYS, capacity=2, enrolment_deadline=date(2026, 4, 1))  # a higher id
+    later.eligible_roles.append(run.eligible_roles[0])
+    db.session.commit()
+    (d,) = factories.make_eligible_staff(later, 1)
+    leaving = enrol(later, d)
+    services.cancel(d, leaving.id, NOW, TODAY)
+    db.session.commit()
+    db.session.refresh(waiting)
+    db.session.refresh(later)
+    assert waiting.status == EnrolmentStatus.WAITLISTED
+    assert later.seats_taken == 0 and statuses(later) == [(d.id, EnrolmentStatus.CANCELLED)]
+
+
 def test_a_waiting_list_cancellation_closes_the_gap(run):
     staff = factories.make_eligible_staff(run, 5)
     enrolments = [enrol(run, s) for s in staff]

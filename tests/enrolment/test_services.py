@@ -171,6 +171,19 @@ def test_a_freed_seat_goes_only_to_the_runs_own_waiting_list(run):
     assert later.seats_taken == 0 and statuses(later) == [(d.id, EnrolmentStatus.CANCELLED)]
 
 
+def test_the_seat_counter_never_goes_below_zero(run):
+    """Releasing a seat is guarded in the UPDATE itself: a counter already at 0 (a row written by hand, a
+    repair gone wrong) stays at 0 rather than going negative."""
+    (a,) = factories.make_eligible_staff(run, 1)
+    enrolment = enrol(run, a)
+    run.seats_taken = 0
+    db.session.commit()
+    services.cancel(a, enrolment.id, NOW, TODAY)
+    db.session.commit()
+    db.session.refresh(run)
+    assert run.seats_taken == 0
+
+
 def test_a_waiting_list_cancellation_closes_the_gap(run):
     staff = factories.make_eligible_staff(run, 5)
     enrolments = [enrol(run, s) for s in staff]

@@ -171,6 +171,23 @@ def test_a_freed_seat_goes_only_to_the_runs_own_waiting_list(run):
     assert later.seats_taken == 0 and statuses(later) == [(d.id, EnrolmentStatus.CANCELLED)]
 
 
+def test_a_waiting_list_on_a_later_run_is_not_this_runs_either(run):
+    later = factories.make_course_run(days=DAYS, capacity=1, enrolment_deadline=date(2026, 4, 1))  # a higher id
+    role = factories.make_staff_role()
+    later.eligible_roles.append(role)
+    db.session.commit()
+    d, e = factories.make_eligible_staff(later, 2)
+    enrol(later, d)
+    waiting_there = enrol(later, e)
+    (a,) = factories.make_eligible_staff(run, 1)
+    leaving = enrol(run, a)
+    services.cancel(a, leaving.id, NOW, TODAY)
+    db.session.commit()
+    db.session.refresh(waiting_there)
+    db.session.refresh(run)
+    assert waiting_there.status == EnrolmentStatus.WAITLISTED and run.seats_taken == 0
+
+
 def test_the_seat_counter_never_goes_below_zero(run):
     """Releasing a seat is guarded in the UPDATE itself: a counter already at 0 (a row written by hand, a
     repair gone wrong) stays at 0 rather than going negative."""
@@ -323,7 +340,9 @@ def test_capacity_cannot_drop_below_confirmed(run):
     with pytest.raises(DomainError) as refused:
         services.check_capacity_change(run, 1)
     assert refused.value.field == "capacity"
-    services.check_capacity_change(run, 2)
+    services.check_capacity_change(run, 2)  # down to exactly the confirmed: allowed
+    services.check_capacity_change(run, 3)  # up: allowed
+    services.check_capacity_change(run, 500)
 
 
 def test_fill_free_seats_after_a_capacity_rise(run, coordinator):

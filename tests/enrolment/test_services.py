@@ -185,7 +185,9 @@ def test_a_waiting_list_on_a_later_run_is_not_this_runs_either(run):
     db.session.commit()
     db.session.refresh(waiting_there)
     db.session.refresh(run)
+    db.session.refresh(later)
     assert waiting_there.status == EnrolmentStatus.WAITLISTED and run.seats_taken == 0
+    assert later.seats_taken == 1  # the released seat was this run's alone
 
 
 def test_the_seat_counter_never_goes_below_zero(run):

@@ -36,6 +36,20 @@ access_log_format = (
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
+def on_starting(server):
+    # Production never serves a database that holds demo accounts (their password is public): checked once,
+    # in the master, before any worker starts; gunicorn then exits with status 1 and the reason.
+    app = server.app.wsgi()
+    if "sqlalchemy" not in getattr(app, "extensions", {}):
+        return  # not Kursusportalen (bench/hello_app.py)
+    from app.demo import DemoAccountsInProduction, refuse_demo_accounts
+
+    try:
+        refuse_demo_accounts(app)
+    except DemoAccountsInProduction as refusal:
+        raise SystemExit(str(refusal)) from None
+
+
 def when_ready(server):
     # Objects made while importing the app are never freed: keep the garbage collector from touching
     # (and so copying) those shared pages in every worker (gunicorn #1640).

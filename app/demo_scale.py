@@ -33,6 +33,7 @@ from app.courses.models import (
     run_methods,
 )
 from app.demo import DEMO_PASSWORD
+from app.demo import SCALE_EMAIL_DOMAIN as EMAIL_DOMAIN
 from app.enrolment.models import Attendance, Enrolment, EnrolmentStatus
 from app.extensions import db
 from app.programmes.models import Programme
@@ -40,7 +41,6 @@ from app.providers.models import Provider
 
 BATCH = 5000
 DAY_KINDS = (DayKind.TEACHING, DayKind.TEACHING, DayKind.FOLLOW_UP)
-EMAIL_DOMAIN = "scale.test"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,15 @@
 """Smoke test of a running installation over HTTP: health, staff login and enrolment, the invitation
 arriving at the mail server, the coordinator's participant export. Used by deploy/smoke.sh (and CI).
 
-    python deploy/smoke.py --base-url http://127.0.0.1:8000 --maildir /tmp/mail
+    python deploy/smoke.py --setup                       # a staff role, provider, programme and run
+    python deploy/smoke.py --base-url http://127.0.0.1:8000 --maildir /tmp/mail \
+        --staff sara@smoke.example --coordinator koordinator@smoke.example --password ...
 
-It reads the database only to pick a run the demo staff member may enrol in (the same rule the run list
-uses); everything the users do goes through HTTP, with a cookie jar like a browser's.
+A production installation never holds the demo data (its password is public), so the smoke test brings its
+own: `--setup` writes what a coordinator would set up on the first day, and deploy/smoke.sh creates the two
+accounts with `flask users create`, as docs/operations.md tells an operator to. The test reads the database
+only to pick the run the staff member may enrol in (the same rule the run list uses); everything the users
+do goes through HTTP, with a cookie jar like a browser's.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import urllib.request
 from email import message_from_bytes
 from email.policy import default as default_policy
 
-COORDINATOR = "koordinator@demo.test"
+STAFF_ROLE = "Sagsbehandler"
 
 
 class _LoopbackCookies(http.cookiejar.DefaultCookiePolicy):
@@ -82,38 +87,88 @@ def wait_for(what: str, predicate, timeout: float):
     check(False, f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def pick_enrolment() -> tuple[str, str, int, set[str]]:
-    """A demo staff member and a standard run with a free seat they may enrol in and aren't enrolled in
-    yet (so the enrolment is confirmed at once and invited; a special run's waits for approval): their
-    email and name, the run's id and the calendar UIDs of its teaching days."""
+def set_up() -> None:
+    """What a coordinator sets up on the first day, written once: a staff role, a method, a provider, a
+    programme with this year's budget and a published standard run open to the role, its two teaching days
+    four and five weeks ahead (weekdays) and the follow-up day three months later."""
+    from datetime import time as clock_time
+    from datetime import timedelta
+
+    from dateutil.relativedelta import relativedelta
+
+    from app import create_app
+    from app.accounts.models import StaffRole
+    from app.core import clock
+    from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
+    from app.extensions import db
+    from app.programmes.models import BudgetAllocation, Programme
+    from app.providers.models import Provider
+
+    with create_app().app_context():
+        today = clock.today()
+        day_one = today + timedelta(weeks=4)
+        day_one += timedelta(days=(7 - day_one.weekday()) % 7)  # a Monday
+        follow_up = day_one + timedelta(days=1) + relativedelta(months=3)
+        while follow_up.weekday() >= 5:  # a weekday
+            follow_up += timedelta(days=1)
+        days = (day_one, day_one + timedelta(days=1), follow_up)
+        role = StaffRole(name=STAFF_ROLE, name_en="Caseworker")
+        provider = Provider(name="Familien i Centrum", contact_email="kontakt@fic.example")
+        programme = Programme(
+            name="Tidlig inddragelse af forældre",
+            starts_on=today.replace(month=1, day=1),
+            ends_on=today.replace(month=12, day=31) + relativedelta(years=1),
+            target_deadline=today.replace(month=12, day=31) + relativedelta(years=1),
+            target_runs=1,
+            target_completed_staff=20,
+        )
+        programme.allocations.append(BudgetAllocation(provider=provider, year=today.year, amount_ore=10_000_000))
+        run = CourseRun(
+            programme=programme,
+            provider=provider,
+            title="Familierådslagning i praksis",
+            kind=RunKind.STANDARD,
+            status=RunStatus.PUBLISHED,
+            capacity=20,
+            enrolment_deadline=day_one - timedelta(days=7),
+            venue="Kursuscenter Valby",
+            price_ore=0,
+        )
+        run.eligible_roles.append(role)
+        run.methods.append(Method(name="Familierådslagning"))
+        kinds = (DayKind.TEACHING, DayKind.TEACHING, DayKind.FOLLOW_UP)
+        for position, (day, kind) in enumerate(zip(days, kinds, strict=True), 1):
+            run.days.append(
+                CourseDay(kind=kind, position=position, day=day, starts_at=clock_time(9), ends_at=clock_time(15, 30))
+            )
+        db.session.add(run)
+        db.session.commit()
+        print(f"smoke: set up run {run.id} ({days[0]}, {days[1]}, follow-up {days[2]})")
+
+
+def pick_enrolment(email: str) -> tuple[str, int, set[str]]:
+    """A standard run with a free seat that the staff member `email` may enrol in and isn't enrolled in yet
+    (so the enrolment is confirmed at once and invited): their name, the run's id and the calendar UIDs of
+    its teaching days."""
     from sqlalchemy import select
 
     from app import create_app
     from app.accounts.models import User
     from app.core import clock
-    from app.core.access import AccessLevel
     from app.courses.models import CourseRun
     from app.enrolment.services import active_enrolment, self_enrolment_refusal
     from app.extensions import db
     from app.notifications.ical import event_uid
 
     with create_app().app_context():
-        runs = [
-            r
-            for r in db.session.scalars(select(CourseRun).order_by(CourseRun.id))
-            if not r.is_special and r.seats_left > 0
-        ]
-        staff = db.session.scalars(
-            select(User)
-            .where(User.access_level == AccessLevel.STAFF, User.email.like("medarbejder%@demo.test"))
-            .order_by(User.email)
-        )
-        for user in staff:
-            for run in runs:
-                may_enrol = self_enrolment_refusal(user, run, clock.today()) is None
-                if may_enrol and active_enrolment(user.id, run.id) is None:
-                    return user.email, user.name, run.id, {event_uid(day) for day in run.teaching_days}
-    check(False, "no standard run with a free seat is open to a demo staff member")
+        user = db.session.scalar(select(User).filter_by(email=email))
+        check(user is not None, f"no user {email}")
+        for run in db.session.scalars(select(CourseRun).order_by(CourseRun.id)):
+            if run.is_special or run.seats_left <= 0:
+                continue
+            if self_enrolment_refusal(user, run, clock.today()) is None and active_enrolment(user.id, run.id) is None:
+                return user.name, run.id, {event_uid(day) for day in run.teaching_days}
+    check(False, f"no standard run with a free seat is open to {email}")
     raise AssertionError  # unreachable
 
 
@@ -138,10 +193,18 @@ def invitations_for(maildir: str, email: str, uids: set[str]):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-url", required=True)
-    parser.add_argument("--maildir", required=True)
-    parser.add_argument("--password", default="kursus-demo-2008")
+    parser.add_argument("--setup", action="store_true", help="write the run to enrol in, and stop")
+    parser.add_argument("--base-url")
+    parser.add_argument("--maildir")
+    parser.add_argument("--staff", help="the staff member's email")
+    parser.add_argument("--coordinator", help="the coordinator's email")
+    parser.add_argument("--password", help="both accounts' password")
     args = parser.parse_args()
+    if args.setup:
+        set_up()
+        return 0
+    if not (args.base_url and args.maildir and args.staff and args.coordinator and args.password):
+        parser.error("--base-url, --maildir, --staff, --coordinator and --password are needed")
 
     anonymous = Client(args.base_url)
 
@@ -156,7 +219,8 @@ def main() -> int:
     check(health["scheduler"]["status"] == "ok", f"scheduler not ok: {health}")
     print(f"smoke: healthz ok {health}")
 
-    email, name, run_id, uids = pick_enrolment()
+    email = args.staff
+    name, run_id, uids = pick_enrolment(email)
     staff = Client(args.base_url)
     staff.log_in(email, args.password)
     token = staff.csrf_token(f"/runs/{run_id}")
@@ -172,7 +236,7 @@ def main() -> int:
     print(f"smoke: {len(mails)} invitations delivered: {', '.join(str(m['Subject']) for m in mails)}")
 
     coordinator = Client(args.base_url)
-    coordinator.log_in(COORDINATOR, args.password)
+    coordinator.log_in(args.coordinator, args.password)
     status, headers, body = coordinator.request(f"/runs/{run_id}/participants.csv")
     check(status == 200 and "text/csv" in headers.get("Content-Type", ""), f"export answered {status}")
     check(name in body.decode("utf-8-sig", "replace"), "the export lacks the new participant")

@@ -1,7 +1,13 @@
 # Kursusportalen: `make run` (demo server) and `make test` (whole suite). `make help` lists the rest.
 SHELL := /bin/bash
-PYTHON ?= python3.11
-VENV := .venv
+# The newest supported Python on PATH (3.13, 3.12, 3.11; then plain python3 if it is one of those).
+# `make PYTHON=/path/to/python3.x ...` overrides it; VENV= names another virtualenv (CI's second interpreter).
+SUPPORTED_PYTHONS := python3.13 python3.12 python3.11 python3
+PYTHON_OK := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+ifndef PYTHON
+PYTHON := $(shell for p in $(SUPPORTED_PYTHONS); do $$p -c '$(PYTHON_OK)' 2>/dev/null && { echo $$p; break; }; done)
+endif
+VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 DKFDS := node_modules/dkfds/dist
@@ -13,6 +19,11 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(BIN)/activate:
+	@if [ -z "$(PYTHON)" ] || ! $(PYTHON) -c '$(PYTHON_OK)' 2>/dev/null; then \
+	  echo "Kursusportalen needs Python 3.11, 3.12 or 3.13 with venv: $(if $(PYTHON),$(PYTHON) is not one,none was found on PATH).";\
+	  echo "Install the distribution's Python (Debian/Ubuntu: apt-get install python3 python3-venv) or run";\
+	  echo "make PYTHON=/path/to/python3.x $(MAKECMDGOALS)"; exit 1; fi
+	@echo "Using $(PYTHON): $$($(PYTHON) --version) -> $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 

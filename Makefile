@@ -1,5 +1,7 @@
 # Kursusportalen: `make run` (demo server) and `make test` (whole suite). `make help` lists the rest.
 SHELL := /bin/bash
+#: The interpreter .venv is created with (Python 3.11 or newer): `make PYTHON=python3.12 run`.
+#: It matters only when .venv is created; `make clean` first to change it.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin

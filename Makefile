@@ -1,7 +1,8 @@
 # Kursusportalen: `make run` (demo server) and `make test` (whole suite). `make help` lists the rest.
 SHELL := /bin/bash
 # The newest supported Python on PATH (3.13, 3.12, 3.11; then plain python3 if it is one of those).
-# `make PYTHON=/path/to/python3.x ...` overrides it; VENV= names another virtualenv (CI's second interpreter).
+# `make PYTHON=/path/to/python3.x ...` overrides it (it matters only when the virtualenv is created: `make clean`
+# first to change it); VENV= names another virtualenv (CI's second interpreter).
 SUPPORTED_PYTHONS := python3.13 python3.12 python3.11 python3
 PYTHON_OK := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
 ifndef PYTHON

@@ -10,7 +10,7 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 #: gunicorn's rule of thumb is 2 x cores + 1; on a 2-core box with PostgreSQL beside it 2 workers measured
-#: as fast as 5 (../shared/research §4.2), so the default is capped at 2 x cores + 1 and 12.
+#: as fast as 5 (docs/technical-notes.md#performance-ceiling), so the default is capped at 2 x cores + 1 and 12.
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 12)))
 worker_class = "sync"
 #: A request that takes longer than this is killed; exports of a national data set finish well inside it.

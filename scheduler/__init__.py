@@ -1,4 +1,4 @@
-"""The scheduler (APScheduler 3.x, TECHNICAL-NOTES §1): thin pollers over our own tables.
+"""The scheduler (APScheduler 3.x, docs/technical-notes.md#scheduler): thin pollers over our own tables.
 
 `build_scheduler(app)` registers the periodic jobs of `app.notifications.jobs` with stable ids, each run
 inside `app.app_context()` with `now=app.core.clock.now()`:

@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 from app.core.access import AccessLevel
+from app.core.fields import id_choices as id_choices  # the views import it from here
 from app.core.i18n import _l
 
 #: Danish labels of the access levels, for selects, lists and filters.
@@ -104,11 +105,6 @@ def _access_level(value) -> AccessLevel | None:
     if value is None or value == "":
         return None
     return AccessLevel(value)
-
-
-def id_choices(empty_label: str, records: list[tuple[int, str]]) -> list[SelectChoice]:
-    """Choices for an IdSelectField: the "none" option first, then (id, label) pairs."""
-    return [SelectChoice("", empty_label)] + [SelectChoice(str(record_id), label) for record_id, label in records]
 
 
 class IdSelectField(SelectField):

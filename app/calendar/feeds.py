@@ -1,4 +1,4 @@
-"""The personal calendar feed (webcal subscription) and the per-run .ics download (TECHNICAL-NOTES §2).
+"""The personal calendar feed (webcal subscription) and the per-run .ics download (docs/technical-notes.md#calendar).
 
 What goes into a person's feed (`feed_entries_for`):
 - every day of the runs where their enrolment is confirmed (completed runs included: completion is not a

@@ -21,10 +21,6 @@ from app.extensions import db
 
 bp = Blueprint("courses", __name__)
 
-C = AccessLevel.COORDINATOR
-#: Ids in URLs: larger numbers are 404 from routing instead of an "integer out of range" from PostgreSQL.
-ID = "int"  # capped at 2**31-1 by the app-wide converter
-
 
 def _show_error(form, exc: DomainError) -> None:
     """Put a service's refusal next to the field it concerns, or flash it when it concerns none."""
@@ -103,7 +99,7 @@ def _my_enrolments(user, page) -> tuple[dict, dict]:
     return mine, enrolment_services.waitlist_positions(waiting)
 
 
-@bp.get(f"/runs/<{ID}:run_id>")
+@bp.get("/runs/<int:run_id>")
 @allow(*ALL_LEVELS, check=services.can_view_run)
 def run_detail(run_id: int):
     """One run with its days and the follow-up proposal; actions for the coordinator."""
@@ -175,7 +171,7 @@ def _proposal_requested() -> bool:
 
 
 @bp.route("/runs/new", methods=["GET", "POST"])
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def run_create():
     """Create a run (saved as a draft) with its two teaching days and its follow-up day."""
     form, budget = _run_form(), None
@@ -193,8 +189,8 @@ def run_create():
     return render_template("courses/run_edit.html", form=form, run=None, budget=budget, proposed=_proposal_requested())
 
 
-@bp.route(f"/runs/<{ID}:run_id>/edit", methods=["GET", "POST"])
-@allow(C)
+@bp.route("/runs/<int:run_id>/edit", methods=["GET", "POST"])
+@allow(AccessLevel.COORDINATOR)
 def run_edit(run_id: int):
     """Change a draft or published run; days that change get a new calendar sequence."""
     run = db.get_or_404(CourseRun, run_id)
@@ -232,22 +228,22 @@ def _run_action(run_id: int, action, message: str):
     return redirect(url_for(".run_detail", run_id=run_id))
 
 
-@bp.post(f"/runs/<{ID}:run_id>/publish")
-@allow(C)
+@bp.post("/runs/<int:run_id>/publish")
+@allow(AccessLevel.COORDINATOR)
 def run_publish(run_id: int):
     """Publish a draft: staff of the eligible roles can now see and enrol."""
     return _run_action(run_id, services.publish_course_run, _("Kursusforløbet %(title)s er offentliggjort."))
 
 
-@bp.post(f"/runs/<{ID}:run_id>/cancel-run")
-@allow(C)
+@bp.post("/runs/<int:run_id>/cancel-run")
+@allow(AccessLevel.COORDINATOR)
 def run_cancel(run_id: int):
     """Cancel a draft or published run."""
     return _run_action(run_id, services.cancel_course_run, _("Kursusforløbet %(title)s er aflyst."))
 
 
 @bp.get("/runs/follow-up-proposal")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def follow_up_proposal():
     """JSON {"day", "text"}: the follow-up proposal for ?teaching_day_2=YYYY-MM-DD (for the form's script)."""
     teaching_day_2 = parse_iso_date(request.args.get("teaching_day_2"))
@@ -267,14 +263,14 @@ def follow_up_proposal():
 
 
 @bp.get("/methods")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def method_list():
     """The methods runs can teach, with how many runs use each."""
     return render_template("courses/method_list.html", methods=services.list_methods_with_usage())
 
 
 @bp.route("/methods/new", methods=["GET", "POST"])
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def method_create():
     """Add a method."""
     form = MethodForm()
@@ -290,8 +286,8 @@ def method_create():
     return render_template("courses/method_edit.html", form=form, method=None)
 
 
-@bp.route(f"/methods/<{ID}:method_id>/edit", methods=["GET", "POST"])
-@allow(C)
+@bp.route("/methods/<int:method_id>/edit", methods=["GET", "POST"])
+@allow(AccessLevel.COORDINATOR)
 def method_edit(method_id: int):
     """Rename or describe a method."""
     method = db.get_or_404(Method, method_id)
@@ -310,8 +306,8 @@ def method_edit(method_id: int):
     )
 
 
-@bp.post(f"/methods/<{ID}:method_id>/delete")
-@allow(C)
+@bp.post("/methods/<int:method_id>/delete")
+@allow(AccessLevel.COORDINATOR)
 def method_delete(method_id: int):
     """Delete a method no run uses."""
     method = db.get_or_404(Method, method_id)

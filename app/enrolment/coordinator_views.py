@@ -25,9 +25,6 @@ from app.enrolment.models import Enrolment, EnrolmentEvent, EnrolmentStatus
 from app.enrolment.views import bp
 from app.extensions import db
 
-C, P = AccessLevel.COORDINATOR, AccessLevel.PROVIDER
-
-
 # --------------------------------------------------------------------------------------------------
 # The run page's participants section
 # --------------------------------------------------------------------------------------------------
@@ -164,7 +161,7 @@ def _enrolment_action(
 
 
 @bp.route("/runs/<int:run_id>/enrolments", methods=["GET", "POST"])
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_create(run_id: int):
     """The coordinator enrols a staff member (by email) on their behalf: confirmed or waiting list."""
     run = db.get_or_404(CourseRun, run_id)
@@ -196,7 +193,7 @@ def enrolment_create(run_id: int):
 
 
 @bp.post("/enrolments/<int:enrolment_id>/cancel")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_cancel(enrolment_id: int):
     """The coordinator cancels an enrolment; a freed seat goes to the first on the waiting list."""
     return _enrolment_action(
@@ -207,7 +204,7 @@ def enrolment_cancel(enrolment_id: int):
 
 
 @bp.post("/enrolments/<int:enrolment_id>/approve")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_approve(enrolment_id: int):
     """Approve a requested enrolment: confirmed while seats are left, else onto the waiting list."""
     return _enrolment_action(
@@ -218,7 +215,7 @@ def enrolment_approve(enrolment_id: int):
 
 
 @bp.post("/enrolments/<int:enrolment_id>/reject")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_reject(enrolment_id: int):
     """Reject a requested enrolment."""
     return _enrolment_action(
@@ -229,7 +226,7 @@ def enrolment_reject(enrolment_id: int):
 
 
 @bp.post("/enrolments/<int:enrolment_id>/promote")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_promote(enrolment_id: int):
     """Give a free seat to this person on the waiting list (the coordinator's choice of order)."""
     return _enrolment_action(
@@ -254,7 +251,7 @@ def _target_label(run: CourseRun) -> str:
 
 
 @bp.route("/enrolments/<int:enrolment_id>/move", methods=["GET", "POST"])
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_move(enrolment_id: int):
     """Move a participant to another published run of the same programme, keeping the history."""
     enrolment = db.get_or_404(Enrolment, enrolment_id, options=[joinedload(Enrolment.user), joinedload(Enrolment.run)])
@@ -276,7 +273,7 @@ def enrolment_move(enrolment_id: int):
 
 
 @bp.get("/enrolments/<int:enrolment_id>/history")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_history(enrolment_id: int):
     """Everything that happened to one enrolment: what, when and who (a person or the system)."""
     enrolment = db.get_or_404(
@@ -315,7 +312,7 @@ def may_record_attendance(user, run_id: int, day_id: int) -> bool:
 
 
 @bp.route("/runs/<int:run_id>/days/<int:day_id>/attendance", methods=["GET", "POST"])
-@allow(C, P, check=may_record_attendance)
+@allow(AccessLevel.COORDINATOR, AccessLevel.PROVIDER, check=may_record_attendance)
 def attendance_edit(run_id: int, day_id: int):
     """Tick who was present on one course day (coordinator; the run's provider)."""
     run = db.get_or_404(CourseRun, run_id)
@@ -367,7 +364,7 @@ def attendance_edit(run_id: int, day_id: int):
 
 
 @bp.post("/runs/<int:run_id>/complete")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def run_complete(run_id: int):
     """Mark a run completed: all its days have passed and attendance is registered for everyone."""
     run = db.get_or_404(CourseRun, run_id)

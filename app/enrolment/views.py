@@ -24,8 +24,6 @@ from app.programmes.feedback import feedback_links
 
 bp = Blueprint("enrolment", __name__)
 
-S = AccessLevel.STAFF
-
 
 def run_page_context(run: CourseRun) -> dict:
     """What the run page needs about enrolments, for the current user's access level."""
@@ -132,7 +130,7 @@ def _enrolled_message(enrolment: Enrolment) -> str:
 
 
 @bp.post("/runs/<int:run_id>/enrol")
-@allow(S, check=may_use_run)
+@allow(AccessLevel.STAFF, check=may_use_run)
 def enrol(run_id: int):
     """A staff member enrols themself: confirmed while seats are left, else on the waiting list (or
     awaiting approval where the run requires it)."""
@@ -169,7 +167,7 @@ def enrol(run_id: int):
 
 
 @bp.post("/runs/<int:run_id>/cancel")
-@allow(S, check=may_use_run)
+@allow(AccessLevel.STAFF, check=may_use_run)
 def cancel(run_id: int):
     """A staff member cancels their own enrolment (until the enrolment deadline); a freed seat goes to the
     first on the waiting list in the same transaction."""
@@ -193,7 +191,7 @@ def cancel(run_id: int):
 
 
 @bp.get("/me/courses")
-@allow(S)
+@allow(AccessLevel.STAFF)
 def my_courses():
     """ "Mine kurser": the staff member's runs with status, every course day, attendance and completion, and
     the calendar section (the personal feed's address, if created: GET never creates it)."""

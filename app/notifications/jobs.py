@@ -1,4 +1,4 @@
-"""The scheduler's jobs: thin pollers over our own tables (TECHNICAL-NOTES §1).
+"""The scheduler's jobs: thin pollers over our own tables (docs/technical-notes.md#scheduler).
 
 Each job takes `now` (an aware datetime), runs its own transactions and commits, so it can be called by the
 scheduler (`scheduler/`), by a test with an injected clock, or by hand from `flask shell`. What is due is

@@ -1,4 +1,4 @@
-"""The transactional mail outbox (TECHNICAL-NOTES §4): mails are queued as rows inside the caller's
+"""The transactional mail outbox (docs/technical-notes.md#outbox): mails are queued as rows inside the caller's
 transaction and delivered later by a job.
 
 What is guaranteed, and what is not:

@@ -9,10 +9,9 @@ import logging
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from app.calendar import feeds, services
-from app.calendar.forms import ClosedDayFilterForm, ClosedDayForm
+from app.calendar.forms import CalendarTokenForm, ClosedDayFilterForm, ClosedDayForm
 from app.calendar.models import ClosedDay
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
@@ -119,8 +118,12 @@ def closed_day_delete(closed_day_id: int):
 ICS_MIMETYPE = "text/calendar"  # werkzeug adds "; charset=utf-8" to text/* types
 
 
-class CalendarTokenForm(FlaskForm):
-    """Create or replace the personal feed address: a CSRF-protected form with only its button."""
+def calendar_section(user) -> dict:
+    """The calendar section of Mine kurser: the personal feed's address if it was created (a GET never
+    creates it), and the form that creates or replaces it."""
+    token = user.calendar_token
+    feed_url, webcal_url = feeds.feed_urls(token) if token else (None, None)
+    return {"calendar_form": CalendarTokenForm(), "feed_url": feed_url, "webcal_url": webcal_url}
 
 
 def _calendar_response(body: bytes) -> Response:

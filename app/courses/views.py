@@ -17,6 +17,7 @@ from app.courses.forms import CourseRunForm, MethodForm, RunFilterForm, parse_is
 from app.courses.models import CourseRun, Method, RunKind, RunStatus
 from app.enrolment import services as enrolment_services
 from app.enrolment.models import EnrolmentStatus
+from app.enrolment.run_page import render_run_page
 from app.extensions import db
 
 bp = Blueprint("courses", __name__)
@@ -107,10 +108,8 @@ def _my_enrolments(user, page) -> tuple[dict, dict]:
 @allow(*ALL_LEVELS, check=services.can_view_run)
 def run_detail(run_id: int):
     """One run with its days and the follow-up proposal; actions for the coordinator."""
-    from app.enrolment.views import run_page_context
-
     run = db.get_or_404(CourseRun, run_id)
-    return render_template("courses/run_detail.html", run=run, **run_page_context(run))
+    return render_run_page(run)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
 from app.core.templating import dk_date
-from app.courses.models import CourseDay, CourseRun, RunStatus
+from app.courses.models import CourseDay, CourseRun
 from app.courses.services import run_visible_to
 from app.enrolment import services
 from app.enrolment.coordinator_forms import AttendanceForm, CoordinatorEnrolForm, MoveForm
@@ -26,51 +26,6 @@ from app.enrolment.views import bp
 from app.extensions import db
 
 C, P = AccessLevel.COORDINATOR, AccessLevel.PROVIDER
-
-
-# --------------------------------------------------------------------------------------------------
-# The run page's participants section
-# --------------------------------------------------------------------------------------------------
-
-
-def participants_panel_context(run: CourseRun) -> dict:
-    """The participants section of the run page (coordinator; the run's provider).
-
-    The lists come from services.run_participants (a fixed number of queries, whatever the run's size);
-    the coordinator also gets the on-behalf enrolment form and what stands between the run and
-    "completed".
-    """
-    participants = services.run_participants(run)
-    confirmed_ids = [p.enrolment.id for p in participants.confirmed]
-    attendance_days = [
-        {
-            "day": day,
-            "registered": sum(1 for e in confirmed_ids if (e, day.id) in participants.marks),
-            "present": sum(1 for e in confirmed_ids if participants.marks.get((e, day.id))),
-        }
-        for day in run.days
-    ]
-    context = {
-        "participants": participants,
-        "attendance_days": attendance_days,
-        "can_manage": False,
-        "enrol_form": None,
-        "completion_problems": None,
-    }
-    people = (
-        len(participants.confirmed)
-        + len(participants.waitlisted)
-        + len(participants.requested)
-        + len(participants.history)
-    )
-    if request.method == "GET" and people:
-        record_read("participants.view", object_type="run", object_id=run.id, details={"people": people})
-    if current_user.is_coordinator:
-        context["can_manage"] = run.can_edit
-        if run.status == RunStatus.PUBLISHED:
-            context["enrol_form"] = CoordinatorEnrolForm(formdata=None)
-            context["completion_problems"] = services.completion_problems(run, clock.today(), participants)
-    return context
 
 
 # --------------------------------------------------------------------------------------------------

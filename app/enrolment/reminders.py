@@ -30,10 +30,11 @@ from sqlalchemy.orm import selectinload
 from app.core.clock import as_utc, local_tz
 from app.core.templating import dk_date
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
+from app.enrolment.invitations import day_end, day_start, my_courses_url
 from app.enrolment.models import Attendance, Enrolment, EnrolmentStatus
 from app.extensions import db
-from app.notifications.invitations import day_end, day_start, my_courses_url, queue_notice
 from app.notifications.models import CalendarInvitation, OutboxMessage
+from app.notifications.outbox import queue_notice
 
 logger = logging.getLogger(__name__)
 

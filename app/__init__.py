@@ -29,6 +29,7 @@ def create_app(config_name_or_object: str | type[Config] | object | None = None)
     register_proxy(app)
     register_extensions(app)
     register_blueprints(app)
+    register_transactions(app)
     register_access_control(app)
     register_security(app)
     register_errorhandlers(app)
@@ -123,6 +124,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sso_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(privacy_bp)
+
+
+def register_transactions(app: Flask) -> None:
+    from app.core import transaction
+
+    transaction.init_app(app)  # every view registered above commits or rolls back in one place
 
 
 def register_access_control(app: Flask) -> None:

@@ -10,8 +10,9 @@ from flask_login import current_user
 
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow
-from app.core.exceptions import DomainError, ValidationFailed
+from app.core.exceptions import DomainError
 from app.core.templating import dk_date
+from app.core.transaction import refused
 from app.courses import queries, services
 from app.courses.forms import CourseRunForm, MethodForm, RunFilterForm, parse_iso_date
 from app.courses.models import CourseRun, Method, RunKind, RunStatus
@@ -25,18 +26,6 @@ bp = Blueprint("courses", __name__)
 C = AccessLevel.COORDINATOR
 #: Ids in URLs: larger numbers are 404 from routing instead of an "integer out of range" from PostgreSQL.
 ID = "int"  # capped at 2**31-1 by the app-wide converter
-
-
-def _show_error(form, exc: DomainError) -> None:
-    """Put a service's refusal next to the field it concerns, or flash it when it concerns none."""
-    db.session.rollback()  # whatever the service had started is not kept
-    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: [exc.message]}
-    for name, messages in errors.items():
-        if name and name in form:
-            form[name].errors = [*form[name].errors, *messages]
-        else:
-            for message in messages:
-                flash(message, "error")
 
 
 def _rule_inputs() -> tuple[dict, int]:
@@ -184,9 +173,8 @@ def run_create():
         try:
             run = services.create_course_run(current_user, form.as_data(), *_rule_inputs())
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Kursusforløbet %(title)s er oprettet som kladde.", title=run.title), "success")
             return redirect(url_for(".run_detail", run_id=run.id))
     return render_template("courses/run_edit.html", form=form, run=None, budget=budget, proposed=_proposal_requested())
@@ -210,9 +198,8 @@ def run_edit(run_id: int):
         try:
             services.update_course_run(current_user, run, form.as_data(), *_rule_inputs())
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Kursusforløbet %(title)s er gemt.", title=run.title), "success")
             return redirect(url_for(".run_detail", run_id=run.id))
     return render_template("courses/run_edit.html", form=form, run=run, budget=budget, proposed=_proposal_requested())
@@ -223,10 +210,8 @@ def _run_action(run_id: int, action, message: str):
     try:
         action(current_user, run)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
-        db.session.commit()
         flash(message % {"title": run.title}, "success")
     return redirect(url_for(".run_detail", run_id=run_id))
 
@@ -281,9 +266,8 @@ def method_create():
         try:
             method = services.create_method(current_user, form.as_data())
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Metoden %(name)s er oprettet.", name=method.name), "success")
             return redirect(url_for(".method_list"))
     return render_template("courses/method_edit.html", form=form, method=None)
@@ -299,9 +283,8 @@ def method_edit(method_id: int):
         try:
             services.update_method(current_user, method, form.as_data())
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Metoden %(name)s er gemt.", name=method.name), "success")
             return redirect(url_for(".method_list"))
     return render_template(
@@ -318,9 +301,7 @@ def method_delete(method_id: int):
     try:
         services.delete_method(current_user, method)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
-        db.session.commit()
         flash(_("Metoden %(name)s er slettet.", name=name), "success")
     return redirect(url_for(".method_list"))

@@ -51,7 +51,7 @@ def due_reminder_offset(start: datetime, now: datetime, offsets: tuple[int, ...]
 
 
 def queue_due_reminders(now: datetime) -> int:
-    """Queue every reminder that is due (see the module docstring). Commits; returns how many were queued."""
+    """Queue every reminder that is due (see the module docstring); the job commits. Returns how many were queued."""
     offsets = current_app.config["REMINDER_DAYS"]
     if not offsets:
         return 0
@@ -110,7 +110,6 @@ def queue_due_reminders(now: datetime) -> int:
             is not None
         ):
             queued += 1
-    db.session.commit()
     if queued:
         logger.info("reminders: %d queued", queued)
     return queued
@@ -125,7 +124,7 @@ def feedback_url(enrolment: Enrolment) -> str:
 
 def queue_due_feedback_requests(now: datetime) -> int:
     """Queue the feedback request for each participant present on a follow-up day that has ended within
-    FEEDBACK_REQUEST_WINDOW_DAYS. Commits; returns how many were queued."""
+    FEEDBACK_REQUEST_WINDOW_DAYS (the job commits). Returns how many were queued."""
     window = current_app.config["FEEDBACK_REQUEST_WINDOW_DAYS"]
     local_now = now.astimezone(local_tz())
     rows = db.session.execute(
@@ -173,7 +172,6 @@ def queue_due_feedback_requests(now: datetime) -> int:
             is not None
         ):
             queued += 1
-    db.session.commit()
     if queued:
         logger.info("feedback requests: %d queued", queued)
     return queued

@@ -31,7 +31,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import AccessLevel, User, normalise_email
 from app.audit.services import record as audit
-from app.core.exceptions import Conflict, DomainError, NotAllowed
+from app.core.exceptions import Busy, Conflict, DomainError, NotAllowed
 from app.core.templating import dk_date
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
 from app.enrolment import invitations
@@ -51,10 +51,6 @@ logger = logging.getLogger(__name__)
 #: Longest practice-case description and note accepted (characters).
 PRACTICE_CASE_MAX = 2000
 NOTE_MAX = 500
-
-
-class Busy(DomainError):
-    """The run is being changed by many at once and its lock was not had in time: try again."""
 
 
 # --------------------------------------------------------------------------------------------------

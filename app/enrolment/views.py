@@ -13,6 +13,7 @@ from app.calendar.views import calendar_section
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import Conflict, DomainError
+from app.core.transaction import refused
 from app.courses.models import CourseRun, RunStatus
 from app.courses.services import run_visible_to
 from app.enrolment import services
@@ -36,13 +37,6 @@ def _run_page(run_id: int):
     return redirect(url_for("courses.run_detail", run_id=run_id, _anchor="tilmelding"))
 
 
-def _busy(exc: services.Busy):
-    """The run's lock was not had in time: nothing was changed; say so and ask to try again."""
-    db.session.rollback()
-    flash(exc.message, "error")
-    return render_template("errors/503.html"), 503
-
-
 def may_use_run(user, run_id: int) -> bool:
     """Ownership rule of the staff member's enrol and cancel: the run exists and they may see it, or they
     hold or held an enrolment on it. Anything else answers 404, as the run page does: the existence of a
@@ -57,13 +51,17 @@ def may_use_run(user, run_id: int) -> bool:
     )
 
 
-def _refused(run: CourseRun, message: str):
-    """A refusal that concerns no field: on the run page if the user may see the run, else on Mine kurser
-    (a run they have an enrolment on but may no longer see: its role or status changed)."""
-    flash(message, "error")
+def _back_from(run: CourseRun):
+    """Where a refusal that concerns no field is shown: the run page if the user may see the run, else Mine
+    kurser (a run they have an enrolment on but may no longer see: its role or status changed)."""
     if run_visible_to(current_user, run):
         return _run_page(run.id)
     return redirect(url_for(".my_courses"))
+
+
+def _refused(run: CourseRun, message: str):
+    flash(message, "error")
+    return _back_from(run)
 
 
 def _invalid_form(run: CourseRun, form: EnrolForm):
@@ -116,19 +114,12 @@ def enrol(run_id: int):
             practice_case=practice_case,
             note=form.note.data,
         )
-    except services.Busy as exc:
-        return _busy(exc)
     except Conflict as exc:  # already enrolled: a double-clicked submit lands here, harmlessly
-        db.session.rollback()
-        flash(exc.message, "info")
+        refused(exc, category="info")
         return _run_page(run.id)
     except DomainError as exc:
-        db.session.rollback()
-        if exc.field and exc.field in form:
-            form[exc.field].errors = [*form[exc.field].errors, exc.message]
-            return _invalid_form(run, form)
-        return _refused(run, exc.message)
-    db.session.commit()
+        refused(exc, form)
+        return _invalid_form(run, form) if exc.field and exc.field in form else _back_from(run)
     flash(_enrolled_message(enrolment), "success")
     return _run_page(run.id)
 
@@ -141,13 +132,9 @@ def cancel(run_id: int):
     run = db.get_or_404(CourseRun, run_id)
     try:
         services.cancel_own(current_user, run.id, clock.utcnow(), clock.today())
-    except services.Busy as exc:
-        return _busy(exc)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _run_page(run.id) if run_visible_to(current_user, run) else redirect(url_for(".my_courses"))
-    db.session.commit()
+        refused(exc)
+        return _back_from(run)
     flash(_("Du er afmeldt %(title)s.", title=run.title), "success")
     return redirect(url_for(".my_courses"))
 

@@ -65,9 +65,10 @@ run: $(VENV)/.runtime-installed assets translations demo ## start the demo serve
 	@$(FLASK) demo logins
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
-lint: $(VENV)/.dev-installed ## ruff check and ruff format --check
+lint: $(VENV)/.dev-installed ## ruff check, ruff format --check and the import layering (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 BANDIT := $(BIN)/bandit -c pyproject.toml -q -r app scheduler config.py wsgi.py
 
@@ -81,11 +82,12 @@ test: $(VENV)/.dev-installed assets translations ## run the whole test suite (TE
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BANDIT) -lll
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 screenshots: $(VENV)/.dev-installed assets translations ## refresh docs/screenshots/*.png in Debian's Chromium
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_screenshots.py
 
 clean: ## remove generated files (venv, node_modules, vendor assets, compiled catalogues)
-	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .ruff_cache .import_linter_cache
 	find translations -name '*.mo' -delete

@@ -595,15 +595,6 @@ def load_demo(today: date) -> None:
     load_current_programme(ref, actor, today)
 
 
-def _register_scale() -> None:
-    from app.demo_scale import register
-
-    register(demo_cli)
-
-
-_register_scale()
-
-
 @demo_cli.command("load")
 def load() -> None:
     """Load the demo data (idempotent: a second load neither duplicates nor fails)."""

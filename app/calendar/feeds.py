@@ -129,7 +129,7 @@ def _holds_seat(enrolment: Enrolment) -> bool:
 
 def _withdrawn(enrolments: list[Enrolment]) -> set[tuple[int, int]]:
     """(enrolment id, course day id) a confirmed participant was sent a cancellation for and holds no more:
-    the follow-up day after an absence on a teaching day (app.notifications.invitations). One query."""
+    the follow-up day after an absence on a teaching day (app.enrolment.invitations). One query."""
     confirmed = [e.id for e in enrolments if e.status == EnrolmentStatus.CONFIRMED]
     if not confirmed:
         return set()

@@ -56,3 +56,7 @@ class ClosedDayFilterForm(FlaskForm):
         if not self.year.errors and self.year.data and self.year.data.isdigit():
             return int(self.year.data)
         return None
+
+
+class CalendarTokenForm(FlaskForm):
+    """Create or replace the personal feed address: a CSRF-protected form with only its button."""

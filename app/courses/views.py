@@ -10,28 +10,18 @@ from flask_login import current_user
 
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow
-from app.core.exceptions import DomainError, ValidationFailed
+from app.core.exceptions import DomainError
 from app.core.templating import dk_date
+from app.core.transaction import refused
 from app.courses import queries, services
 from app.courses.forms import CourseRunForm, MethodForm, RunFilterForm, parse_iso_date
 from app.courses.models import CourseRun, Method, RunKind, RunStatus
 from app.enrolment import services as enrolment_services
 from app.enrolment.models import EnrolmentStatus
+from app.enrolment.run_page import render_run_page
 from app.extensions import db
 
 bp = Blueprint("courses", __name__)
-
-
-def _show_error(form, exc: DomainError) -> None:
-    """Put a service's refusal next to the field it concerns, or flash it when it concerns none."""
-    db.session.rollback()  # whatever the service had started is not kept
-    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: [exc.message]}
-    for name, messages in errors.items():
-        if name and name in form:
-            form[name].errors = [*form[name].errors, *messages]
-        else:
-            for message in messages:
-                flash(message, "error")
 
 
 def _rule_inputs() -> tuple[dict, int]:
@@ -103,10 +93,8 @@ def _my_enrolments(user, page) -> tuple[dict, dict]:
 @allow(*ALL_LEVELS, check=services.can_view_run)
 def run_detail(run_id: int):
     """One run with its days and the follow-up proposal; actions for the coordinator."""
-    from app.enrolment.views import run_page_context
-
     run = db.get_or_404(CourseRun, run_id)
-    return render_template("courses/run_detail.html", run=run, **run_page_context(run))
+    return render_run_page(run)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -181,9 +169,8 @@ def run_create():
         try:
             run = services.create_course_run(current_user, form.as_data(), *_rule_inputs())
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Kursusforløbet %(title)s er oprettet som kladde.", title=run.title), "success")
             return redirect(url_for(".run_detail", run_id=run.id))
     return render_template("courses/run_edit.html", form=form, run=None, budget=budget, proposed=_proposal_requested())
@@ -207,9 +194,8 @@ def run_edit(run_id: int):
         try:
             services.update_course_run(current_user, run, form.as_data(), *_rule_inputs())
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Kursusforløbet %(title)s er gemt.", title=run.title), "success")
             return redirect(url_for(".run_detail", run_id=run.id))
     return render_template("courses/run_edit.html", form=form, run=run, budget=budget, proposed=_proposal_requested())
@@ -220,10 +206,8 @@ def _run_action(run_id: int, action, message: str):
     try:
         action(current_user, run)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
-        db.session.commit()
         flash(message % {"title": run.title}, "success")
     return redirect(url_for(".run_detail", run_id=run_id))
 
@@ -278,9 +262,8 @@ def method_create():
         try:
             method = services.create_method(current_user, form.as_data())
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Metoden %(name)s er oprettet.", name=method.name), "success")
             return redirect(url_for(".method_list"))
     return render_template("courses/method_edit.html", form=form, method=None)
@@ -296,9 +279,8 @@ def method_edit(method_id: int):
         try:
             services.update_method(current_user, method, form.as_data())
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Metoden %(name)s er gemt.", name=method.name), "success")
             return redirect(url_for(".method_list"))
     return render_template(
@@ -315,9 +297,7 @@ def method_delete(method_id: int):
     try:
         services.delete_method(current_user, method)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
-        db.session.commit()
         flash(_("Metoden %(name)s er slettet.", name=name), "success")
     return redirect(url_for(".method_list"))

@@ -17,7 +17,8 @@ from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
 from app.core.templating import dk_date
-from app.courses.models import CourseDay, CourseRun, RunStatus
+from app.core.transaction import refused
+from app.courses.models import CourseDay, CourseRun
 from app.courses.services import run_visible_to
 from app.enrolment import services
 from app.enrolment.coordinator_forms import AttendanceForm, CoordinatorEnrolForm, MoveForm
@@ -26,73 +27,12 @@ from app.enrolment.views import bp
 from app.extensions import db
 
 # --------------------------------------------------------------------------------------------------
-# The run page's participants section
-# --------------------------------------------------------------------------------------------------
-
-
-def participants_panel_context(run: CourseRun) -> dict:
-    """The participants section of the run page (coordinator; the run's provider).
-
-    The lists come from services.run_participants (a fixed number of queries, whatever the run's size);
-    the coordinator also gets the on-behalf enrolment form and what stands between the run and
-    "completed".
-    """
-    participants = services.run_participants(run)
-    confirmed_ids = [p.enrolment.id for p in participants.confirmed]
-    attendance_days = [
-        {
-            "day": day,
-            "registered": sum(1 for e in confirmed_ids if (e, day.id) in participants.marks),
-            "present": sum(1 for e in confirmed_ids if participants.marks.get((e, day.id))),
-        }
-        for day in run.days
-    ]
-    context = {
-        "participants": participants,
-        "attendance_days": attendance_days,
-        "can_manage": False,
-        "enrol_form": None,
-        "completion_problems": None,
-    }
-    people = (
-        len(participants.confirmed)
-        + len(participants.waitlisted)
-        + len(participants.requested)
-        + len(participants.history)
-    )
-    if request.method == "GET" and people:
-        record_read("participants.view", object_type="run", object_id=run.id, details={"people": people})
-    if current_user.is_coordinator:
-        context["can_manage"] = run.can_edit
-        if run.status == RunStatus.PUBLISHED:
-            context["enrol_form"] = CoordinatorEnrolForm(formdata=None)
-            context["completion_problems"] = services.completion_problems(run, clock.today(), participants)
-    return context
-
-
-# --------------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------------
 
 
 def _run_page(run_id: int, anchor: str = "deltagere"):
     return redirect(url_for("courses.run_detail", run_id=run_id, _anchor=anchor))
-
-
-def _busy(exc: services.Busy):
-    """The run's lock was not had in time: nothing was changed; say so and ask to try again."""
-    db.session.rollback()
-    flash(exc.message, "error")
-    return render_template("errors/503.html"), 503
-
-
-def _show_error(form, exc: DomainError) -> None:
-    """Put a service's refusal next to its form field, or flash it when it concerns none."""
-    db.session.rollback()
-    if exc.field and exc.field in form:
-        form[exc.field].errors = [*form[exc.field].errors, exc.message]
-    else:
-        flash(exc.message, "error")
 
 
 def _waitlist_position(enrolment: Enrolment) -> int | None:
@@ -144,13 +84,9 @@ def _enrolment_action(
     run_id = enrolment.course_run_id
     try:
         changed = action(enrolment.id)
-    except services.Busy as exc:
-        return _busy(exc)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
-        db.session.commit()
         flash(message(changed), "success")
     return _run_page(run_id, anchor)
 
@@ -181,12 +117,9 @@ def enrolment_create(run_id: int):
                     practice_case=form.practice_case.data,
                     note=form.note.data,
                 )
-            except services.Busy as exc:
-                return _busy(exc)
             except DomainError as exc:
-                _show_error(form, exc)
+                refused(exc, form)
             else:
-                db.session.commit()
                 flash(_enrolled_message(enrolment), "success")
                 return _run_page(run.id)
     return render_template("enrolment/coordinator_enrol.html", run=run, form=form)
@@ -261,12 +194,9 @@ def enrolment_move(enrolment_id: int):
     if form.validate_on_submit():
         try:
             new = services.move(current_user, enrolment.id, form.target.data, clock.utcnow(), clock.today())
-        except services.Busy as exc:
-            return _busy(exc)
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_moved_message(new), "success")
             return _run_page(enrolment.course_run_id)
     return render_template("enrolment/coordinator_move.html", enrolment=enrolment, form=form, targets=targets)
@@ -336,13 +266,10 @@ def attendance_edit(run_id: int, day_id: int):
         present_ids = confirmed_ids if request.form.get("action") == "all" else (form.present.data or [])
         try:
             count = services.record_attendance(current_user, day.id, present_ids, clock.utcnow(), clock.today())
-        except services.Busy as exc:
-            return _busy(exc)
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
             participants = services.run_participants(run)  # the rollback expired what was loaded
         else:
-            db.session.commit()
             flash(
                 _(
                     "Fremmødet for %(day)s er gemt: %(n)s af %(total)s mødt.",
@@ -370,12 +297,8 @@ def run_complete(run_id: int):
     run = db.get_or_404(CourseRun, run_id)
     try:
         services.complete_run(current_user, run.id, clock.today())
-    except services.Busy as exc:
-        return _busy(exc)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
-        db.session.commit()
         flash(_("Kursusforløbet %(title)s er markeret som gennemført.", title=run.title), "success")
     return _run_page(run.id, "gennemfoert")

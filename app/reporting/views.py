@@ -40,7 +40,8 @@ def _participant_list(run_id: int) -> exports.ParticipantList:
 
 
 def _record(plist: exports.ParticipantList, fmt: ExportFormat, person_count: int) -> None:
-    """Log the download (who, when, which run, which format) and commit before anything is sent.
+    """Log the download (who, when, which run, which format); the request's transaction owner
+    (app.core.transaction) commits it when the view returns, before anything is sent.
 
     Everything the response needs is computed before this: after the commit no attribute is read again, so
     no new transaction (on SQLite a write lock) is opened while the file goes out.
@@ -58,7 +59,6 @@ def _record(plist: exports.ParticipantList, fmt: ExportFormat, person_count: int
         details={"format": fmt.value, "people": person_count},
         now=now,
     )
-    db.session.commit()
     logger.info(
         "participant list of run %s downloaded as %s by user %s (%s people)", run_id, fmt.value, user_id, person_count
     )

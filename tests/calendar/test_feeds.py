@@ -233,7 +233,7 @@ def test_days_lost_after_having_a_seat_are_cancelled(client, run, me, role, prov
 
 def test_a_follow_up_day_withdrawn_after_an_absence_is_cancelled_in_the_feed_too(client, run, me, coordinator):
     """The feed agrees with the mails: after the follow-up job, an absence on a teaching day withdraws the
-    follow-up day (app.notifications.invitations), and the feed then shows it cancelled."""
+    follow-up day (app.enrolment.invitations), and the feed then shows it cancelled."""
     enrolment = enrol(run, me)
     run.follow_up_confirmed_at = NOW
     db.session.commit()

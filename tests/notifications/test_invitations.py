@@ -276,7 +276,7 @@ def test_absence_after_the_follow_up_confirmation_withdraws_the_follow_up_day(ru
 def test_the_sync_issues_the_same_number_of_queries_for_3_and_30_participants(app, coordinator):
     from sqlalchemy import event
 
-    from app.notifications.invitations import sync_run
+    from app.enrolment.invitations import sync_run
 
     def count_for(n):
         run = factories.make_course_run(days=DAYS, capacity=40, enrolment_deadline=date(2026, 3, 20))

@@ -1,4 +1,5 @@
-"""The scheduler's job table: one function per job, each a thin poller over our own tables.
+"""The scheduler's job table: one function per job, each a thin poller over our own tables
+(docs/technical-notes.md#scheduler).
 
 The jobs' work lives in its domain (the outbox in app.notifications, reminders in app.enrolment, the
 follow-up day in app.courses, retention in app.privacy and app.audit, the heartbeat in app.health); this

@@ -293,7 +293,9 @@ class ProductionConfig(Config):
             raise RuntimeError(problem)
         if "DATABASE_URL" not in os.environ:
             raise RuntimeError("DATABASE_URL must be set in production.")
-        for name, url in (("DATABASE_URL", os.environ["DATABASE_URL"]), ("SMTP_URL", cls.SMTP_URL)):
+        urls = {"DATABASE_URL": os.environ["DATABASE_URL"], "SMTP_URL": cls.SMTP_URL}
+        urls["RATELIMIT_STORAGE_URI"] = cls.RATELIMIT_STORAGE_URI
+        for name, url in urls.items():
             problem = secret_strength.password_problem(name, _url_password(url), public)
             if problem:
                 raise RuntimeError(problem)

@@ -145,6 +145,10 @@ def test_a_documented_password_in_the_database_or_smtp_url_is_refused(production
     monkeypatch.setattr(production, "SMTP_URL", "smtp://portal:relay-password@mail.invalid:587")
     with pytest.raises(RuntimeError, match="password in SMTP_URL"):
         production.validate()
+    monkeypatch.setattr(production, "SMTP_URL", "smtp://mail.invalid:25")
+    monkeypatch.setattr(production, "RATELIMIT_STORAGE_URI", "redis://:relay-password@redis.invalid:6379/0")
+    with pytest.raises(RuntimeError, match="password in RATELIMIT_STORAGE_URI"):
+        production.validate()
 
 
 def test_production_config_validates_when_complete(production):

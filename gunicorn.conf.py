@@ -28,10 +28,11 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 #: One JSON object a line, as the application logs; the path without the query string (no search terms,
-#: which can be names) and the request id the application sends back (app/core/logs.py).
+#: which can be names), the request id the application sends back (app/core/logs.py) and the worker that
+#: answered (pid; deploy/smoke.py reads it to prove the login limits hold across workers).
 access_log_format = (
     '{"time":"%(t)s","remote":"%(h)s","method":"%(m)s","path":"%(U)s","status":%(s)s,'
-    '"bytes":"%(B)s","duration_ms":%(M)s,"request_id":"%({x-request-id}o)s"}'
+    '"bytes":"%(B)s","duration_ms":%(M)s,"request_id":"%({x-request-id}o)s","worker":"%(p)s"}'
 )
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

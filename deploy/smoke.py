@@ -1,9 +1,11 @@
 """Smoke test of a running installation over HTTP: health, staff login and enrolment, the invitation
-arriving at the mail server, the coordinator's participant export. Used by deploy/smoke.sh (and CI).
+arriving at the mail server, the coordinator's participant export, the per-account login limit holding across
+the workers. Used by deploy/smoke.sh (and CI).
 
     python deploy/smoke.py --setup                       # a staff role, provider, programme and run
     python deploy/smoke.py --base-url http://127.0.0.1:8000 --maildir /tmp/mail \
-        --staff sara@smoke.example --coordinator koordinator@smoke.example --password ...
+        --staff sara@smoke.example --coordinator koordinator@smoke.example --password ... \
+        [--locked lars@smoke.example --access-log /tmp/access.log]
 
 A production installation never holds the demo data (its password is public), so the smoke test brings its
 own: `--setup` writes what a coordinator would set up on the first day, and deploy/smoke.sh creates the two
@@ -49,9 +51,9 @@ class Client:
         jar = http.cookiejar.CookieJar(policy=_LoopbackCookies())
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect())
 
-    def request(self, path: str, data: dict | None = None) -> tuple[int, dict, bytes]:
+    def request(self, path: str, data: dict | None = None, headers: dict | None = None) -> tuple[int, dict, bytes]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
-        req = urllib.request.Request(self.base_url + path, data=body)  # noqa: S310 (http://, from --base-url)
+        req = urllib.request.Request(self.base_url + path, data=body, headers=headers or {})  # noqa: S310 (http://, from --base-url)
         try:
             with self.opener.open(req, timeout=30) as response:
                 return response.status, dict(response.headers), response.read()
@@ -69,6 +71,63 @@ class Client:
         token = self.csrf_token("/login")
         status, headers, _ = self.request("/login", {"csrf_token": token, "email": email, "password": password})
         check(status == 302 and "/login" not in headers.get("Location", ""), f"login of {email} failed ({status})")
+
+
+def prove_login_limit(base_url: str, email: str, password: str, access_log: str) -> None:
+    """The per-account login limit holds across gunicorn's workers (the counters are in Redis): the documented
+    number of wrong passwords, each on a fresh connection, are answered as normal failures, the next is
+    refused, and then every worker refuses even the right password. With counters per worker this cannot
+    happen: the failures total exactly the limit, so a worker that served fewer of them would let the right
+    password in. Which worker answered comes from the access log (pid by request id)."""
+    from limits import parse
+
+    from config import Config
+
+    limit = parse(Config.LOGIN_LIMIT_PER_ACCOUNT).amount
+    answers: list[tuple[str, int, bytes]] = []  # (request id, status, body)
+
+    def attempt(secret: str) -> int:
+        client = Client(base_url)  # a new cookie jar; urllib opens a new connection for every request
+        token = client.csrf_token("/login")
+        request_id = f"smoke-limit-{len(answers):03d}"
+        status, _, body = client.request(
+            "/login", {"csrf_token": token, "email": email, "password": secret}, headers={"X-Request-ID": request_id}
+        )
+        answers.append((request_id, status, body))
+        return status
+
+    for n in range(limit):
+        check(attempt("forkert-" + password) == 200, f"wrong password {n + 1} of {limit} was not a normal failure")
+        check(b"Forkert e-mail eller adgangskode." in answers[-1][2], "a wrong password got another answer")
+    check(attempt("forkert-" + password) == 429, f"wrong password {limit + 1} was not refused")
+    wrong = answers[:]
+
+    def workers_of(selected) -> dict[str, str]:
+        ids = {request_id for request_id, _, _ in selected}
+        seen = {}
+        with open(access_log, encoding="utf-8") as log:
+            for line in log:
+                entry = json.loads(line)
+                if entry.get("request_id") in ids and entry.get("path") == "/login" and entry.get("method") == "POST":
+                    seen[entry["request_id"]] = entry["worker"].strip("<>")
+        return seen
+
+    right: list[tuple[str, int, bytes]] = []
+    for _ in range(40):  # until both workers have answered the right password (each answer is a coin toss)
+        check(attempt(password) == 429, f"the right password got in after {limit} wrong ones")
+        right.append(answers[-1])
+        time.sleep(0.05)  # gunicorn writes the access log line after the response
+        if len(set(workers_of(right).values())) >= 2:
+            break
+    refusing = sorted(set(workers_of(right).values()))
+    check(len(refusing) >= 2, f"only worker(s) {refusing} answered; cannot show both refuse")
+    failures = workers_of(wrong[:limit])
+    spread = {pid: list(failures.values()).count(pid) for pid in sorted(set(failures.values()))}
+    print(
+        f"smoke: login limit across 2 workers: {limit} wrong passwords for {email} answered as normal failures "
+        f"(worker pid: count {spread}), wrong password {limit + 1} refused (429), then the right password refused "
+        f"(429) {len(right)} times, by workers {refusing}"
+    )
 
 
 def check(condition: bool, message: str) -> None:
@@ -198,7 +257,9 @@ def main() -> int:
     parser.add_argument("--maildir")
     parser.add_argument("--staff", help="the staff member's email")
     parser.add_argument("--coordinator", help="the coordinator's email")
-    parser.add_argument("--password", help="both accounts' password")
+    parser.add_argument("--password", help="the accounts' password")
+    parser.add_argument("--locked", help="an account the test locks with wrong passwords")
+    parser.add_argument("--access-log", help="gunicorn's access log (which worker answered)")
     args = parser.parse_args()
     if args.setup:
         set_up()
@@ -241,6 +302,9 @@ def main() -> int:
     check(status == 200 and "text/csv" in headers.get("Content-Type", ""), f"export answered {status}")
     check(name in body.decode("utf-8-sig", "replace"), "the export lacks the new participant")
     print("smoke: participant export ok")
+
+    if args.locked and args.access_log:
+        prove_login_limit(args.base_url, args.locked, args.password, args.access_log)
 
     health = healthy()
     check(health is not None and health["outbox"]["failed"] == 0, f"outbox has failed mails: {health}")

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Start the production set-up on loopback — gunicorn with 2 workers, one `python -m scheduler`, a local
-# aiosmtpd as the mail server — against the PostgreSQL database SMOKE_DATABASE_URL, set it up as an operator
-# would (no demo data: `flask demo load` must refuse; the accounts come from `flask users create`), run
-# deploy/smoke.py over HTTP, stop everything, and check that gunicorn and the scheduler refuse to start once
-# the database holds a demo account. Used by .ci/run; runnable by hand.
+# aiosmtpd as the mail server, a redis-server holding the login limits' counters — against the PostgreSQL
+# database SMOKE_DATABASE_URL, set it up as an operator would (no demo data: `flask demo load` must refuse; the
+# accounts come from `flask users create`), run deploy/smoke.py over HTTP (which also proves the per-account
+# login limit across both workers), stop everything, and check that gunicorn and the scheduler refuse to start
+# once the database holds a demo account. Used by .ci/run; runnable by hand (needs redis-server installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${SMOKE_DATABASE_URL:?set SMOKE_DATABASE_URL=postgresql://user@host:port/empty_database}"
 BIN=${BIN:-.venv/bin}
 WEB_PORT=${SMOKE_WEB_PORT:-8061}
 SMTP_PORT=${SMOKE_SMTP_PORT:-8025}
+REDIS_PORT=${SMOKE_REDIS_PORT:-6391}
 WORK=$(mktemp -d /tmp/kp-smoke.XXXXXX)
 # aiosmtpd's Mailbox handler makes the Maildir ($WORK/mail) itself, with its cur/new/tmp folders.
 
@@ -25,6 +27,8 @@ export MFA_REQUIRED=false            # the smoke logs in with passwords only
 export SCHEDULER_DELIVERY_SECONDS=2  # deliver the invitation within seconds
 export SCHEDULER_BEAT_SECONDS=5
 export LOG_LEVEL=WARNING
+# The login limits' counters, shared by the workers: a redis-server of our own on loopback (nothing saved).
+export RATELIMIT_STORAGE_URI="redis://127.0.0.1:$REDIS_PORT/0"
 
 pids=()
 cleanup() {
@@ -35,6 +39,21 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "SMOKE FAILED: $*"; exit 1; }
+
+REDIS_SERVER=$(command -v redis-server || echo /usr/bin/redis-server)
+[ -x "$REDIS_SERVER" ] || fail "redis-server is missing (apt-get install redis-server)"
+"$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
+pids+=($!)
+"$BIN/python" - "$REDIS_PORT" <<'PY' || fail "redis-server did not answer on port $REDIS_PORT"
+import sys, time, redis
+client = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=1)
+for _ in range(100):
+    try:
+        sys.exit(0 if client.ping() else 1)
+    except redis.ConnectionError:
+        time.sleep(0.1)
+sys.exit(1)
+PY
 
 "$BIN/flask" --app wsgi db upgrade >/dev/null 2>&1
 # Production never carries the demo: the loader refuses, says how to start instead, and writes nothing.
@@ -47,6 +66,9 @@ STAFF=sara@smoke.example
 PYTHONPATH=. "$BIN/python" deploy/smoke.py --setup
 "$BIN/flask" --app wsgi users create --access coordinator --email "$COORDINATOR" --name "Karin Koordinator" --password "$PASSWORD" >/dev/null
 "$BIN/flask" --app wsgi users create --access staff --staff-role Sagsbehandler --email "$STAFF" --name "Sara Sagsbehandler" --password "$PASSWORD" >/dev/null
+# The account whose login is locked by wrong passwords (deploy/smoke.py proves the limit across both workers).
+LOCKED=lars@smoke.example
+"$BIN/flask" --app wsgi users create --access staff --staff-role Sagsbehandler --email "$LOCKED" --name "Lars Låst" --password "$PASSWORD" >/dev/null
 "$BIN/python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$WORK/mail" &
 pids+=($!)
 "$BIN/gunicorn" -c gunicorn.conf.py --bind "127.0.0.1:$WEB_PORT" --workers 2 --access-logfile "$WORK/access.log" wsgi:app \
@@ -56,7 +78,8 @@ pids+=($!)
 pids+=($!)
 
 if ! PYTHONPATH=. "$BIN/python" deploy/smoke.py --base-url "$BASE_URL" --maildir "$WORK/mail" \
-    --staff "$STAFF" --coordinator "$COORDINATOR" --password "$PASSWORD"; then
+    --staff "$STAFF" --coordinator "$COORDINATOR" --password "$PASSWORD" \
+    --locked "$LOCKED" --access-log "$WORK/access.log"; then
   echo "--- gunicorn log"; tail -n 40 "$WORK/gunicorn.log"
   echo "--- scheduler log"; tail -n 40 "$WORK/scheduler.log"
   exit 1

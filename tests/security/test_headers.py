@@ -13,6 +13,7 @@ from app.extensions import db
 from config import DEFAULT_CONTENT_SECURITY_POLICY, ProductionConfig, TestingConfig
 from tests import factories
 from tests.conftest import IsolatedClient, csrf_token_from, post_form
+from tests.production_settings import GOOD_SECRET, single_process
 
 EXPECTED = {
     "X-Content-Type-Options": "nosniff",
@@ -161,7 +162,7 @@ def test_a_view_may_set_its_own_header_values(app):
 class _Production(ProductionConfig):
     """Production settings on the test database."""
 
-    SECRET_KEY = "x" * 40
+    SECRET_KEY = GOOD_SECRET
     SQLALCHEMY_DATABASE_URI = TestingConfig.SQLALCHEMY_DATABASE_URI
     ALLOW_SQLITE = True  # the SQLite pass of the tests; production refuses SQLite otherwise
     SMTP_URL = "smtp://mail.invalid:25"  # required in production; nothing is sent in these tests
@@ -173,6 +174,7 @@ class _Production(ProductionConfig):
 @pytest.fixture
 def production_client(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", TestingConfig.SQLALCHEMY_DATABASE_URI)  # ProductionConfig.validate() asks
+    single_process(monkeypatch, _Production)
     app = create_app(_Production)
     app.test_client_class = IsolatedClient
     with app.app_context():

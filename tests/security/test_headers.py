@@ -85,6 +85,7 @@ def test_a_refused_csrf_post_and_a_405_carry_them_too(client):
     assert_security_headers(response)
 
 
+@pytest.mark.own_app  # adds a route: needs an app that has served no request yet
 def test_a_500_error_page_carries_them_and_is_not_stored(app):
     app.config["PROPAGATE_EXCEPTIONS"] = False
 
@@ -143,6 +144,7 @@ def test_static_files_keep_werkzeugs_caching(client):
     assert "no-store" not in response.headers.get("Cache-Control", "")
 
 
+@pytest.mark.own_app  # adds a route: needs an app that has served no request yet
 def test_a_view_may_set_its_own_header_values(app):
     @public
     def framed():

@@ -110,7 +110,7 @@ def isolated(app: Flask):
 @pytest.fixture(scope="session")
 def session_app():
     """The one app of the session, its schema created once. Tests take it through `app`."""
-    ensure_database(TestingConfig.SQLALCHEMY_DATABASE_URI)
+    ensure_database(TestingConfig.SQLALCHEMY_DATABASE_URI, lock_timeout="60s")
     app = create_app(TestingConfig)
     app.test_client_class = IsolatedClient
     create_schema(app)

@@ -28,8 +28,11 @@ def prepare_worker_database_url() -> None:
     os.environ["KP_TEST_WORKER_URL_SET"] = "1"
 
 
-def ensure_database(url: str) -> None:
-    """Create the PostgreSQL database at `url` if it is missing (SQLite: nothing to do)."""
+def ensure_database(url: str, *, lock_timeout: str | None = None) -> None:
+    """Create the PostgreSQL database at `url` if it is missing (SQLite: nothing to do).
+
+    `lock_timeout` (e.g. "60s") becomes the database's default: a connection that waits that long for a lock
+    fails instead of hanging the run (e.g. a fixture dropping a table an isolated test still reads)."""
     parsed = make_url(url)
     if not parsed.drivername.startswith("postgresql"):
         return
@@ -38,6 +41,8 @@ def ensure_database(url: str) -> None:
         with admin.connect() as conn:
             if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}):
                 conn.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+            if lock_timeout:
+                conn.exec_driver_sql(f"ALTER DATABASE \"{parsed.database}\" SET lock_timeout = '{lock_timeout}'")
     finally:
         admin.dispose()
 

@@ -63,7 +63,7 @@ class QuietHandler(WSGIRequestHandler):
 class LiveServer:
     """The real application served by werkzeug on 127.0.0.1 in a thread of the test process.
 
-    The database is TEST_DATABASE_URL (PostgreSQL in CI's second pass) or a SQLite file in `workdir`; the
+    The database is `<TEST_DATABASE_URL's>_live` (PostgreSQL in CI's second pass) or a SQLite file in `workdir`; the
     schema is created with the models and filled with the demo data of `today`. Tests reach the same
     database through `app_context()`.
     """

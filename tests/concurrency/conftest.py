@@ -1,6 +1,6 @@
 """Fixtures for the concurrency tests: the real app (create_app, so SQLite gets its BEGIN IMMEDIATE
 recipe) on a real database that many threads share: a SQLite FILE (never sqlite:// in memory), or
-PostgreSQL from TEST_DATABASE_URL. The schema is created fresh and dropped afterwards; the test runs
+PostgreSQL `<TEST_DATABASE_URL's>_conc`. The schema is created fresh and dropped afterwards; the test runs
 inside the app's context.
 
 Close the test's own session (db.session.close()) before releasing threads: on SQLite an open

@@ -10,9 +10,10 @@ import pytest
 from app import create_app
 from app.core.access import public
 from app.extensions import db
-from config import DEFAULT_CONTENT_SECURITY_POLICY, ProductionConfig, TestingConfig
+from config import DEFAULT_CONTENT_SECURITY_POLICY, ProductionConfig
 from tests import factories
 from tests.conftest import IsolatedClient, csrf_token_from, post_form
+from tests.databases import private_database_url
 
 EXPECTED = {
     "X-Content-Type-Options": "nosniff",
@@ -164,7 +165,6 @@ class _Production(ProductionConfig):
     """Production settings on the test database."""
 
     SECRET_KEY = "x" * 40
-    SQLALCHEMY_DATABASE_URI = TestingConfig.SQLALCHEMY_DATABASE_URI
     ALLOW_SQLITE = True  # the SQLite pass of the tests; production refuses SQLite otherwise
     SMTP_URL = "smtp://mail.invalid:25"  # required in production; nothing is sent in these tests
     LOG_FORMAT = "text"  # JSON logging would rewire the root logger for every later test
@@ -174,8 +174,10 @@ class _Production(ProductionConfig):
 
 @pytest.fixture
 def production_client(monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", TestingConfig.SQLALCHEMY_DATABASE_URI)  # ProductionConfig.validate() asks
-    app = create_app(_Production)
+    # A database of its own (the suite's schema lives for the whole session); validate() asks for DATABASE_URL.
+    url = private_database_url("_production")
+    monkeypatch.setenv("DATABASE_URL", url)
+    app = create_app(type("ProductionHere", (_Production,), {"SQLALCHEMY_DATABASE_URI": url}))
     app.test_client_class = IsolatedClient
     with app.app_context():
         db.drop_all()

@@ -23,6 +23,7 @@ prepare_worker_database_url()  # before config.py reads TEST_DATABASE_URL: each 
 
 from app import create_app  # noqa: E402
 from app.extensions import db, limiter  # noqa: E402
+from app.health import services as health_services  # noqa: E402
 from config import TestingConfig  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.databases import create_schema, drop_schema, ensure_database, truncate_all  # noqa: E402
@@ -127,7 +128,7 @@ def app(request, session_app):
     By default the test runs in a transaction that is rolled back (`isolated`). A test marked `committing`
     commits for real (other connections, threads and processes see its rows) and every table is emptied
     afterwards. A test marked `own_app` gets a newly built app (for tests that register routes), isolated.
-    Config, instance path and the rate limiter's counters are restored after each test.
+    Config, instance path, the rate limiter's counters and the heartbeat's start time are reset per test.
     """
     own_app = request.node.get_closest_marker("own_app") is not None
     committing = request.node.get_closest_marker("committing") is not None
@@ -141,7 +142,8 @@ def app(request, session_app):
     instance_path = app.instance_path
     limiter.reset()
     try:
-        with app.app_context():
+        # The process's scheduler start time (record_heartbeat) is per process: per test here.
+        with mock.patch.dict(health_services._STARTED_AT, clear=True), app.app_context():
             if committing:
                 try:
                     yield app

@@ -78,12 +78,17 @@ bandit: $(VENV)/.dev-installed ## bandit security lint: fails on a high-severity
 audit-deps: $(VENV)/.dev-installed ## pip-audit the pinned requirements (exit 1: vulnerable, 3: no service reachable)
 	$(BIN)/python .ci/audit_deps.py
 
+#: pytest-xdist worker processes for `make test` (0: one process, no xdist). Each test file stays on one worker
+#: (--dist loadfile); each worker has its own PostgreSQL database (tests/databases.py).
+PYTEST_WORKERS ?= 2
+PYTEST_XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+
 test: $(VENV)/.dev-installed assets translations ## run the whole test suite (TEST_DATABASE_URL selects PostgreSQL)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BANDIT) -lll
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 screenshots: $(VENV)/.dev-installed assets translations ## refresh docs/screenshots/*.png in Debian's Chromium
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_screenshots.py

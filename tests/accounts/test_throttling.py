@@ -178,10 +178,13 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_limited(monkeypatch, li
     from app import create_app
     from app.extensions import db
     from config import TestingConfig
+    from tests.databases import private_database_url
 
     class BehindProxy(TestingConfig):
         PROXY_COUNT = 1
         LOGIN_LIMIT_PER_IP = "3 per 5 minutes"
+        #: Its own database: the suite's schema lives for the whole session.
+        SQLALCHEMY_DATABASE_URI = private_database_url("_proxy")
 
     proxied = create_app(BehindProxy)
     with proxied.app_context():

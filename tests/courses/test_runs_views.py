@@ -7,12 +7,13 @@ import re
 from datetime import date, time
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.courses.models import CourseRun, RunKind, RunStatus
 from app.extensions import db
 from tests import factories
 from tests.conftest import post_action, post_form
+from tests.querycount import recorded_statements
 
 TODAY = date(2008, 9, 1)
 
@@ -704,16 +705,8 @@ def test_staff_with_nothing_open_gets_an_empty_state(client, login_as, staff_mem
 
 
 def count_queries(client, url: str) -> int:
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements() as statements:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     return len(statements)
 
 

@@ -8,6 +8,7 @@ anything else still fails the test.
 from __future__ import annotations
 
 import itertools
+import os
 import smtplib
 import socket
 import ssl
@@ -114,11 +115,23 @@ class SmtpServer:
         return Counter(mail.message_id for mail in self.received)
 
 
+#: Ports handed out by free_port(): below Linux's ephemeral range (32768-60999), so no bind to port 0 anywhere
+#: can take one between free_port() and the server's bind, and a range of 1000 per pytest-xdist worker (gw0,
+#: gw1, ...), so two workers never pick the same one.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_PORTS = itertools.count(20000 + 1000 * (_WORKER % 12))
+
+
 def free_port() -> int:
     """A port nobody listens on right now (Controller cannot take port 0: it checks readiness by connecting)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+    for port in _PORTS:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:  # taken (by another program, or still in TIME_WAIT from an earlier test)
+                continue
+            return port
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture

@@ -323,6 +323,7 @@ POSTGRES_ONLY = (
 )
 
 
+@pytest.mark.committing  # a second connection (another delivery job) must see and lock the rows
 def test_a_mail_another_job_holds_is_skipped_not_doubled(smtp_config, course_run, people, queue_invitation):
     if db.engine.dialect.name != "postgresql":
         pytest.skip(POSTGRES_ONLY)
@@ -364,6 +365,7 @@ class AnotherJobSendsTheLastMail(SmtpTransport):
         super().send(*args, outbox_id=outbox_id, **kwargs)
 
 
+@pytest.mark.committing  # a second connection (another delivery job) must see and lock the rows
 def test_a_mail_taken_by_another_job_after_the_batch_was_chosen_is_not_sent_again(
     smtp_config, course_run, people, queue_invitation
 ):

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.core.exceptions import Conflict, DomainError, ValidationFailed
 from app.extensions import db
@@ -17,6 +17,7 @@ from app.programmes.models import BudgetAllocation, Programme
 from app.programmes.services import ProgrammeData
 from tests import factories
 from tests.conftest import post_form
+from tests.querycount import recorded_statements
 
 VALID = {
     "name": "Styrket forældreansvar",
@@ -84,16 +85,8 @@ def test_list_newest_first_with_targets_and_allocated_total(as_coordinator, fic_
 
 def test_list_totals_need_no_query_per_programme(app, as_coordinator, fic_provider):
     def queries_for_list() -> int:
-        statements = []
-
-        def record(*args):
-            statements.append(args[2])
-
-        event.listen(db.engine, "before_cursor_execute", record)
-        try:
+        with recorded_statements() as statements:
             assert as_coordinator.get("/programmes/").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
         return len(statements)
 
     for n in range(2):

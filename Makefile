@@ -1,7 +1,14 @@
 # Kursusportalen: `make run` (demo server) and `make test` (whole suite). `make help` lists the rest.
 SHELL := /bin/bash
-PYTHON ?= python3.11
-VENV := .venv
+# The newest supported Python on PATH (3.13, 3.12, 3.11; then plain python3 if it is one of those).
+# `make PYTHON=/path/to/python3.x ...` overrides it (it matters only when the virtualenv is created: `make clean`
+# first to change it); VENV= names another virtualenv (CI's second interpreter).
+SUPPORTED_PYTHONS := python3.13 python3.12 python3.11 python3
+PYTHON_OK := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+ifndef PYTHON
+PYTHON := $(shell for p in $(SUPPORTED_PYTHONS); do $$p -c '$(PYTHON_OK)' 2>/dev/null && { echo $$p; break; }; done)
+endif
+VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 DKFDS := node_modules/dkfds/dist
@@ -13,6 +20,11 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(BIN)/activate:
+	@if [ -z "$(PYTHON)" ] || ! $(PYTHON) -c '$(PYTHON_OK)' 2>/dev/null; then \
+	  echo "Kursusportalen needs Python 3.11, 3.12 or 3.13 with venv: $(if $(PYTHON),$(PYTHON) is not one,none was found on PATH).";\
+	  echo "Install the distribution's Python (Debian/Ubuntu: apt-get install python3 python3-venv) or run";\
+	  echo "make PYTHON=/path/to/python3.x $(MAKECMDGOALS)"; exit 1; fi
+	@echo "Using $(PYTHON): $$($(PYTHON) --version) -> $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
@@ -53,9 +65,10 @@ run: $(VENV)/.runtime-installed assets translations demo ## start the demo serve
 	@$(FLASK) demo logins
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
-lint: $(VENV)/.dev-installed ## ruff check and ruff format --check
+lint: $(VENV)/.dev-installed ## ruff check, ruff format --check and the import layering (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 BANDIT := $(BIN)/bandit -c pyproject.toml -q -r app scheduler config.py wsgi.py
 
@@ -65,11 +78,17 @@ bandit: $(VENV)/.dev-installed ## bandit security lint: fails on a high-severity
 audit-deps: $(VENV)/.dev-installed ## pip-audit the pinned requirements (exit 1: vulnerable, 3: no service reachable)
 	$(BIN)/python .ci/audit_deps.py
 
+#: pytest-xdist worker processes for `make test` (0: one process, no xdist). Each test file stays on one worker
+#: (--dist loadfile); each worker has its own PostgreSQL database (tests/databases.py).
+PYTEST_WORKERS ?= 2
+PYTEST_XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+
 test: $(VENV)/.dev-installed assets translations ## run the whole test suite (TEST_DATABASE_URL selects PostgreSQL)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BANDIT) -lll
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # --- mutation testing: cosmic-ray on the three rule modules, each against its own tests (docs/testing.md) ---
 # Not part of `make test`: it changes the module on disk for every mutant and runs the tests again (minutes
@@ -78,12 +97,12 @@ test: $(VENV)/.dev-installed assets translations ## run the whole test suite (TE
 MUTATE ?= SEATS FOLLOW_UP INVITATIONS
 MUTATE_DIR := .mutation
 MUTATE_SEATS := app/enrolment/services.py
-MUTATE_SEATS_FUNCS := _take_seat _release_seat _place _fill_from_waiting_list check_capacity_change
+MUTATE_SEATS_FUNCS := _take_seat _release_seat _place fill_from_waiting_list check_capacity_change
 MUTATE_SEATS_TESTS := tests/enrolment/test_services.py
 MUTATE_FOLLOW_UP := app/courses/services.py
 MUTATE_FOLLOW_UP_FUNCS := propose_follow_up_day fix_follow_up_day
 MUTATE_FOLLOW_UP_TESTS := tests/courses/test_follow_up.py tests/courses/test_runs_services.py
-MUTATE_INVITATIONS := app/notifications/invitations.py
+MUTATE_INVITATIONS := app/enrolment/invitations.py
 MUTATE_INVITATIONS_FUNCS := _wanted _withdraw_unsent_invitation
 MUTATE_INVITATIONS_TESTS := tests/notifications/test_invitations.py tests/notifications/test_cancel_after_update.py
 
@@ -105,5 +124,5 @@ screenshots: $(VENV)/.dev-installed assets translations ## refresh docs/screensh
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_screenshots.py
 
 clean: ## remove generated files (venv, node_modules, vendor assets, compiled catalogues)
-	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .ruff_cache .import_linter_cache
 	find translations -name '*.mo' -delete

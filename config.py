@@ -10,6 +10,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
@@ -49,6 +50,16 @@ def _database_url(default: str) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
+
+
+def _url_password(url: str | None) -> str | None:
+    """The password in a URL like smtp://user:password@host (None when there is none)."""
+    if not url:
+        return None
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 class Config:
@@ -100,9 +111,25 @@ class Config:
     PASSWORD_RESET_LIMIT_PER_ACCOUNT = os.environ.get("PASSWORD_RESET_LIMIT_PER_ACCOUNT", "3 per hour")
     #: Wrong current passwords on the account page's password change, per user.
     PASSWORD_CHANGE_LIMIT = os.environ.get("PASSWORD_CHANGE_LIMIT", "5 per 15 minutes")
-    #: Where the counters live. "memory://" is per process: with several gunicorn workers (or hosts) use a
-    #: shared store, e.g. "redis://localhost:6379/0" (needs `pip install redis`), or each worker counts alone.
+    #: Where the counters live. "memory://" is per process: each gunicorn worker (and host) would count alone,
+    #: so 4 workers allow 4 x 5 wrong passwords. Production needs a shared store, "redis://host:6379/0"
+    #: (ProductionConfig refuses memory://, see docs/security.md "Login throttling").
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    #: Redis answers on loopback in a millisecond: a second's wait means it is gone, and a request must not hang
+    #: on it (passed to redis.from_url; the seconds from RATELIMIT_REDIS_TIMEOUT).
+    RATELIMIT_STORAGE_OPTIONS = (
+        {
+            "socket_connect_timeout": float(os.environ.get("RATELIMIT_REDIS_TIMEOUT", "0.5")),
+            "socket_timeout": float(os.environ.get("RATELIMIT_REDIS_TIMEOUT", "0.5")),
+        }
+        if RATELIMIT_STORAGE_URI.startswith(("redis://", "rediss://", "redis+unix://"))
+        else {}
+    )
+    #: Redis down: each worker counts in its own memory until Redis answers again (checked with growing pauses)
+    #: - degraded (the limits multiply by the number of workers) but still limited, and logins keep working.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = _env_bool("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    #: The counters' keys start with this (a Redis shared with other applications).
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "kursusportalen")
     #: "moving-window": N failures within any window, not just within a clock-aligned one.
     RATELIMIT_STRATEGY = os.environ.get("RATELIMIT_STRATEGY", "moving-window")
     #: Send Retry-After (and X-RateLimit-*) headers with limited responses.
@@ -246,14 +273,38 @@ class ProductionConfig(Config):
     #: SQLite in production only when asked for (a single-process trial installation).
     ALLOW_SQLITE = _env_bool("ALLOW_SQLITE_IN_PRODUCTION")
     MFA_REQUIRED = _env_bool("MFA_REQUIRED", True)  # ASVS 6.3.3: no password-only access to personal data
+    #: Rate-limit counters in each process's memory only when asked for, with one gunicorn worker on one host
+    #: (a single-process trial); otherwise RATELIMIT_STORAGE_URI must name a shared store (Redis).
+    ALLOW_MEMORY_RATELIMITS = _env_bool("ALLOW_MEMORY_RATELIMITS_IN_PRODUCTION")
 
     @classmethod
     def validate(cls) -> None:
         """Refuse to start without what production cannot do without."""
+        from app.core import secret_strength
+
+        public = secret_strength.public_texts(BASE_DIR)
         if not cls.SECRET_KEY or len(cls.SECRET_KEY) < 32:
-            raise RuntimeError("SECRET_KEY must be set to a random value of at least 32 characters in production.")
+            raise RuntimeError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in production. "
+                f"Generate one with: {secret_strength.GENERATE_HINT}"
+            )
+        problem = secret_strength.key_problem("SECRET_KEY", cls.SECRET_KEY, public)
+        if problem:
+            raise RuntimeError(problem)
         if "DATABASE_URL" not in os.environ:
             raise RuntimeError("DATABASE_URL must be set in production.")
+        urls = {"DATABASE_URL": os.environ["DATABASE_URL"], "SMTP_URL": cls.SMTP_URL}
+        urls["RATELIMIT_STORAGE_URI"] = cls.RATELIMIT_STORAGE_URI
+        for name, url in urls.items():
+            problem = secret_strength.password_problem(name, _url_password(url), public)
+            if problem:
+                raise RuntimeError(problem)
+        if cls.OIDC_CLIENT_SECRET:
+            hint = "Use the client secret your identity provider issued for this application."
+            problem = secret_strength.key_problem("OIDC_CLIENT_SECRET", cls.OIDC_CLIENT_SECRET, public, hint)
+            if problem:
+                raise RuntimeError(problem)
+        cls._validate_rate_limit_storage()
         if cls.SQLALCHEMY_DATABASE_URI.startswith("sqlite") and not cls.ALLOW_SQLITE:
             raise RuntimeError(
                 "DATABASE_URL points to SQLite; production runs on PostgreSQL "
@@ -265,6 +316,27 @@ class ProductionConfig(Config):
             raise RuntimeError("OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET.")
         if not cls.LOCAL_LOGIN_ENABLED and not cls.OIDC_ISSUER:
             raise RuntimeError("LOCAL_LOGIN_ENABLED=false needs single sign-on (OIDC_ISSUER): nobody could log in.")
+
+    @classmethod
+    def _validate_rate_limit_storage(cls) -> None:
+        """The login limits must hold across every worker and host: counters in a shared store."""
+        uri = cls.RATELIMIT_STORAGE_URI or ""
+        if not cls.RATELIMIT_ENABLED:
+            raise RuntimeError("RATELIMIT_ENABLED=false: production never runs without login throttling.")
+        if uri.startswith(("redis://", "rediss://", "redis+unix://", "redis+sentinel://", "redis+cluster://")):
+            return
+        if uri.startswith("memory://"):
+            if cls.ALLOW_MEMORY_RATELIMITS and os.environ.get("WEB_CONCURRENCY") == "1":
+                return
+            raise RuntimeError(
+                "RATELIMIT_STORAGE_URI is memory:// (or unset): every gunicorn worker would count failed logins "
+                "on its own, multiplying the limits. Set RATELIMIT_STORAGE_URI=redis://localhost:6379/0 "
+                "(apt-get install redis-server; see deploy/README.md). Only a single-process trial may set "
+                "ALLOW_MEMORY_RATELIMITS_IN_PRODUCTION=1 together with WEB_CONCURRENCY=1."
+            )
+        raise RuntimeError(
+            f"RATELIMIT_STORAGE_URI must be a redis:// URL in production (got the scheme {uri.split(':')[0]!r})."
+        )
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -10,7 +10,7 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 #: gunicorn's rule of thumb is 2 x cores + 1; on a 2-core box with PostgreSQL beside it 2 workers measured
-#: as fast as 5 (../shared/research §4.2), so the default is capped at 2 x cores + 1 and 12.
+#: as fast as 5 (docs/technical-notes.md#performance-ceiling), so the default is capped at 2 x cores + 1 and 12.
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 12)))
 worker_class = "sync"
 #: A request that takes longer than this is killed; exports of a national data set finish well inside it.
@@ -28,12 +28,27 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 #: One JSON object a line, as the application logs; the path without the query string (no search terms,
-#: which can be names) and the request id the application sends back (app/core/logs.py).
+#: which can be names), the request id the application sends back (app/core/logs.py) and the worker that
+#: answered (pid; deploy/smoke.py reads it to prove the login limits hold across workers).
 access_log_format = (
     '{"time":"%(t)s","remote":"%(h)s","method":"%(m)s","path":"%(U)s","status":%(s)s,'
-    '"bytes":"%(B)s","duration_ms":%(M)s,"request_id":"%({x-request-id}o)s"}'
+    '"bytes":"%(B)s","duration_ms":%(M)s,"request_id":"%({x-request-id}o)s","worker":"%(p)s"}'
 )
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    # Production never serves a database that holds demo accounts (their password is public): checked once,
+    # in the master, before any worker starts; gunicorn then exits with status 1 and the reason.
+    app = server.app.wsgi()
+    if "sqlalchemy" not in getattr(app, "extensions", {}):
+        return  # not Kursusportalen (bench/hello_app.py)
+    from app.demo import DemoAccountsInProduction, refuse_demo_accounts
+
+    try:
+        refuse_demo_accounts(app)
+    except DemoAccountsInProduction as refusal:
+        raise SystemExit(str(refusal)) from None
 
 
 def when_ready(server):

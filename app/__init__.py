@@ -29,6 +29,7 @@ def create_app(config_name_or_object: str | type[Config] | object | None = None)
     register_proxy(app)
     register_extensions(app)
     register_blueprints(app)
+    register_transactions(app)
     register_access_control(app)
     register_security(app)
     register_errorhandlers(app)
@@ -104,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     from app.audit.views import bp as audit_bp
     from app.calendar.views import bp as calendar_bp
     from app.courses.views import bp as courses_bp
+    from app.enrolment import coordinator_views  # noqa: F401  (the coordinator's routes, on the enrolment blueprint)
     from app.enrolment.views import bp as enrolment_bp
     from app.main import bp as main_bp
     from app.notifications.views import bp as notifications_bp
@@ -122,6 +124,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sso_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(privacy_bp)
+
+
+def register_transactions(app: Flask) -> None:
+    from app.core import transaction
+
+    transaction.init_app(app)  # every view registered above commits or rolls back in one place
 
 
 def register_access_control(app: Flask) -> None:

@@ -1,7 +1,9 @@
-"""`flask demo load`: the 2008-2009 Copenhagen programme from the seeds, plus a current programme.
+"""`flask demo load`: the 2008-2009 Copenhagen programme of the product brief, plus a current programme.
 
 Idempotent: every record is looked up by its natural key first, so a second load changes nothing.
-The demo data is for trying the product; production starts empty.
+The demo data is for trying the product; production starts empty. Under the production configuration every
+`flask demo` command that writes or prints demo logins refuses, and the production web and scheduler processes
+refuse to start while the database holds demo accounts (`refuse_demo_accounts`, deploy/README.md).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.accounts.models import StaffRole, Unit, User
 from app.calendar.models import ClosedDay
@@ -23,9 +27,30 @@ from app.extensions import db
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
 
-demo_cli = AppGroup("demo", help="Demo data.")
-
 DEMO_PASSWORD = "kursus-demo-2008"  # noqa: S105 (documented demo password, demo data only)
+#: Every demo and scale account's address ends in one of these (".test" is reserved: RFC 2606, never a real
+#: mailbox), so a database that holds demo accounts is recognised by its users' addresses.
+DEMO_EMAIL_DOMAIN = "demo.test"
+SCALE_EMAIL_DOMAIN = "scale.test"
+DEMO_EMAIL_DOMAINS = (DEMO_EMAIL_DOMAIN, SCALE_EMAIL_DOMAIN)
+
+#: What a production operator is told when a demo command is refused.
+REFUSED_IN_PRODUCTION = (
+    "Demodata er til afprøvning og må ikke komme i en produktionsinstallation "
+    "(KURSUSPORTALEN_CONFIG=production): dens adgangskode står i README. "
+    "Opret den første koordinator med `flask users create --access coordinator` eller log ind med SSO."
+)
+
+
+def _refuse_in_production() -> None:
+    """The `flask demo` group's callback: it runs before every subcommand (not for --help)."""
+    if current_app.config.get("ENV_NAME") == "production":
+        raise click.ClickException(REFUSED_IN_PRODUCTION)
+
+
+demo_cli = AppGroup(
+    "demo", help="Demo data (refused under the production configuration).", callback=_refuse_in_production
+)
 
 #: (email, name, access level, provider, staff role) - one login per access level.
 DEMO_LOGINS = (
@@ -193,7 +218,7 @@ def load_users(ref: dict) -> None:
         db.session.add(user)
     centres = list(ref["units"].values())
     for n in range(1, 111):
-        email = f"medarbejder{n:03d}@demo.test"
+        email = f"medarbejder{n:03d}@{DEMO_EMAIL_DOMAIN}"
         if db.session.scalar(select(User.id).filter_by(email=email)):
             continue
         role = rng.choices(role_names, weights=ROLE_WEIGHTS)[0]
@@ -407,7 +432,7 @@ def _demo_staff() -> list[User]:
     return list(
         db.session.scalars(
             select(User)
-            .where(User.access_level == AccessLevel.STAFF, User.email.like("medarbejder%@demo.test"))
+            .where(User.access_level == AccessLevel.STAFF, User.email.like(f"medarbejder%@{DEMO_EMAIL_DOMAIN}"))
             .order_by(User.email)
         )
     )
@@ -570,15 +595,6 @@ def load_demo(today: date) -> None:
     load_current_programme(ref, actor, today)
 
 
-def _register_scale() -> None:
-    from app.demo_scale import register
-
-    register(demo_cli)
-
-
-_register_scale()
-
-
 @demo_cli.command("load")
 def load() -> None:
     """Load the demo data (idempotent: a second load neither duplicates nor fails)."""
@@ -602,4 +618,54 @@ def logins() -> None:
     click.echo("Open http://127.0.0.1:5000\n")
 
 
-__all__ = ["demo_cli", "load_demo", "DEMO_PASSWORD", "DEMO_LOGINS", "time"]
+class DemoAccountsInProduction(RuntimeError):
+    """The production database holds demo accounts: refuse to serve it."""
+
+
+def demo_accounts() -> list[str]:
+    """The addresses of the accounts a production database must not hold: any address in the demo or scale
+    domains, and any coordinator or provider account whose password is the published demo password (one hash
+    check each; there are few such accounts, and staff accounts can't see others' data)."""
+    from app.core.access import AccessLevel as Level
+
+    in_demo_domain = or_(*(User.email.like(f"%@{domain}") for domain in DEMO_EMAIL_DOMAINS))
+    found = list(db.session.scalars(select(User.email).where(in_demo_domain).order_by(User.email).limit(5)))
+    privileged = db.session.scalars(
+        select(User).where(
+            User.access_level.in_((Level.COORDINATOR, Level.PROVIDER)),
+            User.password_hash.is_not(None),
+            ~in_demo_domain,
+        )
+    )
+    found += [user.email for user in privileged if user.check_password(DEMO_PASSWORD)]
+    return found
+
+
+def refuse_demo_accounts(app) -> None:
+    """Under the production configuration, raise DemoAccountsInProduction if the database holds demo accounts.
+    Called by the production web server (gunicorn.conf.py, once in the master) and by the scheduler
+    (scheduler/__main__.py) before they serve. A database that can't be read yet (not migrated, not reachable)
+    is left to the health check: the next start checks again."""
+    if app.config.get("ENV_NAME") != "production":
+        return
+    with app.app_context():
+        try:
+            found = demo_accounts()
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            app.logger.warning("could not check the database for demo accounts: %s", type(exc).__name__)
+            return
+        finally:
+            db.session.remove()
+    if found:
+        raise DemoAccountsInProduction(
+            "Databasen indeholder demokonti (fx "
+            + ", ".join(found[:3])
+            + "), og produktionskonfigurationen nægter at starte med dem: demoens adgangskode er offentlig. "
+            "Installér på en ny, tom database (`flask db upgrade`) og opret den første koordinator med "
+            "`flask users create --access coordinator` (deploy/README.md). "
+            "The database holds demo accounts; production refuses to start with them."
+        )
+
+
+__all__ = ["demo_cli", "load_demo", "DEMO_PASSWORD", "DEMO_LOGINS", "refuse_demo_accounts", "time"]

@@ -32,7 +32,8 @@ from app.courses.models import (
     run_eligible_roles,
     run_methods,
 )
-from app.demo import DEMO_PASSWORD
+from app.demo import DEMO_PASSWORD, ROLE_WEIGHTS
+from app.demo import SCALE_EMAIL_DOMAIN as EMAIL_DOMAIN
 from app.enrolment.models import Attendance, Enrolment, EnrolmentStatus
 from app.extensions import db
 from app.programmes.models import Programme
@@ -40,7 +41,6 @@ from app.providers.models import Provider
 
 BATCH = 5000
 DAY_KINDS = (DayKind.TEACHING, DayKind.TEACHING, DayKind.FOLLOW_UP)
-EMAIL_DOMAIN = "scale.test"
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,6 @@ def generate(
     progress=lambda message: None,
 ) -> ScaleReport:
     """Insert the data set (the caller commits). Refuses to run twice on the same database."""
-    from app.demo import ROLE_WEIGHTS
-
     started = _time.monotonic()
     if db.session.scalar(select(func.count()).select_from(User).where(User.email.like(f"%@{EMAIL_DOMAIN}"))):
         raise click.ClickException(f"This database already holds a scale data set (users @{EMAIL_DOMAIN}).")

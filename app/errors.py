@@ -1,13 +1,15 @@
-"""Error pages: 400 (incl. CSRF), 403, 404, 405, 413, 429, 500 - translated, never a stack trace."""
+"""Error pages: 400 (incl. CSRF), 403, 404, 405, 413, 429, 500, 503 (Busy, a lock not granted) - translated,
+never a stack trace."""
 
 from __future__ import annotations
 
 import time
 
-from flask import Flask, render_template
+from flask import Flask, flash, render_template
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 
+from app.core.exceptions import Busy
 from app.extensions import db
 
 
@@ -44,6 +46,14 @@ def init_app(app: Flask) -> None:
         """A rate limit (app.accounts.throttling): say how long to wait; Flask-Limiter adds Retry-After."""
         db.session.rollback()
         return render_template("errors/429.html", retry_minutes=_retry_minutes()), 429
+
+    @app.errorhandler(Busy)
+    def busy(err: Busy):
+        """A service could not have its lock in time (app.core.transaction.refused lets Busy through): nothing
+        was changed; say so and ask to try again."""
+        db.session.rollback()
+        flash(err.message, "error")
+        return render(503)
 
     @app.errorhandler(OperationalError)
     def database_busy(err):

@@ -11,7 +11,6 @@ from app.core import clock
 from app.core.access import AccessLevel, allow, public
 from app.core.i18n import LANG_COOKIE
 from app.core.urls import local_path
-from app.extensions import db
 from app.health.services import health_report
 
 bp = Blueprint("main", __name__)
@@ -54,7 +53,6 @@ def set_language():
         lang = current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user.is_authenticated:
         current_user.locale = lang
-        db.session.commit()
     response = redirect(local_path(request.form.get("next")) or url_for("main.home"))
     response.set_cookie(
         LANG_COOKIE,

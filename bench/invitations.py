@@ -409,7 +409,7 @@ def deliver_phase(phase: Phase) -> None:
     """Call the delivery job until nothing is due (as the scheduler does every SCHEDULER_DELIVERY_SECONDS)."""
     from app.core import clock
     from app.extensions import db
-    from app.notifications.jobs import send_due_notifications
+    from scheduler.jobs import send_due_notifications
 
     totals = {"sent": 0, "retried": 0, "failed": 0, "calls": 0}
     pending = phase.extra["pending_before"]

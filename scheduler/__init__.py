@@ -1,6 +1,6 @@
-"""The scheduler (APScheduler 3.x, TECHNICAL-NOTES §1): thin pollers over our own tables.
+"""The scheduler (APScheduler 3.x, docs/technical-notes.md#scheduler): thin pollers over our own tables.
 
-`build_scheduler(app)` registers the periodic jobs of `app.notifications.jobs` with stable ids, each run
+`build_scheduler(app)` registers the periodic jobs of `scheduler.jobs` with stable ids, each run
 inside `app.app_context()` with `now=app.core.clock.now()`:
 
     send_due_notifications     every SCHEDULER_DELIVERY_SECONDS (30): the outbox
@@ -218,7 +218,7 @@ class _JobRunner:
 
     def _run(self, job_id: str, function_name: str, *args):
         # Looked up at every run, so the jobs module is the one seam (and can be replaced in a test).
-        from app.notifications import jobs
+        from scheduler import jobs
 
         if not self.leadership.still_ours(job_id):
             return None

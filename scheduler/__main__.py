@@ -23,6 +23,9 @@ import time
 
 #: Exit status after losing the leadership lock; systemd's Restart=on-failure starts us again.
 EXIT_LOST_LEADERSHIP = 75
+#: Exit status when the configuration or database is unfit to run (EX_CONFIG); systemd doesn't restart it
+#: (RestartPreventExitStatus in deploy/kursusportalen-scheduler.service).
+EXIT_CONFIG = 78
 #: Seconds a stop waits for running jobs (below systemd's default TimeoutStopSec of 90 s).
 STOP_TIMEOUT = 60
 
@@ -59,10 +62,16 @@ def main() -> int:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from app import create_app
+    from app.demo import DemoAccountsInProduction, refuse_demo_accounts
     from scheduler import build_scheduler, settings, stop_scheduler
     from scheduler.leader import lock_for, wait_for_leadership
 
     app = create_app(os.environ.get("KURSUSPORTALEN_CONFIG"))
+    try:
+        refuse_demo_accounts(app)
+    except DemoAccountsInProduction as refusal:
+        logger.critical("%s", refusal)
+        return EXIT_CONFIG
     config = settings(app.config)
     lock = lock_for(app)
     stop = threading.Event()

@@ -1,20 +1,32 @@
-"""Shared fixtures: a fresh schema per test (SQLite in memory, or TEST_DATABASE_URL), the test
-client with CSRF on, and helpers that log in and post forms as a browser would."""
+"""Shared fixtures: one app and one schema per test session (SQLite in memory, or TEST_DATABASE_URL), each test
+in a transaction that is rolled back afterwards, the test client with CSRF on, and helpers that log in and post
+forms as a browser would. docs/architecture.md ("Tests: isolation") says when a test needs `committing` instead.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
 import re
 import smtplib
+import threading
+from unittest import mock
 
 import pytest
-from flask import g
+from flask import Flask, g
 from flask.testing import FlaskClient
 
-from app import create_app
-from app.extensions import db
-from config import TestingConfig
-from tests import factories
+from tests.databases import prepare_worker_database_url
+
+prepare_worker_database_url()  # before config.py reads TEST_DATABASE_URL: each xdist worker has its own database
+
+from app import create_app  # noqa: E402
+from app.extensions import db, limiter  # noqa: E402
+from app.health import services as health_services  # noqa: E402
+from config import TestingConfig  # noqa: E402
+from tests import factories  # noqa: E402
+from tests.databases import create_schema, drop_schema, ensure_database, truncate_all  # noqa: E402
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -37,24 +49,119 @@ class IsolatedClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
-@pytest.fixture
-def app():
+class SecondConnection(AssertionError):
+    """An isolated test opened a second database connection (another thread, or a connection beside the
+    session's): inside the rolled-back transaction it would silently share the test's connection."""
+
+
+@contextlib.contextmanager
+def isolated(app: Flask):
+    """Everything the test does to the database happens in one outer transaction, rolled back at the end.
+
+    SQLAlchemy's "Joining a Session into an External Transaction" recipe: the test's one connection has its
+    outer transaction begun; sessions are bound to that connection and join it with `create_savepoint`, and
+    `Connection.begin()` (what `engine.begin()` calls) becomes a SAVEPOINT, so the code's own commit, rollback
+    and begin_nested work as in production without ending the outer transaction. Flask-SQLAlchemy's sessions
+    choose their engine in `Session.get_bind` (a `bind=` argument is ignored), so that is where the connection
+    is handed over. On SQLite the savepoints need app.core.db's BEGIN IMMEDIATE recipe (sqlite3 in legacy
+    mode never BEGINs before a SAVEPOINT); create_app installs it.
+
+    Only the test's thread may use the database, and `engine.connect()` only while no savepoint is open:
+    anything else would silently share the test's connection, so it raises SecondConnection (mark the test
+    `committing`).
+    """
+    engine = db.engine
+    owner = threading.get_ident()
+
+    def check_thread() -> None:
+        if threading.get_ident() != owner:
+            raise SecondConnection(
+                "a thread other than the test's used the database inside an isolated test: "
+                "mark the test @pytest.mark.committing (docs/architecture.md, Tests: isolation)"
+            )
+
+    def get_bind(session, *args, **kwargs):
+        check_thread()
+        return conn
+
+    def connect():
+        check_thread()
+        if conn.in_nested_transaction():
+            raise SecondConnection(
+                "engine.connect() while the test's connection is in use (a session's transaction is open): "
+                "in production a second connection, here the same one: mark the test @pytest.mark.committing"
+            )
+        return conn
+
+    session_class = db.session.session_factory.class_
+    with contextlib.ExitStack() as stack:
+        conn = stack.enter_context(engine.connect())
+        trans = conn.begin()
+        stack.callback(trans.rollback)
+        stack.enter_context(
+            mock.patch.dict(db.session.session_factory.kw, {"join_transaction_mode": "create_savepoint"})
+        )
+        stack.enter_context(mock.patch.object(session_class, "get_bind", get_bind))
+        stack.enter_context(mock.patch.object(conn, "close", lambda: None))
+        stack.enter_context(mock.patch.object(engine, "connect", connect))
+        stack.enter_context(mock.patch.object(conn, "begin", conn.begin_nested))
+        yield
+
+
+@pytest.fixture(scope="session")
+def session_app():
+    """The one app of the session, its schema created once. Tests take it through `app`."""
+    ensure_database(TestingConfig.SQLALCHEMY_DATABASE_URI, lock_timeout="60s")
     app = create_app(TestingConfig)
     app.test_client_class = IsolatedClient
+    create_schema(app)
+    yield app
+    drop_schema(app)
     with app.app_context():
-        db.drop_all()  # a previous crashed run on PostgreSQL may have left tables behind
-        db.create_all()
-        yield app
-        db.session.rollback()
-        db.session.remove()
-        if db.engine.dialect.name == "sqlite":
-            # SQLite drops row by row and would refuse self-references (a unit and its sub-units).
-            # The pragma is a no-op inside a transaction, so it goes to the (single, static) DBAPI connection.
-            raw = db.engine.raw_connection()
-            raw.driver_connection.execute("PRAGMA foreign_keys=OFF")
-            raw.close()
-        db.drop_all()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(request, session_app):
+    """The app with an app context pushed for the whole test, and a clean database.
+
+    By default the test runs in a transaction that is rolled back (`isolated`). A test marked `committing`
+    commits for real (other connections, threads and processes see its rows) and every table is emptied
+    afterwards. A test marked `own_app` gets a newly built app (for tests that register routes), isolated.
+    Config, instance path, the rate limiter's counters and the heartbeat's start time are reset per test.
+    """
+    own_app = request.node.get_closest_marker("own_app") is not None
+    committing = request.node.get_closest_marker("committing") is not None
+    app = session_app
+    if own_app:
+        app = create_app(TestingConfig)
+        app.test_client_class = IsolatedClient
+        if app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite://":
+            create_schema(app)  # its own, new in-memory database
+    config = copy.deepcopy(dict(app.config))
+    instance_path = app.instance_path
+    limiter.reset()
+    try:
+        # The process's scheduler start time (record_heartbeat) is per process: per test here.
+        with mock.patch.dict(health_services._STARTED_AT, clear=True), app.app_context():
+            if committing:
+                try:
+                    yield app
+                finally:
+                    db.session.remove()
+                    truncate_all(app)
+            else:
+                with isolated(app):
+                    yield app
+                    db.session.remove()
+    finally:
+        app.config.clear()
+        app.config.update(config)
+        app.instance_path = instance_path
+        limiter.reset()
+        if own_app:
+            with app.app_context():
+                db.engine.dispose()
 
 
 @pytest.fixture

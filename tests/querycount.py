@@ -10,6 +10,10 @@ from sqlalchemy import event
 
 from app.extensions import db
 
+#: Not queries, and not counted: SQLite's BEGIN IMMEDIATE (app/core/db.py), and the savepoints the tests'
+#: isolation (tests/conftest.py) wraps each commit in, which production does not send.
+TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.IGNORECASE)
+
 
 @contextlib.contextmanager
 def recorded_statements() -> Iterator[list[str]]:
@@ -18,7 +22,7 @@ def recorded_statements() -> Iterator[list[str]]:
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE (app/core/db.py): not a query
+        if not TRANSACTION_CONTROL.match(statement):
             statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", record)

@@ -39,6 +39,7 @@ def test_anonymous_users_are_sent_to_login_everywhere_but_public_pages(app, clie
     assert checked >= 5
 
 
+@pytest.mark.own_app  # adds routes: needs an app that has served no request yet
 def test_view_without_rule_is_denied(app, client, coordinator, login_as):
     bp = Blueprint("forgotten", __name__)
 
@@ -51,6 +52,7 @@ def test_view_without_rule_is_denied(app, client, coordinator, login_as):
     assert client.get("/forgotten").status_code == 403
 
 
+@pytest.mark.own_app  # adds routes: needs an app that has served no request yet
 def test_wrong_level_is_403_and_failed_ownership_is_404(app, client, staff_member, login_as):
     bp = Blueprint("probe", __name__)
 

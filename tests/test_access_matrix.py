@@ -49,6 +49,7 @@ from app.reporting.models import ExportDownload, ExportFormat
 from config import TestingConfig
 from tests import factories
 from tests.conftest import CSRF_RE, IsolatedClient
+from tests.databases import private_database_url
 
 PERSONAS = ("anonymous", "staff", "other_staff", "provider", "other_provider", "coordinator")
 LOGIN = "login"  # 302 to the login page with ?next= (Flask-Login's answer to an anonymous request)
@@ -625,7 +626,10 @@ def _csrf(response) -> str:
 
 @pytest.fixture(scope="module")
 def world():
-    app = create_app(TestingConfig)
+    # A database of its own (on SQLite an in-memory one of this app's engine): the matrix keeps its world for
+    # the whole module, beside the suite's session-wide schema.
+    url = private_database_url("_matrix")
+    app = create_app(type("MatrixConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": url}))
     app.test_client_class = IsolatedClient
     with app.app_context():
         db.drop_all()

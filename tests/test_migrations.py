@@ -5,8 +5,6 @@ Runs on SQLite (a temporary file) and on PostgreSQL when TEST_DATABASE_URL point
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -16,16 +14,13 @@ from sqlalchemy import inspect
 from app import create_app
 from app.extensions import _include_object, db
 from config import TestingConfig
+from tests.databases import private_database_url
 
 
 @pytest.fixture
 def empty_db_app(tmp_path):
     class MigrationConfig(TestingConfig):
-        SQLALCHEMY_DATABASE_URI = (
-            TestingConfig.SQLALCHEMY_DATABASE_URI
-            if os.environ.get("TEST_DATABASE_URL")
-            else f"sqlite:///{tmp_path / 'migrations.db'}"
-        )
+        SQLALCHEMY_DATABASE_URI = private_database_url("_migrations", tmp_path / "migrations.db")
 
     app = create_app(MigrationConfig)
     with app.app_context():

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import secrets
+import string
 import subprocess
 import sys
 
 import pytest
 
 from app import create_app
+from app.core import secret_strength
 from app.core.access import public
 from app.core.logs import JsonFormatter, json_handler
 from config import BASE_DIR, ProductionConfig, TestingConfig
-
-GOOD_SECRET = "x" * 40
+from tests.production_settings import GOOD_SECRET
 
 
 @pytest.fixture
@@ -25,7 +28,127 @@ def production(monkeypatch):
     monkeypatch.setattr(ProductionConfig, "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://kp@db.invalid/kp")
     monkeypatch.setattr(ProductionConfig, "SMTP_URL", "smtp://mail.invalid:25")
     monkeypatch.setattr(ProductionConfig, "ALLOW_SQLITE", False)
+    monkeypatch.setattr(ProductionConfig, "RATELIMIT_STORAGE_URI", "redis://localhost:6379/0")
+    monkeypatch.setattr(ProductionConfig, "ALLOW_MEMORY_RATELIMITS", False)
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
     return ProductionConfig
+
+
+# --- secrets (docs/security.md "Secrets") ---------------------------------------------------------------
+
+
+def _example_values(name: str) -> set[str]:
+    """Every `NAME=value` (or `NAME: value`) the repository shows as an example, outside the tests."""
+    pattern = re.compile(rf"\b{name}\s*[=:]\s*[\"']?([^\s\"'`|)]+)")
+    found = set()
+    for path in BASE_DIR.rglob("*"):
+        if any(part.startswith(".") or part in {"node_modules", "tests"} for part in path.relative_to(BASE_DIR).parts):
+            continue
+        if path.is_file() and path.suffix in {".example", ".md", ".sh", ".py", ".service", ".conf", ".toml", ".txt"}:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found.update(
+                value for value in pattern.findall(text) if len(value) >= 8 and not value.startswith(("$", "<", "…"))
+            )
+    return found
+
+
+def test_the_env_examples_secret_key_is_refused(production, monkeypatch):
+    """The finding: the 83-character placeholder of deploy/kursusportalen.env.example passed the length check."""
+    example = (BASE_DIR / "deploy" / "kursusportalen.env.example").read_text()
+    placeholder = re.search(r"^SECRET_KEY=(.+)$", example, re.MULTILINE).group(1)
+    assert len(placeholder) >= 32
+    monkeypatch.setattr(production, "SECRET_KEY", placeholder)
+    with pytest.raises(RuntimeError, match="SECRET_KEY.*public.*secrets.token_urlsafe\\(48\\)"):
+        production.validate()
+
+
+def test_every_example_secret_in_the_repository_is_refused(production, monkeypatch, tmp_path):
+    """Each SECRET_KEY / OIDC_CLIENT_SECRET example in the repository, also where the files are not installed
+    (only the list in app.core.secret_strength then knows them)."""
+    examples = _example_values("SECRET_KEY") | _example_values("OIDC_CLIENT_SECRET")
+    assert "change-me-to-the-output-of-python3-c-import-secrets-print-secrets.token_urlsafe-48" in examples
+    monkeypatch.setattr(production, "OIDC_ISSUER", "https://login.example/tenant/v2.0")
+    monkeypatch.setattr(production, "OIDC_CLIENT_ID", "client")
+    for value in sorted(examples):
+        for name in ("SECRET_KEY", "OIDC_CLIENT_SECRET"):
+            monkeypatch.setattr(production, name, value)
+            with pytest.raises(RuntimeError, match=name):
+                production.validate()
+            monkeypatch.setattr(production, name, GOOD_SECRET)
+        assert secret_strength.key_problem("SECRET_KEY", value, texts=[]), f"not refused without the docs: {value}"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "x" * 40,  # repeated characters
+        "ab" * 24,  # a repeated pattern
+        "0123456789abcdef" * 3,  # a sequence
+        "qwertyuiopasdfghjklzxcvbnm1234567890",  # a keyboard row
+        "this-is-the-very-long-and-secret-production-key-of-the-portal",  # words
+        "testing-secret-key-not-for-production",  # config.py's testing key
+        "Kursusportalen2026!Kursusportalen2026!",
+        "4f50ce0181cf0737" * 3,  # 64 random bits, repeated
+    ],
+)
+def test_a_guessable_secret_key_is_refused(production, monkeypatch, key):
+    monkeypatch.setattr(production, "SECRET_KEY", key)
+    with pytest.raises(RuntimeError, match=r"SECRET_KEY.*secrets.token_urlsafe\(48\)") as refused:
+        production.validate()
+    assert key not in str(refused.value)  # the refusal never prints the secret
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: secrets.token_urlsafe(48),  # what the docs say
+        lambda: secrets.token_urlsafe(32),
+        lambda: secrets.token_hex(32),
+        lambda: "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40)),
+    ],
+)
+def test_random_keys_pass(production, monkeypatch, make):
+    for _ in range(20):
+        monkeypatch.setattr(production, "SECRET_KEY", make())
+        production.validate()
+
+
+def test_oidc_client_secret_is_checked_like_a_key(production, monkeypatch):
+    monkeypatch.setattr(production, "OIDC_ISSUER", "https://login.example/tenant/v2.0")
+    monkeypatch.setattr(production, "OIDC_CLIENT_ID", "client")
+    for weak in ("secret", "client-secret-" * 3, "y" * 40):
+        monkeypatch.setattr(production, "OIDC_CLIENT_SECRET", weak)
+        with pytest.raises(RuntimeError, match="OIDC_CLIENT_SECRET.*identity provider"):
+            production.validate()
+    # What identity providers issue: e.g. Entra ID's 40 characters, Keycloak's 32 letters and digits.
+    alphabet = string.ascii_letters + string.digits
+    for issued in (
+        "".join(secrets.choice(alphabet + "~._-") for _ in range(40)),
+        "".join(secrets.choice(alphabet) for _ in range(32)),
+    ):
+        monkeypatch.setattr(production, "OIDC_CLIENT_SECRET", issued)
+        production.validate()
+
+
+def test_a_documented_password_in_the_database_or_smtp_url_is_refused(production, monkeypatch, tmp_path):
+    docs = [
+        "DATABASE_URL=postgresql://kursusportalen:kursus-db-password@localhost/kursusportalen\n"
+        "SMTP_URL=smtp://portal:relay-password@mailrelay.example.dk:587?starttls=true\n"
+    ]
+    monkeypatch.setattr(secret_strength, "public_texts", lambda root: docs)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://kursusportalen:kursus-db-password@db.invalid/kp")
+    with pytest.raises(RuntimeError, match="password in DATABASE_URL") as refused:
+        production.validate()
+    assert "kursus-db-password" not in str(refused.value)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://kursusportalen:{secrets.token_urlsafe(24)}@db.invalid/kp")
+    production.validate()
+    monkeypatch.setattr(production, "SMTP_URL", "smtp://portal:relay-password@mail.invalid:587")
+    with pytest.raises(RuntimeError, match="password in SMTP_URL"):
+        production.validate()
+    monkeypatch.setattr(production, "SMTP_URL", "smtp://mail.invalid:25")
+    monkeypatch.setattr(production, "RATELIMIT_STORAGE_URI", "redis://:relay-password@redis.invalid:6379/0")
+    with pytest.raises(RuntimeError, match="password in RATELIMIT_STORAGE_URI"):
+        production.validate()
 
 
 def test_production_config_validates_when_complete(production):
@@ -179,3 +302,46 @@ def test_gunicorn_worker_freezes_its_warm_objects_once(monkeypatch):
         worker.nr = nr  # gunicorn's sync worker counts the request before calling post_request
         settings["post_request"](worker, None, {}, None)
     assert frozen == [settings["GC_FREEZE_AFTER"]] == [100]
+
+
+# --- rate-limit counters (docs/security.md "Login throttling") ------------------------------------------
+
+
+def test_production_refuses_per_process_rate_limit_counters(production, monkeypatch):
+    """memory:// keeps the counters in each gunicorn worker: with 4 workers, 20 wrong passwords instead of 5."""
+    monkeypatch.setattr(production, "RATELIMIT_STORAGE_URI", "memory://")
+    with pytest.raises(RuntimeError, match="RATELIMIT_STORAGE_URI.*redis://"):
+        production.validate()
+    monkeypatch.setattr(production, "ALLOW_MEMORY_RATELIMITS", True)  # the trial's escape hatch ...
+    with pytest.raises(RuntimeError, match="WEB_CONCURRENCY=1"):
+        production.validate()  # ... holds only with one worker
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")
+    production.validate()
+
+
+def test_production_refuses_unknown_rate_limit_storage_and_throttling_off(production, monkeypatch):
+    monkeypatch.setattr(production, "RATELIMIT_STORAGE_URI", "memcached://localhost:11211")
+    with pytest.raises(RuntimeError, match="redis://"):
+        production.validate()
+    monkeypatch.setattr(production, "RATELIMIT_STORAGE_URI", "redis://localhost:6379/0")
+    monkeypatch.setattr(production, "RATELIMIT_ENABLED", False)
+    with pytest.raises(RuntimeError, match="RATELIMIT_ENABLED"):
+        production.validate()
+
+
+def test_redis_counters_have_short_timeouts_and_a_fallback():
+    """A dead Redis must not hang a login: half-second socket timeouts, then each worker counts alone."""
+    code = (
+        "import config, json; c = config.Config;"
+        " print(json.dumps([c.RATELIMIT_STORAGE_OPTIONS, c.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED]))"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env={"PATH": "/usr/bin:/bin", "RATELIMIT_STORAGE_URI": "redis://localhost:6379/0"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    options, fallback = json.loads(result.stdout)
+    assert options == {"socket_connect_timeout": 0.5, "socket_timeout": 0.5} and fallback is True

@@ -19,12 +19,13 @@ from sqlalchemy import func, select
 from app.accounts import tokens
 from app.accounts.models import User
 from app.accounts.passwords import check_new_password
-from app.accounts.services import get_user_by_email
+from app.accounts.queries import get_user_by_email
 from app.accounts.sessions import end_all_sessions
 from app.audit.services import record
 from app.core import clock
 from app.core.exceptions import Conflict, ValidationFailed
 from app.extensions import db
+from app.notifications.outbox import queue_notice
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +94,6 @@ def _set_password(user: User, password: str) -> None:
 
 def _notify_password_changed(user: User, *, now: datetime) -> None:
     """Tell the user their password changed, so a change they didn't make doesn't go unnoticed."""
-    from app.notifications.invitations import queue_notice
-
     queue_notice(
         user,
         kind=KIND_PASSWORD_CHANGED,
@@ -155,8 +154,6 @@ def end_sessions_of_deactivated(user: User) -> None:
 def request_password_reset(email: str, *, now: datetime) -> bool:
     """Mail a reset link to the active account with this email, if there is one. The caller answers the
     same either way; the return value (True if a mail was queued) is for tests and the audit only."""
-    from app.notifications.invitations import queue_notice
-
     user = get_user_by_email(email) if email else None
     if user is None or not user.active:
         return False
@@ -211,8 +208,6 @@ def _check_invitable(user: User) -> None:
 def send_invitation(user: User, *, actor: User | None, now: datetime) -> None:
     """Mail `user` (active, without a password) a link to set their password. A new invitation makes the
     links of earlier ones stop working. :raises Conflict: the user has a password or is inactive."""
-    from app.notifications.invitations import queue_notice
-
     _check_invitable(user)
     user.invitation_sent_at = tokens.invitation_stamp(now)
     db.session.flush()

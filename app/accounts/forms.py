@@ -4,6 +4,7 @@ Field shape and single-field checks only; rules that need the database (unique n
 cycles in the unit tree) are checked by the services and mapped back onto these fields by the views.
 """
 
+from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
@@ -11,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 from app.core.access import AccessLevel
+from app.core.fields import id_choices as id_choices  # the views import it from here
 from app.core.i18n import _l
 
 #: Danish labels of the access levels, for selects, lists and filters.
@@ -21,7 +23,21 @@ ACCESS_LEVEL_LABELS = {
 }
 
 
-class LoginForm(FlaskForm):
+class FormBodyOnly(FlaskForm):
+    """A form read from a form-encoded body only, never from JSON (Flask-WTF reads both by default).
+
+    The throttled forms (login, password reset) need it: the limits key on `request.form` (app.accounts.
+    throttling), so a JSON body would be checked by the view under a key the limiter never counted."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            wrapped = super().wrap_formdata(form, formdata)
+            if wrapped is not None and request.is_json:
+                return request.form  # empty: the form is not submitted, nothing is looked up or counted
+            return wrapped
+
+
+class LoginForm(FormBodyOnly):
     email = EmailField(
         _l("E-mail"),
         # No format check here: a wrong address simply fails to log in, with the one generic message.
@@ -40,7 +56,7 @@ class LoginForm(FlaskForm):
 _PASSWORD_FIELD_MAX = 1000
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(FormBodyOnly):
     email = EmailField(
         _l("E-mail"),
         validators=[DataRequired(message=_l("Skriv din e-mailadresse.")), Length(max=254)],
@@ -104,11 +120,6 @@ def _access_level(value) -> AccessLevel | None:
     if value is None or value == "":
         return None
     return AccessLevel(value)
-
-
-def id_choices(empty_label: str, records: list[tuple[int, str]]) -> list[SelectChoice]:
-    """Choices for an IdSelectField: the "none" option first, then (id, label) pairs."""
-    return [SelectChoice("", empty_label)] + [SelectChoice(str(record_id), label) for record_id, label in records]
 
 
 class IdSelectField(SelectField):

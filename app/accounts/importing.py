@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import warnings
+import zipfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,6 +36,33 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 #: A staff file far beyond any municipality's social services is a mistake, not a list to preview.
 MAX_ROWS = 10_000
+#: The template has four columns; an HR export may carry others (ignored), never this many.
+MAX_COLUMNS = 100
+#: A CSV record (one row, over several lines if a quoted cell holds line breaks) longer than this is no staff row.
+MAX_RECORD_CHARS = 10_000
+
+# What an uploaded XLSX (a ZIP archive of XML parts) may hold, checked on the archive's directory before any part
+# is decompressed or parsed (ASVS 5.0 V5.2.3; docs/security.md "Uploads"). A real staff list of MAX_ROWS rows
+# stays far inside: its largest part, the sheet, is a few MB and compresses about 5-10 to 1.
+#: Parts in the archive (a workbook from Excel has about 10-20).
+MAX_ZIP_ENTRIES = 200
+#: One part's size once decompressed, as the archive declares it (zipfile never reads past the declared size).
+MAX_ZIP_ENTRY_BYTES = 20 * 1024 * 1024
+#: All parts together, decompressed.
+MAX_ZIP_TOTAL_BYTES = 50 * 1024 * 1024
+#: Decompressed/compressed, for parts over RATIO_CHECKED_FROM bytes: XML compresses 5-20 to 1, a bomb 1000 to 1.
+MAX_ZIP_RATIO = 100
+RATIO_CHECKED_FROM = 1024 * 1024
+#: Parts a staff list has no use for and that carry code or other files: macros, embedded objects, ActiveX.
+_FORBIDDEN_PART = re.compile(r"(^|/)vbaProject(Signature)?\.bin$|^xl/(embeddings|activeX)/", re.IGNORECASE)
+#: Cells in all the workbook's sheets together: openpyxl reads some 40,000-75,000 a second, so this bounds the
+#: worker's time to a few seconds (MAX_ROWS staff with 25 columns each fit).
+MAX_CELLS = 250_000
+_SHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
+#: A cell element, with or without a namespace prefix: <c r="A1">, <x:c>, <c/>.
+_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+#: The first bytes of archives and compound files (ZIP, gzip, 7-Zip, RAR, OLE2): never inside a staff list.
+_ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!", b"\xd0\xcf\x11\xe0")
 #: How long a previewed import waits for its confirmation.
 PENDING_TTL = timedelta(hours=2)
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,100}")
@@ -111,15 +139,34 @@ def _detect_delimiter(text: str) -> str:
     return best if counts[best] else ";"
 
 
+def _too_many_columns() -> ImportFileError:
+    return ImportFileError(_("Filen har for mange kolonner (højst %(max)s).", max=MAX_COLUMNS))
+
+
 def _read_csv(data: bytes) -> list[tuple[int, list[str]]]:
     text = _decode(data)
     if "\x00" in text:
         raise ImportFileError(_("Filen kunne ikke læses som CSV. Gem den som CSV UTF-8 eller som .xlsx."))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_detect_delimiter(text))
+    record_chars = 0
+
+    def lines():
+        """The file's lines, refusing a record (row) longer than MAX_RECORD_CHARS before csv splits it: a
+        5 MB line of commas would otherwise become millions of cells."""
+        nonlocal record_chars
+        for line in io.StringIO(text, newline=""):
+            record_chars += len(line)
+            if record_chars > MAX_RECORD_CHARS:
+                raise ImportFileError(_("En række i filen er for lang (højst %(max)s tegn).", max=MAX_RECORD_CHARS))
+            yield line
+
+    reader = csv.reader(lines(), delimiter=_detect_delimiter(text))
     table: list[tuple[int, list[str]]] = []
     try:
         start = 1
         for cells in reader:
+            record_chars = 0
+            if len(cells) > MAX_COLUMNS:
+                raise _too_many_columns()
             table.append((start, cells))
             start = reader.line_num + 1
             if len(table) > MAX_ROWS + 1:
@@ -129,11 +176,74 @@ def _read_csv(data: bytes) -> list[tuple[int, list[str]]]:
     return table
 
 
+def _check_archive(data: bytes) -> None:
+    """Refuse an XLSX whose archive could exhaust the worker or carries more than a workbook, from its directory
+    and the first bytes of each part (ZIP bombs, forged sizes, nested archives, macros).
+
+    :raises ImportFileError: what is wrong, in words a coordinator can act on.
+    """
+    unreadable = ImportFileError(_("Filen kunne ikke læses som et Excel-regneark (.xlsx)."))
+    too_big = ImportFileError(
+        _(
+            "Regnearket fylder for meget, når det pakkes ud, til at kunne indlæses. Gem kun arket med "
+            "medarbejderne som en ny .xlsx-fil, eller gem det som CSV."
+        )
+    )
+    not_plain = ImportFileError(
+        _(
+            "Regnearket indeholder makroer, indlejrede objekter eller andre filer og indlæses ikke. Gem det i Excel "
+            "som »Excel-projektmappe (.xlsx)« uden makroer, eller gem det som CSV."
+        )
+    )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+            if len(entries) > MAX_ZIP_ENTRIES:
+                raise too_big
+            total = 0
+            for entry in entries:
+                total += entry.file_size
+                if entry.file_size > MAX_ZIP_ENTRY_BYTES or total > MAX_ZIP_TOTAL_BYTES:
+                    raise too_big
+                if entry.file_size > RATIO_CHECKED_FROM and entry.file_size > MAX_ZIP_RATIO * max(
+                    entry.compress_size, 1
+                ):
+                    raise too_big
+                if entry.flag_bits & 0x1:  # encrypted
+                    raise unreadable
+                if _FORBIDDEN_PART.search(entry.filename):
+                    raise not_plain
+            cells = 0
+            for entry in entries:
+                if entry.is_dir():
+                    continue
+                with archive.open(entry) as part:
+                    if part.read(4).startswith(_ARCHIVE_MAGIC):
+                        raise not_plain
+                if _SHEET_PART.match(entry.filename):  # at most MAX_ZIP_ENTRY_BYTES, read in C in a blink
+                    cells += sum(1 for _ in _CELL_TAG.finditer(archive.read(entry)))
+                    if cells > MAX_CELLS:
+                        raise ImportFileError(
+                            _(
+                                "Regnearket har for mange celler (højst %(max)s). Gem kun arket med medarbejderne "
+                                "som en ny .xlsx-fil, eller gem det som CSV.",
+                                max=f"{MAX_CELLS:,}".replace(",", "."),
+                            )
+                        )
+    except ImportFileError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError, ValueError):
+        raise unreadable from None  # a damaged or forged archive (a lying size ends in "Bad CRC-32")
+
+
 def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
     import openpyxl  # imported here: only the import page needs it
 
     if not data.startswith(ZIP_MAGIC):
         raise ImportFileError(_("Filen kunne ikke læses som et Excel-regneark (.xlsx)."))
+    _check_archive(data)
+    if not openpyxl.DEFUSEDXML:  # entity expansion ("billion laughs") and external entities: defusedxml refuses
+        raise RuntimeError("openpyxl must parse through defusedxml (pip install defusedxml; OPENPYXL_DEFUSEDXML)")
     table: list[tuple[int, list[str]]] = []
     try:
         with warnings.catch_warnings():
@@ -144,10 +254,21 @@ def _read_xlsx(data: bytes) -> list[tuple[int, list[str]]]:
                 if not workbook.worksheets:
                     raise ImportFileError(_("Regnearket har ingen ark."))
                 sheet = workbook.worksheets[0]
+                # The size the sheet declares (<dimension>): beyond the template's limits is refused unread.
+                if (sheet.max_column or 0) > MAX_COLUMNS:
+                    raise _too_many_columns()
+                if (sheet.max_row or 0) > MAX_ROWS + 1:
+                    raise ImportFileError(_("Filen har for mange rækker (højst %(max)s).", max=MAX_ROWS))
                 if hasattr(sheet, "reset_dimensions"):
-                    sheet.reset_dimensions()  # some tools write a wrong size; read what is really there
-                for line_no, values in enumerate(sheet.iter_rows(values_only=True), 1):
-                    table.append((line_no, [_cell_text(value) for value in values]))
+                    sheet.reset_dimensions()  # some tools write a wrong size; read what is really there, bounded:
+                rows = sheet.iter_rows(min_row=1, max_row=MAX_ROWS + 2, max_col=MAX_COLUMNS + 1, values_only=True)
+                for line_no, values in enumerate(rows, 1):
+                    if len(values) > MAX_COLUMNS and values[MAX_COLUMNS] is not None:
+                        raise _too_many_columns()
+                    cells = [_cell_text(value) for value in values[:MAX_COLUMNS]]
+                    while cells and not cells[-1]:
+                        cells.pop()  # the bound pads every row to its width
+                    table.append((line_no, cells))
                     if len(table) > MAX_ROWS + 1:
                         break
             finally:

@@ -30,7 +30,6 @@ def begin(user: User, next_url: str | None) -> Response:
     session.clear()  # nothing of an earlier session survives, as in start_session
     token = mfa.begin_pending_login(user, now=clock.utcnow())
     confirmed = mfa.has_mfa(user)
-    db.session.commit()
     session[_PENDING] = {"uid": user.id, "token": token, "next": next_url}
     return redirect(url_for("mfa.login_code" if confirmed else "mfa.login_setup"))
 
@@ -70,14 +69,12 @@ def login_code():
     if form.validate_on_submit():
         now = clock.utcnow()
         result = mfa.check_login_code(credential, form.code.data, now=now)
-        db.session.commit()
         if result.ok:
             target = _next_url()
             user = credential.user
             method = METHOD_PASSWORD_TOTP if result.kind == "totp" else METHOD_PASSWORD_RECOVERY
             start_session(user, method=method)
             credentials.record_login(user, method=method, now=now)
-            db.session.commit()
             if result.kind == "recovery":
                 left = mfa.unused_recovery_codes(user)
                 flash(_("Du har brugt en gendannelseskode. Du har %(left)s tilbage.", left=left), "warning")
@@ -101,12 +98,10 @@ def login_setup():
     if form.validate_on_submit():
         codes = mfa.confirm_enrolment(credential, form.code.data, now=clock.utcnow(), pending=True)
         locked_out = codes is None and credential.pending_token_hash is None
-        db.session.commit()
         if codes is not None:
             target = _next_url()
             start_session(credential.user, method=METHOD_PASSWORD_TOTP)
             credentials.record_login(credential.user, method=METHOD_PASSWORD_TOTP, now=clock.utcnow())
-            db.session.commit()
             return render_template("accounts/mfa_recovery_codes.html", codes=codes, continue_url=target)
         if locked_out:
             return _back_to_login(_("For mange forkerte koder. Log ind igen."))
@@ -167,7 +162,6 @@ def account_enrol():
         abort(400)
     if not mfa.has_mfa(_me()):
         mfa.start_enrolment(_me(), now=clock.utcnow())
-        db.session.commit()
     return redirect(url_for("mfa.account_setup"))
 
 
@@ -182,7 +176,6 @@ def account_setup():
     if form.validate_on_submit():
         codes = mfa.confirm_enrolment(credential, form.code.data, now=clock.utcnow(), pending=False)
         if codes is not None:
-            db.session.commit()
             return render_template("accounts/mfa_recovery_codes.html", codes=codes, continue_url=url_for("mfa.account"))
         db.session.rollback()
         form.code.errors.append(_("Koden er forkert. Tjek at telefonens ur går rigtigt, og prøv igen."))
@@ -214,10 +207,8 @@ def account_recovery_codes():
         return _account_with_code_error(form)
     now = clock.utcnow()
     if not mfa.verify_current_code(credential, form.code.data, now=now):
-        db.session.commit()  # the failed attempt is audited
         return _account_with_code_error(form)
     codes = mfa.regenerate_recovery_codes(_me(), now=now)
-    db.session.commit()
     return render_template("accounts/mfa_recovery_codes.html", codes=codes, continue_url=url_for("mfa.account"))
 
 
@@ -236,10 +227,8 @@ def account_disable():
         return _account_with_code_error(form)
     now = clock.utcnow()
     if not mfa.verify_current_code(credential, form.code.data, now=now):
-        db.session.commit()
         return _account_with_code_error(form)
     mfa.remove_mfa(user, actor=user, now=now)
-    db.session.commit()
     flash(_("Totrinsbekræftelse er slået fra."), "success")
     return redirect(url_for("mfa.account"))
 
@@ -258,7 +247,6 @@ def reset(user_id: int):
     if not form.validate_on_submit():
         abort(400)
     mfa.remove_mfa(user, actor=_me(), now=clock.utcnow())
-    db.session.commit()
     flash(
         _(
             "Totrinsbekræftelse for %(name)s er nulstillet. Brugeren sætter den op igen ved næste login.",

@@ -75,7 +75,6 @@ def _refused(reason: str, status: int):
     """Audit the refusal and show a clear page; nobody is logged in."""
     db.session.rollback()
     oidc.record_refusal(reason, now=clock.utcnow())
-    db.session.commit()
     logger.info("SSO login refused: %s", reason)
     unknown = reason in {
         "unknown_identity",
@@ -139,6 +138,5 @@ def callback():
         logger.warning("SSO callback failed: %s", type(exc).__name__)
         return _refused("provider_unavailable", 502)
     next_url = _safe_next(session.get(_NEXT))
-    db.session.commit()
     start_session(login.user, method=METHOD_OIDC)
     return redirect(next_url or url_for("main.home"))

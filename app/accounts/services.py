@@ -18,9 +18,11 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
+from app.accounts import credentials
 from app.accounts.importing import ImportRow, claim_pending_import, parse_staff_file, store_pending_import
 from app.accounts.models import StaffRole, Unit, User, normalise_email
 from app.accounts.passwords import password_problems, user_inputs
+from app.accounts.queries import get_user_by_email
 from app.audit.services import changed_fields, record, snapshot
 from app.core import clock
 from app.core.access import AccessLevel
@@ -39,10 +41,6 @@ UNIT_NAME_MAX_LENGTH = 200
 
 # A hash to check against when the email is unknown, so both paths cost the same time.
 _DUMMY_HASH = None
-
-
-def get_user_by_email(email: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -488,8 +486,6 @@ def update_user(user: User, *, actor: User, data: UserData, now: datetime | None
 
     :raises ValidationFailed: as `create_user`, and when a coordinator would deactivate or demote themselves.
     """
-    from app.accounts import credentials
-
     now = now or clock.utcnow()
     values = _check_user(data, user=user, actor=actor)
     deactivated = user.active and not values["active"]

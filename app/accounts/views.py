@@ -51,7 +51,8 @@ from app.accounts.throttling import count_failure, limit_logins, limit_password_
 from app.audit.services import record_read
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
-from app.core.exceptions import DomainError, ValidationFailed
+from app.core.exceptions import DomainError
+from app.core.transaction import refused
 from app.core.urls import local_path
 from app.extensions import db, login_manager
 
@@ -85,7 +86,6 @@ def login():
         if user is None:
             count_failure()
             credentials.record_login_failure(form.email.data, now=now)
-            db.session.commit()
             form.password.errors.append(_("Forkert e-mail eller adgangskode."))
         else:
             next_url = _safe_next(request.args.get("next"))
@@ -93,7 +93,6 @@ def login():
                 return mfa_views.begin(user, next_url)
             start_session(user, method=METHOD_PASSWORD)
             credentials.record_login(user, method=METHOD_PASSWORD, now=now)
-            db.session.commit()
             return redirect(next_url or url_for("main.home"))
     return render_template("accounts/login.html", form=form)
 
@@ -103,7 +102,6 @@ def login():
 def logout():
     """Log out, ending every session of the user (POST with CSRF, so another site cannot log you out)."""
     credentials.log_out(_actor(), now=clock.utcnow())
-    db.session.commit()
     end_session()
     flash(_("Du er logget af."), "success")
     return redirect(url_for("accounts.login"))
@@ -140,12 +138,10 @@ def change_password():
             new_password=form.new_password.data,
             now=clock.utcnow(),
         )
-        db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
         if "current_password" in getattr(exc, "errors", {}):
             count_failure()
-        _show_error(form, exc)
+        refused(exc, form)
         return _account_page(form, 400)
     keep_current_session(user)
     flash(_("Din adgangskode er skiftet. Du er logget af alle andre steder."), "success")
@@ -157,7 +153,6 @@ def change_password():
 def logout_everywhere():
     """End every session of the user, this one included, on every device."""
     credentials.log_out_everywhere(_actor(), now=clock.utcnow())
-    db.session.commit()
     end_session()
     flash(_("Du er logget af alle steder, også her."), "success")
     return redirect(url_for("accounts.login"))
@@ -187,7 +182,6 @@ def password_forgot():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         credentials.request_password_reset(form.email.data, now=clock.utcnow())
-        db.session.commit()
         return render_template("accounts/password_forgot_sent.html", hours=current_app.config["PASSWORD_RESET_HOURS"])
     return render_template("accounts/password_forgot.html", form=form)
 
@@ -205,13 +199,11 @@ def password_reset(token: str):
     if form.validate_on_submit():
         try:
             credentials.reset_password(token, form.password.data, now=clock.utcnow())
-            db.session.commit()
         except tokens.TokenRefused as exc:
             db.session.rollback()
             return _link_refused(exc.problem, "reset")
         except DomainError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
+            refused(exc, form)
         else:
             end_session()
             flash(_("Din adgangskode er skiftet. Log ind med den nye adgangskode."), "success")
@@ -236,29 +228,16 @@ def accept_invitation(token: str):
             user = credentials.accept_invitation(token, form.password.data, now=now)
             start_session(user, method=METHOD_INVITATION)
             credentials.record_login(user, method=METHOD_INVITATION, now=now)
-            db.session.commit()
         except tokens.TokenRefused as exc:
             db.session.rollback()
             return _link_refused(exc.problem, "invitation")
         except DomainError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
+            refused(exc, form)
         else:
             flash(_("Velkommen til Kursusportalen. Din adgangskode er gemt, og du er logget ind."), "success")
             return redirect(url_for("main.home"))
     page = render_template("accounts/invitation.html", form=form, user=user)
     return _no_referrer(make_response(page, 400 if form.errors else 200))
-
-
-def _show_error(form, exc: DomainError) -> None:
-    """Put a service's error next to its field (FlaskBB's populate_errors), or flash it."""
-    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: [exc.message]}
-    for name, messages in errors.items():
-        if name and name in form:
-            form[name].errors = list(form[name].errors) + list(messages)
-        else:
-            for message in messages:
-                flash(message, "error")
 
 
 def _actor() -> User:
@@ -359,10 +338,8 @@ def user_create():
     if form.validate_on_submit():
         try:
             user = services.create_user(actor=_actor(), data=_user_data(form))
-            db.session.commit()
         except DomainError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
+            refused(exc, form)
         else:
             flash(_("Brugeren %(name)s er oprettet.", name=user.name), "success")
             return redirect(url_for("accounts.user_list"))
@@ -380,10 +357,8 @@ def user_edit(user_id: int):
     if form.validate_on_submit():
         try:
             services.update_user(user, actor=_actor(), data=_user_data(form), now=clock.utcnow())
-            db.session.commit()
         except DomainError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
+            refused(exc, form)
         else:
             flash(_("Brugeren %(name)s er gemt.", name=user.name), "success")
             return redirect(url_for("accounts.user_list"))
@@ -400,10 +375,8 @@ def user_invite(user_id: int):
     user = db.get_or_404(User, user_id)
     try:
         credentials.send_invitation(user, actor=_actor(), now=clock.utcnow())
-        db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
         flash(_("Invitationen til %(name)s er lagt i udbakken og sendes om lidt.", name=user.name), "success")
     return redirect(url_for("accounts.user_edit", user_id=user.id))
@@ -414,7 +387,6 @@ def user_invite(user_id: int):
 def user_invite_all():
     """Invite every active user without a password who has no valid invitation yet."""
     result = credentials.send_invitations_to_all(actor=_actor(), now=clock.utcnow())
-    db.session.commit()
     if result.sent:
         flash(
             ngettext("%(num)s invitation er lagt i udbakken.", "%(num)s invitationer er lagt i udbakken.", result.sent),
@@ -458,7 +430,7 @@ def user_import():
             upload.read(), upload.filename or "", actor=_actor(), pending_dir=_pending_dir(), now=clock.utcnow()
         )
     except DomainError as exc:
-        _show_error(form, exc)
+        refused(exc, form)
         return _import_page(form)
     confirm_form = ImportConfirmForm(token=preview.token) if preview.token else None
     return render_template("accounts/user_import_preview.html", preview=preview, confirm_form=confirm_form)
@@ -473,14 +445,11 @@ def user_import_confirm():
         result = services.confirm_staff_import(
             form.token.data, actor=_actor(), pending_dir=_pending_dir(), now=clock.utcnow()
         )
-        db.session.commit()
     except services.ImportRejected as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
         return render_template("accounts/user_import_preview.html", preview=exc.preview, confirm_form=None)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
         return redirect(url_for("accounts.user_import"))
     except IntegrityError:
         # Someone created one of these users at the same moment: the unique email caught it.
@@ -517,10 +486,8 @@ def staff_role_create():
     if form.validate_on_submit():
         try:
             role = services.create_staff_role(actor=_actor(), name=form.name.data, name_en=form.name_en.data)
-            db.session.commit()
         except DomainError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
+            refused(exc, form)
         else:
             flash(_("Stillingsbetegnelsen %(name)s er oprettet.", name=role.name), "success")
             return redirect(url_for("accounts.staff_role_list"))
@@ -536,10 +503,8 @@ def staff_role_edit(role_id: int):
     if form.validate_on_submit():
         try:
             services.update_staff_role(role, actor=_actor(), name=form.name.data, name_en=form.name_en.data)
-            db.session.commit()
         except DomainError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
+            refused(exc, form)
         else:
             flash(_("Stillingsbetegnelsen %(name)s er gemt.", name=role.name), "success")
             return redirect(url_for("accounts.staff_role_list"))
@@ -554,10 +519,8 @@ def staff_role_delete(role_id: int):
     name = role.name
     try:
         services.delete_staff_role(role, actor=_actor())
-        db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
         flash(_("Stillingsbetegnelsen %(name)s er slettet.", name=name), "success")
     return redirect(url_for("accounts.staff_role_list"))
@@ -587,10 +550,8 @@ def unit_create():
     if form.validate_on_submit():
         try:
             unit = services.create_unit(actor=_actor(), name=form.name.data, parent_id=form.parent_id.data)
-            db.session.commit()
         except DomainError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
+            refused(exc, form)
         else:
             flash(_("Enheden %(name)s er oprettet.", name=unit.name), "success")
             return redirect(url_for("accounts.unit_list"))
@@ -606,10 +567,8 @@ def unit_edit(unit_id: int):
     if form.validate_on_submit():
         try:
             services.update_unit(unit, actor=_actor(), name=form.name.data, parent_id=form.parent_id.data)
-            db.session.commit()
         except DomainError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
+            refused(exc, form)
         else:
             flash(_("Enheden %(name)s er gemt.", name=unit.name), "success")
             return redirect(url_for("accounts.unit_list"))
@@ -624,10 +583,8 @@ def unit_delete(unit_id: int):
     name = unit.name
     try:
         services.delete_unit(unit, actor=_actor())
-        db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
         flash(_("Enheden %(name)s er slettet.", name=name), "success")
     return redirect(url_for("accounts.unit_list"))

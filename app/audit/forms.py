@@ -9,7 +9,7 @@ from wtforms.validators import Length as _Length
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.audit.labels import ACTION_GROUPS, ACTION_LABELS, OBJECT_LABELS
-from app.calendar.forms import DATE_FORMATS
+from app.core.fields import DATE_FORMATS
 from app.core.i18n import _l
 
 TEXT_MAX = 200

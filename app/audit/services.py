@@ -3,8 +3,8 @@
 Three ways in:
 - `record()`: a change, written in the same transaction as the change it logs (services call it).
 - `record_read()`: someone looked at or searched for a person's data in a GET. The entry is added to the
-  session and committed after the response is built (`commit_pending_reads`, an after-request hook), and
-  only when the response succeeded (status < 400): a refused or failed page logs nothing. It is the one
+  session, and the request's transaction owner (app.core.transaction) commits it with the response only when
+  the response succeeded (status < 400): a refused or failed page logs nothing. It is the one
   write a GET makes (docs/audit.md); a person looking at their own data is not logged.
 - `purge_expired()`: the retention job's bulk DELETE (the only way rows leave the table).
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import delete, event
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.audit.models import AuditEntry
 from app.core.clock import utcnow
+from app.core.transaction import keep_only_if_successful
 from app.extensions import db
 
 #: Default of AUDIT_RETENTION_DAYS: five years.
@@ -98,7 +99,7 @@ def record_read(
 ) -> AuditEntry | None:
     """Log that the current user viewed or searched a person's data in this (GET) request.
 
-    Committed after the response is built, and only if it succeeded (see the module docstring). Returns
+    Committed with the response, and only if it succeeded (see the module docstring). Returns
     None (nothing logged) when the subject is the current user: looking at your own data is no lookup.
     """
     actor = current_user._get_current_object() if current_user.is_authenticated else None
@@ -108,26 +109,8 @@ def record_read(
     entry = record(
         action, actor=actor, subject=subject_id, object_type=object_type, object_id=object_id, details=details
     )
-    g.setdefault("audit_reads", []).append(entry)
+    keep_only_if_successful()
     return entry
-
-
-def commit_pending_reads(response):
-    """after_request: commit the reads this request logged when it succeeded, else drop them."""
-    entries = g.pop("audit_reads", None)
-    if not entries:
-        return response
-    if response.status_code < 400:
-        db.session.commit()
-    else:
-        db.session.rollback()  # a GET has nothing else to keep
-    return response
-
-
-def drop_pending_reads(_exc=None) -> None:
-    """teardown_request: a request that raised logs no read (its entries never reach the database)."""
-    if g.pop("audit_reads", None):
-        db.session.rollback()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -148,7 +131,7 @@ def retention_days() -> int:
 
 def purge_expired(now: datetime) -> int:
     """Delete the entries older than AUDIT_RETENTION_DAYS before `now` and log the purge ("audit.purged",
-    actor None) in the same transaction; commits. Returns the number deleted.
+    actor None) in the same transaction (the retention job commits). Returns the number deleted.
 
     A bulk DELETE statement: the ORM's append-only guard (which watches objects at flush) does not see it,
     on purpose, and this function is the only place that issues one.
@@ -161,7 +144,6 @@ def purge_expired(now: datetime) -> int:
     count = result.rowcount or 0
     if count:
         record("audit.purged", details={"count": count, "before": cutoff.isoformat(), "retention_days": days}, now=now)
-    db.session.commit()
     return count
 
 

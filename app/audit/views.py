@@ -1,5 +1,5 @@
 """The audit page for coordinators (`/audit`) and the right-of-access downloads (`/me/data.json`,
-`/users/<id>/data.json`); the after-request hook that commits logged reads lives on this blueprint."""
+`/users/<id>/data.json`)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,13 @@ from app.audit import data_export, queries
 from app.audit.forms import AuditFilterForm
 from app.audit.labels import action_label, object_label
 from app.audit.models import AuditEntry
-from app.audit.services import commit_pending_reads, drop_pending_reads, record_read
+from app.audit.services import record_read
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow
 from app.core.downloads import as_attachment
 from app.extensions import db
 
 bp = Blueprint("audit", __name__)
-bp.after_app_request(commit_pending_reads)
-bp.teardown_app_request(drop_pending_reads)
 
 PER_PAGE = 50
 

@@ -1,4 +1,4 @@
-"""The personal calendar feed (webcal subscription) and the per-run .ics download (TECHNICAL-NOTES §2).
+"""The personal calendar feed (webcal subscription) and the per-run .ics download (docs/technical-notes.md#calendar).
 
 What goes into a person's feed (`feed_entries_for`):
 - every day of the runs where their enrolment is confirmed (completed runs included: completion is not a
@@ -129,7 +129,7 @@ def _holds_seat(enrolment: Enrolment) -> bool:
 
 def _withdrawn(enrolments: list[Enrolment]) -> set[tuple[int, int]]:
     """(enrolment id, course day id) a confirmed participant was sent a cancellation for and holds no more:
-    the follow-up day after an absence on a teaching day (app.notifications.invitations). One query."""
+    the follow-up day after an absence on a teaching day (app.enrolment.invitations). One query."""
     confirmed = [e.id for e in enrolments if e.status == EnrolmentStatus.CONFIRMED]
     if not confirmed:
         return set()

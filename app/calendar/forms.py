@@ -4,25 +4,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length
 
+from app.core.fields import DATE_FORMATS, MAX_YEAR, MIN_YEAR, strip, within_supported_years
 from app.core.i18n import _l
 from app.core.validators import no_cpr_number
-
-#: Dates arrive as ISO from <input type="date">; the Danish forms are accepted from browsers without a date picker.
-DATE_FORMATS = ["%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y"]
-MIN_YEAR, MAX_YEAR = 2000, 2100
-
-
-def strip(value):
-    """Form filter: trim surrounding white space from text input."""
-    return value.strip() if isinstance(value, str) else value
-
-
-def within_supported_years(form, field):
-    """Holiday tables and the planning horizon make sense for 2000-2100 only."""
-    if field.data is not None and not MIN_YEAR <= field.data.year <= MAX_YEAR:
-        raise ValidationError(_l("Datoen skal ligge mellem år 2000 og 2100."))
 
 
 class ClosedDayForm(FlaskForm):
@@ -70,3 +56,7 @@ class ClosedDayFilterForm(FlaskForm):
         if not self.year.errors and self.year.data and self.year.data.isdigit():
             return int(self.year.data)
         return None
+
+
+class CalendarTokenForm(FlaskForm):
+    """Create or replace the personal feed address: a CSRF-protected form with only its button."""

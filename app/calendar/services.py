@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
-import holidays
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import extract, select
@@ -21,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import changed_fields, record, snapshot
 from app.calendar.models import ClosedDay
-from app.calendar.workdays import public_holiday
+from app.calendar.workdays import public_holiday, public_holidays
 from app.core.db import Page, paginate
 from app.core.exceptions import Conflict, DomainError
 from app.core.templating import dk_date
@@ -31,14 +30,13 @@ logger = logging.getLogger(__name__)
 
 
 def holiday_language() -> str:
-    """The `holidays` language matching the UI language (it knows da and en_US for Denmark)."""
-    return "en_US" if str(get_locale()) == "en" else "da"  # get_locale() is None outside a request: Danish
+    """The UI language the holiday names are shown in (get_locale() is None outside a request: Danish)."""
+    return "en" if str(get_locale()) == "en" else "da"
 
 
 def list_public_holidays(year: int, language: str = "da") -> list[tuple[date, str]]:
     """Denmark's public holidays in `year` as (date, name), in date order (shown for reference)."""
-    found = holidays.country_holidays("DK", years=year, language=language, categories=("public",))
-    return sorted(found.items())
+    return public_holidays(year, language)
 
 
 def closed_days_map() -> dict[date, str]:

@@ -9,16 +9,16 @@ import logging
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from app.calendar import feeds, services
-from app.calendar.forms import ClosedDayFilterForm, ClosedDayForm
+from app.calendar.forms import CalendarTokenForm, ClosedDayFilterForm, ClosedDayForm
 from app.calendar.models import ClosedDay
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
 from app.core.downloads import as_attachment
-from app.core.exceptions import DomainError, ValidationFailed
+from app.core.exceptions import DomainError
 from app.core.templating import dk_date
+from app.core.transaction import refused
 from app.courses.models import CourseRun
 from app.courses.services import can_view_run
 from app.extensions import db
@@ -27,19 +27,6 @@ bp = Blueprint("calendar", __name__)
 logger = logging.getLogger(__name__)
 
 PER_PAGE = 50
-
-
-def _show_error(form, exc: DomainError) -> None:
-    """Put a service's refusal next to the field it concerns, or flash it when it concerns none."""
-    # No rollback here: services check before they change anything, and a unique-constraint race is
-    # undone by the service's own savepoint.
-    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: [exc.message]}
-    for name, messages in errors.items():
-        if name and name in form:
-            form[name].errors = [*form[name].errors, *messages]
-        else:
-            for message in messages:
-                flash(message, "error")
 
 
 @bp.get("/closed-days")
@@ -74,9 +61,8 @@ def closed_day_create():
         try:
             closed_day = services.add_closed_day(form.day.data, form.reason.data, actor=current_user)
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("%(day)s er nu en lukkedag.", day=dk_date(closed_day.day)), "success")
             return redirect(url_for(".closed_day_list", year=closed_day.day.year))
     return render_template("calendar/closed_day_form.html", form=form, closed_day=None)
@@ -92,9 +78,8 @@ def closed_day_edit(closed_day_id: int):
         try:
             services.update_closed_day(closed_day, form.day.data, form.reason.data, actor=current_user)
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Lukkedagen %(day)s er gemt.", day=dk_date(closed_day.day)), "success")
             return redirect(url_for(".closed_day_list", year=closed_day.day.year))
     return render_template("calendar/closed_day_form.html", form=form, closed_day=closed_day)
@@ -107,7 +92,6 @@ def closed_day_delete(closed_day_id: int):
     closed_day = db.get_or_404(ClosedDay, closed_day_id)
     day = closed_day.day
     services.delete_closed_day(closed_day, actor=current_user)
-    db.session.commit()
     flash(_("%(day)s er ikke længere en lukkedag.", day=dk_date(day)), "success")
     return redirect(url_for(".closed_day_list", year=day.year))
 
@@ -119,8 +103,12 @@ def closed_day_delete(closed_day_id: int):
 ICS_MIMETYPE = "text/calendar"  # werkzeug adds "; charset=utf-8" to text/* types
 
 
-class CalendarTokenForm(FlaskForm):
-    """Create or replace the personal feed address: a CSRF-protected form with only its button."""
+def calendar_section(user) -> dict:
+    """The calendar section of Mine kurser: the personal feed's address if it was created (a GET never
+    creates it), and the form that creates or replaces it."""
+    token = user.calendar_token
+    feed_url, webcal_url = feeds.feed_urls(token) if token else (None, None)
+    return {"calendar_form": CalendarTokenForm(), "feed_url": feed_url, "webcal_url": webcal_url}
 
 
 def _calendar_response(body: bytes) -> Response:
@@ -183,6 +171,5 @@ def calendar_token():
         feeds.ensure_token(user)
         message = _("Din kalenderadresse er oprettet.")
         logger.info("calendar feed address created by user %s", user.id)
-    db.session.commit()
     flash(message, "success")
     return redirect(back)

@@ -12,16 +12,26 @@ from functools import lru_cache
 import holidays
 from dateutil.relativedelta import relativedelta
 
+#: The UI languages as the `holidays` package names Denmark's holidays: it has "da" and "en_US", not "en".
+#: (Python 3.11's gettext happened to fall back from "en" to "en_US"; 3.12 and 3.13 give the Danish names.)
+_HOLIDAY_LOCALES = {"da": "da", "en": "en_US"}
+
 
 @lru_cache(maxsize=64)
 def _dk_holidays(year: int, language: str) -> Mapping[date, str]:
-    # `language` is passed explicitly: holiday names otherwise follow the process locale.
-    return dict(holidays.country_holidays("DK", years=year, language=language, categories=("public",)))
+    # The language is always passed: holiday names otherwise follow the process locale.
+    locale = _HOLIDAY_LOCALES.get(language, language)
+    return dict(holidays.country_holidays("DK", years=year, language=locale, categories=("public",)))
 
 
 def public_holiday(day: date, language: str = "da") -> str | None:
-    """The Danish public holiday on `day`, by name, or None."""
+    """The Danish public holiday on `day`, by name in `language` (a UI language, "da" or "en"), or None."""
     return _dk_holidays(day.year, language).get(day)
+
+
+def public_holidays(year: int, language: str = "da") -> list[tuple[date, str]]:
+    """Denmark's public holidays in `year` as (date, name in `language`), in date order."""
+    return sorted(_dk_holidays(year, language).items())
 
 
 def non_working_reason(day: date, closed_days: Mapping[date, str], language: str = "da") -> str | None:

@@ -26,7 +26,7 @@ def configure_engine(engine: Engine) -> None:
     """SQLite: enforce foreign keys and take the write lock at BEGIN (SQLAlchemy's pysqlite recipe).
 
     Python's sqlite3 starts transactions lazily, so a read-check-write is not protected; emitting
-    `BEGIN IMMEDIATE` ourselves serialises writers (TECHNICAL-NOTES §3). PostgreSQL needs nothing.
+    `BEGIN IMMEDIATE` ourselves serialises writers (docs/technical-notes.md#seats). PostgreSQL needs nothing.
     """
     if engine.dialect.name != "sqlite" or getattr(engine, "_kp_configured", False):
         return

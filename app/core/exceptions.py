@@ -1,4 +1,5 @@
-"""Domain errors raised by services; views map them onto form fields or flash messages."""
+"""Domain errors raised by services; views show them with `app.core.transaction.refused` (on a form field or
+in a flash), after which the request's transaction is rolled back."""
 
 from __future__ import annotations
 
@@ -26,3 +27,8 @@ class NotAllowed(DomainError):
 
 class Conflict(DomainError):
     """The action clashes with the current state (e.g. a duplicate)."""
+
+
+class Busy(DomainError):
+    """A row the action needs is being changed by many at once and its lock was not had in time: nothing was
+    changed, try again. Never shown on a form: the request answers with the 503 page (app/errors.py)."""

@@ -14,16 +14,14 @@ from flask_login import current_user
 from app.core.access import AccessLevel
 from app.core.money import ore_to_kroner
 
-C, S, P = AccessLevel.COORDINATOR, AccessLevel.STAFF, AccessLevel.PROVIDER
-
 #: (endpoint, label, levels). Order is the order in the header.
 NAVIGATION = (
-    ("enrolment.my_courses", _l("Mine kurser"), (S,)),
-    ("courses.run_list", _l("Kursusforløb"), (C, S, P)),
-    ("programmes.programme_list", _l("Indsatser"), (C,)),
-    ("providers.provider_list", _l("Udbydere"), (C,)),
-    ("accounts.user_list", _l("Medarbejdere"), (C,)),
-    ("main.settings", _l("Stamdata"), (C,)),
+    ("enrolment.my_courses", _l("Mine kurser"), (AccessLevel.STAFF,)),
+    ("courses.run_list", _l("Kursusforløb"), (AccessLevel.COORDINATOR, AccessLevel.STAFF, AccessLevel.PROVIDER)),
+    ("programmes.programme_list", _l("Indsatser"), (AccessLevel.COORDINATOR,)),
+    ("providers.provider_list", _l("Udbydere"), (AccessLevel.COORDINATOR,)),
+    ("accounts.user_list", _l("Medarbejdere"), (AccessLevel.COORDINATOR,)),
+    ("main.settings", _l("Stamdata"), (AccessLevel.COORDINATOR,)),
 )
 
 

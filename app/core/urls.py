@@ -33,7 +33,7 @@ def external_url(endpoint: str, **values) -> str:
     """An absolute URL on BASE_URL (not the request's Host header, which a proxy or a client may set).
 
     Plain http is upgraded to https except on a developer's own machine: addresses like the calendar feed's
-    hold a secret and must only travel encrypted (TECHNICAL-NOTES §2). Needs a request context (url_for).
+    hold a secret and must only travel encrypted (docs/technical-notes.md#calendar). Needs a request context (url_for).
     """
     base = urlsplit(current_app.config["BASE_URL"])
     scheme = base.scheme

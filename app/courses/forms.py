@@ -10,7 +10,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    DecimalField,
     IntegerField,
     RadioField,
     SelectField,
@@ -20,9 +19,20 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget, TextInput
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.core.fields import (
+    DATE_FORMATS,
+    MAX_YEAR,
+    MIN_YEAR,
+    KronerField,
+    at_most_two_decimals,
+    id_choices,
+    int_or_none,
+    strip,
+    within_supported_years,
+)
 from app.core.i18n import _l
 from app.core.money import kroner_to_ore, ore_to_kroner
 from app.core.validators import no_cpr_number
@@ -38,12 +48,8 @@ from app.courses.services import (
     schedule_errors,
 )
 
-#: <input type="date"> sends ISO; the Danish ways of writing a date are accepted too.
-DATE_FORMATS = ["%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y"]
 #: <input type="time"> sends 09:00; "09.00" is how a Dane writes it.
 TIME_FORMATS = ["%H:%M", "%H.%M"]
-#: Dates outside this range are typing accidents (and year 9999 + 3 months does not exist).
-MIN_YEAR, MAX_YEAR = 2000, 2100
 MAX_PRICE_KRONER = Decimal("100000000")
 
 #: (form prefix, legend) of the three days, in order.
@@ -52,29 +58,6 @@ DAY_PREFIXES = (
     ("day2", _l("2. undervisningsdag")),
     ("follow_up", _l("Opfølgningsdag")),
 )
-
-
-def strip(value):
-    """Filter: trim surrounding white space from text input."""
-    return value.strip() if isinstance(value, str) else value
-
-
-def int_or_none(value) -> int | None:
-    """Coerce a select's value to int; anything else (junk, the blank choice) becomes None."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def id_choices(blank_label, records) -> list[SelectChoice]:
-    """A blank choice, then one per record (by id, labelled with its name)."""
-    return [SelectChoice("", blank_label)] + [SelectChoice(str(r.id), r.name) for r in records]
-
-
-def reasonable_date(form, field) -> None:
-    if field.data is not None and not MIN_YEAR <= field.data.year <= MAX_YEAR:
-        raise ValidationError(_l("Datoen skal ligge mellem år %(min)s og %(max)s.", min=MIN_YEAR, max=MAX_YEAR))
 
 
 class _OptionalCheckbox(CheckboxInput):
@@ -93,64 +76,13 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = _OptionalCheckbox()
 
 
-class KronerField(DecimalField):
-    """An amount in kroner, typed "187500", "187.500", "187500,50" or "187.500,50" ("kr." allowed).
-
-    A text input (inputmode=decimal): <input type="number"> would refuse the Danish "187.500,50".
-    """
-
-    widget = TextInput()
-
-    def process_formdata(self, valuelist):
-        if not valuelist:
-            return
-        self.data = None
-        text = re.sub(r"\s+", "", valuelist[0] if isinstance(valuelist[0], str) else "")
-        text = re.sub(r"(?i)(kr\.?|dkk)$", "", text)
-        if text == "":
-            return  # InputRequired reports it
-        number = normalise_kroner(text)
-        if number is None:
-            raise ValueError(self.invalid_value_message)
-        self.data = Decimal(number)
-
-    def _value(self):
-        if self.raw_data:
-            return self.raw_data[0]
-        if self.data is None:
-            return ""
-        value = Decimal(self.data)
-        return str(value.to_integral()) if value == value.to_integral() else f"{value:.2f}".replace(".", ",")
-
-
-def normalise_kroner(text: str) -> str | None:
-    """ "187.500,50" -> "187500.50"; None when `text` is not a plain amount."""
-    if "," in text:  # Danish: "." groups thousands, "," is the decimal mark
-        integer, _sep, fraction = text.partition(",")
-        if not re.fullmatch(r"-?(\d{1,3}(\.\d{3})+|\d+)", integer) or not fraction.isdigit():
-            return None
-        return f"{integer.replace('.', '')}.{fraction}"
-    if re.fullmatch(r"-?\d{1,3}(\.\d{3})+", text):  # "187.500" is how a Dane writes 187500
-        return text.replace(".", "")
-    return text if re.fullmatch(r"-?\d+(\.\d+)?", text) else None
-
-
-def at_most_two_decimals(form, field) -> None:
-    if (
-        field.data is not None
-        and abs(field.data) <= MAX_PRICE_KRONER
-        and field.data != field.data.quantize(Decimal("0.01"))
-    ):
-        raise ValidationError(_l("Prisen kan højst have to decimaler (øre)."))
-
-
 def _date_field(label, required_message=None, invalid_message=None, description=None):
     """A date; required when `required_message` is given."""
     validators = [InputRequired(message=required_message)] if required_message else [Optional()]
     return DateField(
         label,
         format=DATE_FORMATS,
-        validators=[*validators, reasonable_date],
+        validators=[*validators, within_supported_years],
         invalid_value_message=invalid_message or _l("Skriv en gyldig dato, fx 01-10-2008."),
         description=description,
     )
@@ -270,15 +202,13 @@ class CourseRunForm(FlaskForm):
     )
     price = KronerField(
         _l("Pris i kroner"),
-        places=2,
         validators=[
             InputRequired(message=_l("Skriv prisen (0, hvis forløbet er gratis).")),
             NumberRange(min=0, max=MAX_PRICE_KRONER, message=_l("Prisen skal være mellem 0 og 100.000.000 kr.")),
-            at_most_two_decimals,
+            at_most_two_decimals(_l("Prisen kan højst have to decimaler (øre).")),
         ],
         invalid_value_message=_l("Skriv prisen som et tal, fx 187.500 eller 187.500,50."),
         description=_l("Hele forløbets pris. Den tæller med i udbyderens budget for året."),
-        render_kw={"inputmode": "decimal", "autocomplete": "off"},
     )
     #: Shown (and required) only when the price would take the provider over its budget for the year.
     confirm_over_budget = BooleanField(_l("Gem alligevel, selv om budgetrammen overskrides"))
@@ -339,8 +269,8 @@ class CourseRunForm(FlaskForm):
     follow_up_venue = _venue_field()
 
     def set_choices(self, programmes, providers, methods, staff_roles, placeholder_programme, placeholder_provider):
-        self.programme_id.choices = id_choices(placeholder_programme, programmes)
-        self.provider_id.choices = id_choices(placeholder_provider, providers)
+        self.programme_id.choices = id_choices(placeholder_programme, [(p.id, p.name) for p in programmes])
+        self.provider_id.choices = id_choices(placeholder_provider, [(p.id, p.name) for p in providers])
         self.methods.choices = [SelectChoice(str(m.id), m.name) for m in methods]
         self.staff_roles.choices = [SelectChoice(str(r.id), r.name) for r in staff_roles]
 
@@ -476,8 +406,8 @@ class RunFilterForm(FlaskForm):
     )
 
     def set_choices(self, programmes, providers, years, any_label) -> None:
-        self.programme.choices = id_choices(any_label, programmes)
-        self.provider.choices = id_choices(any_label, providers)
+        self.programme.choices = id_choices(any_label, [(p.id, p.name) for p in programmes])
+        self.provider.choices = id_choices(any_label, [(p.id, p.name) for p in providers])
         self.year.choices = [SelectChoice("", any_label)] + [SelectChoice(str(y), str(y)) for y in years]
 
     def value(self, name: str):

@@ -205,7 +205,7 @@ class CourseRun(TimestampMixin, db.Model):
 
 
 def new_ical_uid() -> str:
-    """Opaque and stable: never derived from dates or titles (TECHNICAL-NOTES §2)."""
+    """Opaque and stable: never derived from dates or titles (docs/technical-notes.md#calendar)."""
     return uuid.uuid4().hex
 
 

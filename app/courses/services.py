@@ -28,10 +28,9 @@ from app.core import clock
 from app.core.db import keep_for_request
 from app.core.exceptions import Conflict, DomainError, NotAllowed, ValidationFailed
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus, run_methods
+from app.enrolment import invitations
 from app.enrolment import services as enrolment_services
 from app.extensions import db
-from app.notifications import invitations
-from app.notifications.follow_up import due_at as follow_up_due_at
 from app.programmes.models import Programme
 from app.providers.models import Provider
 
@@ -167,6 +166,20 @@ def fix_follow_up_day(run: CourseRun) -> bool:
     follow_up_day.day = run.follow_up_proposed_on
     follow_up_day.sequence += 1
     return True
+
+
+def _follow_up_confirm_time() -> time:
+    hours, _sep, minutes = current_app.config["FOLLOW_UP_CONFIRM_TIME"].partition(":")
+    return time(int(hours), int(minutes or 0))
+
+
+def follow_up_due_at(run: CourseRun) -> datetime | None:
+    """When the follow-up job (app.courses.follow_up) should fix the run's follow-up day (aware, local
+    time): the evening of teaching day 2 (FOLLOW_UP_CONFIRM_TIME, or the day's end if later)."""
+    day2 = next((d for d in run.days if d.kind == DayKind.TEACHING and d.position == 2), None)
+    if day2 is None:
+        return None
+    return datetime.combine(day2.day, max(_follow_up_confirm_time(), day2.ends_at), tzinfo=clock.local_tz())
 
 
 def _closed_days() -> dict[date, str]:
@@ -488,7 +501,7 @@ def update_course_run(
         run.follow_up_confirmed_at = None
     promoted = []
     if capacity_rose:
-        promoted = enrolment_services._fill_from_waiting_list(run, now, today or clock.today(), actor)
+        promoted = enrolment_services.fill_from_waiting_list(run, now, today or clock.today(), actor)
     invitations.sync_run(run, now)
     details: dict = {"fields": fields, "days": day_changes}
     moved = sorted(int(p) for p, names in day_changes.items() if "day" in names)

@@ -10,32 +10,18 @@ from flask_login import current_user
 
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow
-from app.core.exceptions import DomainError, ValidationFailed
+from app.core.exceptions import DomainError
 from app.core.templating import dk_date
+from app.core.transaction import refused
 from app.courses import queries, services
 from app.courses.forms import CourseRunForm, MethodForm, RunFilterForm, parse_iso_date
 from app.courses.models import CourseRun, Method, RunKind, RunStatus
 from app.enrolment import services as enrolment_services
 from app.enrolment.models import EnrolmentStatus
+from app.enrolment.run_page import render_run_page
 from app.extensions import db
 
 bp = Blueprint("courses", __name__)
-
-C = AccessLevel.COORDINATOR
-#: Ids in URLs: larger numbers are 404 from routing instead of an "integer out of range" from PostgreSQL.
-ID = "int"  # capped at 2**31-1 by the app-wide converter
-
-
-def _show_error(form, exc: DomainError) -> None:
-    """Put a service's refusal next to the field it concerns, or flash it when it concerns none."""
-    db.session.rollback()  # whatever the service had started is not kept
-    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: [exc.message]}
-    for name, messages in errors.items():
-        if name and name in form:
-            form[name].errors = [*form[name].errors, *messages]
-        else:
-            for message in messages:
-                flash(message, "error")
 
 
 def _rule_inputs() -> tuple[dict, int]:
@@ -103,14 +89,12 @@ def _my_enrolments(user, page) -> tuple[dict, dict]:
     return mine, enrolment_services.waitlist_positions(waiting)
 
 
-@bp.get(f"/runs/<{ID}:run_id>")
+@bp.get("/runs/<int:run_id>")
 @allow(*ALL_LEVELS, check=services.can_view_run)
 def run_detail(run_id: int):
     """One run with its days and the follow-up proposal; actions for the coordinator."""
-    from app.enrolment.views import run_page_context
-
     run = db.get_or_404(CourseRun, run_id)
-    return render_template("courses/run_detail.html", run=run, **run_page_context(run))
+    return render_run_page(run)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -175,7 +159,7 @@ def _proposal_requested() -> bool:
 
 
 @bp.route("/runs/new", methods=["GET", "POST"])
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def run_create():
     """Create a run (saved as a draft) with its two teaching days and its follow-up day."""
     form, budget = _run_form(), None
@@ -185,16 +169,15 @@ def run_create():
         try:
             run = services.create_course_run(current_user, form.as_data(), *_rule_inputs())
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Kursusforløbet %(title)s er oprettet som kladde.", title=run.title), "success")
             return redirect(url_for(".run_detail", run_id=run.id))
     return render_template("courses/run_edit.html", form=form, run=None, budget=budget, proposed=_proposal_requested())
 
 
-@bp.route(f"/runs/<{ID}:run_id>/edit", methods=["GET", "POST"])
-@allow(C)
+@bp.route("/runs/<int:run_id>/edit", methods=["GET", "POST"])
+@allow(AccessLevel.COORDINATOR)
 def run_edit(run_id: int):
     """Change a draft or published run; days that change get a new calendar sequence."""
     run = db.get_or_404(CourseRun, run_id)
@@ -211,9 +194,8 @@ def run_edit(run_id: int):
         try:
             services.update_course_run(current_user, run, form.as_data(), *_rule_inputs())
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Kursusforløbet %(title)s er gemt.", title=run.title), "success")
             return redirect(url_for(".run_detail", run_id=run.id))
     return render_template("courses/run_edit.html", form=form, run=run, budget=budget, proposed=_proposal_requested())
@@ -224,30 +206,28 @@ def _run_action(run_id: int, action, message: str):
     try:
         action(current_user, run)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
-        db.session.commit()
         flash(message % {"title": run.title}, "success")
     return redirect(url_for(".run_detail", run_id=run_id))
 
 
-@bp.post(f"/runs/<{ID}:run_id>/publish")
-@allow(C)
+@bp.post("/runs/<int:run_id>/publish")
+@allow(AccessLevel.COORDINATOR)
 def run_publish(run_id: int):
     """Publish a draft: staff of the eligible roles can now see and enrol."""
     return _run_action(run_id, services.publish_course_run, _("Kursusforløbet %(title)s er offentliggjort."))
 
 
-@bp.post(f"/runs/<{ID}:run_id>/cancel-run")
-@allow(C)
+@bp.post("/runs/<int:run_id>/cancel-run")
+@allow(AccessLevel.COORDINATOR)
 def run_cancel(run_id: int):
     """Cancel a draft or published run."""
     return _run_action(run_id, services.cancel_course_run, _("Kursusforløbet %(title)s er aflyst."))
 
 
 @bp.get("/runs/follow-up-proposal")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def follow_up_proposal():
     """JSON {"day", "text"}: the follow-up proposal for ?teaching_day_2=YYYY-MM-DD (for the form's script)."""
     teaching_day_2 = parse_iso_date(request.args.get("teaching_day_2"))
@@ -267,14 +247,14 @@ def follow_up_proposal():
 
 
 @bp.get("/methods")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def method_list():
     """The methods runs can teach, with how many runs use each."""
     return render_template("courses/method_list.html", methods=services.list_methods_with_usage())
 
 
 @bp.route("/methods/new", methods=["GET", "POST"])
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def method_create():
     """Add a method."""
     form = MethodForm()
@@ -282,16 +262,15 @@ def method_create():
         try:
             method = services.create_method(current_user, form.as_data())
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Metoden %(name)s er oprettet.", name=method.name), "success")
             return redirect(url_for(".method_list"))
     return render_template("courses/method_edit.html", form=form, method=None)
 
 
-@bp.route(f"/methods/<{ID}:method_id>/edit", methods=["GET", "POST"])
-@allow(C)
+@bp.route("/methods/<int:method_id>/edit", methods=["GET", "POST"])
+@allow(AccessLevel.COORDINATOR)
 def method_edit(method_id: int):
     """Rename or describe a method."""
     method = db.get_or_404(Method, method_id)
@@ -300,9 +279,8 @@ def method_edit(method_id: int):
         try:
             services.update_method(current_user, method, form.as_data())
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Metoden %(name)s er gemt.", name=method.name), "success")
             return redirect(url_for(".method_list"))
     return render_template(
@@ -310,8 +288,8 @@ def method_edit(method_id: int):
     )
 
 
-@bp.post(f"/methods/<{ID}:method_id>/delete")
-@allow(C)
+@bp.post("/methods/<int:method_id>/delete")
+@allow(AccessLevel.COORDINATOR)
 def method_delete(method_id: int):
     """Delete a method no run uses."""
     method = db.get_or_404(Method, method_id)
@@ -319,9 +297,7 @@ def method_delete(method_id: int):
     try:
         services.delete_method(current_user, method)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
-        db.session.commit()
         flash(_("Metoden %(name)s er slettet.", name=name), "success")
     return redirect(url_for(".method_list"))

@@ -8,9 +8,10 @@ from wtforms import EmailField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from app.core.fields import int_or_none, strip
 from app.core.i18n import _l
 from app.core.validators import no_cpr_number
-from app.courses.forms import MultiCheckboxField, int_or_none, strip
+from app.courses.forms import MultiCheckboxField
 from app.enrolment.services import NOTE_MAX, PRACTICE_CASE_MAX
 
 EMAIL_MAX = 254

@@ -17,61 +17,14 @@ from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
 from app.core.templating import dk_date
-from app.courses.models import CourseDay, CourseRun, RunStatus
+from app.core.transaction import refused
+from app.courses.models import CourseDay, CourseRun
 from app.courses.services import run_visible_to
 from app.enrolment import services
 from app.enrolment.coordinator_forms import AttendanceForm, CoordinatorEnrolForm, MoveForm
 from app.enrolment.models import Enrolment, EnrolmentEvent, EnrolmentStatus
 from app.enrolment.views import bp
 from app.extensions import db
-
-C, P = AccessLevel.COORDINATOR, AccessLevel.PROVIDER
-
-
-# --------------------------------------------------------------------------------------------------
-# The run page's participants section
-# --------------------------------------------------------------------------------------------------
-
-
-def participants_panel_context(run: CourseRun) -> dict:
-    """The participants section of the run page (coordinator; the run's provider).
-
-    The lists come from services.run_participants (a fixed number of queries, whatever the run's size);
-    the coordinator also gets the on-behalf enrolment form and what stands between the run and
-    "completed".
-    """
-    participants = services.run_participants(run)
-    confirmed_ids = [p.enrolment.id for p in participants.confirmed]
-    attendance_days = [
-        {
-            "day": day,
-            "registered": sum(1 for e in confirmed_ids if (e, day.id) in participants.marks),
-            "present": sum(1 for e in confirmed_ids if participants.marks.get((e, day.id))),
-        }
-        for day in run.days
-    ]
-    context = {
-        "participants": participants,
-        "attendance_days": attendance_days,
-        "can_manage": False,
-        "enrol_form": None,
-        "completion_problems": None,
-    }
-    people = (
-        len(participants.confirmed)
-        + len(participants.waitlisted)
-        + len(participants.requested)
-        + len(participants.history)
-    )
-    if request.method == "GET" and people:
-        record_read("participants.view", object_type="run", object_id=run.id, details={"people": people})
-    if current_user.is_coordinator:
-        context["can_manage"] = run.can_edit
-        if run.status == RunStatus.PUBLISHED:
-            context["enrol_form"] = CoordinatorEnrolForm(formdata=None)
-            context["completion_problems"] = services.completion_problems(run, clock.today(), participants)
-    return context
-
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
@@ -80,22 +33,6 @@ def participants_panel_context(run: CourseRun) -> dict:
 
 def _run_page(run_id: int, anchor: str = "deltagere"):
     return redirect(url_for("courses.run_detail", run_id=run_id, _anchor=anchor))
-
-
-def _busy(exc: services.Busy):
-    """The run's lock was not had in time: nothing was changed; say so and ask to try again."""
-    db.session.rollback()
-    flash(exc.message, "error")
-    return render_template("errors/503.html"), 503
-
-
-def _show_error(form, exc: DomainError) -> None:
-    """Put a service's refusal next to its form field, or flash it when it concerns none."""
-    db.session.rollback()
-    if exc.field and exc.field in form:
-        form[exc.field].errors = [*form[exc.field].errors, exc.message]
-    else:
-        flash(exc.message, "error")
 
 
 def _waitlist_position(enrolment: Enrolment) -> int | None:
@@ -147,13 +84,9 @@ def _enrolment_action(
     run_id = enrolment.course_run_id
     try:
         changed = action(enrolment.id)
-    except services.Busy as exc:
-        return _busy(exc)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
-        db.session.commit()
         flash(message(changed), "success")
     return _run_page(run_id, anchor)
 
@@ -164,7 +97,7 @@ def _enrolment_action(
 
 
 @bp.route("/runs/<int:run_id>/enrolments", methods=["GET", "POST"])
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_create(run_id: int):
     """The coordinator enrols a staff member (by email) on their behalf: confirmed or waiting list."""
     run = db.get_or_404(CourseRun, run_id)
@@ -184,19 +117,16 @@ def enrolment_create(run_id: int):
                     practice_case=form.practice_case.data,
                     note=form.note.data,
                 )
-            except services.Busy as exc:
-                return _busy(exc)
             except DomainError as exc:
-                _show_error(form, exc)
+                refused(exc, form)
             else:
-                db.session.commit()
                 flash(_enrolled_message(enrolment), "success")
                 return _run_page(run.id)
     return render_template("enrolment/coordinator_enrol.html", run=run, form=form)
 
 
 @bp.post("/enrolments/<int:enrolment_id>/cancel")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_cancel(enrolment_id: int):
     """The coordinator cancels an enrolment; a freed seat goes to the first on the waiting list."""
     return _enrolment_action(
@@ -207,7 +137,7 @@ def enrolment_cancel(enrolment_id: int):
 
 
 @bp.post("/enrolments/<int:enrolment_id>/approve")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_approve(enrolment_id: int):
     """Approve a requested enrolment: confirmed while seats are left, else onto the waiting list."""
     return _enrolment_action(
@@ -218,7 +148,7 @@ def enrolment_approve(enrolment_id: int):
 
 
 @bp.post("/enrolments/<int:enrolment_id>/reject")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_reject(enrolment_id: int):
     """Reject a requested enrolment."""
     return _enrolment_action(
@@ -229,7 +159,7 @@ def enrolment_reject(enrolment_id: int):
 
 
 @bp.post("/enrolments/<int:enrolment_id>/promote")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_promote(enrolment_id: int):
     """Give a free seat to this person on the waiting list (the coordinator's choice of order)."""
     return _enrolment_action(
@@ -254,7 +184,7 @@ def _target_label(run: CourseRun) -> str:
 
 
 @bp.route("/enrolments/<int:enrolment_id>/move", methods=["GET", "POST"])
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_move(enrolment_id: int):
     """Move a participant to another published run of the same programme, keeping the history."""
     enrolment = db.get_or_404(Enrolment, enrolment_id, options=[joinedload(Enrolment.user), joinedload(Enrolment.run)])
@@ -264,19 +194,16 @@ def enrolment_move(enrolment_id: int):
     if form.validate_on_submit():
         try:
             new = services.move(current_user, enrolment.id, form.target.data, clock.utcnow(), clock.today())
-        except services.Busy as exc:
-            return _busy(exc)
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_moved_message(new), "success")
             return _run_page(enrolment.course_run_id)
     return render_template("enrolment/coordinator_move.html", enrolment=enrolment, form=form, targets=targets)
 
 
 @bp.get("/enrolments/<int:enrolment_id>/history")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def enrolment_history(enrolment_id: int):
     """Everything that happened to one enrolment: what, when and who (a person or the system)."""
     enrolment = db.get_or_404(
@@ -315,7 +242,7 @@ def may_record_attendance(user, run_id: int, day_id: int) -> bool:
 
 
 @bp.route("/runs/<int:run_id>/days/<int:day_id>/attendance", methods=["GET", "POST"])
-@allow(C, P, check=may_record_attendance)
+@allow(AccessLevel.COORDINATOR, AccessLevel.PROVIDER, check=may_record_attendance)
 def attendance_edit(run_id: int, day_id: int):
     """Tick who was present on one course day (coordinator; the run's provider)."""
     run = db.get_or_404(CourseRun, run_id)
@@ -339,13 +266,10 @@ def attendance_edit(run_id: int, day_id: int):
         present_ids = confirmed_ids if request.form.get("action") == "all" else (form.present.data or [])
         try:
             count = services.record_attendance(current_user, day.id, present_ids, clock.utcnow(), clock.today())
-        except services.Busy as exc:
-            return _busy(exc)
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
             participants = services.run_participants(run)  # the rollback expired what was loaded
         else:
-            db.session.commit()
             flash(
                 _(
                     "Fremmødet for %(day)s er gemt: %(n)s af %(total)s mødt.",
@@ -367,18 +291,14 @@ def attendance_edit(run_id: int, day_id: int):
 
 
 @bp.post("/runs/<int:run_id>/complete")
-@allow(C)
+@allow(AccessLevel.COORDINATOR)
 def run_complete(run_id: int):
     """Mark a run completed: all its days have passed and attendance is registered for everyone."""
     run = db.get_or_404(CourseRun, run_id)
     try:
         services.complete_run(current_user, run.id, clock.today())
-    except services.Busy as exc:
-        return _busy(exc)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
-        db.session.commit()
         flash(_("Kursusforløbet %(title)s er markeret som gennemført.", title=run.title), "success")
     return _run_page(run.id, "gennemfoert")

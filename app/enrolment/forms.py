@@ -7,9 +7,9 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from app.core.fields import strip
 from app.core.i18n import _l
 from app.core.validators import no_cpr_number
-from app.courses.forms import strip
 from app.courses.models import CourseRun
 from app.enrolment.services import NOTE_MAX, PRACTICE_CASE_MAX
 

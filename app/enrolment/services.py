@@ -10,7 +10,7 @@ Every change to a run's enrolments follows one pattern, in one transaction (the 
    with `CHECK (seats_taken <= capacity)` and the partial unique index "one active enrolment per person
    and run" as backstops;
 3. `_record()` writes an EnrolmentEvent (who, when, what) and queues the mails and calendar invitations
-   the change calls for (app.notifications.invitations), in the same transaction: the single hook.
+   the change calls for (app.enrolment.invitations), in the same transaction: the single hook.
 
 Services never commit; they raise DomainError (with the form field where there is one) when a rule
 refuses, and `Busy` when the run's lock could not be had within the configured seconds.
@@ -31,9 +31,10 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import AccessLevel, User, normalise_email
 from app.audit.services import record as audit
-from app.core.exceptions import Conflict, DomainError, NotAllowed
+from app.core.exceptions import Busy, Conflict, DomainError, NotAllowed
 from app.core.templating import dk_date
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
+from app.enrolment import invitations
 from app.enrolment.models import (
     ACTIVE_STATUSES,
     Attendance,
@@ -42,18 +43,14 @@ from app.enrolment.models import (
     EnrolmentStatus,
     EventKind,
 )
+from app.enrolment.queries import waitlist_positions
 from app.extensions import db
-from app.notifications import invitations
 
 logger = logging.getLogger(__name__)
 
 #: Longest practice-case description and note accepted (characters).
 PRACTICE_CASE_MAX = 2000
 NOTE_MAX = 500
-
-
-class Busy(DomainError):
-    """The run is being changed by many at once and its lock was not had in time: try again."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -129,7 +126,7 @@ def _set_status(enrolment: Enrolment, status: EnrolmentStatus, now: datetime) ->
 
 def _record(enrolment: Enrolment, kind: EventKind, actor: User | None, now: datetime, detail: str | None = None):
     """Write the history row, and queue the mails and calendar invitations the change calls for
-    (app.notifications.invitations.enrolment_changed), in this same transaction."""
+    (app.enrolment.invitations.enrolment_changed), in this same transaction."""
     db.session.flush()  # the enrolment needs its id
     event = EnrolmentEvent(
         enrolment_id=enrolment.id,
@@ -183,10 +180,11 @@ def has_started(run: CourseRun, today: date) -> bool:
     return first is not None and first <= today
 
 
-def _fill_from_waiting_list(run: CourseRun, now: datetime, today: date, actor: User | None) -> list[Enrolment]:
+def fill_from_waiting_list(run: CourseRun, now: datetime, today: date, actor: User | None) -> list[Enrolment]:
     """Give free seats to the waiting list, first come first served, unless the run has started.
 
-    Call with the run locked; returns the promoted enrolments.
+    Call with the run locked (`lock_run`); returns the promoted enrolments. Also used by the run's own
+    services when its capacity rises (app.courses.services).
     """
     promoted: list[Enrolment] = []
     if run.status != RunStatus.PUBLISHED or has_started(run, today):
@@ -208,7 +206,7 @@ def _fill_from_waiting_list(run: CourseRun, now: datetime, today: date, actor: U
 def fill_free_seats(actor: User | None, run_id: int, now: datetime, today: date) -> list[Enrolment]:
     """After the capacity was raised: promote from the waiting list into the new seats."""
     run = lock_run(run_id)
-    return _fill_from_waiting_list(run, now, today, actor)
+    return fill_from_waiting_list(run, now, today, actor)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -406,7 +404,7 @@ def cancel(actor: User, enrolment_id: int, now: datetime, today: date) -> Enrolm
     _record(enrolment, EventKind.CANCELLED, actor, now)
     if was_confirmed:
         _release_seat(run)
-        _fill_from_waiting_list(run, now, today, None)
+        fill_from_waiting_list(run, now, today, None)
     return enrolment
 
 
@@ -548,7 +546,7 @@ def move(actor: User, enrolment_id: int, target_run_id: int, now: datetime, toda
     _record(new, EventKind.MOVED_IN, actor, now, detail=f"run {source.id}")
     if was_confirmed:
         _release_seat(source)
-        _fill_from_waiting_list(source, now, today, None)
+        fill_from_waiting_list(source, now, today, None)
     return new
 
 
@@ -706,22 +704,6 @@ def complete_run(actor: User, run_id: int, today: date) -> CourseRun:
 # --------------------------------------------------------------------------------------------------
 # Read side
 # --------------------------------------------------------------------------------------------------
-
-
-def waitlist_positions(run_ids: Iterable[int]) -> dict[int, int]:
-    """enrolment id -> position (1, 2, ...) on its run's waiting list, for the given runs (one query)."""
-    run_ids = list(run_ids)
-    if not run_ids:
-        return {}
-    position = func.row_number().over(
-        partition_by=Enrolment.course_run_id, order_by=(Enrolment.queue_number, Enrolment.id)
-    )
-    rows = db.session.execute(
-        select(Enrolment.id, position).where(
-            Enrolment.course_run_id.in_(run_ids), Enrolment.status == EnrolmentStatus.WAITLISTED
-        )
-    )
-    return {enrolment_id: pos for enrolment_id, pos in rows}
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""Enrolment pages. Staff: enrol, cancel, my courses. The coordinator's pages (participants, on-behalf
-enrolment, approval, promotion, moves, attendance, completion) live in coordinator_views.py on the same
-blueprint. `run_page_context()` gives the run page (courses.run_detail) its enrolment panels."""
+"""Enrolment pages. Staff: enrol, cancel, my courses. The coordinator's pages (on-behalf enrolment,
+approval, promotion, moves, attendance, completion) live in coordinator_views.py on the same blueprint
+(`create_app` imports both). The run page's enrolment panels are assembled in run_page.py."""
 
 from __future__ import annotations
 
@@ -9,57 +9,21 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import exists, select
 
-from app.calendar import feeds
-from app.calendar.views import CalendarTokenForm
+from app.calendar.views import calendar_section
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import Conflict, DomainError
+from app.core.transaction import refused
 from app.courses.models import CourseRun, RunStatus
 from app.courses.services import run_visible_to
 from app.enrolment import services
 from app.enrolment.forms import EnrolForm
 from app.enrolment.models import Enrolment, EnrolmentStatus
+from app.enrolment.run_page import render_run_page
 from app.extensions import db
 from app.programmes.feedback import feedback_links
 
 bp = Blueprint("enrolment", __name__)
-
-S = AccessLevel.STAFF
-
-
-def run_page_context(run: CourseRun) -> dict:
-    """What the run page needs about enrolments, for the current user's access level."""
-    if current_user.is_staff:
-        return staff_panel_context(run)
-    return coordinator_views.participants_panel_context(run)
-
-
-def staff_panel_context(run: CourseRun, form: EnrolForm | None = None) -> dict:
-    """The staff member's own enrolment, why they can't enrol (if so), the enrol form, overlaps.
-
-    `form` is a submitted form to show again with its errors; otherwise a blank one is made when the
-    user may enrol. The rules (may enrol, may still cancel) are decided here, not in the template.
-    """
-    user, today = current_user, clock.today()
-    enrolment = services.active_enrolment(user.id, run.id)
-    position = None
-    if enrolment is not None and enrolment.status == EnrolmentStatus.WAITLISTED:
-        position = services.waitlist_positions([run.id]).get(enrolment.id)
-    refusal = services.self_enrolment_refusal(user, run, today) if enrolment is None else None
-    may_enrol = enrolment is None and refusal is None
-    if may_enrol and form is None:
-        form = EnrolForm.for_run(run, formdata=None)
-    may_cancel = enrolment is not None and services.may_cancel_self(enrolment, run, today)
-    return {
-        "my_enrolment": enrolment,
-        "my_position": position,
-        "enrol_refusal": refusal,
-        "staff_enrol_form": form if may_enrol else None,
-        "run_is_full": run.seats_left == 0,
-        "overlaps": services.overlapping_runs(user.id, run) if (may_enrol or enrolment is not None) else [],
-        "may_cancel_own": may_cancel,
-        "after_deadline_message": services.after_deadline_message() if enrolment and not may_cancel else None,
-    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -69,13 +33,6 @@ def staff_panel_context(run: CourseRun, form: EnrolForm | None = None) -> dict:
 
 def _run_page(run_id: int):
     return redirect(url_for("courses.run_detail", run_id=run_id, _anchor="tilmelding"))
-
-
-def _busy(exc: services.Busy):
-    """The run's lock was not had in time: nothing was changed; say so and ask to try again."""
-    db.session.rollback()
-    flash(exc.message, "error")
-    return render_template("errors/503.html"), 503
 
 
 def may_use_run(user, run_id: int) -> bool:
@@ -92,13 +49,17 @@ def may_use_run(user, run_id: int) -> bool:
     )
 
 
-def _refused(run: CourseRun, message: str):
-    """A refusal that concerns no field: on the run page if the user may see the run, else on Mine kurser
-    (a run they have an enrolment on but may no longer see: its role or status changed)."""
-    flash(message, "error")
+def _back_from(run: CourseRun):
+    """Where a refusal that concerns no field is shown: the run page if the user may see the run, else Mine
+    kurser (a run they have an enrolment on but may no longer see: its role or status changed)."""
     if run_visible_to(current_user, run):
         return _run_page(run.id)
     return redirect(url_for(".my_courses"))
+
+
+def _refused(run: CourseRun, message: str):
+    flash(message, "error")
+    return _back_from(run)
 
 
 def _invalid_form(run: CourseRun, form: EnrolForm):
@@ -111,7 +72,7 @@ def _invalid_form(run: CourseRun, form: EnrolForm):
     refusal = services.self_enrolment_refusal(current_user, run, clock.today())
     if refusal:
         return _refused(run, refusal)
-    return render_template("courses/run_detail.html", run=run, **staff_panel_context(run, form))
+    return render_run_page(run, staff_form=form)
 
 
 def _enrolled_message(enrolment: Enrolment) -> str:
@@ -132,7 +93,7 @@ def _enrolled_message(enrolment: Enrolment) -> str:
 
 
 @bp.post("/runs/<int:run_id>/enrol")
-@allow(S, check=may_use_run)
+@allow(AccessLevel.STAFF, check=may_use_run)
 def enrol(run_id: int):
     """A staff member enrols themself: confirmed while seats are left, else on the waiting list (or
     awaiting approval where the run requires it)."""
@@ -151,38 +112,27 @@ def enrol(run_id: int):
             practice_case=practice_case,
             note=form.note.data,
         )
-    except services.Busy as exc:
-        return _busy(exc)
     except Conflict as exc:  # already enrolled: a double-clicked submit lands here, harmlessly
-        db.session.rollback()
-        flash(exc.message, "info")
+        refused(exc, category="info")
         return _run_page(run.id)
     except DomainError as exc:
-        db.session.rollback()
-        if exc.field and exc.field in form:
-            form[exc.field].errors = [*form[exc.field].errors, exc.message]
-            return _invalid_form(run, form)
-        return _refused(run, exc.message)
-    db.session.commit()
+        refused(exc, form)
+        return _invalid_form(run, form) if exc.field and exc.field in form else _back_from(run)
     flash(_enrolled_message(enrolment), "success")
     return _run_page(run.id)
 
 
 @bp.post("/runs/<int:run_id>/cancel")
-@allow(S, check=may_use_run)
+@allow(AccessLevel.STAFF, check=may_use_run)
 def cancel(run_id: int):
     """A staff member cancels their own enrolment (until the enrolment deadline); a freed seat goes to the
     first on the waiting list in the same transaction."""
     run = db.get_or_404(CourseRun, run_id)
     try:
         services.cancel_own(current_user, run.id, clock.utcnow(), clock.today())
-    except services.Busy as exc:
-        return _busy(exc)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _run_page(run.id) if run_visible_to(current_user, run) else redirect(url_for(".my_courses"))
-    db.session.commit()
+        refused(exc)
+        return _back_from(run)
     flash(_("Du er afmeldt %(title)s.", title=run.title), "success")
     return redirect(url_for(".my_courses"))
 
@@ -193,24 +143,17 @@ def cancel(run_id: int):
 
 
 @bp.get("/me/courses")
-@allow(S)
+@allow(AccessLevel.STAFF)
 def my_courses():
     """ "Mine kurser": the staff member's runs with status, every course day, attendance and completion, and
     the calendar section (the personal feed's address, if created: GET never creates it)."""
     courses = services.my_courses(current_user)
     feedback = feedback_links([c.enrolment.id for c in courses], clock.today())
-    token = current_user.calendar_token
-    feed_url, webcal_url = feeds.feed_urls(token) if token else (None, None)
     return render_template(
         "enrolment/my_courses.html",
         current=[c for c in courses if c.enrolment.is_active],
         history=[c for c in courses if not c.enrolment.is_active],
         RunStatus=RunStatus,
-        calendar_form=CalendarTokenForm(),
-        feed_url=feed_url,
-        webcal_url=webcal_url,
         feedback=feedback,
+        **calendar_section(current_user),
     )
-
-
-from app.enrolment import coordinator_views  # noqa: E402  (registers the coordinator's routes on bp)

@@ -19,7 +19,7 @@ _STARTED_AT: dict[int, datetime] = {}
 
 
 def record_heartbeat(now: datetime, *, name: str = SCHEDULER_NAME) -> SchedulerHeartbeat:
-    """Upsert this process's heartbeat (called by the scheduler's `record_heartbeat` job) and commit.
+    """Upsert this process's heartbeat (the scheduler's `record_heartbeat` job, which commits it).
 
     The scheduler's `now` is in local time; it is stored in UTC, as every timestamp (SQLite keeps the wall
     time it is given and hands it back naive, which `as_utc` reads as UTC)."""
@@ -31,7 +31,7 @@ def record_heartbeat(now: datetime, *, name: str = SCHEDULER_NAME) -> SchedulerH
         db.session.add(beat)
     beat.beat_at, beat.started_at = now, started
     beat.hostname, beat.pid = socket.gethostname()[:255], os.getpid()
-    db.session.commit()
+    db.session.flush()
     return beat
 
 

@@ -3,7 +3,7 @@
 Pure functions returning `email.message.EmailMessage`; nothing is stored or sent here. The outbox stores
 `message_bytes(msg)` when the mail is queued, so its SEQUENCE, times and texts are frozen then.
 
-The invitation's MIME structure (TECHNICAL-NOTES §2):
+The invitation's MIME structure (docs/technical-notes.md#calendar):
 
     multipart/mixed
       multipart/alternative

@@ -1,7 +1,7 @@
 """iCalendar objects for course days: iTIP invitations (RFC 5545/5546, sent by iMIP, RFC 6047) and the
 personal subscription feed (RFC 7986). Pure functions: no database writes, no sending.
 
-Decisions (TECHNICAL-NOTES §2):
+Decisions (docs/technical-notes.md#calendar):
 - One VEVENT per course day, one calendar object per message. The UID comes from the day's stored opaque
   uuid (`courseday-<ical_uid>@<CALENDAR_UID_DOMAIN>`), never from dates or titles, so it survives every
   change of date, time, place or title.

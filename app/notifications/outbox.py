@@ -1,4 +1,4 @@
-"""The transactional mail outbox (TECHNICAL-NOTES §4): mails are queued as rows inside the caller's
+"""The transactional mail outbox (docs/technical-notes.md#outbox): mails are queued as rows inside the caller's
 transaction and delivered later by a job.
 
 What is guaranteed, and what is not:
@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import smtplib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -43,8 +44,12 @@ from app.accounts.models import User
 from app.audit.services import record
 from app.core.db import Page, paginate
 from app.core.exceptions import Conflict, DomainError, NotAllowed
+from app.core.templating import dk_date
+from app.courses.models import CourseDay, CourseRun
 from app.extensions import db
-from app.notifications.compose import message_bytes
+from app.notifications import compose
+from app.notifications.compose import Recipient, in_language, message_bytes
+from app.notifications.ical import time_range
 from app.notifications.models import OutboxMessage, OutboxStatus
 from app.notifications.transport import Transport, transport_from_config
 
@@ -55,6 +60,7 @@ __all__ = [
     "list_outbox",
     "message_id_for",
     "outbox_counts",
+    "queue_notice",
     "retry",
     "retry_delay",
 ]
@@ -175,6 +181,51 @@ def enqueue(
 # --------------------------------------------------------------------------------------------------
 # Delivery (the job; commits)
 # --------------------------------------------------------------------------------------------------
+
+
+def queue_notice(
+    user: User,
+    *,
+    kind: str,
+    dedupe_key: str,
+    now: datetime,
+    subject,
+    paragraphs,
+    run: CourseRun | None = None,
+    days: Iterable[CourseDay] = (),
+    link: str | None = None,
+    link_text=None,
+) -> OutboxMessage | None:
+    """Queue a plain mail (no calendar) to `user`, rendered in their language, in the caller's transaction.
+
+    `subject`, `paragraphs` and `link_text` are callables returning text, called under the recipient's
+    locale (so `lambda: _("...")` translates for the recipient, not for whoever made the change). `days`
+    are listed with date, time and place.
+    """
+    recipient = Recipient.from_user(user)
+    with in_language(recipient.language) as language:
+        subject_text = subject()
+        day_lines = [f"{d.label}: {dk_date(d.day, 'full')}, {time_range(d)}, {d.effective_venue}" for d in days]
+        text, html = compose.render_bodies(
+            "notifications/notice",
+            language,
+            recipient=recipient,
+            subject=subject_text,
+            paragraphs=paragraphs(),
+            days=day_lines,
+            link=link,
+            link_text=link_text() if link_text else _("Se dine kurser i Kursusportalen"),
+        )
+    msg = compose.notice_message(recipient, subject_text, text, html, stamp=now)
+    return enqueue(
+        msg,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        recipient_email=user.email,
+        now=now,
+        user_id=user.id,
+        run_id=run.id if run is not None else None,
+    )
 
 
 def retry_delay(attempts: int) -> timedelta:

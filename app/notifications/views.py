@@ -16,6 +16,7 @@ from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
 from app.core.i18n import _l
 from app.core.templating import dk_date, dk_datetime
+from app.core.transaction import refused
 from app.courses.models import CourseRun
 from app.extensions import db
 from app.notifications import outbox
@@ -115,10 +116,8 @@ def outbox_retry(message_id: int):
     try:
         row = outbox.retry(current_user, message_id, clock.now())
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
         email = row.recipient_email
-        db.session.commit()
         flash(_("Mailen til %(email)s er sat i kø igen og sendes ved næste udsendelse.", email=email), "success")
     return redirect(url_for(".outbox_list", **_filter_args(request.args)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.accounts.services import get_user_by_email
+from app.accounts.queries import get_user_by_email
 from app.core import clock
 from app.core.exceptions import DomainError
 from app.extensions import db

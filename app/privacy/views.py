@@ -10,7 +10,7 @@ from app.accounts.models import User
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
-from app.enrolment.services import Busy
+from app.core.transaction import refused
 from app.extensions import db
 from app.privacy import services
 from app.privacy.forms import AnonymiseUserForm
@@ -32,16 +32,8 @@ def anonymise_user(user_id: int):
         now = clock.now()
         try:
             services.anonymise_user(actor, user.id, now, now.date(), confirm_name=form.confirm_name.data)
-            db.session.commit()
-        except Busy as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
         except DomainError as exc:
-            db.session.rollback()
-            if exc.field == "confirm_name":
-                form.confirm_name.errors = [*form.confirm_name.errors, exc.message]
-            else:
-                flash(exc.message, "error")
+            refused(exc, form)
         else:
             flash(_("Brugeren er anonymiseret."), "success")
             return redirect(url_for("accounts.user_list"))

@@ -7,9 +7,9 @@ from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length
 
+from app.core.fields import strip
 from app.core.i18n import _l
 from app.core.validators import no_cpr_number
-from app.courses.forms import strip
 from app.courses.models import CourseRun
 from app.programmes.feedback import (
     EARLIER_SCALE,

@@ -12,6 +12,7 @@ from app.audit.services import record_read
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError, ValidationFailed
+from app.core.transaction import refused
 from app.courses.models import CourseRun
 from app.courses.services import can_view_run
 from app.enrolment.models import Enrolment
@@ -56,19 +57,11 @@ def give_feedback(enrolment_id: int):
                 today=today,
             )
         except ValidationFailed as exc:
-            db.session.rollback()
-            for name, messages in exc.errors.items():
-                target = form._fields.get(name)
-                if target is not None:
-                    target.errors = list(target.errors) + messages
-                else:
-                    flash("; ".join(messages), "error")
+            refused(exc, form)
         except DomainError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+            refused(exc)
             return redirect(url_for("enrolment.my_courses"))
         else:
-            db.session.commit()
             flash(
                 _("Tak for din tilbagemelding.") if existing is None else _("Din tilbagemelding er rettet."), "success"
             )

@@ -9,8 +9,9 @@ from flask_login import current_user
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.db import keep_for_request
-from app.core.exceptions import DomainError, ValidationFailed
+from app.core.exceptions import DomainError
 from app.core.money import kroner_to_ore, ore_to_kroner
+from app.core.transaction import refused
 from app.extensions import db
 from app.programmes import services
 from app.programmes.forms import BudgetAllocationForm, BudgetAmountForm, ProgrammeForm
@@ -21,19 +22,6 @@ from app.providers.services import list_active_providers
 bp = Blueprint("programmes", __name__, url_prefix="/programmes")
 
 PER_PAGE = 25
-
-
-def _show_error(form, exc: DomainError) -> None:
-    """Put a service's refusal next to the field it concerns, or flash it when it concerns none."""
-    # No rollback here: services check before they change anything, and a unique-constraint race is
-    # undone by the service's own savepoint.
-    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: [exc.message]}
-    for name, messages in errors.items():
-        if name and name in form:
-            form[name].errors = [*form[name].errors, *messages]
-        else:
-            for message in messages:
-                flash(message, "error")
 
 
 def _allocation_form() -> BudgetAllocationForm:
@@ -77,9 +65,8 @@ def programme_create():
         try:
             programme = services.create_programme(form.as_data(), actor=current_user)
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Indsatsen %(name)s er oprettet.", name=programme.name), "success")
             return redirect(url_for(".programme_detail", programme_id=programme.id))
     return render_template("programmes/programme_form.html", form=form, programme=None)
@@ -103,9 +90,8 @@ def programme_edit(programme_id: int):
         try:
             services.update_programme(programme, form.as_data(), actor=current_user)
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Indsatsen %(name)s er gemt.", name=programme.name), "success")
             return redirect(url_for(".programme_detail", programme_id=programme.id))
     return render_template("programmes/programme_form.html", form=form, programme=programme)
@@ -124,9 +110,8 @@ def allocation_create(programme_id: int):
                 programme, provider, form.year.data, kroner_to_ore(form.amount.data), actor=current_user
             )
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(
                 _("Budgetrammen for %(provider)s i %(year)s er tilføjet.", provider=provider.name, year=form.year.data),
                 "success",
@@ -145,9 +130,8 @@ def allocation_edit(programme_id: int, allocation_id: int):
         try:
             services.update_budget_allocation(allocation, kroner_to_ore(form.amount.data), actor=current_user)
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(
                 _(
                     "Budgetrammen for %(provider)s i %(year)s er gemt.",
@@ -169,7 +153,6 @@ def allocation_delete(programme_id: int, allocation_id: int):
     allocation = _load_allocation(programme_id, allocation_id)
     provider_name, year = allocation.provider.name, allocation.year
     services.delete_budget_allocation(allocation, actor=current_user)
-    db.session.commit()
     flash(_("Budgetrammen for %(provider)s i %(year)s er slettet.", provider=provider_name, year=year), "success")
     return redirect(url_for(".programme_detail", programme_id=programme_id, _anchor="budget"))
 

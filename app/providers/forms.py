@@ -6,19 +6,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from app.core.fields import none_if_empty, strip
 from app.core.i18n import _l
 from app.core.validators import no_cpr_number
 from app.providers.services import ProviderData
-
-
-def strip(value):
-    """Form filter: trim surrounding white space from text input."""
-    return value.strip() if isinstance(value, str) else value
-
-
-def none_if_empty(value):
-    """Form filter: an empty optional text is stored as NULL, not ''."""
-    return value or None
 
 
 class ProviderForm(FlaskForm):

@@ -7,7 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.core.access import AccessLevel, allow
-from app.core.exceptions import DomainError, ValidationFailed
+from app.core.exceptions import DomainError
+from app.core.transaction import refused
 from app.extensions import db
 from app.providers import services
 from app.providers.forms import ProviderForm
@@ -16,19 +17,6 @@ from app.providers.models import Provider
 bp = Blueprint("providers", __name__, url_prefix="/providers")
 
 PER_PAGE = 25
-
-
-def _show_error(form, exc: DomainError) -> None:
-    """Put a service's refusal next to the field it concerns, or flash it when it concerns none."""
-    # No rollback here: services check before they change anything, and a unique-constraint race is
-    # undone by the service's own savepoint.
-    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: [exc.message]}
-    for name, messages in errors.items():
-        if name and name in form:
-            form[name].errors = [*form[name].errors, *messages]
-        else:
-            for message in messages:
-                flash(message, "error")
 
 
 @bp.get("/")
@@ -48,9 +36,8 @@ def provider_create():
         try:
             provider = services.create_provider(form.as_data(), actor=current_user)
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Udbyderen %(name)s er oprettet.", name=provider.name), "success")
             return redirect(url_for(".provider_detail", provider_id=provider.id))
     return render_template("providers/provider_form.html", form=form, provider=None)
@@ -79,9 +66,8 @@ def provider_edit(provider_id: int):
         try:
             services.update_provider(provider, form.as_data(), actor=current_user)
         except DomainError as exc:
-            _show_error(form, exc)
+            refused(exc, form)
         else:
-            db.session.commit()
             flash(_("Udbyderen %(name)s er gemt.", name=provider.name), "success")
             return redirect(url_for(".provider_detail", provider_id=provider.id))
     return render_template("providers/provider_form.html", form=form, provider=provider)

@@ -1,4 +1,4 @@
-"""A run's participant list as a CSV file, an XLSX workbook and a PDF sign-in sheet (TECHNICAL-NOTES §5).
+"""A run's participant list as a CSV file, an XLSX workbook and a PDF sign-in sheet (docs/technical-notes.md#exports).
 
 One read of the data, `load_participant_list(run)`, feeds all three: a fixed number of statements whatever the
 run's size (the enrolments with their person, staff role and unit in one joined SELECT of plain columns, the

@@ -29,7 +29,6 @@ from app.reporting.models import ExportDownload, ExportFormat
 bp = Blueprint("reporting", __name__)
 logger = logging.getLogger(__name__)
 
-C, P = AccessLevel.COORDINATOR, AccessLevel.PROVIDER
 LOG_PER_PAGE = 50
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -41,7 +40,8 @@ def _participant_list(run_id: int) -> exports.ParticipantList:
 
 
 def _record(plist: exports.ParticipantList, fmt: ExportFormat, person_count: int) -> None:
-    """Log the download (who, when, which run, which format) and commit before anything is sent.
+    """Log the download (who, when, which run, which format); the request's transaction owner
+    (app.core.transaction) commits it when the view returns, before anything is sent.
 
     Everything the response needs is computed before this: after the commit no attribute is read again, so
     no new transaction (on SQLite a write lock) is opened while the file goes out.
@@ -59,14 +59,13 @@ def _record(plist: exports.ParticipantList, fmt: ExportFormat, person_count: int
         details={"format": fmt.value, "people": person_count},
         now=now,
     )
-    db.session.commit()
     logger.info(
         "participant list of run %s downloaded as %s by user %s (%s people)", run_id, fmt.value, user_id, person_count
     )
 
 
 @bp.get("/runs/<int:run_id>/participants.csv")
-@allow(C, P, check=can_view_run)
+@allow(AccessLevel.COORDINATOR, AccessLevel.PROVIDER, check=can_view_run)
 def participants_csv(run_id: int):
     """The participant list as CSV for Danish Excel (`;`, UTF-8 with BOM), streamed."""
     plist = _participant_list(run_id)
@@ -79,7 +78,7 @@ def participants_csv(run_id: int):
 
 
 @bp.get("/runs/<int:run_id>/participants.xlsx")
-@allow(C, P, check=can_view_run)
+@allow(AccessLevel.COORDINATOR, AccessLevel.PROVIDER, check=can_view_run)
 def participants_xlsx(run_id: int):
     """The participant list as an Excel workbook: participants, waiting list and cancelled on their own sheets."""
     plist = _participant_list(run_id)
@@ -99,7 +98,7 @@ def participants_xlsx(run_id: int):
 
 
 @bp.get("/runs/<int:run_id>/participants.pdf")
-@allow(C, P, check=can_view_run)
+@allow(AccessLevel.COORDINATOR, AccessLevel.PROVIDER, check=can_view_run)
 def participants_pdf(run_id: int):
     """The printable sign-in sheet (A4): one section per course day, one row per confirmed participant."""
     plist = _participant_list(run_id)
@@ -116,7 +115,7 @@ def _file_word() -> str:
 
 
 @bp.get("/runs/<int:run_id>/participants/downloads")
-@allow(C, check=can_view_run)
+@allow(AccessLevel.COORDINATOR, check=can_view_run)
 def download_log(run_id: int):
     """Who downloaded this run's participant list, when, and in which format (newest first)."""
     run = db.get_or_404(CourseRun, run_id)

@@ -73,7 +73,8 @@ class OidcTestProvider:
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
         self.base_url = f"http://127.0.0.1:{self._server.server_port}"
         self.issuer = self.base_url + self.tenant_path
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # serve_forever checks for shutdown() every poll_interval (0.5 s by default: each test's stop waited that long).
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 
 from config import ProductionConfig
+from tests.production_settings import GOOD_SECRET
 
 
 @pytest.fixture
 def production(monkeypatch):
-    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "x" * 40)
+    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", GOOD_SECRET)
+    monkeypatch.setattr(ProductionConfig, "RATELIMIT_STORAGE_URI", "redis://localhost:6379/0")
     monkeypatch.setenv("DATABASE_URL", "postgresql://example/kursusportalen")
     monkeypatch.setattr(ProductionConfig, "SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://example/kursusportalen")
     monkeypatch.setattr(ProductionConfig, "SMTP_URL", "smtp://mail.example:25")
@@ -28,7 +30,7 @@ def test_switching_local_login_off_needs_single_sign_on(production, monkeypatch)
         production.validate()
     monkeypatch.setattr(production, "OIDC_ISSUER", "https://login.microsoftonline.com/tenant/v2.0")
     monkeypatch.setattr(production, "OIDC_CLIENT_ID", "client")
-    monkeypatch.setattr(production, "OIDC_CLIENT_SECRET", "secret")
+    monkeypatch.setattr(production, "OIDC_CLIENT_SECRET", GOOD_SECRET)
     production.validate()
 
 

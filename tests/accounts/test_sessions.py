@@ -13,6 +13,7 @@ from config import ProductionConfig
 from tests import factories
 from tests.accounts.helpers import audit_actions, is_logged_in
 from tests.conftest import post_action, post_form
+from tests.production_settings import GOOD_SECRET, single_process
 
 LOGGED_OUT = "Du er blevet logget af. Log ind igen for at fortsætte."
 
@@ -203,7 +204,8 @@ def test_cookie_flags_in_development_and_testing(app, client, staff_member):
 
 def test_production_cookies_are_secure_httponly_and_lax(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
-    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "x" * 40)
+    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", GOOD_SECRET)
+    single_process(monkeypatch, ProductionConfig)
     monkeypatch.setattr(ProductionConfig, "SQLALCHEMY_DATABASE_URI", "sqlite://")
     monkeypatch.setattr(ProductionConfig, "ALLOW_SQLITE", True)  # a trial installation's exception
     monkeypatch.setattr(ProductionConfig, "SMTP_URL", "smtp://mail.example:25")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.accounts import services
 from app.accounts.models import Unit
@@ -11,6 +11,7 @@ from app.extensions import db
 from tests import factories
 from tests.accounts.helpers import csrf_token
 from tests.conftest import post_form
+from tests.querycount import recorded_statements
 
 
 def unit_count() -> int:
@@ -38,19 +39,11 @@ def test_list_shows_children_under_their_parent(as_coordinator, tree):
 
 
 def test_tree_is_built_from_one_query_for_units(app, tree):
-    statements = []
-
-    def count(_conn, _cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
     db.session.expire_all()
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements() as recorded:
         nodes = services.list_unit_tree()
         paths = [(node.depth, node.path) for node in nodes]
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+    statements = [s for s in recorded if s.lstrip().upper().startswith("SELECT")]
     assert paths == [
         (0, "Socialcenter Amager"),
         (1, "Socialcenter Amager › Børne- og Familieteam Amager"),

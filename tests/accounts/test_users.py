@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.accounts.models import User
 from app.core.access import AccessLevel
@@ -11,6 +11,7 @@ from app.extensions import db
 from tests import factories
 from tests.accounts.helpers import csrf_token
 from tests.conftest import post_form
+from tests.querycount import recorded_statements
 
 
 def user_count() -> int:
@@ -146,16 +147,8 @@ def test_list_has_no_n_plus_one(as_coordinator, app, fic_provider):
         unit = factories.make_unit(f"Enhed {n}")
         factories.make_user(staff_role=role, unit=unit, password=None)
         factories.make_user("provider", provider=factories.make_provider(f"Udbyder {n}"), password=None)
-    statements = []
-
-    def count(_conn, _cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements() as statements:
         response = as_coordinator.get("/users")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert len(statements) < 15

@@ -239,7 +239,7 @@ def test_feedback_is_logged_without_the_answers_or_the_free_text(app):
 
 
 def test_system_jobs_log_with_no_actor(app):
-    from app.notifications import jobs
+    from scheduler import jobs
 
     run = factories.make_course_run(days=DAYS, enrolment_deadline=date(2026, 4, 1))
     evening = datetime(2026, 4, 15, 19, 0, tzinfo=UTC)  # teaching day 2, after 18:00 local time

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from app.audit.services import record_read
 from tests import factories
 from tests.audit.helpers import actions, entries, only
@@ -92,6 +94,7 @@ def test_a_participant_list_export_is_logged_with_its_format(client, login_as, c
     assert (entry.object_type, entry.object_id, entry.details) == ("run", run.id, {"format": "csv", "people": 1})
 
 
+@pytest.mark.own_app  # adds a route: needs an app that has served no request yet
 def test_record_read_outside_a_successful_response_is_never_committed(app, client, login_as, coordinator, staff_member):
     @app.get("/_test/boom")
     def boom():  # a view that logs a read and then fails

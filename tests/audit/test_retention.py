@@ -9,7 +9,7 @@ import pytest
 
 from app.audit.services import record
 from app.extensions import db
-from app.notifications import jobs
+from scheduler import jobs
 from tests.audit.helpers import entries, only
 
 NOW = datetime(2031, 12, 2, 3, 0, tzinfo=UTC)

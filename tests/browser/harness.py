@@ -21,6 +21,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from app import create_app
 from app.extensions import db
 from config import BASE_DIR, TestingConfig
+from tests.databases import private_database_url
 
 #: Debian's Chromium (apt-get install chromium). Never a browser downloaded by Playwright.
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -62,7 +63,7 @@ class QuietHandler(WSGIRequestHandler):
 class LiveServer:
     """The real application served by werkzeug on 127.0.0.1 in a thread of the test process.
 
-    The database is TEST_DATABASE_URL (PostgreSQL in CI's second pass) or a SQLite file in `workdir`; the
+    The database is `<TEST_DATABASE_URL's>_live` (PostgreSQL in CI's second pass) or a SQLite file in `workdir`; the
     schema is created with the models and filled with the demo data of `today`. Tests reach the same
     database through `app_context()`.
     """
@@ -76,13 +77,9 @@ class LiveServer:
     def start(self) -> LiveServer:
         from app.demo import load_demo
 
-        # TestingConfig's URL is TEST_DATABASE_URL (normalised) or an in-memory SQLite, which a second thread
-        # can't share: use a file then.
-        database_url = (
-            TestingConfig.SQLALCHEMY_DATABASE_URI
-            if os.environ.get("TEST_DATABASE_URL")
-            else f"sqlite:///{self.workdir / 'browser.db'}"
-        )
+        # A database of its own beside TEST_DATABASE_URL's (whose schema the other tests keep for the session),
+        # or a SQLite file: an in-memory SQLite can't be shared with the server's threads.
+        database_url = private_database_url("_live", self.workdir / "browser.db")
 
         class BrowserConfig(TestingConfig):
             SQLALCHEMY_DATABASE_URI = database_url
@@ -98,7 +95,10 @@ class LiveServer:
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=QuietHandler)
         self.base_url = f"http://127.0.0.1:{self._server.server_port}"
         self.app.config["BASE_URL"] = self.base_url
-        self._thread = threading.Thread(target=self._server.serve_forever, name="live-server", daemon=True)
+        # A short poll_interval: stop() waits for serve_forever to notice shutdown() (0.5 s by default).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.01,), name="live-server", daemon=True
+        )
         self._thread.start()
         return self
 

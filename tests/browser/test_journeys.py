@@ -243,7 +243,7 @@ def published_run(live, title: str, weeks_ahead: int) -> int:
 
 def deliver_all_mail(live) -> None:
     """Run the delivery job until the outbox has nothing due (it sends at most a batch per run)."""
-    from app.notifications.jobs import send_due_notifications
+    from scheduler.jobs import send_due_notifications
 
     with live.app.app_context():
         for _batch in range(100):

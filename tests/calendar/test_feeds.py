@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, time
 import icalendar
 import pytest
 import vobject
-from sqlalchemy import event
 
 from app.calendar import feeds
 from app.courses import services as course_services
@@ -21,6 +20,7 @@ from app.extensions import db
 from app.notifications.ical import event_uid
 from tests import factories
 from tests.conftest import post_action
+from tests.querycount import recorded_statements
 
 TODAY = date(2026, 3, 1)
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -233,7 +233,7 @@ def test_days_lost_after_having_a_seat_are_cancelled(client, run, me, role, prov
 
 def test_a_follow_up_day_withdrawn_after_an_absence_is_cancelled_in_the_feed_too(client, run, me, coordinator):
     """The feed agrees with the mails: after the follow-up job, an absence on a teaching day withdraws the
-    follow-up day (app.notifications.invitations), and the feed then shows it cancelled."""
+    follow-up day (app.enrolment.invitations), and the feed then shows it cancelled."""
     enrolment = enrol(run, me)
     run.follow_up_confirmed_at = NOW
     db.session.commit()
@@ -329,19 +329,10 @@ def test_if_none_match_answers_304_until_the_content_changes(client, run, me, co
 
 def test_the_feed_costs_the_same_number_of_queries_for_1_or_8_runs(client, run, me, role, provider):
     def count() -> int:
-        statements = []
-
-        def record(conn, cursor, statement, *args):
-            if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE (app.core.db) is no query
-                statements.append(statement)
-
         db.session.commit()
         db.session.expire_all()  # nothing loaded yet, as in a fresh request
-        event.listen(db.engine, "before_cursor_execute", record)
-        try:
+        with recorded_statements() as statements:
             assert get_feed(client, token).status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
         return len(statements)
 
     enrol(run, me)

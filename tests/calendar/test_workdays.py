@@ -40,6 +40,39 @@ def test_store_bededag_exists_in_2023_but_not_from_2024():
     assert next_working_day(date(2024, 4, 26)) == date(2024, 4, 26)
 
 
+@pytest.mark.parametrize(
+    ("day", "danish", "english"),
+    [
+        (date(2009, 1, 1), "Nytårsdag", "New Year's Day"),
+        (date(2009, 4, 10), "Langfredag", "Good Friday"),
+        (date(2023, 5, 5), "Store bededag", "Great Prayer Day"),
+        (date(2008, 12, 25), "Juledag", "Christmas Day"),
+    ],
+)
+def test_holiday_names_in_both_ui_languages(day, danish, english):
+    assert public_holiday(day, "da") == danish
+    assert public_holiday(day, "en") == english
+
+
+def test_english_holiday_names_are_asked_for_in_a_locale_the_library_has(monkeypatch):
+    """`holidays` names Denmark's holidays in "da" and "en_US" only. Asked for "en", Python 3.11's gettext
+    happened to fall back to en_US, while 3.12 and 3.13 answer in Danish: ask for what it offers."""
+    import holidays
+
+    asked: list[str] = []
+    real = holidays.country_holidays
+
+    def recording(*args, language=None, **kwargs):
+        asked.append(language)
+        return real(*args, language=language, **kwargs)
+
+    monkeypatch.setattr(holidays, "country_holidays", recording)
+    public_holiday(date(1999, 1, 1), "en")  # a year no other test caches
+    public_holiday(date(1999, 1, 1), "da")
+    assert asked == ["en_US", "da"]
+    assert set(asked) <= set(holidays.DK.supported_languages)
+
+
 def test_holiday_names_follow_the_language_asked_for():
     assert public_holiday(date(2009, 1, 1), "en") == "New Year's Day"
     assert non_working_reason(date(2008, 11, 29), {}, "en") == "Saturday"

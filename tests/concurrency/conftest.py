@@ -1,6 +1,6 @@
 """Fixtures for the concurrency tests: the real app (create_app, so SQLite gets its BEGIN IMMEDIATE
 recipe) on a real database that many threads share: a SQLite FILE (never sqlite:// in memory), or
-PostgreSQL from TEST_DATABASE_URL. The schema is created fresh and dropped afterwards; the test runs
+PostgreSQL `<TEST_DATABASE_URL's>_conc`. The schema is created fresh and dropped afterwards; the test runs
 inside the app's context.
 
 Close the test's own session (db.session.close()) before releasing threads: on SQLite an open
@@ -9,18 +9,18 @@ transaction holds the database's write lock.
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 
 import pytest
 
 from app.extensions import db
 from tests.concurrency.harness import create_schema, database_app, drop_schema
+from tests.databases import private_database_url
 
 
 @contextmanager
 def app_on_shared_database(tmp_path, **engine_options):
-    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'concurrency.db'}"
+    url = private_database_url("_conc", tmp_path / "concurrency.db")
     app = database_app(url, **engine_options)
     create_schema(app)
     try:

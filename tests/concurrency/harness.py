@@ -329,7 +329,8 @@ class _QuietHandler(WSGIRequestHandler):
 def threaded_server(app: Flask) -> Iterator[tuple[str, int]]:
     """werkzeug's threaded server (a thread per request) in a thread of this process."""
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll_interval: shutdown() waits for serve_forever to notice it (0.5 s by default).
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield "127.0.0.1", server.server_port

@@ -7,12 +7,13 @@ import re
 from datetime import date, time
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.courses.models import CourseRun, RunKind, RunStatus
 from app.extensions import db
 from tests import factories
 from tests.conftest import post_action, post_form
+from tests.querycount import recorded_statements
 
 TODAY = date(2008, 9, 1)
 
@@ -193,7 +194,8 @@ BAD_INPUTS = [
     pytest.param({"venue": "   "}, "Skriv hvor forløbet holdes.", id="no venue"),
     pytest.param({"price": "-1"}, "Prisen skal være mellem 0 og 100.000.000 kr.", id="negative price"),
     pytest.param({"price": "gratis"}, "Skriv prisen som et tal", id="price junk"),
-    pytest.param({"price": "10,123"}, "Prisen kan højst have to decimaler (øre).", id="price too precise"),
+    pytest.param({"price": "10,1234"}, "Prisen kan højst have to decimaler (øre).", id="price too precise"),
+    pytest.param({"price": "10,123"}, "Mener du 10.123 kr.?", id="price ambiguous"),
     pytest.param(
         {"day1_date": "9999-12-30", "day2_date": "9999-12-31"},
         "Datoen skal ligge mellem år 2000 og 2100.",
@@ -703,16 +705,8 @@ def test_staff_with_nothing_open_gets_an_empty_state(client, login_as, staff_mem
 
 
 def count_queries(client, url: str) -> int:
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements() as statements:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     return len(statements)
 
 
@@ -745,3 +739,12 @@ def test_the_list_costs_the_same_number_of_queries_for_3_or_30_runs(client, logi
     many = count_queries(client, "/runs")
     assert few == many
     assert db.session.scalar(select(func.count()).select_from(CourseRun)) == 30
+
+
+def test_the_price_is_read_the_way_of_the_ui_language(client, login_as, coordinator, ref):
+    """In English "41,500" is 41,500 kroner (a Danish-only reading once made it 41.50)."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login_as(coordinator)
+    response = post_form(client, "/runs/new", payload(ref, price="41,500"))
+    assert response.status_code == 302
+    assert db.session.scalars(select(CourseRun)).one().price_ore == 4_150_000

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.core.exceptions import DomainError
 from app.courses import services as course_services
@@ -19,6 +19,7 @@ from app.enrolment.models import Enrolment, EnrolmentEvent, EnrolmentStatus, Eve
 from app.extensions import db
 from tests import factories
 from tests.conftest import post_action, post_form
+from tests.querycount import recorded_statements
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 3, 1)
@@ -117,16 +118,8 @@ def test_provider_sees_the_lists_and_attendance_links_but_no_actions(client, log
 
 
 def count_queries(client, url: str) -> int:
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements() as statements:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     return len(statements)
 
 

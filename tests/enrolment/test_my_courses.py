@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date, time
 
 import pytest
-from sqlalchemy import event
 
 from app.courses.models import RunStatus
 from app.extensions import db
 from tests import factories
+from tests.querycount import recorded_statements
 
 TODAY = date(2026, 3, 1)
 DAYS = (date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15))
@@ -199,17 +199,9 @@ def test_empty_state_points_to_the_run_list(client, login_as, me):
 
 def test_the_page_costs_the_same_number_of_queries_for_1_or_6_runs(client, login_as, run, me):
     def count() -> int:
-        statements = []
-
-        def record(conn, cursor, statement, *args):
-            statements.append(statement)
-
         db.session.commit()  # the same starting point each time: nothing loaded yet
-        event.listen(db.engine, "before_cursor_execute", record)
-        try:
+        with recorded_statements() as statements:
             assert client.get("/me/courses").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
         return len(statements)
 
     factories.make_enrolment(run, me)

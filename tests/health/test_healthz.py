@@ -9,8 +9,8 @@ from app.extensions import db
 from app.health.models import SchedulerHeartbeat
 from app.health.services import health_report, record_heartbeat
 from app.notifications import outbox
-from app.notifications.jobs import record_heartbeat as heartbeat_job
 from app.notifications.models import OutboxMessage, OutboxStatus
+from scheduler.jobs import record_heartbeat as heartbeat_job
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 FIVE_MINUTES = timedelta(minutes=5)

@@ -8,6 +8,7 @@ anything else still fails the test.
 from __future__ import annotations
 
 import itertools
+import os
 import smtplib
 import socket
 import ssl
@@ -30,7 +31,7 @@ from app.extensions import db
 from app.notifications import compose, outbox
 from app.notifications.compose import InvitationKind, Recipient
 from app.notifications.ical import event_uid
-from app.notifications.invitations import invitation_dedupe_key
+from app.enrolment.invitations import invitation_dedupe_key
 from tests import factories
 
 #: The real method, taken when pytest imports this file, before any fixture replaces it.
@@ -118,11 +119,23 @@ class SmtpServer:
         return Counter(mail.message_id for mail in self.received)
 
 
+#: Ports handed out by free_port(): below Linux's ephemeral range (32768-60999), so no bind to port 0 anywhere
+#: can take one between free_port() and the server's bind, and a range of 1000 per pytest-xdist worker (gw0,
+#: gw1, ...), so two workers never pick the same one.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_PORTS = itertools.count(20000 + 1000 * (_WORKER % 12))
+
+
 def free_port() -> int:
     """A port nobody listens on right now (Controller cannot take port 0: it checks readiness by connecting)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+    for port in _PORTS:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:  # taken (by another program, or still in TIME_WAIT from an earlier test)
+                continue
+            return port
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture
@@ -272,7 +285,7 @@ def _enrolment_id(day, user) -> int:
 def queue_invitation(app):
     """queue_invitation(day, user, kind=..., sequence=None, now=NOW) -> the OutboxMessage (or None when its
     dedupe key is queued already), keyed as the calendar sync keys it (the dedupe key from
-    app.notifications.invitations, for the user's enrolment on the run; supersede `<event uid>|<attendee
+    app.enrolment.invitations, for the user's enrolment on the run; supersede `<event uid>|<attendee
     email>`). Does not commit."""
 
     def queue(day, user, kind=InvitationKind.INVITATION, *, sequence=None, now=NOW):

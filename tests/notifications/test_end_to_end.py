@@ -10,8 +10,8 @@ import pytest
 import vobject
 
 from app.extensions import db
-from app.notifications import jobs
 from app.notifications.ical import event_uid
+from scheduler import jobs
 from tests import factories
 from tests.conftest import post_form
 

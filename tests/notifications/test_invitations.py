@@ -16,10 +16,11 @@ from sqlalchemy import select
 from app.courses import services as course_services
 from app.enrolment import services
 from app.extensions import db
-from app.notifications import jobs
+from scheduler import jobs
 from app.notifications.ical import event_uid
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
 from tests import factories
+from tests.querycount import recorded_statements
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 3, 2)
@@ -325,9 +326,8 @@ def test_absence_after_the_follow_up_confirmation_withdraws_the_follow_up_day(ru
 
 
 def test_the_sync_issues_the_same_number_of_queries_for_3_and_30_participants(app, coordinator):
-    from sqlalchemy import event
 
-    from app.notifications.invitations import sync_run
+    from app.enrolment.invitations import sync_run
 
     def count_for(n):
         run = factories.make_course_run(days=DAYS, capacity=40, enrolment_deadline=date(2026, 3, 20))
@@ -337,16 +337,8 @@ def test_the_sync_issues_the_same_number_of_queries_for_3_and_30_participants(ap
         run.days[0].day, run.days[0].starts_at = date(2026, 3, 26), time(10)
         run.days[0].sequence += 1
         db.session.flush()
-        statements = []
-
-        def count(*_args):
-            statements.append(_args[2])
-
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with recorded_statements() as statements:
             report = sync_run(run, NOW)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
         db.session.rollback()
         # One INSERT per mail queued, plus the row writes at flush: only reads are compared.
         return report, len([s for s in statements if s.lstrip().upper().startswith("SELECT")])

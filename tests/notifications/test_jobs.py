@@ -14,11 +14,11 @@ import vobject
 from flask import current_app
 
 from app.enrolment import services
+from app.enrolment.reminders import due_reminder_offset
 from app.extensions import db
-from app.notifications import jobs
 from app.notifications.ical import event_uid
 from app.notifications.models import OutboxMessage, OutboxStatus
-from app.notifications.reminders import due_reminder_offset
+from scheduler import jobs
 from tests import factories
 from tests.notifications.test_invitations import mark_all_sent, outbox
 

@@ -6,7 +6,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from app.extensions import db
 from app.notifications import compose, outbox
@@ -15,6 +15,7 @@ from app.notifications.models import OutboxMessage, OutboxStatus
 from tests import factories
 from tests.conftest import post_action
 from tests.notifications.conftest import NOW, as_utc
+from tests.querycount import recorded_statements
 
 _keys = iter(range(1, 10**6))
 
@@ -283,16 +284,8 @@ def test_the_run_page_has_no_mail_link_for_its_provider(client, login_as, provid
 
 
 def record_statements(client, url: str) -> list[str]:
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements() as statements:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     return statements
 
 

@@ -324,6 +324,7 @@ postgres_only = pytest.mark.postgres_only(
 
 
 @postgres_only
+@pytest.mark.committing  # a second connection (another delivery job) must see and lock the rows
 def test_a_mail_another_job_holds_is_skipped_not_doubled(smtp_config, course_run, people, queue_invitation):
     for person in people:
         queue_invitation(course_run.days[0], person)
@@ -364,6 +365,7 @@ class AnotherJobSendsTheLastMail(SmtpTransport):
 
 
 @postgres_only
+@pytest.mark.committing  # a second connection (another delivery job) must see and lock the rows
 def test_a_mail_taken_by_another_job_after_the_batch_was_chosen_is_not_sent_again(
     smtp_config, course_run, people, queue_invitation
 ):

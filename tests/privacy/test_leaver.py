@@ -15,12 +15,12 @@ from app.core.exceptions import DomainError, NotAllowed
 from app.courses.models import RunStatus
 from app.enrolment.models import Enrolment, EnrolmentStatus
 from app.extensions import db
-from app.notifications import jobs
 from app.notifications.models import OutboxMessage, OutboxStatus
 from app.privacy import services
 from app.privacy.models import PersonKey
 from app.programmes.dashboard import programme_figures
 from app.programmes.feedback_models import Feedback, FeedbackMethodAnswer
+from scheduler import jobs
 from tests import factories
 from tests.conftest import post_form
 from tests.privacy.helpers import find_everywhere

@@ -15,12 +15,12 @@ from app.audit.models import AuditEntry
 from app.courses.models import RunStatus
 from app.enrolment.models import Enrolment, EnrolmentEvent, EventKind
 from app.extensions import db
-from app.notifications import jobs
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
 from app.privacy import services
 from app.privacy.models import PersonKey
 from app.programmes.dashboard import programme_figures
 from app.programmes.feedback_models import Feedback, FeedbackMethodAnswer
+from scheduler import jobs
 from tests import factories
 from tests.privacy.helpers import find_everywhere
 

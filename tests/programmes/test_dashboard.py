@@ -7,13 +7,14 @@ import re
 from datetime import date
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.courses.models import CourseRun, RunStatus
 from app.extensions import db
 from app.programmes.dashboard import Status, budget_after, programme_figures
 from tests import factories
 from tests.conftest import post_form
+from tests.querycount import recorded_statements
 
 DEADLINE = date(2009, 12, 31)
 IN_TIME = (date(2008, 9, 30), date(2008, 10, 1), date(2009, 1, 2))
@@ -475,16 +476,8 @@ def test_unknown_programme_is_404(client, login_as, coordinator, path):
 
 
 def _statements(client, url: str) -> int:
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements() as statements:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     return len(statements)
 
 

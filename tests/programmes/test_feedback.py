@@ -9,7 +9,7 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.courses.models import RunStatus
 from app.extensions import db
@@ -17,6 +17,7 @@ from app.programmes import feedback
 from app.programmes.feedback_models import Feedback, FeedbackMethodAnswer
 from tests import factories
 from tests.conftest import post_form
+from tests.querycount import recorded_statements
 
 DAYS = (date(2008, 9, 30), date(2008, 10, 1), date(2009, 1, 2))
 LATE_DAYS = (date(2009, 10, 6), date(2009, 10, 7), date(2010, 1, 7))
@@ -291,16 +292,8 @@ def test_summaries_on_hand_made_data(programme, run, fic_provider, methods):
 
 def test_summary_for_programme_statement_count_is_independent_of_the_responses(programme, run, methods):
     def count() -> int:
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
-
-        event.listen(db.engine, "before_cursor_execute", record)
-        try:
+        with recorded_statements() as statements:
             feedback.summary_for_programme(programme.id, until=date(2009, 12, 31))
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
         return len(statements)
 
     answer(attend(run, factories.make_user()))

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.core.exceptions import Conflict, DomainError, ValidationFailed
 from app.extensions import db
@@ -17,6 +17,7 @@ from app.programmes.models import BudgetAllocation, Programme
 from app.programmes.services import ProgrammeData
 from tests import factories
 from tests.conftest import post_form
+from tests.querycount import recorded_statements
 
 VALID = {
     "name": "Styrket forældreansvar",
@@ -84,16 +85,8 @@ def test_list_newest_first_with_targets_and_allocated_total(as_coordinator, fic_
 
 def test_list_totals_need_no_query_per_programme(app, as_coordinator, fic_provider):
     def queries_for_list() -> int:
-        statements = []
-
-        def record(*args):
-            statements.append(args[2])
-
-        event.listen(db.engine, "before_cursor_execute", record)
-        try:
+        with recorded_statements() as statements:
             assert as_coordinator.get("/programmes/").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", record)
         return len(statements)
 
     for n in range(2):
@@ -330,6 +323,24 @@ def test_add_allocation_reads_danish_amounts(as_coordinator, programme, fic_prov
     )
 
 
+@pytest.mark.parametrize(("amount", "ore"), [("375,000", 37_500_000), ("375,000.50", 37_500_050), ("12.5", 1_250)])
+def test_add_allocation_reads_english_amounts_in_the_english_ui(
+    client, login_as, coordinator, programme, fic_provider, amount, ore
+):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login_as(coordinator)
+    url = f"/programmes/{programme.id}/allocations"
+    response = post_form(
+        client,
+        url,
+        {"provider_id": fic_provider.id, "year": "2008", "amount": amount},
+        form_url=f"/programmes/{programme.id}",
+    )
+
+    assert response.status_code == 302
+    assert db.session.scalar(select(BudgetAllocation)).amount_ore == ore
+
+
 def test_added_allocation_is_shown_formatted(as_coordinator, programme, fic_provider):
     post_form(
         as_coordinator,
@@ -371,7 +382,8 @@ def test_add_allocation_in_english_reads_english_amounts(as_coordinator, program
         ({"amount": "1,2.3"}, "amount", "Skriv beløbet som et tal i kroner, f.eks. 375.000."),
         ({"amount": "-5"}, "amount", "Beløbet skal være mellem 0 og 1.000.000.000 kr."),
         ({"amount": "9" * 40}, "amount", "Beløbet skal være mellem 0 og 1.000.000.000 kr."),
-        ({"amount": "10,125"}, "amount", "Beløbet kan højst have to decimaler (øre)."),
+        ({"amount": "10,1255"}, "amount", "Beløbet kan højst have to decimaler (øre)."),
+        ({"amount": "1,000"}, "amount", "Er det 1.000 kr. eller 1,00 kr.? Skriv beløbet som 1.000 eller 1,00."),
     ],
 )
 def test_add_allocation_refuses_bad_input_next_to_the_field(

@@ -8,10 +8,9 @@ import io
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import event
 
-from app.extensions import db
 from tests import factories
+from tests.querycount import recorded_statements
 
 DAYS = (date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15))
 #: 09.15 UTC = 10.15 in Copenhagen (winter time); CHANGED 13.45 UTC = 14.45.
@@ -96,16 +95,8 @@ def pdf_text(body: bytes) -> str:
 
 def record_statements(client, url: str) -> tuple[list[str], bytes]:
     """The SQL statements a GET of `url` sends (the body read inside, so a streamed one counts too)."""
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements() as statements:
         response = client.get(url)
         assert response.status_code == 200, url
         body = response.get_data()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     return statements, body

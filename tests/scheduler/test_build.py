@@ -24,7 +24,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 import scheduler as sched
 from app import create_app
-from app.notifications import jobs
 from config import BASE_DIR, TestingConfig
 from scheduler import (
     FOLLOW_UP_PREFIX,
@@ -32,6 +31,7 @@ from scheduler import (
     FollowUpChanges,
     build_scheduler,
     follow_up_job_id,
+    jobs,
     reconcile_follow_up_jobs,
     stop_scheduler,
 )

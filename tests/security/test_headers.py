@@ -10,9 +10,14 @@ import pytest
 from app import create_app
 from app.core.access import public
 from app.extensions import db
-from config import DEFAULT_CONTENT_SECURITY_POLICY, ProductionConfig, TestingConfig
+from config import DEFAULT_CONTENT_SECURITY_POLICY, ProductionConfig
 from tests import factories
 from tests.conftest import IsolatedClient, csrf_token_from, post_form
+<<<<<<< HEAD
+from tests.production_settings import GOOD_SECRET, single_process
+=======
+from tests.databases import private_database_url
+>>>>>>> wt-a
 
 EXPECTED = {
     "X-Content-Type-Options": "nosniff",
@@ -85,6 +90,7 @@ def test_a_refused_csrf_post_and_a_405_carry_them_too(client):
     assert_security_headers(response)
 
 
+@pytest.mark.own_app  # adds a route: needs an app that has served no request yet
 def test_a_500_error_page_carries_them_and_is_not_stored(app):
     app.config["PROPAGATE_EXCEPTIONS"] = False
 
@@ -143,6 +149,7 @@ def test_static_files_keep_werkzeugs_caching(client):
     assert "no-store" not in response.headers.get("Cache-Control", "")
 
 
+@pytest.mark.own_app  # adds a route: needs an app that has served no request yet
 def test_a_view_may_set_its_own_header_values(app):
     @public
     def framed():
@@ -161,8 +168,7 @@ def test_a_view_may_set_its_own_header_values(app):
 class _Production(ProductionConfig):
     """Production settings on the test database."""
 
-    SECRET_KEY = "x" * 40
-    SQLALCHEMY_DATABASE_URI = TestingConfig.SQLALCHEMY_DATABASE_URI
+    SECRET_KEY = GOOD_SECRET
     ALLOW_SQLITE = True  # the SQLite pass of the tests; production refuses SQLite otherwise
     SMTP_URL = "smtp://mail.invalid:25"  # required in production; nothing is sent in these tests
     LOG_FORMAT = "text"  # JSON logging would rewire the root logger for every later test
@@ -172,8 +178,12 @@ class _Production(ProductionConfig):
 
 @pytest.fixture
 def production_client(monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", TestingConfig.SQLALCHEMY_DATABASE_URI)  # ProductionConfig.validate() asks
-    app = create_app(_Production)
+    # A database of its own (the suite's schema lives for the whole session); validate() asks for DATABASE_URL.
+    url = private_database_url("_production")
+    monkeypatch.setenv("DATABASE_URL", url)
+    config = type("ProductionHere", (_Production,), {"SQLALCHEMY_DATABASE_URI": url})
+    single_process(monkeypatch, config)
+    app = create_app(config)
     app.test_client_class = IsolatedClient
     with app.app_context():
         db.drop_all()

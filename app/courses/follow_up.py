@@ -1,5 +1,5 @@
-"""The follow-up job: on the evening of teaching day 2, fix the run's follow-up day and settle who is
-invited to it.
+"""The follow-up job (scheduler/jobs.py runs it): on the evening of teaching day 2, fix the run's follow-up
+day and settle who is invited to it.
 
 Until then the follow-up day is provisional: every confirmed participant holds it in their calendar (the
 invitation says the date may still change). On the evening of teaching day 2 (config
@@ -21,32 +21,22 @@ Runs whose follow-up day has already begun are not touched (too late to fix; the
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time
+from datetime import date, datetime
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.audit.services import record
 from app.core.clock import local_tz
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
+from app.courses.services import fix_follow_up_day, follow_up_due_at
+from app.enrolment.invitations import sync_run
+from app.enrolment.services import lock_run
 from app.extensions import db
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["confirm", "confirm_all_due", "due_at", "due_times"]
-
-
-def _confirm_time() -> time:
-    hours, _sep, minutes = current_app.config["FOLLOW_UP_CONFIRM_TIME"].partition(":")
-    return time(int(hours), int(minutes or 0))
-
-
-def due_at(run: CourseRun) -> datetime | None:
-    """When the follow-up job should run for `run` (aware, local time): the evening of teaching day 2."""
-    day2 = next((d for d in run.days if d.kind == DayKind.TEACHING and d.position == 2), None)
-    if day2 is None:
-        return None
-    return datetime.combine(day2.day, max(_confirm_time(), day2.ends_at), tzinfo=local_tz())
+__all__ = ["confirm", "due_times"]
 
 
 def _pending_runs(today: date, run_id: int | None = None) -> list[CourseRun]:
@@ -71,50 +61,37 @@ def _pending_runs(today: date, run_id: int | None = None) -> list[CourseRun]:
 
 def due_times(now: datetime) -> dict[int, datetime]:
     """run id -> when its follow-up job is due, for every run still waiting for it (past-due ones too).
-    Read-only (ends its transaction)."""
+    Read-only."""
     today = now.astimezone(local_tz()).date()
-    due = {run.id: when for run in _pending_runs(today) if (when := due_at(run)) is not None}
-    db.session.rollback()
-    return due
+    return {run.id: when for run in _pending_runs(today) if (when := follow_up_due_at(run)) is not None}
 
 
 def confirm(run_id: int, now: datetime) -> bool:
-    """The `follow_up:<run id>` job, in its own transaction (commits). False when there was nothing to do:
-    confirmed already, not published, follow-up day begun, or the evening of teaching day 2 not reached
+    """The `follow_up:<run id>` job's work (the job in scheduler/jobs.py commits it). False when there was
+    nothing to do: confirmed already, not published, follow-up day begun, or the evening of teaching day 2 not reached
     (the date moved since the job was scheduled). Safe to run twice and from two processes: the run row is
     locked and `follow_up_confirmed_at` checked under the lock."""
-    from app.audit.services import record
-    from app.courses.services import fix_follow_up_day
-    from app.enrolment.services import lock_run
-    from app.notifications.invitations import sync_run
-
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
-    try:
-        lock_run(run_id)
-        today = now.astimezone(local_tz()).date()
-        runs = _pending_runs(today, run_id)
-        run = runs[0] if runs else None
-        when = due_at(run) if run is not None else None
-        if run is None or when is None or when > now:
-            db.session.rollback()
-            return False
-        moved = fix_follow_up_day(run)
-        run.follow_up_day.sequence += 1  # provisional -> fixed: an organizer-side change of status
-        run.follow_up_confirmed_at = now
-        db.session.flush()
-        report = sync_run(run, now, confirmation=True)
-        record(
-            "run.follow_up_confirmed",
-            object_type="run",
-            object_id=run.id,
-            now=now,  # the system: actor None
-            details={"moved": moved, "day": run.follow_up_day.day.isoformat()},
-        )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    lock_run(run_id)
+    today = now.astimezone(local_tz()).date()
+    runs = _pending_runs(today, run_id)
+    run = runs[0] if runs else None
+    when = follow_up_due_at(run) if run is not None else None
+    if run is None or when is None or when > now:
+        return False
+    moved = fix_follow_up_day(run)
+    run.follow_up_day.sequence += 1  # provisional -> fixed: an organizer-side change of status
+    run.follow_up_confirmed_at = now
+    db.session.flush()
+    report = sync_run(run, now, confirmation=True)
+    record(
+        "run.follow_up_confirmed",
+        object_type="run",
+        object_id=run.id,
+        now=now,  # the system: actor None
+        details={"moved": moved, "day": run.follow_up_day.day.isoformat()},
+    )
     logger.info(
         "follow-up day of run %s confirmed%s: %d update(s), %d invitation(s), %d cancellation(s) queued",
         run_id,
@@ -124,17 +101,3 @@ def confirm(run_id: int, now: datetime) -> bool:
         report.cancellations,
     )
     return True
-
-
-def confirm_all_due(now: datetime) -> list[int]:
-    """Confirm every run whose evening of teaching day 2 has passed (the safety net behind the date jobs,
-    and what catches up after the scheduler was down). Returns the confirmed run ids."""
-    confirmed = []
-    for run_id, when in due_times(now).items():
-        if when <= now:
-            try:
-                if confirm(run_id, now):
-                    confirmed.append(run_id)
-            except Exception:
-                logger.exception("follow-up confirmation of run %s failed; it is retried on the next run", run_id)
-    return confirmed

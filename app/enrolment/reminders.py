@@ -30,10 +30,11 @@ from sqlalchemy.orm import selectinload
 from app.core.clock import as_utc, local_tz
 from app.core.templating import dk_date
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
+from app.enrolment.invitations import day_end, day_start, my_courses_url
 from app.enrolment.models import Attendance, Enrolment, EnrolmentStatus
 from app.extensions import db
-from app.notifications.invitations import day_end, day_start, my_courses_url, queue_notice
 from app.notifications.models import CalendarInvitation, OutboxMessage
+from app.notifications.outbox import queue_notice
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def due_reminder_offset(start: datetime, now: datetime, offsets: tuple[int, ...]
 
 
 def queue_due_reminders(now: datetime) -> int:
-    """Queue every reminder that is due (see the module docstring). Commits; returns how many were queued."""
+    """Queue every reminder that is due (see the module docstring); the job commits. Returns how many were queued."""
     offsets = current_app.config["REMINDER_DAYS"]
     if not offsets:
         return 0
@@ -109,7 +110,6 @@ def queue_due_reminders(now: datetime) -> int:
             is not None
         ):
             queued += 1
-    db.session.commit()
     if queued:
         logger.info("reminders: %d queued", queued)
     return queued
@@ -124,7 +124,7 @@ def feedback_url(enrolment: Enrolment) -> str:
 
 def queue_due_feedback_requests(now: datetime) -> int:
     """Queue the feedback request for each participant present on a follow-up day that has ended within
-    FEEDBACK_REQUEST_WINDOW_DAYS. Commits; returns how many were queued."""
+    FEEDBACK_REQUEST_WINDOW_DAYS (the job commits). Returns how many were queued."""
     window = current_app.config["FEEDBACK_REQUEST_WINDOW_DAYS"]
     local_now = now.astimezone(local_tz())
     rows = db.session.execute(
@@ -172,7 +172,6 @@ def queue_due_feedback_requests(now: datetime) -> int:
             is not None
         ):
             queued += 1
-    db.session.commit()
     if queued:
         logger.info("feedback requests: %d queued", queued)
     return queued

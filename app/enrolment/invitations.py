@@ -36,14 +36,15 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from app.core.templating import dk_date
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
+from app.enrolment.queries import waitlist_positions
 from app.extensions import db
 from app.notifications import compose, outbox
 from app.notifications.compose import InvitationKind, Recipient, in_language
-from app.notifications.ical import day_interval_utc, event_uid, time_range
+from app.notifications.ical import day_interval_utc, event_uid
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
+from app.notifications.outbox import queue_notice
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,6 @@ __all__ = [
     "day_start",
     "enrolment_changed",
     "my_courses_url",
-    "queue_notice",
     "run_url",
     "sync_run",
 ]
@@ -280,57 +280,10 @@ def _queue(
         row.last_message_id = queued.id
 
 
-# --- plain notices ------------------------------------------------------------------------------------------
-
-
-def queue_notice(
-    user,
-    *,
-    kind: str,
-    dedupe_key: str,
-    now: datetime,
-    subject,
-    paragraphs,
-    run: CourseRun | None = None,
-    days: Iterable[CourseDay] = (),
-    link: str | None = None,
-    link_text=None,
-) -> OutboxMessage | None:
-    """Queue a plain mail (no calendar) to `user`, rendered in their language.
-
-    `subject`, `paragraphs` and `link_text` are callables returning text, called under the recipient's
-    locale (so `lambda: _("...")` translates for the recipient, not for whoever made the change). `days`
-    are listed with date, time and place.
-    """
-    recipient = Recipient.from_user(user)
-    with in_language(recipient.language) as language:
-        subject_text = subject()
-        day_lines = [f"{d.label}: {dk_date(d.day, 'full')}, {time_range(d)}, {d.effective_venue}" for d in days]
-        text, html = compose.render_bodies(
-            "notifications/notice",
-            language,
-            recipient=recipient,
-            subject=subject_text,
-            paragraphs=paragraphs(),
-            days=day_lines,
-            link=link,
-            link_text=link_text() if link_text else _("Se dine kurser i Kursusportalen"),
-        )
-    msg = compose.notice_message(recipient, subject_text, text, html, stamp=now)
-    return outbox.enqueue(
-        msg,
-        kind=kind,
-        dedupe_key=dedupe_key,
-        recipient_email=user.email,
-        now=now,
-        user_id=user.id,
-        run_id=run.id if run is not None else None,
-    )
+# --- the enrolment hook ------------------------------------------------------------------------------------
 
 
 def _waitlist_position(enrolment: Enrolment) -> int:
-    from app.enrolment.services import waitlist_positions
-
     return waitlist_positions([enrolment.course_run_id]).get(enrolment.id, 0)
 
 

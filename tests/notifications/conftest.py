@@ -26,12 +26,12 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
 from app.core.clock import as_utc  # noqa: F401 (the tests import it from here)
+from app.enrolment.invitations import invitation_dedupe_key
 from app.enrolment.models import Enrolment, EnrolmentStatus
 from app.extensions import db
 from app.notifications import compose, outbox
 from app.notifications.compose import InvitationKind, Recipient
 from app.notifications.ical import event_uid
-from app.enrolment.invitations import invitation_dedupe_key
 from tests import factories
 
 #: The real method, taken when pytest imports this file, before any fixture replaces it.

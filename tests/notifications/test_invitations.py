@@ -16,9 +16,9 @@ from sqlalchemy import select
 from app.courses import services as course_services
 from app.enrolment import services
 from app.extensions import db
-from scheduler import jobs
 from app.notifications.ical import event_uid
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
+from scheduler import jobs
 from tests import factories
 from tests.querycount import recorded_statements
 

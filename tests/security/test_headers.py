@@ -13,11 +13,8 @@ from app.extensions import db
 from config import DEFAULT_CONTENT_SECURITY_POLICY, ProductionConfig
 from tests import factories
 from tests.conftest import IsolatedClient, csrf_token_from, post_form
-<<<<<<< HEAD
-from tests.production_settings import GOOD_SECRET, single_process
-=======
 from tests.databases import private_database_url
->>>>>>> wt-a
+from tests.production_settings import GOOD_SECRET, single_process
 
 EXPECTED = {
     "X-Content-Type-Options": "nosniff",

@@ -100,21 +100,25 @@ def test_every_view_of_the_app_owns_its_transaction(app):
     assert unowned == []
 
 
+@pytest.mark.own_app  # registers routes: needs an app that has served no request yet
 def test_a_view_that_returns_is_committed(views, client):
     assert client.get("/_transaction/returns").status_code == 200
     assert _kept() == 1
 
 
+@pytest.mark.own_app  # registers routes: needs an app that has served no request yet
 def test_a_view_that_returns_an_error_status_is_committed_too(views, client):
     assert client.get("/_transaction/returns-an-error-status").status_code == 400
     assert _kept() == 1
 
 
+@pytest.mark.own_app  # registers routes: needs an app that has served no request yet
 def test_a_view_that_raises_is_rolled_back(views, client):
     assert client.get("/_transaction/aborts").status_code == 404
     assert _kept() == 0
 
 
+@pytest.mark.own_app  # registers routes: needs an app that has served no request yet
 def test_a_refusal_is_rolled_back_and_flashed(views, client):
     with client:
         assert client.get("/_transaction/refuses").get_data(as_text=True) == "shown"
@@ -122,12 +126,14 @@ def test_a_refusal_is_rolled_back_and_flashed(views, client):
     assert _kept() == 0
 
 
+@pytest.mark.own_app  # registers routes: needs an app that has served no request yet
 def test_busy_is_the_503_page_not_a_form_error(views, client):
     response = client.get("/_transaction/busy")
     assert response.status_code == 503
     assert _kept() == 0
 
 
+@pytest.mark.own_app  # registers routes: needs an app that has served no request yet
 def test_logged_reads_are_kept_only_with_a_successful_response(views, client):
     assert client.get("/_transaction/read-then-404").status_code == 404
     assert _kept() == 0

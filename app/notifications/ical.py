@@ -96,6 +96,17 @@ def time_range(day: CourseDay) -> str:
     return f"{dk_time(day.starts_at)}–{end}"
 
 
+def event_content(day: CourseDay) -> tuple:
+    """What an event about `day` shows, apart from language, SEQUENCE and DTSTAMP: its date and times,
+    its place (the day's own venue or the run's, `effective_venue`), and the run's title and provider
+    (SUMMARY and DESCRIPTION). When this changes, the day's sequence must rise so every holder gets an
+    update: the run's venue, title or provider change what a day shows without touching the day's row.
+    The run's own description is not part of the event (see `event_description`)."""
+    run = day.run
+    when = (day.day, day.starts_at, day.ends_at)
+    return (day.kind, day.position, *when, day.effective_venue, run.title, run.provider_id)
+
+
 def event_summary(day: CourseDay) -> str:
     """'<run title> – <day label>', e.g. 'Tidlig inddragelse, hold A – 1. undervisningsdag'."""
     return f"{day.run.title} – {day.label}"

@@ -41,7 +41,7 @@ from app.courses.models import CourseRun, RunStatus
 from app.enrolment.models import Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.extensions import db
 from app.notifications import ical
-from app.notifications.ical import CANCELLED, CONFIRMED, FeedEntry
+from app.notifications.ical import CANCELLED, CONFIRMED, TENTATIVE, FeedEntry
 from app.notifications.models import CalendarInvitation
 
 #: secrets.token_urlsafe(32): 43 characters of [A-Za-z0-9_-]; the column holds up to 64.
@@ -184,15 +184,17 @@ def feed_entries_for(user: User, run_url: RunUrl | None = None) -> list[FeedEntr
 
 
 def run_entries(run: CourseRun, user: User | None = None, run_url: RunUrl | None = None) -> list[FeedEntry]:
-    """The days of one run for a download. For a `user` who has (or had) a seat on it, as in their feed;
-    otherwise the run's days plainly. A cancelled run's days are cancelled for everybody."""
+    """The days of one run for a download. For a `user` who has (or had) a seat on it, as in their feed
+    (the invitations' UIDs, so a later invitation updates them). For anyone else (not enrolled, on the
+    waiting list, awaiting approval) the days as information that cannot be taken for a seat: other UIDs,
+    STATUS:TENTATIVE (CANCELLED for a cancelled run), marked "Ikke tilmeldt" (docs/calendar.md)."""
     if user is not None:
         mine = _entries(_feed_enrolments(user, run.id), run_url)
         if mine:
             return mine
-    status = CANCELLED if run.status == RunStatus.CANCELLED else CONFIRMED
+    status = CANCELLED if run.status == RunStatus.CANCELLED else TENTATIVE
     url = run_url(run) if run_url else None
-    return [FeedEntry(day, status=status, run_url=url) for day in run.days]
+    return [FeedEntry(day, status=status, run_url=url, informational=True) for day in run.days]
 
 
 # --- rendering ----------------------------------------------------------------------------------------------

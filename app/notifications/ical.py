@@ -34,12 +34,14 @@ from app.core.templating import dk_date, dk_time
 from app.courses.models import CourseDay
 
 ItipMethod = Literal["REQUEST", "CANCEL"]
-EventStatus = Literal["CONFIRMED", "CANCELLED"]
+EventStatus = Literal["CONFIRMED", "CANCELLED", "TENTATIVE"]
 
 REQUEST: ItipMethod = "REQUEST"
 CANCEL: ItipMethod = "CANCEL"
 CONFIRMED: EventStatus = "CONFIRMED"
 CANCELLED: EventStatus = "CANCELLED"
+#: Only in a run's .ics for someone without a seat (`FeedEntry.informational`), never in an iTIP message.
+TENTATIVE: EventStatus = "TENTATIVE"
 
 PRODID = "-//Kursusportalen//Kursusportalen//DA"
 #: How often subscribers should re-read the personal feed (REFRESH-INTERVAL and Outlook's X-PUBLISHED-TTL).
@@ -76,6 +78,13 @@ def event_uid(day: CourseDay, uid_domain: str | None = None) -> str:
     """`courseday-<opaque uuid>@<domain>`: the same in every invitation, update, cancellation and feed."""
     domain = uid_domain or current_app.config["CALENDAR_UID_DOMAIN"]
     return f"courseday-{day.ical_uid}@{domain}"
+
+
+def informational_uid(day: CourseDay, uid_domain: str | None = None) -> str:
+    """`courseday-info-<opaque uuid>@<domain>`: the day as information for someone without a seat. Never the
+    invitations' UID, so an imported copy is never taken for (or merged with) the seat's event."""
+    domain = uid_domain or current_app.config["CALENDAR_UID_DOMAIN"]
+    return f"courseday-info-{day.ical_uid}@{domain}"
 
 
 def day_interval_utc(day: CourseDay) -> tuple[datetime, datetime]:
@@ -193,10 +202,12 @@ def _event(
     summary: str,
     description: str,
     run_url: str | None,
+    uid: str | None = None,
+    transparent: bool = False,
 ) -> Event:
     start, end = day_interval_utc(day)
     event = Event.new(
-        uid=event_uid(day, uid_domain),
+        uid=uid or event_uid(day, uid_domain),
         sequence=_check_sequence(sequence),
         stamp=_utc(stamp),
         start=start,
@@ -208,7 +219,7 @@ def _event(
     )
     if status:
         event.add("status", status)
-    event.add("transp", "OPAQUE")
+    event.add("transp", "TRANSPARENT" if transparent else "OPAQUE")
     return event
 
 
@@ -288,12 +299,17 @@ class FeedEntry:
     `status` is CANCELLED for a cancelled day or run; `sequence` defaults to the day's stored sequence;
     `run_url` links the run in the description. Days the person is no longer enrolled on are best left
     out: a feed is a full snapshot, so the client drops them at its next refresh.
+
+    `informational`: the day for someone without a seat (a run's .ics downloaded from the run page): its
+    own UID (`informational_uid`), STATUS:TENTATIVE (CANCELLED if the run is cancelled), free time
+    (TRANSP:TRANSPARENT), and a summary and description that say there is no seat. docs/calendar.md.
     """
 
     day: CourseDay
     status: EventStatus = CONFIRMED
     sequence: int | None = None
     run_url: str | None = None
+    informational: bool = False
 
 
 def feed_calendar(
@@ -316,14 +332,23 @@ def feed_calendar(
     cal.add("x-published-ttl", "PT1H")
     with in_language(language):
         for entry in entries:
-            if entry.status not in (CONFIRMED, CANCELLED):
+            if entry.status not in (CONFIRMED, CANCELLED, TENTATIVE):
                 raise ValueError(f"unsupported STATUS {entry.status!r}")
+            if (entry.status == TENTATIVE) != (entry.informational and entry.status != CANCELLED):
+                raise ValueError("TENTATIVE is for informational entries, and they are TENTATIVE or CANCELLED")
             day = entry.day
             cancelled = entry.status == CANCELLED
             summary = event_summary(day)
+            note = _("Kursusdagen er aflyst.") if cancelled else None
+            if entry.informational:
+                summary = _("Ikke tilmeldt: %(summary)s", summary=summary)
+                no_seat = _(
+                    "Du har ikke en plads på dette kursusforløb. Får du en plads, kommer kursusdagene som "
+                    "kalenderinvitationer med mail."
+                )
+                note = f"{note}\n{no_seat}" if note else no_seat
             if cancelled:
                 summary = _("Aflyst: %(summary)s", summary=summary)
-            note = _("Kursusdagen er aflyst.") if cancelled else None
             cal.add_component(
                 _event(
                     day,
@@ -332,8 +357,12 @@ def feed_calendar(
                     stamp=stamp,
                     status=entry.status,
                     summary=summary,
-                    description=event_description(day, entry.run_url, note=note, active=not cancelled),
+                    description=event_description(
+                        day, entry.run_url, note=note, active=not cancelled and not entry.informational
+                    ),
                     run_url=entry.run_url,
+                    uid=informational_uid(day, uid_domain) if entry.informational else None,
+                    transparent=entry.informational,
                 )
             )
     return cal.to_ical()

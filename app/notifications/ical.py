@@ -27,7 +27,7 @@ from typing import Literal
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from icalendar import Calendar, Event, vCalAddress
+from icalendar import Calendar, Event, Timezone, vCalAddress
 
 from app.core.clock import local_tz
 from app.core.templating import dk_date, dk_time
@@ -323,6 +323,10 @@ def feed_calendar(
     """A subscription feed (webcal): no METHOD, no ATTENDEE, one VEVENT per entry with the same UIDs as the
     invitations; NAME/X-WR-CALNAME, REFRESH-INTERVAL;VALUE=DURATION:PT1H and X-PUBLISHED-TTL:PT1H.
 
+    Without entries the calendar holds one VTIMEZONE (the municipality's zone, for the year from `stamp`):
+    RFC 5545 §3.6 requires at least one component, and a calendar of only a VTIMEZONE is a valid special
+    form; the name (X-WR-CALNAME) keeps clients from naming it after nothing (docs/calendar.md).
+
     Cancelled entries get STATUS:CANCELLED and an 'Aflyst: ' prefix on the summary, since some clients
     (Google among them) show cancelled events in a subscribed calendar like any other.
     """
@@ -365,4 +369,9 @@ def feed_calendar(
                     transparent=entry.informational,
                 )
             )
+    if not cal.subcomponents:
+        first = _utc(stamp).date().replace(month=1, day=1)
+        cal.add_component(
+            Timezone.from_tzid(str(local_tz()), first_date=first, last_date=first.replace(year=first.year + 1))
+        )
     return cal.to_ical()

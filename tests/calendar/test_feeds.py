@@ -271,8 +271,14 @@ def test_the_feed_follows_the_users_language(client, run, me):
 
 
 def test_an_empty_feed_is_still_a_calendar(client, me):
-    _, events, _, _ = parse(get_feed(client, with_token(me)).get_data())
+    cal, events, vcal, _ = parse(get_feed(client, with_token(me)).get_data())
     assert events == {}
+    # RFC 5545 §3.6: at least one component; a VTIMEZONE alone is a valid special form. And a name.
+    (zone,) = cal.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Europe/Copenhagen"
+    assert [c.name for c in cal.subcomponents] == ["VTIMEZONE"]
+    assert str(cal["X-WR-CALNAME"]) == "Kursusportalen: mine kursusdage"
+    assert vcal.contents["x-wr-calname"][0].value == "Kursusportalen: mine kursusdage"
 
 
 # --- the address --------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes, policy
@@ -54,6 +55,7 @@ class CalendarWorld:
     def __init__(self, app, server, people: int = 4):
         self.app, self.server = app, server
         self.now = START
+        self.steps = 0
         self.received_seen = len(server.received)
         self.clients = ModelClients()
         n = next(_world_numbers)
@@ -74,8 +76,9 @@ class CalendarWorld:
         self.people_ids = [p.id for p in self.people]
         self.addresses = {p.id: p.email for p in self.people}
         self.anonymised: set[int] = set()
-        #: (enrolment id) a concurrent-delivery race was run on, for reports.
+        #: Concurrent-delivery races run, and the changes that happened (not refused), by operation.
         self.races = 0
+        self.done: Counter[str] = Counter()
 
     def _run(self, title, first, approval, programme, provider, method) -> CourseRun:
         run = factories.make_course_run(
@@ -99,6 +102,7 @@ class CalendarWorld:
 
     def tick(self) -> None:
         self.now += timedelta(minutes=1)
+        self.steps += 1
 
     # --- doing things -----------------------------------------------------------------------------------
 
@@ -114,6 +118,7 @@ class CalendarWorld:
             db.session.rollback()
             raise
         db.session.commit()
+        self.done[getattr(action, "__qualname__", "?").split(".")[1].strip("_")] += 1
         return True
 
     def run(self, i: int) -> CourseRun:
@@ -381,6 +386,10 @@ class CalendarWorld:
                 held[event_uid(day)] = (start, end, day.effective_venue, run.title)
         return held
 
+    def _unbegun_uids(self) -> set[str]:
+        runs = [self.run(i) for i in range(len(self.run_ids))]
+        return {event_uid(d) for run in runs if run.days[0].day > self.today for d in run.days}
+
     def live_uids(self) -> set[str]:
         """The UIDs of every course day of the world that has not ended."""
         days = db.session.scalars(select(CourseDay).where(CourseDay.course_run_id.in_(self.run_ids))).all()
@@ -389,12 +398,16 @@ class CalendarWorld:
     def check(self) -> None:
         db.session.expire_all()
         assert self.clients.violations() == []
-        pending = db.session.scalar(
-            select(OutboxMessage.id).where(
-                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= self.now
+        pending = db.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.next_attempt_at <= self.now,
+                OutboxMessage.recipient_email.in_(list(self.addresses.values())),
             )
+        ).all()
+        assert not pending, (
+            f"the delivery left due mail behind: {[(r, r.next_attempt_at, r.last_error) for r in pending]}"
         )
-        assert pending is None, "the delivery left due mail behind"
         self._check_outbox_agrees_with_the_server()
         live = self.live_uids()
         for person_id in self.people_ids:
@@ -406,6 +419,12 @@ class CalendarWorld:
                 for uid, e in calendar.events.items()
                 if uid in live
             }
+            if person_id in self.anonymised:
+                # A leaver: their enrolments on runs not yet begun were cancelled (CANCELs to the old address);
+                # one on a run that has begun stays as history and its follow-up day is not withdrawn from
+                # the old mailbox (app.privacy; see docs/calendar.md, "Known gaps"). Only the unbegun runs
+                # are checked.
+                holds = {uid: v for uid, v in holds.items() if uid in self._unbegun_uids()}
             assert holds == self.truth(person), f"calendar of {address} differs from the database"
             if person_id not in self.anonymised:
                 self._check_feed_sequences(person, calendar.mailed)

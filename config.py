@@ -159,8 +159,11 @@ class Config:
     SMTP_URL = os.environ.get("SMTP_URL") or None
     #: Delivery attempts before a mail is marked failed (the coordinator can retry it).
     MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "8"))
-    #: Mails delivered per run of the delivery job (one SMTP connection each).
+    #: Mails delivered per batch (one SMTP connection, one query choosing the rows).
     MAIL_BATCH_SIZE = 100
+    #: Batches one run of the delivery job may deliver back to back while mail is due (a burst of
+    #: invitations drains at once instead of MAIL_BATCH_SIZE per tick); bounds one run to 5,000 mails.
+    MAIL_MAX_BATCHES = int(os.environ.get("MAIL_MAX_BATCHES", "50"))
     MAIL_DIR = os.environ.get("MAIL_DIR", str(INSTANCE_DIR / "mail"))
     CALENDAR_ORGANIZER_EMAIL = os.environ.get("CALENDAR_ORGANIZER_EMAIL", "kursusportalen@kursusportalen.local")
     CALENDAR_ORGANIZER_NAME = os.environ.get("CALENDAR_ORGANIZER_NAME", "Kursusportalen")

@@ -57,10 +57,11 @@ def _in_one_transaction(work: Callable[[], T]) -> T:
 
 
 def send_due_notifications(now: datetime) -> DeliveryReport:
-    """Deliver the outbox rows that are due (one SMTP connection per batch; retries with back-off). The one
-    job that commits inside the domain: after every mail the server accepted, so a crash re-sends at most
-    that mail (the at-least-once protocol of app/notifications/outbox.py)."""
-    report = outbox.deliver_due(now)
+    """Deliver the outbox rows that are due, batch after batch while mail is due (MAIL_BATCH_SIZE a batch, one SMTP
+    connection per batch, at most MAIL_MAX_BATCHES; retries with back-off). The one job that commits inside the
+    domain: after every mail the server accepted, so a crash re-sends at most that mail (the at-least-once protocol
+    of app/notifications/outbox.py)."""
+    report = outbox.deliver_all_due(now)
     if report.sent or report.retried or report.failed:
         logger.info("outbox: %d sent, %d to retry, %d failed", report.sent, report.retried, report.failed)
     return report

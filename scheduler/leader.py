@@ -52,9 +52,13 @@ class LeaderLock(Protocol):
     #: For log lines: what the lock is (no credentials).
     description: str
 
+    #: Whether the last `try_acquire()` failed because the database (or lock file) could not be reached,
+    #: as opposed to finding the lock held by another scheduler.
+    unreachable: bool
+
     def try_acquire(self) -> bool:
         """Take the lock if nobody holds it (True also when this object holds it already); never blocks
-        for long and never raises for an unreachable database (False, logged)."""
+        for long and never raises for an unreachable database (False, logged, `unreachable` set)."""
 
     def is_held(self) -> bool:
         """Whether this object still holds the lock (checks the connection or the file)."""
@@ -87,6 +91,7 @@ class PostgresAdvisoryLock:
         )
         self._conn: Connection | None = None
         self._held = False
+        self.unreachable = False
         self._mutex = threading.Lock()  # the heartbeat and the jobs check from several threads
 
     def try_acquire(self) -> bool:
@@ -99,8 +104,10 @@ class PostgresAdvisoryLock:
                 got = self._conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar_one()
             except SQLAlchemyError as error:
                 logger.warning("scheduler lock: PostgreSQL not reachable (%s); trying again", type(error).__name__)
+                self.unreachable = True
                 self._discard()
                 return False
+            self.unreachable = False
             self._held = bool(got)
             return self._held
 
@@ -157,6 +164,7 @@ class FileLock:
         self.path = Path(path)
         self.description = f"lock file {self.path}"
         self._fd: int | None = None
+        self.unreachable = False
         self._mutex = threading.Lock()
 
     def try_acquire(self) -> bool:
@@ -168,7 +176,9 @@ class FileLock:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             except OSError as error:
                 logger.warning("scheduler lock: cannot open %s (%s); trying again", self.path, type(error).__name__)
+                self.unreachable = True
                 return False
+            self.unreachable = False
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:  # BlockingIOError: somebody else holds it
@@ -233,13 +243,15 @@ def lock_for(app: Flask) -> LeaderLock:
 
 def wait_for_leadership(lock: LeaderLock, standby_seconds: float, stop: threading.Event) -> bool:
     """Block until `lock` is ours (True) or `stop` is set (False). While another scheduler holds it, log
-    once that this one is standby, then try again every `standby_seconds`."""
+    once that this one is standby, then try again every `standby_seconds`. A database (or lock file) that
+    cannot be reached says nothing about another scheduler: the lock logs that itself, and the standby line
+    waits until the lock was really found held."""
     announced = False
     while not stop.is_set():
         if lock.try_acquire():
             logger.info("scheduler is ACTIVE (pid %d): holds the %s", os.getpid(), lock.description)
             return True
-        if not announced:
+        if not announced and not getattr(lock, "unreachable", False):
             logger.info(
                 "scheduler is STANDBY (pid %d): another scheduler holds the %s; trying again every %g s",
                 os.getpid(),

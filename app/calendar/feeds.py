@@ -41,7 +41,7 @@ from app.courses.models import CourseRun, RunStatus
 from app.enrolment.models import Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.extensions import db
 from app.notifications import ical
-from app.notifications.ical import CANCELLED, CONFIRMED, FeedEntry
+from app.notifications.ical import CANCELLED, CONFIRMED, TENTATIVE, FeedEntry
 from app.notifications.models import CalendarInvitation
 
 #: secrets.token_urlsafe(32): 43 characters of [A-Za-z0-9_-]; the column holds up to 64.
@@ -127,26 +127,42 @@ def _holds_seat(enrolment: Enrolment) -> bool:
     return enrolment.status == EnrolmentStatus.CONFIRMED and enrolment.run.status != RunStatus.CANCELLED
 
 
-def _withdrawn(enrolments: list[Enrolment]) -> set[tuple[int, int]]:
-    """(enrolment id, course day id) a confirmed participant was sent a cancellation for and holds no more:
-    the follow-up day after an absence on a teaching day (app.enrolment.invitations). One query."""
-    confirmed = [e.id for e in enrolments if e.status == EnrolmentStatus.CONFIRMED]
-    if not confirmed:
-        return set()
+def _mailed(enrolments: list[Enrolment]) -> tuple[set[tuple[int, int]], dict[int, int]]:
+    """What the invitations sent about these enrolments' days (app.enrolment.invitations), in one query:
+
+    - (enrolment id, course day id) a confirmed participant was sent a cancellation for and holds no more:
+      the follow-up day after an absence on a teaching day;
+    - course day id -> the highest SEQUENCE mailed (queued) to the person about it, through any enrolment.
+      The feed never shows less: a feed entry below the mailed CANCEL would be an older revision of the
+      event than the one the person's calendar already holds (RFC 5546 §2.1.5)."""
+    ids = [e.id for e in enrolments]
+    if not ids:
+        return set(), {}
+    confirmed = {e.id for e in enrolments if e.status == EnrolmentStatus.CONFIRMED}
+    withdrawn: set[tuple[int, int]] = set()
+    sequences: dict[int, int] = {}
     rows = db.session.execute(
-        select(CalendarInvitation.enrolment_id, CalendarInvitation.course_day_id).where(
-            CalendarInvitation.enrolment_id.in_(confirmed), CalendarInvitation.active.is_(False)
-        )
+        select(
+            CalendarInvitation.enrolment_id,
+            CalendarInvitation.course_day_id,
+            CalendarInvitation.active,
+            CalendarInvitation.sequence,
+        ).where(CalendarInvitation.enrolment_id.in_(ids))
     )
-    return {(enrolment_id, day_id) for enrolment_id, day_id in rows}
+    for enrolment_id, day_id, active, sequence in rows:
+        if enrolment_id in confirmed and not active:
+            withdrawn.add((enrolment_id, day_id))
+        sequences[day_id] = max(sequence, sequences.get(day_id, sequence))
+    return withdrawn, sequences
 
 
 def _entries(enrolments: Iterable[Enrolment], run_url: RunUrl | None) -> list[FeedEntry]:
     """One entry per course day (a day held through any enrolment beats the same day lost through another),
     in date order so the same data always gives the same bytes. The days the invitations withdrew from a
-    confirmed participant are cancelled here too, so the feed and the mails agree."""
+    confirmed participant are cancelled here too, and SEQUENCE is never below what was mailed about the day,
+    so the feed and the mails agree."""
     enrolments = list(enrolments)
-    withdrawn = _withdrawn(enrolments)
+    withdrawn, mailed = _mailed(enrolments)
     by_day: dict[int, FeedEntry] = {}
     for enrolment in enrolments:
         run = enrolment.run
@@ -156,7 +172,8 @@ def _entries(enrolments: Iterable[Enrolment], run_url: RunUrl | None) -> list[Fe
             status = CANCELLED if (enrolment.id, day.id) in withdrawn else held
             known = by_day.get(day.id)
             if known is None or (known.status == CANCELLED and status == CONFIRMED):
-                by_day[day.id] = FeedEntry(day, status=status, run_url=url)
+                sequence = max(day.sequence, mailed.get(day.id, 0))
+                by_day[day.id] = FeedEntry(day, status=status, sequence=sequence, run_url=url)
     return sorted(by_day.values(), key=lambda e: (e.day.day, e.day.starts_at, e.day.id))
 
 
@@ -167,15 +184,17 @@ def feed_entries_for(user: User, run_url: RunUrl | None = None) -> list[FeedEntr
 
 
 def run_entries(run: CourseRun, user: User | None = None, run_url: RunUrl | None = None) -> list[FeedEntry]:
-    """The days of one run for a download. For a `user` who has (or had) a seat on it, as in their feed;
-    otherwise the run's days plainly. A cancelled run's days are cancelled for everybody."""
+    """The days of one run for a download. For a `user` who has (or had) a seat on it, as in their feed
+    (the invitations' UIDs, so a later invitation updates them). For anyone else (not enrolled, on the
+    waiting list, awaiting approval) the days as information that cannot be taken for a seat: other UIDs,
+    STATUS:TENTATIVE (CANCELLED for a cancelled run), marked "Ikke tilmeldt" (docs/calendar.md)."""
     if user is not None:
         mine = _entries(_feed_enrolments(user, run.id), run_url)
         if mine:
             return mine
-    status = CANCELLED if run.status == RunStatus.CANCELLED else CONFIRMED
+    status = CANCELLED if run.status == RunStatus.CANCELLED else TENTATIVE
     url = run_url(run) if run_url else None
-    return [FeedEntry(day, status=status, run_url=url) for day in run.days]
+    return [FeedEntry(day, status=status, run_url=url, informational=True) for day in run.days]
 
 
 # --- rendering ----------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, R
 from app.enrolment import invitations
 from app.enrolment import services as enrolment_services
 from app.extensions import db
+from app.notifications.ical import event_content
 from app.programmes.models import Programme
 from app.providers.models import Provider
 
@@ -445,8 +446,10 @@ def update_course_run(
     """Change a draft or published run (coordinator).
 
     The proposal is recomputed when teaching day 2 changes (or was never stored); a blank follow-up date
-    follows the proposal. Every day whose date, time or venue changes gets `sequence` + 1, so calendar
-    clients replace the event they already hold (same UID); unchanged days keep their sequence.
+    follows the proposal. Every day whose event shows something else afterwards (`ical.event_content`: date,
+    times, the effective venue, the run's title or provider) gets `sequence` + 1, so calendar clients replace
+    the event they already hold (same UID) and the participants get an update; other days keep their
+    sequence.
 
     Capacity: the run row is locked (as the enrolment services lock it) so the capacity can't drop below
     the confirmed enrolments; when it rises, the new seats go to the waiting list (FIFO) in this same
@@ -475,6 +478,7 @@ def update_course_run(
             data.teaching_day_2.day, closed_days, months
         )
     before = snapshot(run, RUN_FIELDS)
+    shown_before = {d.id: event_content(d) for d in run.days}
     _apply_fields(run, data, programme, provider, methods, roles)
     fields = changed_fields(before, run)
     changed = []
@@ -492,8 +496,12 @@ def update_course_run(
             )
             for name, value in values.items():
                 setattr(course_day, name, value)
-            course_day.sequence += 1
             changed.append(position)
+    for course_day in run.days:
+        # What each event shows (the run's venue, title and provider included), not the day's own columns:
+        # a change of the run's venue moves every day without a venue of its own (issue 19).
+        if course_day.id in shown_before and event_content(course_day) != shown_before[course_day.id]:
+            course_day.sequence += 1
     db.session.flush()
     now = now or clock.now()
     if 2 in changed and run.follow_up_confirmed_at is not None and follow_up_due_at(run) > now:

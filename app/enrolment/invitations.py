@@ -14,9 +14,12 @@ rows) in step with the enrolments and the run, and writes an outbox row for ever
   changed) gets an `UPDATE` (`FOLLOW_UP_CONFIRMED` when the follow-up job fixed it);
 - days that have ended are history: nothing is sent about them.
 
-SEQUENCE: the first invitation carries the day's sequence; every later mail to the same attendee carries
-max(day's sequence, attendee's last sequence + 1), so each mail outranks the one before it. Per-attendee
-cancellations raise only the attendee's sequence, never the day's, so nobody else gets mail.
+SEQUENCE is kept per (UID, recipient): a person's first mail about a day carries the day's sequence; every
+later mail to that person about that day carries max(day's sequence, the highest sequence they were ever
+sent about it + 1), whichever enrolment it went through (cancel and re-enrol, move away and back, reject and
+approve), so each mail outranks every one before it and a re-invite after a CANCEL is not ignored as
+obsolete (RFC 5546 §2.1.5, §4.2.9). Per-attendee cancellations raise only the attendee's sequence, never
+the day's, so nobody else gets mail. docs/calendar.md has the reasons.
 Dedupe key `invite:<course day id>:<enrolment id>:<sequence>`; supersede key `<event uid>|<email>`.
 
 `enrolment_changed()` is the enrolment services' hook (their `_record()`): it syncs the one enrolment and
@@ -33,7 +36,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
@@ -191,18 +194,19 @@ def sync_run(
         )
     }
     absent = _absent_on_teaching_days(run, ids) if run.follow_up_confirmed_at is not None else set()
+    floors = _sequence_floors([e.user_id for e in enrolments], [d.id for d in days])
     for enrolment in enrolments:
         for day in days:
             row = rows.get((enrolment.id, day.id))
             wanted = _wanted(run, enrolment, day, absent)
             if wanted and (row is None or not row.active):
-                _queue(run, enrolment, day, row, InvitationKind.INVITATION, now)
+                _queue(run, enrolment, day, row, InvitationKind.INVITATION, now, floors)
                 report.invitations += 1
             elif wanted and row.day_revision < day.sequence:
                 kind = InvitationKind.UPDATE
                 if confirmation and day.kind == DayKind.FOLLOW_UP:
                     kind = InvitationKind.FOLLOW_UP_CONFIRMED
-                _queue(run, enrolment, day, row, kind, now)
+                _queue(run, enrolment, day, row, kind, now, floors)
                 report.updates += 1
             elif not wanted and row is not None and row.active:
                 if _withdraw_unsent_invitation(row, now):
@@ -211,7 +215,7 @@ def sync_run(
                 kind = InvitationKind.CANCELLATION
                 if run.status == RunStatus.CANCELLED:
                     kind = InvitationKind.DAY_CANCELLED
-                _queue(run, enrolment, day, row, kind, now)
+                _queue(run, enrolment, day, row, kind, now, floors)
                 report.cancellations += 1
     db.session.flush()
     if report.queued or report.withdrawn:
@@ -226,13 +230,46 @@ def sync_run(
     return report
 
 
+def _sequence_floors(user_ids: list[int], day_ids: list[int]) -> dict[tuple[int, int], int]:
+    """(user id, course day id) -> the highest SEQUENCE ever queued to that person about that day, through
+    any of their enrolments (a cancelled one, one moved away, a rejected one). One query.
+
+    SEQUENCE is kept per (UID, recipient), not per enrolment: after a CANCEL with SEQUENCE n, a new
+    enrolment's REQUEST must carry more than n, or the calendar ignores it as obsolete (RFC 5546 §2.1.5,
+    §4.2.9). The person is the recipient (their address is unique); an address change only means the new
+    address has seen less."""
+    if not user_ids or not day_ids:
+        return {}
+    rows = db.session.execute(
+        select(Enrolment.user_id, CalendarInvitation.course_day_id, func.max(CalendarInvitation.sequence))
+        .join(Enrolment, Enrolment.id == CalendarInvitation.enrolment_id)
+        .where(Enrolment.user_id.in_(set(user_ids)), CalendarInvitation.course_day_id.in_(day_ids))
+        .group_by(Enrolment.user_id, CalendarInvitation.course_day_id)
+    )
+    return {(user_id, day_id): sequence for user_id, day_id, sequence in rows}
+
+
 def _withdraw_unsent_invitation(row: CalendarInvitation, now: datetime) -> bool:
     """The participant's only mail about the day is a first invitation still waiting in the outbox:
-    supersede it and send nothing (there is nothing in their calendar to cancel)."""
+    supersede it and send nothing (there is nothing in their calendar to cancel).
+
+    The delivery job may be sending that very mail right now (it holds the row's lock while the SMTP server
+    takes it, app.notifications.outbox). So the outbox row is superseded by a conditional UPDATE (`WHERE
+    status = 'pending'`), never by writing the status read earlier: on PostgreSQL the UPDATE waits for the
+    job's commit and then matches nothing if the mail went out; on SQLite the database write lock orders
+    the two. Nothing matched: the mail was (or is being) delivered, so the caller queues a CANCEL."""
     message = row.last_message
     if message is None or message.status != OutboxStatus.PENDING or message.kind != InvitationKind.INVITATION:
         return False
-    message.status = OutboxStatus.SUPERSEDED
+    withdrawn = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SUPERSEDED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(message, ["status", "updated_at"])
+    if withdrawn.rowcount != 1:
+        return False
     row.active = False
     row.updated_at = now
     return True
@@ -250,8 +287,13 @@ def _queue(
     row: CalendarInvitation | None,
     kind: InvitationKind,
     now: datetime,
+    floors: dict[tuple[int, int], int],
 ) -> None:
-    sequence = day.sequence if row is None else max(day.sequence, row.sequence + 1)
+    # Above everything this person was ever sent about the day (any enrolment), never below the day's own.
+    floor_key = (enrolment.user_id, day.id)
+    floor = max(floors.get(floor_key, -1), -1 if row is None else row.sequence)
+    sequence = day.sequence if floor < 0 else max(day.sequence, floor + 1)
+    floors[floor_key] = sequence
     user = enrolment.user
     recipient = Recipient.from_user(user)
     with in_language(recipient.language):

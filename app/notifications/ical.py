@@ -27,19 +27,21 @@ from typing import Literal
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from icalendar import Calendar, Event, vCalAddress
+from icalendar import Calendar, Event, Timezone, vCalAddress
 
 from app.core.clock import local_tz
 from app.core.templating import dk_date, dk_time
 from app.courses.models import CourseDay
 
 ItipMethod = Literal["REQUEST", "CANCEL"]
-EventStatus = Literal["CONFIRMED", "CANCELLED"]
+EventStatus = Literal["CONFIRMED", "CANCELLED", "TENTATIVE"]
 
 REQUEST: ItipMethod = "REQUEST"
 CANCEL: ItipMethod = "CANCEL"
 CONFIRMED: EventStatus = "CONFIRMED"
 CANCELLED: EventStatus = "CANCELLED"
+#: Only in a run's .ics for someone without a seat (`FeedEntry.informational`), never in an iTIP message.
+TENTATIVE: EventStatus = "TENTATIVE"
 
 PRODID = "-//Kursusportalen//Kursusportalen//DA"
 #: How often subscribers should re-read the personal feed (REFRESH-INTERVAL and Outlook's X-PUBLISHED-TTL).
@@ -78,6 +80,13 @@ def event_uid(day: CourseDay, uid_domain: str | None = None) -> str:
     return f"courseday-{day.ical_uid}@{domain}"
 
 
+def informational_uid(day: CourseDay, uid_domain: str | None = None) -> str:
+    """`courseday-info-<opaque uuid>@<domain>`: the day as information for someone without a seat. Never the
+    invitations' UID, so an imported copy is never taken for (or merged with) the seat's event."""
+    domain = uid_domain or current_app.config["CALENDAR_UID_DOMAIN"]
+    return f"courseday-info-{day.ical_uid}@{domain}"
+
+
 def day_interval_utc(day: CourseDay) -> tuple[datetime, datetime]:
     """The day's start and end as aware UTC datetimes, from its local date and wall-clock times.
 
@@ -94,6 +103,17 @@ def time_range(day: CourseDay) -> str:
     """'kl. 09.00–15.30' (da) / '09:00–15:30' (en), in the current locale."""
     end = dk_time(day.ends_at).removeprefix("kl. ")
     return f"{dk_time(day.starts_at)}–{end}"
+
+
+def event_content(day: CourseDay) -> tuple:
+    """What an event about `day` shows, apart from language, SEQUENCE and DTSTAMP: its date and times,
+    its place (the day's own venue or the run's, `effective_venue`), and the run's title and provider
+    (SUMMARY and DESCRIPTION). When this changes, the day's sequence must rise so every holder gets an
+    update: the run's venue, title or provider change what a day shows without touching the day's row.
+    The run's own description is not part of the event (see `event_description`)."""
+    run = day.run
+    when = (day.day, day.starts_at, day.ends_at)
+    return (day.kind, day.position, *when, day.effective_venue, run.title, run.provider_id)
 
 
 def event_summary(day: CourseDay) -> str:
@@ -182,10 +202,12 @@ def _event(
     summary: str,
     description: str,
     run_url: str | None,
+    uid: str | None = None,
+    transparent: bool = False,
 ) -> Event:
     start, end = day_interval_utc(day)
     event = Event.new(
-        uid=event_uid(day, uid_domain),
+        uid=uid or event_uid(day, uid_domain),
         sequence=_check_sequence(sequence),
         stamp=_utc(stamp),
         start=start,
@@ -197,7 +219,7 @@ def _event(
     )
     if status:
         event.add("status", status)
-    event.add("transp", "OPAQUE")
+    event.add("transp", "TRANSPARENT" if transparent else "OPAQUE")
     return event
 
 
@@ -277,12 +299,17 @@ class FeedEntry:
     `status` is CANCELLED for a cancelled day or run; `sequence` defaults to the day's stored sequence;
     `run_url` links the run in the description. Days the person is no longer enrolled on are best left
     out: a feed is a full snapshot, so the client drops them at its next refresh.
+
+    `informational`: the day for someone without a seat (a run's .ics downloaded from the run page): its
+    own UID (`informational_uid`), STATUS:TENTATIVE (CANCELLED if the run is cancelled), free time
+    (TRANSP:TRANSPARENT), and a summary and description that say there is no seat. docs/calendar.md.
     """
 
     day: CourseDay
     status: EventStatus = CONFIRMED
     sequence: int | None = None
     run_url: str | None = None
+    informational: bool = False
 
 
 def feed_calendar(
@@ -296,6 +323,10 @@ def feed_calendar(
     """A subscription feed (webcal): no METHOD, no ATTENDEE, one VEVENT per entry with the same UIDs as the
     invitations; NAME/X-WR-CALNAME, REFRESH-INTERVAL;VALUE=DURATION:PT1H and X-PUBLISHED-TTL:PT1H.
 
+    Without entries the calendar holds one VTIMEZONE (the municipality's zone, for the year from `stamp`):
+    RFC 5545 §3.6 requires at least one component, and a calendar of only a VTIMEZONE is a valid special
+    form; the name (X-WR-CALNAME) keeps clients from naming it after nothing (docs/calendar.md).
+
     Cancelled entries get STATUS:CANCELLED and an 'Aflyst: ' prefix on the summary, since some clients
     (Google among them) show cancelled events in a subscribed calendar like any other.
     """
@@ -305,14 +336,23 @@ def feed_calendar(
     cal.add("x-published-ttl", "PT1H")
     with in_language(language):
         for entry in entries:
-            if entry.status not in (CONFIRMED, CANCELLED):
+            if entry.status not in (CONFIRMED, CANCELLED, TENTATIVE):
                 raise ValueError(f"unsupported STATUS {entry.status!r}")
+            if (entry.status == TENTATIVE) != (entry.informational and entry.status != CANCELLED):
+                raise ValueError("TENTATIVE is for informational entries, and they are TENTATIVE or CANCELLED")
             day = entry.day
             cancelled = entry.status == CANCELLED
             summary = event_summary(day)
+            note = _("Kursusdagen er aflyst.") if cancelled else None
+            if entry.informational:
+                summary = _("Ikke tilmeldt: %(summary)s", summary=summary)
+                no_seat = _(
+                    "Du har ikke en plads på dette kursusforløb. Får du en plads, kommer kursusdagene som "
+                    "kalenderinvitationer med mail."
+                )
+                note = f"{note}\n{no_seat}" if note else no_seat
             if cancelled:
                 summary = _("Aflyst: %(summary)s", summary=summary)
-            note = _("Kursusdagen er aflyst.") if cancelled else None
             cal.add_component(
                 _event(
                     day,
@@ -321,8 +361,17 @@ def feed_calendar(
                     stamp=stamp,
                     status=entry.status,
                     summary=summary,
-                    description=event_description(day, entry.run_url, note=note, active=not cancelled),
+                    description=event_description(
+                        day, entry.run_url, note=note, active=not cancelled and not entry.informational
+                    ),
                     run_url=entry.run_url,
+                    uid=informational_uid(day, uid_domain) if entry.informational else None,
+                    transparent=entry.informational,
                 )
             )
+    if not cal.subcomponents:
+        first = _utc(stamp).date().replace(month=1, day=1)
+        cal.add_component(
+            Timezone.from_tzid(str(local_tz()), first_date=first, last_date=first.replace(year=first.year + 1))
+        )
     return cal.to_ical()

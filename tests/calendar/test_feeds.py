@@ -17,7 +17,7 @@ from app.courses.models import RunStatus
 from app.enrolment import services as enrolment_services
 from app.enrolment.models import EnrolmentStatus
 from app.extensions import db
-from app.notifications.ical import event_uid
+from app.notifications.ical import event_uid, informational_uid
 from tests import factories
 from tests.conftest import post_action
 from tests.querycount import recorded_statements
@@ -271,8 +271,14 @@ def test_the_feed_follows_the_users_language(client, run, me):
 
 
 def test_an_empty_feed_is_still_a_calendar(client, me):
-    _, events, _, _ = parse(get_feed(client, with_token(me)).get_data())
+    cal, events, vcal, _ = parse(get_feed(client, with_token(me)).get_data())
     assert events == {}
+    # RFC 5545 §3.6: at least one component; a VTIMEZONE alone is a valid special form. And a name.
+    (zone,) = cal.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Europe/Copenhagen"
+    assert [c.name for c in cal.subcomponents] == ["VTIMEZONE"]
+    assert str(cal["X-WR-CALNAME"]) == "Kursusportalen: mine kursusdage"
+    assert vcal.contents["x-wr-calname"][0].value == "Kursusportalen: mine kursusdage"
 
 
 # --- the address --------------------------------------------------------------------------------------------
@@ -458,15 +464,22 @@ def test_run_download_for_someone_who_may_see_the_run(client, login_as, run, me)
     )
     cal, events, vcal, vevents = parse(response.get_data())
     assert "METHOD" not in cal and "method" not in vcal.contents
-    assert set(events) == {event_uid(d) for d in run.days}
-    assert {v.status.value for v in vevents.values()} == {"CONFIRMED"}
+    # No seat: the dates as information that can't pass for one (other UIDs, TENTATIVE; docs/calendar.md).
+    assert set(events) == {informational_uid(d) for d in run.days}
+    assert {v.status.value for v in vevents.values()} == {"TENTATIVE"}
     # Not 'Tidlig inddragelse, hold Å': icalendar leaves the comma unescaped there (feeds.calendar_name).
     assert vcal.contents["x-wr-calname"][0].value == "Tidlig inddragelse – hold Å"
     assert str(cal["X-WR-CALNAME"]) == "Tidlig inddragelse – hold Å"
-    # /runs/<id> is still the run page.
+    # /runs/<id> is still the run page; its link says the file holds no seat.
     page = client.get(f"/runs/{run.id}")
     assert page.status_code == 200 and page.mimetype == "text/html"
-    assert f'href="/runs/{run.id}.ics"' in html(page) and "Føj til kalender (.ics)" in html(page)
+    assert f'href="/runs/{run.id}.ics"' in html(page) and "Datoerne som kalenderfil (.ics, uden plads)" in html(page)
+    # With a seat: the seat's own events, the invitations' UIDs, and the link says "add to calendar".
+    enrol(run, me)
+    _, events, _, vevents = parse(client.get(f"/runs/{run.id}.ics").get_data())
+    assert set(events) == {event_uid(d) for d in run.days}
+    assert {v.status.value for v in vevents.values()} == {"CONFIRMED"}
+    assert "Føj til kalender (.ics)" in html(client.get(f"/runs/{run.id}"))
 
 
 def test_run_download_shows_my_own_cancellation(client, login_as, run, me):

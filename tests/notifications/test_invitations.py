@@ -203,8 +203,9 @@ def test_re_enrolling_after_a_cancellation_outranks_the_cancellation(run):
     mark_all_sent()
     enrol(run, staff)
     invitation = outbox(recipient_email=staff.email, status=OutboxStatus.PENDING)[0]
-    # Same UID as before (the day's), and a SEQUENCE above the cancellation's 1.
-    assert int(calendar(invitation)[1].vevent.sequence.value) == 0  # a new enrolment: a new attendee row
+    # Same UID as before (the day's), and a SEQUENCE above the cancellation's 1 (issue 19: it was 0, which a
+    # calendar ignores as older than the CANCEL it holds).
+    assert int(calendar(invitation)[1].vevent.sequence.value) == 2
     assert calendar(invitation)[1].vevent.uid.value == event_uid(run.days[0])
 
 

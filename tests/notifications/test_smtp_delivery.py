@@ -210,7 +210,7 @@ def test_a_connection_lost_mid_batch_postpones_the_rest_of_the_batch(smtp_config
     assert len(server.received) == 3
 
 
-@pytest.mark.parametrize("reply", ["451 4.3.0 Try again later", "550 5.1.1 No such user here"])
+@pytest.mark.parametrize("reply", ["451 4.3.0 Try again later", "421 4.7.0 Too many connections"])
 def test_a_refusing_server_means_retries_with_back_off_then_failed_then_the_coordinators_retry(
     app, smtp_config, course_run, people, coordinator, queue_invitation, reply, caplog
 ):
@@ -249,6 +249,61 @@ def test_a_refusing_server_means_retries_with_back_off_then_failed_then_the_coor
     (row,) = rows()
     assert (row.status, row.attempts, row.last_error) == (OutboxStatus.SENT, 1, None)
     assert len(server.received) == 1
+
+
+def test_a_permanent_refusal_fails_at_once_with_the_servers_answer_and_send_igen_still_works(
+    app, smtp_config, course_run, people, coordinator, queue_invitation
+):
+    server = smtp_config
+    reply = "550 5.1.1 No such user here"
+    server.handler.rcpt_reply = reply
+    row_id = queue_invitation(course_run.days[0], people[0]).id
+    db.session.commit()
+
+    # A 5xx is final (RFC 5321 §4.2.1): no back-off for hours, failed on the first attempt.
+    assert outbox.deliver_due(NOW) == outbox.DeliveryReport(failed=1)
+    (row,) = rows()
+    assert (row.status, row.attempts, row.last_error) == (OutboxStatus.FAILED, 1, reply)
+    assert server.received == []
+
+    server.handler.rcpt_reply = None
+    outbox.retry(coordinator, row_id, NOW + timedelta(hours=1))
+    db.session.commit()
+    assert outbox.deliver_due(NOW + timedelta(hours=1)) == outbox.DeliveryReport(sent=1)
+    (row,) = rows()
+    assert (row.status, row.attempts, row.last_error) == (OutboxStatus.SENT, 1, None)
+    assert len(server.received) == 1
+
+
+def test_a_burst_larger_than_a_batch_is_delivered_in_one_job_run(
+    app, smtp_config, course_run, people, queue_invitation
+):
+    server = smtp_config
+    app.config["MAIL_BATCH_SIZE"] = 4
+    for person in people:
+        for day in course_run.days:
+            queue_invitation(day, person)  # 9 mails: two full batches and one of 1
+    db.session.commit()
+
+    report = outbox.deliver_all_due(NOW)
+    assert (report.sent, report.batches) == (9, 3)
+    assert len(server.received) == 9
+    assert {r.status for r in rows()} == {OutboxStatus.SENT}
+    assert outbox.deliver_all_due(NOW).batches == 1  # nothing due: one empty look
+
+
+def test_a_burst_stops_when_a_batch_sends_nothing(app, smtp_config, course_run, people, queue_invitation):
+    server = smtp_config
+    server.handler.rcpt_reply = "451 4.3.0 Try again later"
+    app.config["MAIL_BATCH_SIZE"] = 2
+    for day in course_run.days:
+        queue_invitation(day, people[0])
+    db.session.commit()
+
+    report = outbox.deliver_all_due(NOW)
+    # The first batch of 2 was postponed; the second batch found the third mail, also postponed, and
+    # nothing was sent, so the run ended instead of trying the same server batch after batch.
+    assert (report.retried, report.sent, report.batches) == (2, 0, 1)
 
 
 def test_a_rolled_back_change_sends_nothing(smtp_config, course_run, people, queue_invitation):

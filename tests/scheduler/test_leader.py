@@ -192,6 +192,24 @@ def test_a_standby_says_so_once_and_takes_over_when_the_holder_lets_go(tmp_path,
     assert sum("is ACTIVE" in m for m in messages) == 1
 
 
+def test_a_standby_that_cannot_reach_the_database_does_not_claim_another_scheduler_holds_the_lock(caplog, locks):
+    caplog.set_level(logging.INFO, logger="scheduler")
+    lock = locks(PostgresAdvisoryLock("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", connect_timeout=2))
+    stop = threading.Event()
+    waiter = threading.Thread(target=lambda: wait_for_leadership(lock, 0.05, stop))
+    waiter.start()
+    try:
+        # two refused tries against a closed port, counted (not slept through)
+        wait_until(lambda: sum("not reachable" in r.getMessage() for r in caplog.records) >= 2, "two refused tries")
+    finally:
+        stop.set()
+        waiter.join(10)
+    messages = [r.getMessage() for r in caplog.records]
+    assert lock.unreachable
+    assert any("PostgreSQL not reachable" in m for m in messages)
+    assert not any("another scheduler holds" in m for m in messages)
+
+
 def test_waiting_ends_without_the_lock_when_asked_to_stop(tmp_path, locks):
     holder, standby = locks(FileLock(tmp_path / "l.lock")), locks(FileLock(tmp_path / "l.lock"))
     assert holder.try_acquire()

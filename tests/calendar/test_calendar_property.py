@@ -1,0 +1,177 @@
+"""Issue 19's invariant as a property: random sequences of enrolment, coordinator, run-edit, job and
+privacy operations through the real services, with the real outbox delivery to a real SMTP server at
+random points (also while a participant cancels, from a second connection), and after every delivery
+every person's model calendar equals the database's truth (tests/calendar/world.py says what is checked).
+
+Bounded here (CALENDAR_PROPERTY_EXAMPLES examples of up to CALENDAR_PROPERTY_STEPS steps, for `make test`
+on each database); `make soak-calendar` runs many more. Every example builds a world of its own (new runs,
+new people) in the one schema of the test.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from tests.calendar.world import CalendarWorld
+
+EXAMPLES = int(os.environ.get("CALENDAR_PROPERTY_EXAMPLES", "6"))
+STEPS = int(os.environ.get("CALENDAR_PROPERTY_STEPS", "40"))
+
+people = st.integers(0, 2)
+runs = st.integers(0, 2)
+#: Time jumps (run A's teaching days pass) and run cancellations only after this many steps: they end most
+#: of what a world can do, so early they would leave the rest of the example with little to explore.
+LATE = 12
+ENROLMENT_OPS = ["enrol"] * 4 + ["cancel"] * 3 + ["approve", "reject", "promote"] + ["move"] * 2
+#: After a change, the scheduler delivers at once about half the time.
+deliveries = st.booleans()
+
+
+class CalendarTruth(RuleBasedStateMachine):
+    """The operations; `deliver` and `race` are the scheduler's delivery, after which `check()` runs."""
+
+    app = None
+    server = None
+
+    @initialize(first=st.lists(st.tuples(people, runs), min_size=2, max_size=7), then=deliveries)
+    def build(self, first, then):
+        """A new world, with a first round of enrolments (the rules below change it from there)."""
+        self.world = CalendarWorld(self.app, self.server)
+        self.delivered = False
+        for p, r in first:
+            self.world.enrol(p, r)
+        self._then(then)
+
+    # --- participants and the coordinator -----------------------------------------------------------------
+
+    @rule(
+        op=st.sampled_from(ENROLMENT_OPS),
+        p=people,
+        r=runs,
+        to=runs,
+        by_coordinator=st.booleans(),
+        then=deliveries,
+    )
+    def enrolment(self, op, p, r, to, by_coordinator, then):
+        """enrol, cancel (a freed seat moves the waiting list up by itself), approve, reject, promote by
+        hand, move between runs; enrolling weighs most, so worlds fill up."""
+        world = self.world
+        if op == "enrol":
+            world.enrol(p, r, by_coordinator)
+        elif op == "cancel":
+            world.cancel(p, r, by_coordinator)
+        elif op == "approve":
+            world.approve(r)
+        elif op == "reject":
+            world.reject(r)
+        elif op == "promote":
+            world.promote(r)
+        else:
+            world.move(p, r, to)
+        self._then(then)
+
+    # --- the run ------------------------------------------------------------------------------------------
+
+    @rule(
+        r=runs,
+        position=st.integers(0, 2),
+        what=st.sampled_from(["date", "time", "venue"]),
+        k=st.integers(0, 9),
+        then=deliveries,
+    )
+    def edit_day(self, r, position, what, k, then):
+        self.world.edit_day(r, position, what, k)
+        self._then(then)
+
+    @rule(r=runs, what=st.sampled_from(["title", "venue", "description"]), k=st.integers(0, 9), then=deliveries)
+    def edit_run(self, r, what, k, then):
+        self.world.edit_run(r, what, k)
+        self._then(then)
+
+    @rule(r=runs, k=st.integers(0, 9), then=deliveries)
+    def move_follow_up_day(self, r, k, then):
+        self.world.move_follow_up(r, k)
+        self._then(then)
+
+    @precondition(lambda self: self.world.steps >= LATE // 2)
+    @rule(r=runs, then=deliveries)
+    def cancel_run(self, r, then):
+        self.world.cancel_run(r)
+        self._then(then)
+
+    # --- time, jobs, privacy ------------------------------------------------------------------------------
+
+    @precondition(lambda self: self.world.steps >= LATE)
+    @rule(p=people, then=deliveries)
+    def teaching_days_of_a_pass_and_someone_was_absent(self, p, then):
+        self.world.teaching_over(0)
+        self.world.mark_absent(0, p)
+        self._then(then)
+
+    @precondition(lambda self: self.world.steps >= LATE)
+    @rule(then=deliveries)
+    def follow_up_job(self, then):
+        self.world.follow_up_job(0)
+        self._then(then)
+
+    @precondition(lambda self: self.world.steps >= LATE)
+    @rule(p=people, then=deliveries)
+    def anonymise(self, p, then):
+        self.world.anonymise(p)
+        self._then(then)
+
+    # --- the scheduler's delivery -------------------------------------------------------------------------
+
+    def _then(self, deliver: bool) -> None:
+        if deliver:
+            self.deliver()
+
+    @rule()
+    def deliver(self):
+        self.world.deliver()
+        self.delivered = True
+
+    @rule(p=people)
+    def cancel_while_the_mailer_sends(self, p):
+        if self.world.cancel_while_delivering(p):
+            self.world.deliver()  # the rest of the outbox, so the check below sees everything
+            self.delivered = True
+
+    @invariant()
+    def calendars_are_the_truth(self):
+        if getattr(self, "delivered", False):
+            self.delivered = False
+            self.world.check()
+
+    def teardown(self):
+        if hasattr(self, "world"):
+            self.world.deliver()
+            self.world.check()
+            if os.environ.get("CALENDAR_PROPERTY_VERBOSE"):
+                print(dict(self.world.done), "races", self.world.races, "mails", len(self.server.received))
+
+
+def test_every_change_reaches_every_calendar_in_order(committing_app, gated_smtp):
+    CalendarTruth.app, CalendarTruth.server = committing_app, gated_smtp
+    run_state_machine_as_test(
+        CalendarTruth,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            database=None,
+            derandomize=os.environ.get("CALENDAR_PROPERTY_SEED") is None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )

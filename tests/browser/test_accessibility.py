@@ -145,7 +145,8 @@ def test_forms_with_errors_pass_wcag_aa(live, chromium, language):
     page.goto(live.url("/login"))
     page.locator("#email").fill("nobody@demo.test")
     page.locator("#password").fill("wrong")
-    page.locator("main form button[type=submit]").click()
+    with page.expect_navigation():  # the form posts: read the answer, not the page it was sent from
+        page.locator("main form button[type=submit]").click()
     assert page.locator(".alert-error, .form-error").count() > 0, "a failed login shows an error"
     check_page(page, problems, language=language)
 
@@ -154,7 +155,7 @@ def test_forms_with_errors_pass_wcag_aa(live, chromium, language):
         page.goto(live.url(path))
         page.locator("main form[method=post] button[type=submit]").last.click()
         summary = page.locator("#error-summary")
-        assert summary.is_visible(), f"{path}: an empty form shows the error summary"
+        expect(summary).to_be_visible()  # waits for the posted form's answer (an empty form shows the summary)
         # app.js (deferred) moves the focus to the summary once the page has loaded.
         # (not page.wait_for_function: its string predicate is eval'd in the page, which the CSP forbids)
         expect(summary).to_be_focused()
@@ -186,7 +187,7 @@ def test_waiting_list_message_passes_wcag_aa(live, chromium, language):
     join = {"da": "Skriv mig på ventelisten", "en": "Join the waiting list"}[language]
     page.get_by_role("button", name=join).click()
     status = page.locator("main").get_by_text({"da": "på ventelisten", "en": "waiting list"}[language]).first
-    assert status.is_visible()
+    expect(status).to_be_visible()  # waits for the enrolment's redirect (is_visible() would read the old page)
     problems: list[str] = []
     check_page(page, problems, language=language)
     page.context.close()

@@ -167,19 +167,24 @@ def test_only_coordinators_create(staff_member, ref):
 def test_update_bumps_the_sequence_of_changed_days_only_and_never_the_uid(coordinator, ref):
     run = create(coordinator, ref)
     uids = {d.position: d.ical_uid for d in run.days}
-    data = run_data(ref, teaching_day_1=CourseDayData(date(2008, 9, 30), time(9, 30), time(15, 30)), title="Nyt navn")
+    data = run_data(ref, teaching_day_1=CourseDayData(date(2008, 9, 30), time(9, 30), time(15, 30)))
     services.update_course_run(coordinator, run, data, CLOSED, 3)
     days = days_by_position(run)
     assert (days[1].starts_at, days[1].sequence) == (time(9, 30), 1)
     assert days[2].sequence == 0 and days[3].sequence == 0
     assert {d.position: d.ical_uid for d in run.days} == uids
-    assert run.title == "Nyt navn"
 
-    # A venue change is a change too; saving the same data again changes nothing.
+    # The run's title is every day's SUMMARY: a new title is a change of every day.
+    data = replace(data, title="Nyt navn")
+    services.update_course_run(coordinator, run, data, CLOSED, 3)
+    assert run.title == "Nyt navn"
+    assert [d.sequence for d in run.days] == [2, 1, 1]
+
+    # A venue change of one day is a change of that day; saving the same data again changes nothing.
     data = replace(data, teaching_day_2=CourseDayData(date(2008, 10, 1), venue="Rådhuset, lokale 1"))
     services.update_course_run(coordinator, run, data, CLOSED, 3)
     services.update_course_run(coordinator, run, data, CLOSED, 3)
-    assert [d.sequence for d in run.days] == [1, 1, 0]
+    assert [d.sequence for d in run.days] == [2, 2, 1]
     assert {d.position: d.ical_uid for d in run.days} == uids
 
 

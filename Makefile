@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 DKFDS := node_modules/dkfds/dist
 VENDOR := app/static/vendor/dkfds
 
-.PHONY: help run test lint bandit audit-deps assets translations messages db-upgrade demo screenshots clean
+.PHONY: help run test soak-calendar lint bandit audit-deps assets translations messages db-upgrade demo screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -72,6 +72,10 @@ test: $(VENV)/.dev-installed assets translations ## run the whole test suite (TE
 	$(BANDIT) -lll
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+soak-calendar: $(VENV)/.dev-installed translations ## the calendar-truth property test, long and random (TEST_DATABASE_URL selects PostgreSQL)
+	CALENDAR_PROPERTY_EXAMPLES=$${CALENDAR_PROPERTY_EXAMPLES:-200} CALENDAR_PROPERTY_STEPS=$${CALENDAR_PROPERTY_STEPS:-60} \
+	CALENDAR_PROPERTY_SEED=random $(BIN)/python -m pytest -q -p no:cacheprovider tests/calendar/test_calendar_property.py
 
 screenshots: $(VENV)/.dev-installed assets translations ## refresh docs/screenshots/*.png in Debian's Chromium
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_screenshots.py

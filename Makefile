@@ -14,7 +14,7 @@ FLASK := $(BIN)/flask --app wsgi
 DKFDS := node_modules/dkfds/dist
 VENDOR := app/static/vendor/dkfds
 
-.PHONY: help run test lint bandit audit-deps assets translations messages db-upgrade demo screenshots clean mutate
+.PHONY: help run test soak-calendar lint bandit audit-deps assets translations messages db-upgrade demo screenshots clean mutate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -119,6 +119,10 @@ mutate-%: $(VENV)/.dev-installed
 	$(BIN)/cosmic-ray exec $(MUTATE_DIR)/$*.toml $(MUTATE_DIR)/$*.sqlite; git checkout -- $(MUTATE_$*)
 	$(BIN)/cr-report $(MUTATE_DIR)/$*.sqlite | tail -n 3
 	$(BIN)/python -m tests.mutation.scope survivors $(MUTATE_DIR)/$*.sqlite
+
+soak-calendar: $(VENV)/.dev-installed translations ## the calendar-truth property test, long and random (TEST_DATABASE_URL selects PostgreSQL)
+	CALENDAR_PROPERTY_EXAMPLES=$${CALENDAR_PROPERTY_EXAMPLES:-200} CALENDAR_PROPERTY_STEPS=$${CALENDAR_PROPERTY_STEPS:-60} \
+	CALENDAR_PROPERTY_SEED=random $(BIN)/python -m pytest -q -p no:cacheprovider tests/calendar/test_calendar_property.py
 
 screenshots: $(VENV)/.dev-installed assets translations ## refresh docs/screenshots/*.png in Debian's Chromium
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_screenshots.py

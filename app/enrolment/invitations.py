@@ -198,7 +198,7 @@ def sync_run(
             if wanted and (row is None or not row.active):
                 _queue(run, enrolment, day, row, InvitationKind.INVITATION, now)
                 report.invitations += 1
-            elif wanted and row.day_revision < day.sequence:
+            elif wanted and row is not None and row.day_revision < day.sequence:
                 kind = InvitationKind.UPDATE
                 if confirmation and day.kind == DayKind.FOLLOW_UP:
                     kind = InvitationKind.FOLLOW_UP_CONFIRMED

@@ -65,10 +65,11 @@ run: $(VENV)/.runtime-installed assets translations demo ## start the demo serve
 	@$(FLASK) demo logins
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
-lint: $(VENV)/.dev-installed ## ruff check, ruff format --check and the import layering (lint-imports)
+lint: $(VENV)/.dev-installed ## ruff check, ruff format --check, the import layering (lint-imports) and mypy's budget
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/python .ci/mypy_budget.py
 
 BANDIT := $(BIN)/bandit -c pyproject.toml -q -r app scheduler config.py wsgi.py
 
@@ -88,6 +89,7 @@ test: $(VENV)/.dev-installed assets translations ## run the whole test suite (TE
 	$(BIN)/ruff format --check .
 	$(BANDIT) -lll
 	$(BIN)/lint-imports
+	$(BIN)/python .ci/mypy_budget.py
 	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # --- mutation testing: cosmic-ray on the three rule modules, each against its own tests (docs/testing.md) ---
@@ -128,5 +130,5 @@ screenshots: $(VENV)/.dev-installed assets translations ## refresh docs/screensh
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_screenshots.py
 
 clean: ## remove generated files (venv, node_modules, vendor assets, compiled catalogues)
-	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .ruff_cache .import_linter_cache .mypy_cache
 	find translations -name '*.mo' -delete

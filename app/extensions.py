@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised in `create_app()`."""
 
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -25,6 +27,14 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# Models subclass `Model`, not `db.Model`: a type checker cannot use an instance attribute as a base class
+# (mypy: 'Name "db.Model" is not defined'), so it sees the typed declarative base; at run time it is Flask-SQLAlchemy's
+# subclass of that base (automatic __tablename__, binds). See docs/development.md, "Type checking".
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
 
 def _include_object(obj, name, type_, reflected, compare_to):

@@ -37,6 +37,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -53,6 +54,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
+
+if TYPE_CHECKING:
+    from scheduler.leader import LeaderLock
 
 from app.core import clock as _clock
 
@@ -263,7 +267,7 @@ class _Leadership:
     """The lock this scheduler fires under (None: not guarded, e.g. in a test), and what to do once it is
     lost: pause the scheduler at once (no job starts any more), then `on_lost` (exit, or go back to standby)."""
 
-    leader: object | None
+    leader: LeaderLock | None
     on_lost: Callable[[], None] | None
     scheduler: BaseScheduler | None = None
     lost: bool = field(default=False)
@@ -336,7 +340,7 @@ def build_scheduler(
     scheduler_cls: type[BaseScheduler] = BlockingScheduler,
     clock: Callable[[], datetime] = _clock.now,
     *,
-    leader=None,
+    leader: LeaderLock | None = None,
     on_lost_leadership: Callable[[], None] | None = None,
 ) -> BaseScheduler:
     """A scheduler (not started) with every periodic job registered; start it with `.start()`.

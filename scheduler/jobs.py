@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from app.audit.services import purge_expired
@@ -89,7 +90,7 @@ def confirm_follow_up_days(now: datetime) -> list[int]:
     for run_id, when in _in_one_transaction(lambda: follow_up.due_times(now)).items():
         if when <= now:
             try:
-                if _in_one_transaction(lambda run_id=run_id: follow_up.confirm(run_id, now)):
+                if _in_one_transaction(partial(follow_up.confirm, run_id, now)):
                     confirmed.append(run_id)
             except Exception:
                 logger.exception("follow-up confirmation of run %s failed; it is retried on the next run", run_id)

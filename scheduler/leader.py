@@ -101,7 +101,9 @@ class PostgresAdvisoryLock:
             try:
                 if self._conn is None:
                     self._conn = self._engine.connect()
-                got = self._conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar_one()
+                got: bool = self._conn.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}
+                ).scalar_one()
             except SQLAlchemyError as error:
                 logger.warning("scheduler lock: PostgreSQL not reachable (%s); trying again", type(error).__name__)
                 self.unreachable = True
@@ -116,7 +118,7 @@ class PostgresAdvisoryLock:
             if not self._held or self._conn is None:
                 return False
             try:
-                held = self._conn.execute(
+                held: bool = self._conn.execute(
                     text(
                         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
                         " AND pid = pg_backend_pid() AND classid::bigint = :high AND objid::bigint = :low"

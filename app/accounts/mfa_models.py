@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.core.clock import utcnow
-from app.extensions import db
+from app.extensions import Model
 
 
-class MfaCredential(db.Model):
+class MfaCredential(Model):
     """A user's TOTP secret, plus the one pending password login waiting for its second factor.
 
     The secret is stored as it is (base32), not encrypted: encrypting it is out of scope for now, so the
@@ -44,7 +44,7 @@ class MfaCredential(db.Model):
         return f"<MfaCredential user={self.user_id} confirmed={self.confirmed}>"
 
 
-class MfaRecoveryCode(db.Model):
+class MfaRecoveryCode(Model):
     """One single-use recovery code, stored hashed (werkzeug's password hash); shown once when made."""
 
     __tablename__ = "mfa_recovery_codes"
@@ -59,7 +59,7 @@ class MfaRecoveryCode(db.Model):
         return f"<MfaRecoveryCode {self.id} user={self.user_id} used={self.used_at is not None}>"
 
 
-class UserIdentity(db.Model):
+class UserIdentity(Model):
     """A login at an OpenID Connect provider bound to a user: (issuer, subject) -> user, for good.
 
     `subject` is "<tid>:<oid>" for Microsoft Entra ID (both claims present) and the `sub` claim otherwise;

@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.core.access import AccessLevel
 from app.core.db import TimestampMixin
-from app.extensions import db
+from app.extensions import Model
 
 if TYPE_CHECKING:
     from app.providers.models import Provider
@@ -30,7 +30,7 @@ def enum_column(enum_cls, name: str):
     )
 
 
-class StaffRole(db.Model):
+class StaffRole(Model):
     """A job title staff enrol by (sagsbehandler, ungemedarbejder, ...): data, editable."""
 
     __tablename__ = "staff_roles"
@@ -44,7 +44,7 @@ class StaffRole(db.Model):
         return f"<StaffRole {self.id} {self.name!r}>"
 
 
-class Unit(db.Model):
+class Unit(Model):
     """An organisational unit; hierarchical (a social centre and its child-and-family team)."""
 
     __tablename__ = "units"
@@ -69,7 +69,7 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-class User(UserMixin, TimestampMixin, db.Model):
+class User(UserMixin, TimestampMixin, Model):
     """Anyone who logs in: a coordinator, a staff member or a provider's user."""
 
     __tablename__ = "users"

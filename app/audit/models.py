@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.core.clock import utcnow
-from app.extensions import db
+from app.extensions import Model
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     """Who (`actor`) did what (`action`, e.g. "run.cancel", "user.view") to which object, touching whose
     personal data (`subject`), when and from where.
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.audit.models import AuditEntry
 from app.core.clock import utcnow
+from app.core.db import rows_affected
 from app.core.transaction import keep_only_if_successful
 from app.extensions import db
 
@@ -141,7 +142,7 @@ def purge_expired(now: datetime) -> int:
     result = db.session.execute(
         delete(AuditEntry).where(AuditEntry.occurred_at < cutoff).execution_options(synchronize_session=False)
     )
-    count = result.rowcount or 0
+    count = rows_affected(result)
     if count:
         record("audit.purged", details={"count": count, "before": cutoff.isoformat(), "retention_days": days}, now=now)
     return count

@@ -7,10 +7,10 @@ from datetime import date
 from sqlalchemy import Date, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 
 
-class ClosedDay(db.Model):
+class ClosedDay(Model):
     """A day the workplace is closed (e.g. Grundlovsdag, 24 December): data the coordinator edits."""
 
     __tablename__ = "closed_days"

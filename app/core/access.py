@@ -19,6 +19,8 @@ from typing import Any
 from flask import abort, current_app, request
 from flask_login import current_user
 
+from app.extensions import login_manager
+
 
 class AccessLevel(enum.StrEnum):
     COORDINATOR = "coordinator"
@@ -74,7 +76,7 @@ def enforce_access_rules() -> Any:
     if rule.public:
         return None
     if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
+        return login_manager.unauthorized()
     if current_user.access_level not in rule.levels:
         abort(403)
     if rule.check is not None and not rule.check(current_user, **(request.view_args or {})):

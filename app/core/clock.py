@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -41,6 +42,10 @@ def today() -> date:
     return now().date()
 
 
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
 def as_utc(value: datetime | None) -> datetime | None:
     """A stored timestamp as an aware datetime: SQLite hands `DateTime(timezone=True)` columns back naive,
     in UTC as they were written; PostgreSQL hands them back aware."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import g, has_request_context
 from sqlalchemy import DateTime, event, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import utcnow
@@ -20,6 +20,13 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=func.now()
     )
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through `db.session.execute` matched. The session is typed to
+    return a plain `Result`; for such a statement it is a `CursorResult`, the result that has `rowcount`."""
+    assert isinstance(result, CursorResult), "only an INSERT/UPDATE/DELETE result has a row count"
+    return result.rowcount
 
 
 def configure_engine(engine: Engine) -> None:

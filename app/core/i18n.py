@@ -19,11 +19,11 @@ def select_locale() -> str:
         user_locale = getattr(current_user, "locale", None) if current_user else None
     except Exception:  # outside a request (CLI, scheduler): no current user
         user_locale = None
-    if user_locale in languages:
+    if isinstance(user_locale, str) and user_locale in languages:
         return user_locale
     if request:
         cookie = request.cookies.get(LANG_COOKIE)
-        if cookie in languages:
+        if cookie is not None and cookie in languages:
             return cookie
         best = request.accept_languages.best_match(languages)
         if best:

@@ -71,16 +71,17 @@ def parse_kroner(text: str, language: str = "da") -> Decimal | None:
     if "." in body and "," in body:
         decimal_mark = "." if body.rfind(".") > body.rfind(",") else ","
         integer, _sep, fraction = body.rpartition(decimal_mark)
-        integer = _grouped(integer, "," if decimal_mark == "." else ".")
-        if integer is None or not fraction.isdigit():
+        grouped = _grouped(integer, "," if decimal_mark == "." else ".")
+        if grouped is None or not fraction.isdigit():
             raise InvalidAmount(text)
-        number = f"{integer}.{fraction}"
+        number = f"{grouped}.{fraction}"
     elif "." in body or "," in body:
         separator = "." if "." in body else ","
         if body.count(separator) > 1:
-            number = _grouped(body, separator)
-            if number is None:
+            grouped = _grouped(body, separator)
+            if grouped is None:
                 raise InvalidAmount(text)
+            number = grouped
         else:
             integer, _sep, fraction = body.partition(separator)
             if not (integer.isdigit() and fraction.isdigit()):
@@ -110,4 +111,4 @@ def format_kroner_grouped(amount: Decimal, language: str = "da", places: int = 0
     """'1.000' / '1,000' (places=0) or '1,00' / '1.00' (places=2): for messages that show an amount."""
     group, mark = SEPARATORS.get(language, SEPARATORS["da"])
     text = f"{Decimal(amount):,.{places}f}"  # Python's own: "," groups, "." marks
-    return text.translate(str.maketrans({",": group, ".": mark}))
+    return text.translate(str.maketrans(",.", group + mark))  # one character each

@@ -31,11 +31,14 @@ from app.extensions import db
 
 __all__ = ["init_app", "keep_only_if_successful", "refused"]
 
+#: The attribute that marks a view already wrapped by `_owned` (a function attribute: set with setattr).
+OWNS_TRANSACTION = "owns_transaction"
+
 
 def init_app(app: Flask) -> None:
     """Make every registered view (blueprints registered before this call) a transaction owner."""
     for endpoint, view in list(app.view_functions.items()):
-        if endpoint != "static" and not getattr(view, "owns_transaction", False):
+        if endpoint != "static" and not getattr(view, OWNS_TRANSACTION, False):
             app.view_functions[endpoint] = _owned(view)
 
 
@@ -54,7 +57,7 @@ def _owned(view: Callable[..., Any]) -> Callable[..., Any]:
             db.session.commit()
         return response
 
-    owner.owns_transaction = True
+    setattr(owner, OWNS_TRANSACTION, True)
     return owner
 
 
@@ -69,7 +72,7 @@ def refused(exc: DomainError, form=None, *, category: str = "error") -> None:
     if isinstance(exc, Busy):
         raise exc
     db.session.rollback()
-    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field: [exc.message]}
+    errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field or "": [exc.message]}
     for name, messages in errors.items():
         if form is not None and name and name in form:
             form[name].errors = [*form[name].errors, *messages]

@@ -81,7 +81,9 @@ def confirm(run_id: int, now: datetime) -> bool:
     if run is None or when is None or when > now:
         return False
     moved = fix_follow_up_day(run)
-    run.follow_up_day.sequence += 1  # provisional -> fixed: an organizer-side change of status
+    follow_up_day = run.follow_up_day
+    assert follow_up_day is not None, "_pending_runs selects only runs with a follow-up day"
+    follow_up_day.sequence += 1  # provisional -> fixed: an organizer-side change of status
     run.follow_up_confirmed_at = now
     db.session.flush()
     report = sync_run(run, now, confirmation=True)
@@ -90,7 +92,7 @@ def confirm(run_id: int, now: datetime) -> bool:
         object_type="run",
         object_id=run.id,
         now=now,  # the system: actor None
-        details={"moved": moved, "day": run.follow_up_day.day.isoformat()},
+        details={"moved": moved, "day": follow_up_day.day.isoformat()},
     )
     logger.info(
         "follow-up day of run %s confirmed%s: %d update(s), %d invitation(s), %d cancellation(s) queued",

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from app.accounts.models import StaffRole, enum_column
 from app.core.db import TimestampMixin
 from app.core.i18n import _l
-from app.extensions import db
+from app.extensions import Model, db
 from app.programmes.models import Programme
 from app.providers.models import Provider
 
@@ -78,7 +78,7 @@ _RUN_STATUS_LABELS = {
 }
 
 
-class Method(db.Model):
+class Method(Model):
     """A method taught (Familierådslagning, Signs of Safety, ...)."""
 
     __tablename__ = "methods"
@@ -107,7 +107,7 @@ run_eligible_roles = Table(
 )
 
 
-class CourseRun(TimestampMixin, db.Model):
+class CourseRun(TimestampMixin, Model):
     """One run of a course: two teaching days and a follow-up day about three months later."""
 
     __tablename__ = "course_runs"
@@ -209,7 +209,7 @@ def new_ical_uid() -> str:
     return uuid.uuid4().hex
 
 
-class CourseDay(db.Model):
+class CourseDay(Model):
     """One day of a run. Its UID never changes; `sequence` rises on every change of date, time or place."""
 
     __tablename__ = "course_days"

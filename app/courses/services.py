@@ -17,7 +17,7 @@ from babel.lists import format_list
 from flask import current_app
 from flask_babel import force_locale, format_date, get_locale, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import StaffRole
@@ -415,7 +415,9 @@ def create_course_run(actor: User, data: CourseRunData, closed_days: Mapping[dat
     """
     _require_coordinator(actor)
     programme, provider, methods, roles = _check_run_data(data)
-    proposed_on, reason = _recorded_proposal(data.teaching_day_2.day, closed_days, months)
+    day2 = data.teaching_day_2.day
+    assert day2 is not None, "_check_run_data refuses a run without teaching day 2"
+    proposed_on, reason = _recorded_proposal(day2, closed_days, months)
     run = CourseRun(status=RunStatus.DRAFT, follow_up_proposed_on=proposed_on, follow_up_reason=reason)
     _apply_fields(run, data, programme, provider, methods, roles)
     for _prefix, kind, position, day_data in data.days():
@@ -473,10 +475,10 @@ def update_course_run(
     enrolment_services.check_capacity_change(run, data.capacity)
     capacity_rose = data.capacity > run.capacity
     days = {d.position: d for d in run.days}
-    if run.follow_up_proposed_on is None or 2 not in days or days[2].day != data.teaching_day_2.day:
-        run.follow_up_proposed_on, run.follow_up_reason = _recorded_proposal(
-            data.teaching_day_2.day, closed_days, months
-        )
+    day2 = data.teaching_day_2.day
+    assert day2 is not None, "_check_run_data refuses a run without teaching day 2"
+    if run.follow_up_proposed_on is None or 2 not in days or days[2].day != day2:
+        run.follow_up_proposed_on, run.follow_up_reason = _recorded_proposal(day2, closed_days, months)
     before = snapshot(run, RUN_FIELDS)
     shown_before = {d.id: event_content(d) for d in run.days}
     _apply_fields(run, data, programme, provider, methods, roles)
@@ -504,7 +506,8 @@ def update_course_run(
             course_day.sequence += 1
     db.session.flush()
     now = now or clock.now()
-    if 2 in changed and run.follow_up_confirmed_at is not None and follow_up_due_at(run) > now:
+    due = follow_up_due_at(run)  # None only for a run without teaching day 2
+    if 2 in changed and run.follow_up_confirmed_at is not None and due is not None and due > now:
         # Teaching day 2 moved to a later day: the follow-up day is provisional again until its new evening.
         run.follow_up_confirmed_at = None
     promoted = []
@@ -619,11 +622,8 @@ class MethodData:
 def list_methods_with_usage() -> list[tuple[Method, int]]:
     """Every method by name, with the number of runs that teach it (one query)."""
     usage = select(run_methods.c.method_id, func.count().label("runs")).group_by(run_methods.c.method_id).subquery()
-    stmt = (
-        select(Method, func.coalesce(usage.c.runs, 0))
-        .outerjoin(usage, usage.c.method_id == Method.id)
-        .order_by(Method.name)
-    )
+    run_count: ColumnElement[int] = func.coalesce(usage.c.runs, 0)
+    stmt = select(Method, run_count).outerjoin(usage, usage.c.method_id == Method.id).order_by(Method.name)
     return [(method, runs) for method, runs in db.session.execute(stmt)]
 
 
@@ -674,7 +674,9 @@ def update_method(actor: User, method: Method, data: MethodData) -> Method:
 
 
 def method_run_count(method: Method) -> int:
-    return db.session.scalar(select(func.count()).select_from(run_methods).where(run_methods.c.method_id == method.id))
+    return db.session.execute(
+        select(func.count()).select_from(run_methods).where(run_methods.c.method_id == method.id)
+    ).scalar_one()
 
 
 def delete_method(actor: User, method: Method) -> None:

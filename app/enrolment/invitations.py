@@ -39,6 +39,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from app.core.db import rows_affected
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.enrolment.queries import waitlist_positions
@@ -202,7 +203,7 @@ def sync_run(
             if wanted and (row is None or not row.active):
                 _queue(run, enrolment, day, row, InvitationKind.INVITATION, now, floors)
                 report.invitations += 1
-            elif wanted and row.day_revision < day.sequence:
+            elif wanted and row is not None and row.day_revision < day.sequence:
                 kind = InvitationKind.UPDATE
                 if confirmation and day.kind == DayKind.FOLLOW_UP:
                     kind = InvitationKind.FOLLOW_UP_CONFIRMED
@@ -268,7 +269,7 @@ def _withdraw_unsent_invitation(row: CalendarInvitation, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     db.session.expire(message, ["status", "updated_at"])
-    if withdrawn.rowcount != 1:
+    if rows_affected(withdrawn) != 1:
         return False
     row.active = False
     row.updated_at = now

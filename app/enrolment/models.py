@@ -24,7 +24,7 @@ from app.core.clock import utcnow
 from app.core.db import TimestampMixin
 from app.core.i18n import _l
 from app.courses.models import CourseDay, CourseRun
-from app.extensions import db
+from app.extensions import Model
 
 
 class EnrolmentStatus(enum.StrEnum):
@@ -64,7 +64,7 @@ _STATUS_LABELS = {
 _ACTIVE_SQL = "status IN ('requested', 'confirmed', 'waitlisted')"
 
 
-class Enrolment(TimestampMixin, db.Model):
+class Enrolment(TimestampMixin, Model):
     """One person's place on one run: confirmed, on the waiting list, or history.
 
     A person has at most one *active* enrolment per run (partial unique index); a cancelled one stays
@@ -157,7 +157,7 @@ _EVENT_LABELS = {
 }
 
 
-class EnrolmentEvent(db.Model):
+class EnrolmentEvent(Model):
     """The history of an enrolment: what happened, when, and who did it (None: the system)."""
 
     __tablename__ = "enrolment_events"
@@ -178,7 +178,7 @@ class EnrolmentEvent(db.Model):
         return f"<EnrolmentEvent {self.id} enrolment {self.enrolment_id} {self.kind}>"
 
 
-class Attendance(db.Model):
+class Attendance(Model):
     """Whether a participant was present on one course day; recorded by a coordinator or the provider."""
 
     __tablename__ = "attendances"

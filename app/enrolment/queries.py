@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from app.enrolment.models import Enrolment, EnrolmentStatus
 from app.extensions import db
@@ -17,7 +17,7 @@ def waitlist_positions(run_ids: Iterable[int]) -> dict[int, int]:
     run_ids = list(run_ids)
     if not run_ids:
         return {}
-    position = func.row_number().over(
+    position: ColumnElement[int] = func.row_number().over(
         partition_by=Enrolment.course_run_id, order_by=(Enrolment.queue_number, Enrolment.id)
     )
     rows = db.session.execute(

@@ -31,6 +31,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import AccessLevel, User, normalise_email
 from app.audit.services import record as audit
+from app.core.db import rows_affected
 from app.core.exceptions import Busy, Conflict, DomainError, NotAllowed
 from app.core.templating import dk_date
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
@@ -101,7 +102,7 @@ def _take_seat(run: CourseRun) -> bool:
         .execution_options(synchronize_session=False)
     )
     db.session.expire(run, ["seats_taken"])
-    return result.rowcount == 1
+    return rows_affected(result) == 1
 
 
 def _release_seat(run: CourseRun) -> None:
@@ -438,13 +439,13 @@ def approve(actor: User, enrolment_id: int, now: datetime) -> Enrolment:
         raise DomainError(_("Kun tilmeldinger, der afventer godkendelse, kan godkendes."))
     if run.status != RunStatus.PUBLISHED:
         raise DomainError(_("Kursusforløbet er %(status)s.", status=str(run.status.label).lower()))
-    _place(run, enrolment, now)
+    placed = _place(run, enrolment, now)
     _record(
         enrolment,
         EventKind.APPROVED,
         actor,
         now,
-        detail=None if enrolment.status == EnrolmentStatus.CONFIRMED else f"queue {enrolment.queue_number}",
+        detail=None if placed == EnrolmentStatus.CONFIRMED else f"queue {enrolment.queue_number}",
     )
     return enrolment
 
@@ -812,7 +813,7 @@ def my_courses(user: User) -> list[MyCourse]:
     active_runs = [e.run for e in enrolments if e.is_active and e.run.status != RunStatus.CANCELLED]
     result = []
     for e in enrolments:
-        marks = {a.course_day_id: a.present for a in e.attendances}
+        marks: dict[int, bool | None] = {a.course_day_id: a.present for a in e.attendances}
         completed = (
             e.status == EnrolmentStatus.CONFIRMED and bool(e.run.days) and all(marks.get(d.id) for d in e.run.days)
         )

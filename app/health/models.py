@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 
 
-class SchedulerHeartbeat(db.Model):
+class SchedulerHeartbeat(Model):
     """Written each minute by the scheduler holding the leadership lock; read by `/healthz`."""
 
     __tablename__ = "scheduler_heartbeats"

@@ -296,5 +296,7 @@ def calendar_of(msg: EmailMessage) -> bytes | None:
     """The text/calendar part's bytes (None for a mail without one)."""
     for part in msg.walk():
         if part.get_content_type() == "text/calendar":
-            return part.get_payload(decode=True)
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes), "a text/calendar part is a leaf: decode=True gives its bytes"
+            return payload
     return None

@@ -12,7 +12,7 @@ from app.accounts.models import User, enum_column
 from app.core.db import TimestampMixin
 from app.core.i18n import _l
 from app.courses.models import CourseRun
-from app.extensions import db
+from app.extensions import Model
 
 
 class OutboxStatus(enum.StrEnum):
@@ -41,7 +41,7 @@ _STATUS_LABELS = {
 }
 
 
-class OutboxMessage(TimestampMixin, db.Model):
+class OutboxMessage(TimestampMixin, Model):
     """One mail to one recipient, rendered in full (RFC 5322 bytes) when it was queued.
 
     `dedupe_key` is unique, so the same mail is never queued twice (e.g.
@@ -82,7 +82,7 @@ class OutboxMessage(TimestampMixin, db.Model):
         return f"<OutboxMessage {self.id} {self.kind} {self.status}>"
 
 
-class CalendarInvitation(db.Model):
+class CalendarInvitation(Model):
     """What one participant's calendar holds of one course day: the truth the invitation sync compares with.
 
     One row per (enrolment, course day), written with the outbox row that announces it. `active` says

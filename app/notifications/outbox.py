@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -161,7 +161,11 @@ def enqueue(
     }
     session = db.session
     dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    inserts: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
+        "postgresql": postgresql.insert,
+        "sqlite": sqlite.insert,
+    }
+    insert = inserts.get(dialect)
     if insert is None:  # pragma: no cover - the project runs on these two
         raise RuntimeError(f"enqueue() supports PostgreSQL and SQLite, not {dialect}")
     # An ORM-enabled INSERT ... ON CONFLICT DO NOTHING RETURNING the entity: the new row comes back as an

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -67,7 +68,7 @@ def _run_choices() -> list[tuple[int, str]]:
     return [(run_id, f"{title} ({dk_date(day, 'medium')})" if day else title) for run_id, title, day in rows]
 
 
-def _filter_args(args) -> dict[str, str]:
+def _filter_args(args) -> dict[str, Any]:
     """The list's filters from `args`, only well-formed values (so a redirect can carry them safely)."""
     kept = {}
     status = args.get("status", "")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 
 
-class PersonKey(db.Model):
+class PersonKey(Model):
     """`person_key` of `user_id`'s anonymised enrolments in `programme_id`, kept only while the person still
     has enrolments in that programme that are not anonymised (a run of it that has not expired yet).
 

@@ -40,6 +40,7 @@ from sqlalchemy import delete, exists, func, or_, select, update
 from app.accounts.models import AccessLevel, User
 from app.audit.services import record
 from app.core.clock import local_tz
+from app.core.db import rows_affected
 from app.core.exceptions import DomainError, NotAllowed
 from app.courses.models import CourseDay, CourseRun, RunStatus
 from app.enrolment.models import ACTIVE_STATUSES, Enrolment, EnrolmentEvent
@@ -189,7 +190,7 @@ def anonymise_run(run_id: int, now: datetime) -> RunAnonymised | None:
     if enrolment_ids:
         db.session.execute(update(Feedback).where(Feedback.enrolment_id.in_(enrolment_ids)).values(free_text=None))
         db.session.execute(delete(CalendarInvitation).where(CalendarInvitation.enrolment_id.in_(enrolment_ids)))
-    mails = db.session.execute(delete(OutboxMessage).where(OutboxMessage.course_run_id == run.id)).rowcount
+    mails = rows_affected(db.session.execute(delete(OutboxMessage).where(OutboxMessage.course_run_id == run.id)))
     db.session.flush()
 
     # The pseudonym is kept only for people who still have enrolments of their own in the programme.
@@ -256,11 +257,13 @@ def delete_sent_mail_of_anonymised(now: datetime) -> int:
     hold the old name and address. Pending ones (the cancellations queued when a leaver was anonymised) go out
     first and are deleted by a later run of the job."""
     anonymised = select(User.id).where(User.anonymised_at.is_not(None))
-    return db.session.execute(
-        delete(OutboxMessage).where(
-            OutboxMessage.recipient_user_id.in_(anonymised), OutboxMessage.status != OutboxStatus.PENDING
+    return rows_affected(
+        db.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.recipient_user_id.in_(anonymised), OutboxMessage.status != OutboxStatus.PENDING
+            )
         )
-    ).rowcount
+    )
 
 
 def anonymise_expired_runs(

@@ -12,7 +12,7 @@ from app.accounts.models import enum_column
 from app.core.clock import utcnow
 from app.courses.models import Method
 from app.enrolment.models import Enrolment
-from app.extensions import db
+from app.extensions import Model
 
 
 class Frequency(enum.StrEnum):
@@ -32,7 +32,7 @@ class EarlierInvolvement(enum.StrEnum):
     NO = "no"
 
 
-class Feedback(db.Model):
+class Feedback(Model):
     """A participant's answer after the follow-up day: one per enrolment, editable until the programme closes."""
 
     __tablename__ = "feedback"
@@ -56,7 +56,7 @@ class Feedback(db.Model):
         return f"<Feedback {self.id} enrolment {self.enrolment_id}>"
 
 
-class FeedbackMethodAnswer(db.Model):
+class FeedbackMethodAnswer(Model):
     """Use of one method taught in the run: before the course and since."""
 
     __tablename__ = "feedback_method_answers"

@@ -8,11 +8,11 @@ from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, S
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import TimestampMixin
-from app.extensions import db
+from app.extensions import Model
 from app.providers.models import Provider
 
 
-class Programme(TimestampMixin, db.Model):
+class Programme(TimestampMixin, Model):
     """A funded initiative (indsats) with a deadline and measurable targets."""
 
     __tablename__ = "programmes"
@@ -45,7 +45,7 @@ class Programme(TimestampMixin, db.Model):
         return f"<Programme {self.id} {self.name!r}>"
 
 
-class BudgetAllocation(db.Model):
+class BudgetAllocation(Model):
     """The amount a programme allocates to one provider in one year."""
 
     __tablename__ = "budget_allocations"

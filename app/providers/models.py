@@ -6,10 +6,10 @@ from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import TimestampMixin
-from app.extensions import db
+from app.extensions import Model
 
 
-class Provider(TimestampMixin, db.Model):
+class Provider(TimestampMixin, Model):
     __tablename__ = "providers"
 
     id: Mapped[int] = mapped_column(primary_key=True)

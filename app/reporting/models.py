@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import User, enum_column
 from app.core.clock import utcnow
 from app.courses.models import CourseRun
-from app.extensions import db
+from app.extensions import Model
 
 
 class ExportFormat(enum.StrEnum):
@@ -31,7 +31,7 @@ _FORMAT_LABELS = {
 }
 
 
-class ExportDownload(db.Model):
+class ExportDownload(Model):
     """One download of a run's participant list (it holds personal data, so every download is kept).
 
     Rows are only ever added: runs and users are never deleted (they are cancelled or deactivated), so the

@@ -11,6 +11,8 @@ be listed here with its reason. What axe cannot judge was checked by hand: docs/
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -211,10 +213,10 @@ def test_skip_link_is_the_first_stop_and_moves_focus_to_the_content(live, page):
     page.keyboard.press("Tab")
     skip = page.locator("a.skipnav")
     assert page.evaluate("document.activeElement.classList.contains('skipnav')")
-    assert skip.is_visible(), "the skip link appears when it has the focus"
+    expect(skip).to_be_visible()  # the skip link appears when it has the focus
     assert focus_is_visible(page)
     page.keyboard.press("Enter")
-    assert page.url.endswith("#main-content")
+    expect(page).to_have_url(re.compile(r"#main-content$"))  # waits: the jump is handled after the key press
     page.keyboard.press("Tab")
     assert page.evaluate("document.getElementById('main-content').contains(document.activeElement)"), (
         "the next Tab lands inside the main content"

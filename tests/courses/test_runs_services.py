@@ -167,13 +167,12 @@ def test_only_coordinators_create(staff_member, ref):
 def test_update_bumps_the_sequence_of_changed_days_only_and_never_the_uid(coordinator, ref):
     run = create(coordinator, ref)
     uids = {d.position: d.ical_uid for d in run.days}
-    data = run_data(ref, teaching_day_1=CourseDayData(date(2008, 9, 30), time(9, 30), time(15, 30)), title="Nyt navn")
+    data = run_data(ref, teaching_day_1=CourseDayData(date(2008, 9, 30), time(9, 30), time(15, 30)))
     services.update_course_run(coordinator, run, data, CLOSED, 3)
     days = days_by_position(run)
     assert (days[1].starts_at, days[1].sequence) == (time(9, 30), 1)
     assert days[2].sequence == 0 and days[3].sequence == 0
     assert {d.position: d.ical_uid for d in run.days} == uids
-    assert run.title == "Nyt navn"
 
     # A venue change is a change too; saving the same data again changes nothing.
     data = replace(data, teaching_day_2=CourseDayData(date(2008, 10, 1), venue="Rådhuset, lokale 1"))
@@ -181,6 +180,24 @@ def test_update_bumps_the_sequence_of_changed_days_only_and_never_the_uid(coordi
     services.update_course_run(coordinator, run, data, CLOSED, 3)
     assert [d.sequence for d in run.days] == [1, 1, 0]
     assert {d.position: d.ical_uid for d in run.days} == uids
+
+
+def test_a_change_of_what_every_event_shows_bumps_every_day(coordinator, ref):
+    """Issue 19: the run's title is every event's SUMMARY, and the run's venue the LOCATION of every day
+    without a venue of its own; the day rows don't change, but what the calendars show does."""
+    run = create(coordinator, ref)
+    data = run_data(ref, title="Nyt navn")
+    services.update_course_run(coordinator, run, data, CLOSED, 3)
+    assert run.title == "Nyt navn"
+    assert [d.sequence for d in run.days] == [1, 1, 1]
+    data = replace(data, teaching_day_2=CourseDayData(date(2008, 10, 1), venue="Rådhuset, lokale 1"))
+    services.update_course_run(coordinator, run, data, CLOSED, 3)
+    data = replace(data, venue="Et andet kursuscenter")  # day 2 keeps its own venue
+    services.update_course_run(coordinator, run, data, CLOSED, 3)
+    assert [d.sequence for d in run.days] == [2, 2, 2]
+    data = replace(data, description="Ny beskrivelse")  # not part of any event
+    services.update_course_run(coordinator, run, data, CLOSED, 3)
+    assert [d.sequence for d in run.days] == [2, 2, 2]
 
 
 def test_moving_teaching_day_2_recomputes_the_proposal_and_a_blank_follow_up_follows_it(coordinator, ref):

@@ -188,6 +188,24 @@ def test_update_bumps_the_sequence_of_changed_days_only_and_never_the_uid(coordi
     assert {d.position: d.ical_uid for d in run.days} == uids
 
 
+def test_a_change_of_what_every_event_shows_bumps_every_day(coordinator, ref):
+    """Issue 19: the run's title is every event's SUMMARY, and the run's venue the LOCATION of every day
+    without a venue of its own; the day rows don't change, but what the calendars show does."""
+    run = create(coordinator, ref)
+    data = run_data(ref, title="Nyt navn")
+    services.update_course_run(coordinator, run, data, CLOSED, 3)
+    assert run.title == "Nyt navn"
+    assert [d.sequence for d in run.days] == [1, 1, 1]
+    data = replace(data, teaching_day_2=CourseDayData(date(2008, 10, 1), venue="Rådhuset, lokale 1"))
+    services.update_course_run(coordinator, run, data, CLOSED, 3)
+    data = replace(data, venue="Et andet kursuscenter")  # day 2 keeps its own venue
+    services.update_course_run(coordinator, run, data, CLOSED, 3)
+    assert [d.sequence for d in run.days] == [2, 2, 2]
+    data = replace(data, description="Ny beskrivelse")  # not part of any event
+    services.update_course_run(coordinator, run, data, CLOSED, 3)
+    assert [d.sequence for d in run.days] == [2, 2, 2]
+
+
 def test_moving_teaching_day_2_recomputes_the_proposal_and_a_blank_follow_up_follows_it(coordinator, ref):
     run = create(coordinator, ref)
     data = run_data(ref, teaching_day_2=CourseDayData(date(2008, 10, 2)))

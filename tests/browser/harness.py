@@ -52,6 +52,26 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
+def buffered(app):
+    """The app with each response read whole and its iterator closed before werkzeug writes it.
+
+    When the browser drops a connection (a page left while its icons load), werkzeug's dev server raises in its
+    own cleanup before it closes the response iterator, so a static file stays open and its ResourceWarning
+    fails whichever test is running when the garbage collector finds it. Test pages are small: buffering costs
+    nothing here.
+    """
+
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return wsgi
+
+
 class QuietHandler(WSGIRequestHandler):
     """No access log: the browser's requests would drown the test output."""
 
@@ -92,7 +112,7 @@ class LiveServer:
             db.create_all()
             load_demo(self.today)
             db.session.commit()
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=QuietHandler)
+        self._server = make_server("127.0.0.1", 0, buffered(self.app), threaded=True, request_handler=QuietHandler)
         self.base_url = f"http://127.0.0.1:{self._server.server_port}"
         self.app.config["BASE_URL"] = self.base_url
         # A short poll_interval: stop() waits for serve_forever to notice shutdown() (0.5 s by default).

@@ -18,7 +18,7 @@ from flask.cli import AppGroup
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.accounts.models import StaffRole, Unit, User
+from app.accounts.models import StaffRole, Unit, User, hash_password
 from app.calendar.models import ClosedDay
 from app.core import clock
 from app.core.access import AccessLevel
@@ -200,18 +200,12 @@ def load_closed_days(years: range) -> None:
         _get_or_create(ClosedDay, {"reason": "Juleaftensdag"}, day=date(year, 12, 24))
 
 
-def _demo_password_hash() -> str:
-    user = User()
-    user.set_password(DEMO_PASSWORD)  # the model's own hashing (and the tests' cheap stand-in for it)
-    return user.password_hash
-
-
 def load_users(ref: dict) -> None:
     rng = random.Random(2008)  # deterministic: the same demo data every time
     role_names = [name for name, _ in STAFF_ROLES]
     # One hash for every demo account (they share the published password): scrypt costs ~80 ms a call, and 114
     # calls were most of `make run`'s start and of each browser-test server's.
-    password_hash = _demo_password_hash()
+    password_hash = hash_password(DEMO_PASSWORD)
     for email, name, level, provider, role in DEMO_LOGINS:
         if db.session.scalar(select(User).filter_by(email=email)):
             continue

@@ -69,6 +69,11 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def hash_password(password: str) -> str:
+    """The stored form of a password (werkzeug's default: scrypt, salted)."""
+    return generate_password_hash(password)
+
+
 class User(UserMixin, TimestampMixin, Model):
     """Anyone who logs in: a coordinator, a staff member or a provider's user."""
 
@@ -113,7 +118,7 @@ class User(UserMixin, TimestampMixin, Model):
         return normalise_email(value) if value is not None else value
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)

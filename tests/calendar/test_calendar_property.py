@@ -23,6 +23,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from app.extensions import db
 from tests.calendar.world import CalendarWorld
 
 EXAMPLES = int(os.environ.get("CALENDAR_PROPERTY_EXAMPLES", "6"))
@@ -81,6 +82,31 @@ class CalendarTruth(RuleBasedStateMachine):
             world.move(p, r, to)
         self._then(then)
 
+    @rule(p=people, r=runs, by_coordinator=st.booleans(), then=deliveries)
+    def change_of_mind(self, p, r, by_coordinator, then):
+        """Enrolled, cancelled and enrolled again, each step delivered: the path on which a new
+        REQUEST could carry a lower SEQUENCE than the CANCEL a calendar already applied (issue 19, finding 2).
+        The check after the rule sees what each delivery did (the model calendars keep what they ignored).
+        Random single steps reach it too, but rarely in a bounded run; people do it every week."""
+        world = self.world
+        world.enrol(p, r, by_coordinator)
+        world.deliver()  # the model calendars apply each mail as it arrives and note any they had to ignore
+        world.cancel(p, r, by_coordinator)
+        world.deliver()
+        world.enrol(p, r, by_coordinator)
+        self._then(then)
+
+    @rule(p=people, r=runs, position=st.integers(0, 2), k=st.integers(0, 9), then=deliveries)
+    def cancel_after_a_change_before_the_mailer_runs(self, p, r, position, k, then):
+        """The day changes and the person cancels before the update is sent: the pending mail is an update of
+        something already in their calendar, so withdrawing it alone would leave the old event there."""
+        world = self.world
+        world.enrol(p, r)  # a seat if they have none yet (refused if they have; waiting list if it is full)
+        world.deliver()
+        world.edit_day(r, position, "time", k)
+        world.cancel(p, r)
+        self._then(then)
+
     # --- the run ------------------------------------------------------------------------------------------
 
     @rule(
@@ -137,6 +163,10 @@ class CalendarTruth(RuleBasedStateMachine):
         if deliver:
             self.deliver()
 
+    def _deliver_and_check(self) -> None:
+        self.world.deliver()
+        self.world.check()
+
     @rule()
     def deliver(self):
         self.world.deliver()
@@ -147,6 +177,22 @@ class CalendarTruth(RuleBasedStateMachine):
         if self.world.cancel_while_delivering(p):
             self.world.deliver()  # the rest of the outbox, so the check below sees everything
             self.delivered = True
+
+    @precondition(lambda self: db.engine.dialect.name == "postgresql")
+    @rule(p=people, r=runs)
+    def enrol_and_cancel_while_the_invitation_is_sent(self, p, r):
+        """The race of issue 19's finding 3 on purpose: a new seat's first invitation is on its way to the SMTP
+        server when the person cancels (the rule above meets it only when a random step left such a mail).
+
+        PostgreSQL only: there the cancellation waits for the job's row lock, which is where the race was lost.
+        On SQLite the database write lock orders the two whole transactions, so there is no race to lose (a
+        reverted fix passes there), and each try waits out the busy timeout while the two writers queue."""
+        world = self.world
+        self._deliver_and_check()  # nothing else waits for p: the first mail the job takes to them is the new one
+        if world.cancel(p, r):
+            self._deliver_and_check()
+        if world.enrol(p, r):
+            self.cancel_while_the_mailer_sends(p)
 
     @invariant()
     def calendars_are_the_truth(self):

@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Opt
 from app.core.access import AccessLevel
 from app.core.fields import id_choices as id_choices  # the views import it from here
 from app.core.i18n import _l
+from app.core.validators import no_cpr_number_in_name
 
 #: Danish labels of the access levels, for selects, lists and filters.
 ACCESS_LEVEL_LABELS = {
@@ -138,12 +139,17 @@ class StaffRoleForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Skriv stillingsbetegnelsens navn.")),
             Length(max=120, message=_l("Navnet må højst være på %(max)d tegn.")),
+            no_cpr_number_in_name,
         ],
         description=_l("Som i HR-systemet, fx Sagsbehandler. Importen af medarbejdere matcher på dette navn."),
     )
     name_en = StringField(
         _l("Engelsk navn"),
-        validators=[Optional(), Length(max=120, message=_l("Navnet må højst være på %(max)d tegn."))],
+        validators=[
+            Optional(),
+            Length(max=120, message=_l("Navnet må højst være på %(max)d tegn.")),
+            no_cpr_number_in_name,
+        ],
         description=_l("Vises i den engelske brugerflade, fx Caseworker."),
     )
 
@@ -154,6 +160,7 @@ class UnitForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Skriv enhedens navn.")),
             Length(max=200, message=_l("Navnet må højst være på %(max)d tegn.")),
+            no_cpr_number_in_name,
         ],
         description=_l("Som i HR-systemet, fx Børne- og Familieteam, Amager."),
     )
@@ -170,6 +177,7 @@ class UserForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Skriv brugerens navn.")),
             Length(max=200, message=_l("Navnet må højst være på %(max)d tegn.")),
+            no_cpr_number_in_name,
         ],
     )
     email = EmailField(
@@ -177,6 +185,7 @@ class UserForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Skriv brugerens e-mailadresse.")),
             Length(max=254, message=_l("E-mailadressen må højst være på %(max)d tegn.")),
+            no_cpr_number_in_name,
         ],
         description=_l("Brugeren logger ind med sin e-mailadresse."),
     )

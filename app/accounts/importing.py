@@ -5,7 +5,9 @@ Pure apart from the pending-import files: bytes in, `ImportRow`s out, or an `Imp
 says in Danish what is wrong with the file as a whole. Row-level checks (unknown role, bad email,
 duplicates) belong to `services.preview_staff_import`, which knows the database; the one row-level fact found
 here is a cell that looks like a CPR number, in any column (`ImportRow.cpr_columns`): an HR export with
-citizens' or staff members' CPR numbers must not be fed to the portal, not even in a column it ignores.
+citizens' or staff members' CPR numbers must not be fed to the portal, not even in a column it ignores. Every
+cell is checked as it stands in the file (app.core.validators: also written with dots, full-width digits,
+invisible characters or a line break inside the cell); one in the header row refuses the file.
 """
 
 from __future__ import annotations
@@ -317,11 +319,27 @@ def _map_header(cells: list[str]) -> dict[str, int]:
     return positions
 
 
+def _refuse_cpr_in_header(line_no: int, header: list[str]) -> None:
+    """A header cell is a text cell too: one that looks like a CPR number refuses the whole file (the body's
+    cells are reported per row, `ImportRow.cpr_columns`). Named by number: the header is the column's name."""
+    columns = [str(index + 1) for index, value in enumerate(header) if contains_cpr_number(value)]
+    if columns:
+        raise ImportFileError(
+            _(
+                "Overskriftsrækken (linje %(line)s) ser ud til at indeholde et CPR-nummer i kolonne %(columns)s. "
+                "Fjern CPR-numrene fra filen, og upload den igen.",
+                line=line_no,
+                columns=", ".join(columns),
+            )
+        )
+
+
 def _rows_from_table(table: list[tuple[int, list[str]]]) -> list[ImportRow]:
     non_empty = [(line_no, cells) for line_no, cells in table if any(cell.strip() for cell in cells)]
     if not non_empty:
         raise ImportFileError(_("Filen er tom."))
-    (_header_line, header), *body = non_empty
+    (header_line, header), *body = non_empty
+    _refuse_cpr_in_header(header_line, header)
     positions = _map_header(header)
     if not body:
         raise ImportFileError(_("Filen har kun en overskriftsrække og ingen medarbejdere."))

@@ -35,7 +35,7 @@ from app.core.fields import (
 )
 from app.core.i18n import _l
 from app.core.money import kroner_to_ore, ore_to_kroner
-from app.core.validators import no_cpr_number
+from app.core.validators import no_cpr_number, no_cpr_number_in_name
 from app.core.widgets import FastSelect
 from app.courses.models import CourseRun, RunKind, RunStatus
 from app.courses.services import (
@@ -102,7 +102,11 @@ def _venue_field():
     return StringField(
         _l("Sted"),
         filters=[strip],
-        validators=[Optional(), Length(max=VENUE_MAX_LENGTH, message=_l("Stedet må højst være 300 tegn."))],
+        validators=[
+            Optional(),
+            Length(max=VENUE_MAX_LENGTH, message=_l("Stedet må højst være 300 tegn.")),
+            no_cpr_number_in_name,
+        ],
         description=_l("Kun hvis dagen holdes et andet sted end forløbets sted."),
     )
 
@@ -134,6 +138,7 @@ class CourseRunForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Skriv kursusforløbets titel.")),
             Length(max=TITLE_MAX_LENGTH, message=_l("Titlen må højst være 200 tegn.")),
+            no_cpr_number_in_name,
         ],
     )
     description = TextAreaField(
@@ -198,6 +203,7 @@ class CourseRunForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Skriv hvor forløbet holdes.")),
             Length(max=VENUE_MAX_LENGTH, message=_l("Stedet må højst være 300 tegn.")),
+            no_cpr_number_in_name,
         ],
     )
     price = KronerField(
@@ -425,12 +431,17 @@ class MethodForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Skriv metodens navn.")),
             Length(max=200, message=_l("Navnet må højst være 200 tegn.")),
+            no_cpr_number_in_name,
         ],
     )
     name_en = StringField(
         _l("Navn på engelsk"),
         filters=[strip],
-        validators=[Optional(), Length(max=200, message=_l("Navnet må højst være 200 tegn."))],
+        validators=[
+            Optional(),
+            Length(max=200, message=_l("Navnet må højst være 200 tegn.")),
+            no_cpr_number_in_name,
+        ],
         description=_l("Vises for brugere, der har valgt engelsk."),
     )
     description = TextAreaField(

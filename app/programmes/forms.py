@@ -17,7 +17,7 @@ from wtforms.validators import (
 
 from app.core.fields import DATE_FORMATS, KronerField, at_most_two_decimals, int_or_none, none_if_empty, readable, strip
 from app.core.i18n import _l
-from app.core.validators import no_cpr_number
+from app.core.validators import no_cpr_number, no_cpr_number_in_name
 from app.programmes.services import ProgrammeData
 
 #: Upper bound for amounts: keeps øre far inside a 64-bit integer and catches typing accidents.
@@ -32,6 +32,7 @@ class ProgrammeForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Skriv indsatsens navn.")),
             Length(max=200, message=_l("Navnet må højst være 200 tegn.")),
+            no_cpr_number_in_name,
         ],
     )
     description = TextAreaField(

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from app.core.fields import none_if_empty, strip
 from app.core.i18n import _l
-from app.core.validators import no_cpr_number
+from app.core.validators import no_cpr_number, no_cpr_number_in_name
 from app.providers.services import ProviderData
 
 
@@ -19,12 +19,17 @@ class ProviderForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Skriv udbyderens navn.")),
             Length(max=200, message=_l("Navnet må højst være 200 tegn.")),
+            no_cpr_number_in_name,
         ],
     )
     contact_name = StringField(
         _l("Kontaktperson"),
         filters=[strip, none_if_empty],
-        validators=[Optional(), Length(max=200, message=_l("Kontaktpersonens navn må højst være 200 tegn."))],
+        validators=[
+            Optional(),
+            Length(max=200, message=_l("Kontaktpersonens navn må højst være 200 tegn.")),
+            no_cpr_number_in_name,
+        ],
     )
     contact_email = EmailField(
         _l("Kontaktpersonens e-mail"),
@@ -33,12 +38,17 @@ class ProviderForm(FlaskForm):
             Optional(),
             Length(max=254, message=_l("E-mailadressen må højst være 254 tegn.")),
             Email(message=_l("Skriv en gyldig e-mailadresse, f.eks. kontakt@udbyder.dk.")),
+            no_cpr_number_in_name,
         ],
     )
     contact_phone = TelField(
         _l("Kontaktpersonens telefon"),
         filters=[strip, none_if_empty],
-        validators=[Optional(), Length(max=40, message=_l("Telefonnummeret må højst være 40 tegn."))],
+        validators=[
+            Optional(),
+            Length(max=40, message=_l("Telefonnummeret må højst være 40 tegn.")),
+            no_cpr_number_in_name,
+        ],
     )
     notes = TextAreaField(
         _l("Noter"),

@@ -1,10 +1,12 @@
 """app.core.validators: what looks like a Danish CPR number is caught, what merely has digits is not.
 
-Property-based (hypothesis, deterministic): every valid CPR number, in each way it is written, inside any
-text; and phone numbers, dates, amounts and year ranges never."""
+Property-based (hypothesis, deterministic): every valid CPR number, in each way it is written (separators,
+full-width digits, invisible characters, line breaks), inside any text; and phone numbers, dates, times,
+amounts, postcodes and year ranges never."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
 import pytest
@@ -15,8 +17,14 @@ from app.core.validators import contains_cpr_number, cpr_birth_year, find_cpr_nu
 
 DETERMINISTIC = settings(derandomize=True, deadline=None, max_examples=300, database=None)
 
-#: Text that cannot extend a digit run: anything but decimal digits.
-no_digits = st.text(alphabet=st.characters(exclude_categories=("Nd", "Cs")), max_size=30)
+
+def _reads_as_no_digit(char: str) -> bool:
+    """Not a digit, and not one once normalised (¼ reads 1⁄4, ² reads 2, ① reads 1)."""
+    return not any(c.isdecimal() for c in unicodedata.normalize("NFKC", char))
+
+
+#: Text that cannot extend a digit run: anything that does not read as a digit.
+no_digits = st.text(alphabet=st.characters(exclude_categories=("Nd", "Cs")).filter(_reads_as_no_digit), max_size=30)
 
 
 def seventh_digits(year: int) -> list[int]:
@@ -51,6 +59,43 @@ def test_every_valid_cpr_number_is_caught_wherever_it_stands(cpr, before, after)
     assert find_cpr_numbers(before + cpr + after) == [cpr]
 
 
+#: What may stand between the parts of a written CPR number.
+SEPARATORS = [" ", "\u00a0", "\u202f", "\u3000", "\t", "\n", "\r", "\u2028", ".", "/", "\\", "-", "\u2010", "\u2011"]
+SEPARATORS += ["\u2012", "\u2013", "\u2014", "\u2212", "\uff0d", "\uff0e", "\uff0f"]
+#: Invisible characters someone (or a word processor) may have put inside it.
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]
+
+
+def _digit_forms(digit: str) -> list[str]:
+    """The ASCII digit and characters that read as it: full-width and mathematical bold."""
+    value = int(digit)
+    return [digit, chr(0xFF10 + value), chr(0x1D7CE + value)]
+
+
+@st.composite
+def rendered_cpr_numbers(draw) -> tuple[str, str]:
+    """(the ten digits, a way of writing them): random separators between DD, MM, YY and the serial, digits
+    in full width, invisible characters anywhere inside."""
+    digits = "".join(char for char in draw(cpr_numbers()) if char.isdigit())
+    parts = [digits[0:2], digits[2:4], digits[4:6], digits[6:10]]
+    separator = st.one_of(st.just(""), st.text(alphabet=st.sampled_from(SEPARATORS), min_size=1, max_size=3))
+    chars: list[str] = []
+    for index, part in enumerate(parts):
+        if index:
+            chars += list(draw(separator))
+        chars += [draw(st.sampled_from(_digit_forms(digit))) for digit in part]
+    for _ in range(draw(st.integers(0, 3))):
+        chars.insert(draw(st.integers(1, len(chars) - 1)), draw(st.sampled_from(INVISIBLE)))
+    return digits, "".join(chars)
+
+
+@DETERMINISTIC
+@given(pair=rendered_cpr_numbers(), before=no_digits, after=no_digits)
+def test_every_way_of_writing_a_valid_cpr_number_is_caught(pair, before, after):
+    _digits, written = pair
+    assert find_cpr_numbers(before + written + after) == [written]
+
+
 @DETERMINISTIC
 @given(pair=born_and_cpr())
 def test_the_birth_date_is_read_in_the_century_the_serial_number_gives(pair):
@@ -60,7 +105,7 @@ def test_the_birth_date_is_read_in_the_century_the_serial_number_gives(pair):
     assert date(year, int(digits[2:4]), int(digits[0:2])) == born  # the very day of birth, century and all
 
 
-#: CPR's century table (docs/privacy.md, "The CPR number check"): the seventh digit and the two-digit year
+#: CPR's century table (docs/privacy.md, "The CPR guard"): the seventh digit and the two-digit year
 #: give the century. Each row: seventh digit, two-digit year, year of birth.
 CENTURY_TABLE = [
     *[(d, yy, 1900 + yy) for d in (0, 1, 2, 3) for yy in (0, 36, 37, 57, 58, 99)],
@@ -96,10 +141,72 @@ def test_the_century_decides_29_february(text, caught):
         "cpr: 311299 4321.",
         "290200-4123",  # 29 February 2000 (seventh digit 4: born 2000)
         "250107-5555",  # issued after 2007: no modulus-11 check
+        "010180--1234",
     ],
 )
 def test_examples_are_caught(text):
     assert contains_cpr_number(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "01.02.03-1234",
+        "010203 - 1234",
+        "0102 03 1234",
+        "01 02 03 1234",
+        "010203/1234",
+        "01/02/03 1234",
+        "010203\u00a01234",  # no-break space
+        "010203\u2011\u20091234",  # non-breaking hyphen, thin space
+        "\uff10\uff11\uff10\uff12\uff10\uff13-\uff11\uff12\uff13\uff14",  # full-width: ０１０２０３-１２３４
+        "\uff10\uff11\uff10\uff12\uff10\uff13\uff0d1234",  # full-width hyphen, ASCII serial
+        "0102\u200b03-1234",  # zero-width space
+        "01\u200c02\u200d03-12\u206034",  # zero-width non-joiner and joiner, word joiner
+        "\ufeff010203\ufeff-1234",  # BOM / zero-width no-break space
+        "0102\u00ad03-1234",  # soft hyphen
+        "010203-\n1234",  # a line break where the text was wrapped
+        "010203\r\n1234",
+        "01.\n02.\n03\t-\t1234",
+        "Mor: 010203-1234, far: 020304-2345",
+    ],
+)
+def test_variants_are_caught(text):
+    assert contains_cpr_number(text)
+
+
+def test_a_number_is_given_back_as_written():
+    text = "Sagen: \uff10\uff11 02\u200b03 -\n1234."
+    assert find_cpr_numbers(text) == ["\uff10\uff11 02\u200b03 -\n1234"]
+
+
+def test_several_numbers_written_together_are_each_found():
+    assert find_cpr_numbers("0102031234,020304-2345;030405 3456") == ["0102031234", "020304-2345", "030405 3456"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "01.02.03-1234-5",  # a longer number
+        "7.01.02.03-1234",
+        "01020312345",
+        "1\u200b0102031234",  # an invisible character does not split a number
+        "010203-12 34",  # the serial is four digits together
+        "31.02.03-1234",  # no 31 February
+        "+45 12 34 56 78",
+        "+45 01 02 03 04",
+        "Tlf. 20 30 01 02\n2300 København S",  # a phone number in pairs, then a postcode
+        "12.05.26 1400-1600",  # a date and a time range
+        "01.02.26 1230.50 kr",
+        "01.02.2026",
+        "1.234.567 kr",
+        "kl. 09.00-15.30",
+        "2300 København S",
+        "Reg. nr. 1234 kontonr. 0012345678",
+    ],
+)
+def test_harmless_numbers_are_not_caught(text):
+    assert not contains_cpr_number(text)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +218,6 @@ def test_examples_are_caught(text):
         "290200-2123",  # seventh digit 2: born 1900, which was no leap year
         "12010180-1234",  # part of a longer number
         "010180-12345",
-        "010180--1234",
         "Kontonummer 9876543210123",
         "",
     ],
@@ -193,3 +299,52 @@ def test_several_harmless_numbers_in_one_text():
         "eller +45 33663366. Hold 12, lokale 2.14."
     )
     assert not contains_cpr_number(text)
+
+
+@DETERMINISTIC
+@given(
+    start=st.integers(0, 23 * 60 + 59),
+    length=st.integers(0, 12 * 60),
+    style=st.sampled_from(
+        [
+            "kl. {h:02d}.{m:02d}",
+            "kl. {h}.{m:02d}-{h2}.{m2:02d}",
+            "{h:02d}:{m:02d}-{h2:02d}:{m2:02d}",
+            "{h:02d}{m:02d}-{h2:02d}{m2:02d}",
+            "{h:02d}.{m:02d} - {h2:02d}.{m2:02d}",
+            "kl. {h}-{h2}",
+        ]
+    ),
+    day=st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 12, 31)),
+    date_style=st.sampled_from(["", "%d.%m.%Y ", "%d-%m-%Y ", "%d.%m.%y ", "%d/%m %Y ", "d. %d.%m. "]),
+    before=no_digits,
+    after=no_digits,
+)
+def test_times_are_not_flagged(start, length, style, day, date_style, before, after):
+    end = (start + length) % (24 * 60)
+    time = style.format(h=start // 60, m=start % 60, h2=end // 60, m2=end % 60)
+    assert not contains_cpr_number(before + day.strftime(date_style) + time + after)
+
+
+@DETERMINISTIC
+@given(
+    postcode=st.integers(1000, 9990),
+    house=st.integers(1, 300),
+    phone=st.integers(10_000_000, 99_999_999),
+    style=st.sampled_from(
+        [
+            "Vesterbrogade {house}, {postcode} København V",
+            "DK-{postcode} Valby",
+            "Gade {house}\n{postcode} By\nTlf. {a} {b} {c} {d}",
+            "Tlf. {a} {b} {c} {d}\n{postcode} By",
+            "Tlf. {a} {b} {c} {d} {postcode} By",
+            "{phone} / {postcode}",
+        ]
+    ),
+    before=no_digits,
+    after=no_digits,
+)
+def test_postcodes_and_addresses_are_not_flagged(postcode, house, phone, style, before, after):
+    n = f"{phone}"
+    text = style.format(postcode=postcode, house=house, phone=n, a=n[0:2], b=n[2:4], c=n[4:6], d=n[6:8])
+    assert not contains_cpr_number(before + text + after)

@@ -198,6 +198,10 @@ class Config:
     SCHEDULER_BEAT_SECONDS = os.environ.get("SCHEDULER_BEAT_SECONDS", 60)
     #: `/healthz` answers 503 when the scheduler's last heartbeat is older than this (SCHEDULER not "off").
     HEALTH_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", "300"))
+    #: The monitoring token: `/healthz` shows its details (outbox, scheduler) to a request with
+    #: `Authorization: Bearer <HEALTHZ_TOKEN>`, or sent from this host straight to gunicorn; everyone else
+    #: gets up/down only (app/health/monitoring.py). Unset: from this host only.
+    HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN") or None
     #: How often a standby scheduler tries to take the leadership lock.
     SCHEDULER_STANDBY_SECONDS = os.environ.get("SCHEDULER_STANDBY_SECONDS", 10)
     #: How late (seconds) a periodic job may still start, e.g. after the host was suspended.
@@ -300,6 +304,10 @@ class ProductionConfig(Config):
         urls["RATELIMIT_STORAGE_URI"] = cls.RATELIMIT_STORAGE_URI
         for name, url in urls.items():
             problem = secret_strength.password_problem(name, _url_password(url), public)
+            if problem:
+                raise RuntimeError(problem)
+        if cls.HEALTHZ_TOKEN:
+            problem = secret_strength.key_problem("HEALTHZ_TOKEN", cls.HEALTHZ_TOKEN, public)
             if problem:
                 raise RuntimeError(problem)
         if cls.OIDC_CLIENT_SECRET:

@@ -270,9 +270,17 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
     SECRET_KEY = os.environ.get("SECRET_KEY")
-    # Cookies only over HTTPS (HttpOnly and SameSite=Lax come from Config).
+    # Cookies only over HTTPS (HttpOnly and SameSite=Lax come from Config), and with the `__Host-` prefix: a
+    # browser then accepts the cookie only if it is Secure, has Path=/ and no Domain, so neither a subdomain
+    # nor a plain-HTTP page of the same host can set or overwrite it (session fixation; ASVS 5.0 V3.3.1).
     SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-session"
+    SESSION_COOKIE_PATH = "/"
+    SESSION_COOKIE_DOMAIN = None
     REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_NAME = "__Host-remember_token"
+    REMEMBER_COOKIE_PATH = "/"
+    REMEMBER_COOKIE_DOMAIN = None
     HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600)))
     SCHEDULER = os.environ.get("SCHEDULER", "external")  # exactly one `python -m scheduler` beside gunicorn
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")

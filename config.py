@@ -68,7 +68,9 @@ class Config:
     ENV_NAME = "base"
     SECRET_KEY: str | None = None  # filled in by subclasses
     SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{INSTANCE_DIR / 'kursusportalen.db'}")
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    #: pool_pre_ping: each pooled connection is tested with a round trip as it is taken from the pool, and
+    #: replaced if the database dropped it, so the first request after a database restart does not fail.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     TIMEZONE = os.environ.get("TIMEZONE", "Europe/Copenhagen")
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
     MUNICIPALITY_NAME = os.environ.get("MUNICIPALITY_NAME", "Københavns Kommune")
@@ -282,6 +284,9 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_PATH = "/"
     REMEMBER_COOKIE_DOMAIN = None
     HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600)))
+    #: hide_parameters: a database error's text (logged with its traceback) never carries the statement's
+    #: values - names, email addresses, tokens.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {**Config.SQLALCHEMY_ENGINE_OPTIONS, "hide_parameters": True}
     SCHEDULER = os.environ.get("SCHEDULER", "external")  # exactly one `python -m scheduler` beside gunicorn
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))  # nginx in front (deploy/nginx-kursusportalen.conf)

@@ -274,7 +274,7 @@ class ProductionConfig(Config):
     SECRET_KEY = os.environ.get("SECRET_KEY")
     # Cookies only over HTTPS (HttpOnly and SameSite=Lax come from Config), and with the `__Host-` prefix: a
     # browser then accepts the cookie only if it is Secure, has Path=/ and no Domain, so neither a subdomain
-    # nor a plain-HTTP page of the same host can set or overwrite it (session fixation; ASVS 5.0 V3.3.1).
+    # nor a plain-HTTP page of the same host can set or overwrite it (session fixation; ASVS 5.0 V3, cookie setup).
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "__Host-session"
     SESSION_COOKIE_PATH = "/"

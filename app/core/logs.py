@@ -8,7 +8,7 @@ so one id ties the proxy's, gunicorn's and the application's lines together.
 Personal data stays out of the logs: records carry the user's id, never a name or an email, and the
 access log writes the path without the query string (a search for a person's name lives there).
 
-Secrets that travel in a URL never reach a log line (ASVS 5.0 V16.2.5/V14.2.1): the password-reset and
+Secrets that travel in a URL never reach a log line (ASVS 5.0 V14, V16): the password-reset and
 invitation links (`/password/reset/<token>`, `/invitation/<token>`), the personal calendar feed
 (`/calendar/<token>.ics`) and single sign-on's `code`/`state` query parameters are written with the secret
 replaced by `[redacted]` (`redact_secrets`). `SecretRedactingFilter` does it for the application's records

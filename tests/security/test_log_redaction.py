@@ -1,4 +1,4 @@
-"""Secrets that travel in a URL never reach a log line (ASVS 5.0 V16.2.5): the password-reset and invitation
+"""Secrets that travel in a URL never reach a log line (ASVS 5.0 V14, V16): the password-reset and invitation
 links, the personal calendar feed and single sign-on's code/state are logged with `[redacted]` instead, by the
 application (app/core/logs.py) and by gunicorn's access and error logs (gunicorn.conf.py's logger_class)."""
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
 from flask.logging import default_handler
-from gunicorn.glogging import Logger as _GunicornBaseLogger
+from gunicorn.glogging import Logger as _GunicornBaseLogger  # type: ignore[import-untyped]
 from gunicorn.glogging import SafeAtoms
 
 REQUEST_ID_HEADER = "X-Request-ID"

@@ -1,6 +1,6 @@
-"""Production's session and remember-me cookies carry the `__Host-` prefix (ASVS 5.0 V3, cookie setup): a browser accepts
-such a cookie only with Secure, Path=/ and no Domain, so a subdomain or a plain-HTTP page of the same host
-cannot plant or overwrite it (config.py, ProductionConfig)."""
+"""Production's session and remember-me cookies carry the `__Host-` prefix (ASVS 5.0 V3, cookie setup): a
+browser accepts such a cookie only with Secure, Path=/ and no Domain, so a subdomain or a plain-HTTP page of the
+same host cannot plant or overwrite it (config.py, ProductionConfig)."""
 
 from __future__ import annotations
 

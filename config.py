@@ -68,7 +68,9 @@ class Config:
     ENV_NAME = "base"
     SECRET_KEY: str | None = None  # filled in by subclasses
     SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{INSTANCE_DIR / 'kursusportalen.db'}")
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    #: pool_pre_ping: each pooled connection is tested with a round trip as it is taken from the pool, and
+    #: replaced if the database dropped it, so the first request after a database restart does not fail.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     TIMEZONE = os.environ.get("TIMEZONE", "Europe/Copenhagen")
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
     MUNICIPALITY_NAME = os.environ.get("MUNICIPALITY_NAME", "Københavns Kommune")
@@ -198,6 +200,10 @@ class Config:
     SCHEDULER_BEAT_SECONDS = os.environ.get("SCHEDULER_BEAT_SECONDS", 60)
     #: `/healthz` answers 503 when the scheduler's last heartbeat is older than this (SCHEDULER not "off").
     HEALTH_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", "300"))
+    #: The monitoring token: `/healthz` shows its details (outbox, scheduler) to a request with
+    #: `Authorization: Bearer <HEALTHZ_TOKEN>`, or sent from this host straight to gunicorn; everyone else
+    #: gets up/down only (app/health/monitoring.py). Unset: from this host only.
+    HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN") or None
     #: How often a standby scheduler tries to take the leadership lock.
     SCHEDULER_STANDBY_SECONDS = os.environ.get("SCHEDULER_STANDBY_SECONDS", 10)
     #: How late (seconds) a periodic job may still start, e.g. after the host was suspended.
@@ -266,10 +272,21 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
     SECRET_KEY = os.environ.get("SECRET_KEY")
-    # Cookies only over HTTPS (HttpOnly and SameSite=Lax come from Config).
+    # Cookies only over HTTPS (HttpOnly and SameSite=Lax come from Config), and with the `__Host-` prefix: a
+    # browser then accepts the cookie only if it is Secure, has Path=/ and no Domain, so neither a subdomain
+    # nor a plain-HTTP page of the same host can set or overwrite it (session fixation; ASVS 5.0 V3, cookie setup).
     SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-session"
+    SESSION_COOKIE_PATH = "/"
+    SESSION_COOKIE_DOMAIN = None
     REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_NAME = "__Host-remember_token"
+    REMEMBER_COOKIE_PATH = "/"
+    REMEMBER_COOKIE_DOMAIN = None
     HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600)))
+    #: hide_parameters: a database error's text (logged with its traceback) never carries the statement's
+    #: values - names, email addresses, tokens.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {**Config.SQLALCHEMY_ENGINE_OPTIONS, "hide_parameters": True}
     SCHEDULER = os.environ.get("SCHEDULER", "external")  # exactly one `python -m scheduler` beside gunicorn
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "1"))  # nginx in front (deploy/nginx-kursusportalen.conf)
@@ -300,6 +317,10 @@ class ProductionConfig(Config):
         urls["RATELIMIT_STORAGE_URI"] = cls.RATELIMIT_STORAGE_URI
         for name, url in urls.items():
             problem = secret_strength.password_problem(name, _url_password(url), public)
+            if problem:
+                raise RuntimeError(problem)
+        if cls.HEALTHZ_TOKEN:
+            problem = secret_strength.key_problem("HEALTHZ_TOKEN", cls.HEALTHZ_TOKEN, public)
             if problem:
                 raise RuntimeError(problem)
         if cls.OIDC_CLIENT_SECRET:

@@ -34,6 +34,10 @@ access_log_format = (
     '{"time":"%(t)s","remote":"%(h)s","method":"%(m)s","path":"%(U)s","status":%(s)s,'
     '"bytes":"%(B)s","duration_ms":%(M)s,"request_id":"%({x-request-id}o)s","worker":"%(p)s"}'
 )
+#: The access and error logs without the secrets some paths carry (`/password/reset/<token>`, `/invitation/
+#: <token>`, `/calendar/<token>.ics` are written with `[redacted]` for the token), and every value escaped for
+#: the JSON string it is written into (app/core/logs.py).
+logger_class = "app.core.logs.GunicornLogger"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

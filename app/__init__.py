@@ -83,6 +83,7 @@ def register_proxy(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (one registry of every table)
     from app.audit import services as _audit  # noqa: F401  (the audit log's append-only guard)
+    from app.core import form_messages
     from app.core.db import configure_engine
     from app.core.i18n import install_template_gettext, select_locale, select_timezone
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -92,6 +93,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     install_template_gettext(app)
+    form_messages.init_app(app)  # WTForms' built-in messages in the user's language
     login_manager.init_app(app)
     limiter.init_app(app)
     with app.app_context():

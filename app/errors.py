@@ -1,25 +1,44 @@
-"""Error pages: 400 (incl. CSRF), 403, 404, 405, 413, 429, 500, 503 (Busy, a lock not granted) - translated,
-never a stack trace."""
+"""Error pages: 400 (incl. CSRF), 403, 404, 405, 413, 429, 500, 503 (Busy, a lock not granted; the database
+unavailable) - translated, never a stack trace.
+
+The database unavailable (refused or dropped connections, a full pool, PostgreSQL shutting down): every page
+answers 503 with `Retry-After` and errors/unavailable.html, a page that needs nothing from the database - the
+user is not loaded (Flask-Login's current user is set to anonymous for the rest of the request) and the page
+does not extend base.html (its header reads the user and the menus). The language comes from the language
+cookie or Accept-Language. Any other error page that fails on the database while it is being rendered falls
+back to the same page, so no request ends with gunicorn's bare "Internal Server Error".
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 
-from flask import Flask, flash, render_template
+from flask import Flask, flash, g, render_template
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.core.exceptions import Busy
-from app.extensions import db
+from app.extensions import db, login_manager
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a client is asked to wait (`Retry-After`) when the database does not answer: a restart's length.
+DATABASE_RETRY_AFTER_SECONDS = 30
 
 
 def init_app(app: Flask) -> None:
-    def render(code: int):
-        return render_template(f"errors/{code}.html"), code
+    def render(code: int, **context):
+        try:
+            return render_template(f"errors/{code}.html", **context), code
+        except SQLAlchemyError as err:  # the page's header needed the database, which has gone
+            _rollback()
+            return database_unavailable(err)
 
     @app.errorhandler(CSRFError)
     def csrf_error(_err):
-        return render_template("errors/400.html", csrf=True), 400
+        return render(400, csrf=True)
 
     @app.errorhandler(400)
     def bad_request(_err):
@@ -57,17 +76,51 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def database_busy(err):
-        """A lock not granted in time (PostgreSQL lock_timeout, SQLite busy): ask to try again."""
-        db.session.rollback()
+        """A lock not granted in time (PostgreSQL lock_timeout, SQLite busy): ask to try again. Any other
+        operational error means the database is not there (refused, dropped, shutting down)."""
+        _rollback()
         code = getattr(err.orig, "sqlstate", None)
         if code == "55P03" or "database is locked" in str(err.orig):
             return render(503)
+        return database_unavailable(err)
+
+    @app.errorhandler(DBAPIError)
+    def database_error(err: DBAPIError):
+        """A dropped connection reported as another DBAPI error (psycopg's InterfaceError "the connection is
+        closed"); anything else is a bug, answered by the 500 page."""
+        _rollback()
+        if err.connection_invalidated or isinstance(err, InterfaceError):
+            return database_unavailable(err)
         raise err
+
+    @app.errorhandler(PoolTimeout)
+    def pool_exhausted(err):
+        """Every pooled connection stayed in use for pool_timeout seconds: the database is overwhelmed."""
+        _rollback()
+        return database_unavailable(err)
 
     @app.errorhandler(500)
     def server_error(_err):
-        db.session.rollback()
+        _rollback()
         return render(500)
+
+
+def database_unavailable(err: Exception):
+    """503 with Retry-After and errors/unavailable.html, rendered without touching the database."""
+    orig = getattr(err, "orig", None) or err
+    reason = (str(orig).strip().splitlines() or [""])[0]  # the driver's reason, never SQLAlchemy's SQL and values
+    logger.error("database unavailable: %s: %s", type(orig).__name__, reason)
+    g._login_user = login_manager.anonymous_user()  # Flask-Login: current_user is anonymous, never loaded
+    page = render_template("errors/unavailable.html")
+    return page, 503, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+
+
+def _rollback() -> None:
+    """End the session's transaction; on a connection that is already gone that can fail too."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.close()
 
 
 def _retry_minutes() -> int | None:

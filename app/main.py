@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.core import clock
 from app.core.access import AccessLevel, allow, public
 from app.core.i18n import LANG_COOKIE
 from app.core.urls import local_path
+from app.health.monitoring import may_see_details
 from app.health.services import health_report
 
 bp = Blueprint("main", __name__)
@@ -30,8 +31,9 @@ def home():
 @bp.get("/healthz")
 @public
 def healthz():
-    """Database, outbox counts and the scheduler's heartbeat as JSON; 503 when the database is down or
-    the heartbeat is older than HEALTH_HEARTBEAT_MAX_AGE_SECONDS (where a scheduler is expected)."""
+    """Up or down for everyone: 200 "ok", or 503 when the database is down or the heartbeat is older than
+    HEALTH_HEARTBEAT_MAX_AGE_SECONDS (where a scheduler is expected). Database, outbox counts and the
+    scheduler's heartbeat as JSON only for a monitor: the HEALTHZ_TOKEN, or from this host (app.health.monitoring)."""
     report = health_report(
         clock.utcnow(),
         scheduler_mode=current_app.config.get("SCHEDULER", "off"),
@@ -39,7 +41,10 @@ def healthz():
     )
     if report.body.get("database") != "ok":
         current_app.logger.warning("health check: database unavailable")
-    response = jsonify(report.body)
+    if may_see_details(request, current_app.config.get("HEALTHZ_TOKEN")):
+        response = jsonify(report.body)
+    else:
+        response = Response("ok\n" if report.healthy else "unavailable\n", mimetype="text/plain")
     response.headers["Cache-Control"] = "no-store"
     return response, 200 if report.healthy else 503
 

@@ -18,6 +18,9 @@ WORK=$(mktemp -d /tmp/kp-smoke.XXXXXX)
 export KURSUSPORTALEN_CONFIG=production
 SECRET_KEY=$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(48))')
 export SECRET_KEY
+# /healthz's details for deploy/smoke.py (a monitor elsewhere would send it; this host would not need it).
+HEALTHZ_TOKEN=$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))')
+export HEALTHZ_TOKEN
 export DATABASE_URL="$SMOKE_DATABASE_URL"
 export SMTP_URL="smtp://127.0.0.1:$SMTP_PORT"
 export INSTANCE_PATH="$WORK/instance"

@@ -230,7 +230,7 @@ def test_production_cookies_are_secure_httponly_and_lax(production_client):
         },
     )
     assert response.status_code == 302
-    session_cookie = set_cookies(response)["session"]
+    session_cookie = set_cookies(response)["__Host-session"]  # the prefix: tests/security/test_host_cookies.py
     for attribute in ("Secure", "HttpOnly", "SameSite=Lax"):
         assert attribute in session_cookie
     page = client.get("/runs", base_url="https://kursus.example")

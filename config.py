@@ -215,6 +215,15 @@ class Config:
     #: Seconds a password login may wait for its second factor, and wrong codes before it is dropped.
     MFA_PENDING_SECONDS = int(os.environ.get("MFA_PENDING_SECONDS", "300"))
     MFA_MAX_ATTEMPTS = int(os.environ.get("MFA_MAX_ATTEMPTS", "5"))
+    #: Wrong second-factor codes are also counted per account, across logins, until a right one (ASVS 6.3.1,
+    #: 6.6.3; docs/authentication.md "Limits of the second step"). After MFA_SLOWDOWN_AFTER of them each further
+    #: code is checked only MFA_SLOWDOWN_SECONDS after the last wrong one, doubling with every failure, at most
+    #: MFA_SLOWDOWN_MAX_SECONDS; at MFA_LOCK_AFTER the account's TOTP codes are refused until a recovery code or
+    #: a coordinator unlocks it.
+    MFA_SLOWDOWN_AFTER = int(os.environ.get("MFA_SLOWDOWN_AFTER", "5"))
+    MFA_SLOWDOWN_SECONDS = int(os.environ.get("MFA_SLOWDOWN_SECONDS", "30"))
+    MFA_SLOWDOWN_MAX_SECONDS = int(os.environ.get("MFA_SLOWDOWN_MAX_SECONDS", "300"))
+    MFA_LOCK_AFTER = int(os.environ.get("MFA_LOCK_AFTER", "10"))
     #: The name authenticator apps show beside the account.
     MFA_ISSUER_NAME = os.environ.get("MFA_ISSUER_NAME", "Kursusportalen")
     #: werkzeug hash method for recovery codes (the tests use a cheap one).

@@ -208,6 +208,11 @@ ROUTES: dict[str, list[Case]] = {
     "accounts.user_invite": [Case("POST", "/users/{invitee_spare}/invite", coordinator_only(302))],
     # after user_invite the only password-less users have a valid invitation: "nobody to invite"
     "accounts.user_invite_all": [Case("POST", "/users/invite-all", coordinator_only(302))],
+    # not locked: nothing to unlock, back to the user's page; one's own lock is another coordinator's to lift
+    "mfa.unlock": [
+        Case("POST", "/users/{mfa_user}/mfa/unlock", coordinator_only(302)),
+        Case("POST", "/users/{coordinator}/mfa/unlock", expect(403, allowed=()), variant="own"),
+    ],
     "mfa.reset": [
         # a user with a confirmed authenticator app that nothing else uses: it is really removed
         Case("POST", "/users/{mfa_user}/mfa/reset", coordinator_only(302)),

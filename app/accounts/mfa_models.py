@@ -13,7 +13,8 @@ from app.extensions import Model
 
 
 class MfaCredential(Model):
-    """A user's TOTP secret, plus the one pending password login waiting for its second factor.
+    """A user's TOTP secret, the one pending password login waiting for its second factor, and the count of
+    wrong codes that slows down and then locks the second step.
 
     The secret is stored as it is (base32), not encrypted: encrypting it is out of scope for now, so the
     database and its backups must be protected as the secrets they hold (see docs/authentication.md).
@@ -33,6 +34,17 @@ class MfaCredential(Model):
     pending_token_hash: Mapped[str | None] = mapped_column(String(64))
     pending_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pending_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Wrong codes (TOTP or recovery, at login or on the MFA page) since the last right one: counted per account,
+    #: across logins, so a known password does not buy fresh guesses (app.accounts.mfa "Limits").
+    failed_codes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: No code is checked before this moment (the slowdown after MFA_SLOWDOWN_AFTER wrong codes).
+    next_code_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Set when failed_codes reached MFA_LOCK_AFTER: TOTP codes are refused until a recovery code or a
+    #: coordinator unlocks the second step.
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When an attempt refused unchecked (too early, or locked) was last audited: at most one entry per wrong
+    #: code and per MFA_SLOWDOWN_MAX_SECONDS, however fast the refused attempts come.
+    refusal_noted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship()
 

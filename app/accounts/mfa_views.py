@@ -3,7 +3,9 @@ coordinator's reset for a lost phone. The rules are in app.accounts.mfa."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+import math
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -15,6 +17,7 @@ from app.accounts.models import User
 from app.accounts.sessions import start_session
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
+from app.core.templating import dk_datetime
 from app.extensions import db
 
 bp = Blueprint("mfa", __name__)
@@ -69,6 +72,10 @@ def login_code():
     if form.validate_on_submit():
         now = clock.utcnow()
         result = mfa.check_login_code(credential, form.code.data, now=now)
+        if result.refused:  # not even checked: locked (403, until someone acts) or too early (429)
+            form.code.errors.append(_limit_message(result) or _("Prøv igen om lidt."))
+            status = 403 if result.locked and result.retry_at is None else 429
+            return _code_page(credential, form, status=status, retry_at=result.retry_at)
         if result.ok:
             target = _next_url()
             user = credential.user
@@ -81,8 +88,39 @@ def login_code():
             return redirect(target)
         if result.locked_out:
             return _back_to_login(_("For mange forkerte koder. Log ind igen."))
-        form.code.errors.append(_("Koden er forkert eller allerede brugt. Prøv igen med en ny kode."))
-    return render_template("accounts/mfa_code.html", form=form)
+        form.code.errors.append(
+            _limit_message(result) or _("Koden er forkert eller allerede brugt. Prøv igen med en ny kode.")
+        )
+    return _code_page(credential, form, status=200)
+
+
+def _limit_message(result: mfa.CodeCheck | None) -> str | None:
+    """Why the next code won't be checked now: locked (a recovery code or a coordinator), or wait until when;
+    None when no limit applies."""
+    if result is None or not (result.locked or result.retry_at is not None):
+        return None
+    if result.retry_at is None:
+        return _(
+            "Totrinsbekræftelsen er låst efter for mange forkerte koder. Brug en af dine gendannelseskoder, "
+            "eller bed en kursuskoordinator om at låse den op."
+        )
+    when = dk_datetime(result.retry_at, "HH:mm:ss")
+    if result.locked:
+        return _(
+            "Totrinsbekræftelsen er låst efter for mange forkerte koder. Du kan bruge en gendannelseskode fra "
+            "kl. %(time)s, eller bede en kursuskoordinator om at låse den op.",
+            time=when,
+        )
+    return _("For mange forkerte koder. Vent til kl. %(time)s, og prøv så igen med en ny kode.", time=when)
+
+
+def _code_page(credential: MfaCredential, form: MfaCodeForm, *, status: int, retry_at=None):
+    response = make_response(
+        render_template("accounts/mfa_code.html", form=form, locked=credential.locked_at is not None), status
+    )
+    if retry_at is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil((retry_at - clock.utcnow()).total_seconds())))
+    return response
 
 
 @bp.route("/login/mfa/setup", methods=["GET", "POST"])
@@ -182,9 +220,10 @@ def account_setup():
     return _setup_page(credential, form, cancel_url=url_for("mfa.account"))
 
 
-def _account_with_code_error(form: MfaCodeForm):
+def _account_with_code_error(form: MfaCodeForm, result: mfa.CodeCheck | None = None):
     user = _me()
-    form.code.errors = [*form.code.errors, _("Koden er forkert eller allerede brugt.")]
+    message = _limit_message(result) or _("Koden er forkert eller allerede brugt.")
+    form.code.errors = [*form.code.errors, message]
     return render_template(
         "accounts/mfa_account.html",
         enabled=mfa.has_mfa(user),
@@ -206,8 +245,9 @@ def account_recovery_codes():
     if not form.validate_on_submit():
         return _account_with_code_error(form)
     now = clock.utcnow()
-    if not mfa.verify_current_code(credential, form.code.data, now=now):
-        return _account_with_code_error(form)
+    result = mfa.verify_current_code(credential, form.code.data, now=now)
+    if not result.ok:
+        return _account_with_code_error(form, result)
     codes = mfa.regenerate_recovery_codes(_me(), now=now)
     return render_template("accounts/mfa_recovery_codes.html", codes=codes, continue_url=url_for("mfa.account"))
 
@@ -226,8 +266,9 @@ def account_disable():
     if not form.validate_on_submit():
         return _account_with_code_error(form)
     now = clock.utcnow()
-    if not mfa.verify_current_code(credential, form.code.data, now=now):
-        return _account_with_code_error(form)
+    result = mfa.verify_current_code(credential, form.code.data, now=now)
+    if not result.ok:
+        return _account_with_code_error(form, result)
     mfa.remove_mfa(user, actor=user, now=now)
     flash(_("Totrinsbekræftelse er slået fra."), "success")
     return redirect(url_for("mfa.account"))
@@ -257,6 +298,21 @@ def reset(user_id: int):
     return redirect(url_for("accounts.user_edit", user_id=user.id))
 
 
+@bp.post("/users/<int:user_id>/mfa/unlock")
+@allow(AccessLevel.COORDINATOR)
+def unlock(user_id: int):
+    """Unlock another user's second step locked by too many wrong codes (their app works again); audited."""
+    user = db.get_or_404(User, user_id)
+    if user.id == _me().id:
+        abort(403)  # your own: another coordinator decides (somebody has your password)
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if mfa.unlock(user, actor=_me(), now=clock.utcnow()):
+        flash(_("Totrinsbekræftelsen for %(name)s er låst op.", name=user.name), "success")
+    return redirect(url_for("accounts.user_edit", user_id=user.id))
+
+
 @bp.app_context_processor
 def _mfa_template_helpers():
-    return {"mfa_enabled_for": mfa.has_mfa}
+    return {"mfa_enabled_for": mfa.has_mfa, "mfa_locked_for": mfa.is_locked}

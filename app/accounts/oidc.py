@@ -36,6 +36,10 @@ CLIENT_NAME = "idp"
 SCOPES = "openid email profile"
 #: Seconds of clock difference allowed on `exp`/`iat`.
 LEEWAY_SECONDS = 60
+#: An SSO login must come back from the identity provider within this many seconds of its start. Authlib keeps
+#: `state` (with the nonce and the PKCE verifier) in the session cookie and never checks the expiry it stores
+#: beside it, so without this an old copy of the cookie would carry a usable state for ever.
+LOGIN_MAX_SECONDS = 900
 #: Claims that may carry the email used for the one-time link, in this order (see docs/authentication.md).
 EMAIL_CLAIMS = ("email", "preferred_username", "upn")
 

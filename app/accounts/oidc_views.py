@@ -4,6 +4,12 @@ The callback is a GET because the provider redirects the browser there (and the 
 which holds `state`, is only sent on a top-level GET). It is the one GET that writes (the identity link and
 the audit entries), protected by `state`, PKCE and `nonce` instead of a CSRF token.
 
+Replays: Authlib removes the state from the session once used, but the session is a cookie, and a copy taken
+before the callback still holds it. Such a copy is refused after `oidc.LOGIN_MAX_SECONDS`; before that, the
+code in the callback address has been redeemed already, and the provider redeems a code once (RFC 6749
+4.1.2; the test provider too). Refused callbacks (400: state, code, token) count per IP address against
+LOGIN_LIMIT_PER_IP, like failed password logins: each costs a request to the provider and an audit entry.
+
 This module also owns the login page's modes: with LOCAL_LOGIN_ENABLED off the email/password form is
 hidden and posting it (or the second-factor pages behind it) answers 404.
 """
@@ -11,11 +17,13 @@ hidden and posting it (or the second-factor pages behind it) answers 404.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 import requests
 from authlib.common.errors import AuthlibBaseError
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from joserfc.errors import ClaimError, JoseError
 
 from app.accounts import oidc
@@ -23,13 +31,14 @@ from app.accounts.sessions import start_session
 from app.core import clock
 from app.core.access import public
 from app.core.urls import external_url
-from app.extensions import db
+from app.extensions import db, limiter
 
 bp = Blueprint("sso", __name__)
 logger = logging.getLogger(__name__)
 
 METHOD_OIDC = "oidc"
 _NEXT = "sso_next"
+_STARTED = "sso_started_at"
 
 #: Endpoints of the local (email + password) login, refused when LOCAL_LOGIN_ENABLED is off.
 LOCAL_LOGIN_ENDPOINTS = frozenset(
@@ -87,6 +96,29 @@ def _refused(reason: str, status: int):
     return render_template("accounts/sso_refused.html", unknown_user=unknown, unavailable=status >= 500), status
 
 
+def _protocol_refusal(response) -> bool:
+    """A callback refused for its state, code or token (400); not an unknown person (403) or the provider down."""
+    return response.status_code == 400
+
+
+def _limit_refused_callbacks(view):
+    return limiter.limit(
+        lambda: current_app.config["LOGIN_LIMIT_PER_IP"],
+        key_func=get_remote_address,
+        methods=["GET"],
+        deduct_when=_protocol_refusal,
+        scope="sso-callback-ip",
+    )(view)
+
+
+def _started_recently(now: datetime) -> bool:
+    try:
+        started = clock.as_utc(datetime.fromisoformat(session.get(_STARTED, "")))
+    except (TypeError, ValueError):
+        return False
+    return timedelta(0) <= now - started <= timedelta(seconds=oidc.LOGIN_MAX_SECONDS)
+
+
 @bp.get("/login/sso")
 @public
 def start():
@@ -106,16 +138,20 @@ def start():
     next_url = _safe_next(request.args.get("next"))
     if next_url:
         session[_NEXT] = next_url
+    session[_STARTED] = clock.utcnow().isoformat()
     return response
 
 
 @bp.get("/login/sso/callback")
 @public
+@_limit_refused_callbacks
 def callback():
     """The identity provider sends the browser back here: check everything, then log the user in."""
     if not oidc.is_configured():
         abort(404)
     now = clock.utcnow()
+    if not _started_recently(now):
+        return _refused("login_expired", 400)  # no login under way here, or an old copy of the cookie
     try:
         idp = oidc.client()
         token = idp.authorize_access_token(claims_options=oidc.claims_options(), leeway=oidc.LEEWAY_SECONDS)

@@ -292,6 +292,63 @@ def test_a_callback_replayed_is_refused(client, sso, staff_member):
     assert response.status_code == 400 and not is_logged_in(client)
 
 
+def test_a_callback_replayed_with_a_copy_of_the_earlier_cookie_is_refused(client, sso, staff_member, clock):
+    """Authlib drops the used state from the session, but the session is a cookie: a copy taken before the
+    callback still holds state, nonce and PKCE verifier. The provider redeems a code once; after
+    LOGIN_MAX_SECONDS the copy is refused before the provider is even asked."""
+    sso.user = {"sub": "abc", "email": staff_member.email}
+    callback = authorize(start(client))
+    with client.session_transaction() as sess:
+        copy = dict(sess)
+    assert client.get(callback).status_code == 302
+    post_form(client, "/logout", form_url="/account/mfa")
+
+    with client.session_transaction() as sess:
+        sess.update(copy)
+    assert client.get(callback).status_code == 400  # within minutes: the provider refuses the used code
+    assert not is_logged_in(client)
+    assert audit("auth.sso_refused")[-1].details == {"reason": "oauth:invalid_grant"}
+
+    clock.advance(minutes=16)
+    requests_before = sso.token_requests
+    with client.session_transaction() as sess:
+        sess.update(copy)
+    assert client.get(callback).status_code == 400
+    assert not is_logged_in(client)
+    assert sso.token_requests == requests_before  # refused here, not at the provider
+    assert audit("auth.sso_refused")[-1].details == {"reason": "login_expired"}
+
+
+def test_a_login_that_comes_back_too_late_is_refused(client, sso, staff_member, clock):
+    sso.user = {"sub": "abc", "email": staff_member.email}
+    callback = authorize(start(client))
+    clock.advance(minutes=16)
+    assert_refused(client, client.get(callback))
+    assert sso.token_requests == 0
+
+
+def test_refused_callbacks_are_limited_per_ip_address(app, client, sso, staff_member):
+    """Each refused callback costs a request to the provider and an audit entry: they count like failed
+    password logins (LOGIN_LIMIT_PER_IP); after that even a good callback from that address waits."""
+    app.config["LOGIN_LIMIT_PER_IP"] = "3 per 5 minutes"
+    sso.user = {"sub": "abc", "email": staff_member.email}
+    for _ in range(3):
+        callback = authorize(start(client))
+        assert client.get(_with_query(callback, code="forged-code")).status_code == 400
+    callback = authorize(start(client))
+    assert client.get(callback).status_code == 429
+    assert not is_logged_in(client)
+    assert len(audit("auth.sso_refused")) == 3
+
+
+def test_people_the_provider_vouched_for_do_not_use_up_the_limit(app, client, sso, staff_member):
+    """A refusal of a real person (not in Kursusportalen: 403) is no attack on the protocol: it does not count."""
+    app.config["LOGIN_LIMIT_PER_IP"] = "2 per 5 minutes"
+    for n in range(3):
+        assert sso_login(client, sso, {"sub": f"stranger-{n}", "email": f"ukendt{n}@test.dk"}).status_code == 403
+    assert sso_login(client, sso, {"sub": "abc", "email": staff_member.email}).status_code == 302
+
+
 def test_an_error_from_the_provider_is_refused(client, sso):
     start(client)
     response = client.get("/login/sso/callback?error=access_denied&error_description=nej")

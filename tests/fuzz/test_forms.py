@@ -83,24 +83,33 @@ ROUTES: dict[str, tuple[str | None, str, str | None]] = {
     "mfa.account_recovery_codes": ("with_mfa", "/account/mfa/recovery-codes", "/account/mfa"),
     "mfa.account_disable": ("with_mfa", "/account/mfa/disable", "/account/mfa"),  # a formaction button
     "mfa.reset": ("coordinator", "/users/{with_mfa}/mfa/reset", "/users/{with_mfa}/edit"),
+    "mfa.unlock": ("coordinator", "/users/{with_mfa}/mfa/unlock", "/users/{with_mfa}/edit"),
     # "pending:": the password was right, the login waits for the second factor (the session holds it)
     "mfa.login_code": ("pending:with_mfa", "/login/mfa", None),
     "mfa.login_setup": ("pending:coordinator", "/login/mfa/setup", None),  # MFA_REQUIRED: see CONFIG
     "privacy.anonymise_user": ("coordinator", "/users/{leaver}/anonymise", None),
 }
+#: No slowdown and no lock of the second step, whatever the number of wrong codes.
+UNLIMITED_CODES = {"MFA_SLOWDOWN_AFTER": 10**6, "MFA_LOCK_AFTER": 10**6}
 #: App configuration a route's test needs.
 CONFIG: dict[str, dict] = {
     # A coordinator without an app must set one up before the login completes only when MFA is required.
     "mfa.login_setup": {"MFA_REQUIRED": True, "MFA_MAX_ATTEMPTS": 10**6},
-    # Five wrong codes would drop the pending login and leave the later examples posting to a redirect.
-    "mfa.login_code": {"MFA_MAX_ATTEMPTS": 10**6},
+    # Five wrong codes would drop the pending login and leave the later examples posting to a redirect; the
+    # account's own limits (slowdown, lock) would refuse the later examples unchecked.
+    "mfa.login_code": {"MFA_MAX_ATTEMPTS": 10**6, **UNLIMITED_CODES},
+    "mfa.account_recovery_codes": UNLIMITED_CODES,
+    "mfa.account_disable": UNLIMITED_CODES,
 }
 #: Routes whose form is not on the page they are posted from, and the fields it would have.
-FORM_ELSEWHERE: dict[str, tuple[str, ...]] = {"accounts.user_import_confirm": ("token",)}  # on the preview
+FORM_ELSEWHERE: dict[str, tuple[str, ...]] = {
+    "accounts.user_import_confirm": ("token",),  # on the preview
+    "mfa.unlock": (),  # on the user's page only while their second step is locked
+}
 #: Tables a route may change although it answers with a re-rendered page: refusals that are audited by design.
 MAY_CHANGE_ON_REFUSAL: dict[str, set[str]] = {
     "accounts.login": {"audit_entries"},  # auth.login_failed (the throttle's counters are not in the database)
-    # auth.mfa_failed; the pending login's failure count is a column of mfa_credentials, not a row
+    # auth.mfa_failed; the failure counts (the pending login's, the account's) are columns of mfa_credentials
     "mfa.login_code": {"audit_entries"},
     "mfa.login_setup": {"audit_entries"},
     # auth.mfa_failed for a wrong current code ("the failed attempt is audited")

@@ -100,6 +100,8 @@ FORM_ELSEWHERE: dict[str, tuple[str, ...]] = {"accounts.user_import_confirm": ("
 #: Tables a route may change although it answers with a re-rendered page: refusals that are audited by design.
 MAY_CHANGE_ON_REFUSAL: dict[str, set[str]] = {
     "accounts.login": {"audit_entries"},  # auth.login_failed (the throttle's counters are not in the database)
+    # auth.password_reset_requested for any address, account or not: the same work either way (issue 20)
+    "accounts.password_forgot": {"audit_entries"},
     # auth.mfa_failed; the pending login's failure count is a column of mfa_credentials, not a row
     "mfa.login_code": {"audit_entries"},
     "mfa.login_setup": {"audit_entries"},

@@ -167,15 +167,15 @@ def request_password_reset(email: str, *, now: datetime) -> bool:
     the database, and both transactions commit a row.
     """
     user = get_user_by_email(email) if email else None
-    known = user is not None and user.active
-    recipient = user if known else User(email=_NO_ACCOUNT_EMAIL, name=_NO_ACCOUNT_EMAIL)
+    account = user if user is not None and user.active else None
+    recipient = account if account is not None else User(email=_NO_ACCOUNT_EMAIL, name=_NO_ACCOUNT_EMAIL)
     savepoint = db.session.begin_nested()
     try:
         row = _queue_reset_mail(recipient, now=now)
     except BaseException:
         savepoint.rollback()
         raise
-    if known:
+    if account is not None:
         savepoint.commit()
     else:
         if row is not None:
@@ -184,12 +184,12 @@ def request_password_reset(email: str, *, now: datetime) -> bool:
     record(
         "auth.password_reset_requested",
         actor=None,
-        object_type="user" if known else None,
-        object_id=user.id if known else None,
-        subject=user if known else None,
+        object_type="user" if account is not None else None,
+        object_id=account.id if account is not None else None,
+        subject=account,
         now=now,
     )
-    return known
+    return account is not None
 
 
 def _queue_reset_mail(user: User, *, now: datetime):

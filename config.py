@@ -103,11 +103,18 @@ class Config:
     PASSWORD_RESET_HOURS = int(os.environ.get("PASSWORD_RESET_HOURS", "1"))
     #: How long an invitation link for imported staff to set their password works.
     INVITATION_DAYS = int(os.environ.get("INVITATION_DAYS", "14"))
-    # Throttling with Flask-Limiter (limits syntax: "<n> per <count> <unit>"). Failed logins only count.
-    #: Failed logins from one IP address.
-    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 5 minutes")
-    #: Failed logins for one email address, known or not (the account is then refused even the right password).
-    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    # Throttling with Flask-Limiter (limits syntax: "<n> per <count> <unit>"). Failed logins only count, in three
+    # counters; a breached one refuses even the right password. Why these numbers: docs/security.md "Login throttling".
+    #: Failed logins for one email address (known or not) from one IP address: the hard stop for one guesser. It
+    #: locks the account from that address only, so nobody can lock a colleague out from their own machine.
+    LOGIN_LIMIT_PER_ACCOUNT_AND_IP = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT_AND_IP", "5 per 15 minutes")
+    #: Failed logins for one email address from all IP addresses together: the ceiling for guessing spread over
+    #: many addresses. Keep it above what one address may do under the limit above (5 per 15 minutes = 20 an
+    #: hour), or one address alone could lock the account for everybody. A password reset clears it.
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "50 per hour")
+    #: Failed logins from one IP address, all accounts together: bounds one address trying many accounts, and
+    #: leaves room for a whole town hall behind one NAT address on a Monday morning.
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "100 per 15 minutes")
     #: Password-reset requests from one IP address, and for one email address.
     PASSWORD_RESET_LIMIT_PER_IP = os.environ.get("PASSWORD_RESET_LIMIT_PER_IP", "10 per hour")
     PASSWORD_RESET_LIMIT_PER_ACCOUNT = os.environ.get("PASSWORD_RESET_LIMIT_PER_ACCOUNT", "3 per hour")

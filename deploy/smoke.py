@@ -1,6 +1,6 @@
 """Smoke test of a running installation over HTTP: health, staff login and enrolment, the invitation
-arriving at the mail server, the coordinator's participant export, the per-account login limit holding across
-the workers. Used by deploy/smoke.sh (and CI).
+arriving at the mail server, the coordinator's participant export, the login limit per account and address
+holding across the workers. Used by deploy/smoke.sh (and CI).
 
     python deploy/smoke.py --setup                       # a staff role, provider, programme and run
     python deploy/smoke.py --base-url http://127.0.0.1:8000 --maildir /tmp/mail \
@@ -74,17 +74,19 @@ class Client:
         check(status == 302 and "/login" not in headers.get("Location", ""), f"login of {email} failed ({status})")
 
 
-def prove_login_limit(base_url: str, email: str, password: str, access_log: str) -> None:
-    """The per-account login limit holds across gunicorn's workers (the counters are in Redis): the documented
-    number of wrong passwords, each on a fresh connection, are answered as normal failures, the next is
-    refused, and then every worker refuses even the right password. With counters per worker this cannot
-    happen: the failures total exactly the limit, so a worker that served fewer of them would let the right
-    password in. Which worker answered comes from the access log (pid by request id)."""
+def prove_login_limit(base_url: str, email: str, password: str, access_log: str, other: str) -> None:
+    """The login limit per account and address (LOGIN_LIMIT_PER_ACCOUNT_AND_IP; every request here comes from
+    127.0.0.1) holds across gunicorn's workers (the counters are in Redis): the documented number of wrong
+    passwords, each on a fresh connection, are answered as normal failures, the next is refused, and then
+    every worker refuses even the right password. With counters per worker this cannot happen: the failures
+    total exactly the limit, so a worker that served fewer of them would let the right password in. Which
+    worker answered comes from the access log (pid by request id). Then `other` still logs in from the same
+    address: the lock is the account's, not the address's."""
     from limits import parse
 
     from config import Config
 
-    limit = parse(Config.LOGIN_LIMIT_PER_ACCOUNT).amount
+    limit = parse(Config.LOGIN_LIMIT_PER_ACCOUNT_AND_IP).amount
     answers: list[tuple[str, int, bytes]] = []  # (request id, status, body)
 
     def attempt(secret: str) -> int:
@@ -124,10 +126,11 @@ def prove_login_limit(base_url: str, email: str, password: str, access_log: str)
     check(len(refusing) >= 2, f"only worker(s) {refusing} answered; cannot show both refuse")
     failures = workers_of(wrong[:limit])
     spread = {pid: list(failures.values()).count(pid) for pid in sorted(set(failures.values()))}
+    Client(base_url).log_in(other, password)
     print(
         f"smoke: login limit across 2 workers: {limit} wrong passwords for {email} answered as normal failures "
         f"(worker pid: count {spread}), wrong password {limit + 1} refused (429), then the right password refused "
-        f"(429) {len(right)} times, by workers {refusing}"
+        f"(429) {len(right)} times, by workers {refusing}; {other} still logs in from the same address"
     )
 
 
@@ -315,7 +318,7 @@ def main() -> int:
     print("smoke: participant export ok")
 
     if args.locked and args.access_log:
-        prove_login_limit(args.base_url, args.locked, args.password, args.access_log)
+        prove_login_limit(args.base_url, args.locked, args.password, args.access_log, other=args.staff)
 
     health = healthy()
     check(health is not None and health["outbox"]["failed"] == 0, f"outbox has failed mails: {health}")

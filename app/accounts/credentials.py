@@ -151,15 +151,51 @@ def end_sessions_of_deactivated(user: User) -> None:
 # --- password reset -----------------------------------------------------------------------------------
 
 
+#: The recipient of the mail composed, and never queued, for an address without an active account (an
+#: address that can't exist: the address typed is not written anywhere, not even to a rolled-back row).
+_NO_ACCOUNT_EMAIL = "ingen.konto@kursusportalen.invalid"
+
+
 def request_password_reset(email: str, *, now: datetime) -> bool:
     """Mail a reset link to the active account with this email, if there is one. The caller answers the
-    same either way; the return value (True if a mail was queued) is for tests and the audit only."""
+    same either way; the return value (True if a mail was queued) is for tests only.
+
+    The work is the same either way too, so the time taken tells nothing (issue 20: 14 ms for a known address
+    against 6 ms for an unknown one): the lookup, a token, the whole mail composed and inserted into the outbox
+    inside a savepoint - kept for an active account, rolled back otherwise (for a stand-in recipient) - and one
+    audit entry, naming the account only if there is one (as for a failed login). The same statements reach
+    the database, and both transactions commit a row.
+    """
     user = get_user_by_email(email) if email else None
-    if user is None or not user.active:
-        return False
+    account = user if user is not None and user.active else None
+    recipient = account if account is not None else User(email=_NO_ACCOUNT_EMAIL, name=_NO_ACCOUNT_EMAIL)
+    savepoint = db.session.begin_nested()
+    try:
+        row = _queue_reset_mail(recipient, now=now)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if account is not None:
+        savepoint.commit()
+    else:
+        if row is not None:
+            db.session.expunge(row)  # its row is rolled back: nothing may find the object later
+        savepoint.rollback()
+    record(
+        "auth.password_reset_requested",
+        actor=None,
+        object_type="user" if account is not None else None,
+        object_id=account.id if account is not None else None,
+        subject=account,
+        now=now,
+    )
+    return account is not None
+
+
+def _queue_reset_mail(user: User, *, now: datetime):
     link = _external_url(f"/password/reset/{tokens.make_reset_token(user)}")
     hours = int(current_app.config["PASSWORD_RESET_HOURS"])
-    queue_notice(
+    return queue_notice(
         user,
         kind=KIND_PASSWORD_RESET,
         dedupe_key=f"password_reset:{user.id}:{now.timestamp():.0f}:{secrets.token_hex(4)}",
@@ -176,8 +212,6 @@ def request_password_reset(email: str, *, now: datetime) -> bool:
             _("Har du ikke bedt om det, kan du se bort fra denne mail. Din adgangskode er ikke ændret."),
         ],
     )
-    record("auth.password_reset_requested", actor=None, object_type="user", object_id=user.id, subject=user, now=now)
-    return True
 
 
 def reset_password(token: str, new_password: str, *, now: datetime) -> User:

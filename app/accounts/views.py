@@ -47,7 +47,13 @@ from app.accounts.sessions import (
     keep_current_session,
     start_session,
 )
-from app.accounts.throttling import count_failure, limit_logins, limit_password_changes, limit_reset_requests
+from app.accounts.throttling import (
+    clear_login_counters,
+    count_failure,
+    limit_logins,
+    limit_password_changes,
+    limit_reset_requests,
+)
 from app.audit.services import record_read
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
@@ -198,13 +204,14 @@ def password_reset(token: str):
     form.password.description = policy_description()
     if form.validate_on_submit():
         try:
-            credentials.reset_password(token, form.password.data, now=clock.utcnow())
+            user = credentials.reset_password(token, form.password.data, now=clock.utcnow())
         except tokens.TokenRefused as exc:
             db.session.rollback()
             return _link_refused(exc.problem, "reset")
         except DomainError as exc:
             refused(exc, form)
         else:
+            clear_login_counters(user.email)  # a locked-out owner logs in with the new password at once
             end_session()
             flash(_("Din adgangskode er skiftet. Log ind med den nye adgangskode."), "success")
             return redirect(url_for("accounts.login"))

@@ -168,3 +168,49 @@ def test_a_user_without_a_password_can_choose_one_by_reset(client):
     link = reset_link(client, user)
     assert choose(client, link).status_code == 302
     assert db.session.get(User, user.id).check_password(NEW)
+
+
+def test_known_and_unknown_addresses_take_the_same_path(client, staff_member, monkeypatch):
+    """Issue 20: the answer came in 14 ms for an account and 6 ms for none, which told which addresses have
+    accounts. Now every request does the same work - the same statements in the same order (an outbox row
+    inserted every time, kept only for an active account) and one mail composed - measured here, not timed."""
+    from app.notifications import compose
+    from tests.querycount import recorded_statements
+
+    factories.make_user(email="inaktiv@test.dk", active=False)
+    email = staff_member.email
+    composed: list[str] = []
+    render_bodies = compose.render_bodies
+
+    def counting(*args, **kwargs):
+        composed.append(args[0])
+        return render_bodies(*args, **kwargs)
+
+    monkeypatch.setattr(compose, "render_bodies", counting)
+
+    def work(email):
+        token = csrf_token(client, "/password/forgot")
+        db.session.commit()
+        db.session.expunge_all()  # as a request in production starts: nothing known beforehand
+        composed.clear()
+        with recorded_statements() as statements:
+            response = client.post("/password/forgot", data={"csrf_token": token, "email": email})
+        assert SENT in response.get_data(as_text=True)
+        return statements, list(composed)
+
+    known = work(email)
+    assert any(s.lstrip().upper().startswith("INSERT INTO OUTBOX_MESSAGES") for s in known[0])
+    assert known[1] == ["notifications/notice"]
+    assert work("findes.ikke@test.dk") == known
+    assert work("inaktiv@test.dk") == known
+    assert work("Findes.Heller.Ikke@test.dk") == known
+    assert [row.recipient_email for row in outbox_rows()] == [email]
+
+
+def test_a_request_for_an_unknown_address_keeps_nothing_of_it(client, caplog):
+    caplog.set_level("DEBUG")
+    assert SENT in request_reset(client, "findes.ikke@test.dk").get_data(as_text=True)
+    assert outbox_rows() == []
+    entries = audit_actions("auth.password_reset_requested")
+    assert [(e.object_type, e.object_id, e.subject_id, e.details) for e in entries] == [(None, None, None, {})]
+    assert "findes.ikke" not in caplog.text

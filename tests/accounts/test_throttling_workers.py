@@ -7,6 +7,7 @@ and with CI=true they fail instead (.ci/run installs it), as the browser tests d
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -22,17 +23,23 @@ from config import BASE_DIR, TestingConfig
 EMAIL = "sara@test.dk"
 RIGHT = "rigtig-adgangskode-123"
 WRONG = "forkert-adgangskode"
-#: The documented per-account limit (config.py LOGIN_LIMIT_PER_ACCOUNT), e.g. 5.
-LIMIT = parse(TestingConfig.LOGIN_LIMIT_PER_ACCOUNT).amount
+NEW = "blå hest under broen"
+#: The documented hard stop per (account, IP address) (config.py LOGIN_LIMIT_PER_ACCOUNT_AND_IP), e.g. 5.
+LIMIT = parse(TestingConfig.LOGIN_LIMIT_PER_ACCOUNT_AND_IP).amount
+#: The documented ceiling per account from all addresses together (LOGIN_LIMIT_PER_ACCOUNT), e.g. 50.
+CEILING = parse(TestingConfig.LOGIN_LIMIT_PER_ACCOUNT).amount
+ATTACKER, VICTIM = "203.0.113.66", "198.51.100.10"
 
-#: One "worker": its own process and app (its own SQLite database holding the same account), logging in
-#: through its test client once per line read, the password being the line; prints each answer's status.
+#: One "worker": its own process and app (its own SQLite database holding the same account), doing one thing
+#: through its test client per line read: a login, the password being the line (or a JSON command: a login
+#: from an IP address, or a password reset from the link in the mail the app queued); prints each answer's status.
 WORKER = """
-import sys
+import json, sys
 from config import TestingConfig
 from app import create_app
 from app.extensions import db
 from tests import factories
+from tests.accounts.helpers import link_in, outbox_rows
 
 storage = sys.argv[1]
 
@@ -49,7 +56,17 @@ with app.app_context():
 client = app.test_client()
 print("ready", flush=True)
 for line in sys.stdin:
-    response = client.post("/login", data={"email": sys.argv[2], "password": line.strip()})
+    command = json.loads(line) if line.startswith("{") else {"password": line.strip()}
+    address = {"REMOTE_ADDR": command.get("ip", "127.0.0.1")}
+    if command.get("reset"):
+        client.post("/password/forgot", data={"email": sys.argv[2]}, environ_base=address)
+        with app.app_context():
+            link = link_in(outbox_rows("password_reset")[-1], "/password/reset/")
+        new = command["reset"]
+        response = client.post(link, data={"password": new, "confirm": new}, environ_base=address)
+    else:
+        data = {"email": sys.argv[2], "password": command["password"]}
+        response = client.post("/login", data=data, environ_base=address)
     print(response.status_code, flush=True)
 """
 
@@ -67,10 +84,17 @@ class Worker:
         )
         assert self.process.stdout.readline().strip() == "ready"
 
-    def login(self, password: str) -> int:
-        self.process.stdin.write(password + "\n")
+    def _send(self, line: str) -> int:
+        self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
         return int(self.process.stdout.readline())
+
+    def login(self, password: str, ip: str | None = None) -> int:
+        return self._send(password if ip is None else json.dumps({"password": password, "ip": ip}))
+
+    def reset_password(self, new: str, ip: str) -> int:
+        """Ask for the link, open it from the mail, choose `new` (in this worker's database only)."""
+        return self._send(json.dumps({"reset": new, "ip": ip}))
 
     def stop(self) -> None:
         self.process.stdin.close()
@@ -98,7 +122,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
+def redis_server(tmp_path_factory):
     """A redis-server of our own on loopback, nothing saved; stopped after the module."""
     server = shutil.which("redis-server") or (
         "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
@@ -134,9 +158,22 @@ def redis_url(tmp_path_factory):
     process.wait(timeout=10)
 
 
-def test_two_workers_share_the_per_account_count_in_redis(redis_url, workers):
-    """Failures alternate between the two workers; after LIMIT in all, both refuse the account, even the
-    right password - the same as one worker does (tests/accounts/test_throttling.py)."""
+@pytest.fixture
+def redis_store(redis_server):
+    """The module's redis-server, emptied: each test counts from zero (the windows run on the real clock)."""
+    import redis
+
+    url = redis_server
+    client = redis.Redis.from_url(url, socket_timeout=1)
+    client.flushdb()
+    yield url, client
+    client.close()
+
+
+def test_two_workers_share_the_per_account_count_in_redis(redis_store, workers):
+    """Failures from one address alternate between the two workers; after LIMIT in all, both refuse the account
+    from that address, even the right password - the same as one worker does (tests/accounts/test_throttling.py)."""
+    redis_url, _ = redis_store
     first, second = workers(redis_url), workers(redis_url)
     answers = [(first if n % 2 == 0 else second).login(WRONG) for n in range(LIMIT)]
     assert answers == [200] * LIMIT  # normal failures ("Forkert e-mail eller adgangskode.")
@@ -159,3 +196,29 @@ def test_a_dead_redis_degrades_to_counting_in_the_worker(workers):
     worker = workers(f"redis://127.0.0.1:{_free_port()}/0")
     answers = [worker.login(WRONG) for _ in range(LIMIT + 1)]
     assert answers == [200] * LIMIT + [429]
+
+
+def test_an_attacker_locks_the_account_only_from_their_own_address(redis_store, workers):
+    """Issue 20: failures for a colleague's address from the attacker's machine, on both workers, lock it from
+    there only; the colleague logs in from their own address on either worker."""
+    redis_url, _ = redis_store
+    first, second = workers(redis_url), workers(redis_url)
+    answers = [(first if n % 2 == 0 else second).login(WRONG, ATTACKER) for n in range(LIMIT)]
+    assert answers == [200] * LIMIT
+    assert [first.login(RIGHT, ATTACKER), second.login(RIGHT, ATTACKER)] == [429, 429]
+    assert [first.login(RIGHT, VICTIM), second.login(RIGHT, VICTIM)] == [302, 302]
+
+
+def test_the_account_ceiling_is_shared_and_a_reset_clears_it(redis_store, workers):
+    """Guessing spread over many addresses and both workers stops at CEILING for the account, from every
+    address; the owner resets the password through one worker, and the other lets them in at once: the
+    counters were cleared in Redis, not in one worker's memory. The keys never hold the email address."""
+    redis_url, redis_client = redis_store
+    first, second = workers(redis_url), workers(redis_url)
+    answers = [(first if n % 2 == 0 else second).login(WRONG, f"10.20.{n // LIMIT}.1") for n in range(CEILING)]
+    assert answers == [200] * CEILING
+    assert [first.login(RIGHT, VICTIM), second.login(RIGHT, VICTIM)] == [429, 429]
+    keys = [key.decode() for key in redis_client.keys("*")]
+    assert keys and not [key for key in keys if "sara" in key or "test.dk" in key]
+    assert first.reset_password(NEW, VICTIM) == 302
+    assert second.login(RIGHT, VICTIM) == 302  # the second worker's database still has the old password

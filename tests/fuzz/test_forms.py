@@ -109,6 +109,8 @@ FORM_ELSEWHERE: dict[str, tuple[str, ...]] = {
 #: Tables a route may change although it answers with a re-rendered page: refusals that are audited by design.
 MAY_CHANGE_ON_REFUSAL: dict[str, set[str]] = {
     "accounts.login": {"audit_entries"},  # auth.login_failed (the throttle's counters are not in the database)
+    # auth.password_reset_requested for any address, account or not: the same work either way (issue 20)
+    "accounts.password_forgot": {"audit_entries"},
     # auth.mfa_failed; the failure counts (the pending login's, the account's) are columns of mfa_credentials
     "mfa.login_code": {"audit_entries"},
     "mfa.login_setup": {"audit_entries"},

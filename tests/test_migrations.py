@@ -107,3 +107,36 @@ def test_upgrade_fills_the_first_day_of_existing_runs(empty_db_app):
     with db.engine.connect() as conn:
         stored = dict(conn.execute(text("SELECT id, first_day FROM course_runs ORDER BY id")).all())
     assert {k: str(v) if v else v for k, v in stored.items()} == {1: "2026-03-02", 2: None}
+
+
+def test_upgrade_names_the_subject_of_earlier_reads_as_shown(empty_db_app):
+    """c3a91d5e7b20: a read entry written before it (user.view ...) names its subject in audit_entry_subjects,
+    so "who saw me" covers the old reads too; a change (run.cancel) gets no row."""
+    from sqlalchemy import text
+
+    upgrade(revision="8e4f2a6c1d07")
+    entry = text(
+        "INSERT INTO audit_entries (id, occurred_at, actor_id, action, subject_id, details) "
+        "VALUES (:id, '2026-01-01', 1, :action, :subject, '{}')"
+    )
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, email, name, access_level, active, session_version, created_at, "
+                "updated_at) VALUES (:id, :email, 'x', 'staff', true, 0, '2026-01-01', '2026-01-01')"
+            ),
+            [{"id": 1, "email": "a@test.dk"}, {"id": 2, "email": "b@test.dk"}],
+        )
+        conn.execute(
+            entry,
+            [
+                {"id": 1, "action": "user.view", "subject": 2},
+                {"id": 2, "action": "run.cancel", "subject": 2},
+                {"id": 3, "action": "participants.view", "subject": None},
+                {"id": 4, "action": "enrolment.view", "subject": 2},
+            ],
+        )
+    upgrade()
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT entry_id, user_id FROM audit_entry_subjects ORDER BY entry_id")).all()
+    assert [tuple(row) for row in rows] == [(1, 2), (4, 2)]

@@ -54,7 +54,7 @@ from app.accounts.throttling import (
     limit_password_changes,
     limit_reset_requests,
 )
-from app.audit.services import record_read
+from app.audit.services import record_read, record_shown
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
 from app.core.exceptions import DomainError
@@ -302,7 +302,13 @@ def user_list():
         if value is not None
     }
     if filters.q.strip() or searched:
-        record_read("user.search", details={"q": filters.q.strip(), "filters": searched, "results": page.total})
+        record_read(
+            "user.search",
+            details={"q": filters.q.strip(), "filters": searched, "results": page.total},
+            shown=page.items,
+        )
+    else:
+        record_shown("user.list", page.items)
     return html
 
 

@@ -110,6 +110,35 @@ def _enrich_audit_about_me(rows: list[dict[str, Any]]) -> None:
         row["action_label"] = action_label(row["action"])
 
 
+def _enrich_seen_by(rows: list[dict[str, Any]]) -> None:
+    """Each page that showed the person (an audit_entry_subjects row): when, who, what and which object, in
+    place of the bare (entry_id, user_id); not the other person's IP address."""
+    from app.audit.models import AuditEntry
+
+    entry_ids = [row["entry_id"] for row in rows]
+    if not entry_ids:
+        return
+    stmt = (
+        select(AuditEntry, User.name.label("actor_name"))
+        .outerjoin(User, User.id == AuditEntry.actor_id)
+        .where(AuditEntry.id.in_(entry_ids))
+    )
+    entries = {entry.id: (entry, actor_name) for entry, actor_name in db.session.execute(stmt)}
+    for row in rows:
+        entry, actor_name = entries[row["entry_id"]]
+        del row["user_id"]  # the person themselves
+        row.update(
+            occurred_at=entry.occurred_at,
+            actor_id=entry.actor_id,
+            actor_name=actor_name,
+            action=entry.action,
+            action_label=action_label(entry.action),
+            object_type=entry.object_type,
+            object_id=entry.object_id,
+            details=entry.details,
+        )
+
+
 def _enrich_audit_by_me(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         row["action_label"] = action_label(row["action"])
@@ -128,6 +157,8 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "audit_about_me", "audit_entries", "subject_id", omit=frozenset({"ip_address"}), enrich=_enrich_audit_about_me
     ),
+    # Who saw the person: every page (a list, a search, a user's page) whose audit entry names them.
+    Section("seen_by", "audit_entry_subjects", "user_id", enrich=_enrich_seen_by),
     Section("audit_by_me", "audit_entries", "actor_id", owns=False, enrich=_enrich_audit_by_me),
     # Logging in: the second factor (its secret and codes only as set/not set) and single sign-on identities.
     Section("second_factor", "mfa_credentials", "user_id"),
@@ -144,6 +175,8 @@ ALSO_COVERED: dict[tuple[str, str], str] = {
     ("enrolments", "moved_from_id"): "a move's new enrolment is the same person's: in the enrolments section",
     ("calendar_invitations", "last_message_id"): "the invitation is in calendar_invitations (via the "
     "enrolment), the mail in mails",
+    ("audit_entry_subjects", "entry_id"): "a page that showed the person: in seen_by (by user_id), with its "
+    "entry's time, actor, action and object",
 }
 
 
@@ -219,7 +252,22 @@ def build_export(user: User, *, now: datetime | None = None) -> dict[str, Any]:
 
 
 def export_json(user: User, *, now: datetime | None = None) -> bytes:
-    return json.dumps(build_export(user, now=now), ensure_ascii=False, indent=2, sort_keys=False).encode("utf-8")
+    return to_json(build_export(user, now=now))
+
+
+def to_json(export: dict[str, Any]) -> bytes:
+    return json.dumps(export, ensure_ascii=False, indent=2, sort_keys=False).encode("utf-8")
+
+
+def people_named(export: dict[str, Any]) -> set[int]:
+    """The other persons whose names the file shows: the actors of the log about the person and of the pages
+    that showed them (a coordinator's download of the file logs them as shown too)."""
+    return {
+        row["actor_id"]
+        for section in ("audit_about_me", "seen_by")
+        for row in export.get(section, [])
+        if row.get("actor_id") is not None and row.get("actor_name") is not None
+    }
 
 
 def file_name(user: User, now: datetime) -> str:

@@ -27,9 +27,11 @@ ACTION_LABELS = {
     "enrolment.moved_out": _l("Flyttet til et andet kursusforløb"),
     "enrolment.moved_in": _l("Flyttet hertil fra et andet kursusforløb"),
     "enrolment.view": _l("Tilmeldingens historik vist"),
+    "enrolment.move_view": _l("Siden til at flytte en deltager vist"),
     "attendance.record": _l("Fremmøde registreret"),
     "participants.view": _l("Deltagerliste vist"),
     "participants.export": _l("Deltagerliste hentet"),
+    "participants.downloads_view": _l("Oversigt over hentede deltagerlister vist"),
     # Feedback
     "feedback.submit": _l("Tilbagemelding givet"),
     "feedback.update": _l("Tilbagemelding rettet"),
@@ -41,6 +43,8 @@ ACTION_LABELS = {
     "user.activate": _l("Bruger genaktiveret"),
     "user.view": _l("Personoplysninger vist"),
     "user.search": _l("Søgning i brugere"),
+    "user.list": _l("Brugerlisten vist"),
+    "user.anonymise_view": _l("Siden til at anonymisere en bruger vist"),
     "user.data_export": _l("Personens data udleveret (indsigt)"),
     "staff.import": _l("Medarbejdere importeret"),
     "staff_role.create": _l("Stillingsbetegnelse oprettet"),
@@ -57,12 +61,15 @@ ACTION_LABELS = {
     "budget.delete": _l("Budgetramme slettet"),
     "provider.create": _l("Udbyder oprettet"),
     "provider.update": _l("Udbyder ændret"),
+    "provider.view": _l("Udbyderens brugere vist"),
     "closed_day.create": _l("Lukkedag oprettet"),
     "closed_day.update": _l("Lukkedag ændret"),
     "closed_day.delete": _l("Lukkedag slettet"),
     "mail.retry": _l("Mail sendt igen"),
+    "outbox.view": _l("Udgående mails vist"),
     # The audit log itself
     "audit.search": _l("Revisionsloggen søgt for en person"),
+    "audit.view": _l("Revisionsloggen vist"),
     "audit.purged": _l("Gamle logposter slettet"),
 }
 

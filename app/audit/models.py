@@ -1,4 +1,5 @@
-"""AuditEntry: one line of the audit log, only ever added by the application."""
+"""AuditEntry: one line of the audit log, only ever added by the application; AuditEntrySubject: the persons
+a read entry showed (who saw whom)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,21 @@ class AuditEntry(Model):
 
     def __repr__(self) -> str:
         return f"<AuditEntry {self.id} {self.action}>"
+
+
+class AuditEntrySubject(Model):
+    """One person a read entry (`record_read`) showed: a participant list names many, a user's page one.
+
+    "Who saw person X?" is one indexed lookup (`ix_audit_entry_subjects_user_id`) joined to its entries,
+    whatever the size of the lists that showed them (app.audit.queries.reads_of). Inserted with the entry in
+    one bulk INSERT, never changed; the retention job's DELETE of an entry takes its rows with it (CASCADE).
+    """
+
+    __tablename__ = "audit_entry_subjects"
+    __table_args__ = (Index("ix_audit_entry_subjects_user_id", "user_id", "entry_id"),)
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("audit_entries.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True)
+
+    def __repr__(self) -> str:
+        return f"<AuditEntrySubject {self.entry_id} {self.user_id}>"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, union
 from sqlalchemy.orm import aliased, joinedload
 
 from app.accounts.models import User
-from app.audit.models import AuditEntry
+from app.audit.models import AuditEntry, AuditEntrySubject
 from app.core.clock import local_tz
 from app.core.db import Page, paginate
 from app.extensions import db
@@ -61,10 +63,10 @@ def search(filters: AuditFilters, *, page: int, per_page: int) -> Page:
         actor = aliased(User)
         stmt = stmt.join(actor, AuditEntry.actor_id == actor.id).where(*_person_matches(actor, filters.actor))
     if filters.subject.strip():
-        subject = aliased(User)
-        stmt = stmt.join(subject, AuditEntry.subject_id == subject.id).where(*_person_matches(subject, filters.subject))
+        matching = select(User.id).where(*_person_matches(User, filters.subject)).scalar_subquery()
+        stmt = stmt.where(AuditEntry.id.in_(_entries_about(lambda column: column.in_(matching))))
     if filters.subject_id is not None:
-        stmt = stmt.where(AuditEntry.subject_id == filters.subject_id)
+        stmt = stmt.where(AuditEntry.id.in_(_entries_about(lambda column: column == filters.subject_id)))
     if filters.action.endswith("*"):
         prefix = filters.action[:-1]
         stmt = stmt.where(AuditEntry.action.startswith(prefix, autoescape=True))
@@ -79,6 +81,38 @@ def search(filters: AuditFilters, *, page: int, per_page: int) -> Page:
     if filters.date_to is not None:
         stmt = stmt.where(AuditEntry.occurred_at < _local_midnight_utc(filters.date_to + timedelta(days=1)))
     return paginate(db.session, stmt, page, per_page)
+
+
+def _entries_about(person: Callable[[Any], Any]):
+    """The ids of the entries about a person (`subject_id`) or whose page showed them (audit_entry_subjects):
+    `person(column)` is the condition on a user id column. A UNION of two indexed lookups."""
+    inner = aliased(AuditEntry)
+    return union(
+        select(inner.id).where(person(inner.subject_id)),
+        select(AuditEntrySubject.entry_id).where(person(AuditEntrySubject.user_id)),
+    )
+
+
+def reads_of(user_id: int, *, limit: int | None = None) -> list[AuditEntry]:
+    """Who saw person `user_id`: every read entry whose page showed them, newest first, actors loaded (one
+    query, on the index of audit_entry_subjects.user_id)."""
+    stmt = (
+        select(AuditEntry)
+        .join(AuditEntrySubject, AuditEntrySubject.entry_id == AuditEntry.id)
+        .where(AuditEntrySubject.user_id == user_id)
+        .options(joinedload(AuditEntry.actor))
+        .order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def people_on_page(entries: list[AuditEntry], *also: User | None) -> set[int]:
+    """The ids of the persons an audit page names: each entry's actor and subject, and `also`."""
+    ids = {person.id for person in also if person is not None}
+    for entry in entries:
+        ids.update(i for i in (entry.actor_id, entry.subject_id) if i is not None)
+    return ids
 
 
 def only_person_matching(text: str) -> int | None:

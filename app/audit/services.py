@@ -2,25 +2,27 @@
 
 Three ways in:
 - `record()`: a change, written in the same transaction as the change it logs (services call it).
-- `record_read()`: someone looked at or searched for a person's data in a GET. The entry is added to the
-  session, and the request's transaction owner (app.core.transaction) commits it with the response only when
-  the response succeeded (status < 400): a refused or failed page logs nothing. It is the one
-  write a GET makes (docs/audit.md); a person looking at their own data is not logged.
+- `record_read()` / `record_shown()`: someone looked at or searched for a person's data in a GET, naming every
+  person the page showed (audit_entry_subjects, `add_shown`). The request's transaction owner
+  (app.core.transaction) commits the entry with the response only when the response succeeded (status < 400):
+  a refused or failed page logs nothing. It is the one write a GET makes (docs/audit.md); a person looking at
+  their own data is not logged.
 - `purge_expired()`: the retention job's bulk DELETE (the only way rows leave the table).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import delete, event
+from sqlalchemy import delete, event, insert
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
-from app.audit.models import AuditEntry
+from app.audit.models import AuditEntry, AuditEntrySubject
 from app.core.clock import utcnow
 from app.core.db import rows_affected
 from app.core.transaction import keep_only_if_successful
@@ -94,24 +96,83 @@ def record_read(
     action: str,
     *,
     subject: User | int | None = None,
+    shown: Iterable[Any] | None = None,
     object_type: str | None = None,
     object_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry | None:
     """Log that the current user viewed or searched a person's data in this (GET) request.
 
-    Committed with the response, and only if it succeeded (see the module docstring). Returns
-    None (nothing logged) when the subject is the current user: looking at your own data is no lookup.
+    `shown`: every person the page showed (users, user ids, or rows with a `user_id` such as enrolments);
+    with `subject`, they are written to audit_entry_subjects, so each of them can ask who saw them (see
+    `add_shown`). Committed with the response, and only if it succeeded (see the module docstring). Returns
+    None (nothing logged) when the read concerns only the current user: looking at your own data is no lookup.
     """
     actor = current_user._get_current_object() if current_user.is_authenticated else None
     subject_id = subject.id if isinstance(subject, User) else subject
-    if actor is not None and subject_id is not None and subject_id == actor.id:
-        return None
+    people = person_ids(shown or ())
+    if subject_id is not None:
+        people.add(subject_id)
+    if actor is not None:
+        people.discard(actor.id)
+        if subject_id == actor.id:
+            if not people:
+                return None
+            subject_id = None
     entry = record(
         action, actor=actor, subject=subject_id, object_type=object_type, object_id=object_id, details=details
     )
     keep_only_if_successful()
+    add_shown(entry, people)
     return entry
+
+
+def record_shown(action: str, shown: Iterable[Any], **kwargs: Any) -> AuditEntry | None:
+    """`record_read` for a page listing people: logs nothing when it shows nobody but the current user."""
+    people = person_ids(shown)
+    if current_user.is_authenticated:
+        people.discard(current_user.id)
+    return record_read(action, shown=people, **kwargs) if people else None
+
+
+def person_ids(people: Iterable[Any]) -> set[int]:
+    """The user ids of `people`: users, ids, or anything with a `user_id` (an enrolment, a download); None
+    is skipped (a system actor, a mail to an address without a user)."""
+    ids: set[int] = set()
+    for person in people:
+        if person is None:
+            continue
+        if isinstance(person, User):
+            person_id = person.id
+        elif isinstance(person, int):
+            person_id = person
+        else:
+            person_id = person.user_id
+        if person_id is not None:
+            ids.add(person_id)
+    return ids
+
+
+#: Rows per INSERT statement: one statement for any page (a 2,000-person list is 4,000 parameters), well
+#: under SQLite's 32,766 and PostgreSQL's 65,535.
+SUBJECTS_PER_INSERT = 10_000
+
+
+def add_shown(entry: AuditEntry, people: Iterable[Any]) -> None:
+    """Record that `entry`'s page showed `people` (see `person_ids`; the actor and the people already
+    recorded for the entry are left out): the entry is flushed, then one bulk INSERT into
+    audit_entry_subjects, whatever the number of people. Nothing for nobody."""
+    recorded: set[int] = entry.__dict__.setdefault("_shown_ids", set())
+    ids = sorted(person_ids(people) - recorded - {entry.actor_id})
+    if not ids:
+        return
+    if entry.id is None:
+        db.session.flush()
+    for start in range(0, len(ids), SUBJECTS_PER_INSERT):
+        chunk = ids[start : start + SUBJECTS_PER_INSERT]
+        rows = [{"entry_id": entry.id, "user_id": user_id} for user_id in chunk]
+        db.session.connection().execute(insert(AuditEntrySubject).values(rows))  # Core: no ORM objects, one statement
+    recorded.update(ids)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -153,3 +214,10 @@ def _refuse_changes_to_audit_entries(session: Session, _flush_context, _instance
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
             raise AuditLogIsAppendOnly(f"audit entry {obj.id} can't be changed or deleted")
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_audit_subjects(session: Session, _flush_context, _instances) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEntrySubject) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditLogIsAppendOnly(f"the persons shown by audit entry {obj.entry_id} can't be changed or deleted")

@@ -11,7 +11,7 @@ from app.audit import data_export, queries
 from app.audit.forms import AuditFilterForm
 from app.audit.labels import action_label, object_label
 from app.audit.models import AuditEntry
-from app.audit.services import record_read
+from app.audit.services import add_shown, record_read, record_shown
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow
 from app.core.downloads import as_attachment
@@ -100,20 +100,30 @@ def audit_log():
         object_url=object_url,
         detail_lines=detail_lines,
     )
+    # The page names people (actors, subjects): reading the log is a read of them (docs/audit.md).
+    shown = queries.people_on_page(page.items, subject_person)
     if filters.searches_a_person:
-        # Looking a person up in the log is itself a lookup of that person (docs/audit.md).
+        # Looking a person up in the log is itself a lookup of that person.
         subject_id = filters.subject_id or queries.only_person_matching(filters.subject)
         record_read(
             "audit.search",
             subject=subject_id,
+            shown=shown,
             details={k: v for k, v in (("subject", filters.subject), ("subject_id", filters.subject_id)) if v},
         )
+    else:
+        record_shown("audit.view", shown)
     return html
 
 
-def _data_response(user: User) -> Response:
+def _data_response(user: User, entry: AuditEntry | None = None) -> Response:
+    """The person's file; `entry`: the coordinator's logged download, which then names the other people the
+    file shows (the actors in its audit sections) as well."""
     now = clock.utcnow()
-    body = data_export.export_json(user, now=now)
+    export = data_export.build_export(user, now=now)
+    if entry is not None:
+        add_shown(entry, data_export.people_named(export))
+    body = data_export.to_json(export)
     response = Response(body, mimetype="application/json")
     response.headers["Content-Type"] = "application/json; charset=utf-8"
     name = data_export.file_name(user, now)
@@ -136,7 +146,7 @@ def user_data(user_id: int):
     entry = record_read("user.data_export", subject=user, object_type="user", object_id=user.id)
     if entry is not None:
         db.session.flush()
-    return _data_response(user)
+    return _data_response(user, entry)
 
 
 __all__ = ["bp", "object_url"]

@@ -199,7 +199,10 @@ def enrolment_move(enrolment_id: int):
         else:
             flash(_moved_message(new), "success")
             return _run_page(enrolment.course_run_id)
-    return render_template("enrolment/coordinator_move.html", enrolment=enrolment, form=form, targets=targets)
+    html = render_template("enrolment/coordinator_move.html", enrolment=enrolment, form=form, targets=targets)
+    if request.method == "GET":
+        record_read("enrolment.move_view", subject=enrolment.user_id, object_type="enrolment", object_id=enrolment.id)
+    return html
 
 
 @bp.get("/enrolments/<int:enrolment_id>/history")
@@ -224,6 +227,7 @@ def enrolment_history(enrolment_id: int):
         object_type="enrolment",
         object_id=enrolment.id,
         details={"run": enrolment.course_run_id},
+        shown=[event.actor_id for event in enrolment.events],  # who did what: their names are on the page
     )
     return html
 
@@ -261,6 +265,7 @@ def attendance_edit(run_id: int, day_id: int):
                 object_type="run",
                 object_id=run.id,
                 details={"people": len(confirmed_ids), "day": day.id},
+                shown=[p.enrolment for p in participants.confirmed],
             )
     if form.validate_on_submit():
         present_ids = confirmed_ids if request.form.get("action") == "all" else (form.present.data or [])

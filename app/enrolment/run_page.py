@@ -83,14 +83,16 @@ def participants_panel_context(run: CourseRun) -> dict:
         "enrol_form": None,
         "completion_problems": None,
     }
-    people = (
-        len(participants.confirmed)
-        + len(participants.waitlisted)
-        + len(participants.requested)
-        + len(participants.history)
-    )
+    everyone = [*participants.confirmed, *participants.waitlisted, *participants.requested, *participants.history]
+    people = len(everyone)
     if request.method == "GET" and people:
-        record_read("participants.view", object_type="run", object_id=run.id, details={"people": people})
+        record_read(
+            "participants.view",
+            object_type="run",
+            object_id=run.id,
+            details={"people": people},
+            shown=[p.enrolment for p in everyone],
+        )
     if current_user.is_coordinator:
         context["can_manage"] = run.can_edit
         if run.status == RunStatus.PUBLISHED:

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from app.audit.services import record_shown
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
@@ -95,6 +96,7 @@ def outbox_list():
     page = outbox.list_outbox(status, run_id, request.args.get("page", 1, type=int), per_page)
     # The filters in force, for the page links and the retry buttons (refused values are not carried on).
     args = {name: value for name, value in (("status", status), ("run", run_id)) if value}
+    record_shown("outbox.view", [row.recipient_user_id for row in page.items], details={"mails": len(page.items)})
     return render_template(
         "notifications/outbox.html",
         form=form,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.accounts.models import User
+from app.audit.services import record_read
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
@@ -38,10 +39,13 @@ def anonymise_user(user_id: int):
             flash(_("Brugeren er anonymiseret."), "success")
             return redirect(url_for("accounts.user_list"))
     user = db.session.get(User, user_id)  # after a rollback, freshly loaded
-    return render_template(
+    html = render_template(
         "privacy/anonymise_user.html",
         user=user,
         form=form,
         refusal=refusal,
         future=services.future_enrolment_count(user.id, clock.today()),
     )
+    if request.method == "GET":
+        record_read("user.anonymise_view", subject=user, object_type="user", object_id=user.id)
+    return html

@@ -130,6 +130,8 @@ class FreeText:
     submitted_at: datetime
     #: The participant's name; None when not attributed (providers).
     author_name: str | None = None
+    #: The participant's user id, never shown: the audit log names whose text a page showed (docs/audit.md).
+    author_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -285,10 +287,10 @@ def response_rates_by_run(programme_id: int) -> list[RunResponseRate]:
 
 def free_texts(run_id: int | None = None, programme_id: int | None = None, *, attributed: bool) -> list[FreeText]:
     """The non-empty free texts of a run or a programme, oldest first. `attributed=False` (providers): no
-    names are read at all."""
+    names are read at all (only the author's user id, never shown, for the audit log)."""
     if run_id is None and programme_id is None:
         raise ValueError("free_texts() needs run_id or programme_id")
-    columns = [CourseRun.id, CourseRun.title, Feedback.free_text, Feedback.submitted_at]
+    columns = [CourseRun.id, CourseRun.title, Feedback.free_text, Feedback.submitted_at, Enrolment.user_id]
     if attributed:
         columns.append(User.name)
     statement = (
@@ -311,7 +313,8 @@ def free_texts(run_id: int | None = None, programme_id: int | None = None, *, at
             run_title=row[1],
             text=row[2],
             submitted_at=row[3],
-            author_name=row[4] if attributed else None,
+            author_name=row[5] if attributed else None,
+            author_id=row.user_id,
         )
         for row in db.session.execute(statement)
     ]

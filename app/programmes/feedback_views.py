@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.audit.services import record_read
+from app.audit.services import record_shown
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError, ValidationFailed
@@ -76,8 +76,14 @@ def run_feedback(run_id: int):
     run = db.session.get(CourseRun, run_id)
     attributed = current_user.is_coordinator
     texts = services.free_texts(run_id=run.id, attributed=attributed)
-    if attributed and texts:
-        record_read("feedback.view", object_type="run", object_id=run.id, details={"texts": len(texts)})
+    # The provider's texts carry no names, but each is still the participant's own words: logged the same way.
+    record_shown(
+        "feedback.view",
+        [t.author_id for t in texts],
+        object_type="run",
+        object_id=run.id,
+        details={"texts": len(texts)},
+    )
     return render_template(
         "programmes/feedback_summary.html",
         run=run,
@@ -96,8 +102,13 @@ def programme_feedback(programme_id: int):
     """The aggregate of a programme's feedback, with the response rate per run."""
     programme = db.get_or_404(Programme, programme_id)
     texts = services.free_texts(programme_id=programme.id, attributed=True)
-    if texts:
-        record_read("feedback.view", object_type="programme", object_id=programme.id, details={"texts": len(texts)})
+    record_shown(
+        "feedback.view",
+        [t.author_id for t in texts],
+        object_type="programme",
+        object_id=programme.id,
+        details={"texts": len(texts)},
+    )
     return render_template(
         "programmes/feedback_summary.html",
         run=None,

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.audit.services import record_shown
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
 from app.core.transaction import refused
@@ -48,11 +49,13 @@ def provider_create():
 def provider_detail(provider_id: int):
     """A provider's data, its budget allocations across programmes and its users."""
     provider = db.get_or_404(Provider, provider_id)
+    users = services.list_provider_users(provider)
+    record_shown("provider.view", users, object_type="provider", object_id=provider.id)
     return render_template(
         "providers/provider_detail.html",
         provider=provider,
         allocations=services.list_provider_allocations(provider),
-        users=services.list_provider_users(provider),
+        users=users,
     )
 
 

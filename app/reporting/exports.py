@@ -79,6 +79,7 @@ class Row:
 
     enrolment_id: int
     status: EnrolmentStatus
+    user_id: int  # not in the files: the audit log names each person a download showed
     name: str
     email: str
     staff_role: str | None
@@ -141,6 +142,7 @@ def load_participant_list(run: CourseRun) -> ParticipantList:
             Enrolment.status_changed_at,
             Enrolment.practice_case,
             Enrolment.note,
+            Enrolment.user_id,
             User.name,
             User.email,
             StaffRole.name,
@@ -159,10 +161,11 @@ def load_participant_list(run: CourseRun) -> ParticipantList:
     confirmed_ids = [r[0] for r in records if r[1] == EnrolmentStatus.CONFIRMED]
     done = enrolment_services.completed_ids(days, confirmed_ids, marks)
     result = ParticipantList(run=run, days=days)
-    for eid, status, created, changed, case, note, name, email, role, role_en, unit in records:
+    for eid, status, created, changed, case, note, user_id, name, email, role, role_en, unit in records:
         row = Row(
             enrolment_id=eid,
             status=status,
+            user_id=user_id,
             name=name,
             email=email,
             staff_role=(role_en or role) if english else role,

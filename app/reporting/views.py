@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.audit.services import record
+from app.audit.services import record_read, record_shown
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.db import paginate
@@ -39,25 +39,24 @@ def _participant_list(run_id: int) -> exports.ParticipantList:
     return exports.load_participant_list(run)
 
 
-def _record(plist: exports.ParticipantList, fmt: ExportFormat, person_count: int) -> None:
+def _record(plist: exports.ParticipantList, fmt: ExportFormat, rows: list[exports.Row]) -> None:
     """Log the download (who, when, which run, which format); the request's transaction owner
     (app.core.transaction) commits it when the view returns, before anything is sent.
 
     Everything the response needs is computed before this: after the commit no attribute is read again, so
     no new transaction (on SQLite a write lock) is opened while the file goes out.
     """
-    run_id, user_id = plist.run.id, current_user.id
+    run_id, user_id, person_count = plist.run.id, current_user.id, len(rows)
     now = clock.utcnow()
     db.session.add(
         ExportDownload(course_run_id=run_id, user_id=user_id, format=fmt, person_count=person_count, created_at=now)
     )
-    record(
+    record_read(
         "participants.export",
-        actor=current_user._get_current_object(),
         object_type="run",
         object_id=run_id,
         details={"format": fmt.value, "people": person_count},
-        now=now,
+        shown=rows,
     )
     logger.info(
         "participant list of run %s downloaded as %s by user %s (%s people)", run_id, fmt.value, user_id, person_count
@@ -71,7 +70,7 @@ def participants_csv(run_id: int):
     plist = _participant_list(run_id)
     names = exports.download_name(plist.run, _file_word(), "csv")
     chunks = exports.csv_chunks(plist)
-    _record(plist, ExportFormat.CSV, plist.person_count)
+    _record(plist, ExportFormat.CSV, plist.rows)
     response = Response(stream_with_context(chunks), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     return as_attachment(response, *names)
@@ -84,7 +83,7 @@ def participants_xlsx(run_id: int):
     plist = _participant_list(run_id)
     names = exports.download_name(plist.run, _file_word(), "xlsx")
     body = exports.render_xlsx(plist)
-    _record(plist, ExportFormat.XLSX, plist.person_count)
+    _record(plist, ExportFormat.XLSX, plist.rows)
     response = send_file(
         body,
         mimetype=XLSX_MIMETYPE,
@@ -104,7 +103,7 @@ def participants_pdf(run_id: int):
     plist = _participant_list(run_id)
     names = exports.download_name(plist.run, _("underskriftsark"), "pdf")
     body = exports.render_pdf(plist)
-    _record(plist, ExportFormat.PDF, len(plist.confirmed))
+    _record(plist, ExportFormat.PDF, plist.confirmed)
     response = Response(body, mimetype="application/pdf")
     return as_attachment(response, *names)
 
@@ -126,4 +125,5 @@ def download_log(run_id: int):
         .order_by(ExportDownload.created_at.desc(), ExportDownload.id.desc())
     )
     page = paginate(db.session, stmt, request.args.get("page", 1, type=int), LOG_PER_PAGE)
+    record_shown("participants.downloads_view", page.items, object_type="run", object_id=run.id)
     return render_template("reporting/download_log.html", run=run, page=page)

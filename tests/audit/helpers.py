@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.audit.models import AuditEntry
+from app.audit.models import AuditEntry, AuditEntrySubject
 from app.extensions import db
 
 
@@ -27,3 +27,8 @@ def only(action: str) -> AuditEntry:
     found = [e for e in entries() if e.action == action]
     assert len(found) == 1, f"expected one {action} entry, found {[e.action for e in entries()]}"
     return found[0]
+
+
+def shown_by(entry: AuditEntry) -> set[int]:
+    """The ids of the persons a read entry names as shown (audit_entry_subjects)."""
+    return set(db.session.scalars(select(AuditEntrySubject.user_id).where(AuditEntrySubject.entry_id == entry.id)))

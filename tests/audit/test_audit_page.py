@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from app.audit.services import record
 from app.extensions import db
 from tests import factories
-from tests.audit.helpers import entries, only
+from tests.audit.helpers import entries, only, shown_by
 from tests.querycount import recorded_statements as count_queries
 
 
@@ -45,7 +45,10 @@ def test_newest_first_with_danish_labels_links_and_the_code_of_an_unknown_action
     assert f'href="/users/{staff_member.id}/edit"' in html
     assert "Systemet" in html  # no actor
     assert "fields: capacity, venue" in html and "days: 2: day" in html
-    assert entries()[-1].action == "something.new"  # the plain page is no lookup of anyone
+    # The page names people: reading it is a read of them (the reader's own name on it is not).
+    viewed = entries()[-1]
+    assert (viewed.action, viewed.actor_id, viewed.subject_id) == ("audit.view", coordinator.id, None)
+    assert shown_by(viewed) == {staff_member.id}
 
 
 def test_filters_by_actor_subject_action_group_object_and_period(client, login_as, coordinator, staff_member):
@@ -120,6 +123,6 @@ def test_pagination_and_a_query_count_that_does_not_grow_with_the_rows(client, l
     with count_queries() as many:
         html = client.get("/audit").get_data(as_text=True)
     assert len(many) == len(few), many
-    assert "64 poster" in html  # 63 and the coordinator's login
+    assert "65 poster" in html  # 63, the coordinator's login and the first look at the page (audit.view)
     assert 'aria-label="Side 2"' in html
     assert client.get("/audit?page=2").status_code == 200

@@ -8,7 +8,7 @@ import pytest
 
 from app.audit.services import record_read
 from tests import factories
-from tests.audit.helpers import actions, entries, only
+from tests.audit.helpers import actions, entries, only, shown_by
 
 DAYS = (date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15))
 
@@ -45,14 +45,20 @@ def test_a_refused_or_missing_page_logs_nothing(client, login_as, coordinator, s
     assert entries() == []
 
 
-def test_the_user_list_logs_searches_but_not_the_plain_list(client, login_as, coordinator, staff_member):
+def test_the_user_list_logs_the_people_on_the_page_and_its_searches(client, login_as, coordinator, staff_member):
+    other = factories.make_user(name="Ole Olsen", email="ole@test.dk")
     login_as(coordinator)
     client.get("/users")
-    assert entries() == []
+    listed = only("user.list")
+    assert (listed.actor_id, listed.subject_id) == (coordinator.id, None)
+    assert shown_by(listed) == {staff_member.id, other.id}  # not the coordinator: their own name
     client.get("/users?q=sara&active=yes")
     entry = only("user.search")
     assert entry.details == {"q": "sara", "filters": {"active": "True"}, "results": 1}
     assert entry.subject_id is None
+    assert shown_by(entry) == {staff_member.id}
+    client.get("/users?q=nobody-by-that-name")
+    assert shown_by(entries("user.search")[-1]) == set()  # a search is a lookup even when it finds no one
 
 
 def test_participant_lists_viewed_by_coordinator_and_provider_are_logged(
@@ -82,6 +88,7 @@ def test_participant_lists_viewed_by_coordinator_and_provider_are_logged(
         ("participants.view", provider_user.id, "run", run.id, None),
     ]
     assert entries()[0].details == {"people": 1}
+    assert [shown_by(e) for e in entries()] == [{person.id}] * 4
 
 
 def test_a_participant_list_export_is_logged_with_its_format(client, login_as, coordinator):
@@ -92,6 +99,7 @@ def test_a_participant_list_export_is_logged_with_its_format(client, login_as, c
     assert client.get(f"/runs/{run.id}/participants.csv").status_code == 200
     entry = only("participants.export")
     assert (entry.object_type, entry.object_id, entry.details) == ("run", run.id, {"format": "csv", "people": 1})
+    assert shown_by(entry) == {person.id}
 
 
 @pytest.mark.own_app  # adds a route: needs an app that has served no request yet

@@ -22,6 +22,9 @@ from tests.querycount import LazyLoad, assert_rows, lazy_loads_raise, statements
 SIZES = (1, 10, 100)
 #: Issue 9's target for every page and export, with lazy loading refused (tests/querycount.py).
 BUDGET = 10
+#: A page that shows people logs the read (issue 20): besides its audit entry, one bulk INSERT naming every
+#: person shown (app.audit.services.add_shown), the same one statement for 1 or 2,000 people.
+READ_LOGGED = BUDGET + 1
 #: Run dates after the tests' frozen clock (tests/clock.py): the staff list shows only runs still open.
 FUTURE = (date(2027, 3, 1), date(2027, 3, 2), date(2027, 6, 1))
 #: The lists are paged (RUNS_PER_PAGE, USERS_PER_PAGE: 25): a page shows at least this many of the rows.
@@ -33,7 +36,9 @@ PERSON_ROW = r"Bruger \d+"
 EXPORT_ROWS = {"csv": PERSON_ROW, "xlsx": None, "pdf": None}
 
 
-def assert_constant(client, url: str, grow: Callable[[int], None], rows: str | None) -> dict[int, int]:
+def assert_constant(
+    client, url: str, grow: Callable[[int], None], rows: str | None, budget: int = BUDGET
+) -> dict[int, int]:
     """Grow the data to each size in SIZES, count the statements of GET `url` at each (any lazy load
     fails the request), and check them against BUDGET. `rows`: a regular expression matching each grown
     row in the body; the page must show at least as many as were added (up to a page of PAGE_ROWS), so
@@ -48,7 +53,7 @@ def assert_constant(client, url: str, grow: Callable[[int], None], rows: str | N
         if rows is not None:
             assert_rows(body, rows, min(size, PAGE_ROWS), where=f"{url} with {size} row(s)")
     assert len(set(counts.values())) == 1, f"{url}: statements grow with the rows: {counts}"
-    assert counts[SIZES[0]] <= BUDGET, f"{url}: {counts[SIZES[0]]} statements, budget {BUDGET}"
+    assert counts[SIZES[0]] <= budget, f"{url}: {counts[SIZES[0]]} statements, budget {budget}"
     return counts
 
 
@@ -98,7 +103,7 @@ def test_coordinator_run_list(client, login_as, coordinator, scene):
 
 def test_coordinator_run_page_with_participants(client, login_as, coordinator, scene):
     login_as(coordinator)
-    assert_constant(client, f"/runs/{scene['run']}", add_participants(scene), PERSON_ROW)
+    assert_constant(client, f"/runs/{scene['run']}", add_participants(scene), PERSON_ROW, READ_LOGGED)
 
 
 def test_staff_run_page_with_participants(client, login_as, scene):
@@ -113,14 +118,15 @@ def test_staff_run_page_with_participants(client, login_as, scene):
 def test_provider_run_page_with_participants(client, login_as, scene):
     provider = db.session.get(Provider, scene["provider"])
     login_as(factories.make_user(access_level="provider", provider=provider))
-    assert_constant(client, f"/runs/{scene['run']}", add_participants(scene), PERSON_ROW)
+    assert_constant(client, f"/runs/{scene['run']}", add_participants(scene), PERSON_ROW, READ_LOGGED)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "pdf"])
 def test_participant_exports(client, login_as, coordinator, scene, fmt, caplog):
     caplog.set_level(logging.INFO)  # the download's log line must not read anything from the database
     login_as(coordinator)
-    assert_constant(client, f"/runs/{scene['run']}/participants.{fmt}", add_participants(scene), EXPORT_ROWS[fmt])
+    url = f"/runs/{scene['run']}/participants.{fmt}"
+    assert_constant(client, url, add_participants(scene), EXPORT_ROWS[fmt], READ_LOGGED)
     assert any(f"downloaded as {fmt}" in r.getMessage() for r in caplog.records)
 
 
@@ -150,7 +156,7 @@ def test_user_list(client, login_as, coordinator, scene):
         for _ in range(k):
             factories.make_user(access_level="staff", staff_role_id=role_id, unit_id=unit_id)
 
-    assert_constant(client, "/users", grow, PERSON_ROW)
+    assert_constant(client, "/users", grow, PERSON_ROW, READ_LOGGED)
 
 
 def test_programme_dashboard(client, login_as, coordinator, scene):

@@ -114,7 +114,7 @@ def test_upgrade_names_the_subject_of_earlier_reads_as_shown(empty_db_app):
     so "who saw me" covers the old reads too; a change (run.cancel) gets no row."""
     from sqlalchemy import text
 
-    upgrade(revision="8e4f2a6c1d07")
+    upgrade(revision="601bff391add")
     entry = text(
         "INSERT INTO audit_entries (id, occurred_at, actor_id, action, subject_id, details) "
         "VALUES (:id, '2026-01-01', 1, :action, :subject, '{}')"

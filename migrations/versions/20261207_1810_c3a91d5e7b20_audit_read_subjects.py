@@ -6,7 +6,7 @@ before this revision named at most their subject (audit_entries.subject_id): a r
 its row here too, so the answer covers them.
 
 Revision ID: c3a91d5e7b20
-Revises: 8e4f2a6c1d07
+Revises: 601bff391add
 Create Date: 2026-12-07 18:00:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c3a91d5e7b20'
-down_revision = '8e4f2a6c1d07'
+down_revision = '601bff391add'
 branch_labels = None
 depends_on = None
 

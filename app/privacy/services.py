@@ -491,6 +491,14 @@ def _anonymise_account(user: User, now: datetime) -> AccountAnonymised:
     db.session.execute(update(Enrolment).where(Enrolment.user_id == user.id).values(practice_case=None, note=None))
     db.session.execute(update(Feedback).where(Feedback.enrolment_id.in_(own)).values(free_text=None))
     _forget_mail(user, now, report)
+    # What their calendar still holds now is history: days that have ended (the days still to come were
+    # cancelled above). Nothing more is ever mailed about them, not even if such a day is moved later: the
+    # address is gone (docs/calendar.md).
+    db.session.execute(
+        update(CalendarInvitation)
+        .where(CalendarInvitation.enrolment_id.in_(own), CalendarInvitation.active.is_(True))
+        .values(active=False, updated_at=now)
+    )
     report.audit_entries_scrubbed = scrub_person(user.name, user.email)
     db.session.flush()
     user.name = ANONYMISED_USER_NAME

@@ -216,7 +216,7 @@ def scrub_person(name: str, email: str) -> int:
     ]
     if not changes:
         return 0
-    table = AuditEntry.__table__
+    table = db.metadata.tables[AuditEntry.__tablename__]
     db.session.execute(
         table.update()
         .where(table.c.id == bindparam("entry_id"))

@@ -309,7 +309,7 @@ def anonymise_expired_runs(
                 report.mails_deleted += done.mails_deleted
     for user_id in expired_account_ids(now, years):
         user = db.session.get(User, user_id)
-        done = _anonymise_account(user, now)
+        account = _anonymise_account(user, now)
         record(
             "user.anonymised",
             object_type="user",
@@ -317,7 +317,7 @@ def anonymise_expired_runs(
             subject=user,
             actor=None,
             now=now,
-            details={"reason": "retention", **done.details()},
+            details={"reason": "retention", **account.details()},
         )
         db.session.commit()
         report.accounts.append(user_id)
@@ -542,7 +542,7 @@ def anonymise_user(actor: User, user_id: int, now: datetime, today: date, *, con
     for enrolment_id in _future_enrolment_ids(user.id, today):
         enrolment.cancel(actor, enrolment_id, now, today)
         cancelled += 1
-    done = _anonymise_account(user, now)
+    account = _anonymise_account(user, now)
     record(
         "user.anonymised",
         actor=actor,
@@ -550,7 +550,7 @@ def anonymise_user(actor: User, user_id: int, now: datetime, today: date, *, con
         object_id=user.id,
         subject=user,
         now=now,
-        details={"enrolments_cancelled": cancelled, **done.details()},
+        details={"enrolments_cancelled": cancelled, **account.details()},
     )
     logger.info("user %s anonymised by user %s (%d enrolments cancelled)", user.id, actor.id, cancelled)
     return user

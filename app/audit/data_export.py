@@ -47,8 +47,9 @@ def is_secret(column_name: str) -> bool:
 OMITTED_COLUMNS = {
     ("outbox_messages", "message"): "the raw mail bytes (headers, MIME parts, calendar file); kind, subject, "
     "status and times are exported, and the mail itself went to the person",
-    ("audit_entries", "ip_address"): "left out where someone else is the actor (audit_about_me): it is the "
-    "other person's address",
+    ("audit_entries", "ip_address"): "in audit_about_me left out of the entries someone else did (a coordinator "
+    "looking them up): it is that person's address; kept where the person did it or nobody logged in did "
+    "(a failed login, a reset link: requests about their account)",
 }
 
 
@@ -101,6 +102,11 @@ def _enrich_enrolments(rows: list[dict[str, Any]]) -> None:
 
 
 def _enrich_audit_about_me(rows: list[dict[str, Any]]) -> None:
+    # The IP address is the person's where they did it, or where nobody logged in did (a failed login, a
+    # reset link: requests about their account); where someone else did it, it is that person's (left out).
+    for row in rows:
+        if row.get("actor_id") not in (None, row["subject_id"]):
+            row.pop("ip_address", None)
     actor_ids = {row["actor_id"] for row in rows if row.get("actor_id") is not None}
     names = (
         dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actor_ids))).all()) if actor_ids else {}
@@ -154,9 +160,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("feedback_answers", "feedback_method_answers", "feedback_id", via="feedback"),
     Section("mails", "outbox_messages", "recipient_user_id", omit=frozenset({"message"})),
     Section("participant_list_downloads", "export_downloads", "user_id"),
-    Section(
-        "audit_about_me", "audit_entries", "subject_id", omit=frozenset({"ip_address"}), enrich=_enrich_audit_about_me
-    ),
+    Section("audit_about_me", "audit_entries", "subject_id", enrich=_enrich_audit_about_me),
     # Who saw the person: every page (a list, a search, a user's page) whose audit entry names them.
     Section("seen_by", "audit_entry_subjects", "user_id", enrich=_enrich_seen_by),
     Section("audit_by_me", "audit_entries", "actor_id", owns=False, enrich=_enrich_audit_by_me),

@@ -8,17 +8,21 @@ Three ways in:
   a refused or failed page logs nothing. It is the one write a GET makes (docs/audit.md); a person looking at
   their own data is not logged.
 - `purge_expired()`: the retention job's bulk DELETE (the only way rows leave the table).
+
+One sanctioned change to existing rows: `scrub_person()`, when a person is anonymised (app.privacy), replaces
+the texts in `details` that name them (a search for their name or address) in the same transaction.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import delete, event, insert
+from sqlalchemy import JSON, Text, bindparam, cast, delete, event, func, insert, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
@@ -207,6 +211,84 @@ def purge_expired(now: datetime) -> int:
     if count:
         record("audit.purged", details={"count": count, "before": cutoff.isoformat(), "retention_days": days}, now=now)
     return count
+
+
+# --------------------------------------------------------------------------------------------------
+# Anonymisation: the one sanctioned change to existing entries
+# --------------------------------------------------------------------------------------------------
+
+#: What replaces a text in `details` that names an anonymised person (stored data, in the municipality's
+#: language like app.privacy's placeholder names).
+SCRUBBED = "[anonymiseret]"
+
+_WORD = re.compile(r"\w+")
+_ASCII_RUN = re.compile(r"[a-z0-9]+")
+
+
+def names_person(text: str, name: str, email: str) -> bool:
+    """Whether `text` names the person: it holds their e-mail address, or every word of their name as a word
+    (any order, any case: "søgaard, sanne" names Sanne Søgaard). A part of the name alone ("søgaard") does not:
+    it identifies nobody by itself and may have been a search for someone else."""
+    folded = text.casefold()
+    if email and email.casefold() in folded:
+        return True
+    words = set(_WORD.findall(name.casefold()))
+    return bool(words) and words <= set(_WORD.findall(folded))
+
+
+def _scrubbed(value: Any, name: str, email: str) -> Any:
+    if isinstance(value, str):
+        return SCRUBBED if names_person(value, name, email) else value
+    if isinstance(value, dict):
+        return {key: _scrubbed(item, name, email) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(item, name, email) for item in value]
+    return value
+
+
+def _prefilter(name: str, email: str):
+    """A cheap superset in SQL of the entries whose details may name the person: the stored JSON text holds
+    the longest ASCII run of a word of the name or of the address (JSON escapes other characters, and SQLite's
+    lower() folds ASCII only). A name or address without one gives no cheap filter: every entry is read."""
+    conditions = []
+    for source in (name, email):
+        runs = _ASCII_RUN.findall(source.lower())
+        if not runs:
+            return true()
+        conditions.append(func.lower(cast(AuditEntry.details, Text)).contains(max(runs, key=len), autoescape=True))
+    return or_(*conditions)
+
+
+def scrub_person(name: str, email: str) -> int:
+    """Replace every text in the `details` of existing entries that names the person (`names_person`) with
+    SCRUBBED, in the caller's transaction, for the anonymisation of that person (app.privacy). Returns how
+    many entries changed. Everything else of an entry stays: time, actor, action, object, subject, IP
+    address and the other details, so the log still says who searched or did what, when.
+
+    An UPDATE statement by id (Core, not the ORM's unit of work): the append-only guard, which watches
+    objects at flush, does not see it, on purpose. This and `purge_expired` are the only code that changes
+    the table (docs/audit.md).
+    """
+    candidates = select(AuditEntry.id, AuditEntry.details).where(_prefilter(name, email)).order_by(AuditEntry.id)
+    changes = [
+        {"entry_id": entry_id, "scrubbed_details": new}
+        for entry_id, details in db.session.execute(candidates.execution_options(yield_per=500))
+        if (new := _scrubbed(details or {}, name, email)) != details
+    ]
+    if not changes:
+        return 0
+    table = db.metadata.tables[AuditEntry.__tablename__]
+    db.session.execute(
+        table.update()
+        .where(table.c.id == bindparam("entry_id"))
+        .values(details=bindparam("scrubbed_details", type_=JSON)),
+        changes,
+    )
+    changed = {change["entry_id"] for change in changes}
+    for obj in list(db.session.identity_map.values()):  # loaded copies show the new details when read next
+        if isinstance(obj, AuditEntry) and obj.id in changed:
+            db.session.expire(obj, ["details"])
+    return len(changes)
 
 
 @event.listens_for(Session, "before_flush")

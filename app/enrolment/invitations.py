@@ -33,6 +33,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import EmailMessage
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -276,9 +277,39 @@ def _withdraw_unsent_invitation(row: CalendarInvitation, now: datetime) -> bool:
     return True
 
 
+def calendar_message(
+    run: CourseRun,
+    day: CourseDay,
+    recipient: Recipient,
+    kind: InvitationKind,
+    *,
+    stamp: datetime,
+    sequence: int,
+    message_id: str | None = None,
+) -> EmailMessage:
+    """The calendar mail about `day` for `recipient`, in their language, with the follow-up day's provisional
+    note on a REQUEST: what `_queue` stores, and what app.privacy renders again without an anonymised
+    person's name (the same `stamp`, `sequence` and `message_id`)."""
+    with in_language(recipient.language):
+        note = _provisional_note(run, day) if kind.method == "REQUEST" else None
+    return compose.invitation_message(
+        day, recipient, kind, stamp=stamp, run_url=run_url(run.id), sequence=sequence, note=note, message_id=message_id
+    )
+
+
 def invitation_dedupe_key(day_id: int, enrolment_id: int, sequence: int) -> str:
     """The outbox dedupe key of a calendar mail: one per course day, enrolment and SEQUENCE."""
     return f"invite:{day_id}:{enrolment_id}:{sequence}"
+
+
+def parse_invitation_dedupe_key(key: str) -> tuple[int, int, int] | None:
+    """(course day id, enrolment id, sequence) of a calendar mail's dedupe key; None for any other mail."""
+    kind, _sep, rest = key.partition(":")
+    parts = rest.split(":")
+    if kind != "invite" or len(parts) != 3 or not all(part.isdigit() for part in parts):
+        return None
+    day_id, enrolment_id, sequence = (int(part) for part in parts)
+    return day_id, enrolment_id, sequence
 
 
 def _queue(
@@ -296,12 +327,7 @@ def _queue(
     sequence = day.sequence if floor < 0 else max(day.sequence, floor + 1)
     floors[floor_key] = sequence
     user = enrolment.user
-    recipient = Recipient.from_user(user)
-    with in_language(recipient.language):
-        note = _provisional_note(run, day) if kind.method == "REQUEST" else None
-    msg = compose.invitation_message(
-        day, recipient, kind, stamp=now, run_url=run_url(run.id), sequence=sequence, note=note
-    )
+    msg = calendar_message(run, day, Recipient.from_user(user), kind, stamp=now, sequence=sequence)
     queued = outbox.enqueue(
         msg,
         kind=kind.value,

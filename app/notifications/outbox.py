@@ -321,6 +321,7 @@ def deliver_due(now: datetime, *, transport: Transport | None = None, batch_size
             row.sent_at = now.astimezone(UTC)
             row.attempts += 1
             row.last_error = None
+            _forget_if_recipient_anonymised(row)
             session.commit()
             report.sent += 1
     finally:
@@ -403,6 +404,7 @@ def _record_failure(
             row.attempts,
             _error_kind(error),
         )
+        _forget_if_recipient_anonymised(row)
     else:
         row.next_attempt_at = now.astimezone(UTC) + retry_delay(row.attempts)
         report.retried += 1
@@ -414,6 +416,15 @@ def _record_failure(
                 row.attempts,
                 _error_kind(error),
             )
+
+
+def _forget_if_recipient_anonymised(row: OutboxMessage) -> None:
+    """Delete a mail to an anonymised person once it is done (sent, or failed for good): the calendar
+    cancellations their anonymisation left to go out need the old address only until then (docs/privacy.md)."""
+    if row.recipient_user_id is None:
+        return
+    if db.session.scalar(select(User.anonymised_at).where(User.id == row.recipient_user_id)) is not None:
+        db.session.delete(row)
 
 
 def _smtp_code(error: BaseException) -> int | None:

@@ -13,13 +13,19 @@ evaluation report the same:
   their bytes name the recipient) and calendar-invitation state are deleted. Attendance, statuses,
   feedback answers, times and the run itself stay. One audit entry "run.anonymised" per run.
   Inactive accounts untouched for the retention period whose runs have all been anonymised are then
-  anonymised like a leaver, and mails to anonymised people are deleted once they have been sent.
+  anonymised like a leaver, and mails to anonymised people still left once sent are deleted (a backstop:
+  the delivery job deletes them as it sends them).
 - **A leaver** (`anonymise_user`, the coordinator's button and `flask privacy anonymise-user`): future
   enrolments are cancelled through the enrolment services (the waiting list moves up, the calendar
   cancellations are queued), then the account row itself is anonymised in place: name "Anonymiseret
   bruger", a placeholder address, no password, no calendar token, inactive. Staff role, unit and past
   enrolments (attendance, completion) stay for the statistics; their free text goes. Audit entries keep
   pointing at the (now anonymous) row.
+
+Both ways of anonymising an account scrub at once, in the same transaction, what still names the person:
+their calendar mails waiting to go out are rendered again without the name (they still go out, so the old
+calendar keeps no course day still to come), their other waiting mails are withdrawn, and the audit log's
+search texts for their name or address are replaced (`app.audit.services.scrub_person`).
 
 Services never commit, except the job (one transaction per run, so a national data set is worked through
 in batches and a failure keeps what was done).
@@ -31,6 +37,8 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from email import policy
+from email.parser import BytesParser
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
@@ -38,13 +46,15 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, exists, func, or_, select, update
 
 from app.accounts.models import AccessLevel, User
-from app.audit.services import record
-from app.core.clock import local_tz
+from app.audit.services import record, scrub_person
+from app.core.clock import as_utc, local_tz
 from app.core.db import rows_affected
 from app.core.exceptions import DomainError, NotAllowed
 from app.courses.models import CourseDay, CourseRun, RunStatus
+from app.enrolment.invitations import calendar_message, parse_invitation_dedupe_key
 from app.enrolment.models import ACTIVE_STATUSES, Enrolment, EnrolmentEvent
 from app.extensions import db
+from app.notifications.compose import InvitationKind, Recipient, in_language, message_bytes
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
 from app.privacy.models import PersonKey
 from app.programmes.feedback_models import Feedback
@@ -253,9 +263,9 @@ def expired_account_ids(now: datetime, years: int) -> list[int]:
 
 
 def delete_sent_mail_of_anonymised(now: datetime) -> int:
-    """Mails to anonymised people that are no longer waiting to go out (sent, failed, superseded): their bytes
-    hold the old name and address. Pending ones (the cancellations queued when a leaver was anonymised) go out
-    first and are deleted by a later run of the job."""
+    """Mails to anonymised people that are no longer waiting to go out (sent, failed, superseded): they hold
+    the old address. A backstop: the delivery job deletes such a mail as it sends it (or gives up on it), and
+    the anonymisation deletes the rest; pending ones (the calendar cancellations) go out first."""
     anonymised = select(User.id).where(User.anonymised_at.is_not(None))
     return rows_affected(
         db.session.execute(
@@ -299,7 +309,7 @@ def anonymise_expired_runs(
                 report.mails_deleted += done.mails_deleted
     for user_id in expired_account_ids(now, years):
         user = db.session.get(User, user_id)
-        _anonymise_account(user, now)
+        account = _anonymise_account(user, now)
         record(
             "user.anonymised",
             object_type="user",
@@ -307,7 +317,7 @@ def anonymise_expired_runs(
             subject=user,
             actor=None,
             now=now,
-            details={"reason": "retention"},
+            details={"reason": "retention", **account.details()},
         )
         db.session.commit()
         report.accounts.append(user_id)
@@ -371,8 +381,101 @@ def future_enrolment_count(user_id: int, today: date) -> int:
     return len(_future_enrolment_ids(user_id, today))
 
 
-def _anonymise_account(user: User, now: datetime) -> None:
-    """Strip the account row and the person's free text; statistics (role, unit, enrolments) stay."""
+@dataclass
+class AccountAnonymised:
+    """What anonymising one account did besides stripping the row (the `user.anonymised` entry's details)."""
+
+    #: Calendar mails still waiting (the cancellations of the days still to come among them), rendered again
+    #: without the name; they go out to the old address.
+    calendar_mails_kept: int = 0
+    #: Other mails to the person still waiting to go out (notices, reminders, feedback requests): deleted unsent.
+    mails_withdrawn: int = 0
+    #: Mails to the person no longer waiting (sent, failed, superseded): deleted.
+    mails_deleted: int = 0
+    #: Audit entries whose details named the person (a search for their name or address): scrubbed.
+    audit_entries_scrubbed: int = 0
+
+    def details(self) -> dict[str, int]:
+        return {
+            "calendar_mails_kept": self.calendar_mails_kept,
+            "mails_withdrawn": self.mails_withdrawn,
+            "mails_deleted": self.mails_deleted,
+            "audit_entries_scrubbed": self.audit_entries_scrubbed,
+        }
+
+
+def _neutral_recipient(email: str, language: str | None) -> Recipient:
+    """The recipient of a mail that still goes to an anonymised person's old address, without their name: the
+    greeting, the To: header and the calendar's ATTENDEE show a neutral word in their language."""
+    with in_language(language):
+        return Recipient(email=email, name=_("kursusdeltager"), language=language)
+
+
+def _calendar_day(row: OutboxMessage) -> CourseDay | None:
+    """The course day a calendar mail is about (None for any other mail, or when the day is gone)."""
+    parsed = parse_invitation_dedupe_key(row.dedupe_key)
+    return db.session.get(CourseDay, parsed[0]) if parsed is not None else None
+
+
+def _rewritten_without_name(row: OutboxMessage, day: CourseDay, user: User, now: datetime) -> bool:
+    """Render the pending calendar mail in `row` again without the person's name: the same kind, UID,
+    SEQUENCE, DTSTAMP, Message-ID and address, so to the calendar and the mailer it is the same message.
+    False when the delivery job sent it meanwhile (the conditional UPDATE matched nothing; the sent row is
+    deleted with the others)."""
+    parsed = parse_invitation_dedupe_key(row.dedupe_key)
+    assert parsed is not None, "a calendar mail"
+    old = BytesParser(policy=policy.default).parsebytes(row.message, headersonly=True)
+    msg = calendar_message(
+        day.run,
+        day,
+        _neutral_recipient(row.recipient_email, user.locale),
+        InvitationKind(row.kind),
+        stamp=as_utc(row.created_at),  # the DTSTAMP it was queued with
+        sequence=parsed[2],
+        message_id=old["Message-ID"],
+    )
+    done = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row.id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(message=message_bytes(msg), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(row)
+    return rows_affected(done) == 1
+
+
+def _forget_mail(user: User, now: datetime, report: AccountAnonymised) -> None:
+    """Mails to the person (by user or address; no mail names anyone but its recipient). A calendar mail still
+    waiting goes out, rendered again without the name: the cancellations of the days still to come, and an
+    update of a day that has ended, so the old calendar shows no day in the future and the ended ones where
+    they were (docs/calendar.md); the delivery job deletes each once it is done. Every other waiting mail
+    (notices, reminders, feedback requests) is withdrawn: deleted unsent. Mails no longer waiting are deleted."""
+    to_person = or_(OutboxMessage.recipient_user_id == user.id, OutboxMessage.recipient_email == user.email)
+    pending = db.session.scalars(
+        select(OutboxMessage).where(to_person, OutboxMessage.status == OutboxStatus.PENDING).order_by(OutboxMessage.id)
+    ).all()
+    withdraw: list[int] = []
+    for row in pending:
+        day = _calendar_day(row)
+        if day is None:
+            withdraw.append(row.id)
+        elif _rewritten_without_name(row, day, user, now):
+            report.calendar_mails_kept += 1
+    if withdraw:
+        unsent = OutboxMessage.status == OutboxStatus.PENDING
+        report.mails_withdrawn = rows_affected(
+            db.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(withdraw), unsent))
+        )
+    report.mails_deleted = rows_affected(
+        db.session.execute(delete(OutboxMessage).where(to_person, OutboxMessage.status != OutboxStatus.PENDING))
+    )
+
+
+def _anonymise_account(user: User, now: datetime) -> AccountAnonymised:
+    """Strip the account row and the person's free text, mails and the searches for them in the audit log;
+    statistics (role, unit, enrolments) stay."""
+    now = _check_aware(now)
+    report = AccountAnonymised()
     # Their pseudonyms move onto their remaining enrolments, so the programme's figures stay the same.
     for key in db.session.scalars(select(PersonKey).where(PersonKey.user_id == user.id)):
         in_programme = select(CourseRun.id).where(CourseRun.programme_id == key.programme_id)
@@ -387,12 +490,16 @@ def _anonymise_account(user: User, now: datetime) -> None:
     own = select(Enrolment.id).where(Enrolment.user_id == user.id)
     db.session.execute(update(Enrolment).where(Enrolment.user_id == user.id).values(practice_case=None, note=None))
     db.session.execute(update(Feedback).where(Feedback.enrolment_id.in_(own)).values(free_text=None))
+    _forget_mail(user, now, report)
+    # What their calendar still holds now is history: days that have ended (the days still to come were
+    # cancelled above). Nothing more is ever mailed about them, not even if such a day is moved later: the
+    # address is gone (docs/calendar.md).
     db.session.execute(
-        delete(OutboxMessage).where(
-            or_(OutboxMessage.recipient_user_id == user.id, OutboxMessage.recipient_email == user.email),
-            OutboxMessage.status != OutboxStatus.PENDING,
-        )
+        update(CalendarInvitation)
+        .where(CalendarInvitation.enrolment_id.in_(own), CalendarInvitation.active.is_(True))
+        .values(active=False, updated_at=now)
     )
+    report.audit_entries_scrubbed = scrub_person(user.name, user.email)
     db.session.flush()
     user.name = ANONYMISED_USER_NAME
     user.email = f"anonymised-{user.id}@invalid"
@@ -400,18 +507,20 @@ def _anonymise_account(user: User, now: datetime) -> None:
     user.calendar_token = None
     user.locale = None
     user.active = False
-    user.anonymised_at = _check_aware(now)
+    user.anonymised_at = now
     if hasattr(user, "session_version"):  # existing sessions end (the session helper compares it)
         user.session_version = (user.session_version or 0) + 1
     db.session.flush()
+    return report
 
 
 def anonymise_user(actor: User, user_id: int, now: datetime, today: date, *, confirm_name: str | None) -> User:
     """Anonymise a leaver at once (coordinator). `confirm_name` must be the user's name as typed by the
     coordinator (the step is irreversible).
 
-    Future enrolments are cancelled through the enrolment services first (their cancellation mails are
-    queued to the old address and go out; the job deletes them once sent), then the account is anonymised.
+    Future enrolments (on runs that have begun too) are cancelled through the enrolment services first: a
+    CANCEL for every course day still to come that they held is queued to the old address and goes out,
+    without their name; the delivery job deletes it once sent. Then the account is anonymised.
 
     :raises NotAllowed: the actor is no coordinator.
     :raises DomainError: no such user; themself; the last active coordinator; already anonymised; the typed
@@ -433,7 +542,7 @@ def anonymise_user(actor: User, user_id: int, now: datetime, today: date, *, con
     for enrolment_id in _future_enrolment_ids(user.id, today):
         enrolment.cancel(actor, enrolment_id, now, today)
         cancelled += 1
-    _anonymise_account(user, now)
+    account = _anonymise_account(user, now)
     record(
         "user.anonymised",
         actor=actor,
@@ -441,7 +550,7 @@ def anonymise_user(actor: User, user_id: int, now: datetime, today: date, *, con
         object_id=user.id,
         subject=user,
         now=now,
-        details={"enrolments_cancelled": cancelled},
+        details={"enrolments_cancelled": cancelled, **account.details()},
     )
     logger.info("user %s anonymised by user %s (%d enrolments cancelled)", user.id, actor.id, cancelled)
     return user

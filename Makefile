@@ -133,5 +133,5 @@ screenshots: $(VENV)/.dev-installed assets translations ## refresh docs/screensh
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_screenshots.py
 
 clean: ## remove generated files (venv, node_modules, vendor assets, compiled catalogues)
-	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .ruff_cache .import_linter_cache .mypy_cache
+	rm -rf $(VENV) .venv-oldest .venv-second node_modules $(VENDOR) .pytest_cache .ruff_cache .import_linter_cache .mypy_cache
 	find translations -name '*.mo' -delete

@@ -17,9 +17,8 @@ from datetime import date, time, timedelta
 import click
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, insert, select
-from werkzeug.security import generate_password_hash
 
-from app.accounts.models import StaffRole, Unit, User
+from app.accounts.models import StaffRole, Unit, User, hash_password
 from app.core import clock
 from app.core.access import AccessLevel
 from app.courses.models import (
@@ -142,7 +141,7 @@ def generate(
     progress(f"{municipalities} municipalities, {len(programme_ids)} programmes, {len(provider_ids)} providers")
 
     # Staff: one shared hash (generating 50,000 scrypt hashes would take an hour).
-    password_hash = generate_password_hash(DEMO_PASSWORD)
+    password_hash = hash_password(DEMO_PASSWORD)
     role_ids = [r.id for r in roles]
     weights = ROLE_WEIGHTS if len(role_ids) == len(ROLE_WEIGHTS) else None  # caseworkers first, as in the demo
     staff_rows = []

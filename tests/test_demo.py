@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
 from sqlalchemy import func, select
 
 from app.accounts.models import User
@@ -14,15 +13,6 @@ from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, Enrolmen
 from app.extensions import db
 from app.programmes.feedback_models import Feedback, FeedbackMethodAnswer
 from app.programmes.models import BudgetAllocation, Programme
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """114 demo users with the production hash cost would take most of a minute per test."""
-    from tests.factories import _cheap_hash
-
-    monkeypatch.setattr("app.accounts.models.generate_password_hash", _cheap_hash)
-
 
 TABLES = (
     User,

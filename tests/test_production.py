@@ -181,6 +181,20 @@ def test_production_defaults_secure_cookies_json_logs_and_one_proxy():
     assert ProductionConfig.LOG_FORMAT == "json" and ProductionConfig.PROXY_COUNT == 1
 
 
+def test_production_hashes_passwords_and_the_unknown_address_stand_in_with_scrypt(monkeypatch):
+    """Only TestingConfig makes hashing cheap; the method is a class attribute, not an environment setting."""
+    from flask import Flask
+
+    from app.accounts.models import hash_password
+
+    monkeypatch.setenv("PASSWORD_HASH_METHOD", "pbkdf2:sha256:1")
+    assert ProductionConfig.PASSWORD_HASH_METHOD == "scrypt"
+    bare = Flask(__name__)
+    bare.config.from_object(ProductionConfig)
+    with bare.app_context():
+        assert hash_password("x").startswith("scrypt:")
+
+
 class BehindProxy(TestingConfig):
     PROXY_COUNT = 1
 

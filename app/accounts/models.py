@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, DateTime, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -70,8 +71,9 @@ def normalise_email(email: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    """The stored form of a password (werkzeug's default: scrypt, salted)."""
-    return generate_password_hash(password)
+    """The stored form of a password: salted, with the configured method (PASSWORD_HASH_METHOD: scrypt)."""
+    method = current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else "scrypt"
+    return generate_password_hash(password, method=method)
 
 
 class User(UserMixin, TimestampMixin, Model):

@@ -14,13 +14,15 @@ from datetime import datetime
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
+from werkzeug.security import check_password_hash
 
 from app.accounts import credentials
 from app.accounts.importing import ImportRow, claim_pending_import, parse_staff_file, store_pending_import
-from app.accounts.models import StaffRole, Unit, User, normalise_email
+from app.accounts.models import StaffRole, Unit, User, hash_password, normalise_email
 from app.accounts.passwords import password_problems, user_inputs
 from app.accounts.queries import get_user_by_email
 from app.audit.services import changed_fields, record, snapshot
@@ -39,20 +41,18 @@ EMAIL_MAX_LENGTH = 254
 STAFF_ROLE_NAME_MAX_LENGTH = 120
 UNIT_NAME_MAX_LENGTH = 200
 
-# A hash to check against when the email is unknown, so both paths cost the same time.
-_DUMMY_HASH = None
+# Hashes to check against when the email is unknown, so both paths cost the same time (one per hash method).
+_DUMMY_HASHES: dict[str, str] = {}
 
 
 def authenticate(email: str, password: str) -> User | None:
     """The active user with this email and password, or None (one answer for every failure)."""
-    global _DUMMY_HASH
     user = get_user_by_email(email)
     if user is None or not user.password_hash:
-        from werkzeug.security import check_password_hash, generate_password_hash
-
-        if _DUMMY_HASH is None:
-            _DUMMY_HASH = generate_password_hash("not-a-real-password")
-        check_password_hash(_DUMMY_HASH, password)
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        if method not in _DUMMY_HASHES:
+            _DUMMY_HASHES[method] = hash_password("not-a-real-password")
+        check_password_hash(_DUMMY_HASHES[method], password)
         return None
     if not user.check_password(password) or not user.active:
         return None

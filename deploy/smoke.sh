@@ -2,8 +2,8 @@
 # Start the production set-up on loopback — gunicorn with 2 workers, one `python -m scheduler`, a local
 # aiosmtpd as the mail server, a redis-server holding the login limits' counters — against the PostgreSQL
 # database SMOKE_DATABASE_URL, set it up as an operator would (no demo data: `flask demo load` must refuse; the
-# accounts come from `flask users create`), run deploy/smoke.py over HTTP (which also proves the per-account
-# login limit across both workers), stop everything, and check that gunicorn and the scheduler refuse to start
+# accounts come from `flask users create`), run deploy/smoke.py over HTTP (which also proves the login limit per
+# account and address across both workers), stop everything, and check that gunicorn and the scheduler refuse to start
 # once the database holds a demo account. Used by .ci/run; runnable by hand (needs redis-server installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -18,8 +18,9 @@ class AuditEntry(Model):
     """Who (`actor`) did what (`action`, e.g. "run.cancel", "user.view") to which object, touching whose
     personal data (`subject`), when and from where.
 
-    The application only inserts rows (an update or delete fails at flush, see app.audit.services); the
-    retention job is the one exception and deletes whole rows past AUDIT_RETENTION_DAYS. Users are never
+    The application only inserts rows (an update or delete fails at flush, see app.audit.services). Two
+    sanctioned exceptions, both bulk statements in app.audit.services: the retention job deletes whole rows past
+    AUDIT_RETENTION_DAYS, and anonymising a person scrubs the texts in `details` that name them. Users are never
     deleted (they are deactivated or anonymised), so the foreign keys need no cascade.
     """
 

@@ -47,6 +47,7 @@ KIND_LABELS = {
     "password_reset": _l("Nulstilling af adgangskode"),
     "account_invitation": _l("Invitation til at vælge adgangskode"),
     "password_changed": _l("Adgangskode skiftet"),
+    "mfa_locked": _l("Totrinsbekræftelse låst"),
 }
 
 

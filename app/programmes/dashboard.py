@@ -184,6 +184,15 @@ class BreakdownRow:
 
 
 @dataclass(frozen=True)
+class MonthCount:
+    """People whose first completion in time (dated by the run's follow-up day) falls in the month."""
+
+    year: int
+    month: int
+    completed: int
+
+
+@dataclass(frozen=True)
 class Result:
     target: int
     #: Distinct people who completed a run dated on or before the deadline (the figure).
@@ -198,6 +207,8 @@ class Result:
     by_role: list[BreakdownRow] = field(default_factory=list)
     by_unit: list[BreakdownRow] = field(default_factory=list)
     by_provider: list[BreakdownRow] = field(default_factory=list)
+    #: The months with completions, oldest first; their sum is `completed`.
+    by_month: list[MonthCount] = field(default_factory=list)
 
     @property
     def not_completed(self) -> int:
@@ -229,9 +240,15 @@ class BudgetLine:
 
     @property
     def committed_percent(self) -> int:
+        """For the bar: full when something is committed against no allocation."""
         if not self.allocated_ore:
             return 100 if self.committed_ore else 0
         return percent(self.committed_ore, self.allocated_ore)
+
+    @property
+    def committed_share(self) -> int | None:
+        """The committed share of the allocation in whole percent; None without an allocation (not a share of 0)."""
+        return percent(self.committed_ore, self.allocated_ore) if self.allocated_ore else None
 
 
 @dataclass(frozen=True)
@@ -259,8 +276,21 @@ class MethodUse:
         return percent(self.since_regular, sum(self.since.values()))
 
     @property
+    def before_answers(self) -> int:
+        return sum(self.before.values())
+
+    @property
+    def since_answers(self) -> int:
+        return sum(self.since.values())
+
+    @property
+    def comparable(self) -> bool:
+        """Answers both before and since: only then is "increased use" measured (else the page shows "–")."""
+        return bool(self.before_answers and self.since_answers)
+
+    @property
     def rose(self) -> bool:
-        return share_rose(self.before_regular, sum(self.before.values()), self.since_regular, sum(self.since.values()))
+        return share_rose(self.before_regular, self.before_answers, self.since_regular, self.since_answers)
 
 
 @dataclass(frozen=True)
@@ -300,6 +330,11 @@ class Effect:
     @property
     def rose(self) -> bool:
         return share_rose(self.before_regular, self.before_answers, self.since_regular, self.since_answers)
+
+    @property
+    def comparable(self) -> bool:
+        """Answers both before and since (all methods): the "increased use" column is measured."""
+        return bool(self.before_answers and self.since_answers)
 
     @property
     def response_percent(self) -> int | None:
@@ -388,7 +423,8 @@ def _load_runs(programme_id: int, days) -> list:
 def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
     """(dimension, key) -> (label, label_en, completed, enrolled[, completed_late]) in one statement.
 
-    Dimensions: ("total", None), ("role", id), ("unit", id), ("provider", id), ("run", id). Each row counts
+    Dimensions: ("total", None), ("role", id), ("unit", id), ("provider", id), ("run", id), ("month", yyyymm:
+    people whose first completion in time falls in that month). Each row counts
     DISTINCT people, so a person who completed two runs counts once (per group)."""
     # Per confirmed enrolment: its run's number of days and date (joined from the per-run aggregate: few rows)
     # and the days the person was present on (a correlated count: an index look-up per enrolment). Joining a
@@ -438,6 +474,7 @@ def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
         b.provider_id,
         b.role_id,
         b.unit_id,
+        b.counts_on,
         case((and_(all_days, b.counts_on <= programme.target_deadline), 1), else_=0).label("done"),
         case((and_(all_days, b.counts_on > programme.target_deadline), 1), else_=0).label("late"),
     ).cte("per_enrolment")
@@ -481,12 +518,30 @@ def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
         enrolled.label("enrolled"),
         select(func.count()).select_from(late_people).scalar_subquery().label("late"),
     ).select_from(per_enrolment)
+    # The month of each person's first completion in time (key yyyymm): the cumulative line of the chart.
+    first_done = (
+        select(e.user_id, func.min(e.counts_on).label("first_on"))
+        .where(e.done == 1)
+        .group_by(e.user_id)
+        .subquery("first_done")
+    )
+    month_key = cast(extract("year", first_done.c.first_on) * 100 + extract("month", first_done.c.first_on), Integer)
+    monthly = select(
+        tag("month"),
+        month_key.label("key"),
+        null_text.label("label"),
+        null_text.label("label_en"),
+        func.count().label("completed"),
+        literal_column("0", Integer).label("enrolled"),
+        literal_column("0", Integer).label("late"),
+    ).group_by(month_key)
     statement = union_all(
         total,
         grouped("role", e.role_id, StaffRole.name, StaffRole.name_en, (StaffRole, StaffRole.id == e.role_id)),
         grouped("unit", e.unit_id, Unit.name, join=(Unit, Unit.id == e.unit_id)),
         grouped("provider", e.provider_id, Provider.name, join=(Provider, Provider.id == e.provider_id)),
         grouped("run", e.run_id),
+        monthly,
     )
     return {
         (row.dimension, row.key): (
@@ -667,6 +722,14 @@ def programme_figures(programme_id: int, today: date) -> ProgrammeFigures:
         by_role=breakdown("role"),
         by_unit=breakdown("unit"),
         by_provider=breakdown("provider"),
+        by_month=sorted(
+            (
+                MonthCount(int(key) // 100, int(key) % 100, values[2])
+                for (dim, key), values in completions.items()
+                if dim == "month" and key is not None
+            ),
+            key=lambda m: (m.year, m.month),
+        ),
     )
     return ProgrammeFigures(
         programme_id=programme.id,

@@ -164,10 +164,20 @@ def allocation_delete(programme_id: int, allocation_id: int):
 @allow(AccessLevel.COORDINATOR)
 def programme_dashboard(programme_id: int):
     """Targets (activity, result, effect) and budget of a programme, in numbers and bars."""
+    from app.programmes import charts
     from app.programmes.dashboard import programme_figures
 
     keep_for_request(db.get_or_404(Programme, programme_id))  # programme_figures reads it from the identity map
-    return render_template("programmes/dashboard.html", f=programme_figures(programme_id, clock.today()))
+    f = programme_figures(programme_id, clock.today())
+    return render_template(
+        "programmes/dashboard.html",
+        f=f,
+        completions_chart=charts.completions_chart(
+            f.result.by_month, f.result.target, f.starts_on, f.deadline, f.today
+        ),
+        budget_chart=charts.budget_chart(f.budget),
+        month_name=charts.month_name,
+    )
 
 
 @bp.get("/<int:programme_id>/report.pdf")

@@ -26,8 +26,8 @@ from app.core.templating import dk_date, money
 from app.programmes.dashboard import BudgetLine, MonthCount
 
 #: The drawing's coordinate system (the viewBox); the page scales it to its width.
-WIDTH = 400
-FONT_SIZE = 13
+WIDTH = 320
+FONT_SIZE = 12
 #: Text (#1a1a1a ~17:1, #454545 ~9.7:1 on white), the line (#004d99 ~8:1), target (#a30000 ~7.9:1),
 #: the bars: allocated #454545, committed #004d99, spent #006b36 (~6.6:1).
 TEXT, MUTED, GRID = "#1a1a1a", "#454545", "#d9d9d9"
@@ -35,11 +35,11 @@ LINE, TARGET, DEADLINE = "#004d99", "#a30000", "#454545"
 BAR_COLOURS = ("#454545", "#004d99", "#006b36")
 
 # Completions chart: the plot area inside the viewBox.
-C_HEIGHT = 260
-C_LEFT, C_RIGHT, C_TOP, C_BOTTOM = 40, WIDTH - 16, 30, C_HEIGHT - 36
+C_HEIGHT = 230
+C_LEFT, C_RIGHT, C_TOP, C_BOTTOM = 36, WIDTH - 12, 30, C_HEIGHT - 36
 
 # Budget chart: one group per budget line.
-B_LABEL_W, B_VALUE_W = 92, 112
+B_LABEL_W, B_VALUE_W = 76, 96
 B_BAR_X = B_LABEL_W
 B_BAR_W = WIDTH - B_LABEL_W - B_VALUE_W
 B_HEADING_H, B_BAR_H, B_BAR_GAP, B_GROUP_GAP = 22, 16, 6, 14
@@ -152,8 +152,8 @@ def completions_chart(
     body.append(
         f'<line x1="{C_LEFT}" y1="{C_BOTTOM}" x2="{C_RIGHT}" y2="{C_BOTTOM}" stroke="{MUTED}" stroke-width="1"/>'
     )
-    # Month labels: at most five, every 1, 2, 3, 6 or 12 months.
-    every = next(k for k in (1, 2, 3, 6, 12, 24, 60) if math.ceil(n / k) <= 5)
+    # Month labels: at most four, every 1, 2, 3, 6 or 12 months.
+    every = next(k for k in (1, 2, 3, 6, 12, 24, 60) if math.ceil(n / k) <= 4)
     for i, (y, m) in enumerate(months):
         if i % every == 0:
             body.append(
@@ -238,7 +238,7 @@ def completions_chart(
 # --------------------------------------------------------------------------------------------------
 
 
-def _shorten(text: str, limit: int = 44) -> str:
+def _shorten(text: str, limit: int = 28) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

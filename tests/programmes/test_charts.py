@@ -160,10 +160,10 @@ def test_names_are_escaped(da):
     parse(markup)
 
 
-def test_month_labels_are_at_most_five(da):
+def test_month_labels_are_at_most_four(da):
     svg = parse(charts.completions_chart([], 3, date(2005, 1, 1), date(2009, 12, 31), TODAY))
     months = [t for t in svg.iter(f"{SVG}text") if t.get("class") == "chart-month"]
-    assert 2 <= len(months) <= 5
+    assert 2 <= len(months) <= 4
     assert re.fullmatch(r"jan\.? 2005", "".join(months[0].itertext()))
 
 

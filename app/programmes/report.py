@@ -83,7 +83,7 @@ def summary_text(f: ProgrammeFigures) -> list[str]:
         + " "
         + _status_sentence(r.status),
     ]
-    if e.before_answers or e.since_answers:
+    if e.comparable:
         lines.append(
             _(
                 "%(answered)s af %(invited)s deltagere har givet tilbagemelding. Andelen, der bruger metoderne mindst "
@@ -116,7 +116,7 @@ def summary_text(f: ProgrammeFigures) -> list[str]:
 
 def _requirements(f: ProgrammeFigures) -> list[tuple[str, str, str, str]]:
     e = f.effect
-    effect_figure = f"{e.before_percent} % → {e.since_percent} %" if e.before_answers or e.since_answers else "–"
+    effect_figure = f"{e.before_percent} % → {e.since_percent} %" if e.comparable else "–"
     return [
         (
             _("Aktivitet: gennemførte kursusforløb"),
@@ -338,23 +338,39 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
             9,
         )
         pdf.ln(1)
+        # No answers is "not measured", never "0 %".
         for m in e.methods:
             bar(
                 m.name,
                 m.before_percent,
                 100,
-                _("Før: %(pct)s %% (%(n)s svar)", pct=m.before_percent, n=sum(m.before.values())),
+                _("Før: %(pct)s %% (%(n)s svar)", pct=m.before_percent, n=m.before_answers)
+                if m.before_answers
+                else _("Før: ikke målt"),
                 dark=False,
             )
             bar(
                 "",
                 m.since_percent,
                 100,
-                _("Siden: %(pct)s %% (%(n)s svar)", pct=m.since_percent, n=sum(m.since.values())),
+                _("Siden: %(pct)s %% (%(n)s svar)", pct=m.since_percent, n=m.since_answers)
+                if m.since_answers
+                else _("Siden: ikke målt"),
             )
             pdf.ln(1.5)
-        bar(_("Alle metoder"), e.before_percent, 100, _("Før: %(pct)s %%", pct=e.before_percent), dark=False)
-        bar("", e.since_percent, 100, _("Siden: %(pct)s %%", pct=e.since_percent))
+        bar(
+            _("Alle metoder"),
+            e.before_percent,
+            100,
+            _("Før: %(pct)s %%", pct=e.before_percent) if e.before_answers else _("Før: ikke målt"),
+            dark=False,
+        )
+        bar(
+            "",
+            e.since_percent,
+            100,
+            _("Siden: %(pct)s %%", pct=e.since_percent) if e.since_answers else _("Siden: ikke målt"),
+        )
         if e.earlier:
             pdf.ln(1)
             text(
@@ -465,11 +481,12 @@ def _sheets(f: ProgrammeFigures) -> list[tuple[str, list[str], list[list]]]:
                     m.name,
                     m.responses,
                     m.before_regular,
-                    sum(m.before.values()),
+                    m.before_answers,
                     m.since_regular,
-                    sum(m.since.values()),
-                    m.before_percent,
-                    m.since_percent,
+                    m.since_answers,
+                    # an empty cell, not 0 %, when there is nothing to measure
+                    m.before_percent if m.before_answers else None,
+                    m.since_percent if m.since_answers else None,
                 ]
                 for m in f.effect.methods
             ],

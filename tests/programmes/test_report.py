@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 
 from app.courses.models import RunStatus
+from app.programmes import feedback
 from app.programmes.dashboard import programme_figures
 from tests import factories
 from tests.programmes.test_dashboard import DEADLINE, LATE, attend, run_in
@@ -25,8 +26,6 @@ def fixed_today(monkeypatch):
 
 @pytest.fixture
 def scene(app, fic_provider, monkeypatch):
-    from app.programmes import feedback
-
     programme = factories.make_programme(
         name="Styrket forældreansvar 2008-2009", target_deadline=DEADLINE, target_runs=2, target_completed_staff=2
     )
@@ -172,3 +171,26 @@ def test_an_empty_programme_has_a_report(client, login_as, coordinator):
         client.get(f"/programmes/{programme.id}/report.pdf").get_data()
     )
     assert client.get(f"/programmes/{programme.id}/report.xlsx").status_code == 200
+
+
+def test_a_share_without_answers_is_not_measured_in_the_report(client, login_as, coordinator, scene, monkeypatch):
+    """No answers before the course is "not measured", never "0 % (0 svar)" or a 0 in the workbook (issue 21)."""
+    summary = feedback.FeedbackSummary(
+        invited=3,
+        answered=1,
+        earlier={},
+        methods=[
+            feedback.MethodEffect(
+                method_id=1, method_name="Signs of Safety", before={}, since={"weekly": 1}, responses=1
+            )
+        ],
+    )
+    monkeypatch.setattr(feedback, "summary_for_programme", lambda programme_id, until=None: summary)
+    login_as(coordinator)
+    text = _flat(pdf_text(client.get(f"/programmes/{scene.id}/report.pdf").get_data()))
+    assert "Før: ikke målt" in text and "0 svar" not in text and "Før: 0 %" not in text
+    assert "Siden: 100 % (1 svar)" in text
+    assert "Effekt: øget brug af metoderne – " in text  # the requirement's figure is "–", not "0 % → 100 %"
+    book = openpyxl.load_workbook(io.BytesIO(client.get(f"/programmes/{scene.id}/report.xlsx").get_data()))
+    (row,) = book["Metoder"].iter_rows(min_row=2, values_only=True)
+    assert list(row) == ["Signs of Safety", 1, 0, 0, 1, 1, None, 100]

@@ -139,6 +139,25 @@ def test_result_counts_distinct_people_present_on_every_day_before_the_deadline(
     assert providers == {"Familien i Centrum": (2, 2), "Vilde Læreprocesser": (1, 0)}  # cai once per provider
 
 
+def test_completions_by_month_count_each_person_once_at_their_first_completion_in_time(
+    programme, fic_provider, vilde, people
+):
+    october = run_in(programme, fic_provider, days=(date(2008, 9, 2), date(2008, 9, 3), date(2008, 10, 14)))
+    january = run_in(programme, vilde)  # follow-up day 2 January 2009
+    late = run_in(programme, fic_provider, days=LATE)
+    attend(october, people["anna"])
+    attend(october, people["cai"])
+    attend(january, people["cai"])  # completed again later: still counted in October only
+    attend(january, people["bo"])
+    attend(january, people["dea"], missing=(3,))  # not completed
+    attend(late, people["eva"])  # after the deadline: not on the line
+
+    r = programme_figures(programme.id, AFTER).result
+
+    assert [(m.year, m.month, m.completed) for m in r.by_month] == [(2008, 10, 2), (2009, 1, 1)]
+    assert sum(m.completed for m in r.by_month) == r.completed == 3
+
+
 def test_attendance_not_registered_is_not_completion(programme, fic_provider, people):
     run = run_in(programme, fic_provider)
     enrolment = factories.make_enrolment(run, people["anna"])

@@ -28,7 +28,7 @@ from app.programmes.dashboard import BudgetLine, MonthCount
 #: The drawing's coordinate system (the viewBox); the page scales it to its width.
 WIDTH = 320
 FONT_SIZE = 12
-#: Text (#1a1a1a ~17:1, #454545 ~9.7:1 on white), the line (#004d99 ~8:1), target (#a30000 ~7.9:1),
+#: Text (#1a1a1a ~17:1, #454545 ~9.7:1 on white), the line (#004d99 ~8:1), target (#a30000 ~8.2:1),
 #: the bars: allocated #454545, committed #004d99, spent #006b36 (~6.6:1).
 TEXT, MUTED, GRID = "#1a1a1a", "#454545", "#d9d9d9"
 LINE, TARGET, DEADLINE = "#004d99", "#a30000", "#454545"

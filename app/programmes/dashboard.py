@@ -525,7 +525,11 @@ def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
         .group_by(e.user_id)
         .subquery("first_done")
     )
-    month_key = cast(extract("year", first_done.c.first_on) * 100 + extract("month", first_done.c.first_on), Integer)
+    # The 100 is written into the SQL, not bound, so GROUP BY matches the select list whatever the driver binds.
+    hundred = literal_column("100", Integer)
+    month_key = cast(
+        extract("year", first_done.c.first_on) * hundred + extract("month", first_done.c.first_on), Integer
+    )
     monthly = select(
         tag("month"),
         month_key.label("key"),
@@ -724,9 +728,9 @@ def programme_figures(programme_id: int, today: date) -> ProgrammeFigures:
         by_provider=breakdown("provider"),
         by_month=sorted(
             (
-                MonthCount(int(key) // 100, int(key) % 100, values[2])
+                MonthCount(key // 100, key % 100, values[2])
                 for (dim, key), values in completions.items()
-                if dim == "month" and key is not None
+                if dim == "month" and isinstance(key, int)
             ),
             key=lambda m: (m.year, m.month),
         ),

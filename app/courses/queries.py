@@ -197,7 +197,7 @@ def run_list_choices(user: User, today: date, with_providers: bool) -> RunListCh
     periods of the runs `user` may see in another: the years with course days (years without runs are not
     offered) and the months runs begin in."""
     no_date = null().cast(Date)
-    parts = [
+    parts: list[Select] = [
         select(literal_column("'programme'").label("kind"), Programme.id, Programme.name, Programme.starts_on),
         select(literal_column("'method'"), Method.id, Method.name, no_date),
     ]
@@ -208,7 +208,7 @@ def run_list_choices(user: User, today: date, with_providers: bool) -> RunListCh
     for kind, row_id, name, _starts_on in db.session.execute(
         select(rows).order_by(rows.c.kind, rows.c.starts_on.desc(), rows.c.name)
     ):
-        grouped[kind].append((row_id, name))
+        grouped[str(kind)].append((row_id, name))
 
     years: set[int] = set()
     months: set[tuple[int, int]] = set()

@@ -419,6 +419,7 @@ class RunFilterForm(FlaskForm):
     month = SelectField(
         _l("Starter i"),
         widget=FastSelect(),
+        default="",
         invalid_choice_message=_l("Vælg en måned fra listen."),
     )
     year = SelectField(

@@ -144,6 +144,7 @@ def test_the_filters_stay_in_the_query_string_and_the_form_shows_them(client, st
 
 def test_the_month_and_year_choices_offer_only_periods_with_runs_the_person_may_see(client, staff):
     page = html(client.get("/runs"))
+    assert "form-error-message" not in page  # nothing chosen is not an error
     years = re.findall(r'<option value="(\d{4})"', page)
     assert years == ["2011", "2009", "2008"]  # not 2010 (no run), not 2013 (a draft)
     months = re.findall(r'<option value="(\d{4}-\d\d)">([^<]*)<', page)
@@ -203,3 +204,10 @@ def test_a_days_time_is_shown_as_kept(client, staff, scene):
     day.starts_at, day.ends_at = time(8, 15), time(12, 0)
     db.session.commit()
     assert "kl. 08.15–kl. 12.00" in html(client.get("/runs"))
+
+
+def test_the_rarer_filters_fold_away_unless_one_is_set(client, staff, scene):
+    closed = html(client.get("/runs?venue=aarhus"))
+    assert '<details class="details filters-more">' in closed
+    opened = html(client.get(f"/runs?method={scene['methods']['sos'].id}"))
+    assert '<details class="details filters-more" open>' in opened

@@ -373,7 +373,7 @@ class RunFilterForm(FlaskForm):
         csrf = False
 
     q = StringField(
-        _l("Søg i titel"),
+        _l("Søg i titel og beskrivelse"),
         filters=[strip],
         validators=[Optional(), Length(max=200, message=_l("Søgningen må højst være 200 tegn."))],
     )
@@ -384,11 +384,23 @@ class RunFilterForm(FlaskForm):
         validate_choice=True,
         invalid_choice_message=_l("Den valgte indsats findes ikke."),
     )
+    method = SelectField(
+        _l("Metode"),
+        widget=FastSelect(),
+        coerce=int_or_none,
+        invalid_choice_message=_l("Den valgte metode findes ikke."),
+    )
     provider = SelectField(
         _l("Udbyder"),
         widget=FastSelect(),
         coerce=int_or_none,
         invalid_choice_message=_l("Den valgte udbyder findes ikke."),
+    )
+    venue = StringField(
+        _l("Sted"),
+        description=_l("Fx en by eller en adresse."),
+        filters=[strip],
+        validators=[Optional(), Length(max=200, message=_l("Stedet må højst være 200 tegn."))],
     )
     status = SelectField(
         _l("Status"),
@@ -404,17 +416,29 @@ class RunFilterForm(FlaskForm):
         default="",
         invalid_choice_message=_l("Vælg en type fra listen."),
     )
+    month = SelectField(
+        _l("Starter i"),
+        widget=FastSelect(),
+        default="",
+        invalid_choice_message=_l("Vælg en måned fra listen."),
+    )
     year = SelectField(
         _l("År"),
         widget=FastSelect(),
         coerce=int_or_none,
         invalid_choice_message=_l("Vælg et år fra listen."),
     )
+    free = BooleanField(_l("Kun kursusforløb med ledige pladser"))
 
-    def set_choices(self, programmes, providers, years, any_label) -> None:
-        self.programme.choices = id_choices(any_label, [(p.id, p.name) for p in programmes])
-        self.provider.choices = id_choices(any_label, [(p.id, p.name) for p in providers])
+    def set_choices(self, *, programmes, providers, methods, years, months, any_label) -> None:
+        """`months`: (year, month, label) triples; the others (id, name) pairs or years."""
+        self.programme.choices = id_choices(any_label, programmes)
+        self.provider.choices = id_choices(any_label, providers)
+        self.method.choices = id_choices(any_label, methods)
         self.year.choices = [SelectChoice("", any_label)] + [SelectChoice(str(y), str(y)) for y in years]
+        self.month.choices = [SelectChoice("", any_label)] + [
+            SelectChoice(f"{y:04d}-{m:02d}", label) for y, m, label in months
+        ]
 
     def value(self, name: str):
         """The field's value if it is valid and chosen, else None."""
@@ -422,6 +446,14 @@ class RunFilterForm(FlaskForm):
         if field.errors or field.data in (None, ""):
             return None
         return field.data
+
+    def month_value(self) -> tuple[int, int] | None:
+        """The chosen (year, month), or None."""
+        value = self.value("month")
+        if value is None:
+            return None
+        year, month = value.split("-")
+        return int(year), int(month)
 
 
 class MethodForm(FlaskForm):

@@ -24,7 +24,7 @@ from sqlalchemy import (
     event,
     inspect,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, query_expression, relationship
 
 from app.accounts.models import StaffRole, enum_column
 from app.core.db import TimestampMixin
@@ -158,6 +158,9 @@ class CourseRun(TimestampMixin, Model):
     provider: Mapped[Provider] = relationship()
     methods: Mapped[list[Method]] = relationship(secondary=run_methods, order_by=Method.name)
     eligible_roles: Mapped[list[StaffRole]] = relationship(secondary=run_eligible_roles, order_by=StaffRole.name)
+    #: The waiting list's length where a query asked for it (app.courses.queries.list_runs: one statement for
+    #: the whole list); None otherwise. Not a column.
+    waitlist_length: Mapped[int | None] = query_expression()
     days: Mapped[list[CourseDay]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="CourseDay.position"
     )

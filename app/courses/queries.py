@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, and_, case, exists, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Date, Select, and_, case, exists, extract, func, literal_column, null, or_, select, union_all
+from sqlalchemy.orm import selectinload, with_expression
 
 from app.accounts.models import StaffRole
 from app.core.db import Page, paginate
-from app.courses.models import CourseDay, CourseRun, Method, RunKind, RunStatus
+from app.courses.models import CourseDay, CourseRun, Method, RunKind, RunStatus, run_methods
+from app.enrolment.models import Enrolment, EnrolmentStatus
 from app.extensions import db
 from app.programmes.models import Programme
 from app.providers.models import Provider
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
 
 #: Sort keys of the run list; "-key" sorts descending.
 RUN_SORT_KEYS = ("first_day", "title", "status")
+#: Coordinators and providers see the newest runs first; staff, who look for a course to take, the soonest.
 DEFAULT_RUN_SORT = "-first_day"
+STAFF_RUN_SORT = "first_day"
 
 #: The order statuses are listed in when sorting by status: the runs that need work first.
 _STATUS_ORDER = {RunStatus.DRAFT: 0, RunStatus.PUBLISHED: 1, RunStatus.COMPLETED: 2, RunStatus.CANCELLED: 3}
@@ -34,18 +37,34 @@ class RunFilters:
 
     programme_id: int | None = None
     provider_id: int | None = None
+    method_id: int | None = None
     status: RunStatus | None = None
     kind: RunKind | None = None
+    #: Searched for in the title and the description.
     text: str | None = None
+    #: Searched for in the run's venue and its days' own venues.
+    venue: str | None = None
     year: int | None = None
+    #: (year, month) the run's first day falls in.
+    month: tuple[int, int] | None = None
+    #: Only runs with a seat left.
+    free_only: bool = False
     sort: str = DEFAULT_RUN_SORT
 
 
-def normalise_sort(value: str | None) -> str:
-    """A known sort key ("title", "-first_day", ...) or the default."""
-    if value and value.lstrip("-") in RUN_SORT_KEYS and value.count("-") <= 1:
+def normalise_sort(value: str | None, default: str = DEFAULT_RUN_SORT, keys: tuple[str, ...] = RUN_SORT_KEYS) -> str:
+    """A known sort key ("title", "-first_day", ...) among `keys`, or `default`."""
+    if value and value.lstrip("-") in keys and value.count("-") <= 1:
         return value
-    return DEFAULT_RUN_SORT
+    return default
+
+
+def run_sort_for(user: User, value: str | None) -> str:
+    """The run list's sort for `user`: staff sort by first day or title (they have no status column) and
+    start with the soonest run; the others may sort by status too and start with the newest."""
+    if user.is_staff:
+        return normalise_sort(value, STAFF_RUN_SORT, ("first_day", "title"))
+    return normalise_sort(value)
 
 
 def visible_runs(user: User, today: date) -> Select | None:
@@ -74,11 +93,22 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def waitlist_length():
+    """The run's waiting-list length as a correlated scalar subquery (one statement for the whole page)."""
+    return (
+        select(func.count(Enrolment.id))
+        .where(Enrolment.course_run_id == CourseRun.id, Enrolment.status == EnrolmentStatus.WAITLISTED)
+        .correlate(CourseRun)
+        .scalar_subquery()
+    )
+
+
 def list_runs(user: User, filters: RunFilters, today: date, page: int, per_page: int) -> Page | None:
     """One page of the runs `user` may see, filtered and sorted; None when the user may see none.
 
-    Provider, programme and days are loaded with selectinload: the number of queries is the same for
-    3 runs or 300.
+    Provider, programme and days are loaded with selectinload, and coordinators' and providers' waiting-list
+    lengths (`CourseRun.waitlist_length`) come with the runs' own select: the number of queries is the same
+    for 3 runs or 300.
     """
     stmt = visible_runs(user, today)
     if stmt is None:
@@ -91,8 +121,32 @@ def list_runs(user: User, filters: RunFilters, today: date, page: int, per_page:
         stmt = stmt.where(CourseRun.status == filters.status)
     if filters.kind is not None:
         stmt = stmt.where(CourseRun.kind == filters.kind)
+    if filters.method_id is not None:
+        stmt = stmt.where(
+            exists(
+                select(run_methods.c.course_run_id).where(
+                    run_methods.c.course_run_id == CourseRun.id, run_methods.c.method_id == filters.method_id
+                )
+            )
+        )
     if filters.text:
-        stmt = stmt.where(CourseRun.title.ilike(f"%{_escape_like(filters.text)}%", escape="\\"))
+        pattern = f"%{_escape_like(filters.text)}%"
+        stmt = stmt.where(
+            or_(CourseRun.title.ilike(pattern, escape="\\"), CourseRun.description.ilike(pattern, escape="\\"))
+        )
+    if filters.venue:
+        pattern = f"%{_escape_like(filters.venue)}%"
+        day_venue = select(CourseDay.id).where(
+            CourseDay.course_run_id == CourseRun.id, CourseDay.venue.ilike(pattern, escape="\\")
+        )
+        stmt = stmt.where(or_(CourseRun.venue.ilike(pattern, escape="\\"), exists(day_venue)))
+    if filters.free_only:
+        stmt = stmt.where(CourseRun.seats_taken < CourseRun.capacity)
+    if filters.month is not None:
+        year, month = filters.month
+        start = date(year, month, 1)
+        end = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+        stmt = stmt.where(CourseRun.first_day >= start, CourseRun.first_day < end)
     if filters.year is not None:
         in_year = and_(
             CourseDay.course_run_id == CourseRun.id,
@@ -101,7 +155,7 @@ def list_runs(user: User, filters: RunFilters, today: date, page: int, per_page:
         )
         stmt = stmt.where(exists(select(CourseDay.id).where(in_year)))
 
-    sort = normalise_sort(filters.sort)
+    sort = normalise_sort(filters.sort, filters.sort)
     key, descending = sort.lstrip("-"), sort.startswith("-")
     first_day = CourseRun.first_day
     column = {
@@ -118,27 +172,68 @@ def list_runs(user: User, filters: RunFilters, today: date, page: int, per_page:
         selectinload(CourseRun.programme),
         selectinload(CourseRun.days),
     )
+    if not user.is_staff:
+        # populate_existing: a run already in the session (loaded earlier in the request) gets the value too.
+        stmt = stmt.options(with_expression(CourseRun.waitlist_length, waitlist_length())).execution_options(
+            populate_existing=True
+        )
     return paginate(db.session, stmt, page, per_page)
 
 
-def list_run_years() -> list[int]:
-    """The years that have course days (for the year filter), newest first; one query."""
-    first, last = db.session.execute(select(func.min(CourseDay.day), func.max(CourseDay.day))).one()
-    if first is None:
-        return []
-    return list(range(last.year, first.year - 1, -1))
+@dataclass(frozen=True)
+class RunListChoices:
+    """The run-list filters' choices: (id, name) pairs, years newest first, (year, month) pairs soonest first."""
+
+    programmes: list
+    providers: list
+    methods: list
+    years: list[int]
+    months: list[tuple[int, int]]
 
 
-def programme_choices() -> list:
-    """(id, name) rows of every programme, newest first, for a filter's choices (no ORM objects to build)."""
-    return list(
-        db.session.execute(select(Programme.id, Programme.name).order_by(Programme.starts_on.desc(), Programme.name))
+def run_list_choices(user: User, today: date, with_providers: bool) -> RunListChoices:
+    """Every choice of the run list's filters in two queries (the list page has a statement budget,
+    tests/perf): programmes (newest first), methods and providers (by name) in one UNION ALL; and the
+    periods of the runs `user` may see in another: the years with course days (years without runs are not
+    offered) and the months runs begin in."""
+    no_date = null().cast(Date)
+    parts: list[Select] = [
+        select(literal_column("'programme'").label("kind"), Programme.id, Programme.name, Programme.starts_on),
+        select(literal_column("'method'"), Method.id, Method.name, no_date),
+    ]
+    if with_providers:
+        parts.append(select(literal_column("'provider'"), Provider.id, Provider.name, no_date))
+    rows = union_all(*parts).subquery()
+    grouped: dict[str, list] = {"programme": [], "provider": [], "method": []}
+    for kind, row_id, name, _starts_on in db.session.execute(
+        select(rows).order_by(rows.c.kind, rows.c.starts_on.desc(), rows.c.name)
+    ):
+        grouped[str(kind)].append((row_id, name))
+
+    years: set[int] = set()
+    months: set[tuple[int, int]] = set()
+    visible = visible_runs(user, today)
+    if visible is not None:
+        first_day = CourseRun.first_day
+        periods = (
+            visible.with_only_columns(
+                extract("year", CourseDay.day), extract("year", first_day), extract("month", first_day)
+            )
+            .join(CourseDay, CourseDay.course_run_id == CourseRun.id)
+            .order_by(None)
+            .distinct()
+        )
+        for day_year, first_year, first_month in db.session.execute(periods):
+            years.add(int(day_year))
+            if first_year is not None:
+                months.add((int(first_year), int(first_month)))
+    return RunListChoices(
+        programmes=grouped["programme"],
+        providers=grouped["provider"],
+        methods=grouped["method"],
+        years=sorted(years, reverse=True),
+        months=sorted(months),
     )
-
-
-def provider_choices() -> list:
-    """(id, name) rows of every provider by name, for a filter's choices."""
-    return list(db.session.execute(select(Provider.id, Provider.name).order_by(Provider.name)))
 
 
 def list_programmes() -> list[Programme]:

@@ -3,6 +3,8 @@ coordinator), the follow-up-day proposal, and methods (coordinator, reached from
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -41,31 +43,44 @@ def _language() -> str:
 @bp.get("/runs")
 @allow(*ALL_LEVELS)
 def run_list():
-    """The runs the user may see: all (coordinator), own provider's (provider), open to the role (staff)."""
+    """The runs the user may see: all (coordinator), own provider's (provider), open to the role (staff).
+    Every filter lives in the query string, so a filtered list can be bookmarked and works without JS."""
     user = current_user
+    today = clock.today()
     formdata = request.args
-    if not user.is_coordinator:  # only the coordinator filters by provider: the others get no such field
+    if user.is_provider:  # a provider sees their own provider's runs only: no such field, no such filter
         formdata = request.args.copy()
         formdata.poplist("provider")
     form = RunFilterForm(formdata=formdata)
-    providers = queries.provider_choices() if user.is_coordinator else []
-    form.set_choices(queries.programme_choices(), providers, queries.list_run_years(), _("Alle"))
+    choices = queries.run_list_choices(user, today, with_providers=not user.is_provider)
+    form.set_choices(
+        programmes=choices.programmes,
+        providers=choices.providers,
+        methods=choices.methods,
+        years=choices.years,
+        months=[(y, m, dk_date(date(y, m, 1), "LLLL y")) for y, m in choices.months],
+        any_label=_("Alle"),
+    )
     form.validate()
     status, kind = form.value("status"), form.value("kind")
     filters = queries.RunFilters(
         programme_id=form.value("programme"),
-        provider_id=form.value("provider") if user.is_coordinator else None,
+        provider_id=None if user.is_provider else form.value("provider"),
+        method_id=form.value("method"),
         status=RunStatus(status) if status and not user.is_staff else None,
         kind=RunKind(kind) if kind else None,
         text=form.value("q"),
+        venue=form.value("venue"),
         year=form.value("year"),
-        sort=queries.normalise_sort(request.args.get("sort")),
+        month=form.month_value(),
+        free_only=bool(form.free.data),
+        sort=queries.run_sort_for(user, request.args.get("sort")),
     )
     page = queries.list_runs(
-        user, filters, clock.today(), request.args.get("page", 1, type=int), current_app.config["RUNS_PER_PAGE"]
+        user, filters, today, request.args.get("page", 1, type=int), current_app.config["RUNS_PER_PAGE"]
     )
     args = {k: v for k, v in formdata.items() if k != "page" and v}
-    filtered = any(k in args for k in ("q", "programme", "provider", "status", "kind", "year"))
+    filtered = any(k in args for k in FILTER_FIELDS)
     mine, positions = _my_enrolments(user, page)
     return render_template(
         "courses/run_list.html",
@@ -77,6 +92,10 @@ def run_list():
         my_enrolments=mine,
         my_positions=positions,
     )
+
+
+#: The run list's filter fields: any of them in the query string makes the list "filtered" (the reset link).
+FILTER_FIELDS = ("q", "programme", "method", "provider", "venue", "status", "kind", "month", "year", "free")
 
 
 def _my_enrolments(user, page) -> tuple[dict, dict]:

@@ -195,10 +195,12 @@ def _recorded_proposal(teaching_day_2: date, closed_days: Mapping[date, str], mo
     return proposal.day, proposal_parts(proposal)
 
 
-def _record_proposal(run: CourseRun, teaching_day_2: date, closed_days: Mapping[date, str], months: int) -> None:
-    """Store the rule's proposal on the run; the reason as parts (a text reason from before them is dropped)."""
-    run.follow_up_proposed_on, run.follow_up_reason_parts = _recorded_proposal(teaching_day_2, closed_days, months)
-    run.follow_up_reason = None
+def _record_proposal(run: CourseRun, teaching_day_2: date, closed_days: Mapping[date, str], months: int) -> date:
+    """Store the rule's proposal on the run and return its day; the reason as parts (a text reason from before
+    them is dropped)."""
+    proposed_on, run.follow_up_reason_parts = _recorded_proposal(teaching_day_2, closed_days, months)
+    run.follow_up_proposed_on, run.follow_up_reason = proposed_on, None
+    return proposed_on
 
 
 def fix_follow_up_day(run: CourseRun) -> bool:
@@ -210,10 +212,10 @@ def fix_follow_up_day(run: CourseRun) -> bool:
     if follow_up_day is None or teaching_day_2 is None or run.follow_up_overridden:
         return False
     months = current_app.config["FOLLOW_UP_OFFSET_MONTHS"]
-    _record_proposal(run, teaching_day_2.day, _closed_days(), months)
-    if follow_up_day.day == run.follow_up_proposed_on:
+    proposed_on = _record_proposal(run, teaching_day_2.day, _closed_days(), months)
+    if follow_up_day.day == proposed_on:
         return False
-    follow_up_day.day = run.follow_up_proposed_on
+    follow_up_day.day = proposed_on
     follow_up_day.sequence += 1
     return True
 
@@ -467,8 +469,7 @@ def create_course_run(actor: User, data: CourseRunData, closed_days: Mapping[dat
     day2 = data.teaching_day_2.day
     assert day2 is not None, "_check_run_data refuses a run without teaching day 2"
     run = CourseRun(status=RunStatus.DRAFT)
-    _record_proposal(run, day2, closed_days, months)
-    proposed_on = run.follow_up_proposed_on
+    proposed_on = _record_proposal(run, day2, closed_days, months)
     _apply_fields(run, data, programme, provider, methods, roles)
     for _prefix, kind, position, day_data in data.days():
         day = day_data.day if day_data.day is not None else proposed_on
@@ -527,8 +528,9 @@ def update_course_run(
     days = {d.position: d for d in run.days}
     day2 = data.teaching_day_2.day
     assert day2 is not None, "_check_run_data refuses a run without teaching day 2"
-    if run.follow_up_proposed_on is None or 2 not in days or days[2].day != day2:
-        _record_proposal(run, day2, closed_days, months)
+    proposed_on = run.follow_up_proposed_on
+    if proposed_on is None or 2 not in days or days[2].day != day2:
+        proposed_on = _record_proposal(run, day2, closed_days, months)
     before = snapshot(run, RUN_FIELDS)
     shown_before = {d.id: event_content(d) for d in run.days}
     _apply_fields(run, data, programme, provider, methods, roles)
@@ -536,7 +538,7 @@ def update_course_run(
     changed = []
     day_changes: dict[str, list[str]] = {}
     for _prefix, kind, position, day_data in data.days():
-        target = day_data.day if day_data.day is not None else run.follow_up_proposed_on
+        target = day_data.day if day_data.day is not None else proposed_on
         values = _day_values(day_data, target)
         course_day = days.get(position)
         if course_day is None:  # a run saved without all three days (not made by these services)

@@ -16,6 +16,10 @@ FOLLOW_UP_CONFIRM_TIME, default 18:00 local time, or the end of the day if it en
    service syncs again).
 
 Runs whose follow-up day has already begun are not touched (too late to fix; the demo's history too).
+
+`explain()` is the proposal's reason as the coordinator reads it on the run page, in their language, from
+the parts stored on the run (app.courses.services.proposal_parts); staff and providers see only the date and
+that it is preliminary until the teaching days are held (templates/courses/run_detail.html).
 """
 
 from __future__ import annotations
@@ -23,20 +27,41 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.audit.services import record
 from app.core.clock import local_tz
+from app.core.templating import dk_date
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
-from app.courses.services import fix_follow_up_day, follow_up_due_at
+from app.courses.services import (
+    RECORD_LANGUAGE,
+    describe_proposal,
+    fix_follow_up_day,
+    follow_up_due_at,
+    proposal_from_parts,
+)
 from app.enrolment.invitations import sync_run
 from app.enrolment.services import lock_run
 from app.extensions import db
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["confirm", "due_times"]
+__all__ = ["confirm", "due_times", "explain"]
+
+
+def explain(run: CourseRun) -> str:
+    """Why the follow-up day was proposed where it was, in the current language: "Forslag: 2. januar 2009
+    (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er Nytårsdag; flyttet til næste arbejdsdag)".
+    From the stored parts; a row from before them shows its Danish text as written."""
+    proposal = proposal_from_parts(run.follow_up_reason_parts, str(get_locale() or RECORD_LANGUAGE))
+    if proposal is not None:
+        return describe_proposal(proposal)
+    if run.follow_up_reason:
+        return run.follow_up_reason
+    return _("Forslag: %(day)s", day=dk_date(run.follow_up_proposed_on))
 
 
 def _pending_runs(today: date, run_id: int | None = None) -> list[CourseRun]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -140,8 +142,13 @@ class CourseRun(TimestampMixin, Model):
     queue_counter: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Staff enrolments wait as requested until the coordinator approves or rejects them.
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
-    #: The follow-up day the rule proposed when the run was saved, and why it moved (if it did).
+    #: The follow-up day the rule proposed when the run was saved, and how the rule got there: the reason as
+    #: parts (a code, the months, the dates; app.courses.services.proposal_parts), put into words in the
+    #: reader's language when shown (app.courses.follow_up.explain).
     follow_up_proposed_on: Mapped[date | None] = mapped_column(Date)
+    follow_up_reason_parts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: The reason as Danish text, as stored before the parts: kept only for rows the migration to the parts
+    #: could not read back (shown as written); None otherwise.
     follow_up_reason: Mapped[str | None] = mapped_column(Text)
     #: When the follow-up job fixed the follow-up day (the evening of teaching day 2) and invited those
     #: present on the teaching days; None until then. Moving teaching day 2 later clears it again.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from babel.lists import format_list
 from flask import current_app
-from flask_babel import force_locale, format_date, get_locale, ngettext
+from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: The municipality's language: the stored reason for a follow-up proposal is always written in it.
+#: The municipality's language: the language the rule works in when it records a proposal (a closed day's
+#: reason is the municipality's text); the reason is stored as parts and shown in the reader's language.
 RECORD_LANGUAGE = "da"
 #: A stretch of non-working days longer than this means the closed days are wrong, not that the
 #: follow-up day should move half a year.
@@ -139,8 +140,51 @@ def describe_proposal(p: FollowUpProposal) -> str:
     return _("Forslag: %(day)s (%(explanation)s)", day=day, explanation="; ".join(parts))
 
 
-def _recorded_proposal(teaching_day_2: date, closed_days: Mapping[date, str], months: int) -> tuple[date, str]:
-    """The proposal as stored on the run: its day and its explanation in the municipality's language."""
+#: `CourseRun.follow_up_reason_parts["kind"]` of a proposal made by the rule (the only kind so far).
+REASON_TEACHING_DAY_2_PLUS_MONTHS = "teaching_day_2_plus_months"
+
+
+def proposal_parts(p: FollowUpProposal) -> dict:
+    """The proposal as stored on the run (`CourseRun.follow_up_reason_parts`): a code, the months and the
+    dates, no words, so each reader gets the reason in their own language (`proposal_from_parts`). A skipped
+    day's reason is worked out again from its date (weekend, public holiday) except a closed day's, which is
+    the municipality's own text and is kept as it was written.
+
+    {"kind": "teaching_day_2_plus_months", "months": 3, "day": "2009-01-02", "anchor": "2009-01-01",
+     "skipped": [{"day": "2009-01-01"}, ...{"day": ..., "closed": "Lukket mellem jul og nytår"}]}
+    """
+    return {
+        "kind": REASON_TEACHING_DAY_2_PLUS_MONTHS,
+        "months": p.months,
+        "day": p.day.isoformat(),
+        "anchor": p.anchor.isoformat(),
+        "skipped": [
+            {"day": d.isoformat(), **({"closed": r} if non_working_reason(d, {}) is None else {})} for d, r in p.skipped
+        ],
+    }
+
+
+def proposal_from_parts(parts: Mapping | None, language: str) -> FollowUpProposal | None:
+    """The stored proposal again, its skipped days' reasons in `language`; None for parts it does not know."""
+    if not parts or parts.get("kind") != REASON_TEACHING_DAY_2_PLUS_MONTHS:
+        return None
+    try:
+        skipped = []
+        for entry in parts.get("skipped", []):
+            d = date.fromisoformat(entry["day"])
+            skipped.append((d, non_working_reason(d, {}, language) or str(entry.get("closed") or "")))
+        return FollowUpProposal(
+            day=date.fromisoformat(parts["day"]),
+            anchor=date.fromisoformat(parts["anchor"]),
+            skipped=tuple(skipped),
+            months=int(parts["months"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _recorded_proposal(teaching_day_2: date, closed_days: Mapping[date, str], months: int) -> tuple[date, dict]:
+    """The proposal as stored on the run: its day and its reason's parts (`proposal_parts`)."""
     try:
         proposal = propose_follow_up_day(teaching_day_2, closed_days, months, language=RECORD_LANGUAGE)
     except (ValueError, OverflowError):
@@ -148,8 +192,15 @@ def _recorded_proposal(teaching_day_2: date, closed_days: Mapping[date, str], mo
             _("Der kan ikke beregnes en opfølgningsdag ud fra denne dato. Kontrollér 2. undervisningsdag."),
             field="day2_date",
         ) from None
-    with force_locale(RECORD_LANGUAGE):
-        return proposal.day, describe_proposal(proposal)
+    return proposal.day, proposal_parts(proposal)
+
+
+def _record_proposal(run: CourseRun, teaching_day_2: date, closed_days: Mapping[date, str], months: int) -> date:
+    """Store the rule's proposal on the run and return its day; the reason as parts (a text reason from before
+    them is dropped)."""
+    proposed_on, run.follow_up_reason_parts = _recorded_proposal(teaching_day_2, closed_days, months)
+    run.follow_up_proposed_on, run.follow_up_reason = proposed_on, None
+    return proposed_on
 
 
 def fix_follow_up_day(run: CourseRun) -> bool:
@@ -161,10 +212,10 @@ def fix_follow_up_day(run: CourseRun) -> bool:
     if follow_up_day is None or teaching_day_2 is None or run.follow_up_overridden:
         return False
     months = current_app.config["FOLLOW_UP_OFFSET_MONTHS"]
-    run.follow_up_proposed_on, run.follow_up_reason = _recorded_proposal(teaching_day_2.day, _closed_days(), months)
-    if follow_up_day.day == run.follow_up_proposed_on:
+    proposed_on = _record_proposal(run, teaching_day_2.day, _closed_days(), months)
+    if follow_up_day.day == proposed_on:
         return False
-    follow_up_day.day = run.follow_up_proposed_on
+    follow_up_day.day = proposed_on
     follow_up_day.sequence += 1
     return True
 
@@ -417,8 +468,8 @@ def create_course_run(actor: User, data: CourseRunData, closed_days: Mapping[dat
     programme, provider, methods, roles = _check_run_data(data)
     day2 = data.teaching_day_2.day
     assert day2 is not None, "_check_run_data refuses a run without teaching day 2"
-    proposed_on, reason = _recorded_proposal(day2, closed_days, months)
-    run = CourseRun(status=RunStatus.DRAFT, follow_up_proposed_on=proposed_on, follow_up_reason=reason)
+    run = CourseRun(status=RunStatus.DRAFT)
+    proposed_on = _record_proposal(run, day2, closed_days, months)
     _apply_fields(run, data, programme, provider, methods, roles)
     for _prefix, kind, position, day_data in data.days():
         day = day_data.day if day_data.day is not None else proposed_on
@@ -477,8 +528,9 @@ def update_course_run(
     days = {d.position: d for d in run.days}
     day2 = data.teaching_day_2.day
     assert day2 is not None, "_check_run_data refuses a run without teaching day 2"
-    if run.follow_up_proposed_on is None or 2 not in days or days[2].day != day2:
-        run.follow_up_proposed_on, run.follow_up_reason = _recorded_proposal(day2, closed_days, months)
+    proposed_on = run.follow_up_proposed_on
+    if proposed_on is None or 2 not in days or days[2].day != day2:
+        proposed_on = _record_proposal(run, day2, closed_days, months)
     before = snapshot(run, RUN_FIELDS)
     shown_before = {d.id: event_content(d) for d in run.days}
     _apply_fields(run, data, programme, provider, methods, roles)
@@ -486,7 +538,7 @@ def update_course_run(
     changed = []
     day_changes: dict[str, list[str]] = {}
     for _prefix, kind, position, day_data in data.days():
-        target = day_data.day if day_data.day is not None else run.follow_up_proposed_on
+        target = day_data.day if day_data.day is not None else proposed_on
         values = _day_values(day_data, target)
         course_day = days.get(position)
         if course_day is None:  # a run saved without all three days (not made by these services)

@@ -15,7 +15,7 @@ from app.core.access import ALL_LEVELS, AccessLevel, allow
 from app.core.exceptions import DomainError
 from app.core.templating import dk_date
 from app.core.transaction import refused
-from app.courses import queries, services
+from app.courses import follow_up, queries, services
 from app.courses.forms import CourseRunForm, MethodForm, RunFilterForm, parse_iso_date
 from app.courses.models import CourseRun, Method, RunKind, RunStatus
 from app.enrolment import services as enrolment_services
@@ -24,6 +24,8 @@ from app.enrolment.run_page import render_run_page
 from app.extensions import db
 
 bp = Blueprint("courses", __name__)
+#: The run page's follow-up reason (coordinator), in the reader's language: app.courses.follow_up.explain.
+bp.add_app_template_global(follow_up.explain, "follow_up_reason")
 
 
 def _rule_inputs() -> tuple[dict, int]:

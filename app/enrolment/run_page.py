@@ -6,6 +6,7 @@ enrol form both show."""
 from __future__ import annotations
 
 from flask import render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.audit.services import record_read
@@ -44,8 +45,18 @@ def staff_panel_context(run: CourseRun, form: EnrolForm | None = None) -> dict:
         position = services.waitlist_positions([run.id]).get(enrolment.id)
     refusal = services.self_enrolment_refusal(user, run, today) if enrolment is None else None
     may_enrol = enrolment is None and refusal is None
+    earlier_note = None
     if may_enrol and form is None:
-        form = EnrolForm.for_run(run, formdata=None)
+        # Enrolling again: the note of the earlier enrolment, offered to keep, change or clear.
+        earlier_note = services.earlier_note(user.id, run.id)
+        form = EnrolForm.for_run(run, formdata=None, note=earlier_note)
+        if earlier_note:
+            form.note.description = " ".join(
+                (
+                    str(form.note.description),
+                    _("Bemærkningen fra din tidligere tilmelding er udfyldt; ret eller slet den."),
+                )
+            )
     may_cancel = enrolment is not None and services.may_cancel_self(enrolment, run, today)
     return {
         "my_enrolment": enrolment,

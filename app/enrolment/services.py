@@ -31,6 +31,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import AccessLevel, User, normalise_email
 from app.audit.services import record as audit
+from app.core import clock
 from app.core.db import rows_affected
 from app.core.exceptions import Busy, Conflict, DomainError, NotAllowed
 from app.core.templating import dk_date
@@ -346,6 +347,18 @@ def enrol(
         else:
             _record(enrolment, EventKind.WAITLISTED, actor, now, detail=f"queue {enrolment.queue_number}")
     return enrolment
+
+
+def earlier_note(user_id: int, run_id: int) -> str | None:
+    """The note of the person's latest earlier enrolment on the run that had one (a cancelled one, say), to
+    offer pre-filled when they enrol again: the note stays with the cancelled row otherwise, and the provider
+    would see an empty one. None when there is none."""
+    return db.session.scalar(
+        select(Enrolment.note)
+        .where(Enrolment.user_id == user_id, Enrolment.course_run_id == run_id, Enrolment.note.is_not(None))
+        .order_by(Enrolment.id.desc())
+        .limit(1)
+    )
 
 
 def cancellation_contact() -> list[User]:
@@ -763,13 +776,33 @@ def run_participants(run: CourseRun) -> RunParticipants:
     return result
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of a run's history on "Mine kurser": what happened and on which (local) day. `again`: the
+    person had been enrolled on this run before (a re-enrolment after a cancellation)."""
+
+    kind: EventKind
+    on: date
+    again: bool = False
+
+
 @dataclass
 class MyCourse:
+    """One run on "Mine kurser": the person's current enrolment on it (the active one, else the latest) and
+    the history of every enrolment they have had on it, oldest first."""
+
     enrolment: Enrolment
     position: int | None
     completed: bool
     marks: dict[int, bool | None]  # course day id -> present (None: not registered)
     overlaps: list[CourseRun]
+    history: list[HistoryEntry] = field(default_factory=list)
+    may_cancel: bool = False
+
+    def is_upcoming(self, today: date) -> bool:
+        """Still ahead of the person: an active enrolment on a run whose last day has not passed."""
+        last = self.enrolment.run.last_day
+        return self.enrolment.is_active and (last is None or last >= today)
 
 
 def _days_overlap(a: CourseDay, b: CourseDay) -> bool:
@@ -796,8 +829,26 @@ def overlapping_runs(user_id: int, run: CourseRun, exclude_enrolment_id: int | N
     return [o for o in others if any(_days_overlap(a, b) for a in run.days for b in o.days)]
 
 
-def my_courses(user: User) -> list[MyCourse]:
-    """The user's enrolments (active first, then history) with positions, attendance and completion."""
+_ENROLLED_KINDS = (EventKind.CONFIRMED, EventKind.WAITLISTED, EventKind.REQUESTED, EventKind.MOVED_IN)
+
+
+def _run_history(enrolments: list[Enrolment]) -> list[HistoryEntry]:
+    """The events of one person's enrolments on one run as dated lines, oldest first; an enrolment after an
+    earlier one on the same run reads "... igen"."""
+    tz = clock.local_tz()
+    events = sorted((ev for e in enrolments for ev in e.events), key=lambda ev: (ev.created_at, ev.id))
+    entries, enrolled_before = [], False
+    for ev in events:
+        again = ev.kind in _ENROLLED_KINDS and enrolled_before
+        enrolled_before = enrolled_before or ev.kind in _ENROLLED_KINDS
+        entries.append(HistoryEntry(ev.kind, clock.as_utc(ev.created_at).astimezone(tz).date(), again))
+    return entries
+
+
+def my_courses(user: User, today: date) -> list[MyCourse]:
+    """The user's runs, one item per run (however often they enrolled and cancelled), with the current
+    enrolment's position, attendance, completion and whether they may cancel it, and the run's history.
+    Upcoming runs first (soonest first), then the rest (latest first). A fixed number of queries."""
     enrolments = list(
         db.session.scalars(
             select(Enrolment)
@@ -806,13 +857,19 @@ def my_courses(user: User) -> list[MyCourse]:
                 selectinload(Enrolment.run).selectinload(CourseRun.days),
                 selectinload(Enrolment.run).selectinload(CourseRun.provider),
                 selectinload(Enrolment.attendances),
+                selectinload(Enrolment.events),
             )
+            .order_by(Enrolment.id)
         )
     )
+    by_run: dict[int, list[Enrolment]] = defaultdict(list)
+    for e in enrolments:
+        by_run[e.course_run_id].append(e)
     positions = waitlist_positions({e.course_run_id for e in enrolments if e.status == EnrolmentStatus.WAITLISTED})
     active_runs = [e.run for e in enrolments if e.is_active and e.run.status != RunStatus.CANCELLED]
     result = []
-    for e in enrolments:
+    for run_enrolments in by_run.values():
+        e = next((x for x in run_enrolments if x.is_active), run_enrolments[-1])
         marks: dict[int, bool | None] = {a.course_day_id: a.present for a in e.attendances}
         completed = (
             e.status == EnrolmentStatus.CONFIRMED and bool(e.run.days) and all(marks.get(d.id) for d in e.run.days)
@@ -824,10 +881,19 @@ def my_courses(user: User) -> list[MyCourse]:
                 for o in active_runs
                 if o.id != e.course_run_id and any(_days_overlap(a, b) for a in e.run.days for b in o.days)
             ]
-        result.append(MyCourse(e, positions.get(e.id), completed, marks, overlaps))
+        course = MyCourse(e, positions.get(e.id), completed, marks, overlaps, _run_history(run_enrolments))
+        course.may_cancel = may_cancel_self(e, e.run, today)
+        result.append(course)
     far = date.max
-    result.sort(key=lambda c: (not c.enrolment.is_active, c.enrolment.run.first_day or far, c.enrolment.id))
-    return result
+    upcoming = sorted(
+        (c for c in result if c.is_upcoming(today)), key=lambda c: (c.enrolment.run.first_day or far, c.enrolment.id)
+    )
+    rest = sorted(
+        (c for c in result if not c.is_upcoming(today)),
+        key=lambda c: (c.enrolment.run.first_day or date.min, c.enrolment.id),
+        reverse=True,
+    )
+    return upcoming + rest
 
 
 def staff_by_email(email: str) -> User | None:

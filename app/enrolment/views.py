@@ -145,14 +145,22 @@ def cancel(run_id: int):
 @bp.get("/me/courses")
 @allow(AccessLevel.STAFF)
 def my_courses():
-    """ "Mine kurser": the staff member's runs with status, every course day, attendance and completion, and
-    the calendar section (the personal feed's address, if created: GET never creates it)."""
-    courses = services.my_courses(current_user)
-    feedback = feedback_links([c.enrolment.id for c in courses], clock.today())
+    """ "Mine kurser": the staff member's runs, one card each (status, the course days, attendance, cancel,
+    the run's history), upcoming first and the rest folded away below; and the calendar section (the
+    personal feed's address, if created: GET never creates it). A run whose follow-up-day feedback waits
+    for an answer stays among the upcoming ones, where its button is seen."""
+    today = clock.today()
+    courses = services.my_courses(current_user, today)
+    feedback = feedback_links([c.enrolment.id for c in courses], today)
+
+    def upcoming(course: services.MyCourse) -> bool:
+        fb = feedback.get(course.enrolment.id)
+        return course.is_upcoming(today) or bool(fb and not fb.closed and not fb.answered)
+
     return render_template(
         "enrolment/my_courses.html",
-        current=[c for c in courses if c.enrolment.is_active],
-        history=[c for c in courses if not c.enrolment.is_active],
+        current=[c for c in courses if upcoming(c)],
+        history=[c for c in courses if not upcoming(c)],
         RunStatus=RunStatus,
         feedback=feedback,
         **calendar_section(current_user),

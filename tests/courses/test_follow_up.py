@@ -9,6 +9,7 @@ import pytest
 from flask_babel import force_locale
 
 from app.calendar.workdays import next_working_day
+from app.courses.follow_up import explain
 from app.courses.services import (
     MAX_SKIPPED_DAYS,
     FollowUpProposal,
@@ -238,7 +239,8 @@ def test_the_job_moves_the_follow_up_day_past_a_closed_day_added_since(app):
     assert fix_follow_up_day(run) is True
     follow_up = run.days[2]
     assert (follow_up.day, follow_up.sequence, run.follow_up_proposed_on) == (date(2009, 1, 5), 1, date(2009, 1, 5))
-    assert "Lukket mellem jul og nytår" in run.follow_up_reason
+    assert {"day": "2009-01-02", "closed": "Lukket mellem jul og nytår"} in run.follow_up_reason_parts["skipped"]
+    assert "Lukket mellem jul og nytår" in explain(run)
 
 
 def test_the_job_leaves_a_day_that_still_follows_the_rule(app):

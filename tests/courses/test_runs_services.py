@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.core.exceptions import DomainError, NotAllowed, ValidationFailed
 from app.courses import services
+from app.courses.follow_up import explain
 from app.courses.models import CourseRun, DayKind, RunKind, RunStatus
 from app.courses.services import CourseDayData, CourseRunData
 from app.extensions import db
@@ -74,7 +75,15 @@ def test_create_makes_a_draft_with_three_days_and_stores_the_proposal(coordinato
     assert all(d.starts_at == time(9) and d.ends_at == time(15, 30) and d.sequence == 0 for d in run.days)
     assert len({d.ical_uid for d in run.days}) == 3
     assert run.follow_up_proposed_on == date(2009, 1, 2)
-    assert run.follow_up_reason == (
+    assert run.follow_up_reason_parts == {
+        "kind": "teaching_day_2_plus_months",
+        "months": 3,
+        "day": "2009-01-02",
+        "anchor": "2009-01-01",
+        "skipped": [{"day": "2009-01-01"}],  # a public holiday: its name is no part, it follows the language
+    }
+    assert run.follow_up_reason is None
+    assert explain(run) == (
         "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er Nytårsdag; "
         "flyttet til næste arbejdsdag)"
     )
@@ -94,7 +103,8 @@ def test_create_uses_the_closed_days_given(coordinator, ref):
         enrolment_deadline=date(2009, 3, 1),
     )
     assert run.follow_up_day.day == date(2009, 6, 8)
-    assert "Grundlovsdag (lukket fra kl. 12)" in run.follow_up_reason
+    assert {"day": "2009-06-05", "closed": "Grundlovsdag (lukket fra kl. 12)"} in run.follow_up_reason_parts["skipped"]
+    assert "Grundlovsdag (lukket fra kl. 12)" in explain(run)
 
 
 def test_create_with_the_coordinators_own_follow_up_day_keeps_the_proposal_on_record(coordinator, ref):
@@ -112,13 +122,20 @@ def test_create_with_the_coordinators_own_follow_up_day_keeps_the_proposal_on_re
     assert run.follow_up_overridden
 
 
-def test_the_stored_reason_is_danish_even_for_an_english_coordinator(app, coordinator, ref):
+def test_the_stored_reason_is_parts_each_reader_gets_in_their_language(app, coordinator, ref):
     from flask_babel import force_locale
 
     with force_locale("en"):
         run = create(coordinator, ref)
-    assert run.follow_up_reason.startswith("Forslag: 2. januar 2009")
-    assert "Nytårsdag" in run.follow_up_reason
+        english = explain(run)
+    assert english == (
+        "Suggestion: January 2, 2009 (teaching day 2 + 3 months = January 1, 2009, which is New Year's Day; "
+        "moved to the next working day)"
+    )
+    with force_locale("da"):
+        assert explain(run).startswith(
+            "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er Nytårsdag"
+        )
 
 
 @pytest.mark.parametrize(
@@ -211,7 +228,7 @@ def test_moving_teaching_day_2_recomputes_the_proposal_and_a_blank_follow_up_fol
     data = run_data(ref, teaching_day_2=CourseDayData(date(2008, 10, 2)))
     services.update_course_run(coordinator, run, data, CLOSED, 3)
     assert run.follow_up_proposed_on == date(2009, 1, 2)  # 2 Jan 2009 is a Friday: no move
-    assert run.follow_up_reason == "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder)"
+    assert explain(run) == "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder)"
     assert [d.sequence for d in run.days] == [0, 1, 0]  # the follow-up date happens to stay
 
     data = run_data(ref, teaching_day_2=CourseDayData(date(2008, 10, 8)))

@@ -10,6 +10,7 @@ import pytest
 from app.courses.models import RunStatus
 from app.extensions import db
 from tests import factories
+from tests.conftest import post_form
 from tests.querycount import recorded_statements
 
 TODAY = date(2026, 3, 1)
@@ -77,13 +78,12 @@ def test_my_courses_shows_my_runs_with_status_and_every_day(client, login_as, ru
     assert response.status_code == 200
     page = html(response)
     assert "<h1>Mine kurser</h1>" in page
-    mine = section(page, "Mine tilmeldinger")
+    mine = section(page, "Kommende kurser")
     # the run, linked, with its status, provider and days
     assert f'<a href="/runs/{run.id}">Familierådslagning, hold 1</a>' in mine
     assert 'class="badge badge-success">Tilmeldt</span>' in mine
     assert f"Udbyder: {run.provider.name}" in mine
-    assert "<td>tirsdag</td>" in mine and "<td>onsdag</td>" in mine
-    assert "14. april 2026" in mine and "15. april 2026" in mine and "15. juli 2026" in mine
+    assert "tirsdag 14. april 2026" in mine and "onsdag 15. april 2026" in mine and "onsdag 15. juli 2026" in mine
     assert "kl. 09.00–kl. 15.30" in mine
     assert "kl. 10.00–kl. 13.00" in mine
     assert "Kursuscenter Valby" in mine and "Rådhuset, mødesal 3" in mine
@@ -95,7 +95,7 @@ def test_my_courses_shows_my_runs_with_status_and_every_day(client, login_as, ru
     assert "Afventer godkendelse" in mine
     # sorted by first day: April, May, June
     assert mine.index("Familierådslagning") < mine.index("Signs of Safety") < mine.index("Netværksmøder, hold 1")
-    assert "Tidligere tilmeldinger" not in page
+    assert "Tidligere kurser" not in page
 
 
 def test_completed_when_present_on_all_three_days(client, login_as, run, me):
@@ -111,13 +111,13 @@ def test_completed_when_present_on_all_three_days(client, login_as, run, me):
     page = html(client.get("/me/courses"))
     completed = section(page, "Familierådslagning, hold 1", "Positive Inquiry, hold 1")
     assert 'class="badge badge-success">Gennemført</span>' in completed
-    assert completed.count("<td>Mødt</td>") == 3
+    assert completed.count("Fremmøde: Mødt") == 3
     partial = section(page, "Positive Inquiry, hold 1")
     assert "Gennemført" not in partial
     assert 'class="badge badge-success">Tilmeldt</span>' in partial
-    assert partial.count("<td>Mødt</td>") == 1
-    assert partial.count("<td>Ikke mødt</td>") == 1
-    assert "Ikke registreret" in partial
+    assert partial.count("Fremmøde: Mødt") == 1
+    assert partial.count("Fremmøde: Ikke mødt") == 1
+    assert partial.count("Fremmøde:") == 2  # the day not registered says nothing
 
 
 def test_history_is_a_separate_section(client, login_as, run, me):
@@ -131,8 +131,9 @@ def test_history_is_a_separate_section(client, login_as, run, me):
 
     login_as(me)
     page = html(client.get("/me/courses"))
-    current = section(page, "Mine tilmeldinger", "Tidligere tilmeldinger")
-    history = section(page, "Tidligere tilmeldinger")
+    current = section(page, "Kommende kurser", "Tidligere kurser")
+    history = section(page, "Tidligere kurser")
+    assert "<summary" in history and "Tidligere kurser (3)" in history
     assert "Nyt forløb" in current
     assert "Familierådslagning, hold 1" not in current
     for title, label in (
@@ -159,7 +160,7 @@ def test_overlapping_runs_are_warned(client, login_as, run, me):
     factories.make_enrolment(clash, me, status="waitlisted")
     login_as(me)
     page = html(client.get("/me/courses"))
-    first = page.split('<section class="my-course"')[1]
+    first = page.split('<section class="card collapsed-height my-course"')[1]
     assert "Familierådslagning, hold 1" in first
     assert "Bemærk: kursusdage overlapper med" in first
     assert f'<a href="/runs/{clash.id}">Signs of Safety, hold 2</a>' in first
@@ -236,3 +237,138 @@ def test_anonymous_is_sent_to_login(client):
     response = client.get("/me/courses")
     assert response.status_code == 302
     assert response.location.startswith("/login")
+
+
+# -- issue 21: upcoming first, the past folded away, one card per run, cancel here, the note kept -----------
+
+
+def cancel_url(run) -> str:
+    return f"/runs/{run.id}/cancel"
+
+
+def test_upcoming_runs_come_first_soonest_first_and_the_rest_is_folded_away(client, login_as, run, me):
+    june = another_run(me, "Juni-forløb", days=(date(2026, 6, 2), date(2026, 6, 3), date(2026, 9, 2)))
+    factories.make_enrolment(june, me)
+    factories.make_enrolment(run, me)  # April: sooner, though enrolled later
+    held = another_run(me, "Holdt forløb", days=(date(2025, 9, 2), date(2025, 9, 3), date(2025, 12, 3)))
+    factories.make_enrolment(held, me)  # confirmed, but its days are over
+    older = another_run(me, "Ældre forløb", days=(date(2025, 1, 7), date(2025, 1, 8), date(2025, 4, 8)))
+    factories.make_enrolment(older, me)
+    left = another_run(me, "Afmeldt forløb")
+    factories.make_enrolment(left, me, status="cancelled")
+
+    login_as(me)
+    page = html(client.get("/me/courses"))
+    upcoming = section(page, "<h2>Kommende kurser</h2>", "Tidligere kurser")
+    assert upcoming.index("Familierådslagning, hold 1") < upcoming.index("Juni-forløb")
+    for title in ("Holdt forløb", "Ældre forløb", "Afmeldt forløb"):
+        assert title not in upcoming
+    past = section(page, '<details class="details my-courses-past">', "</details>")
+    assert "Tidligere kurser (3)" in section(past, "<summary", "</summary>")
+    assert "<details " in past and " open" not in section(past, "<details", ">")  # folded: no JS needed
+    # the latest first among the past ones
+    assert past.index("Afmeldt forløb") < past.index("Holdt forløb") < past.index("Ældre forløb")
+
+
+def test_a_run_cancelled_and_joined_again_is_one_card_with_its_history(client, login_as, clock, run, me):
+    clock.set(date(2026, 2, 3))
+    assert enrol_on_run_page(client, login_as, run, me).status_code == 302
+    clock.set(date(2026, 2, 5))
+    login_as(me)  # two days later: a new session
+    assert post_form(client, cancel_url(run), form_url="/me/courses").status_code == 302
+    clock.set(date(2026, 2, 9))
+    assert enrol_on_run_page(client, login_as, run, me).status_code == 302
+
+    page = html(client.get("/me/courses"))
+    assert page.count(">Familierådslagning, hold 1</a></h3>") == 1
+    assert "Tidligere kurser" not in page  # not again as "Afmeldt" below
+    card = section(page, "<h2>Kommende kurser</h2>", "</section>")
+    assert 'class="badge badge-success">Tilmeldt</span>' in card
+    assert "Historik:</span> Tilmeldt 3. feb. 2026, afmeldt 5. feb. 2026, tilmeldt igen 9. feb. 2026</p>" in card
+
+
+def enrol_on_run_page(client, login_as, run, me, data=None, login=True):
+    if login:
+        login_as(me)
+    return post_form(client, f"/runs/{run.id}/enrol", data or {}, form_url=f"/runs/{run.id}")
+
+
+def test_cancel_from_the_page_asks_first_as_the_run_page_does(client, login_as, run, me):
+    factories.make_enrolment(run, me)
+    login_as(me)
+    page = html(client.get("/me/courses"))
+    question = "Vil du afmelde dig Familierådslagning, hold 1?"
+    button = f'<button type="submit" class="button button-secondary" data-confirm="{question}">Afmeld mig</button>'
+    assert f'<form method="post" action="{cancel_url(run)}" class="inline-form">' in page
+    assert button in page
+    # the run page's button: the same form, the same question
+    assert button in html(client.get(f"/runs/{run.id}"))
+
+    response = post_form(client, cancel_url(run), form_url="/me/courses")
+    assert response.status_code == 302 and response.location == "/me/courses"
+    page = html(client.get(response.location))
+    assert "Du er afmeldt Familierådslagning, hold 1." in page
+    assert "Tidligere kurser (1)" in page
+    assert f'action="{cancel_url(run)}"' not in page
+
+
+def test_no_cancel_button_after_the_deadline_for_a_seat_but_the_waiting_list_may_leave(
+    client, login_as, run, me, monkeypatch
+):
+    factories.make_enrolment(run, me)
+    queue = another_run(me, "Fuldt forløb", capacity=1)
+    fill = factories.make_eligible_staff(queue, 1)[0]
+    factories.make_enrolment(queue, fill)
+    factories.make_enrolment(queue, me, status="waitlisted")
+    monkeypatch.setattr("app.core.clock.today", lambda: date(2026, 4, 2))  # the day after the deadline
+    login_as(me)
+    page = html(client.get("/me/courses"))
+    assert f'action="{cancel_url(run)}"' not in page
+    assert f'action="{cancel_url(queue)}"' in page and ">Forlad ventelisten</button>" in page
+
+
+def test_enrolling_again_offers_the_earlier_note_and_the_provider_sees_it(app, client, login_as, clock, run, me):
+    clock.set(date(2026, 2, 3))
+    assert enrol_on_run_page(client, login_as, run, me, {"note": "Vegetar, kørestol"}).status_code == 302
+    clock.set(date(2026, 2, 5))
+    login_as(me)  # two days later: a new session
+    assert post_form(client, cancel_url(run), form_url="/me/courses").status_code == 302
+
+    form = html(client.get(f"/runs/{run.id}"))  # the same session: the form a moment after cancelling
+    textarea = section(form, '<textarea aria-describedby="note-hint"', "</textarea>")
+    assert "Vegetar, kørestol" in textarea
+    assert "Bemærkningen fra din tidligere tilmelding er udfyldt; ret eller slet den." in form
+    clock.set(date(2026, 2, 9))
+    assert enrol_on_run_page(client, login_as, run, me, {"note": "Vegetar, kørestol"}).status_code == 302
+
+    provider = factories.make_user(access_level="provider", provider=run.provider, email="udbyder@test.dk")
+    other = app.test_client()
+    assert post_form(other, "/login", {"email": provider.email, "password": factories.PASSWORD}).status_code == 302
+    participants = html(other.get(f"/runs/{run.id}"))
+    confirmed = section(participants, 'id="tilmeldte"', "</table>")
+    assert "Sofie Sagsbehandler" in confirmed and "Vegetar, kørestol" in confirmed
+
+
+def test_the_earlier_note_can_be_cleared(client, login_as, run, me):
+    factories.make_enrolment(run, me, status="cancelled", note="Glutenfri")
+    assert enrol_on_run_page(client, login_as, run, me, {"note": ""}).status_code == 302
+    db.session.expire_all()
+    notes = sorted((e.note or "") for e in run_enrolments(run))
+    assert notes == ["", "Glutenfri"]
+
+
+def test_no_earlier_note_no_prefill(client, login_as, run, me):
+    (colleague,) = factories.make_eligible_staff(run, 1)
+    factories.make_enrolment(run, colleague, status="cancelled", note="Kollegaens note")
+    login_as(me)
+    page = html(client.get(f"/runs/{run.id}"))
+    assert "Kollegaens note" not in page
+    assert "Bemærkningen fra din tidligere tilmelding" not in page
+
+
+def run_enrolments(run):
+    from sqlalchemy import select
+
+    from app.enrolment.models import Enrolment
+
+    return list(db.session.scalars(select(Enrolment).where(Enrolment.course_run_id == run.id)))

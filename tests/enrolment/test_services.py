@@ -368,7 +368,7 @@ def test_attendance_on_all_three_days_completes(run, coordinator):
     participants = services.run_participants(run)
     done = {p.enrolment.id: p.completed for p in participants.confirmed}
     assert done == {ea.id: True, eb.id: False}
-    mine = services.my_courses(a)
+    mine = services.my_courses(a, after)
     assert mine[0].completed is True
     assert services.completion_problems(run, after) == []
     services.complete_run(coordinator, run.id, after)
@@ -415,7 +415,7 @@ def test_overlapping_course_days_are_found(run):
         factories.make_enrolment(other, staff)
     assert [r.id for r in services.overlapping_runs(staff.id, run)] == [clash.id]
     enrol(run, staff)
-    mine = {c.enrolment.course_run_id: c for c in services.my_courses(staff)}
+    mine = {c.enrolment.course_run_id: c for c in services.my_courses(staff, TODAY)}
     assert [r.id for r in mine[run.id].overlaps] == [clash.id]
     assert mine[apart.id].overlaps == []
 
@@ -424,7 +424,7 @@ def test_my_courses_positions_and_order(run):
     staff = factories.make_eligible_staff(run, 4)
     for s in staff:
         enrol(run, s)
-    last = services.my_courses(staff[3])
+    last = services.my_courses(staff[3], TODAY)
     assert last[0].position == 2 and last[0].enrolment.status == EnrolmentStatus.WAITLISTED
 
 

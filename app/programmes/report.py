@@ -19,7 +19,7 @@ from app.calendar.feeds import safe_filename
 from app.core import clock
 from app.core.downloads import as_attachment
 from app.core.money import ore_to_kroner
-from app.core.templating import dk_date, money
+from app.core.templating import clock_time, dk_date, money
 from app.programmes.dashboard import BreakdownRow, ProgrammeFigures, Status, programme_figures
 from app.reporting.exports import FONT_FAMILY, prepare_pdf, printable, xlsx_text_cell
 
@@ -164,7 +164,7 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
 
     printed_at = clock.now()
     footer_text = printable(
-        _("Udskrevet %(date)s kl. %(time)s", date=printed_at.strftime("%d-%m-%Y"), time=printed_at.strftime("%H.%M"))
+        _("Udskrevet %(date)s kl. %(time)s", date=dk_date(printed_at, "medium"), time=clock_time(printed_at))
     )
     page_label = _("Side %(page)s af %(pages)s")
 

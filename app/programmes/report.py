@@ -12,7 +12,7 @@ import io
 import re
 
 from flask import Response
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
 from app.calendar.feeds import safe_filename
@@ -100,7 +100,7 @@ def summary_text(f: ProgrammeFigures) -> list[str]:
         lines.append(_("Effekt: %(sentence)s", sentence=_status_sentence(e.status)))
     allocated, committed, spent = f.budget_totals
     budget = _(
-        "Budget: rammen er %(allocated)s, heraf er %(committed)s disponeret og %(spent)s forbrugt.",
+        "Budget: Af rammen på %(allocated)s er %(committed)s disponeret og %(spent)s forbrugt.",
         allocated=money(allocated),
         committed=money(committed),
         spent=money(spent),
@@ -343,14 +343,24 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
                 m.name,
                 m.before_percent,
                 100,
-                _("Før: %(pct)s %% (%(n)s svar)", pct=m.before_percent, n=sum(m.before.values())),
+                ngettext(
+                    "Før: %(pct)s %% (%(num)s svar)",
+                    "Før: %(pct)s %% (%(num)s svar)",
+                    sum(m.before.values()),
+                    pct=m.before_percent,
+                ),
                 dark=False,
             )
             bar(
                 "",
                 m.since_percent,
                 100,
-                _("Siden: %(pct)s %% (%(n)s svar)", pct=m.since_percent, n=sum(m.since.values())),
+                ngettext(
+                    "Siden: %(pct)s %% (%(num)s svar)",
+                    "Siden: %(pct)s %% (%(num)s svar)",
+                    sum(m.since.values()),
+                    pct=m.since_percent,
+                ),
             )
             pdf.ln(1.5)
         bar(_("Alle metoder"), e.before_percent, 100, _("Før: %(pct)s %%", pct=e.before_percent), dark=False)

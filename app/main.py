@@ -73,7 +73,8 @@ def _icon(name: str) -> Response:
             sent.get_data(), mimetype=sent.mimetype, headers={"Cache-Control": sent.headers["Cache-Control"]}
         )
     response.add_etag()
-    return response.make_conditional(request)
+    response.make_conditional(request)  # a 304 for a matching If-None-Match; the same object either way
+    return response
 
 
 @bp.get("/favicon.ico")

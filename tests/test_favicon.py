@@ -29,3 +29,9 @@ def test_every_page_links_the_icon(client):
     assert links == ["/favicon.ico", "/favicon.svg"]
     for href in links:
         assert client.get(href).status_code == 200
+
+
+def test_a_browser_that_has_the_icon_gets_a_304(client):
+    etag = client.get("/favicon.ico").headers["ETag"]
+    again = client.get("/favicon.ico", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user
 
 from app.core import clock
@@ -47,6 +57,38 @@ def healthz():
         response = Response("ok\n" if report.healthy else "unavailable\n", mimetype="text/plain")
     response.headers["Cache-Control"] = "no-store"
     return response, 200 if report.healthy else 503
+
+
+#: Browsers ask for /favicon.ico on their own and keep icons for long; the file name has no version, so a
+#: month rather than a year (a changed icon reaches everyone within that).
+FAVICON_MAX_AGE = 30 * 24 * 3600
+
+
+def _icon(name: str) -> Response:
+    """The icon read whole (a few kB; no open file left to the WSGI server), cacheable and conditional."""
+    assert current_app.static_folder is not None
+    with send_from_directory(current_app.static_folder, name, max_age=FAVICON_MAX_AGE) as sent:
+        sent.direct_passthrough = False
+        response = Response(
+            sent.get_data(), mimetype=sent.mimetype, headers={"Cache-Control": sent.headers["Cache-Control"]}
+        )
+    response.add_etag()
+    response.make_conditional(request)  # a 304 for a matching If-None-Match; the same object either way
+    return response
+
+
+@bp.get("/favicon.ico")
+@public
+def favicon_ico():
+    """The portal's icon for browsers that ask for /favicon.ico without reading the page's <link>."""
+    return _icon("favicon.ico")
+
+
+@bp.get("/favicon.svg")
+@public
+def favicon_svg():
+    """The portal's icon, linked from every page (templates/base.html)."""
+    return _icon("favicon.svg")
 
 
 @bp.post("/language")

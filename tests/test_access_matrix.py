@@ -121,6 +121,8 @@ ROUTES: dict[str, list[Case]] = {
     "main.home": [Case("GET", "/", public(302))],
     "main.healthz": [Case("GET", "/healthz", public())],
     "main.accessibility": [Case("GET", "/accessibility-statement", public())],
+    "main.favicon_ico": [Case("GET", "/favicon.ico", public())],
+    "main.favicon_svg": [Case("GET", "/favicon.svg", public())],
     "main.set_language": [Case("POST", "/language", public(302), {"lang": "da"})],
     "main.settings": [Case("GET", "/settings", coordinator_only())],
     # --- accounts ---

@@ -15,7 +15,7 @@ def test_dates_in_each_language_even_when_remembered(app):
             assert dk_date(date(2008, 10, 1)) == "1. oktober 2008"
             assert dk_date(date(2008, 10, 1), "medium") == "1. okt. 2008"
         with force_locale("en"):
-            assert dk_date(date(2008, 10, 1)) == "October 1, 2008"
+            assert dk_date(date(2008, 10, 1)) == "1 October 2008"
         with force_locale("da"):
             assert dk_date(date(2008, 10, 1)) == "1. oktober 2008"
         assert dk_date(None) == ""
@@ -29,8 +29,39 @@ def test_moments_in_copenhagen_time_in_each_language(app):
         with force_locale("en"):
             english = dk_datetime(moment, "short")
         assert "09.30" in danish and "01.10.2008" in danish
-        assert "9:30" in english and english != danish
+        assert danish == "01.10.2008 09.30"
+        assert english == "1 Oct 2008, 09:30"
         assert dk_datetime(None) == ""
+
+
+def test_english_dates_are_european_never_us_style(app):
+    """Issue 21: "12/7/26, 1:35 PM" reads as 12 July to a Danish reader. English names the month and puts
+    the day first, in every named format; times are 24-hour. Danish keeps Babel's own formats."""
+    from app.core.templating import clock_time, dk_time
+
+    day = date(2026, 12, 7)
+    moment = datetime(2026, 12, 7, 12, 35, tzinfo=UTC)  # 13.35 in Copenhagen
+    with app.test_request_context():
+        with force_locale("en"):
+            assert dk_date(day, "short") == "7 Dec 2026"
+            assert dk_date(day, "medium") == "7 Dec 2026"
+            assert dk_date(day) == "7 December 2026"
+            assert dk_date(day, "full") == "Monday 7 December 2026"
+            assert dk_date(day, "EEEE") == "Monday"
+            assert dk_datetime(moment, "short") == "7 Dec 2026, 13:35"
+            assert dk_datetime(moment) == "7 Dec 2026, 13:35"
+            assert dk_datetime(moment, "HH:mm:ss") == "13:35:00"
+            assert dk_time(moment.time()) == "12:35"
+            assert clock_time(moment.time()) == "12:35"
+        with force_locale("da"):
+            assert dk_date(day, "short") == "07.12.2026"
+            assert dk_date(day, "medium") == "7. dec. 2026"
+            assert dk_date(day) == "7. december 2026"
+            assert dk_date(day, "full") == "mandag den 7. december 2026"
+            assert dk_datetime(moment, "short") == "07.12.2026 13.35"
+            assert dk_datetime(moment) == "7. dec. 2026 13.35.00"
+            assert dk_time(moment.time()) == "kl. 12.35"
+            assert clock_time(moment.time()) == "12.35"
 
 
 def test_template_gettext_follows_the_locale_within_one_request(app):

@@ -14,6 +14,7 @@ from app.accounts.services import (
     get_unit_by_name,
 )
 from app.core.access import AccessLevel
+from app.core.cli import CommandFailed, prompt_new_password
 from app.core.exceptions import DomainError
 from app.extensions import db
 
@@ -51,9 +52,9 @@ def create_user_command(
     unit = _lookup(get_unit_by_name, unit_name, _("Ukendt enhed"))
     provider = _lookup(get_provider_by_name, provider_name, _("Ukendt udbyder"))
     if access_level == AccessLevel.PROVIDER and provider is None:
-        raise click.UsageError(_("--provider skal angives sammen med --access provider."))
+        raise CommandFailed(_("--provider skal angives sammen med --access provider."))
     if password is None:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = prompt_new_password()
     data = UserData(
         name=name,
         email=email,
@@ -69,7 +70,7 @@ def create_user_command(
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        raise click.ClickException(exc.message) from None
+        raise CommandFailed(exc.message) from None
     click.echo(_("Oprettet: %(email)s (%(level)s, id %(id)s).", email=user.email, level=user.access_level, id=user.id))
 
 
@@ -78,5 +79,5 @@ def _lookup(finder, name: str | None, message: str):
         return None
     record = finder(name)
     if record is None:
-        raise click.ClickException(f"{message}: {name}")
+        raise CommandFailed(f"{message}: {name}")
     return record

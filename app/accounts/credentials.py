@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from app.accounts import tokens
@@ -208,7 +209,9 @@ def _queue_reset_mail(user: User, *, now: datetime):
                 "Nogen har bedt om at nulstille adgangskoden til din konto i Kursusportalen. Var det dig, så "
                 "brug linket nedenfor til at vælge en ny adgangskode."
             ),
-            _("Linket virker i %(hours)s time(r) og kun én gang.", hours=hours),
+            ngettext(
+                "Linket virker i %(num)s time og kun én gang.", "Linket virker i %(num)s timer og kun én gang.", hours
+            ),
             _("Har du ikke bedt om det, kan du se bort fra denne mail. Din adgangskode er ikke ændret."),
         ],
     )
@@ -267,10 +270,12 @@ def send_invitation(user: User, *, actor: User | None, now: datetime) -> None:
                 "e-mailadresse %(email)s.",
                 email=user.email,
             ),
-            _(
-                "Linket virker i %(days)s dage. Er det udløbet, kan du bede om et nyt under »Glemt "
+            ngettext(
+                "Linket virker i %(num)s dag. Er det udløbet, kan du bede om et nyt under »Glemt "
                 "adgangskode?« på login-siden eller spørge din kursuskoordinator.",
-                days=days,
+                "Linket virker i %(num)s dage. Er det udløbet, kan du bede om et nyt under »Glemt "
+                "adgangskode?« på login-siden eller spørge din kursuskoordinator.",
+                days,
             ),
         ],
     )

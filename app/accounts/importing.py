@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from babel.lists import format_list
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
 from app.core.exceptions import DomainError
@@ -310,10 +312,13 @@ def _map_header(cells: list[str]) -> dict[str, int]:
     missing = [column_labels()[key] for key in COLUMN_ALIASES if key not in positions]
     if missing:
         raise ImportFileError(
-            _(
-                "Filen mangler kolonnerne: %(columns)s. Første række skal være overskrifterne "
+            ngettext(
+                "Filen mangler kolonnen %(columns)s. Første række skal være overskrifterne "
                 "Navn, E-mail, Stillingsbetegnelse og Enhed.",
-                columns=", ".join(missing),
+                "Filen mangler kolonnerne %(columns)s. Første række skal være overskrifterne "
+                "Navn, E-mail, Stillingsbetegnelse og Enhed.",
+                len(missing),
+                columns=format_list(missing, locale=str(get_locale() or "da")),
             )
         )
     return positions

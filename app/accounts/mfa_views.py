@@ -7,6 +7,7 @@ import math
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -84,7 +85,14 @@ def login_code():
             credentials.record_login(user, method=method, now=now)
             if result.kind == "recovery":
                 left = mfa.unused_recovery_codes(user)
-                flash(_("Du har brugt en gendannelseskode. Du har %(left)s tilbage.", left=left), "warning")
+                flash(
+                    ngettext(
+                        "Du har brugt en gendannelseskode. Du har %(num)s gendannelseskode tilbage.",
+                        "Du har brugt en gendannelseskode. Du har %(num)s gendannelseskoder tilbage.",
+                        left,
+                    ),
+                    "warning",
+                )
             return redirect(target)
         if result.locked_out:
             return _back_to_login(_("For mange forkerte koder. Log ind igen."))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from babel.lists import format_list
 from flask import current_app
-from flask_babel import format_date, get_locale, ngettext
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -27,6 +27,7 @@ from app.calendar.workdays import follow_up_anchor, non_working_reason
 from app.core import clock
 from app.core.db import keep_for_request
 from app.core.exceptions import Conflict, DomainError, NotAllowed, ValidationFailed
+from app.core.templating import dk_date
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus, run_methods
 from app.enrolment import invitations
 from app.enrolment import services as enrolment_services
@@ -113,7 +114,7 @@ def describe_proposal(p: FollowUpProposal) -> str:
     flyttet til næste arbejdsdag)"
     """
     rule = ngettext("undervisningsdag 2 + %(num)s måned", "undervisningsdag 2 + %(num)s måneder", p.months)
-    day = format_date(p.day, "long")
+    day = dk_date(p.day, "long")
     if not p.skipped:
         return _("Forslag: %(day)s (%(rule)s)", day=day, rule=rule)
     first_day, first_reason = p.skipped[0]
@@ -121,14 +122,14 @@ def describe_proposal(p: FollowUpProposal) -> str:
         _(
             "%(rule)s = %(anchor)s, som er %(reason)s",
             rule=rule,
-            anchor=format_date(first_day, "long"),
+            anchor=dk_date(first_day, "long"),
             reason=first_reason,
         )
     ]
     rest = p.skipped[1:]
     if rest:
         days = format_list(
-            [_("%(day)s (%(reason)s)", day=format_date(d, "long"), reason=r) for d, r in rest],
+            [_("%(day)s (%(reason)s)", day=dk_date(d, "long"), reason=r) for d, r in rest],
             locale=str(get_locale() or RECORD_LANGUAGE),
         )
         parts.append(

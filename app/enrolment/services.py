@@ -26,6 +26,7 @@ from datetime import date, datetime
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import exc, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -691,9 +692,10 @@ def completion_problems(run: CourseRun, today: date, participants: RunParticipan
         missing = sum(1 for e in confirmed if (e, day.id) not in marks)
         if missing:
             problems.append(
-                _(
-                    "Fremmøde mangler for %(n)s deltager(e) på %(day)s (%(date)s).",
-                    n=missing,
+                ngettext(
+                    "Fremmøde mangler for %(num)s deltager på %(day)s (%(date)s).",
+                    "Fremmøde mangler for %(num)s deltagere på %(day)s (%(date)s).",
+                    missing,
                     day=day.label.lower(),
                     date=dk_date(day.day),
                 )

@@ -32,6 +32,7 @@ from email.utils import format_datetime, make_msgid
 
 from flask import current_app, render_template
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app.core.templating import dk_date
 from app.courses.models import CourseDay
@@ -42,6 +43,7 @@ __all__ = [
     "InvitationKind",
     "Recipient",
     "calendar_of",
+    "day_line",
     "in_language",
     "invitation_intro",
     "invitation_message",
@@ -147,6 +149,25 @@ def invitation_intro(day: CourseDay, kind: InvitationKind) -> str:
     return _("Du er tilmeldt kursusforløbet »%(run)s«. Her er en kalenderinvitation til kursusdagen nedenfor.", run=run)
 
 
+def day_line(day: CourseDay) -> str:
+    """'1. undervisningsdag: mandag den 30. marts 2026, kl. 09.00–15.30, <sted>' (in the current locale)."""
+    return f"{day.label}: {dk_date(day.day, 'full')}, {ical.time_range(day)}, {day.effective_venue}"
+
+
+def run_overview(day: CourseDay, kind: InvitationKind) -> tuple[str, list[str]] | None:
+    """The first invitation of a run (for its first day: what enrolling sends first) lists every day of the run
+    and says that each comes as its own calendar invitation; None for every other mail."""
+    days = day.run.days
+    if kind != InvitationKind.INVITATION or len(days) < 2 or day is not days[0]:
+        return None
+    intro = ngettext(
+        "Kursusforløbet har %(num)s kursusdag. Den kommer som en kalenderinvitation i sin egen mail:",
+        "Kursusforløbet har %(num)s kursusdage. Hver dag kommer som sin egen kalenderinvitation i en mail for sig:",
+        len(days),
+    )
+    return intro, [day_line(d) for d in days]
+
+
 def render_bodies(template: str, language: str | None, **context) -> tuple[str, str]:
     """Render `<template>.txt` and `<template>.html` (under templates/) in `language`: (text, html).
 
@@ -239,6 +260,7 @@ def invitation_message(
     )
     with in_language(recipient.language) as language:
         subject = invitation_subject(day, kind)
+        run_days_intro, run_days = run_overview(day, kind) or (None, [])
         text, html = render_bodies(
             "notifications/invitation",
             language,
@@ -252,6 +274,8 @@ def invitation_message(
             note=note,
             date_text=dk_date(day.day, "full"),
             time_text=ical.time_range(day),
+            run_days_intro=run_days_intro,
+            run_days=run_days,
         )
     msg = _envelope(recipient, subject, stamp, message_id)
     msg.set_content(text, cte="quoted-printable")

@@ -30,7 +30,7 @@ from flask_babel import gettext as _
 from icalendar import Calendar, Event, Timezone, vCalAddress
 
 from app.core.clock import local_tz
-from app.core.templating import dk_date, dk_time
+from app.core.templating import clock_time, dk_date, dk_time
 from app.courses.models import CourseDay
 
 ItipMethod = Literal["REQUEST", "CANCEL"]
@@ -101,7 +101,7 @@ def day_interval_utc(day: CourseDay) -> tuple[datetime, datetime]:
 
 def time_range(day: CourseDay) -> str:
     """'kl. 09.00–15.30' (da) / '09:00–15:30' (en), in the current locale."""
-    end = dk_time(day.ends_at).removeprefix("kl. ")
+    end = clock_time(day.ends_at)
     return f"{dk_time(day.starts_at)}–{end}"
 
 

@@ -44,12 +44,10 @@ from app.accounts.models import User
 from app.audit.services import record
 from app.core.db import Page, paginate
 from app.core.exceptions import Conflict, DomainError, NotAllowed
-from app.core.templating import dk_date
 from app.courses.models import CourseDay, CourseRun
 from app.extensions import db
 from app.notifications import compose
 from app.notifications.compose import Recipient, in_language, message_bytes
-from app.notifications.ical import time_range
 from app.notifications.models import OutboxMessage, OutboxStatus
 from app.notifications.transport import Transport, transport_from_config
 
@@ -221,7 +219,7 @@ def queue_notice(
     recipient = Recipient.from_user(user)
     with in_language(recipient.language) as language:
         subject_text = subject()
-        day_lines = [f"{d.label}: {dk_date(d.day, 'full')}, {time_range(d)}, {d.effective_venue}" for d in days]
+        day_lines = [compose.day_line(d) for d in days]
         text, html = compose.render_bodies(
             "notifications/notice",
             language,

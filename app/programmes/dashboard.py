@@ -240,10 +240,11 @@ class BudgetLine:
 
     @property
     def committed_percent(self) -> int:
-        """For the bar: full when something is committed against no allocation."""
+        """The share of the allocation committed, as written beside the bar: 107 when 7 % over (not capped
+        like `percent`, which measures a bar), and 100 for commitments without any allocation."""
         if not self.allocated_ore:
             return 100 if self.committed_ore else 0
-        return percent(self.committed_ore, self.allocated_ore)
+        return max(0, round(100 * self.committed_ore / self.allocated_ore))
 
     @property
     def committed_share(self) -> int | None:

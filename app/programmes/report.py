@@ -12,14 +12,14 @@ import io
 import re
 
 from flask import Response
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
 from app.calendar.feeds import safe_filename
 from app.core import clock
 from app.core.downloads import as_attachment
 from app.core.money import ore_to_kroner
-from app.core.templating import dk_date, money
+from app.core.templating import clock_time, dk_date, money
 from app.programmes.dashboard import BreakdownRow, ProgrammeFigures, Status, programme_figures
 from app.reporting.exports import FONT_FAMILY, prepare_pdf, printable, xlsx_text_cell
 
@@ -100,7 +100,7 @@ def summary_text(f: ProgrammeFigures) -> list[str]:
         lines.append(_("Effekt: %(sentence)s", sentence=_status_sentence(e.status)))
     allocated, committed, spent = f.budget_totals
     budget = _(
-        "Budget: rammen er %(allocated)s, heraf er %(committed)s disponeret og %(spent)s forbrugt.",
+        "Budget: Af rammen på %(allocated)s er %(committed)s disponeret og %(spent)s forbrugt.",
         allocated=money(allocated),
         committed=money(committed),
         spent=money(spent),
@@ -164,7 +164,7 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
 
     printed_at = clock.now()
     footer_text = printable(
-        _("Udskrevet %(date)s kl. %(time)s", date=printed_at.strftime("%d-%m-%Y"), time=printed_at.strftime("%H.%M"))
+        _("Udskrevet %(date)s kl. %(time)s", date=dk_date(printed_at, "medium"), time=clock_time(printed_at))
     )
     page_label = _("Side %(page)s af %(pages)s")
 
@@ -344,7 +344,12 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
                 m.name,
                 m.before_percent,
                 100,
-                _("Før: %(pct)s %% (%(n)s svar)", pct=m.before_percent, n=m.before_answers)
+                ngettext(
+                    "Før: %(pct)s %% (%(num)s svar)",
+                    "Før: %(pct)s %% (%(num)s svar)",
+                    sum(m.before.values()),
+                    pct=m.before_percent,
+                )
                 if m.before_answers
                 else _("Før: ikke målt"),
                 dark=False,
@@ -353,7 +358,12 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
                 "",
                 m.since_percent,
                 100,
-                _("Siden: %(pct)s %% (%(n)s svar)", pct=m.since_percent, n=m.since_answers)
+                ngettext(
+                    "Siden: %(pct)s %% (%(num)s svar)",
+                    "Siden: %(pct)s %% (%(num)s svar)",
+                    sum(m.since.values()),
+                    pct=m.since_percent,
+                )
                 if m.since_answers
                 else _("Siden: ikke målt"),
             )

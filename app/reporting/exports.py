@@ -38,14 +38,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib.resources import files
 
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.accounts.models import StaffRole, Unit, User
 from app.calendar.feeds import safe_filename
 from app.core import clock
-from app.core.templating import dk_time
+from app.core.templating import clock_time, dk_date, dk_time
 from app.courses.models import CourseDay, CourseRun
 from app.enrolment import services as enrolment_services
 from app.enrolment.models import Enrolment, EnrolmentStatus
@@ -554,7 +554,7 @@ def render_pdf(plist: ParticipantList, printed_at: datetime | None = None) -> by
     title = printable(run.title)
     provider_line = printable(f"{_('Udbyder')}: {run.provider.name}")
     footer_text = printable(
-        _("Udskrevet %(date)s kl. %(time)s", date=printed_at.strftime(CSV_DATE), time=printed_at.strftime("%H.%M"))
+        _("Udskrevet %(date)s kl. %(time)s", date=dk_date(printed_at, "medium"), time=clock_time(printed_at))
     )
     page_label = _("Side %(page)s af %(pages)s")
     sign_here = printable(_("Skriv under ud for dit navn. Står du ikke på listen, så skriv dit navn nederst."))
@@ -618,7 +618,7 @@ def render_pdf(plist: ParticipantList, printed_at: datetime | None = None) -> by
 
     sections = [
         {
-            "when": printable(f"{day.label}: {format_date(day.day, 'full')}, {_time_span(day)}"),
+            "when": printable(f"{day.label}: {dk_date(day.day, 'full')}, {_time_span(day)}"),
             "where": printable(f"{_('Sted')}: {day.effective_venue}"),
         }
         for day in plist.days

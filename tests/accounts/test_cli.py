@@ -62,6 +62,25 @@ def test_prompt_repeats_when_the_confirmation_differs(runner):
     assert db.session.scalar(select(User).where(User.email == "p2@kommune.dk")).check_password(PASSWORD)
 
 
+def test_the_prompts_and_the_outcome_are_in_danish(runner):
+    """Issue 21: one language per command output — not click's "Repeat for confirmation:" beside Danish."""
+    result = create(
+        runner,
+        "--email",
+        "p3@kommune.dk",
+        "--name",
+        "P",
+        "--access",
+        "staff",
+        input=f"{PASSWORD}\nsomething-else-123\n{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Adgangskode: " in result.output and "Gentag adgangskoden: " in result.output
+    assert "De to adgangskoder er ikke ens. Prøv igen." in result.output
+    assert "Oprettet: p3@kommune.dk" in result.output
+    assert "Repeat" not in result.output and "Error" not in result.output
+
+
 def test_staff_member_with_role_and_unit_and_provider_user(runner, fic_provider):
     factories.make_staff_role("Sagsbehandler", name_en="Caseworker")
     factories.make_unit("Børne- og Familieteam, Amager")
@@ -123,6 +142,8 @@ def test_errors_exit_non_zero_with_a_message(runner, staff_member, fic_provider,
     assert result.exit_code != 0
     assert message in result.output
     assert user_count() == before
+    if not message.startswith("Invalid value"):  # click's own parsing, before the command runs, is click's
+        assert f"Fejl: {message}" in result.output and "Error" not in result.output
 
 
 def test_short_password_at_the_prompt_is_refused(runner):

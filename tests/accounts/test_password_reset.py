@@ -62,7 +62,7 @@ def test_the_mail_is_queued_in_the_users_language(client, staff_member):
     assert row.status == OutboxStatus.PENDING
     assert row.subject == "Ny adgangskode til Kursusportalen"
     text = mail_text(row)
-    assert "Linket virker i 1 time(r) og kun én gang." in text
+    assert "Linket virker i 1 time og kun én gang." in text
     assert link.startswith("/password/reset/")
 
 

@@ -219,7 +219,7 @@ def test_description_names_the_closed_day_reason(app):
 def test_description_follows_the_language(app):
     with force_locale("en"):
         text = describe_proposal(propose_follow_up_day(date(2008, 10, 1), {}, language="en"))
-    assert "January 2, 2009" in text
+    assert "2 January 2009" in text
     assert "New Year's Day" in text
 
 

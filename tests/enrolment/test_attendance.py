@@ -241,7 +241,7 @@ def test_the_run_cannot_be_completed_while_something_is_missing(client, login_as
     page = html(client.get(f"/runs/{run.id}"))
     assert "Kursusforløbet kan endnu ikke markeres som gennemført:" in page
     assert "Kursusforløbets sidste dag er ikke passeret endnu." in page
-    assert "Fremmøde mangler for 2 deltager(e) på 2. undervisningsdag (15. april 2026)." in page
+    assert "Fremmøde mangler for 2 deltagere på 2. undervisningsdag (15. april 2026)." in page
     assert f'action="/runs/{run.id}/complete"' not in page
 
     response = post_action(client, f"/runs/{run.id}/complete", from_url=f"/runs/{run.id}", follow_redirects=True)

@@ -87,7 +87,7 @@ def test_run_page_lists_confirmed_waiting_and_history_with_counts(client, as_coo
     page = html(client.get(run_url(run)))
     assert "Tilmeldte (2)" in page
     assert "Venteliste (1)" in page
-    assert "2 af 2 pladser er besat, 0 ledige." in page
+    assert "2 af 2 pladser er besat – der er 0 ledige pladser." in page
     assert "Historik: afmeldte, afviste og flyttede (1)" in page
     assert a.email in page and "Vegetar" in page and "Børne- og Familieteam Nørrebro" in page
     assert a.staff_role.name in page

@@ -269,7 +269,7 @@ def test_texts_follow_the_recipients_language_in_a_plain_app_context(run):
     assert not has_request_context()
     _, _, _, vevent = parse(invitation(run.days[1], language="en"))
     assert vevent.summary.value == "Tidlig inddragelse, hold A – Teaching day 2"
-    assert "Tuesday, April 14, 2026" in vevent.description.value
+    assert "Tuesday 14 April 2026" in vevent.description.value
     assert "09:00–15:30" in vevent.description.value
     assert str(get_locale()) == "da"  # forced only while rendering
 
@@ -351,7 +351,7 @@ def test_feed_in_english_and_empty(run):
     data = ical.feed_calendar([ical.FeedEntry(run.days[0])], name="My course days", stamp=STAMP, language="en")
     vcal = vobject.readOne(data.decode("utf-8"))
     assert vcal.vevent.summary.value.endswith("– Teaching day 1")
-    assert "Monday, March 30, 2026" in vcal.vevent.description.value
+    assert "Monday 30 March 2026" in vcal.vevent.description.value
 
     empty = ical.feed_calendar([], name="Mine kursusdage", stamp=STAMP)
     assert icalendar.Calendar.from_ical(empty).walk("VEVENT") == []

@@ -232,13 +232,32 @@ def test_a_leaver_with_an_anonymised_run_still_counts_once(app, coordinator):
 def test_the_cli(runner, coordinator, leaver):
     sara_id = leaver["sara"].id
     refused = runner.invoke(args=["privacy", "anonymise-user", "sanne@test.dk", "--by", "sanne@test.dk", "--yes"])
-    assert refused.exit_code != 0 and "active coordinator" in refused.output
+    assert refused.exit_code != 0 and "Fejl: --by skal være e-mailadressen på en aktiv" in refused.output
     result = runner.invoke(args=["privacy", "anonymise-user", "SANNE@test.dk", "--by", coordinator.email, "--yes"])
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert db.session.get(User, sara_id).is_anonymised
     again = runner.invoke(args=["privacy", "anonymise-user", "sanne@test.dk", "--by", coordinator.email, "--yes"])
-    assert again.exit_code != 0 and "No user with that email" in again.output
+    assert again.exit_code != 0 and "Fejl: Der findes ingen bruger med den e-mailadresse." in again.output
+    assert "Error" not in refused.output + again.output
+
+
+def test_the_cli_asks_in_danish_and_only_ja_goes_ahead(runner, coordinator, leaver):
+    """Issue 21: the question, the refusal and the outcome in one language — no click "[y/N]"/"Aborted!"."""
+    sara_id = leaver["sara"].id
+    args = ["privacy", "anonymise-user", "sanne@test.dk", "--by", coordinator.email]
+    no = runner.invoke(args=args, input="n\n")
+    assert no.exit_code == 1
+    assert f"Anonymisér bruger {sara_id}? Det kan ikke fortrydes. (ja/nej)" in no.output
+    assert "Fejl: Afbrudt. Intet er ændret." in no.output
+    assert "Aborted" not in no.output and "[y/N]" not in no.output
+    db.session.expire_all()
+    assert not db.session.get(User, sara_id).is_anonymised
+    yes = runner.invoke(args=args, input="ja\n")
+    assert yes.exit_code == 0, yes.output
+    assert f"Bruger {sara_id} er anonymiseret." in yes.output
+    db.session.expire_all()
+    assert db.session.get(User, sara_id).is_anonymised
 
 
 def test_an_open_session_of_the_leaver_ends(app, client, login_as, coordinator, leaver):

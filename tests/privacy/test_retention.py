@@ -266,12 +266,13 @@ def test_a_dry_run_changes_nothing(scene):
 def test_the_cli(runner, scene):
     dry = runner.invoke(args=["privacy", "anonymise-expired", "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert "2 would be anonymised (6 enrolments)" in dry.output
+    assert "– ville blive anonymiseret: 2 (tilmeldinger: 6)" in dry.output
     assert db.session.scalar(select(func.count(User.id)).where(User.anonymised_at.is_not(None))) == 0
     lars_email = scene["lars"].email
     done = runner.invoke(args=["privacy", "anonymise-expired"])
     assert done.exit_code == 0, done.output
-    assert "2 anonymised (6 enrolments)" in done.output and "Inactive accounts anonymised: 1" in done.output
+    assert "– anonymiseret: 2 (tilmeldinger: 6)" in done.output
+    assert "Inaktive konti, der er anonymiseret: 1" in done.output
     assert find_everywhere(lars_email) == set()
 
 

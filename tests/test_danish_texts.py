@@ -105,7 +105,7 @@ def test_an_over_committed_line_shows_its_real_percentage(client, login_as, coor
     assert "107 % – overdisponeret" in html and "100 % – overdisponeret" not in html
     assert '<progress id="bar-budget-2008-' in html  # the bar itself still stops at its end
     line = programme_figures(programme.id, BEFORE).budget[0]
-    assert (line.committed_percent, line.over_committed) == (107, True)
+    assert (line.committed_share, line.over_committed) == (107, True)
 
 
 def test_the_pdf_summary_ends_no_sentence_with_an_amount(app, programme, fic_provider):  # noqa: F811

@@ -197,7 +197,7 @@ def test_the_reason_migration_reads_back_every_text_the_rule_wrote(app):
             date(2009, 1, 2),
         )
         assert describe_proposal(proposal_from_parts(parts, "en")) == (
-            "Suggestion: January 2, 2009 (teaching day 2 + 3 months = January 1, 2009, which is New Year's Day; "
+            "Suggestion: 2 January 2009 (teaching day 2 + 3 months = 1 January 2009, which is New Year's Day; "
             "moved to the next working day)"
         )
     # not the one format: left alone (None), the text stays as written

@@ -239,17 +239,12 @@ class BudgetLine:
         return self.committed_ore > self.allocated_ore
 
     @property
-    def committed_percent(self) -> int:
-        """The share of the allocation committed, as written beside the bar: 107 when 7 % over (not capped
-        like `percent`, which measures a bar), and 100 for commitments without any allocation."""
-        if not self.allocated_ore:
-            return 100 if self.committed_ore else 0
-        return max(0, round(100 * self.committed_ore / self.allocated_ore))
-
-    @property
     def committed_share(self) -> int | None:
-        """The committed share of the allocation in whole percent; None without an allocation (not a share of 0)."""
-        return percent(self.committed_ore, self.allocated_ore) if self.allocated_ore else None
+        """The share of the allocation committed, in whole percent, as written beside the bar: 107 when 7 % over
+        (not capped like `percent`, which measures a bar); None without an allocation (not a share of 0)."""
+        if not self.allocated_ore:
+            return None
+        return max(0, round(100 * self.committed_ore / self.allocated_ore))
 
 
 @dataclass(frozen=True)

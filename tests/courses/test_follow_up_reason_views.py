@@ -19,7 +19,7 @@ DANISH = (
     "flyttet til næste arbejdsdag)"
 )
 ENGLISH = (
-    "Suggestion: January 2, 2009 (teaching day 2 + 3 months = January 1, 2009, which is New Year&#39;s Day; "
+    "Suggestion: 2 January 2009 (teaching day 2 + 3 months = 1 January 2009, which is New Year&#39;s Day; "
     "moved to the next working day)"
 )
 
@@ -62,7 +62,7 @@ def test_a_reason_kept_as_text_is_shown_as_written(client, login_as, coordinator
     ("language", "preliminary", "fixed"),
     [
         ("da", "2. januar 2009 (foreløbig, indtil undervisningsdagene er holdt)", "2. januar 2009 (fastlagt)"),
-        ("en", "January 2, 2009 (preliminary until the teaching days have been held)", "January 2, 2009 (fixed)"),
+        ("en", "2 January 2009 (preliminary until the teaching days have been held)", "2 January 2009 (fixed)"),
     ],
 )
 def test_staff_and_the_provider_read_the_date_and_whether_it_is_preliminary(

@@ -10,7 +10,8 @@ document.addEventListener("DOMContentLoaded", function () {
       label.textContent = menu.getAttribute("data-more-label");
     });
   }
-  var summary = document.getElementById("error-summary");
+  // The error summary, else a form's warning summary (saved only when confirmed): read it first.
+  var summary = document.getElementById("error-summary") || document.getElementById("warning-summary");
   // A form that comes back with something new to look at names the field to focus (data-focus="<id>").
   var focusForm = document.querySelector("form[data-focus]");
   var focusTarget = focusForm && document.getElementById(focusForm.getAttribute("data-focus"));

@@ -253,6 +253,8 @@ def attendance_edit(run_id: int, day_id: int):
     day = db.get_or_404(CourseDay, day_id)
     if day.course_run_id != run.id:
         abort(404)
+    if day.day > clock.today():
+        return _attendance_not_yet(run, day)
     participants = services.run_participants(run)
     confirmed_ids = [p.enrolment.id for p in participants.confirmed]
     form = AttendanceForm()
@@ -291,8 +293,26 @@ def attendance_edit(run_id: int, day_id: int):
         day=day,
         form=form,
         participants={str(p.enrolment.id): p for p in participants.confirmed},
-        not_yet=day.day > clock.today(),
     )
+
+
+def _attendance_not_yet(run: CourseRun, day: CourseDay):
+    """A day that has not come: say when registration opens, with no form (no names are shown). A POST
+    (an old tab, a crafted request) is still put to the service, which refuses it: its message is then the
+    page's only message."""
+    refusal = None
+    if request.method == "POST":
+        form = AttendanceForm()
+        form.set_choices([])
+        if form.validate_on_submit():
+            try:
+                services.record_attendance(current_user, day.id, [], clock.utcnow(), clock.today())
+            except DomainError as exc:
+                refusal = exc
+        if refusal is None:  # a bad CSRF token, or the service let it through (never expected)
+            refusal = DomainError(_("Fremmøde kan først registreres på dagen (%(date)s).", date=dk_date(day.day)))
+        refused(refusal)
+    return render_template("enrolment/attendance_form.html", run=run, day=day, not_yet=True, refused=refusal)
 
 
 @bp.post("/runs/<int:run_id>/complete")

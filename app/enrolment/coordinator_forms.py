@@ -7,7 +7,6 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SearchField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
-from wtforms.widgets import HiddenInput
 
 from app.core.fields import int_or_none, strip
 from app.core.i18n import _l
@@ -20,12 +19,12 @@ SEARCH_MAX_LENGTH = 100
 
 class CoordinatorEnrolForm(FlaskForm):
     """The coordinator enrols a staff member, found with PersonSearchForm, on their behalf: each person
-    listed has a "Tilmeld" button that posts their id with this form's optional fields."""
+    listed has a "Tilmeld" button that posts their id (`user_id`, the button's value: the field itself is
+    never rendered) with this form's optional fields."""
 
     user_id = IntegerField(
         _l("Medarbejder"),
         validators=[InputRequired(message=_l("Søg medarbejderen frem, og vælg Tilmeld ud for navnet."))],
-        widget=HiddenInput(),
     )
     practice_case = TextAreaField(
         _l("Sag eller netværksmøde"),

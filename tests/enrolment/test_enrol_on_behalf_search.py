@@ -10,12 +10,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from app.enrolment.models import Enrolment, EnrolmentStatus
 from app.extensions import db
 from tests import factories
 from tests.audit.helpers import entries, shown_by
-from tests.conftest import csrf_token_from, post_form
+from tests.conftest import post_form
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 3, 1)
@@ -101,11 +102,12 @@ def test_the_tilmeld_button_enrols_the_person(client, login_as, coordinator, run
     page = html(client.get(f"/runs/{run.id}/enrolments?q=anna"))
     action = re.search(r'<form method="post" id="enrol-form" action="([^"]+)"', page).group(1)
     assert action == f"/runs/{run.id}/enrolments?q=anna", "the search rides along"
-    response = client.post(
-        action,
-        data={"csrf_token": csrf_token_from(page), "user_id": str(people["anna"].id), "note": "Vegetar"},
-        follow_redirects=True,
-    )
+    form = page[page.index('id="enrol-form"') : page.index("</form>", page.index('id="enrol-form"'))]
+    # what a browser sends: the form's own inputs in order, then the pressed button's name and value
+    sent = [(name, value) for name, value in re.findall(r'<input [^>]*name="([^"]+)"[^>]*value="([^"]*)"', form)]
+    sent += [("note", "Vegetar"), ("user_id", str(people["anna"].id))]
+    assert [name for name, _value in sent] == ["csrf_token", "note", "user_id"]
+    response = client.post(action, data=MultiDict(sent), follow_redirects=True)
     assert "Anna Andersen er tilmeldt kursusforløbet." in html(response)
     enrolment = db.session.scalars(select(Enrolment).filter_by(user_id=people["anna"].id)).one()
     assert (enrolment.status, enrolment.note) == (EnrolmentStatus.CONFIRMED, "Vegetar")

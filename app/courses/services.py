@@ -27,6 +27,7 @@ from app.calendar.workdays import follow_up_anchor, non_working_reason
 from app.core import clock
 from app.core.db import keep_for_request
 from app.core.exceptions import Conflict, DomainError, NotAllowed, ValidationFailed
+from app.core.templating import dk_date
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus, run_methods
 from app.enrolment import invitations
 from app.enrolment import services as enrolment_services
@@ -350,7 +351,7 @@ def date_warnings(
                     _(
                         "%(day)s er %(date)s, som ikke er en arbejdsdag (%(reason)s).",
                         day=names[prefix],
-                        date=format_date(day, "long"),
+                        date=dk_date(day),
                         reason=reason,
                     ),
                 )

@@ -170,3 +170,12 @@ def test_the_rule_takes_today_as_a_parameter(app):
     assert date_warnings(_data(), {}, date(2009, 1, 2), 3) == [], "the proposed follow-up day is today"
     weekend = date_warnings(_data(day1=date(2008, 9, 28)), {}, date(2008, 9, 1), 3)
     assert [w.field for w in weekend] == ["day1_date"]
+
+
+def test_a_provider_without_an_allocation_is_warned_without_a_double_full_stop(client, login_as, coordinator, ref):
+    factories.make_allocation(ref["programme"], factories.make_provider(name="Anden udbyder"), 2008, 20_000)
+    db.session.commit()
+    login_as(coordinator)
+    top = summary(html(post_form(client, "/runs/new", payload(ref))))
+    assert "Med dette kursusforløb bliver der disponeret 41.500 kr. i alt." in top
+    assert "kr.." not in top

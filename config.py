@@ -120,6 +120,8 @@ class Config:
     PASSWORD_RESET_LIMIT_PER_ACCOUNT = os.environ.get("PASSWORD_RESET_LIMIT_PER_ACCOUNT", "3 per hour")
     #: Wrong current passwords on the account page's password change, per user.
     PASSWORD_CHANGE_LIMIT = os.environ.get("PASSWORD_CHANGE_LIMIT", "5 per 15 minutes")
+    #: Searches for people (the coordinator's enrol-on-behalf search asks as they type), per user.
+    PERSON_SEARCH_LIMIT = os.environ.get("PERSON_SEARCH_LIMIT", "120 per minute")
     #: Where the counters live. "memory://" is per process: each gunicorn worker (and host) would count alone,
     #: so 4 workers allow 4 x 5 wrong passwords. Production needs a shared store, "redis://host:6379/0"
     #: (ProductionConfig refuses memory://, see docs/security.md "Login throttling").

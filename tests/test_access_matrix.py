@@ -401,8 +401,10 @@ ROUTES: dict[str, list[Case]] = {
     # --- enrolment: the coordinator ---
     "enrolment.enrolment_create": [
         Case("GET", "/runs/{run_a}/enrolments", coordinator_only()),
-        Case("POST", "/runs/{run_a}/enrolments", coordinator_only(), {"email": ""}),
+        Case("GET", "/runs/{run_a}/enrolments?q=sa", coordinator_only()),
+        Case("POST", "/runs/{run_a}/enrolments", coordinator_only(), {"user_id": ""}),
     ],
+    "enrolment.enrolment_search": [Case("GET", "/runs/{run_a}/enrolments/search?q=sa", coordinator_only())],
     "enrolment.enrolment_history": [Case("GET", "/enrolments/{enrolment_a}/history", coordinator_only())],
     "enrolment.enrolment_move": [
         Case("GET", "/enrolments/{enrolment_a}/move", coordinator_only()),

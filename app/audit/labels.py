@@ -43,6 +43,7 @@ ACTION_LABELS = {
     "user.activate": _l("Bruger genaktiveret"),
     "user.view": _l("Personoplysninger vist"),
     "user.search": _l("Søgning i brugere"),
+    "enrolment.person_search": _l("Søgning efter medarbejder til tilmelding"),
     "user.list": _l("Brugerlisten vist"),
     "user.anonymise_view": _l("Siden til at anonymisere en bruger vist"),
     "user.data_export": _l("Personens data udleveret (indsigt)"),

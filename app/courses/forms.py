@@ -216,8 +216,12 @@ class CourseRunForm(FlaskForm):
         invalid_value_message=_l("Skriv prisen som et tal, fx 187.500 eller 187.500,50."),
         description=_l("Hele forløbets pris. Den tæller med i udbyderens budget for året."),
     )
-    #: Shown (and required) only when the price would take the provider over its budget for the year.
-    confirm_over_budget = BooleanField(_l("Gem alligevel, selv om budgetrammen overskrides"))
+    #: Shown (and required) only when saving would take the provider over its budget for the year or a
+    #: date looks wrong (app.courses.services.date_warnings): one confirmation for all of that submission.
+    confirm_anyway = BooleanField(
+        _l("Gem alligevel"),
+        description=_l("Sæt kryds, hvis du har tjekket advarslerne, og forløbet skal gemmes som det er."),
+    )
 
     day1_date = _date_field(
         _l("Dato"),

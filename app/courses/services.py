@@ -359,6 +359,72 @@ def schedule_errors(
     return errors
 
 
+@dataclass(frozen=True)
+class DateWarning:
+    """A date the services accept but that is probably a mistake: the form asks to confirm it.
+    `field` is the form field the warning is about (its id is the link target)."""
+
+    field: str
+    message: str
+
+
+def date_warnings(
+    data: CourseRunData,
+    closed_days: Mapping[date, str],
+    today: date,
+    months: int,
+    language: str = RECORD_LANGUAGE,
+    saved_days: Mapping[str, date] | None = None,
+) -> list[DateWarning]:
+    """Implausible but allowed dates of a run, in form order (no writes).
+
+    A day on a weekend, a public holiday or a closed day (teaching days and a follow-up day typed in; a
+    blank follow-up day follows the proposal, which is always a working day), and a run whose every day
+    lies before `today`. `saved_days` (form prefix -> the stored date, when editing) are not warned about
+    again: the coordinator confirmed them when they were saved.
+    """
+    saved = saved_days or {}
+    warnings: list[DateWarning] = []
+    names = {
+        "day1": _("1. undervisningsdag"),
+        "day2": _("2. undervisningsdag"),
+        "follow_up": _("Opfølgningsdagen"),
+    }
+    for prefix, _kind, _position, day_data in data.days():
+        day = day_data.day
+        if day is None or saved.get(prefix) == day:
+            continue
+        reason = non_working_reason(day, closed_days, language)
+        if reason is not None:
+            warnings.append(
+                DateWarning(
+                    f"{prefix}_date",
+                    _(
+                        "%(day)s er %(date)s, som ikke er en arbejdsdag (%(reason)s).",
+                        day=names[prefix],
+                        date=dk_date(day),
+                        reason=reason,
+                    ),
+                )
+            )
+    last = _last_day(data, closed_days, months)
+    if last is not None and last < today and any(saved.get(p) != d.day for p, _k, _n, d in data.days()):
+        warnings.append(DateWarning("day1_date", _("Alle forløbets dage ligger før i dag. Er datoerne rigtige?")))
+    return warnings
+
+
+def _last_day(data: CourseRunData, closed_days: Mapping[date, str], months: int) -> date | None:
+    """The run's last day as saving would store it: the follow-up day typed in, else the proposal."""
+    if data.follow_up.day is not None:
+        return data.follow_up.day
+    if data.teaching_day_2.day is None:
+        return None
+    try:
+        return propose_follow_up_day(data.teaching_day_2.day, closed_days, months).day
+    except (ValueError, OverflowError):
+        return data.teaching_day_2.day
+
+
 def _require_coordinator(actor: User) -> None:
     if not actor.is_coordinator:
         raise NotAllowed(_("Kun kursuskoordinatoren kan ændre kursusforløb og metoder."))

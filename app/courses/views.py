@@ -159,8 +159,8 @@ def _fill_proposal(form: CourseRunForm) -> None:
 
 
 def _over_budget(form: CourseRunForm, run: CourseRun | None = None):
-    """The provider's budget check when saving would push it over its allocation for the year and the
-    coordinator has not ticked "save anyway" (app.programmes.dashboard.budget_after); else None."""
+    """The provider's budget check when saving would push it over its allocation for the year
+    (app.programmes.dashboard.budget_after); else None."""
     from app.programmes.dashboard import budget_after
 
     if form.programme_id.data is None or form.provider_id.data is None or form.day1_date.data is None:
@@ -172,7 +172,31 @@ def _over_budget(form: CourseRunForm, run: CourseRun | None = None):
         form.as_data().price_ore,
         exclude_run_id=run.id if run is not None else None,
     )
-    return check if check.pushes_over and not form.confirm_over_budget.data else None
+    return check if check.pushes_over else None
+
+
+def _saved_days(run: CourseRun | None) -> dict:
+    """Form prefix -> the stored date of each day (the follow-up day only when typed in, not proposed)."""
+    if run is None:
+        return {}
+    prefixes = {1: "day1", 2: "day2", 3: "follow_up"}
+    saved = {prefixes[d.position]: d.day for d in run.days if d.position in prefixes}
+    if not run.follow_up_overridden:
+        saved.pop("follow_up", None)
+    return saved
+
+
+def _unconfirmed_warnings(form: CourseRunForm, run: CourseRun | None = None):
+    """(budget check or None, date warnings) when the valid form asks for a "Gem alligevel" it has not got;
+    (None, []) when it may be saved. Shown as a summary at the top and confirmed with one checkbox."""
+    budget = _over_budget(form, run)
+    closed_days, months = _rule_inputs()
+    dates = services.date_warnings(
+        form.as_data(), closed_days, clock.today(), months, language=_language(), saved_days=_saved_days(run)
+    )
+    if (budget is None and not dates) or form.confirm_anyway.data:
+        return None, []
+    return budget, dates
 
 
 def _proposal_requested() -> bool:
@@ -183,18 +207,22 @@ def _proposal_requested() -> bool:
 @allow(AccessLevel.COORDINATOR)
 def run_create():
     """Create a run (saved as a draft) with its two teaching days and its follow-up day."""
-    form, budget = _run_form(), None
+    form, budget, warnings = _run_form(), None, []
     if _proposal_requested():
         _fill_proposal(form)
-    elif form.validate_on_submit() and not (budget := _over_budget(form)):
-        try:
-            run = services.create_course_run(current_user, form.as_data(), *_rule_inputs())
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Kursusforløbet %(title)s er oprettet som kladde.", title=run.title), "success")
-            return redirect(url_for(".run_detail", run_id=run.id))
-    return render_template("courses/run_edit.html", form=form, run=None, budget=budget, proposed=_proposal_requested())
+    elif form.validate_on_submit():
+        budget, warnings = _unconfirmed_warnings(form)
+        if not (budget or warnings):
+            try:
+                run = services.create_course_run(current_user, form.as_data(), *_rule_inputs())
+            except DomainError as exc:
+                refused(exc, form)
+            else:
+                flash(_("Kursusforløbet %(title)s er oprettet som kladde.", title=run.title), "success")
+                return redirect(url_for(".run_detail", run_id=run.id))
+    return render_template(
+        "courses/run_edit.html", form=form, run=None, budget=budget, warnings=warnings, proposed=_proposal_requested()
+    )
 
 
 @bp.route("/runs/<int:run_id>/edit", methods=["GET", "POST"])
@@ -208,18 +236,22 @@ def run_edit(run_id: int):
             "error",
         )
         return redirect(url_for(".run_detail", run_id=run.id))
-    form, budget = _run_form(run), None
+    form, budget, warnings = _run_form(run), None, []
     if _proposal_requested():
         _fill_proposal(form)
-    elif form.validate_on_submit() and not (budget := _over_budget(form, run)):
-        try:
-            services.update_course_run(current_user, run, form.as_data(), *_rule_inputs())
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Kursusforløbet %(title)s er gemt.", title=run.title), "success")
-            return redirect(url_for(".run_detail", run_id=run.id))
-    return render_template("courses/run_edit.html", form=form, run=run, budget=budget, proposed=_proposal_requested())
+    elif form.validate_on_submit():
+        budget, warnings = _unconfirmed_warnings(form, run)
+        if not (budget or warnings):
+            try:
+                services.update_course_run(current_user, run, form.as_data(), *_rule_inputs())
+            except DomainError as exc:
+                refused(exc, form)
+            else:
+                flash(_("Kursusforløbet %(title)s er gemt.", title=run.title), "success")
+                return redirect(url_for(".run_detail", run_id=run.id))
+    return render_template(
+        "courses/run_edit.html", form=form, run=run, budget=budget, warnings=warnings, proposed=_proposal_requested()
+    )
 
 
 def _run_action(run_id: int, action, message: str):

@@ -4,9 +4,9 @@ and the attendance form of one course day (also used by the run's provider)."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, TextAreaField
+from wtforms import IntegerField, SearchField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.core.fields import int_or_none, strip
 from app.core.i18n import _l
@@ -14,21 +14,17 @@ from app.core.validators import no_cpr_number
 from app.courses.forms import MultiCheckboxField
 from app.enrolment.services import NOTE_MAX, PRACTICE_CASE_MAX
 
-EMAIL_MAX = 254
+SEARCH_MAX_LENGTH = 100
 
 
 class CoordinatorEnrolForm(FlaskForm):
-    """The coordinator enrols a staff member, found by email, on their behalf."""
+    """The coordinator enrols a staff member, found with PersonSearchForm, on their behalf: each person
+    listed has a "Tilmeld" button that posts their id (`user_id`, the button's value: the field itself is
+    never rendered) with this form's optional fields."""
 
-    email = EmailField(
-        _l("Medarbejderens e-mail"),
-        filters=[strip],
-        validators=[
-            DataRequired(message=_l("Skriv medarbejderens e-mailadresse.")),
-            Length(max=EMAIL_MAX, message=_l("E-mailadressen må højst være 254 tegn.")),
-        ],
-        description=_l("Den e-mailadresse, medarbejderen er oprettet med i Kursusportalen."),
-        render_kw={"autocomplete": "off"},
+    user_id = IntegerField(
+        _l("Medarbejder"),
+        validators=[InputRequired(message=_l("Søg medarbejderen frem, og vælg Tilmeld ud for navnet."))],
     )
     practice_case = TextAreaField(
         _l("Sag eller netværksmøde"),
@@ -48,6 +44,25 @@ class CoordinatorEnrolForm(FlaskForm):
         validators=[Optional(), Length(max=NOTE_MAX, message=_l("Skriv højst 500 tegn.")), no_cpr_number],
         description=_l("Fx kost eller tilgængelighed. Bemærkningen kommer med på udbyderens deltagerliste."),
     )
+
+
+class PersonSearchForm(FlaskForm):
+    """The on-behalf page's search (a GET form: no CSRF). The text is a name or part of an email address."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField(
+        _l("Søg efter medarbejder"),
+        filters=[strip],
+        validators=[Optional(), Length(max=SEARCH_MAX_LENGTH, message=_l("Skriv højst 100 tegn."))],
+        description=_l("Skriv mindst 2 bogstaver af navnet eller e-mailadressen."),
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+
+    def text(self) -> str:
+        """The valid search text, else ''."""
+        return (self.q.data or "") if self.validate() else ""
 
 
 class MoveForm(FlaskForm):

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.accounts.models import User
 from app.audit.services import record_read
 from app.core import clock
 from app.core.access import AccessLevel, allow
@@ -20,11 +21,12 @@ from app.core.templating import dk_date
 from app.core.transaction import refused
 from app.courses.models import CourseDay, CourseRun
 from app.courses.services import run_visible_to
-from app.enrolment import services
-from app.enrolment.coordinator_forms import AttendanceForm, CoordinatorEnrolForm, MoveForm
+from app.enrolment import queries, services
+from app.enrolment.coordinator_forms import AttendanceForm, CoordinatorEnrolForm, MoveForm, PersonSearchForm
 from app.enrolment.models import Enrolment, EnrolmentEvent, EnrolmentStatus
+from app.enrolment.queries import Candidates
 from app.enrolment.views import bp
-from app.extensions import db
+from app.extensions import db, limiter
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
@@ -96,16 +98,44 @@ def _enrolment_action(
 # --------------------------------------------------------------------------------------------------
 
 
+def _limit_person_searches(view):
+    """Searches for people, per coordinator: generous for typing (each keystroke may ask), but no harvesting."""
+    return limiter.limit(
+        lambda: current_app.config["PERSON_SEARCH_LIMIT"],
+        key_func=lambda: f"user:{current_user.get_id() or '-'}",
+        scope="person-search",
+    )(view)
+
+
+def _candidates(run: CourseRun, search: PersonSearchForm) -> Candidates | None:
+    """The people matching the search (None: nothing searched for), audited as a read of everyone shown.
+    The text is in the audit entry, not in any log (the access log drops query strings, app.core.logs)."""
+    text = search.text()
+    found = queries.enrolment_candidates(run.id, text)
+    if found is not None:
+        record_read(
+            "enrolment.person_search",
+            object_type="run",
+            object_id=run.id,
+            details={"q": text, "results": len(found.people)},
+            shown=found.people,
+        )
+    return found
+
+
 @bp.route("/runs/<int:run_id>/enrolments", methods=["GET", "POST"])
 @allow(AccessLevel.COORDINATOR)
 def enrolment_create(run_id: int):
-    """The coordinator enrols a staff member (by email) on their behalf: confirmed or waiting list."""
+    """The coordinator finds a staff member by name (?q=) and enrols them on their behalf: confirmed or
+    waiting list. Without JavaScript the search is a GET form and each person listed has a "Tilmeld" button;
+    app.js fetches the list from enrolment_search as the coordinator types."""
     run = db.get_or_404(CourseRun, run_id)
     form = CoordinatorEnrolForm()
+    search = PersonSearchForm(request.args)
     if form.validate_on_submit():
-        participant = services.staff_by_email(form.email.data)
+        participant = db.session.get(User, form.user_id.data)
         if participant is None:
-            form.email.errors = [*form.email.errors, _("Der findes ingen medarbejder med denne e-mailadresse.")]
+            flash(_("Medarbejderen findes ikke længere. Søg igen."), "error")
         else:
             try:
                 enrolment = services.enrol(
@@ -122,7 +152,33 @@ def enrolment_create(run_id: int):
             else:
                 flash(_enrolled_message(enrolment), "success")
                 return _run_page(run.id)
-    return render_template("enrolment/coordinator_enrol.html", run=run, form=form)
+    elif form.is_submitted() and form.user_id.errors:
+        # The hidden field has no place on the page to show an error (and an id that is no number gets
+        # WTForms' own words): one message, as a flash.
+        flash(_("Søg medarbejderen frem, og vælg Tilmeld ud for navnet."), "error")
+        form.user_id.errors = []
+    candidates = _candidates(run, search)
+    return render_template("enrolment/coordinator_enrol.html", run=run, form=form, search=search, candidates=candidates)
+
+
+@bp.get("/runs/<int:run_id>/enrolments/search")
+@allow(AccessLevel.COORDINATOR)
+@_limit_person_searches
+def enrolment_search(run_id: int):
+    """The on-behalf page's result list alone (an HTML fragment, for app.js's search-as-you-type)."""
+    run = db.get_or_404(CourseRun, run_id)
+    search = PersonSearchForm(request.args)
+    response = make_response(
+        render_template(
+            "enrolment/_enrol_candidates.html",
+            run=run,
+            search=search,
+            candidates=_candidates(run, search),
+            form=CoordinatorEnrolForm(formdata=None),
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/enrolments/<int:enrolment_id>/cancel")
@@ -253,6 +309,8 @@ def attendance_edit(run_id: int, day_id: int):
     day = db.get_or_404(CourseDay, day_id)
     if day.course_run_id != run.id:
         abort(404)
+    if day.day > clock.today():
+        return _attendance_not_yet(run, day)
     participants = services.run_participants(run)
     confirmed_ids = [p.enrolment.id for p in participants.confirmed]
     form = AttendanceForm()
@@ -291,8 +349,26 @@ def attendance_edit(run_id: int, day_id: int):
         day=day,
         form=form,
         participants={str(p.enrolment.id): p for p in participants.confirmed},
-        not_yet=day.day > clock.today(),
     )
+
+
+def _attendance_not_yet(run: CourseRun, day: CourseDay):
+    """A day that has not come: say when registration opens, with no form (no names are shown). A POST
+    (an old tab, a crafted request) is still put to the service, which refuses it: its message is then the
+    page's only message."""
+    refusal = None
+    if request.method == "POST":
+        form = AttendanceForm()
+        form.set_choices([])
+        if form.validate_on_submit():
+            try:
+                services.record_attendance(current_user, day.id, [], clock.utcnow(), clock.today())
+            except DomainError as exc:
+                refusal = exc
+        if refusal is None:  # a bad CSRF token, or the service let it through (never expected)
+            refusal = DomainError(_("Fremmøde kan først registreres på dagen (%(date)s).", date=dk_date(day.day)))
+        refused(refusal)
+    return render_template("enrolment/attendance_form.html", run=run, day=day, not_yet=True, refused=refusal)
 
 
 @bp.post("/runs/<int:run_id>/complete")

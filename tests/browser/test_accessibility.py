@@ -12,6 +12,7 @@ be listed here with its reason. What axe cannot judge was checked by hand: docs/
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -60,6 +61,7 @@ def _pages(level: str, ids: dict) -> list[str]:
         "/runs/new",
         f"/runs/{run}/edit",
         f"/runs/{run}/enrolments",
+        f"/runs/{run}/enrolments?q=an",
         f"/runs/{run}/days/{day}/attendance",
         f"/runs/{run}/participants/downloads",
         f"/runs/{run}/feedback",
@@ -166,6 +168,31 @@ def test_forms_with_errors_pass_wcag_aa(live, chromium, language):
         assert page.locator(target).count() == 1, f"{path}: the summary links to its field ({target})"
         assert page.locator(".form-error-message").count() > 0, f"{path}: each field shows its own message"
         check_page(page, problems, language=language)
+    page.context.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_run_form_warnings_pass_wcag_aa(live, chromium, language):
+    """The run form's warning summary and its "Gem alligevel" box: a price over the budget and a Saturday."""
+    run_id = _ids(live)["hold_a"]
+    page = new_page(chromium, language=language)
+    log_in(page, live, COORDINATOR)
+    page.goto(live.url(f"/runs/{run_id}/edit"))
+    page.locator("#price").fill("99999999")
+    day1 = date.fromisoformat(page.locator("#day1_date").input_value())
+    saturday = day1 - timedelta(days=(day1.weekday() + 2) % 7)  # the Saturday on or before teaching day 1
+    page.locator("#day1_date").fill(saturday.isoformat())
+    deadline = page.locator("#enrolment_deadline")
+    deadline.fill(min(date.fromisoformat(deadline.input_value()), saturday).isoformat())
+    with page.expect_navigation():
+        page.locator("main form[method=post] button[type=submit]").last.click()
+    summary = page.locator("#warning-summary")
+    expect(summary).to_be_focused()
+    assert summary.locator("li").count() == 2, "the budget and the Saturday"
+    expect(page.locator("#confirm_anyway")).to_be_attached()
+    problems: list[str] = []
+    check_page(page, problems, language=language)
     page.context.close()
     assert not problems, "\n".join(problems)
 

@@ -153,11 +153,22 @@ def test_a_future_day_is_refused_with_the_services_message(client, login_as, coo
     login_as(coordinator)
     day2 = run.days[1]
     page = html(client.get(url(run, day2)))
-    assert "Fremmøde kan først registreres på dagen (15. april 2026)." in page
+    assert "Dagen er ikke kommet endnu. Du kan registrere fremmøde fra 15. april 2026." in page
+    assert "Gem fremmøde" not in page and "Markér alle som mødt" not in page and 'name="present"' not in page
+    assert people["a"].user.name not in page, "no names before the day"
     response = post_form(client, url(run, day2), {"present": [str(people["a"].id)], "action": "save"})
     assert response.status_code == 200
-    assert "Fremmøde kan først registreres på dagen (15. april 2026)." in html(response)
+    refused_page = html(response)
+    assert refused_page.count("Fremmøde kan først registreres på dagen (15. april 2026).") == 1
+    assert "Dagen er ikke kommet endnu" not in refused_page, "the refusal is said once"
+    assert "Gem fremmøde" not in refused_page
     assert attendance_rows() == 0
+    # JSON bodies are refused the same way, and change nothing
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    as_json = client.post(url(run, day2), json={"present": [people["a"].id]}, headers={"X-CSRFToken": token.group(1)})
+    assert as_json.status_code in (200, 400) and attendance_rows() == 0
     # the day itself is fine
     assert post_form(client, url(run, run.days[0]), {"action": "all"}).status_code == 302
     assert attendance_rows() == 2

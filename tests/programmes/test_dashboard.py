@@ -409,10 +409,10 @@ def test_the_run_form_warns_before_over_committing_and_saves_when_confirmed(as_c
     assert page.status_code == 200
     assert "Budgetrammen overskrides" in html
     assert "141.500 kr." in html and "125.000 kr." in html and "16.500 kr. for meget" in html
-    assert 'name="confirm_over_budget"' in html
+    assert 'name="confirm_anyway"' in html
     assert run_count() == before  # nothing saved yet
 
-    saved = post_form(as_coordinator, "/runs/new", run_payload(form_ref, confirm_over_budget="y"), form_url="/runs/new")
+    saved = post_form(as_coordinator, "/runs/new", run_payload(form_ref, confirm_anyway="y"), form_url="/runs/new")
     assert saved.status_code == 302
     assert run_count() == before + 1
 

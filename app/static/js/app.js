@@ -10,7 +10,8 @@ document.addEventListener("DOMContentLoaded", function () {
       label.textContent = menu.getAttribute("data-more-label");
     });
   }
-  var summary = document.getElementById("error-summary");
+  // The error summary, else a form's warning summary (saved only when confirmed): read it first.
+  var summary = document.getElementById("error-summary") || document.getElementById("warning-summary");
   // A form that comes back with something new to look at names the field to focus (data-focus="<id>").
   var focusForm = document.querySelector("form[data-focus]");
   var focusTarget = focusForm && document.getElementById(focusForm.getAttribute("data-focus"));
@@ -58,6 +59,51 @@ document.addEventListener("DOMContentLoaded", function () {
           }
         })
         .catch(function () { /* the button still works */ });
+    });
+  }
+  // Enrol on someone's behalf: the result list follows the search field as the coordinator types (without
+  // JS the "Søg" button does the same with a round trip). The list's one-line summary is read out through
+  // a status region; Tab goes on from the field to the list's "Tilmeld" buttons.
+  var enrolSearch = document.querySelector("form[data-enrol-search]");
+  var enrolQuery = enrolSearch && enrolSearch.querySelector("input[name=q]");
+  var enrolResults = document.getElementById("enrol-results");
+  var enrolStatus = document.getElementById("enrol-results-status");
+  if (enrolQuery && enrolResults && window.fetch) {
+    enrolQuery.setAttribute("aria-controls", "enrol-results");
+    var enrolLatest = 0;
+    var enrolTimer = null;
+    var enrolAsk = function () {
+      var question = ++enrolLatest;
+      var url = enrolSearch.getAttribute("data-enrol-search") + "?q=" + encodeURIComponent(enrolQuery.value);
+      fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (response) {
+          if (!response.ok) { throw new Error(String(response.status)); }
+          return response.text();
+        })
+        .then(function (html) {
+          if (question !== enrolLatest) { return; }
+          // Parsed into an inert document (no scripts run), then moved in: the server escaped every name.
+          var answer = new DOMParser().parseFromString(html, "text/html");
+          enrolResults.replaceChildren.apply(enrolResults, Array.prototype.slice.call(answer.body.childNodes));
+          var summaryLine = document.getElementById("enrol-results-summary");
+          if (enrolStatus) { enrolStatus.textContent = summaryLine ? summaryLine.textContent : ""; }
+          var enrolForm = document.getElementById("enrol-form");
+          if (enrolForm) {  // a refusal after this shows the list the coordinator saw
+            var action = new URL(enrolForm.action, window.location.href);
+            action.searchParams.set("q", enrolQuery.value);
+            enrolForm.action = action.pathname + action.search;
+          }
+        })
+        .catch(function () { /* the "Søg" button still works */ });
+    };
+    enrolQuery.addEventListener("input", function () {
+      window.clearTimeout(enrolTimer);
+      enrolTimer = window.setTimeout(enrolAsk, 250);
+    });
+    enrolSearch.addEventListener("submit", function (event) {
+      event.preventDefault();  // Enter: search now, and keep the focus in the field
+      window.clearTimeout(enrolTimer);
+      enrolAsk();
     });
   }
   document.querySelectorAll("button[data-confirm]").forEach(function (button) {

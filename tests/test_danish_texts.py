@@ -121,7 +121,7 @@ def test_the_pdf_summary_ends_no_sentence_with_an_amount(app, programme, fic_pro
 def test_the_run_forms_warning_without_an_allocation(as_coordinator, form_ref, fic_provider):  # noqa: F811
     payload = run_payload(form_ref, provider_id=str(fic_provider.id))
     html = post_form(as_coordinator, "/runs/new", payload, form_url="/runs/new").get_data(as_text=True)
-    assert "Med dette kursusforløb er 41.500 kr. disponeret i alt." in html
+    assert "Med dette kursusforløb bliver der disponeret 41.500 kr. i alt." in html
     assert not DOUBLE_STOP.search(html)
 
 

@@ -129,7 +129,7 @@ def test_the_stored_reason_is_parts_each_reader_gets_in_their_language(app, coor
         run = create(coordinator, ref)
         english = explain(run)
     assert english == (
-        "Suggestion: January 2, 2009 (teaching day 2 + 3 months = January 1, 2009, which is New Year's Day; "
+        "Suggestion: 2 January 2009 (teaching day 2 + 3 months = 1 January 2009, which is New Year's Day; "
         "moved to the next working day)"
     )
     with force_locale("da"):

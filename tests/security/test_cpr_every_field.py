@@ -39,7 +39,7 @@ ALLOWED = {
     ("app.audit.forms", "AuditFilterForm", "subject"): "a search (GET): compared, never stored",
     ("app.courses.forms", "RunFilterForm", "q"): "a search (GET): compared, never stored",
     ("app.courses.forms", "RunFilterForm", "venue"): "a search (GET): compared, never stored",
-    ("app.enrolment.coordinator_forms", "CoordinatorEnrolForm", "email"): "looks up an existing user, never stored",
+    ("app.enrolment.coordinator_forms", "PersonSearchForm", "q"): "a search for a person (GET): compared, never stored",
     ("app.privacy.forms", "AnonymiseUserForm", "confirm_name"): "compared with the user's name, never stored",
 }
 

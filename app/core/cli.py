@@ -32,7 +32,9 @@ class CommandFailed(click.ClickException):
 
 def confirm(question: str) -> bool:
     """Ask a yes/no question; only "ja" (or "j", "yes", "y") is yes — the safe answer is the default."""
-    answer = click.prompt(f"{question} ({_('ja/nej')})", default="", show_default=False)
+    # Not inside the f-string: Babel's extractor only sees calls in f-strings on Python 3.12+.
+    choices = _("ja/nej")
+    answer = click.prompt(f"{question} ({choices})", default="", show_default=False)
     return answer.strip().lower() in YES
 
 

@@ -95,6 +95,32 @@ def chromium():
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def profile_languages_restored(request):
+    """Switching the language while logged in stores it on the account's profile, where it outranks the browser's
+    Accept-Language; the demo accounts are shared by every test of the package, so each test gets back the
+    profiles' languages it found (a test choosing Danish as coordinator made a later English test read Danish)."""
+    if "live" not in request.fixturenames:
+        yield
+        return
+    from sqlalchemy import select, update
+
+    from app.accounts.models import User
+    from app.extensions import db
+
+    live = request.getfixturevalue("live")
+    with live.app.app_context():
+        before = dict(db.session.execute(select(User.id, User.locale)).all())
+        db.session.remove()
+    yield
+    with live.app.app_context():
+        for user_id, locale in db.session.execute(select(User.id, User.locale)).all():
+            if user_id in before and before[user_id] != locale:
+                db.session.execute(update(User).where(User.id == user_id).values(locale=before[user_id]))
+        db.session.commit()
+        db.session.remove()
+
+
 def new_page(chromium, *, language: str = "da", width: int = 1280, height: int = 900, mobile: bool = False):
     """A fresh context (no cookies) whose Accept-Language is `language`."""
     locale = {"da": "da-DK", "en": "en-GB"}[language]

@@ -35,7 +35,7 @@ KIND_INVITATION = "account_invitation"
 KIND_PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an outbox kind, not a secret)
 
 
-def _external_url(path: str) -> str:
+def mail_link(path: str) -> str:
     """An absolute link for a mail, built on BASE_URL (mails may be queued outside any request, where
     url_for can't build; the paths are those of accounts.password_reset and accounts.accept_invitation)."""
     return current_app.config["BASE_URL"].rstrip("/") + path
@@ -100,7 +100,7 @@ def _notify_password_changed(user: User, *, now: datetime) -> None:
         kind=KIND_PASSWORD_CHANGED,
         dedupe_key=f"password_changed:{user.id}:{now.timestamp():.0f}:{secrets.token_hex(4)}",
         now=now,
-        link=_external_url("/password/forgot"),
+        link=mail_link("/password/forgot"),
         link_text=lambda: _("Glemt adgangskode?"),
         subject=lambda: _("Din adgangskode er skiftet"),
         paragraphs=lambda: [
@@ -194,7 +194,7 @@ def request_password_reset(email: str, *, now: datetime) -> bool:
 
 
 def _queue_reset_mail(user: User, *, now: datetime):
-    link = _external_url(f"/password/reset/{tokens.make_reset_token(user)}")
+    link = mail_link(f"/password/reset/{tokens.make_reset_token(user)}")
     hours = int(current_app.config["PASSWORD_RESET_HOURS"])
     return queue_notice(
         user,
@@ -248,7 +248,7 @@ def send_invitation(user: User, *, actor: User | None, now: datetime) -> None:
     _check_invitable(user)
     user.invitation_sent_at = tokens.invitation_stamp(now)
     db.session.flush()
-    link = _external_url(f"/invitation/{tokens.make_invitation_token(user)}")
+    link = mail_link(f"/invitation/{tokens.make_invitation_token(user)}")
     days = int(current_app.config["INVITATION_DAYS"])
     municipality = current_app.config["MUNICIPALITY_NAME"]
     queue_notice(

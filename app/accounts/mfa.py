@@ -45,6 +45,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.accounts.credentials import mail_link
 from app.accounts.mfa_models import MfaCredential, MfaRecoveryCode
 from app.accounts.models import User
 from app.audit.services import record
@@ -389,7 +390,7 @@ def _notify_locked(user: User, *, now: datetime) -> None:
         kind=KIND_MFA_LOCKED,
         dedupe_key=f"mfa_locked:{user.id}:{now.timestamp():.0f}:{secrets.token_hex(4)}",
         now=now,
-        link=current_app.config["BASE_URL"].rstrip("/") + "/password/forgot",
+        link=mail_link("/password/forgot"),
         link_text=lambda: _("Vælg en ny adgangskode"),
         subject=lambda: _("Din totrinsbekræftelse er låst"),
         paragraphs=lambda: [

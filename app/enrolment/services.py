@@ -30,7 +30,7 @@ from flask_babel import ngettext
 from sqlalchemy import exc, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from app.accounts.models import AccessLevel, User, normalise_email
+from app.accounts.models import AccessLevel, User
 from app.audit.services import record as audit
 from app.core import clock
 from app.core.db import rows_affected
@@ -896,10 +896,6 @@ def my_courses(user: User, today: date) -> list[MyCourse]:
         reverse=True,
     )
     return upcoming + rest
-
-
-def staff_by_email(email: str) -> User | None:
-    return db.session.scalars(select(User).where(User.email == normalise_email(email))).first()
 
 
 def enrolment_counts(run_ids: Iterable[int]) -> dict[int, dict[EnrolmentStatus, int]]:

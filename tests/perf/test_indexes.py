@@ -35,7 +35,7 @@ FILTER_COLUMNS = {
     "enrolments.course_run_id,status": "a run's waiting list, participants, exports (run + status)",
     "enrolments.status": "reminder and feedback jobs join on status = confirmed",
     "enrolment_events.enrolment_id": "calendar.feeds._had_a_seat: an enrolment's events",
-    "users.email": "login, SSO linking, the import, staff_by_email: email = ? (stored normalised, app.accounts.models)",
+    "users.email": "login, SSO linking, the import: email = ? (stored normalised, app.accounts.models)",
     "users.name": "accounts.services.list_users: paginated, ORDER BY name",
     "users.anonymised_at": "list_users (IS NULL), privacy.delete_sent_mail_of_anonymised (IS NOT NULL)",
     "users.access_level": "list_users filter, coordinators to contact (enrolment.services)",

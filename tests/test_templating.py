@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from flask_babel import force_locale
 
 from app.core.templating import dk_date, dk_datetime
@@ -28,15 +29,14 @@ def test_moments_in_copenhagen_time_in_each_language(app):
             danish = dk_datetime(moment, "short")
         with force_locale("en"):
             english = dk_datetime(moment, "short")
-        assert "09.30" in danish and "01.10.2008" in danish
-        assert danish == "01.10.2008 09.30"
+        assert danish == "1. okt. 2008 kl. 09.30"
         assert english == "1 Oct 2008, 09:30"
         assert dk_datetime(None) == ""
 
 
 def test_english_dates_are_european_never_us_style(app):
     """Issue 21: "12/7/26, 1:35 PM" reads as 12 July to a Danish reader. English names the month and puts
-    the day first, in every named format; times are 24-hour. Danish keeps Babel's own formats."""
+    the day first, in every named format; times are 24-hour. Danish keeps Babel's own date formats."""
     from app.core.templating import clock_time, dk_time
 
     day = date(2026, 12, 7)
@@ -51,6 +51,7 @@ def test_english_dates_are_european_never_us_style(app):
             assert dk_datetime(moment, "short") == "7 Dec 2026, 13:35"
             assert dk_datetime(moment) == "7 Dec 2026, 13:35"
             assert dk_datetime(moment, "HH:mm:ss") == "13:35:00"
+            assert dk_datetime(moment, "time") == "13:35"
             assert dk_time(moment.time()) == "12:35"
             assert clock_time(moment.time()) == "12:35"
         with force_locale("da"):
@@ -58,10 +59,28 @@ def test_english_dates_are_european_never_us_style(app):
             assert dk_date(day, "medium") == "7. dec. 2026"
             assert dk_date(day) == "7. december 2026"
             assert dk_date(day, "full") == "mandag den 7. december 2026"
-            assert dk_datetime(moment, "short") == "07.12.2026 13.35"
-            assert dk_datetime(moment) == "7. dec. 2026 13.35.00"
             assert dk_time(moment.time()) == "kl. 12.35"
             assert clock_time(moment.time()) == "12.35"
+
+
+def test_danish_moments_say_kl_and_show_no_seconds(app):
+    """Issue 21: Babel's Danish "7. dec. 2026 13.35.00" has seconds and no "kl."; every named format now
+    reads like the house's times ("kl. 09.00"), and "time" is the time alone for a sentence."""
+    moment = datetime(2026, 12, 7, 12, 35, 41, tzinfo=UTC)  # 13.35.41 in Copenhagen
+    with app.test_request_context(), force_locale("da"):
+        assert dk_datetime(moment, "short") == "7. dec. 2026 kl. 13.35"
+        assert dk_datetime(moment) == "7. dec. 2026 kl. 13.35"
+        assert dk_datetime(moment, "long") == "7. december 2026 kl. 13.35"
+        assert dk_datetime(moment, "full") == "mandag den 7. december 2026 kl. 13.35"
+        assert dk_datetime(moment, "time") == "kl. 13.35"
+
+
+def test_spreadsheet_dates_are_plain_in_every_language(app):
+    from app.core.templating import sheet_date, sheet_datetime
+
+    with app.test_request_context(), force_locale("en"):
+        assert sheet_date(date(2026, 12, 7)) == "07-12-2026"
+        assert sheet_datetime(datetime(2026, 12, 7, 13, 35, 41)) == "07-12-2026 13:35"
 
 
 def test_template_gettext_follows_the_locale_within_one_request(app):
@@ -95,3 +114,21 @@ def test_template_gettext_escapes_and_formats_like_jinja(app):
         assert render_template_string("{{ _('100%% sikkert') }}") == "100% sikkert"
         assert render_template_string("{{ _('<i>uoversat</i>') }}") == "<i>uoversat</i>"
         assert render_template_string("{{ pgettext('måned', 'Maj') }}") == "Maj"
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("da", "Seneste invitation blev sendt 7. dec. 2026 kl. 13.35. En ny invitation"),
+        ("en", "The latest invitation was sent on 7 Dec 2026, 13:35. A new invitation"),
+    ],
+)
+def test_a_page_names_a_moment_without_seconds(client, login_as, coordinator, language, sentence):
+    """The user page, as a coordinator reads it in each language: the invitation's moment in Copenhagen time."""
+    from tests import factories
+
+    user = factories.make_user(password=None, invitation_sent_at=datetime(2026, 12, 7, 12, 35, 41))
+    coordinator.locale = language
+    login_as(coordinator)
+    page = client.get(f"/users/{user.id}/edit").get_data(as_text=True)
+    assert sentence in page

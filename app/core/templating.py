@@ -27,19 +27,30 @@ NAVIGATION = (
 )
 
 
-#: Explicit patterns per UI language for Babel's named formats. Danish keeps Babel's own ("7. dec. 2026",
-#: "07.12.2026 13.35"); English is European English with the day first and the month as a word, never
-#: the US "12/7/26, 1:35 PM" of Babel's plain "en": a Danish reader must not have to guess day from month.
+#: Explicit patterns per UI language for Babel's named formats. Danish dates keep Babel's own ("7. dec. 2026");
+#: English is European English with the day first and the month as a word, never the US "12/7/26, 1:35 PM" of
+#: Babel's plain "en": a Danish reader must not have to guess day from month.
 #: A format not named here (e.g. "EEEE") is a Babel pattern and is used as it is.
 DATE_PATTERNS = {
     "en": {"short": "d MMM y", "medium": "d MMM y", "long": "d MMMM y", "full": "EEEE d MMMM y"},
 }
+#: Moments never show seconds, and Danish says "kl." with the house's "13.35" (as `dk_time` does): Babel's
+#: own Danish ("07.12.2026 13.35.00") has neither. "short" and "medium" are the same unambiguous form in
+#: both languages; "time" is the time of day alone, for a sentence ("kl. 13.35" / "13:35").
 DATETIME_PATTERNS = {
+    "da": {
+        "short": "d. MMM y 'kl.' HH.mm",
+        "medium": "d. MMM y 'kl.' HH.mm",
+        "long": "d. MMMM y 'kl.' HH.mm",
+        "full": "EEEE 'den' d. MMMM y 'kl.' HH.mm",
+        "time": "'kl.' HH.mm",
+    },
     "en": {
         "short": "d MMM y, HH:mm",
         "medium": "d MMM y, HH:mm",
         "long": "d MMMM y, HH:mm",
         "full": "EEEE d MMMM y, HH:mm",
+        "time": "HH:mm",
     },
 }
 
@@ -61,8 +72,8 @@ def _format_date(value: date, fmt: str, locale: str) -> str:
 
 
 def dk_datetime(value: datetime | None, fmt: str = "medium") -> str:
-    """A moment in the user's time zone and language — 7. dec. 2026 13.35.00 (da) / 7 Dec 2026, 13:35 (en);
-    '' for None. A naive value is UTC."""
+    """A moment in the user's time zone and language — 7. dec. 2026 kl. 13.35 (da) / 7 Dec 2026, 13:35 (en);
+    '' for None. A naive value is UTC. Pages, mails and exports all format moments here."""
     if value is None:
         return ""
     return _format_datetime(value, fmt, str(get_locale()), str(get_timezone()))
@@ -88,6 +99,25 @@ def dk_time(value: time | None) -> str:
 def clock_time(value: time | datetime) -> str:
     """The bare time of day, 24-hour: 09.00 in Danish, 09:00 in English (for a sentence that says "kl."/"at")."""
     return f"{value:%H.%M}" if str(get_locale()) == "da" else f"{value:%H:%M}"
+
+
+#: Dates in spreadsheet files (CSV cells, the XLSX cells' number formats) are the same in both languages and
+#: on purpose plain: dd-mm-yyyy and 24-hour hh:mm with no "kl.", which Excel and LibreOffice in a Danish or
+#: English setup read back as a date. A naive value is already the municipality's wall-clock time.
+SHEET_DATE = "%d-%m-%Y"
+SHEET_DATETIME = "%d-%m-%Y %H:%M"
+XLSX_DATE = "dd-mm-yyyy"
+XLSX_DATETIME = "dd-mm-yyyy hh:mm"
+
+
+def sheet_date(value: date) -> str:
+    """07-12-2026: a date a spreadsheet reads back as a date."""
+    return value.strftime(SHEET_DATE)
+
+
+def sheet_datetime(value: datetime) -> str:
+    """07-12-2026 13:35: a moment a spreadsheet reads back as one (no seconds)."""
+    return value.strftime(SHEET_DATETIME)
 
 
 def money(ore: int | None) -> str:

@@ -45,7 +45,7 @@ from sqlalchemy import select
 from app.accounts.models import StaffRole, Unit, User
 from app.calendar.feeds import safe_filename
 from app.core import clock
-from app.core.templating import clock_time, dk_date, dk_time
+from app.core.templating import XLSX_DATE, XLSX_DATETIME, clock_time, dk_date, dk_time, sheet_date, sheet_datetime
 from app.courses.models import CourseDay, CourseRun
 from app.enrolment import services as enrolment_services
 from app.enrolment.models import Enrolment, EnrolmentStatus
@@ -59,10 +59,6 @@ EXPORTED_STATUSES = (
     EnrolmentStatus.MOVED,
 )
 
-CSV_DATE = "%d-%m-%Y"
-CSV_DATETIME = "%d-%m-%Y %H:%M"
-XLSX_DATE = "dd-mm-yyyy"
-XLSX_DATETIME = "dd-mm-yyyy hh:mm"
 
 #: The first characters a spreadsheet reads as the start of a formula (or that hide one after them).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
@@ -223,7 +219,7 @@ def _status_labels() -> dict[EnrolmentStatus, str]:
 
 
 def _day_header(day: CourseDay) -> str:
-    return f"{day.label} {day.day.strftime(CSV_DATE)}"
+    return f"{day.label} {sheet_date(day.day)}"
 
 
 def _attendance_labels() -> dict[bool | None, str]:
@@ -297,8 +293,8 @@ def _csv_generate(plist, header, statuses, present, yes, no, special, rows_per_c
             neutralise(row.unit or ""),
             statuses[row.status],
             str(row.position) if row.status == EnrolmentStatus.WAITLISTED and row.position else "",
-            row.enrolled_at.strftime(CSV_DATETIME),
-            row.status_since.strftime(CSV_DATETIME),
+            sheet_datetime(row.enrolled_at),
+            sheet_datetime(row.status_since),
         ]
         if special:
             values.append(neutralise(row.practice_case or ""))

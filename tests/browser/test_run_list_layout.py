@@ -70,3 +70,37 @@ def test_the_desktop_keeps_the_table(live, chromium):
             expect(header).to_contain_text("Status")
             expect(page.locator(".run-table tbody td").filter(has_text="/").first).to_be_visible()
         page.context.close()
+
+
+def test_a_staff_member_sorts_the_cards_on_a_phone_and_keeps_the_filters(live, chromium):
+    """The cards have no column headers to click: a "Sortér efter" select above them offers the table's sort
+    orders, and sorting keeps the filters that are set (a plain GET; no JavaScript needed)."""
+    page = new_page(chromium, width=PHONE, height=844, mobile=True)
+    log_in(page, live, STAFF)
+    page.goto(live.url("/runs?free=y"))
+    sort = page.get_by_label("Sortér efter")
+    expect(sort).to_be_visible()
+    _inside(sort, PHONE)
+    options = page.locator("#run-cards-sort option").all_inner_texts()
+    assert options == [
+        "Første kursusdag, tidligste først",
+        "Første kursusdag, seneste først",
+        "Titel, A–Å",
+        "Titel, Å–A",
+    ]
+    expect(sort).to_have_value("first_day")  # the staff default: the soonest first
+    sort.select_option("title")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sortér", exact=True).click()
+    expect(page.get_by_label("Sortér efter")).to_have_value("title")
+    assert "free=y" in page.url and "sort=title" in page.url
+    sorted_titles = page.locator(".run-cards > li h2").all_inner_texts()
+    assert sorted_titles == sorted(sorted_titles, key=str.casefold)
+    expect(page.locator(".run-cards-sort")).to_be_visible()
+    page.context.close()
+    desk = new_page(chromium, width=1280)
+    log_in(desk, live, STAFF)
+    desk.goto(live.url("/runs"))
+    expect(desk.locator(".run-table table")).to_be_visible()
+    expect(desk.locator(".run-cards-sort")).to_be_hidden()  # the table's headers sort on a desk
+    desk.context.close()

@@ -211,3 +211,33 @@ def test_the_rarer_filters_fold_away_unless_one_is_set(client, staff, scene):
     assert '<details class="details filters-more">' in closed
     opened = html(client.get(f"/runs?method={scene['methods']['sos'].id}"))
     assert '<details class="details filters-more" open>' in opened
+
+
+def _card_sort_form(page: str) -> tuple[dict[str, str], list[str], str]:
+    """The phone cards' sort form as a browser submits it: its hidden fields, its options, the selected one."""
+    form = re.search(r'<form method="get" action="/runs" class="run-cards-sort">(.*?)</form>', page, re.S)
+    assert form, "the cards have a sort form"
+    body = form.group(1)
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', body))
+    options = re.findall(r'<option value="([^"]+)"', body)
+    selected = re.search(r'<option value="([^"]+)" selected', body)
+    return hidden, options, selected.group(1) if selected else ""
+
+
+def test_staff_sort_the_phone_cards_with_the_tables_orders_and_keep_the_filters(client, staff):
+    page = html(client.get("/runs?free=y&venue=a"))
+    hidden, options, selected = _card_sort_form(page)
+    assert options == ["first_day", "-first_day", "title", "-title"]  # no status: staff have no status column
+    assert selected == "first_day"
+    assert hidden == {"free": "y", "venue": "a"}
+    assert "Sortér efter" in page
+    sorted_page = html(client.get("/runs", query_string={**hidden, "sort": "-title"}))
+    assert titles(sorted_page, ALL) == [SOS, FAM]
+    assert _card_sort_form(sorted_page) == ({"free": "y", "venue": "a"}, options, "-title")
+
+
+def test_coordinators_sort_the_phone_cards_by_status_too(client, login_as, coordinator, scene):
+    login_as(coordinator)
+    hidden, options, selected = _card_sort_form(html(client.get("/runs")))
+    assert options == ["first_day", "-first_day", "title", "-title", "status", "-status"]
+    assert (hidden, selected) == ({}, "-first_day")

@@ -114,7 +114,7 @@ def test_the_pdf_summary_ends_no_sentence_with_an_amount(app, programme, fic_pro
     with app.test_request_context(), force_locale("da"):
         lines = summary_text(programme_figures(programme.id, BEFORE))
     budget = next(line for line in lines if line.startswith("Budget:"))
-    assert budget.startswith("Budget: Af rammen på 375.000 kr. er 400.000 kr. disponeret og 400.000 kr. forbrugt.")
+    assert budget.startswith("Budget: af rammen på 375.000 kr. er 400.000 kr. disponeret og 400.000 kr. forbrugt.")
     assert not any(DOUBLE_STOP.search(line) for line in lines)
 
 
@@ -136,3 +136,95 @@ def test_the_allocation_form_names_the_amount_mid_sentence(client, login_as, coo
 def test_money_itself_still_ends_in_kr(app):
     with app.test_request_context(), force_locale("da"):
         assert money(2_000_000) == "20.000 kr."
+
+
+# --------------------------------------------------------------------------------------------------
+# Classes of slips in the Danish msgids (issue 21's text review): each scan keeps a class from coming back.
+# --------------------------------------------------------------------------------------------------
+
+
+def _danish_msgids() -> dict[str, str]:
+    """msgid -> where, without WTForms' own English msgids (app/core/form_messages.py)."""
+    return {m: w for m, w in _extracted().items() if not w.startswith("app/core/form_messages.py")}
+
+
+def _offending(pattern: re.Pattern) -> list[str]:
+    return [f"{where}: {msgid}" for msgid, where in _danish_msgids().items() if pattern.search(msgid)]
+
+
+def test_one_way_to_write_for_example():
+    """ "f.eks." everywhere: not "fx", "f. eks." or "F.eks.:" (no colon after the abbreviation)."""
+    assert _offending(re.compile(r"\b[Ff]x\b|\b[Ff]\. eks\.|\b[Ff]\.eks\.:")) == []
+
+
+#: Names that keep their capital after a colon: a menu path in Excel.
+CAPITAL_AFTER_COLON_ALLOWED = re.compile(r": Filer ›")
+
+
+def test_no_capital_after_a_colon_mid_sentence():
+    """After a colon the Danish texts go on in lower case ("Adressen er personlig: alle, der …")."""
+    found = [line for line in _offending(re.compile(r"\w: [A-ZÆØÅ]")) if not CAPITAL_AFTER_COLON_ALLOWED.search(line)]
+    assert found == []
+
+
+def test_no_double_full_stop_in_a_message():
+    assert _offending(re.compile(r"(?<!\.)\.\.(?!\.)")) == []
+
+
+def test_danish_quotation_marks():
+    """»…« as the mails do; never „…“ (German) or straight quotes."""
+    assert _offending(re.compile(r"[„“”\"]")) == []
+
+
+def test_the_optional_marker_comes_from_the_form_macro_only():
+    """ "(valgfri)" is one msgid, added by templates/_macros/forms.html; no label carries its own."""
+    assert [
+        line for line in _offending(re.compile(r"valgfri|Valgfri|frivillig")) if not line.endswith(": valgfri")
+    ] == []
+
+
+def test_optional_fields_are_marked_on_forms_and_filters_are_not(client, login_as, coordinator, fic_provider):
+    """A form that saves marks its optional fields "(valgfri)"; a filter form (every field optional) marks none."""
+    login_as(coordinator)
+    marker = '<span class="weight-normal">(valgfri)</span>'
+    for url in ("/runs", "/users", "/closed-days", "/audit", "/outbox"):
+        page = client.get(url).get_data(as_text=True)
+        assert marker not in page, url
+    assert marker in client.get("/runs/new").get_data(as_text=True)
+
+
+#: Files whose sentences still lower-case a status label; owned by another change this round (issue 21 asks
+#: for one sentence per status there too). Remove a file from here when it is fixed.
+LOWERED_LABELS_PENDING = {"app/enrolment/services.py"}
+LOWERED_LABEL = re.compile(r"label\)?\.lower\(\)|label\|lower")
+
+
+def test_no_label_is_lower_cased_into_a_sentence():
+    """A tag's label ("Kladde", "Opfølgningsdag") lower-cased into a sentence gave "forløbet er kladde" and
+    "for opfølgningsdag": sentences use `RunStatus.in_sentence` or one msgid per kind of day."""
+    from config import BASE_DIR
+
+    found = []
+    for folder, pattern in (("app", "*.py"), ("templates", "*.html"), ("templates", "*.txt")):
+        for path in (BASE_DIR / folder).rglob(pattern):
+            relative = path.relative_to(BASE_DIR).as_posix()
+            if relative in LOWERED_LABELS_PENDING:
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if LOWERED_LABEL.search(line):
+                    found.append(f"{relative}:{number}: {line.strip()}")
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("da", ["en kladde", "offentliggjort", "aflyst", "gennemført"]),
+        ("en", ["a draft", "published", "cancelled", "completed"]),
+    ],
+)
+def test_a_run_status_inside_a_sentence(app, language, expected):
+    from app.courses.models import RunStatus
+
+    with app.test_request_context(), force_locale(language):
+        assert [s.in_sentence for s in RunStatus] == expected

@@ -58,4 +58,4 @@ def test_the_macros_strings_are_extracted():
     """The guard against Babel's default of skipping `templates/_macros` and `templates/_partials`."""
     extracted = _extracted()
     assert extracted.get("Der er fejl i formularen", "").startswith("templates/_macros/forms.html")
-    assert extracted.get("Sideskift", "").startswith("templates/_partials/pagination.html")
+    assert extracted.get("Sidenavigation", "").startswith("templates/_partials/pagination.html")

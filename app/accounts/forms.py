@@ -141,7 +141,7 @@ class StaffRoleForm(FlaskForm):
             Length(max=120, message=_l("Navnet må højst være på %(max)d tegn.")),
             no_cpr_number_in_name,
         ],
-        description=_l("Som i HR-systemet, fx Sagsbehandler. Importen af medarbejdere matcher på dette navn."),
+        description=_l("Som i HR-systemet, f.eks. Sagsbehandler. Importen af medarbejdere matcher på dette navn."),
     )
     name_en = StringField(
         _l("Engelsk navn"),
@@ -150,7 +150,7 @@ class StaffRoleForm(FlaskForm):
             Length(max=120, message=_l("Navnet må højst være på %(max)d tegn.")),
             no_cpr_number_in_name,
         ],
-        description=_l("Vises i den engelske brugerflade, fx Caseworker."),
+        description=_l("Vises i den engelske brugerflade, f.eks. Caseworker."),
     )
 
 
@@ -162,12 +162,12 @@ class UnitForm(FlaskForm):
             Length(max=200, message=_l("Navnet må højst være på %(max)d tegn.")),
             no_cpr_number_in_name,
         ],
-        description=_l("Som i HR-systemet, fx Børne- og Familieteam, Amager."),
+        description=_l("Som i HR-systemet, f.eks. Børne- og Familieteam, Amager."),
     )
     parent_id = IdSelectField(
         _l("Overordnet enhed"),
         validators=[Optional()],
-        description=_l("Fx det socialcenter, teamet hører under. Lad feltet stå tomt for en enhed øverst."),
+        description=_l("F.eks. det socialcenter, teamet hører under. Lad feltet stå tomt for en enhed øverst."),
     )
 
 

@@ -397,7 +397,7 @@ def _notify_locked(user: User, *, now: datetime) -> None:
             _(
                 "Der er tastet forkerte koder til totrinsbekræftelsen på din konto i Kursusportalen for mange "
                 "gange efter den rigtige adgangskode. Derfor tager Kursusportalen ikke længere imod koder fra "
-                "din godkendelses-app."
+                "din godkendelsesapp."
             ),
             _(
                 "Log ind med en af dine gendannelseskoder i stedet, eller bed en kursuskoordinator om at låse "

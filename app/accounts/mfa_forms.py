@@ -11,7 +11,7 @@ class MfaCodeForm(FlaskForm):
     code = StringField(
         _l("Kode"),
         validators=[DataRequired(message=_l("Skriv koden.")), Length(max=40)],
-        description=_l("Den 6-cifrede kode fra din godkendelses-app, eller en af dine gendannelseskoder."),
+        description=_l("Den 6-cifrede kode fra din godkendelsesapp, eller en af dine gendannelseskoder."),
         render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "off"},
     )
 

@@ -52,7 +52,7 @@ def _back_to_login(message: str) -> Response:
 
 
 def _expired() -> Response:
-    return _back_to_login(_("Din login er udløbet eller afbrudt. Log ind igen."))
+    return _back_to_login(_("Dit login er udløbet eller afbrudt. Log ind igen."))
 
 
 def _next_url() -> str:
@@ -151,7 +151,7 @@ def login_setup():
             return render_template("accounts/mfa_recovery_codes.html", codes=codes, continue_url=target)
         if locked_out:
             return _back_to_login(_("For mange forkerte koder. Log ind igen."))
-        form.code.errors.append(_("Koden er forkert. Tjek at telefonens ur går rigtigt, og prøv igen."))
+        form.code.errors.append(_("Koden er forkert. Tjek, at telefonens ur går rigtigt, og prøv igen."))
     return _setup_page(credential, form, cancel_url=url_for("accounts.login"))
 
 
@@ -224,7 +224,7 @@ def account_setup():
         if codes is not None:
             return render_template("accounts/mfa_recovery_codes.html", codes=codes, continue_url=url_for("mfa.account"))
         db.session.rollback()
-        form.code.errors.append(_("Koden er forkert. Tjek at telefonens ur går rigtigt, og prøv igen."))
+        form.code.errors.append(_("Koden er forkert. Tjek, at telefonens ur går rigtigt, og prøv igen."))
     return _setup_page(credential, form, cancel_url=url_for("mfa.account"))
 
 

@@ -94,7 +94,7 @@ def _hint(result: dict) -> str:
         return _("Undgå årstal og datoer – de er lette at gætte.")
     if "spatial" in patterns:
         return _("Undgå tastaturmønstre som qwerty og asdf.")
-    return _("Brug fx tre eller fire tilfældige ord med mellemrum eller bindestreg imellem.")
+    return _("Brug f.eks. tre eller fire tilfældige ord med mellemrum eller bindestreg imellem.")
 
 
 def check_new_password(

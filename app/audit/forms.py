@@ -59,13 +59,13 @@ class AuditFilterForm(FlaskForm):
         _l("Fra dato"),
         format=DATE_FORMATS,
         validators=[Optional()],
-        invalid_value_message=_l("Skriv datoen som en dato, f.eks. 2008-06-05."),
+        invalid_value_message=_l("Skriv en gyldig dato, f.eks. 05-06-2008."),
     )
     date_to = DateField(
         _l("Til dato"),
         format=DATE_FORMATS,
         validators=[Optional(), _after_from],
-        invalid_value_message=_l("Skriv datoen som en dato, f.eks. 2008-06-05."),
+        invalid_value_message=_l("Skriv en gyldig dato, f.eks. 05-06-2008."),
     )
 
     def __init__(self, *args, **kwargs):

@@ -15,16 +15,16 @@ class ClosedDayForm(FlaskForm):
     day = DateField(
         _l("Dato"),
         format=DATE_FORMATS,
-        description=_l("En hverdag, der hverken er weekend eller helligdag, f.eks. Grundlovsdag den 5. juni."),
-        invalid_value_message=_l("Skriv datoen som en dato, f.eks. 2008-06-05."),
+        description=_l("En hverdag, der hverken er weekend eller helligdag, f.eks. grundlovsdag den 5. juni."),
+        invalid_value_message=_l("Skriv en gyldig dato, f.eks. 05-06-2008."),
         validators=[InputRequired(message=_l("Skriv datoen.")), within_supported_years],
     )
     reason = StringField(
         _l("Begrundelse"),
         filters=[strip],
-        description=_l('Vises, når en opfølgningsdag flyttes på grund af lukkedagen, f.eks. "Grundlovsdag".'),
+        description=_l("Vises, når en opfølgningsdag flyttes på grund af lukkedagen, f.eks. »grundlovsdag«."),
         validators=[
-            DataRequired(message=_l("Skriv hvorfor dagen er lukket.")),
+            DataRequired(message=_l("Skriv, hvorfor dagen er lukket.")),
             Length(max=200, message=_l("Begrundelsen må højst være 200 tegn.")),
             no_cpr_number,
         ],

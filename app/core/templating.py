@@ -8,10 +8,12 @@ from functools import lru_cache
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.dates import get_timezone as babel_get_timezone
+from babel.lists import format_list
 from flask import Flask, request, url_for
 from flask_babel import format_decimal, get_locale, get_timezone
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from app.core.access import AccessLevel
 from app.core.money import ore_to_kroner
@@ -128,6 +130,13 @@ def money(ore: int | None) -> str:
     return f"{number} kr." if str(get_locale()) == "da" else f"DKK {number}"
 
 
+def and_list(items) -> Markup:
+    """ "X, Y og Z" (da) / "X, Y and Z" (en, British: no comma before "and"): a list inside a sentence.
+    Each item is escaped unless it is already markup (e.g. a link), so a template may list links."""
+    locale = "en_GB" if str(get_locale()) == "en" else str(get_locale())
+    return Markup(format_list([str(escape(item)) for item in items], locale=locale))  # noqa: S704 (escaped above)
+
+
 def nav_items() -> list[dict]:
     if not current_user.is_authenticated:
         return []
@@ -140,7 +149,9 @@ def nav_items() -> list[dict]:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters.update(dk_date=dk_date, dk_datetime=dk_datetime, dk_time=dk_time, money=money)
+    app.jinja_env.filters.update(
+        dk_date=dk_date, dk_datetime=dk_datetime, dk_time=dk_time, money=money, and_list=and_list
+    )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

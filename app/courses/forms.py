@@ -83,7 +83,7 @@ def _date_field(label, required_message=None, invalid_message=None, description=
         label,
         format=DATE_FORMATS,
         validators=[*validators, within_supported_years],
-        invalid_value_message=invalid_message or _l("Skriv en gyldig dato, fx 01-10-2008."),
+        invalid_value_message=invalid_message or _l("Skriv en gyldig dato, f.eks. 01-10-2008."),
         description=description,
     )
 
@@ -124,13 +124,13 @@ class CourseRunForm(FlaskForm):
         _l("Indsats"),
         coerce=int_or_none,
         validators=[DataRequired(message=_l("Vælg en indsats."))],
-        invalid_choice_message=_l("Vælg en indsats fra listen."),
+        invalid_choice_message=_l("Vælg en indsats på listen."),
     )
     provider_id = SelectField(
         _l("Udbyder"),
         coerce=int_or_none,
         validators=[DataRequired(message=_l("Vælg en udbyder."))],
-        invalid_choice_message=_l("Vælg en aktiv udbyder fra listen."),
+        invalid_choice_message=_l("Vælg en aktiv udbyder på listen."),
     )
     title = StringField(
         _l("Titel"),
@@ -165,15 +165,15 @@ class CourseRunForm(FlaskForm):
         _l("Metoder"),
         coerce=int_or_none,
         validators=[DataRequired(message=_l("Vælg mindst én metode."))],
-        invalid_value_message=_l("Vælg metoder fra listen."),
-        invalid_choice_message=_l("Vælg metoder fra listen."),
+        invalid_value_message=_l("Vælg metoder på listen."),
+        invalid_choice_message=_l("Vælg metoder på listen."),
     )
     staff_roles = MultiCheckboxField(
         _l("Stillingsbetegnelser, der kan tilmelde sig"),
         coerce=int_or_none,
         validators=[DataRequired(message=_l("Vælg mindst én stillingsbetegnelse."))],
-        invalid_value_message=_l("Vælg stillingsbetegnelser fra listen."),
-        invalid_choice_message=_l("Vælg stillingsbetegnelser fra listen."),
+        invalid_value_message=_l("Vælg stillingsbetegnelser på listen."),
+        invalid_choice_message=_l("Vælg stillingsbetegnelser på listen."),
     )
     capacity = IntegerField(
         _l("Antal pladser"),
@@ -194,14 +194,14 @@ class CourseRunForm(FlaskForm):
     enrolment_deadline = _date_field(
         _l("Tilmeldingsfrist"),
         required_message=_l("Skriv tilmeldingsfristen."),
-        invalid_message=_l("Skriv tilmeldingsfristen som en gyldig dato, fx 15-09-2008."),
+        invalid_message=_l("Skriv tilmeldingsfristen som en gyldig dato, f.eks. 15-09-2008."),
         description=_l("Sidste dag, medarbejderne kan tilmelde sig. Senest 1. undervisningsdag."),
     )
     venue = StringField(
         _l("Sted"),
         filters=[strip],
         validators=[
-            DataRequired(message=_l("Skriv hvor forløbet holdes.")),
+            DataRequired(message=_l("Skriv, hvor kursusforløbet holdes.")),
             Length(max=VENUE_MAX_LENGTH, message=_l("Stedet må højst være 300 tegn.")),
             no_cpr_number_in_name,
         ],
@@ -213,7 +213,7 @@ class CourseRunForm(FlaskForm):
             NumberRange(min=0, max=MAX_PRICE_KRONER, message=_l("Prisen skal være mellem 0 og 100.000.000 kr.")),
             at_most_two_decimals(_l("Prisen kan højst have to decimaler (øre).")),
         ],
-        invalid_value_message=_l("Skriv prisen som et tal, fx 187.500 eller 187.500,50."),
+        invalid_value_message=_l("Skriv prisen som et tal, f.eks. 187.500 eller 187.500,50."),
         description=_l("Hele forløbets pris. Den tæller med i udbyderens budget for året."),
     )
     #: Shown (and required) only when saving would take the provider over its budget for the year or a
@@ -226,55 +226,55 @@ class CourseRunForm(FlaskForm):
     day1_date = _date_field(
         _l("Dato"),
         required_message=_l("Skriv datoen for 1. undervisningsdag."),
-        invalid_message=_l("Skriv en gyldig dato for 1. undervisningsdag, fx 30-09-2008."),
+        invalid_message=_l("Skriv en gyldig dato for 1. undervisningsdag, f.eks. 30-09-2008."),
     )
     day1_start = _time_field(
         _l("Start"),
         time(9, 0),
         _l("Skriv starttidspunktet for 1. undervisningsdag."),
-        _l("Skriv et gyldigt starttidspunkt for 1. undervisningsdag, fx 09:00."),
+        _l("Skriv et gyldigt starttidspunkt for 1. undervisningsdag, f.eks. 09.00."),
     )
     day1_end = _time_field(
         _l("Slut"),
         time(15, 30),
         _l("Skriv sluttidspunktet for 1. undervisningsdag."),
-        _l("Skriv et gyldigt sluttidspunkt for 1. undervisningsdag, fx 15:30."),
+        _l("Skriv et gyldigt sluttidspunkt for 1. undervisningsdag, f.eks. 15.30."),
     )
     day1_venue = _venue_field()
     day2_date = _date_field(
         _l("Dato"),
         required_message=_l("Skriv datoen for 2. undervisningsdag."),
-        invalid_message=_l("Skriv en gyldig dato for 2. undervisningsdag, fx 01-10-2008."),
+        invalid_message=_l("Skriv en gyldig dato for 2. undervisningsdag, f.eks. 01-10-2008."),
     )
     day2_start = _time_field(
         _l("Start"),
         time(9, 0),
         _l("Skriv starttidspunktet for 2. undervisningsdag."),
-        _l("Skriv et gyldigt starttidspunkt for 2. undervisningsdag, fx 09:00."),
+        _l("Skriv et gyldigt starttidspunkt for 2. undervisningsdag, f.eks. 09.00."),
     )
     day2_end = _time_field(
         _l("Slut"),
         time(15, 30),
         _l("Skriv sluttidspunktet for 2. undervisningsdag."),
-        _l("Skriv et gyldigt sluttidspunkt for 2. undervisningsdag, fx 15:30."),
+        _l("Skriv et gyldigt sluttidspunkt for 2. undervisningsdag, f.eks. 15.30."),
     )
     day2_venue = _venue_field()
     follow_up_date = _date_field(
         _l("Dato"),
-        invalid_message=_l("Skriv en gyldig dato for opfølgningsdagen, fx 02-01-2009, eller lad feltet stå tomt."),
+        invalid_message=_l("Skriv en gyldig dato for opfølgningsdagen, f.eks. 02-01-2009, eller lad feltet stå tomt."),
         description=FOLLOW_UP_HINT,
     )
     follow_up_start = _time_field(
         _l("Start"),
         time(9, 0),
         _l("Skriv starttidspunktet for opfølgningsdagen."),
-        _l("Skriv et gyldigt starttidspunkt for opfølgningsdagen, fx 09:00."),
+        _l("Skriv et gyldigt starttidspunkt for opfølgningsdagen, f.eks. 09.00."),
     )
     follow_up_end = _time_field(
         _l("Slut"),
         time(15, 30),
         _l("Skriv sluttidspunktet for opfølgningsdagen."),
-        _l("Skriv et gyldigt sluttidspunkt for opfølgningsdagen, fx 15:30."),
+        _l("Skriv et gyldigt sluttidspunkt for opfølgningsdagen, f.eks. 15.30."),
     )
     follow_up_venue = _venue_field()
 
@@ -402,7 +402,7 @@ class RunFilterForm(FlaskForm):
     )
     venue = StringField(
         _l("Sted"),
-        description=_l("Fx en by eller en adresse."),
+        description=_l("F.eks. en by eller en adresse."),
         filters=[strip],
         validators=[Optional(), Length(max=200, message=_l("Stedet må højst være 200 tegn."))],
     )
@@ -411,26 +411,26 @@ class RunFilterForm(FlaskForm):
         widget=FastSelect(),
         choices=[SelectChoice("", _l("Alle"))] + [SelectChoice(s.value, s.label) for s in RunStatus],
         default="",
-        invalid_choice_message=_l("Vælg en status fra listen."),
+        invalid_choice_message=_l("Vælg en status på listen."),
     )
     kind = SelectField(
         _l("Type"),
         widget=FastSelect(),
         choices=[SelectChoice("", _l("Alle"))] + [SelectChoice(k.value, k.label) for k in RunKind],
         default="",
-        invalid_choice_message=_l("Vælg en type fra listen."),
+        invalid_choice_message=_l("Vælg en type på listen."),
     )
     month = SelectField(
         _l("Starter i"),
         widget=FastSelect(),
         default="",
-        invalid_choice_message=_l("Vælg en måned fra listen."),
+        invalid_choice_message=_l("Vælg en måned på listen."),
     )
     year = SelectField(
         _l("År"),
         widget=FastSelect(),
         coerce=int_or_none,
-        invalid_choice_message=_l("Vælg et år fra listen."),
+        invalid_choice_message=_l("Vælg et år på listen."),
     )
     free = BooleanField(_l("Kun kursusforløb med ledige pladser"))
 

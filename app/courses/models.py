@@ -62,6 +62,12 @@ class RunStatus(enum.StrEnum):
         """The dkfds badge variant of the status tag (`status_tag(status.label, status.tag_variant)`)."""
         return _RUN_STATUS_LABELS[self][1]
 
+    @property
+    def in_sentence(self) -> str:
+        """The status inside "Kursusforløbet er …": "en kladde", "aflyst". The label is a tag's word
+        ("Kladde"), and lower-casing it gave "forløbet er kladde" in Danish and a capital's guess in English."""
+        return str(_RUN_STATUS_IN_SENTENCE[self])
+
 
 class DayKind(enum.StrEnum):
     TEACHING = "teaching"
@@ -71,6 +77,12 @@ class DayKind(enum.StrEnum):
 _RUN_KIND_LABELS = {
     RunKind.STANDARD: _l("Standard"),
     RunKind.SPECIAL: _l("Netværksmøder (særligt forløb)"),
+}
+_RUN_STATUS_IN_SENTENCE = {
+    RunStatus.DRAFT: _l("en kladde"),
+    RunStatus.PUBLISHED: _l("offentliggjort"),
+    RunStatus.CANCELLED: _l("aflyst"),
+    RunStatus.COMPLETED: _l("gennemført"),
 }
 _RUN_STATUS_LABELS = {
     RunStatus.DRAFT: (_l("Kladde"), None),

@@ -458,23 +458,23 @@ def _check_run_data(data: CourseRunData, current_provider_id: int | None = None)
 
     programme = db.session.get(Programme, data.programme_id)
     if programme is None:
-        add("programme_id", _("Vælg en indsats fra listen."))
+        add("programme_id", _("Vælg en indsats på listen."))
     provider = db.session.get(Provider, data.provider_id)
     if provider is None or (not provider.active and provider.id != current_provider_id):
-        add("provider_id", _("Vælg en aktiv udbyder fra listen."))
+        add("provider_id", _("Vælg en aktiv udbyder på listen."))
 
     method_ids = set(data.method_ids)
     methods = list(db.session.scalars(select(Method).where(Method.id.in_(method_ids)))) if method_ids else []
     if not method_ids:
         add("methods", _("Vælg mindst én metode."))
     elif len(methods) != len(method_ids):
-        add("methods", _("Vælg metoder fra listen."))
+        add("methods", _("Vælg metoder på listen."))
     role_ids = set(data.staff_role_ids)
     roles = list(db.session.scalars(select(StaffRole).where(StaffRole.id.in_(role_ids)))) if role_ids else []
     if not role_ids:
         add("staff_roles", _("Vælg mindst én stillingsbetegnelse."))
     elif len(roles) != len(role_ids):
-        add("staff_roles", _("Vælg stillingsbetegnelser fra listen."))
+        add("staff_roles", _("Vælg stillingsbetegnelser på listen."))
 
     if errors:
         raise ValidationFailed(errors)
@@ -582,13 +582,13 @@ def update_course_run(
     _require_coordinator(actor)
     if not run.can_edit:
         raise DomainError(
-            _("Kursusforløbet er %(status)s og kan ikke længere redigeres.", status=str(run.status.label).lower())
+            _("Kursusforløbet er %(status)s og kan ikke længere redigeres.", status=run.status.in_sentence)
         )
     programme, provider, methods, roles = _check_run_data(data, current_provider_id=run.provider_id)
     run = enrolment_services.lock_run(run.id)
     if not run.can_edit:  # changed while we waited for the lock
         raise DomainError(
-            _("Kursusforløbet er %(status)s og kan ikke længere redigeres.", status=str(run.status.label).lower())
+            _("Kursusforløbet er %(status)s og kan ikke længere redigeres.", status=run.status.in_sentence)
         )
     enrolment_services.check_capacity_change(run, data.capacity)
     capacity_rose = data.capacity > run.capacity
@@ -658,7 +658,7 @@ def publish_course_run(actor: User, run: CourseRun) -> CourseRun:
     _require_coordinator(actor)
     if not run.can_publish:
         raise DomainError(
-            _("Kun en kladde kan offentliggøres; kursusforløbet er %(status)s.", status=str(run.status.label).lower())
+            _("Kun en kladde kan offentliggøres; kursusforløbet er %(status)s.", status=run.status.in_sentence)
         )
     run.status = RunStatus.PUBLISHED
     db.session.flush()
@@ -676,10 +676,10 @@ def cancel_course_run(actor: User, run: CourseRun, now: datetime | None = None) 
     """
     _require_coordinator(actor)
     if not run.can_cancel:
-        raise DomainError(_("Kursusforløbet er %(status)s og kan ikke aflyses.", status=str(run.status.label).lower()))
+        raise DomainError(_("Kursusforløbet er %(status)s og kan ikke aflyses.", status=run.status.in_sentence))
     run = enrolment_services.lock_run(run.id)
     if not run.can_cancel:  # changed while we waited for the lock
-        raise DomainError(_("Kursusforløbet er %(status)s og kan ikke aflyses.", status=str(run.status.label).lower()))
+        raise DomainError(_("Kursusforløbet er %(status)s og kan ikke aflyses.", status=run.status.in_sentence))
     run.status = RunStatus.CANCELLED
     for course_day in run.days:
         course_day.sequence += 1

@@ -232,7 +232,7 @@ def run_edit(run_id: int):
     run = db.get_or_404(CourseRun, run_id)
     if not run.can_edit:
         flash(
-            _("Kursusforløbet er %(status)s og kan ikke længere redigeres.", status=str(run.status.label).lower()),
+            _("Kursusforløbet er %(status)s og kan ikke længere redigeres.", status=run.status.in_sentence),
             "error",
         )
         return redirect(url_for(".run_detail", run_id=run.id))

@@ -42,7 +42,7 @@ class CoordinatorEnrolForm(FlaskForm):
         _l("Bemærkning"),
         filters=[strip],
         validators=[Optional(), Length(max=NOTE_MAX, message=_l("Skriv højst 500 tegn.")), no_cpr_number],
-        description=_l("Fx kost eller tilgængelighed. Bemærkningen kommer med på udbyderens deltagerliste."),
+        description=_l("F.eks. kost eller tilgængelighed. Bemærkningen kommer med på udbyderens deltagerliste."),
     )
 
 
@@ -72,7 +72,7 @@ class MoveForm(FlaskForm):
         _l("Flyt til kursusforløb"),
         coerce=int_or_none,
         validators=[DataRequired(message=_l("Vælg det kursusforløb, deltageren skal flyttes til."))],
-        invalid_choice_message=_l("Vælg et kursusforløb fra listen."),
+        invalid_choice_message=_l("Vælg et kursusforløb på listen."),
     )
 
     def set_choices(self, choices: list[tuple[int, str]], placeholder: str) -> None:

@@ -19,7 +19,7 @@ from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
 from app.core.templating import dk_date
 from app.core.transaction import refused
-from app.courses.models import CourseDay, CourseRun
+from app.courses.models import CourseDay, CourseRun, DayKind
 from app.courses.services import run_visible_to
 from app.enrolment import queries, services
 from app.enrolment.coordinator_forms import AttendanceForm, CoordinatorEnrolForm, MoveForm, PersonSearchForm
@@ -333,15 +333,20 @@ def attendance_edit(run_id: int, day_id: int):
             refused(exc, form)
             participants = services.run_participants(run)  # the rollback expired what was loaded
         else:
-            flash(
-                _(
-                    "Fremmødet for %(day)s er gemt: %(n)s af %(total)s mødt.",
-                    day=day.label.lower(),
+            if day.kind == DayKind.FOLLOW_UP:
+                saved = _(
+                    "Fremmødet for opfølgningsdagen er gemt: %(n)s af %(total)s mødt.",
                     n=count,
                     total=len(confirmed_ids),
-                ),
-                "success",
-            )
+                )
+            else:
+                saved = _(
+                    "Fremmødet for %(day)s. undervisningsdag er gemt: %(n)s af %(total)s mødt.",
+                    day=day.position,
+                    n=count,
+                    total=len(confirmed_ids),
+                )
+            flash(saved, "success")
             return _run_page(run.id, "fremmoede")
     return render_template(
         "enrolment/attendance_form.html",

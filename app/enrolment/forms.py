@@ -27,14 +27,17 @@ class EnrolForm(FlaskForm):
             no_cpr_number,
         ],
         description=_l(
-            "Forløbet er praksisbaseret: beskriv kort din egen praktiske opgave, fx det netværksmøde, du skal holde."
+            "Forløbet er praksisbaseret: beskriv kort din egen praktiske opgave, "
+            "f.eks. det netværksmøde, du skal holde."
         ),
     )
     note = TextAreaField(
-        _l("Bemærkning (fx kost eller tilgængelighed)"),
+        _l("Bemærkning"),
         filters=[strip],
         validators=[Optional(), Length(max=NOTE_MAX, message=_l("Skriv højst 500 tegn.")), no_cpr_number],
-        description=_l("Udbyderen ser bemærkningen på deltagerlisten. Højst 500 tegn."),
+        description=_l(
+            "F.eks. kost eller tilgængelighed. Udbyderen ser bemærkningen på deltagerlisten. Højst 500 tegn."
+        ),
     )
 
     @classmethod

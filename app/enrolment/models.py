@@ -46,12 +46,26 @@ class EnrolmentStatus(enum.StrEnum):
         return _STATUS_LABELS[self][1]
 
     @property
+    def in_sentence(self) -> str:
+        """The status inside "Tilmeldingen er …" ("afmeldt", "på ventelisten"), never the tag's label
+        lower-cased ("er venteliste", "er afventer godkendelse")."""
+        return str(_STATUS_IN_SENTENCE[self])
+
+    @property
     def is_active(self) -> bool:
         return self in ACTIVE_STATUSES
 
 
 ACTIVE_STATUSES = (EnrolmentStatus.REQUESTED, EnrolmentStatus.CONFIRMED, EnrolmentStatus.WAITLISTED)
 
+_STATUS_IN_SENTENCE = {
+    EnrolmentStatus.REQUESTED: _l("sendt til godkendelse"),
+    EnrolmentStatus.CONFIRMED: _l("bekræftet"),
+    EnrolmentStatus.WAITLISTED: _l("på ventelisten"),
+    EnrolmentStatus.CANCELLED: _l("afmeldt"),
+    EnrolmentStatus.REJECTED: _l("afvist"),
+    EnrolmentStatus.MOVED: _l("flyttet"),
+}
 _STATUS_LABELS = {
     EnrolmentStatus.REQUESTED: (_l("Afventer godkendelse"), "warning"),
     EnrolmentStatus.CONFIRMED: (_l("Tilmeldt"), "success"),

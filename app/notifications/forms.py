@@ -61,13 +61,13 @@ class OutboxFilterForm(FlaskForm):
         _l("Status"),
         choices=[SelectChoice("", _l("Alle"))] + [SelectChoice(s.value, s.label) for s in OutboxStatus],
         default="",
-        invalid_choice_message=_l("Ukendt status. Vælg en status fra listen."),
+        invalid_choice_message=_l("Ukendt status. Vælg en status på listen."),
     )
     run = RunSelectField(
         _l("Kursusforløb"),
         widget=FastSelect(),  # every run there is: thousands of options at national size
-        not_a_number_message=_l("Kursusforløbet skal angives med sit nummer. Vælg et forløb fra listen."),
-        invalid_choice_message=_l("Kursusforløbet findes ikke. Vælg et forløb fra listen."),
+        not_a_number_message=_l("Kursusforløbet skal angives med sit nummer. Vælg et forløb på listen."),
+        invalid_choice_message=_l("Kursusforløbet findes ikke. Vælg et forløb på listen."),
     )
 
     def set_run_choices(self, runs, any_label) -> None:

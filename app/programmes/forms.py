@@ -40,27 +40,27 @@ class ProgrammeForm(FlaskForm):
         filters=[strip, none_if_empty],
         validators=[
             Optional(),
-            Length(max=5000, message=_l("Beskrivelsen må højst være 5000 tegn.")),
+            Length(max=5000, message=_l("Beskrivelsen må højst være 5.000 tegn.")),
             no_cpr_number,
         ],
     )
     starts_on = DateField(
         _l("Startdato"),
         format=DATE_FORMATS,
-        invalid_value_message=_l("Skriv startdatoen som en dato, f.eks. 2008-01-01."),
+        invalid_value_message=_l("Skriv en gyldig startdato, f.eks. 01-01-2008."),
         validators=[InputRequired(message=_l("Skriv indsatsens startdato."))],
     )
     ends_on = DateField(
         _l("Slutdato"),
         format=DATE_FORMATS,
-        invalid_value_message=_l("Skriv slutdatoen som en dato, f.eks. 2009-12-31."),
+        invalid_value_message=_l("Skriv en gyldig slutdato, f.eks. 31-12-2009."),
         validators=[InputRequired(message=_l("Skriv indsatsens slutdato."))],
     )
     target_deadline = DateField(
         _l("Frist for målene"),
         format=DATE_FORMATS,
-        description=_l("Den dato målene gøres op på, f.eks. udgangen af 2009."),
-        invalid_value_message=_l("Skriv fristen som en dato, f.eks. 2009-12-31."),
+        description=_l("Den dato, hvor målene gøres op, f.eks. udgangen af 2009."),
+        invalid_value_message=_l("Skriv en gyldig frist, f.eks. 31-12-2009."),
         validators=[InputRequired(message=_l("Skriv fristen for målene."))],
     )
     target_runs = IntegerField(
@@ -86,8 +86,8 @@ class ProgrammeForm(FlaskForm):
     effect_target = TextAreaField(
         _l("Effektmål"),
         filters=[strip, none_if_empty],
-        description=_l("F.eks.: tilbagemeldingerne på opfølgningsdagene viser øget brug af metoderne."),
-        validators=[Optional(), Length(max=5000, message=_l("Effektmålet må højst være 5000 tegn.")), no_cpr_number],
+        description=_l("F.eks. at tilbagemeldingerne på opfølgningsdagene viser øget brug af metoderne."),
+        validators=[Optional(), Length(max=5000, message=_l("Effektmålet må højst være 5.000 tegn.")), no_cpr_number],
     )
 
     def as_data(self) -> ProgrammeData:

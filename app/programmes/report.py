@@ -100,7 +100,7 @@ def summary_text(f: ProgrammeFigures) -> list[str]:
         lines.append(_("Effekt: %(sentence)s", sentence=_status_sentence(e.status)))
     allocated, committed, spent = f.budget_totals
     budget = _(
-        "Budget: Af rammen på %(allocated)s er %(committed)s disponeret og %(spent)s forbrugt.",
+        "Budget: af rammen på %(allocated)s er %(committed)s disponeret og %(spent)s forbrugt.",
         allocated=money(allocated),
         committed=money(committed),
         spent=money(spent),
@@ -298,9 +298,9 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
     text(
         _(
             "Regler: et kursusforløb tæller, når det er markeret som gennemført; en medarbejder har gennemført, "
-            "når vedkommende er mødt på begge undervisningsdage og opfølgningsdagen. Begge dateres til "
-            'opfølgningsdagen, og hver person tælles én gang. Før fristen: "På rette vej", når målet kan nås med '
-            'de forløb, der stadig kan nå at tælle; ellers "I risiko".'
+            "når medarbejderen er mødt på begge undervisningsdage og opfølgningsdagen. Begge dateres til "
+            "opfølgningsdagen, og hver person tælles én gang. Før fristen: »På rette vej«, når målet kan nås med "
+            "de forløb, der stadig kan nå at tælle; ellers »I risiko«."
         ),
         8,
         height=4,

@@ -54,7 +54,7 @@ class ProviderForm(FlaskForm):
         _l("Noter"),
         filters=[strip, none_if_empty],
         description=_l("F.eks. kontraktens vilkår eller hvad udbyderen underviser i."),
-        validators=[Optional(), Length(max=5000, message=_l("Noterne må højst være 5000 tegn.")), no_cpr_number],
+        validators=[Optional(), Length(max=5000, message=_l("Noterne må højst være 5.000 tegn.")), no_cpr_number],
     )
     active = BooleanField(
         _l("Aktiv udbyder"),

@@ -19,7 +19,7 @@ from tests.accounts.helpers import csrf_token, is_logged_in
 from tests.accounts.oidc_provider import OidcTestProvider, Tamper, make_keys
 from tests.conftest import post_form
 
-REFUSED_UNKNOWN = "Din konto findes ikke i Kursusportalen - kontakt HR"
+REFUSED_UNKNOWN = "Din konto findes ikke i Kursusportalen. Kontakt HR"
 
 
 @pytest.fixture(scope="session")

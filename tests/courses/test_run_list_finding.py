@@ -128,7 +128,7 @@ def test_staff_filter_by_method_and_provider(client, staff, scene):
 def test_junk_filters_are_ignored_with_a_message_never_a_failure(client, staff, query):
     page = html(client.get(f"/runs?{query}"))
     if query.startswith("month"):  # 2013-05 is the draft's month: not a choice for staff
-        assert "Vælg en måned fra listen." in page
+        assert "Vælg en måned på listen." in page
         assert titles(page, ALL) == [NET, SOS, FAM]
 
 

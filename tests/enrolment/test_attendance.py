@@ -103,6 +103,24 @@ def test_coordinator_registers_who_was_present(client, login_as, coordinator, ru
     assert marks(run) == {(people["a"].id, day1.id): False, (people["b"].id, day1.id): True}
 
 
+@pytest.mark.parametrize(
+    ("language", "link", "saved"),
+    [
+        ("da", "Registrér fremmøde for opfølgningsdagen", "Fremmødet for opfølgningsdagen er gemt: 2 af 2 mødt."),
+        ("en", "Record attendance for the follow-up day", "Attendance for the follow-up day has been saved: 2 of 2"),
+    ],
+)
+def test_the_follow_up_day_is_named_in_its_definite_form(
+    client, login_as, coordinator, run, people, language, link, saved
+):
+    """Issue 21: the day's label lower-cased into a sentence read "for opfølgningsdag" / "for Follow-up day"."""
+    coordinator.locale = language
+    login_as(coordinator)
+    assert link in html(client.get(f"/runs/{run.id}"))
+    response = post_form(client, url(run, run.days[2]), {"action": "all"})
+    assert saved in html(client.get(response.location))
+
+
 def test_mark_all_ticks_every_confirmed_participant(client, login_as, coordinator, run, people):
     login_as(coordinator)
     day = run.days[2]
@@ -234,7 +252,7 @@ def test_completion_after_all_three_days_and_the_run_marked_completed(client, lo
         present = [str(a.id)] if day.position != 3 else [str(a.id), str(b.id)]
         post_form(client, url(run, day), {"present": present, "action": "save"})
     page = html(client.get(f"/runs/{run.id}"))
-    assert "1 deltager har gennemført (mødt alle tre kursusdage)." in page
+    assert "1 deltager har gennemført (mødt op på alle tre kursusdage)." in page
     assert f'action="/runs/{run.id}/complete"' in page
 
     response = post_action(client, f"/runs/{run.id}/complete", from_url=f"/runs/{run.id}", follow_redirects=True)

@@ -384,7 +384,7 @@ def test_move_is_refused_to_the_same_run_another_programme_or_junk(client, as_co
     expected = (
         "Vælg det kursusforløb, deltageren skal flyttes til."
         if which in ("junk", "blank")
-        else "Vælg et kursusforløb fra listen."
+        else "Vælg et kursusforløb på listen."
     )
     assert field_error(html(response), "target") == expected
     assert fresh(moving).status == EnrolmentStatus.CONFIRMED
@@ -402,7 +402,7 @@ def test_move_page_without_targets_says_so(client, as_coordinator, run):
 def test_moving_an_inactive_enrolment_is_refused(client, as_coordinator, run, target):
     (a,) = factories.make_eligible_staff(run, 1)
     cancelled = factories.make_enrolment(run, a, status="cancelled")
-    assert "kan ikke flyttes" in html(client.get(f"/enrolments/{cancelled.id}/move"))
+    assert "Tilmeldingen er afmeldt og kan ikke flyttes." in html(client.get(f"/enrolments/{cancelled.id}/move"))
     response = post_form(client, f"/enrolments/{cancelled.id}/move", {"target": str(target.id)}, form_url=run_url(run))
     assert "Kun aktive tilmeldinger kan flyttes; denne er afmeldt." in html(response)
     assert enrolments_of(target) == []

@@ -162,9 +162,11 @@ def test_overlapping_runs_are_warned(client, login_as, run, me):
     page = html(client.get("/me/courses"))
     first = page.split('<section class="card collapsed-height my-course"')[1]
     assert "Familierådslagning, hold 1" in first
-    assert "Bemærk: kursusdage overlapper med" in first
-    assert f'<a href="/runs/{clash.id}">Signs of Safety, hold 2</a>' in first
-    assert page.count("Bemærk: kursusdage overlapper med") == 2
+    assert (
+        f'Bemærk: kursusdagene overlapper med dine kursusdage i <a href="/runs/{clash.id}">Signs of Safety, hold 2</a>.'
+        in first
+    )
+    assert page.count("Bemærk: kursusdagene overlapper med dine kursusdage i") == 2
 
 
 def test_a_cancelled_run_is_marked_and_not_linked(client, login_as, run, me):

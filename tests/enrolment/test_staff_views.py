@@ -79,7 +79,8 @@ def test_the_panel_offers_the_enrol_form_with_seats_left(client, login_as, run, 
     assert "Din tilmelding" in page
     assert "2 ledige pladser af 2." in page
     assert f'action="/runs/{run.id}/enrol"' in page
-    assert "Bemærkning (fx kost eller tilgængelighed)" in page
+    assert 'Bemærkning <span class="weight-normal">(valgfri)</span>' in page
+    assert "F.eks. kost eller tilgængelighed." in page
     assert "Udbyderen ser bemærkningen på deltagerlisten." in page
     assert ">Tilmeld</button>" in page
     assert 'name="practice_case"' not in page  # a standard run has no practice case
@@ -351,12 +352,33 @@ def test_overlapping_course_days_are_warned_before_and_after_enrolling(client, l
     factories.make_enrolment(other, me)
     login_as(me)
     page = html(client.get(run_url(run)))
-    assert "Bemærk: kursusdage overlapper med" in page
-    assert f'<a href="/runs/{other.id}">Signs of Safety, hold 2</a>' in page
+    assert (
+        f'Bemærk: kursusdagene overlapper med dine kursusdage i <a href="/runs/{other.id}">Signs of Safety, hold 2</a>.'
+        in page
+    )
     enrol(client, run)
     page = html(client.get(run_url(run)))
     assert "Du er tilmeldt kursusforløbet." in page
-    assert "Bemærk: kursusdage overlapper med" in page
+    assert "Bemærk: kursusdagene overlapper med dine kursusdage i" in page
+
+
+@pytest.mark.parametrize(("language", "sentence"), [("da", "{a}, {b} og {c}."), ("en", "{a}, {b} and {c}.")])
+def test_several_overlapping_runs_are_listed_with_og(client, login_as, run, me, language, sentence):
+    """Issue 21: "… overlapper med X, Y." had no "og" (and no article); the list is Babel's, per language,
+    and a title is text, never markup."""
+    links = {}
+    for key, title, day in (("a", "Hold <b>A</b>", 21), ("b", "Hold B", 22), ("c", "Hold C", 23)):
+        other = factories.make_course_run(
+            days=(DAYS[0], date(2026, 4, day), date(2026, 7, day)), enrolment_deadline=DEADLINE, title=title
+        )
+        other.eligible_roles.append(me.staff_role)
+        factories.make_enrolment(other, me)
+        links[key] = f'<a href="/runs/{other.id}">{title.replace("<", "&lt;").replace(">", "&gt;")}</a>'
+    me.locale = language
+    db.session.commit()
+    login_as(me)
+    page = html(client.get(run_url(run)))
+    assert sentence.format(**links) in page
 
 
 def test_no_overlap_warning_without_overlap(client, login_as, run, me):

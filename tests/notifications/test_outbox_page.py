@@ -150,13 +150,13 @@ def test_the_run_choices_are_newest_first(client, login_as, coordinator):
 @pytest.mark.parametrize(
     ("query", "field", "message"),
     [
-        ("status=bogus", "status", "Ukendt status. Vælg en status fra listen."),
-        ("run=abc", "run", "Kursusforløbet skal angives med sit nummer. Vælg et forløb fra listen."),
-        ("run=1%3B+DROP+TABLE", "run", "Kursusforløbet skal angives med sit nummer. Vælg et forløb fra listen."),
-        ("run=-3", "run", "Kursusforløbet skal angives med sit nummer. Vælg et forløb fra listen."),
-        ("run=99999999999999999999", "run", "Kursusforløbet findes ikke. Vælg et forløb fra listen."),
-        ("run=%D9%A1", "run", "Kursusforløbet skal angives med sit nummer. Vælg et forløb fra listen."),  # Arabic 1
-        ("run=4711", "run", "Kursusforløbet findes ikke. Vælg et forløb fra listen."),
+        ("status=bogus", "status", "Ukendt status. Vælg en status på listen."),
+        ("run=abc", "run", "Kursusforløbet skal angives med sit nummer. Vælg et forløb på listen."),
+        ("run=1%3B+DROP+TABLE", "run", "Kursusforløbet skal angives med sit nummer. Vælg et forløb på listen."),
+        ("run=-3", "run", "Kursusforløbet skal angives med sit nummer. Vælg et forløb på listen."),
+        ("run=99999999999999999999", "run", "Kursusforløbet findes ikke. Vælg et forløb på listen."),
+        ("run=%D9%A1", "run", "Kursusforløbet skal angives med sit nummer. Vælg et forløb på listen."),  # Arabic 1
+        ("run=4711", "run", "Kursusforløbet findes ikke. Vælg et forløb på listen."),
     ],
 )
 def test_bad_filter_values_get_a_message_next_to_the_field(client, login_as, coordinator, run, query, field, message):
@@ -176,7 +176,7 @@ def test_a_junk_page_number_is_the_first_page(client, login_as, coordinator, app
     assert row_count(html(client.get("/outbox?page=abc"))) == 2
     page = html(client.get("/outbox?page=3"))
     assert row_count(page) == 1 and "Mail 0" in page
-    assert 'aria-label="Sideskift"' in page
+    assert 'aria-label="Sidenavigation"' in page
     assert row_count(html(client.get("/outbox?page=999"))) == 1  # beyond the end: the last page
 
 

@@ -126,7 +126,7 @@ def test_new_provider_form_starts_active(as_coordinator):
             "Skriv en gyldig e-mailadresse, f.eks. kontakt@udbyder.dk.",
         ),
         ({"contact_phone": "1" * 41}, "contact_phone", "Telefonnummeret må højst være 40 tegn."),
-        ({"notes": "x" * 5001}, "notes", "Noterne må højst være 5000 tegn."),
+        ({"notes": "x" * 5001}, "notes", "Noterne må højst være 5.000 tegn."),
     ],
 )
 def test_create_refuses_bad_input_next_to_the_field(as_coordinator, changes, field, message):

@@ -91,6 +91,9 @@ MARKUP_ALLOWED = {
     # The dashboard's SVG charts: every text goes through escape() (`_text`, title, desc); attributes are numbers,
     # colours and ids/classes of the module itself.
     "app/programmes/charts.py": ("return Markup(svg)",),
+    # `and_list` joins items that each went through escape() (markup, e.g. a link, passes as it is) with the
+    # locale's own ", " and " og "/" and ": no text of the user's is left unescaped.
+    "app/core/templating.py": ("return Markup(format_list([str(escape(item)) for item in items], locale=locale))",),
 }
 
 

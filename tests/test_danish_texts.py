@@ -228,3 +228,31 @@ def test_a_run_status_inside_a_sentence(app, language, expected):
 
     with app.test_request_context(), force_locale(language):
         assert [s.in_sentence for s in RunStatus] == expected
+
+
+#: Danish inflects these for the count ("1 ledig", "2 ledige"); English has nothing to inflect.
+SAME_IN_ENGLISH = {
+    "%(capacity)s i alt, %(num)s ledig",
+    "%(num)s ledig",
+    "%(num)s ledig plads af %(capacity)s.",
+}
+
+
+def test_english_plurals_are_not_copies_of_the_singular():
+    """A plural msgstr that repeats the singular ("3 upcoming enrolment is cancelled") reads wrong for n > 1."""
+    from babel.messages.pofile import read_po
+
+    from tests.test_translations import CATALOGUE
+
+    with open(CATALOGUE, "rb") as po:
+        catalogue = read_po(po)
+    copies = [
+        message.id[0]
+        for message in catalogue
+        if isinstance(message.id, tuple)
+        and isinstance(message.string, tuple)
+        and len(set(message.string)) == 1
+        and message.id[0] != message.id[1]  # the same words in Danish too ("%(num)s på venteliste")
+        and message.id[0] not in SAME_IN_ENGLISH
+    ]
+    assert copies == []

@@ -101,7 +101,7 @@ def _notify_password_changed(user: User, *, now: datetime) -> None:
         dedupe_key=f"password_changed:{user.id}:{now.timestamp():.0f}:{secrets.token_hex(4)}",
         now=now,
         link=mail_link("/password/forgot"),
-        link_text=lambda: _("Glemt adgangskode?"),
+        link_text=lambda: _("Vælg en ny adgangskode"),
         subject=lambda: _("Din adgangskode er skiftet"),
         paragraphs=lambda: [
             _(

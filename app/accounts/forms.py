@@ -18,7 +18,7 @@ from app.core.validators import no_cpr_number_in_name
 
 #: Danish labels of the access levels, for selects, lists and filters.
 ACCESS_LEVEL_LABELS = {
-    AccessLevel.COORDINATOR: _l("Koordinator"),
+    AccessLevel.COORDINATOR: _l("Kursuskoordinator"),
     AccessLevel.STAFF: _l("Medarbejder"),
     AccessLevel.PROVIDER: _l("Udbyder"),
 }
@@ -196,7 +196,9 @@ class UserForm(FlaskForm):
         validators=[InputRequired(message=_l("Vælg et adgangsniveau."))],
         invalid_value_message=_l("Vælg et adgangsniveau."),
         invalid_choice_message=_l("Vælg et adgangsniveau."),
-        description=_l("Koordinatorer administrerer alt; medarbejdere tilmelder sig; udbydere ser egne forløb."),
+        description=_l(
+            "Kursuskoordinatorer administrerer alt; medarbejdere tilmelder sig; udbydere ser egne kursusforløb."
+        ),
     )
     staff_role_id = IdSelectField(_l("Stillingsbetegnelse"), validators=[Optional()])
     unit_id = IdSelectField(_l("Enhed"), validators=[Optional()])
@@ -255,4 +257,6 @@ class StaffImportForm(FlaskForm):
 
 
 class ImportConfirmForm(FlaskForm):
-    token = HiddenField(validators=[DataRequired(message=_l("Importen mangler. Upload filen igen."))])
+    token = HiddenField(
+        validators=[DataRequired(message=_l("Vi kan ikke finde den kontrollerede fil. Upload filen igen."))]
+    )

@@ -450,7 +450,7 @@ def _check_user(data: UserData, *, user: User | None = None, actor: User | None 
         if not values["active"]:
             errors["active"].append(_("Du kan ikke deaktivere dig selv."))
         if access_level is not None and access_level != AccessLevel.COORDINATOR:
-            errors["access_level"].append(_("Du kan ikke fjerne din egen koordinatoradgang."))
+            errors["access_level"].append(_("Du kan ikke fjerne din egen adgang som kursuskoordinator."))
 
     if errors:
         raise ValidationFailed(dict(errors))
@@ -615,7 +615,7 @@ def preview_staff_import(rows: list[ImportRow]) -> ImportPreview:
             r.reasons.append(_("Ugyldig e-mailadresse."))
         elif len(lines_by_email[r.email]) > 1:
             others = ", ".join(str(n) for n in lines_by_email[r.email] if n != r.row.line_no)
-            r.reasons.append(_("Samme e-mailadresse står også i linje %(lines)s.", lines=others))
+            r.reasons.append(_("Samme e-mailadresse står også i række %(lines)s.", lines=others))
         if r.row.staff_role_name:
             r.staff_role = roles.get(_key(r.row.staff_role_name))
             if r.staff_role is None:

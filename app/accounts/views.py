@@ -391,7 +391,10 @@ def user_invite(user_id: int):
     except DomainError as exc:
         refused(exc)
     else:
-        flash(_("Invitationen til %(name)s er lagt i udbakken og sendes om lidt.", name=user.name), "success")
+        flash(
+            _("Invitationen til %(name)s er sat i kø under Udgående mails og sendes om lidt.", name=user.name),
+            "success",
+        )
     return redirect(url_for("accounts.user_edit", user_id=user.id))
 
 
@@ -402,7 +405,11 @@ def user_invite_all():
     result = credentials.send_invitations_to_all(actor=_actor(), now=clock.utcnow())
     if result.sent:
         flash(
-            ngettext("%(num)s invitation er lagt i udbakken.", "%(num)s invitationer er lagt i udbakken.", result.sent),
+            ngettext(
+                "%(num)s invitation er sat i kø under Udgående mails.",
+                "%(num)s invitationer er sat i kø under Udgående mails.",
+                result.sent,
+            ),
             "success",
         )
     else:

@@ -31,7 +31,7 @@ class AuditFilterForm(FlaskForm):
         description=_l("Navn eller e-mail på den, der gjorde det"),
     )
     subject = StringField(
-        _l("Om person"),
+        _l("Personen, det handler om"),
         validators=[Optional(), _Length(max=TEXT_MAX, message=_l("Søgningen må højst være på %(max)d tegn."))],
         description=_l("Navn eller e-mail på den, hvis oplysninger det drejer sig om"),
     )

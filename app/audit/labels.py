@@ -17,7 +17,7 @@ ACTION_LABELS = {
     "method.update": _l("Metode ændret"),
     "method.delete": _l("Metode slettet"),
     # Enrolments and attendance
-    "enrolment.requested": _l("Tilmelding anmodet"),
+    "enrolment.requested": _l("Tilmelding sendt til godkendelse"),
     "enrolment.confirmed": _l("Tilmeldt"),
     "enrolment.waitlisted": _l("Sat på venteliste"),
     "enrolment.approved": _l("Tilmelding godkendt"),

@@ -82,7 +82,8 @@ def _check_day(day: date, closed_day: ClosedDay | None = None) -> None:
     if day.weekday() >= 5:
         raise DomainError(
             _(
-                "%(day)s er en %(weekday)s. Weekender er aldrig arbejdsdage, så dagen skal ikke lukkes.",
+                "%(day)s er en %(weekday)s. Weekender er aldrig arbejdsdage, "
+                "så du behøver ikke at oprette den som lukkedag.",
                 day=dk_date(day),
                 weekday=dk_date(day, "EEEE"),
             ),

@@ -169,7 +169,7 @@ class CourseRunForm(FlaskForm):
         invalid_choice_message=_l("Vælg metoder på listen."),
     )
     staff_roles = MultiCheckboxField(
-        _l("Stillingsbetegnelser, der kan tilmelde sig"),
+        _l("Åben for disse stillingsbetegnelser"),
         coerce=int_or_none,
         validators=[DataRequired(message=_l("Vælg mindst én stillingsbetegnelse."))],
         invalid_value_message=_l("Vælg stillingsbetegnelser på listen."),

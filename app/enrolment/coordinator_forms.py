@@ -88,9 +88,9 @@ class AttendanceForm(FlaskForm):
     present = MultiCheckboxField(
         _l("Mødt"),
         coerce=int,
-        invalid_value_message=_l("Afkrydsningerne kunne ikke læses. Genindlæs siden, og prøv igen."),
+        invalid_value_message=_l("Vi kunne ikke se, hvem du satte kryds ved. Opdater siden, og prøv igen."),
         invalid_choice_message=_l(
-            "Kun kursusforløbets tilmeldte deltagere kan registreres som mødt. Genindlæs siden, og prøv igen."
+            "Kun kursusforløbets tilmeldte deltagere kan registreres som mødt. Opdater siden, og prøv igen."
         ),
     )
 

@@ -64,7 +64,8 @@ def _approved_message(e: Enrolment) -> str:
 def _moved_message(e: Enrolment) -> str:
     if e.status == EnrolmentStatus.WAITLISTED:
         return _(
-            "%(name)s er flyttet til %(title)s. Forløbet er fuldt, så %(name)s står på ventelisten som nr. %(n)s.",
+            "%(name)s er flyttet til %(title)s. "
+            "Kursusforløbet er fuldt, så %(name)s er sat på ventelisten som nr. %(n)s.",
             name=e.user.name,
             title=e.run.title,
             n=_waitlist_position(e),

@@ -141,8 +141,8 @@ def _provisional_note(run: CourseRun, day: CourseDay) -> str | None:
     if day.kind != DayKind.FOLLOW_UP or run.follow_up_confirmed_at is not None:
         return None
     return _(
-        "Opfølgningsdagens dato er foreløbig. Den bekræftes, når 2. undervisningsdag er afholdt, "
-        "og du får da besked, hvis den ændres."
+        "Datoen for opfølgningsdagen er foreløbig. Vi bekræfter den, når 2. undervisningsdag er holdt. "
+        "Ændres den, får du besked."
     )
 
 
@@ -435,5 +435,5 @@ def enrolment_changed(enrolment: Enrolment, event: EnrolmentEvent, now: datetime
             run=run,
             link=url,
             subject=lambda: _("Afmeldt: %(run)s", run=title),
-            paragraphs=lambda: [_("Din tilmelding til kursusforløbet »%(run)s« er annulleret.", run=title)],
+            paragraphs=lambda: [_("Du er afmeldt kursusforløbet »%(run)s«.", run=title)],
         )

@@ -159,7 +159,7 @@ class EventKind(enum.StrEnum):
 
 
 _EVENT_LABELS = {
-    EventKind.REQUESTED: _l("Tilmelding anmodet (afventer godkendelse)"),
+    EventKind.REQUESTED: _l("Tilmelding sendt til godkendelse"),
     EventKind.CONFIRMED: _l("Tilmeldt"),
     EventKind.WAITLISTED: _l("Sat på venteliste"),
     EventKind.APPROVED: _l("Godkendt"),

@@ -104,7 +104,7 @@ def queue_due_reminders(now: datetime) -> int:
                 subject=lambda title=title, label=label: _("Påmindelse: %(run)s – %(day)s", run=title, day=label),
                 paragraphs=lambda title=title, date_text=date_text: [
                     _("Husk kursusdagen i kursusforløbet »%(run)s« %(date)s.", run=title, date=date_text),
-                    _("Kan du ikke komme, så meld fra i Kursusportalen hurtigst muligt, så pladsen kan gå videre."),
+                    _("Kan du ikke komme? Kontakt kursuskoordinatoren hurtigst muligt, så en anden kan få pladsen."),
                 ],
             )
             is not None

@@ -79,9 +79,7 @@ def _enrolled_message(enrolment: Enrolment) -> str:
     title = enrolment.run.title
     if enrolment.status == EnrolmentStatus.WAITLISTED:
         position = services.waitlist_positions([enrolment.course_run_id]).get(enrolment.id)
-        return _(
-            "Kursusforløbet %(title)s er fuldt. Du er skrevet på ventelisten som nr. %(n)s.", title=title, n=position
-        )
+        return _("Kursusforløbet %(title)s er fuldt. Du er sat på ventelisten som nr. %(n)s.", title=title, n=position)
     if enrolment.status == EnrolmentStatus.REQUESTED:
         return _("Din tilmelding til %(title)s afventer godkendelse fra kursuskoordinatoren.", title=title)
     return _("Du er tilmeldt %(title)s.", title=title)

@@ -36,7 +36,7 @@ class OutboxStatus(enum.StrEnum):
 _STATUS_LABELS = {
     OutboxStatus.PENDING: (_l("Venter"), "warning"),
     OutboxStatus.SENT: (_l("Sendt"), "success"),
-    OutboxStatus.FAILED: (_l("Fejlet"), "error"),
+    OutboxStatus.FAILED: (_l("Ikke sendt"), "error"),
     OutboxStatus.SUPERSEDED: (_l("Erstattet af nyere mail"), None),
 }
 

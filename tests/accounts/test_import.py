@@ -225,8 +225,8 @@ def test_the_same_email_twice_in_the_file_is_an_error_on_both_lines(as_coordinat
         "Anna igen;ANNA@kk.dk;;",
     ]
     html = upload(as_coordinator, csv_bytes(lines), "dobbelt.csv").get_data(as_text=True)
-    assert "Samme e-mailadresse står også i linje 4." in html
-    assert "Samme e-mailadresse står også i linje 2." in html
+    assert "Samme e-mailadresse står også i række 4." in html
+    assert "Samme e-mailadresse står også i række 2." in html
     assert "Rækker med fejl: 2" in html
     assert TOKEN_RE.search(html) is None
     assert user("bent@kk.dk") is None

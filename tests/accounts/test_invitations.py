@@ -45,9 +45,9 @@ def test_the_invitation_is_mailed_and_audited(as_coordinator, coordinator):
     assert link.startswith("/invitation/")
     entry = audit_actions("auth.invitation_sent")[0]
     assert entry.actor_id == coordinator.id and entry.subject_id == user.id
-    assert "Invitationen til Nanna Ny er lagt i udbakken" in as_coordinator.get(f"/users/{user.id}/edit").get_data(
-        as_text=True
-    )
+    assert "Invitationen til Nanna Ny er sat i kø under Udgående mails" in as_coordinator.get(
+        f"/users/{user.id}/edit"
+    ).get_data(as_text=True)
 
 
 def test_accepting_sets_the_password_and_logs_in(as_coordinator, app):
@@ -162,7 +162,7 @@ def test_bulk_invitation_skips_valid_invitations_and_users_with_passwords(fake_c
     response = post_action(as_coordinator, "/users/invite-all", from_url="/users")
     assert response.status_code == 302
     page = as_coordinator.get("/users").get_data(as_text=True)
-    assert "3 invitationer er lagt i udbakken." in page
+    assert "3 invitationer er sat i kø under Udgående mails." in page
     assert "1 bruger har allerede en gyldig invitation og fik ikke en ny." in page
     recipients = sorted(row.recipient_email for row in outbox_rows("account_invitation"))
     assert recipients == ["allerede@test.dk", "ny0@test.dk", "ny1@test.dk", "ny2@test.dk"]

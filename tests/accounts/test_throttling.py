@@ -232,9 +232,9 @@ def test_a_json_body_is_not_a_login_attempt(client, staff_member, limiter_time):
 def test_a_json_body_does_not_get_round_the_reset_limit(client, staff_member, limiter_time):
     for _ in range(3):
         response = post_form(client, "/password/forgot", {"email": staff_member.email})
-        assert "Tjek din e-mail" in response.get_data(as_text=True)
+        assert "Tjek din indbakke" in response.get_data(as_text=True)
     response = _post_json(client, "/password/forgot", {"email": staff_member.email})
-    assert "Tjek din e-mail" not in response.get_data(as_text=True)
+    assert "Tjek din indbakke" not in response.get_data(as_text=True)
 
 
 # --- issue 20: no lock-out of a named colleague, no lock-out of a town hall ------------------------------
@@ -260,7 +260,7 @@ def spread_failures(client, email, total, per_address):
 def reset_password(client, user, ip, password=NEW_PASSWORD):
     """The owner asks for the link, opens it from the mail and chooses a new password, all from `ip`."""
     asked = post_form(client, "/password/forgot", {"email": user.email}, environ_base={"REMOTE_ADDR": ip})
-    assert asked.status_code == 200 and "Tjek din e-mail" in asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Tjek din indbakke" in asked.get_data(as_text=True)
     link = link_in(outbox_rows("password_reset")[-1], "/password/reset/")
     chosen = post_form(client, link, {"password": password, "confirm": password}, environ_base={"REMOTE_ADDR": ip})
     assert chosen.status_code == 302

@@ -56,7 +56,7 @@ def test_list_shows_the_columns(as_coordinator, people):
         "Børne- og Familieteam Amager",
         "Medarbejder",
         "Udbyder",
-        "Koordinator",
+        "Kursuskoordinator",
         "Familien i Centrum",
         "Aktiv",
         "Inaktiv",
@@ -188,7 +188,7 @@ def test_create_provider_user_with_password_who_can_log_in(as_coordinator, clien
 
 def test_form_offers_danish_access_levels_and_no_hash(as_coordinator, people):
     html = as_coordinator.get(f"/users/{people['anna'].id}/edit").get_data(as_text=True)
-    assert ">Koordinator<" in html and ">Medarbejder<" in html and ">Udbyder<" in html
+    assert ">Kursuskoordinator<" in html and ">Medarbejder<" in html and ">Udbyder<" in html
     assert people["anna"].password_hash not in html
     assert "Brugeren har en adgangskode." in html
 
@@ -287,7 +287,7 @@ def test_coordinator_cannot_deactivate_themselves(as_coordinator, coordinator):
 def test_coordinator_cannot_remove_their_own_coordinator_level(as_coordinator, coordinator):
     data = valid(name=coordinator.name, email=coordinator.email, access_level="staff")
     response = post_form(as_coordinator, f"/users/{coordinator.id}/edit", data)
-    assert "Du kan ikke fjerne din egen koordinatoradgang." in response.get_data(as_text=True)
+    assert "Du kan ikke fjerne din egen adgang som kursuskoordinator." in response.get_data(as_text=True)
     db.session.refresh(coordinator)
     assert coordinator.access_level == AccessLevel.COORDINATOR
 

@@ -126,12 +126,14 @@ def test_create_accepts_a_danish_date(as_coordinator):
         (
             {"day": "2008-06-07", "reason": "Lukket"},
             "day",
-            "7. juni 2008 er en lørdag. Weekender er aldrig arbejdsdage, så dagen skal ikke lukkes.",
+            "7. juni 2008 er en lørdag. Weekender er aldrig arbejdsdage, "
+            "så du behøver ikke at oprette den som lukkedag.",
         ),
         (
             {"day": "2008-06-08", "reason": "Lukket"},
             "day",
-            "8. juni 2008 er en søndag. Weekender er aldrig arbejdsdage, så dagen skal ikke lukkes.",
+            "8. juni 2008 er en søndag. Weekender er aldrig arbejdsdage, "
+            "så du behøver ikke at oprette den som lukkedag.",
         ),
     ],
 )

@@ -161,7 +161,7 @@ def test_bad_ids_are_refused_with_a_message_and_change_nothing(client, login_as,
     page = html(response)
     assert (
         "Kun kursusforløbets tilmeldte deltagere kan registreres som mødt." in page
-        or "Afkrydsningerne kunne ikke læses." in page
+        or "Vi kunne ikke se, hvem du satte kryds ved." in page
     )
     assert attendance_rows() == 0
 

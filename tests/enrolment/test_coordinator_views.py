@@ -304,7 +304,7 @@ def test_approval_flow(client, as_coordinator, run):
     assert "Kun tilmeldinger, der afventer godkendelse, kan godkendes." in html(response)
     assert fresh(requested[3]).status == EnrolmentStatus.REJECTED
     history = html(client.get(f"/enrolments/{requested[3].id}/history"))
-    assert "Tilmelding anmodet (afventer godkendelse)" in history and "Afvist" in history
+    assert "Tilmelding sendt til godkendelse" in history and "Afvist" in history
 
 
 def test_promote_by_hand_any_waiting_person_when_a_seat_is_free(client, as_coordinator, run):

@@ -121,7 +121,7 @@ def test_a_full_run_offers_and_gives_the_waiting_list_with_the_position(client, 
     db.session.refresh(run)
     assert run.seats_taken == 2  # never above capacity
     page = html(client.get(response.location))
-    assert "Du er skrevet på ventelisten som nr. 2." in page
+    assert "Du er sat på ventelisten som nr. 2." in page
     assert "Du er nr. 2 på ventelisten" in page
     assert "Forlad ventelisten" in page
 
@@ -130,7 +130,7 @@ def test_a_run_that_requires_approval_says_so_and_the_enrolment_waits(client, lo
     run.requires_approval = True
     db.session.commit()
     login_as(me)
-    assert "Tilmeldingen afventer kursuskoordinatorens godkendelse, før den gælder." in html(client.get(run_url(run)))
+    assert "Kursuskoordinatoren skal godkende din tilmelding, før du får en plads." in html(client.get(run_url(run)))
     response = enrol(client, run)
     assert rows(run) == [(me.id, EnrolmentStatus.REQUESTED)]
     db.session.refresh(run)

@@ -127,7 +127,7 @@ def test_bodies_repeat_the_details_and_how_to_cancel(run):
         assert "kl. 09.00–15.30" in content
         assert "Kursuscenter Valby, Toftegårds Allé 7" in content
         assert "Familien i Centrum" in content
-        assert "Afmelding sker i Kursusportalen" in content
+        assert "Du afmelder dig i Kursusportalen" in content
         assert "Du bliver ikke afmeldt ved at afvise invitationen i din kalender." in content
     assert RUN_URL in body
     assert f'<a href="{RUN_URL}" style="' in page  # a button (tests/notifications/test_mail_html.py)
@@ -211,8 +211,8 @@ def test_cancellations_never_carry_a_request(run, kind, subject_prefix, status, 
             assert b"REQUEST" not in part.get_payload(decode=True)
         assert part.get_param("method") in (None, "CANCEL")
     assert intro in text.get_content() and intro in html.get_content()
-    assert "Afmelding sker i Kursusportalen" not in text.get_content()
-    assert "Afmelding sker i Kursusportalen" not in html.get_content()
+    assert "Du afmelder dig i Kursusportalen" not in text.get_content()
+    assert "Du afmelder dig i Kursusportalen" not in html.get_content()
 
 
 def test_kind_may_be_given_as_its_value(run):

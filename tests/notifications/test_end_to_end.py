@@ -63,7 +63,7 @@ def test_enrol_on_the_web_then_the_invitations_then_cancel_and_the_cancellations
         ("REQUEST", event_uid(day), "0") for day in run.days
     ]
     body = invitations[0].message.get_body(("plain",)).get_content()
-    assert "Signs of Safety, hold Ø" in body and "Afmelding sker i Kursusportalen" in body
+    assert "Signs of Safety, hold Ø" in body and "Du afmelder dig i Kursusportalen" in body
 
     assert post_form(client, f"{run_page}/cancel", {}, form_url=run_page).status_code == 302
     assert deliver().sent == 3

@@ -397,7 +397,7 @@ def test_retry_delay_doubles_from_a_minute_up_to_an_hour():
 
 def test_outbox_labels_are_danish(app):
     with app.test_request_context():
-        assert str(OutboxStatus.FAILED.label) == "Fejlet"
+        assert str(OutboxStatus.FAILED.label) == "Ikke sendt"
         assert OutboxStatus.FAILED.tag_variant == "error"
 
 

@@ -92,7 +92,7 @@ def test_the_coordinator_sees_the_mails_and_the_counts(client, login_as, coordin
     for label, count, status in (
         ("Venter", 2, "pending"),
         ("Sendt", 1, "sent"),
-        ("Fejlet", 1, "failed"),
+        ("Ikke sendt", 1, "failed"),
         ("Erstattet af nyere mail", 1, "superseded"),
     ):
         assert f'href="/outbox?status={status}"' in page

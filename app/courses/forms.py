@@ -107,7 +107,7 @@ def _venue_field():
             Length(max=VENUE_MAX_LENGTH, message=_l("Stedet må højst være 300 tegn.")),
             no_cpr_number_in_name,
         ],
-        description=_l("Kun hvis dagen holdes et andet sted end forløbets sted."),
+        description=_l("Kun hvis dagen holdes et andet sted end kursusforløbets sted."),
     )
 
 
@@ -154,10 +154,10 @@ class CourseRunForm(FlaskForm):
         _l("Type"),
         choices=[SelectChoice(kind.value, kind.label) for kind in RunKind],
         default=RunKind.STANDARD.value,
-        validators=[InputRequired(message=_l("Vælg forløbets type."))],
+        validators=[InputRequired(message=_l("Vælg kursusforløbets type."))],
         invalid_choice_message=_l("Vælg en af typerne."),
         description=_l(
-            "Særlige forløb om netværksmøder er praksisbaserede: deltageren holder et rigtigt netværksmøde og "
+            "Særlige kursusforløb om netværksmøder er praksisbaserede: deltageren holder et rigtigt netværksmøde og "
             "tager udgangspunkt i en opgave fra sin egen praksis."
         ),
     )
@@ -209,18 +209,18 @@ class CourseRunForm(FlaskForm):
     price = KronerField(
         _l("Pris i kroner"),
         validators=[
-            InputRequired(message=_l("Skriv prisen (0, hvis forløbet er gratis).")),
+            InputRequired(message=_l("Skriv prisen (0, hvis kursusforløbet er gratis).")),
             NumberRange(min=0, max=MAX_PRICE_KRONER, message=_l("Prisen skal være mellem 0 og 100.000.000 kr.")),
             at_most_two_decimals(_l("Prisen kan højst have to decimaler (øre).")),
         ],
         invalid_value_message=_l("Skriv prisen som et tal, f.eks. 187.500 eller 187.500,50."),
-        description=_l("Hele forløbets pris. Den tæller med i udbyderens budget for året."),
+        description=_l("Hele kursusforløbets pris. Den tæller med i udbyderens budget for året."),
     )
     #: Shown (and required) only when saving would take the provider over its budget for the year or a
     #: date looks wrong (app.courses.services.date_warnings): one confirmation for all of that submission.
     confirm_anyway = BooleanField(
         _l("Gem alligevel"),
-        description=_l("Sæt kryds, hvis du har tjekket advarslerne, og forløbet skal gemmes som det er."),
+        description=_l("Sæt kryds, hvis du har tjekket advarslerne, og kursusforløbet skal gemmes som det er."),
     )
 
     day1_date = _date_field(

@@ -409,7 +409,7 @@ def date_warnings(
             )
     last = _last_day(data, closed_days, months)
     if last is not None and last < today and any(saved.get(p) != d.day for p, _k, _n, d in data.days()):
-        warnings.append(DateWarning("day1_date", _("Alle forløbets dage ligger før i dag. Er datoerne rigtige?")))
+        warnings.append(DateWarning("day1_date", _("Alle kursusforløbets dage ligger før i dag. Er datoerne rigtige?")))
     return warnings
 
 

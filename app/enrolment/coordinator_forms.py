@@ -35,7 +35,7 @@ class CoordinatorEnrolForm(FlaskForm):
             no_cpr_number,
         ],
         description=_l(
-            "Den opgave fra medarbejderens egen praksis, forløbet tager udgangspunkt i. Kan udfyldes senere."
+            "Den opgave fra medarbejderens egen praksis, kursusforløbet tager udgangspunkt i. Kan udfyldes senere."
         ),
     )
     note = TextAreaField(

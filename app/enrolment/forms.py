@@ -27,7 +27,7 @@ class EnrolForm(FlaskForm):
             no_cpr_number,
         ],
         description=_l(
-            "Forløbet er praksisbaseret: beskriv kort din egen praktiske opgave, "
+            "Kursusforløbet er praksisbaseret: beskriv kort din egen praktiske opgave, "
             "f.eks. det netværksmøde, du skal holde."
         ),
     )

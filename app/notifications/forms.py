@@ -66,8 +66,8 @@ class OutboxFilterForm(FlaskForm):
     run = RunSelectField(
         _l("Kursusforløb"),
         widget=FastSelect(),  # every run there is: thousands of options at national size
-        not_a_number_message=_l("Kursusforløbet skal angives med sit nummer. Vælg et forløb på listen."),
-        invalid_choice_message=_l("Kursusforløbet findes ikke. Vælg et forløb på listen."),
+        not_a_number_message=_l("Kursusforløbet skal angives med sit nummer. Vælg et kursusforløb på listen."),
+        invalid_choice_message=_l("Kursusforløbet findes ikke. Vælg et kursusforløb på listen."),
     )
 
     def set_run_choices(self, runs, any_label) -> None:

@@ -276,8 +276,9 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
     pdf.ln(2)
     text(
         _(
-            "Kan stadig nå at tælle: %(n)s kursusforløb (planlagt: %(planned)s, offentliggjort: %(published)s, "
-            "i gang: %(running)s). Gennemført efter fristen: %(late)s. Aflyst: %(cancelled)s.",
+            "Kan stadig nå at tælle med i målet: %(n)s kursusforløb (planlagt: %(planned)s, "
+            "offentliggjort: %(published)s, i gang: %(running)s). "
+            "Gennemført efter fristen: %(late)s. Aflyst: %(cancelled)s.",
             n=a.can_still_count,
             planned=a.planned,
             published=a.published,
@@ -332,7 +333,7 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
     if e.methods:
         text(
             _(
-                "Andel af svarene, der bruger metoden mindst månedligt. Øverste bjælke: før kurset (grå); nederste: "
+                "Andel af deltagerne, der bruger metoden mindst månedligt. Øverste bjælke: før kurset (grå); nederste: "
                 "siden kurset (blå)."
             ),
             9,

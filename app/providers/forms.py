@@ -61,7 +61,7 @@ class ProviderForm(FlaskForm):
         default=True,
         description=_l(
             "Kun aktive udbydere kan få nye budgetrammer og kursusforløb. "
-            "Udbydere slettes ikke; fjern fluebenet, når samarbejdet er slut."
+            "Udbydere slettes ikke; fjern krydset, når samarbejdet er slut."
         ),
     )
 

@@ -97,7 +97,7 @@ def test_a_run_wholly_in_the_past_is_warned_about(client, login_as, coordinator,
     login_as(coordinator)
     response = post_form(client, "/runs/new", payload(ref))
     assert response.status_code == 200 and run_count() == 0
-    assert "Alle forløbets dage ligger før i dag. Er datoerne rigtige?" in summary(html(response))
+    assert "Alle kursusforløbets dage ligger før i dag. Er datoerne rigtige?" in summary(html(response))
     assert post_form(client, "/runs/new", payload(ref, confirm_anyway="y")).status_code == 302
     assert run_count() == 1
 

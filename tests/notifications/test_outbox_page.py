@@ -151,12 +151,13 @@ def test_the_run_choices_are_newest_first(client, login_as, coordinator):
     ("query", "field", "message"),
     [
         ("status=bogus", "status", "Ukendt status. Vælg en status på listen."),
-        ("run=abc", "run", "Kursusforløbet skal angives med sit nummer. Vælg et forløb på listen."),
-        ("run=1%3B+DROP+TABLE", "run", "Kursusforløbet skal angives med sit nummer. Vælg et forløb på listen."),
-        ("run=-3", "run", "Kursusforløbet skal angives med sit nummer. Vælg et forløb på listen."),
-        ("run=99999999999999999999", "run", "Kursusforløbet findes ikke. Vælg et forløb på listen."),
-        ("run=%D9%A1", "run", "Kursusforløbet skal angives med sit nummer. Vælg et forløb på listen."),  # Arabic 1
-        ("run=4711", "run", "Kursusforløbet findes ikke. Vælg et forløb på listen."),
+        ("run=abc", "run", "Kursusforløbet skal angives med sit nummer. Vælg et kursusforløb på listen."),
+        ("run=1%3B+DROP+TABLE", "run", "Kursusforløbet skal angives med sit nummer. Vælg et kursusforløb på listen."),
+        ("run=-3", "run", "Kursusforløbet skal angives med sit nummer. Vælg et kursusforløb på listen."),
+        ("run=99999999999999999999", "run", "Kursusforløbet findes ikke. Vælg et kursusforløb på listen."),
+        # "%D9%A1" is an Arabic 1
+        ("run=%D9%A1", "run", "Kursusforløbet skal angives med sit nummer. Vælg et kursusforløb på listen."),
+        ("run=4711", "run", "Kursusforløbet findes ikke. Vælg et kursusforløb på listen."),
     ],
 )
 def test_bad_filter_values_get_a_message_next_to_the_field(client, login_as, coordinator, run, query, field, message):

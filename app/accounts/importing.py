@@ -331,7 +331,7 @@ def _refuse_cpr_in_header(line_no: int, header: list[str]) -> None:
     if columns:
         raise ImportFileError(
             _(
-                "Overskriftsrækken (linje %(line)s) ser ud til at indeholde et CPR-nummer i kolonne %(columns)s. "
+                "Overskriftsrækken (række %(line)s) ser ud til at indeholde et CPR-nummer i kolonne %(columns)s. "
                 "Fjern CPR-numrene fra filen, og upload den igen.",
                 line=line_no,
                 columns=", ".join(columns),

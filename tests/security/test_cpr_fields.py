@@ -185,7 +185,7 @@ def test_a_header_cell_with_a_cpr_number_refuses_the_file():
             csv_bytes("Navn;E-mail;Stillingsbetegnelse;Enhed;01.02.03-1234", "Åse Ø;ase@kk.dk;Sagsbehandler;Amager;"),
             "ansatte.csv",
         )
-    assert "Overskriftsrækken (linje 1) ser ud til at indeholde et CPR-nummer i kolonne 5." in str(refused.value)
+    assert "Overskriftsrækken (række 1) ser ud til at indeholde et CPR-nummer i kolonne 5." in str(refused.value)
 
 
 # --- names, titles, venues and contact details: the same guard, through the real pages ---------------------
@@ -416,5 +416,5 @@ def test_the_import_says_it_in_english_too(client, login_as):
     assert "The row appears to contain a CPR number (Navn)." in page
     content = csv_bytes("Navn;E-mail;Stillingsbetegnelse;Enhed;010203-1234", "Bo B;bo@kk.dk;Sagsbehandler;Amager;")
     page = import_file(client, content, "ansatte.csv").get_data(as_text=True)
-    assert "The header row (line 1) appears to contain a CPR number in column 5." in page
+    assert "The header row (row 1) appears to contain a CPR number in column 5." in page
     assert count(User) == 1

@@ -78,8 +78,8 @@ def test_the_english_login_page_says_too_long_in_english(client):
         **english,
     )
     page = response.get_data(as_text=True)
-    assert "Field cannot be longer than 254 characters." in page
-    assert "Field cannot be longer than 200 characters." in page
+    assert "Enter at most 254 characters." in page
+    assert "Enter at most 200 characters." in page
     assert "Skriv højst" not in page
 
 
@@ -94,6 +94,17 @@ def test_a_filter_field_that_is_not_a_number_says_so_in_danish_and_english(clien
     assert "Skriv et helt tal." in danish and "Not a valid integer value." not in danish
     english = client.get("/audit?subject_id=abc", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Not a valid integer value." in english and "Skriv et helt tal." not in english
+
+
+def test_a_length_limit_is_said_one_way_with_the_number_in_the_page_language(client, coordinator, login_as):
+    """MaxLength: one message for every form, the limit written as the language writes numbers."""
+    login_as(coordinator)
+    for language, expected in (("da", "Skriv højst 5.000 tegn."), ("en", "Enter at most 5,000 characters.")):
+        headers = {"Accept-Language": language}
+        form = client.get("/programmes/new", headers=headers).get_data(as_text=True)
+        data = {"csrf_token": csrf_token_from(form), "name": "Et navn", "description": "x" * 5001}
+        page = client.post("/programmes/new", data=data, headers=headers).get_data(as_text=True)
+        assert expected in page
 
 
 # --- every form of the app ------------------------------------------------------------------------------------

@@ -9,12 +9,12 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Optional
 
 from app.core.access import AccessLevel
 from app.core.fields import id_choices as id_choices  # the views import it from here
 from app.core.i18n import _l
-from app.core.validators import no_cpr_number_in_name
+from app.core.validators import MaxLength, no_cpr_number_in_name
 
 #: Danish labels of the access levels, for selects, lists and filters.
 ACCESS_LEVEL_LABELS = {
@@ -42,12 +42,12 @@ class LoginForm(FormBodyOnly):
     email = EmailField(
         _l("E-mail"),
         # No format check here: a wrong address simply fails to log in, with the one generic message.
-        validators=[DataRequired(message=_l("Skriv din e-mailadresse.")), Length(max=254)],
+        validators=[DataRequired(message=_l("Skriv din e-mailadresse.")), MaxLength(254)],
         render_kw={"autocomplete": "username"},
     )
     password = PasswordField(
         _l("Adgangskode"),
-        validators=[DataRequired(message=_l("Skriv din adgangskode.")), Length(max=200)],
+        validators=[DataRequired(message=_l("Skriv din adgangskode.")), MaxLength(200)],
         render_kw={"autocomplete": "current-password"},
     )
 
@@ -60,7 +60,7 @@ _PASSWORD_FIELD_MAX = 1000
 class ForgotPasswordForm(FormBodyOnly):
     email = EmailField(
         _l("E-mail"),
-        validators=[DataRequired(message=_l("Skriv din e-mailadresse.")), Length(max=254)],
+        validators=[DataRequired(message=_l("Skriv din e-mailadresse.")), MaxLength(254)],
         description=_l("Den e-mailadresse, du logger ind med."),
         render_kw={"autocomplete": "username"},
     )
@@ -71,7 +71,7 @@ class SetPasswordForm(FlaskForm):
 
     password = PasswordField(
         _l("Ny adgangskode"),
-        validators=[DataRequired(message=_l("Skriv en adgangskode.")), Length(max=_PASSWORD_FIELD_MAX)],
+        validators=[DataRequired(message=_l("Skriv en adgangskode.")), MaxLength(_PASSWORD_FIELD_MAX)],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
@@ -87,12 +87,12 @@ class SetPasswordForm(FlaskForm):
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
         _l("Nuværende adgangskode"),
-        validators=[DataRequired(message=_l("Skriv din nuværende adgangskode.")), Length(max=_PASSWORD_FIELD_MAX)],
+        validators=[DataRequired(message=_l("Skriv din nuværende adgangskode.")), MaxLength(_PASSWORD_FIELD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
     new_password = PasswordField(
         _l("Ny adgangskode"),
-        validators=[DataRequired(message=_l("Skriv en ny adgangskode.")), Length(max=_PASSWORD_FIELD_MAX)],
+        validators=[DataRequired(message=_l("Skriv en ny adgangskode.")), MaxLength(_PASSWORD_FIELD_MAX)],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
@@ -138,7 +138,7 @@ class StaffRoleForm(FlaskForm):
         _l("Navn"),
         validators=[
             DataRequired(message=_l("Skriv stillingsbetegnelsens navn.")),
-            Length(max=120, message=_l("Navnet må højst være på %(max)d tegn.")),
+            MaxLength(120),
             no_cpr_number_in_name,
         ],
         description=_l("Som i HR-systemet, f.eks. Sagsbehandler. Importen af medarbejdere matcher på dette navn."),
@@ -147,7 +147,7 @@ class StaffRoleForm(FlaskForm):
         _l("Engelsk navn"),
         validators=[
             Optional(),
-            Length(max=120, message=_l("Navnet må højst være på %(max)d tegn.")),
+            MaxLength(120),
             no_cpr_number_in_name,
         ],
         description=_l("Vises i den engelske brugerflade, f.eks. Caseworker."),
@@ -159,7 +159,7 @@ class UnitForm(FlaskForm):
         _l("Navn"),
         validators=[
             DataRequired(message=_l("Skriv enhedens navn.")),
-            Length(max=200, message=_l("Navnet må højst være på %(max)d tegn.")),
+            MaxLength(200),
             no_cpr_number_in_name,
         ],
         description=_l("Som i HR-systemet, f.eks. Børne- og Familieteam, Amager."),
@@ -176,7 +176,7 @@ class UserForm(FlaskForm):
         _l("Navn"),
         validators=[
             DataRequired(message=_l("Skriv brugerens navn.")),
-            Length(max=200, message=_l("Navnet må højst være på %(max)d tegn.")),
+            MaxLength(200),
             no_cpr_number_in_name,
         ],
     )
@@ -184,7 +184,7 @@ class UserForm(FlaskForm):
         _l("E-mail"),
         validators=[
             DataRequired(message=_l("Skriv brugerens e-mailadresse.")),
-            Length(max=254, message=_l("E-mailadressen må højst være på %(max)d tegn.")),
+            MaxLength(254),
             no_cpr_number_in_name,
         ],
         description=_l("Brugeren logger ind med sin e-mailadresse."),
@@ -224,7 +224,7 @@ class UserFilterForm(FlaskForm):
 
     q = StringField(
         _l("Søg"),
-        validators=[Optional(), Length(max=200, message=_l("Søgningen må højst være på %(max)d tegn."))],
+        validators=[Optional(), MaxLength(200)],
         description=_l("Navn eller e-mail"),
     )
     access_level = SelectField(

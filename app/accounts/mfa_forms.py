@@ -2,15 +2,16 @@
 
 from flask_wtf import FlaskForm
 from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from app.core.i18n import _l
+from app.core.validators import MaxLength
 
 
 class MfaCodeForm(FlaskForm):
     code = StringField(
         _l("Kode"),
-        validators=[DataRequired(message=_l("Skriv koden.")), Length(max=40)],
+        validators=[DataRequired(message=_l("Skriv koden.")), MaxLength(40)],
         description=_l("Den 6-cifrede kode fra din godkendelsesapp, eller en af dine gendannelseskoder."),
         render_kw={"autocomplete": "one-time-code", "spellcheck": "false", "autocapitalize": "off"},
     )
@@ -19,7 +20,7 @@ class MfaCodeForm(FlaskForm):
 class MfaSetupForm(FlaskForm):
     code = StringField(
         _l("Kode fra appen"),
-        validators=[DataRequired(message=_l("Skriv koden fra appen.")), Length(max=40)],
+        validators=[DataRequired(message=_l("Skriv koden fra appen.")), MaxLength(40)],
         description=_l("Skriv den 6-cifrede kode, som appen viser nu."),
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from zxcvbn import zxcvbn
 
 from app.core.exceptions import ValidationFailed
+from app.core.validators import too_long_message
 
 DEFAULT_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
@@ -72,7 +73,7 @@ def password_problems(password: str | None, *, inputs: Iterable[str] = ()) -> li
     if len(password) < minimum:
         return [_("Adgangskoden skal være på mindst %(min)s tegn.", min=minimum)]
     if len(password) > PASSWORD_MAX_LENGTH:
-        return [_("Adgangskoden må højst være på %(max)s tegn.", max=PASSWORD_MAX_LENGTH)]
+        return [too_long_message(PASSWORD_MAX_LENGTH)]
     result = zxcvbn(password[:_ZXCVBN_MAX_INPUT], user_inputs=list(inputs))
     if result["score"] >= min_score():
         return []

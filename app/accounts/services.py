@@ -30,6 +30,7 @@ from app.core import clock
 from app.core.access import AccessLevel
 from app.core.db import Page, paginate
 from app.core.exceptions import Conflict, DomainError, ValidationFailed
+from app.core.validators import too_long_message
 from app.courses.models import run_eligible_roles
 from app.extensions import db
 from app.providers.models import Provider
@@ -136,7 +137,7 @@ def _check_staff_role(name: str, name_en: str | None, role: StaffRole | None = N
     if not name:
         raise DomainError(_("Skriv stillingsbetegnelsens navn."), field="name")
     if len(name) > STAFF_ROLE_NAME_MAX_LENGTH or (name_en and len(name_en) > STAFF_ROLE_NAME_MAX_LENGTH):
-        raise DomainError(_("Navnet må højst være på %(max)s tegn.", max=STAFF_ROLE_NAME_MAX_LENGTH), field="name")
+        raise DomainError(too_long_message(STAFF_ROLE_NAME_MAX_LENGTH), field="name")
     taken = any(_key(other.name) == _key(name) and other is not role for other in list_staff_roles())
     if taken:
         raise Conflict(_("Der findes allerede en stillingsbetegnelse med det navn."), field="name")
@@ -270,7 +271,7 @@ def _check_unit(name: str, parent_id: int | None, unit: Unit | None = None) -> t
     if not name:
         errors.setdefault("name", []).append(_("Skriv enhedens navn."))
     elif len(name) > UNIT_NAME_MAX_LENGTH:
-        errors.setdefault("name", []).append(_("Navnet må højst være på %(max)s tegn.", max=UNIT_NAME_MAX_LENGTH))
+        errors.setdefault("name", []).append(too_long_message(UNIT_NAME_MAX_LENGTH))
     else:
         other = _unit_lookup().get(_key(name))
         if other is not None and other is not unit:
@@ -407,7 +408,7 @@ def _check_user(data: UserData, *, user: User | None = None, actor: User | None 
     if not name:
         errors["name"].append(_("Skriv brugerens navn."))
     elif len(name) > NAME_MAX_LENGTH:
-        errors["name"].append(_("Navnet må højst være på %(max)s tegn.", max=NAME_MAX_LENGTH))
+        errors["name"].append(too_long_message(NAME_MAX_LENGTH))
 
     email = normalise_email(data.email or "")
     if not email:

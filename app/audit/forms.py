@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length as _Length
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from app.audit.labels import ACTION_GROUPS, ACTION_LABELS, OBJECT_LABELS
 from app.core.fields import DATE_FORMATS
 from app.core.i18n import _l
+from app.core.validators import MaxLength
 
 TEXT_MAX = 200
 ID_MAX = 2**31 - 1
@@ -27,12 +27,12 @@ class AuditFilterForm(FlaskForm):
 
     actor = StringField(
         _l("Udført af"),
-        validators=[Optional(), _Length(max=TEXT_MAX, message=_l("Søgningen må højst være på %(max)d tegn."))],
+        validators=[Optional(), MaxLength(TEXT_MAX)],
         description=_l("Navn eller e-mail på den, der gjorde det"),
     )
     subject = StringField(
         _l("Personen, det handler om"),
-        validators=[Optional(), _Length(max=TEXT_MAX, message=_l("Søgningen må højst være på %(max)d tegn."))],
+        validators=[Optional(), MaxLength(TEXT_MAX)],
         description=_l("Navn eller e-mail på den, hvis oplysninger det drejer sig om"),
     )
     subject_id = IntegerField(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired
 
 from app.core.fields import DATE_FORMATS, MAX_YEAR, MIN_YEAR, strip, within_supported_years
 from app.core.i18n import _l
-from app.core.validators import no_cpr_number
+from app.core.validators import MaxLength, no_cpr_number
 
 
 class ClosedDayForm(FlaskForm):
@@ -25,7 +25,7 @@ class ClosedDayForm(FlaskForm):
         description=_l("Vises, når en opfølgningsdag flyttes på grund af lukkedagen, f.eks. »grundlovsdag«."),
         validators=[
             DataRequired(message=_l("Skriv, hvorfor dagen er lukket.")),
-            Length(max=200, message=_l("Begrundelsen må højst være 200 tegn.")),
+            MaxLength(200),
             no_cpr_number,
         ],
     )

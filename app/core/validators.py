@@ -30,7 +30,8 @@ import re
 import unicodedata
 from datetime import date
 
-from wtforms.validators import ValidationError
+from flask_babel import format_number, gettext
+from wtforms.validators import Length, ValidationError
 
 from app.core.i18n import _l
 
@@ -144,3 +145,24 @@ no_cpr_number = NoCprNumber()
 #: The same check for fields that name something: a title, a venue, a person's or a unit's name, an e-mail
 #: address or a phone number. No standing hint.
 no_cpr_number_in_name = NoCprNumber(hint=False)
+
+
+class MaxLength(Length):
+    """At most `max` characters, with the one message every form uses for it: "Skriv højst 5.000 tegn."
+
+    The number follows the UI language ("5.000" / "5,000") and always matches the limit, so no form writes the
+    limit twice (once for WTForms, once in its own wording). `maxlength` is still set as a field flag, so the
+    input shows the limit to the browser.
+    """
+
+    def __init__(self, max: int) -> None:  # noqa: A002 (WTForms' own name for it)
+        super().__init__(max=max)
+
+    def __call__(self, form, field) -> None:
+        if field.data and len(field.data) > self.max:
+            raise ValidationError(too_long_message(self.max))
+
+
+def too_long_message(max: int) -> str:  # noqa: A002
+    """The one message for text over its limit, next to the field, for forms and services alike."""
+    return gettext("Skriv højst %(max)s tegn.", max=format_number(max))

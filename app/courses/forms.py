@@ -19,7 +19,7 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.core.fields import (
@@ -35,7 +35,7 @@ from app.core.fields import (
 )
 from app.core.i18n import _l
 from app.core.money import kroner_to_ore, ore_to_kroner
-from app.core.validators import no_cpr_number, no_cpr_number_in_name
+from app.core.validators import MaxLength, no_cpr_number, no_cpr_number_in_name
 from app.core.widgets import FastSelect
 from app.courses.models import CourseRun, RunKind, RunStatus
 from app.courses.services import (
@@ -104,7 +104,7 @@ def _venue_field():
         filters=[strip],
         validators=[
             Optional(),
-            Length(max=VENUE_MAX_LENGTH, message=_l("Stedet må højst være 300 tegn.")),
+            MaxLength(VENUE_MAX_LENGTH),
             no_cpr_number_in_name,
         ],
         description=_l("Kun hvis dagen holdes et andet sted end kursusforløbets sted."),
@@ -137,7 +137,7 @@ class CourseRunForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(message=_l("Skriv kursusforløbets titel.")),
-            Length(max=TITLE_MAX_LENGTH, message=_l("Titlen må højst være 200 tegn.")),
+            MaxLength(TITLE_MAX_LENGTH),
             no_cpr_number_in_name,
         ],
     )
@@ -146,7 +146,7 @@ class CourseRunForm(FlaskForm):
         filters=[strip],
         validators=[
             Optional(),
-            Length(max=5000, message=_l("Beskrivelsen må højst være 5.000 tegn.")),
+            MaxLength(5000),
             no_cpr_number,
         ],
     )
@@ -202,7 +202,7 @@ class CourseRunForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(message=_l("Skriv, hvor kursusforløbet holdes.")),
-            Length(max=VENUE_MAX_LENGTH, message=_l("Stedet må højst være 300 tegn.")),
+            MaxLength(VENUE_MAX_LENGTH),
             no_cpr_number_in_name,
         ],
     )
@@ -379,7 +379,7 @@ class RunFilterForm(FlaskForm):
     q = StringField(
         _l("Søg i titel og beskrivelse"),
         filters=[strip],
-        validators=[Optional(), Length(max=200, message=_l("Søgningen må højst være 200 tegn."))],
+        validators=[Optional(), MaxLength(200)],
     )
     programme = SelectField(
         _l("Indsats"),
@@ -404,7 +404,7 @@ class RunFilterForm(FlaskForm):
         _l("Sted"),
         description=_l("F.eks. en by eller en adresse."),
         filters=[strip],
-        validators=[Optional(), Length(max=200, message=_l("Stedet må højst være 200 tegn."))],
+        validators=[Optional(), MaxLength(200)],
     )
     status = SelectField(
         _l("Status"),
@@ -466,7 +466,7 @@ class MethodForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(message=_l("Skriv metodens navn.")),
-            Length(max=200, message=_l("Navnet må højst være 200 tegn.")),
+            MaxLength(200),
             no_cpr_number_in_name,
         ],
     )
@@ -475,7 +475,7 @@ class MethodForm(FlaskForm):
         filters=[strip],
         validators=[
             Optional(),
-            Length(max=200, message=_l("Navnet må højst være 200 tegn.")),
+            MaxLength(200),
             no_cpr_number_in_name,
         ],
         description=_l("Vises for brugere, der har valgt engelsk."),
@@ -485,7 +485,7 @@ class MethodForm(FlaskForm):
         filters=[strip],
         validators=[
             Optional(),
-            Length(max=5000, message=_l("Beskrivelsen må højst være 5.000 tegn.")),
+            MaxLength(5000),
             no_cpr_number,
         ],
     )

@@ -28,6 +28,7 @@ from app.core import clock
 from app.core.db import keep_for_request
 from app.core.exceptions import Conflict, DomainError, NotAllowed, ValidationFailed
 from app.core.templating import dk_date
+from app.core.validators import too_long_message
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus, run_methods
 from app.enrolment import invitations
 from app.enrolment import services as enrolment_services
@@ -447,10 +448,14 @@ def _check_run_data(data: CourseRunData, current_provider_id: int | None = None)
         add("day1_date", _("Skriv datoen for 1. undervisningsdag."))
     if data.teaching_day_2.day is None:
         add("day2_date", _("Skriv datoen for 2. undervisningsdag."))
-    if not data.title.strip() or len(data.title) > TITLE_MAX_LENGTH:
-        add("title", _("Skriv en titel på højst %(n)s tegn.", n=TITLE_MAX_LENGTH))
-    if not data.venue.strip() or len(data.venue) > VENUE_MAX_LENGTH:
-        add("venue", _("Skriv et sted på højst %(n)s tegn.", n=VENUE_MAX_LENGTH))
+    if not data.title.strip():
+        add("title", _("Skriv kursusforløbets titel."))
+    elif len(data.title) > TITLE_MAX_LENGTH:
+        add("title", too_long_message(TITLE_MAX_LENGTH))
+    if not data.venue.strip():
+        add("venue", _("Skriv, hvor kursusforløbet holdes."))
+    elif len(data.venue) > VENUE_MAX_LENGTH:
+        add("venue", too_long_message(VENUE_MAX_LENGTH))
     if not 1 <= data.capacity <= MAX_CAPACITY:
         add("capacity", _("Antal pladser skal være mellem 1 og %(n)s.", n=MAX_CAPACITY))
     if data.price_ore < 0:
@@ -749,7 +754,7 @@ def list_methods_with_usage() -> list[tuple[Method, int]]:
 def _check_method(data: MethodData, method_id: int | None) -> MethodData:
     name = data.name.strip()
     if not name or len(name) > METHOD_NAME_MAX_LENGTH:
-        raise DomainError(_("Skriv et navn på højst %(n)s tegn.", n=METHOD_NAME_MAX_LENGTH), field="name")
+        raise DomainError(too_long_message(METHOD_NAME_MAX_LENGTH), field="name")
     duplicate = select(Method.id).where(func.lower(Method.name) == name.lower())
     if method_id is not None:
         duplicate = duplicate.where(Method.id != method_id)

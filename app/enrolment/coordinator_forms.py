@@ -6,11 +6,11 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SearchField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
 from app.core.fields import int_or_none, strip
 from app.core.i18n import _l
-from app.core.validators import no_cpr_number
+from app.core.validators import MaxLength, no_cpr_number
 from app.courses.forms import MultiCheckboxField
 from app.enrolment.services import NOTE_MAX, PRACTICE_CASE_MAX
 
@@ -31,7 +31,7 @@ class CoordinatorEnrolForm(FlaskForm):
         filters=[strip],
         validators=[
             Optional(),
-            Length(max=PRACTICE_CASE_MAX, message=_l("Skriv højst 2.000 tegn.")),
+            MaxLength(PRACTICE_CASE_MAX),
             no_cpr_number,
         ],
         description=_l(
@@ -41,7 +41,7 @@ class CoordinatorEnrolForm(FlaskForm):
     note = TextAreaField(
         _l("Bemærkning"),
         filters=[strip],
-        validators=[Optional(), Length(max=NOTE_MAX, message=_l("Skriv højst 500 tegn.")), no_cpr_number],
+        validators=[Optional(), MaxLength(NOTE_MAX), no_cpr_number],
         description=_l("F.eks. kost eller tilgængelighed. Bemærkningen kommer med på udbyderens deltagerliste."),
     )
 
@@ -55,7 +55,7 @@ class PersonSearchForm(FlaskForm):
     q = SearchField(
         _l("Søg efter medarbejder"),
         filters=[strip],
-        validators=[Optional(), Length(max=SEARCH_MAX_LENGTH, message=_l("Skriv højst 100 tegn."))],
+        validators=[Optional(), MaxLength(SEARCH_MAX_LENGTH)],
         description=_l("Skriv mindst 2 bogstaver af navnet eller e-mailadressen."),
         render_kw={"autocomplete": "off", "spellcheck": "false"},
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Optional
 
 from app.core.fields import strip
 from app.core.i18n import _l
-from app.core.validators import no_cpr_number
+from app.core.validators import MaxLength, no_cpr_number
 from app.courses.models import CourseRun
 from app.enrolment.services import NOTE_MAX, PRACTICE_CASE_MAX
 
@@ -23,7 +23,7 @@ class EnrolForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(message=_l("Beskriv den sag eller det netværksmøde, du vil arbejde med i forløbet.")),
-            Length(max=PRACTICE_CASE_MAX, message=_l("Skriv højst 2.000 tegn.")),
+            MaxLength(PRACTICE_CASE_MAX),
             no_cpr_number,
         ],
         description=_l(
@@ -34,7 +34,7 @@ class EnrolForm(FlaskForm):
     note = TextAreaField(
         _l("Bemærkning"),
         filters=[strip],
-        validators=[Optional(), Length(max=NOTE_MAX, message=_l("Skriv højst 500 tegn.")), no_cpr_number],
+        validators=[Optional(), MaxLength(NOTE_MAX), no_cpr_number],
         description=_l(
             "F.eks. kost eller tilgængelighed. Udbyderen ser bemærkningen på deltagerlisten. Højst 500 tegn."
         ),

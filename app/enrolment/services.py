@@ -36,6 +36,7 @@ from app.core import clock
 from app.core.db import rows_affected
 from app.core.exceptions import Busy, Conflict, DomainError, NotAllowed
 from app.core.templating import dk_date
+from app.core.validators import too_long_message
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
 from app.enrolment import invitations
 from app.enrolment.models import (
@@ -256,7 +257,7 @@ def self_enrolment_refusal(user: User, run: CourseRun, today: date) -> str | Non
 def _clean_text(value: str | None, limit: int, field_name: str) -> str | None:
     value = (value or "").strip()
     if len(value) > limit:
-        raise DomainError(_("Skriv højst %(n)s tegn.", n=limit), field=field_name)
+        raise DomainError(too_long_message(limit), field=field_name)
     return value or None
 
 

@@ -36,6 +36,7 @@ from app.accounts.models import User
 from app.audit.services import record
 from app.core.exceptions import DomainError, ValidationFailed
 from app.core.i18n import _l
+from app.core.validators import too_long_message
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunStatus, run_methods
 from app.enrolment.models import Attendance, Enrolment, EnrolmentStatus
 from app.extensions import db
@@ -411,7 +412,7 @@ def save_feedback(
         errors.setdefault("earlier_involvement", []).append(_("Vælg et svar."))
     text = (free_text or "").strip()
     if len(text) > FREE_TEXT_MAX:
-        errors.setdefault("free_text", []).append(_("Skriv højst %(n)s tegn.", n=FREE_TEXT_MAX))
+        errors.setdefault("free_text", []).append(too_long_message(FREE_TEXT_MAX))
     if errors:
         raise ValidationFailed(errors)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, InputRequired, Length
+from wtforms.validators import AnyOf, InputRequired
 
 from app.core.fields import strip
 from app.core.i18n import _l
-from app.core.validators import no_cpr_number
+from app.core.validators import MaxLength, no_cpr_number
 from app.courses.models import CourseRun
 from app.programmes.feedback import (
     EARLIER_SCALE,
@@ -44,7 +44,7 @@ class FeedbackForm(FlaskForm):
     free_text = TextAreaField(
         _l("Din oplevelse af kurset og af at bruge metoderne"),
         filters=[strip],
-        validators=[Length(max=FREE_TEXT_MAX, message=_l("Skriv højst 4.000 tegn.")), no_cpr_number],
+        validators=[MaxLength(FREE_TEXT_MAX), no_cpr_number],
         description=_l("Højst 4.000 tegn. Kursuskoordinatoren ser dit navn ved teksten; udbyderen ser den uden navn."),
     )
 

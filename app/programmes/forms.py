@@ -9,7 +9,6 @@ from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaF
 from wtforms.validators import (
     DataRequired,
     InputRequired,
-    Length,
     NumberRange,
     Optional,
     ValidationError,
@@ -17,7 +16,7 @@ from wtforms.validators import (
 
 from app.core.fields import DATE_FORMATS, KronerField, at_most_two_decimals, int_or_none, none_if_empty, readable, strip
 from app.core.i18n import _l
-from app.core.validators import no_cpr_number, no_cpr_number_in_name
+from app.core.validators import MaxLength, no_cpr_number, no_cpr_number_in_name
 from app.programmes.services import ProgrammeData
 
 #: Upper bound for amounts: keeps øre far inside a 64-bit integer and catches typing accidents.
@@ -31,7 +30,7 @@ class ProgrammeForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(message=_l("Skriv indsatsens navn.")),
-            Length(max=200, message=_l("Navnet må højst være 200 tegn.")),
+            MaxLength(200),
             no_cpr_number_in_name,
         ],
     )
@@ -40,7 +39,7 @@ class ProgrammeForm(FlaskForm):
         filters=[strip, none_if_empty],
         validators=[
             Optional(),
-            Length(max=5000, message=_l("Beskrivelsen må højst være 5.000 tegn.")),
+            MaxLength(5000),
             no_cpr_number,
         ],
     )
@@ -87,7 +86,7 @@ class ProgrammeForm(FlaskForm):
         _l("Effektmål"),
         filters=[strip, none_if_empty],
         description=_l("F.eks. at tilbagemeldingerne på opfølgningsdagene viser øget brug af metoderne."),
-        validators=[Optional(), Length(max=5000, message=_l("Effektmålet må højst være 5.000 tegn.")), no_cpr_number],
+        validators=[Optional(), MaxLength(5000), no_cpr_number],
     )
 
     def as_data(self) -> ProgrammeData:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, StringField, TelField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Optional
 
 from app.core.fields import none_if_empty, strip
 from app.core.i18n import _l
-from app.core.validators import no_cpr_number, no_cpr_number_in_name
+from app.core.validators import MaxLength, no_cpr_number, no_cpr_number_in_name
 from app.providers.services import ProviderData
 
 
@@ -18,7 +18,7 @@ class ProviderForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(message=_l("Skriv udbyderens navn.")),
-            Length(max=200, message=_l("Navnet må højst være 200 tegn.")),
+            MaxLength(200),
             no_cpr_number_in_name,
         ],
     )
@@ -27,7 +27,7 @@ class ProviderForm(FlaskForm):
         filters=[strip, none_if_empty],
         validators=[
             Optional(),
-            Length(max=200, message=_l("Kontaktpersonens navn må højst være 200 tegn.")),
+            MaxLength(200),
             no_cpr_number_in_name,
         ],
     )
@@ -36,7 +36,7 @@ class ProviderForm(FlaskForm):
         filters=[strip, none_if_empty],
         validators=[
             Optional(),
-            Length(max=254, message=_l("E-mailadressen må højst være 254 tegn.")),
+            MaxLength(254),
             Email(message=_l("Skriv en gyldig e-mailadresse, f.eks. kontakt@udbyder.dk.")),
             no_cpr_number_in_name,
         ],
@@ -46,7 +46,7 @@ class ProviderForm(FlaskForm):
         filters=[strip, none_if_empty],
         validators=[
             Optional(),
-            Length(max=40, message=_l("Telefonnummeret må højst være 40 tegn.")),
+            MaxLength(40),
             no_cpr_number_in_name,
         ],
     )
@@ -54,7 +54,7 @@ class ProviderForm(FlaskForm):
         _l("Noter"),
         filters=[strip, none_if_empty],
         description=_l("F.eks. kontraktens vilkår eller hvad udbyderen underviser i."),
-        validators=[Optional(), Length(max=5000, message=_l("Noterne må højst være 5.000 tegn.")), no_cpr_number],
+        validators=[Optional(), MaxLength(5000), no_cpr_number],
     )
     active = BooleanField(
         _l("Aktiv udbyder"),

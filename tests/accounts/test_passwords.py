@@ -38,7 +38,7 @@ def test_the_minimum_length_is_configurable(app):
 
 
 def test_too_long(app):
-    assert problems("a1b2c3d4e5" * 13) == [f"Adgangskoden må højst være på {PASSWORD_MAX_LENGTH} tegn."]
+    assert problems("a1b2c3d4e5" * 13) == [f"Skriv højst {PASSWORD_MAX_LENGTH} tegn."]
 
 
 def test_exactly_the_maximum_is_accepted(app):

@@ -52,7 +52,7 @@ def test_create(as_coordinator):
     [
         ("", "Skriv stillingsbetegnelsens navn."),
         ("   ", "Skriv stillingsbetegnelsens navn."),
-        ("x" * 121, "Navnet må højst være på 120 tegn."),
+        ("x" * 121, "Skriv højst 120 tegn."),
         ("sagsbehandler", "Der findes allerede en stillingsbetegnelse med det navn."),
     ],
 )

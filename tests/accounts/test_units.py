@@ -75,7 +75,7 @@ def test_create_top_level_and_child(as_coordinator):
     ("data", "field", "message"),
     [
         ({"name": ""}, "name", "Skriv enhedens navn."),
-        ({"name": "x" * 201}, "name", "Navnet må højst være på 200 tegn."),
+        ({"name": "x" * 201}, "name", "Skriv højst 200 tegn."),
         ({"name": "socialcenter amager"}, "name", "Der findes allerede en enhed med det navn."),
         ({"name": "Ny", "parent_id": "abc"}, "parent_id", "Vælg en af mulighederne på listen."),
         ({"name": "Ny", "parent_id": "99999"}, "parent_id", "Vælg en af mulighederne på listen."),

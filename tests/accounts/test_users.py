@@ -197,7 +197,7 @@ def test_form_offers_danish_access_levels_and_no_hash(as_coordinator, people):
     ("overrides", "field", "message"),
     [
         ({"name": ""}, "name", "Skriv brugerens navn."),
-        ({"name": "x" * 201}, "name", "Navnet må højst være på 200 tegn."),
+        ({"name": "x" * 201}, "name", "Skriv højst 200 tegn."),
         ({"email": ""}, "email", "Skriv brugerens e-mailadresse."),
         ({"email": "ikke-en-mail"}, "email", "Skriv en gyldig e-mailadresse."),
         ({"email": "ANNA@test.dk"}, "email", "Der findes allerede en bruger med den e-mailadresse."),

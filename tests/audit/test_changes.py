@@ -104,7 +104,7 @@ def test_an_edit_that_changes_nothing_names_no_fields(coordinator, ref):
 
 
 def test_a_refused_change_logs_nothing(coordinator, ref):
-    with pytest.raises(ValidationFailed, match="Skriv en titel"):
+    with pytest.raises(ValidationFailed, match="Skriv kursusforløbets titel"):
         courses.create_course_run(coordinator, run_data(ref, title=""), {}, 3)
     db.session.rollback()
     assert entries() == []

@@ -120,7 +120,7 @@ def test_create_accepts_a_danish_date(as_coordinator):
         ({"day": "2008-02-30", "reason": "Lukket"}, "day", "Skriv en gyldig dato, f.eks. 05-06-2008."),
         ({"day": "1990-06-05", "reason": "Lukket"}, "day", "Datoen skal ligge mellem år 2000 og 2100."),
         ({"day": "2008-06-05", "reason": ""}, "reason", "Skriv, hvorfor dagen er lukket."),
-        ({"day": "2008-06-05", "reason": "x" * 201}, "reason", "Begrundelsen må højst være 200 tegn."),
+        ({"day": "2008-06-05", "reason": "x" * 201}, "reason", "Skriv højst 200 tegn."),
         ({"day": "2009-01-01", "reason": "Lukket"}, "day", "1. januar 2009 er allerede en helligdag (Nytårsdag)."),
         ({"day": "2008-12-25", "reason": "Lukket"}, "day", "25. december 2008 er allerede en helligdag (Juledag)."),
         (

@@ -70,7 +70,7 @@ def test_create(client, login_as, coordinator, methods):
     [
         ("", "Skriv metodens navn."),
         ("   ", "Skriv metodens navn."),
-        ("x" * 201, "Navnet må højst være 200 tegn."),
+        ("x" * 201, "Skriv højst 200 tegn."),
         ("Signs of Safety", "Der findes allerede en metode med navnet Signs of Safety."),
         ("signs of SAFETY", "Der findes allerede en metode med navnet signs of SAFETY."),
     ],

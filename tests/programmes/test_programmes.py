@@ -137,8 +137,8 @@ def test_create_stores_empty_optional_texts_as_null_and_accepts_danish_dates(as_
     ("changes", "field", "message"),
     [
         ({"name": ""}, "name", "Skriv indsatsens navn."),
-        ({"name": "x" * 201}, "name", "Navnet må højst være 200 tegn."),
-        ({"description": "x" * 5001}, "description", "Beskrivelsen må højst være 5.000 tegn."),
+        ({"name": "x" * 201}, "name", "Skriv højst 200 tegn."),
+        ({"description": "x" * 5001}, "description", "Skriv højst 5.000 tegn."),
         ({"starts_on": ""}, "starts_on", "Skriv indsatsens startdato."),
         ({"starts_on": "2008-02-30"}, "starts_on", "Skriv en gyldig startdato, f.eks. 01-01-2008."),
         ({"ends_on": "i morgen"}, "ends_on", "Skriv en gyldig slutdato, f.eks. 31-12-2009."),
@@ -161,7 +161,7 @@ def test_create_stores_empty_optional_texts_as_null_and_accepts_danish_dates(as_
             "target_completed_staff",
             "Skriv antallet af medarbejdere (0, hvis der ikke er et mål).",
         ),
-        ({"effect_target": "x" * 5001}, "effect_target", "Effektmålet må højst være 5.000 tegn."),
+        ({"effect_target": "x" * 5001}, "effect_target", "Skriv højst 5.000 tegn."),
     ],
 )
 def test_create_refuses_bad_input_next_to_the_field(as_coordinator, changes, field, message):

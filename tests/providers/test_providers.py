@@ -118,15 +118,15 @@ def test_new_provider_form_starts_active(as_coordinator):
     [
         ({"name": ""}, "name", "Skriv udbyderens navn."),
         ({"name": "   "}, "name", "Skriv udbyderens navn."),
-        ({"name": "x" * 201}, "name", "Navnet må højst være 200 tegn."),
-        ({"contact_name": "x" * 201}, "contact_name", "Kontaktpersonens navn må højst være 200 tegn."),
+        ({"name": "x" * 201}, "name", "Skriv højst 200 tegn."),
+        ({"contact_name": "x" * 201}, "contact_name", "Skriv højst 200 tegn."),
         (
             {"contact_email": "ikke-en-adresse"},
             "contact_email",
             "Skriv en gyldig e-mailadresse, f.eks. kontakt@udbyder.dk.",
         ),
-        ({"contact_phone": "1" * 41}, "contact_phone", "Telefonnummeret må højst være 40 tegn."),
-        ({"notes": "x" * 5001}, "notes", "Noterne må højst være 5.000 tegn."),
+        ({"contact_phone": "1" * 41}, "contact_phone", "Skriv højst 40 tegn."),
+        ({"notes": "x" * 5001}, "notes", "Skriv højst 5.000 tegn."),
     ],
 )
 def test_create_refuses_bad_input_next_to_the_field(as_coordinator, changes, field, message):

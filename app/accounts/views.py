@@ -574,20 +574,24 @@ def unit_create():
     return render_template("accounts/unit_edit.html", form=form, unit=None)
 
 
-def _unit_page(unit: Unit, form: UnitForm, leader_form: UnitLeaderForm | None = None):
+def _unit_page(unit: Unit, form: UnitForm):
     """The unit's page: its form, its leaders (own or inherited) and the person search to add one (?q=)."""
     search = PersonSearchForm(request.args)
     found = search_staff(search.text())
+    own = leaders.own_leaders(unit)
+    ancestor, inherited = leaders.inherited_leaders(unit) if not own else (None, [])
+    # One entry for the page: the leaders it names, and the people a search found (logged even when none).
+    shown = [*own, *inherited, *(found[0] if found else [])]
     if found is not None:
         record_read(
             "unit.person_search",
             object_type="unit",
             object_id=unit.id,
             details={"q": search.text(), "results": len(found[0])},
-            shown=found[0],
+            shown=shown,
         )
-    own = leaders.own_leaders(unit)
-    ancestor, inherited = leaders.inherited_leaders(unit) if not own else (None, [])
+    else:
+        record_shown("unit.view", shown, object_type="unit", object_id=unit.id)
     return render_template(
         "accounts/unit_edit.html",
         form=form,
@@ -595,7 +599,7 @@ def _unit_page(unit: Unit, form: UnitForm, leader_form: UnitLeaderForm | None = 
         leaders=own,
         inherited_from=ancestor,
         inherited=inherited,
-        leader_form=leader_form or UnitLeaderForm(formdata=None),
+        leader_form=UnitLeaderForm(formdata=None),
         search=search,
         candidates=found,
         leader_ids={person.id for person in own},

@@ -129,3 +129,21 @@ def test_removing_someone_who_is_not_leader_changes_nothing(as_coordinator, tree
         follow_redirects=True,
     )
     assert "Personen er ikke leder af enheden." in response.get_data(as_text=True)
+
+
+def test_the_unit_page_logs_the_leaders_it_names(as_coordinator, coordinator, tree):
+    head = factories.make_leader(tree["amager"], factories.make_user(name="Hanne Centerchef"))
+    html = as_coordinator.get(f"/units/{tree['nord'].id}/edit").get_data(as_text=True)  # inherited: named
+    assert "Hanne Centerchef" in html  # no leader below the centre yet: Team Nord inherits the centre head
+    factories.make_leader(tree["family"], factories.make_user(name="Tina Teamleder"))
+    html = as_coordinator.get(f"/units/{tree['nord'].id}/edit").get_data(as_text=True)
+    assert "Tina Teamleder" in html and "Hanne Centerchef" not in html
+    html = as_coordinator.get(f"/units/{tree['youth'].id}/edit").get_data(as_text=True)
+    assert "Hanne Centerchef" in html
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "unit.view")).all()
+    named = set(
+        db.session.scalars(
+            select(AuditEntrySubject.user_id).where(AuditEntrySubject.entry_id.in_([e.id for e in entries]))
+        )
+    )
+    assert head.id in named

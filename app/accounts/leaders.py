@@ -86,8 +86,8 @@ def load_leadership() -> Leadership:
     for unit_id, parent_id, name in db.session.execute(select(Unit.id, Unit.parent_id, Unit.name)):
         parent[unit_id], names[unit_id] = parent_id, name
     own: dict[int, set[int]] = defaultdict(set)
-    for unit_id, user_id in db.session.execute(select(unit_leaders.c.unit_id, unit_leaders.c.user_id)):
-        own[unit_id].add(user_id)
+    for leader_row in db.session.execute(select(unit_leaders.c.unit_id, unit_leaders.c.user_id)):
+        own[int(leader_row.unit_id)].add(int(leader_row.user_id))
     return Leadership(parent=parent, own={unit: frozenset(users) for unit, users in own.items()}, names=names)
 
 
@@ -132,6 +132,15 @@ def inherited_leaders(unit: Unit) -> tuple[Unit | None, list[User]]:
     return None, []
 
 
+def _is_own_leader(unit_id: int, user_id: int) -> bool:
+    return (
+        db.session.scalar(
+            select(unit_leaders.c.user_id).where(unit_leaders.c.unit_id == unit_id, unit_leaders.c.user_id == user_id)
+        )
+        is not None
+    )
+
+
 def add_leader(unit: Unit, user_id: int, *, actor: User | None) -> User:
     """Make an active staff member a leader of `unit` (coordinator). :raises ValidationFailed: not such a
     person, or already a leader of this unit."""
@@ -143,10 +152,7 @@ def add_leader(unit: Unit, user_id: int, *, actor: User | None) -> User:
         or person.anonymised_at is not None
     ):
         raise ValidationFailed({"user_id": [_("Vælg en aktiv medarbejder fra søgningen.")]})
-    already = db.session.scalar(
-        select(unit_leaders.c.user_id).where(unit_leaders.c.unit_id == unit.id, unit_leaders.c.user_id == person.id)
-    )
-    if already is not None:
+    if _is_own_leader(unit.id, person.id):
         raise ValidationFailed({"user_id": [_("%(name)s er allerede leder af enheden.", name=person.name)]})
     db.session.execute(insert(unit_leaders).values(unit_id=unit.id, user_id=person.id))
     record("unit.leader_add", actor=actor, subject=person.id, object_type="unit", object_id=unit.id)
@@ -158,11 +164,11 @@ def add_leader(unit: Unit, user_id: int, *, actor: User | None) -> User:
 def remove_leader(unit: Unit, user_id: int, *, actor: User | None) -> User:
     """Remove a leader from `unit` (coordinator). :raises ValidationFailed: not a leader of this unit."""
     person = db.session.get(User, user_id)
-    removed = db.session.execute(
-        delete(unit_leaders).where(unit_leaders.c.unit_id == unit.id, unit_leaders.c.user_id == user_id)
-    ).rowcount
-    if person is None or not removed:
+    if person is None or not _is_own_leader(unit.id, person.id):
         raise ValidationFailed({"user_id": [_("Personen er ikke leder af enheden.")]})
+    db.session.execute(
+        delete(unit_leaders).where(unit_leaders.c.unit_id == unit.id, unit_leaders.c.user_id == person.id)
+    )
     record("unit.leader_remove", actor=actor, subject=person.id, object_type="unit", object_id=unit.id)
     db.session.expire(person, ["is_leader"])
     logger.info("unit %s: leader %s removed by %s", unit.id, person.id, actor.id if actor else "system")

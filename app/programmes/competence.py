@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import cast
 
 from sqlalchemy import exists, func, select
 
@@ -192,13 +193,15 @@ def _fill_cells(rows: dict[int, PersonRow], people_filter: list, today: date) ->
         )
     )
     upcoming: dict[tuple[int, int], tuple[date, EnrolmentStatus]] = {}
-    for user_id, method_id, status, run_status, first_day, last_day, on, done in records:
-        row = rows[user_id]
-        cell = row.cells.setdefault(method_id, Cell())
-        if status == EnrolmentStatus.CONFIRMED and done:
+    for record in records:
+        user_id, method_id = int(record.user_id), int(record.method_id)
+        status: EnrolmentStatus = record.status
+        on, first_day, last_day = cast(date, record.counts_on), cast(date, record.first_day), record.last_day
+        cell = rows[user_id].cells.setdefault(method_id, Cell())
+        if status == EnrolmentStatus.CONFIRMED and record.done:
             if cell.completed_on is None or on < cell.completed_on:
                 cell.completed_on = on
-        elif run_status != RunStatus.COMPLETED and last_day is not None and last_day >= today:
+        elif record.run_status != RunStatus.COMPLETED and last_day is not None and last_day >= today:
             key = (user_id, method_id)
             if key not in upcoming or first_day < upcoming[key][0]:
                 upcoming[key] = (first_day, status)

@@ -4,6 +4,8 @@ that show people: one entry naming everybody shown."""
 
 from __future__ import annotations
 
+from typing import IO, cast
+
 from flask import Blueprint, g, render_template, request, send_file
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -144,7 +146,7 @@ def unit_overview_xlsx(unit_id: int):
         rows=rows,
         text_columns=frozenset({0, 1, 2}),
     )
-    body = write_xlsx([sheet])
+    body = cast(IO[bytes], write_xlsx([sheet]))
     name = f"{_('kompetenceoverblik')}-{clock.today().isoformat()}.xlsx"
     response = send_file(
         body, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name, max_age=0, conditional=False, etag=False

@@ -10,7 +10,7 @@ from app.accounts.models import unit_leaders
 from app.audit.models import AuditEntry, AuditEntrySubject
 from app.extensions import db
 from tests import factories
-from tests.conftest import post_action
+from tests.conftest import post_action, post_form
 
 
 @pytest.fixture
@@ -147,3 +147,15 @@ def test_the_unit_page_logs_the_leaders_it_names(as_coordinator, coordinator, tr
         )
     )
     assert head.id in named
+
+
+def test_an_anonymised_leader_leads_nothing(as_coordinator, tree):
+    """A leaver anonymised by the coordinator: their unit goes back to the leaders above it."""
+    head = factories.make_leader(tree["amager"], factories.make_user(name="Hanne Centerchef"))
+    leaver = factories.make_leader(tree["family"], factories.make_user(name="Lars Leaver"))
+    url = f"/users/{leaver.id}/anonymise"
+
+    response = post_form(as_coordinator, url, {"confirm_name": "Lars Leaver"})
+    assert response.status_code == 302
+    assert own_leader_ids(tree["family"].id) == set()
+    assert leaders.leaders_of(tree["family"].id) == {head.id}

@@ -159,3 +159,9 @@ def test_an_anonymised_leader_leads_nothing(as_coordinator, tree):
     assert response.status_code == 302
     assert own_leader_ids(tree["family"].id) == set()
     assert leaders.leaders_of(tree["family"].id) == {head.id}
+
+
+def test_the_right_of_access_file_names_the_units_led(as_coordinator, tree):
+    leader = factories.make_leader(tree["nord"], factories.make_user(name="Nina Nord"))
+    data = as_coordinator.get(f"/users/{leader.id}/data.json").get_json()
+    assert [(row["unit_id"], row["unit"]) for row in data["units_led"]] == [(tree["nord"].id, "Team Nord")]

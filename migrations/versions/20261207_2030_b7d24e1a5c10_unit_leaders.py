@@ -25,8 +25,12 @@ def upgrade():
         'unit_leaders',
         sa.Column('unit_id', sa.Integer(), nullable=False),
         sa.Column('user_id', sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_unit_leaders_unit_id_units'), ondelete='CASCADE'),
-        sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_unit_leaders_user_id_users'), ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(
+            ['unit_id'], ['units.id'], name=op.f('fk_unit_leaders_unit_id_units'), ondelete='CASCADE'
+        ),
+        sa.ForeignKeyConstraint(
+            ['user_id'], ['users.id'], name=op.f('fk_unit_leaders_user_id_users'), ondelete='CASCADE'
+        ),
         sa.PrimaryKeyConstraint('unit_id', 'user_id', name=op.f('pk_unit_leaders')),
     )
     with op.batch_alter_table('unit_leaders', schema=None) as batch_op:

@@ -112,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
     from app.main import bp as main_bp
     from app.notifications.views import bp as notifications_bp
     from app.privacy.views import bp as privacy_bp
+    from app.programmes.competence_views import bp as competence_bp
     from app.programmes.feedback_views import bp as feedback_bp
     from app.programmes.views import bp as programmes_bp
     from app.providers.views import bp as providers_bp
@@ -122,6 +123,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(reporting_bp)
     app.register_blueprint(feedback_bp)
+    app.register_blueprint(competence_bp)
     app.register_blueprint(mfa_bp)
     app.register_blueprint(sso_bp)
     app.register_blueprint(audit_bp)

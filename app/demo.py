@@ -18,7 +18,7 @@ from flask.cli import AppGroup
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.accounts.models import StaffRole, Unit, User, hash_password
+from app.accounts.models import StaffRole, Unit, User, hash_password, unit_leaders
 from app.calendar.models import ClosedDay
 from app.core import clock
 from app.core.access import AccessLevel
@@ -58,7 +58,12 @@ DEMO_LOGINS = (
     ("medarbejder@demo.test", "Mads Medarbejder", AccessLevel.STAFF, None, "Sagsbehandler"),
     ("fic@demo.test", "Frederik Fisker (FIC)", AccessLevel.PROVIDER, "Familien i Centrum", None),
     ("vilde@demo.test", "Vibeke Vilde", AccessLevel.PROVIDER, "Vilde Læreprocesser", None),
+    ("leder@demo.test", "Lene Leder", AccessLevel.STAFF, None, "Anden relevant medarbejder"),
 )
+#: The demo's unit leader (issue 24): a staff login who leads Socialcenter Amager, and so its Børne- og
+#: Familieteam (which has no leader of its own): the competence overview is reachable in the demo.
+DEMO_LEADER = "leder@demo.test"
+LEADER_CENTRE = "Amager"
 
 STAFF_ROLES = (
     ("Sagsbehandler", "Caseworker"),
@@ -215,7 +220,7 @@ def load_users(ref: dict) -> None:
             access_level=level,
             provider=ref["providers"].get(provider) if provider else None,
             staff_role=ref["roles"].get(role) if role else None,
-            unit=ref["units"]["Amager"] if level == AccessLevel.STAFF else None,
+            unit=_login_unit(ref, email) if level == AccessLevel.STAFF else None,
         )
         user.password_hash = password_hash
         db.session.add(user)
@@ -235,6 +240,26 @@ def load_users(ref: dict) -> None:
         user.password_hash = password_hash
         db.session.add(user)
     db.session.flush()
+    _load_leader(ref)
+
+
+def _login_unit(ref: dict, email: str) -> Unit:
+    """The staff logins' unit: the leader in the social centre she leads, the others in its family team."""
+    team = ref["units"][LEADER_CENTRE]
+    return team.parent if email == DEMO_LEADER else team
+
+
+def _load_leader(ref: dict) -> None:
+    """Make the demo leader a leader of her social centre (once)."""
+    leader = db.session.scalar(select(User).filter_by(email=DEMO_LEADER))
+    centre = ref["units"][LEADER_CENTRE].parent
+    if leader is None or centre is None:
+        return
+    led = db.session.scalar(
+        select(unit_leaders.c.user_id).where(unit_leaders.c.unit_id == centre.id, unit_leaders.c.user_id == leader.id)
+    )
+    if led is None:
+        db.session.execute(unit_leaders.insert().values(unit_id=centre.id, user_id=leader.id))
 
 
 def _programme(name: str, **fields) -> tuple[Programme, bool]:
@@ -608,7 +633,7 @@ def load() -> None:
 
 @demo_cli.command("logins")
 def logins() -> None:
-    """Print the demo logins, one per access level."""
+    """Print the demo logins: one per access level, and a staff member who leads a unit."""
     labels = {
         AccessLevel.COORDINATOR: "kursuskoordinator",
         AccessLevel.STAFF: "medarbejder (sagsbehandler)",
@@ -617,7 +642,8 @@ def logins() -> None:
     click.echo(f"\nKursusportalen demo logins (password for all: {DEMO_PASSWORD}):")
     for email, _name, level, provider, _role in DEMO_LOGINS:
         suffix = f" - {provider}" if provider else ""
-        click.echo(f"  {email:<24} {labels[level]}{suffix}")
+        label = f"leder af Socialcenter {LEADER_CENTRE} (kompetenceoverblik)" if email == DEMO_LEADER else labels[level]
+        click.echo(f"  {email:<24} {label}{suffix}")
     click.echo("Open http://127.0.0.1:5000\n")
 
 

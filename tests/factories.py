@@ -130,3 +130,13 @@ def make_attendance(enrolment, day: CourseDay, present: bool = True, **kw):
     from app.enrolment.models import Attendance
 
     return _save(Attendance(enrolment=enrolment, course_day_id=day.id, present=present, **kw))
+
+
+def make_leader(unit: Unit, user: User) -> User:
+    """Set `user` as one of `unit`'s own leaders (app.accounts.leaders), written directly."""
+    from app.accounts.models import unit_leaders
+
+    db.session.execute(unit_leaders.insert().values(unit_id=unit.id, user_id=user.id))
+    db.session.commit()
+    db.session.expire(user, ["is_leader"])
+    return user

@@ -163,9 +163,15 @@ ROUTES: dict[str, list[Case]] = {
     ],
     "accounts.unit_edit": [
         Case("GET", "/units/{unit}/edit", coordinator_only()),
+        Case("GET", "/units/{unit}/edit?q=per", coordinator_only(), variant="search"),
         Case("POST", "/units/{unit}/edit", coordinator_only(), {"name": ""}),
     ],
     "accounts.unit_delete": [Case("POST", "/units/{unit_spare}/delete", coordinator_only(302))],
+    # unit leaders (issue 24): the coordinator sets them; the search is a GET on the unit's page
+    "accounts.unit_leader_add": [Case("POST", "/units/{unit_other}/leaders", coordinator_only(302), {"user_id": ""})],
+    "accounts.unit_leader_remove": [
+        Case("POST", "/units/{unit_other}/leaders/{other_staff}/delete", coordinator_only(302))
+    ],
     # --- accounts: the own account page (every level) ---
     "accounts.account": [Case("GET", "/account", logged_in())],
     # a wrong current password: the service refuses and the page comes back with the error (400), so the
@@ -274,6 +280,32 @@ ROUTES: dict[str, list[Case]] = {
     "programmes.programme_edit": [
         Case("GET", "/programmes/{programme}/edit", coordinator_only()),
         Case("POST", "/programmes/{programme}/edit", coordinator_only(), {"name": ""}),
+    ],
+    # --- the competence overview (issue 24): coordinators every unit, leaders (staff 1 leads {unit}) theirs ---
+    "competence.overview_index": [
+        Case("GET", "/competence/", expect(allowed=("coordinator", "staff"), hidden=("other_staff",)))
+    ],
+    "competence.unit_overview": [
+        Case("GET", "/competence/units/{unit}", expect(allowed=("coordinator", "staff"), hidden=("other_staff",))),
+        Case(
+            "GET",
+            "/competence/units/{unit_other}",
+            expect(allowed=("coordinator",), hidden=("staff", "other_staff")),
+            variant="not_led",
+        ),
+    ],
+    "competence.unit_overview_xlsx": [
+        Case(
+            "GET",
+            "/competence/units/{unit}/overview.xlsx",
+            expect(allowed=("coordinator", "staff"), hidden=("other_staff",)),
+        ),
+        Case(
+            "GET",
+            "/competence/units/{unit_other}/overview.xlsx",
+            expect(allowed=("coordinator",), hidden=("staff", "other_staff")),
+            variant="not_led",
+        ),
     ],
     "programmes.programme_dashboard": [Case("GET", "/programmes/{programme}/dashboard", coordinator_only())],
     "programmes.programme_report_pdf": [Case("GET", "/programmes/{programme}/report.pdf", coordinator_only())],
@@ -441,7 +473,7 @@ def build_world() -> dict[str, object]:
     """Every kind of object, owned by a known persona. Returns placeholder name -> id (or token)."""
     f = factories
     role_a, role_b, role_spare = f.make_staff_role("Sagsbehandler"), f.make_staff_role("Pædagog"), f.make_staff_role()
-    unit, unit_spare = f.make_unit("Børn og Familie"), f.make_unit()
+    unit, unit_spare, unit_other = f.make_unit("Børn og Familie"), f.make_unit(), f.make_unit("Ungeområdet")
     provider_1, provider_2 = f.make_provider("Familien i Centrum"), f.make_provider("Vilde Læreprocesser")
     users = {
         "coordinator": f.make_user("coordinator", name="Karin Koordinator", email="koordinator@test.dk"),
@@ -450,6 +482,7 @@ def build_world() -> dict[str, object]:
         "provider": f.make_user("provider", name="Frida FIC", email="fic@test.dk", provider=provider_1),
         "other_provider": f.make_user("provider", name="Vilde Vildesen", email="vilde@test.dk", provider=provider_2),
     }
+    f.make_leader(unit, users["staff"])  # staff 1 leads their own unit: the competence overview's leader
     feed_owner = f.make_user("staff", name="Kalle Kalender", email="kalle@test.dk", staff_role=role_a)
     method, method_spare = f.make_method("Netværksmøde"), f.make_method()
     programme, other_programme = f.make_programme(name="Styrket forældreansvar"), f.make_programme()
@@ -553,6 +586,8 @@ def build_world() -> dict[str, object]:
         "enrolment_spare": enrolment_spare,
         "outbox_failed": outbox_failed,
         "staff": users["staff"],
+        "other_staff": users["other_staff"],
+        "unit_other": unit_other,
         "coordinator": users["coordinator"],
         "invitee_spare": invitee_spare,
         "mfa_user": mfa_user,

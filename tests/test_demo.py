@@ -122,3 +122,21 @@ def test_the_seed_programme_has_realistic_follow_up_feedback(app):
         assert regular(method.since) > regular(method.before), method.method_name
     texts = free_texts(programme_id=programme.id, attributed=False)
     assert 3 <= len(texts) < summary.answered / 3
+
+
+def test_the_demo_leader_reaches_the_competence_overview(app, client):
+    """The demo's leader login (issue 24) leads Socialcenter Amager, and through it its family team."""
+    from app.accounts.leaders import units_led_by
+    from app.accounts.models import Unit
+    from app.demo import DEMO_LEADER
+    from tests.conftest import post_form
+
+    app.test_cli_runner().invoke(args=["demo", "load"])
+    leader = db.session.scalar(select(User).filter_by(email=DEMO_LEADER))
+    centre = db.session.scalar(select(Unit).filter_by(name="Socialcenter Amager"))
+    team = db.session.scalar(select(Unit).filter_by(name="Børne- og Familieteam, Amager"))
+    assert units_led_by(leader.id) == {centre.id, team.id}
+    response = post_form(client, "/login", {"email": DEMO_LEADER, "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+    html = client.get(f"/competence/units/{centre.id}").get_data(as_text=True)
+    assert "Mads Medarbejder" in html

@@ -7,7 +7,7 @@ cycles in the unit tree) are checked by the services and mapped back onto these 
 from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Optional
 
@@ -168,6 +168,16 @@ class UnitForm(FlaskForm):
         _l("Overordnet enhed"),
         validators=[Optional()],
         description=_l("F.eks. det socialcenter, teamet hører under. Lad feltet stå tomt for en enhed øverst."),
+    )
+
+
+class UnitLeaderForm(FlaskForm):
+    """Add or remove one of a unit's leaders: the person's id is the value of the button pressed (found with
+    the person search, enrolment.coordinator_forms.PersonSearchForm); the field itself is never rendered."""
+
+    user_id = IntegerField(
+        _l("Leder"),
+        validators=[InputRequired(message=_l("Søg medarbejderen frem, og vælg Gør til leder ud for navnet."))],
     )
 
 

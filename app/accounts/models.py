@@ -7,13 +7,25 @@ from typing import TYPE_CHECKING
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Enum, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    exists,
+)
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.core.access import AccessLevel
 from app.core.db import TimestampMixin
-from app.extensions import Model
+from app.extensions import Model, db
 
 if TYPE_CHECKING:
     from app.providers.models import Provider
@@ -43,6 +55,17 @@ class StaffRole(Model):
 
     def __repr__(self) -> str:
         return f"<StaffRole {self.id} {self.name!r}>"
+
+
+#: The leaders (nærmeste ledere) of a unit, set by the coordinator on the unit's page. Who leads a unit
+#: *in effect* (a leader leads the sub-units that have no leaders of their own) is worked out in one
+#: place: app.accounts.leaders.
+unit_leaders = Table(
+    "unit_leaders",
+    db.metadata,
+    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
 
 
 class Unit(Model):
@@ -110,6 +133,12 @@ class User(UserMixin, TimestampMixin, Model):
     #: When the person's data was removed (app.privacy): a leaver anonymised by a coordinator, or the
     #: placeholder an enrolment of an expired run points to. The row stays (statistics, audit entries).
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+    #: Leads at least one unit (app.accounts.leaders): loaded with the user in the same SELECT, so the
+    #: navigation can offer the competence overview without a query of its own on every page.
+    is_leader: Mapped[bool] = column_property(
+        exists().where(unit_leaders.c.user_id == id).correlate_except(unit_leaders)
+    )
 
     staff_role: Mapped[StaffRole | None] = relationship()
     unit: Mapped[Unit | None] = relationship()

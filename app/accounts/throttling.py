@@ -167,3 +167,13 @@ def limit_password_changes(view):
         deduct_when=_failed,
         scope="password-change",
     )(view)
+
+
+def limit_person_searches(view):
+    """Searches for people, per coordinator (enrol on someone's behalf, a unit's leaders): generous for typing
+    (each keystroke may ask), but no harvesting. One counter for every search page."""
+    return limiter.limit(
+        lambda: current_app.config["PERSON_SEARCH_LIMIT"],
+        key_func=lambda: f"user:{current_user.get_id() or '-'}",
+        scope="person-search",
+    )(view)

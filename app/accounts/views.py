@@ -21,7 +21,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from app.accounts import credentials, mfa, mfa_views, services, tokens
+from app.accounts import credentials, leaders, mfa, mfa_views, services, tokens
 from app.accounts.forms import (
     ACCESS_LEVEL_LABELS,
     ChangePasswordForm,
@@ -32,6 +32,7 @@ from app.accounts.forms import (
     StaffImportForm,
     StaffRoleForm,
     UnitForm,
+    UnitLeaderForm,
     UserFilterForm,
     UserForm,
     id_choices,
@@ -39,6 +40,7 @@ from app.accounts.forms import (
 from app.accounts.importing import column_labels
 from app.accounts.models import StaffRole, Unit, User
 from app.accounts.passwords import policy_description
+from app.accounts.queries import search_staff
 from app.accounts.services import authenticate
 from app.accounts.sessions import (
     METHOD_INVITATION,
@@ -60,6 +62,7 @@ from app.core.access import ALL_LEVELS, AccessLevel, allow, public
 from app.core.exceptions import DomainError
 from app.core.transaction import refused
 from app.core.urls import local_path
+from app.enrolment.coordinator_forms import PersonSearchForm
 from app.extensions import db, login_manager
 
 bp = Blueprint("accounts", __name__)
@@ -578,10 +581,42 @@ def unit_create():
     return render_template("accounts/unit_edit.html", form=form, unit=None)
 
 
+def _unit_page(unit: Unit, form: UnitForm):
+    """The unit's page: its form, its leaders (own or inherited) and the person search to add one (?q=)."""
+    search = PersonSearchForm(request.args)
+    found = search_staff(search.text())
+    own = leaders.own_leaders(unit)
+    ancestor, inherited = leaders.inherited_leaders(unit) if not own else (None, [])
+    # One entry for the page: the leaders it names, and the people a search found (logged even when none).
+    shown = [*own, *inherited, *(found[0] if found else [])]
+    if found is not None:
+        record_read(
+            "unit.person_search",
+            object_type="unit",
+            object_id=unit.id,
+            details={"q": search.text(), "results": len(found[0])},
+            shown=shown,
+        )
+    else:
+        record_shown("unit.view", shown, object_type="unit", object_id=unit.id)
+    return render_template(
+        "accounts/unit_edit.html",
+        form=form,
+        unit=unit,
+        leaders=own,
+        inherited_from=ancestor,
+        inherited=inherited,
+        leader_form=UnitLeaderForm(formdata=None),
+        search=search,
+        candidates=found,
+        leader_ids={person.id for person in own},
+    )
+
+
 @bp.route("/units/<int:unit_id>/edit", methods=["GET", "POST"])
 @allow(AccessLevel.COORDINATOR)
 def unit_edit(unit_id: int):
-    """Rename a unit or move it under another parent (coordinator)."""
+    """Rename a unit or move it under another parent, and see and set its leaders (coordinator)."""
     unit = db.get_or_404(Unit, unit_id)
     form = _unit_form(unit)
     if form.validate_on_submit():
@@ -592,7 +627,40 @@ def unit_edit(unit_id: int):
         else:
             flash(_("Enheden %(name)s er gemt.", name=unit.name), "success")
             return redirect(url_for("accounts.unit_list"))
-    return render_template("accounts/unit_edit.html", form=form, unit=unit)
+    return _unit_page(unit, form)
+
+
+@bp.post("/units/<int:unit_id>/leaders")
+@allow(AccessLevel.COORDINATOR)
+def unit_leader_add(unit_id: int):
+    """Make a staff member, found with the person search, a leader of the unit (coordinator)."""
+    unit = db.get_or_404(Unit, unit_id)
+    form = UnitLeaderForm()
+    if form.validate_on_submit():
+        try:
+            person = leaders.add_leader(unit, form.user_id.data, actor=_actor())
+        except DomainError as exc:
+            refused(exc)
+        else:
+            flash(_("%(name)s er nu leder af %(unit)s.", name=person.name, unit=unit.name), "success")
+            return redirect(url_for("accounts.unit_edit", unit_id=unit.id, _anchor="ledere"))
+    else:
+        flash(_("Søg medarbejderen frem, og vælg Gør til leder ud for navnet."), "error")
+    return redirect(url_for("accounts.unit_edit", unit_id=unit.id, q=request.args.get("q") or None, _anchor="ledere"))
+
+
+@bp.post("/units/<int:unit_id>/leaders/<int:user_id>/delete")
+@allow(AccessLevel.COORDINATOR)
+def unit_leader_remove(unit_id: int, user_id: int):
+    """Remove one of the unit's own leaders (coordinator)."""
+    unit = db.get_or_404(Unit, unit_id)
+    try:
+        person = leaders.remove_leader(unit, user_id, actor=_actor())
+    except DomainError as exc:
+        refused(exc)
+    else:
+        flash(_("%(name)s er ikke længere leder af %(unit)s.", name=person.name, unit=unit.name), "success")
+    return redirect(url_for("accounts.unit_edit", unit_id=unit.id, _anchor="ledere"))
 
 
 @bp.post("/units/<int:unit_id>/delete")

@@ -73,6 +73,14 @@ class Section:
         return (self.table, self.column)
 
 
+def _enrich_units_led(rows: list[dict[str, Any]]) -> None:
+    from app.accounts.models import Unit
+
+    names = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_({r["unit_id"] for r in rows}))).all())
+    for row in rows:
+        row["unit"] = names.get(row["unit_id"])
+
+
 def _enrich_enrolments(rows: list[dict[str, Any]]) -> None:
     from app.courses.models import CourseDay, CourseRun
 
@@ -170,6 +178,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("sso_identities", "user_identities", "user_id"),
     # The pseudonymous key that still ties the person to their anonymised enrolments in a programme.
     Section("anonymised_person_keys", "anonymised_person_keys", "user_id"),
+    # The units the person was set as a leader of (issue 24; who they lead by inheritance follows from the tree).
+    Section("units_led", "unit_leaders", "user_id", owns=False, enrich=_enrich_units_led),
     Section("enrolment_events_by_me", "enrolment_events", "actor_id", owns=False),
     Section("attendance_recorded_by_me", "attendances", "recorded_by_id", owns=False),
 )

@@ -54,6 +54,12 @@ ACTION_LABELS = {
     "unit.create": _l("Enhed oprettet"),
     "unit.update": _l("Enhed ændret"),
     "unit.delete": _l("Enhed slettet"),
+    "unit.view": _l("Enhedens ledere vist"),
+    "unit.leader_add": _l("Leder af enhed tilføjet"),
+    "unit.leader_remove": _l("Leder af enhed fjernet"),
+    "unit.person_search": _l("Søgning efter medarbejder til leder af enhed"),
+    "competence.view": _l("Kompetenceoverblik vist"),
+    "competence.export": _l("Kompetenceoverblik hentet som regneark"),
     # Programmes, budgets, providers, closed days
     "programme.create": _l("Indsats oprettet"),
     "programme.update": _l("Indsats ændret"),

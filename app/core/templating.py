@@ -18,15 +18,19 @@ from markupsafe import Markup, escape
 from app.core.access import AccessLevel
 from app.core.money import ore_to_kroner
 
-#: (endpoint, label, levels). Order is the order in the header.
+#: (endpoint, label, levels). Order is the order in the header. Staff see the competence overview only when
+#: they lead a unit (`LEADERS_ONLY`; User.is_leader is loaded with the user, no query of its own).
 NAVIGATION = (
     ("enrolment.my_courses", _l("Mine kurser"), (AccessLevel.STAFF,)),
     ("courses.run_list", _l("Kursusforløb"), (AccessLevel.COORDINATOR, AccessLevel.STAFF, AccessLevel.PROVIDER)),
     ("programmes.programme_list", _l("Indsatser"), (AccessLevel.COORDINATOR,)),
     ("providers.provider_list", _l("Udbydere"), (AccessLevel.COORDINATOR,)),
     ("accounts.user_list", _l("Medarbejdere"), (AccessLevel.COORDINATOR,)),
+    ("competence.overview_index", _l("Kompetenceoverblik"), (AccessLevel.COORDINATOR, AccessLevel.STAFF)),
     ("main.settings", _l("Stamdata"), (AccessLevel.COORDINATOR,)),
 )
+
+LEADERS_ONLY = frozenset({"competence.overview_index"})
 
 
 #: Explicit patterns per UI language for Babel's named formats. Danish dates keep Babel's own ("7. dec. 2026");
@@ -143,6 +147,8 @@ def nav_items() -> list[dict]:
     items = []
     for endpoint, label, levels in NAVIGATION:
         if current_user.access_level in levels:
+            if endpoint in LEADERS_ONLY and current_user.is_staff and not current_user.is_leader:
+                continue
             url = url_for(endpoint)
             items.append({"url": url, "label": label, "active": request.path.startswith(url)})
     return items

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import User
+from app.accounts.throttling import limit_person_searches
 from app.audit.services import record_read
 from app.core import clock
 from app.core.access import AccessLevel, allow
@@ -26,7 +27,7 @@ from app.enrolment.coordinator_forms import AttendanceForm, CoordinatorEnrolForm
 from app.enrolment.models import Enrolment, EnrolmentEvent, EnrolmentStatus
 from app.enrolment.queries import Candidates
 from app.enrolment.views import bp
-from app.extensions import db, limiter
+from app.extensions import db
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
@@ -99,15 +100,6 @@ def _enrolment_action(
 # --------------------------------------------------------------------------------------------------
 
 
-def _limit_person_searches(view):
-    """Searches for people, per coordinator: generous for typing (each keystroke may ask), but no harvesting."""
-    return limiter.limit(
-        lambda: current_app.config["PERSON_SEARCH_LIMIT"],
-        key_func=lambda: f"user:{current_user.get_id() or '-'}",
-        scope="person-search",
-    )(view)
-
-
 def _candidates(run: CourseRun, search: PersonSearchForm) -> Candidates | None:
     """The people matching the search (None: nothing searched for), audited as a read of everyone shown.
     The text is in the audit entry, not in any log (the access log drops query strings, app.core.logs)."""
@@ -164,7 +156,7 @@ def enrolment_create(run_id: int):
 
 @bp.get("/runs/<int:run_id>/enrolments/search")
 @allow(AccessLevel.COORDINATOR)
-@_limit_person_searches
+@limit_person_searches
 def enrolment_search(run_id: int):
     """The on-behalf page's result list alone (an HTML fragment, for app.js's search-as-you-type)."""
     run = db.get_or_404(CourseRun, run_id)

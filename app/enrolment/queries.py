@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, func, select
 
 from app.accounts.models import User
-from app.core.access import AccessLevel
+from app.accounts.queries import SEARCH_MAX_RESULTS, search_staff
 from app.enrolment.models import ACTIVE_STATUSES, Enrolment, EnrolmentStatus
 from app.extensions import db
 
@@ -32,11 +31,6 @@ def waitlist_positions(run_ids: Iterable[int]) -> dict[int, int]:
     return {enrolment_id: pos for enrolment_id, pos in rows}
 
 
-#: The fewest characters a person search looks for, and the most people one answer lists.
-SEARCH_MIN_CHARS = 2
-SEARCH_MAX_RESULTS = 20
-
-
 @dataclass(frozen=True)
 class Candidates:
     """The answer to a search for staff to enrol on a run: the people (name order), whether more matched
@@ -48,25 +42,12 @@ class Candidates:
 
 
 def enrolment_candidates(run_id: int, text: str, limit: int = SEARCH_MAX_RESULTS) -> Candidates | None:
-    """Active staff whose name or email contains every word of `text` (case-insensitive), with unit and
-    role loaded; None for a text shorter than SEARCH_MIN_CHARS (no search made). Anonymised rows are no
-    people (app.privacy)."""
-    words = text.split()
-    if len("".join(words)) < SEARCH_MIN_CHARS:
+    """The person search (app.accounts.queries.search_staff) with each person's active enrolment on the
+    run; None when no search was made."""
+    found = search_staff(text, limit)
+    if found is None:
         return None
-    stmt = (
-        select(User)
-        .options(selectinload(User.unit), selectinload(User.staff_role))
-        .where(User.access_level == AccessLevel.STAFF, User.active.is_(True), User.anonymised_at.is_(None))
-        .order_by(User.name, User.id)
-        .limit(limit + 1)
-    )
-    for word in words:
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(User.name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\")))
-    people = list(db.session.scalars(stmt))
-    more = len(people) > limit
-    people = people[:limit]
+    people, more = found
     enrolled = {
         e.user_id: e
         for e in db.session.scalars(

@@ -45,7 +45,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, exists, func, or_, select, update
 
-from app.accounts.models import AccessLevel, User
+from app.accounts.models import AccessLevel, User, unit_leaders
 from app.audit.services import record, scrub_person
 from app.core.clock import as_utc, local_tz
 from app.core.db import rows_affected
@@ -500,6 +500,8 @@ def _anonymise_account(user: User, now: datetime) -> AccountAnonymised:
         .values(active=False, updated_at=now)
     )
     report.audit_entries_scrubbed = scrub_person(user.name, user.email)
+    # A leaver leads nothing: their units go back to the leaders above (app.accounts.leaders).
+    db.session.execute(delete(unit_leaders).where(unit_leaders.c.user_id == user.id))
     db.session.flush()
     user.name = ANONYMISED_USER_NAME
     user.email = f"anonymised-{user.id}@invalid"

@@ -378,7 +378,7 @@ class ProgrammeFigures:
         )
 
 
-def _days_per_run(programme_id: int | None = None):
+def days_per_run(programme_id: int | None = None):
     """course_run_id, number of days, first day, last day and follow-up day of each run (a subquery)."""
     stmt = select(
         CourseDay.course_run_id.label("run_id"),
@@ -392,6 +392,29 @@ def _days_per_run(programme_id: int | None = None):
             CourseRun.programme_id == programme_id
         )
     return stmt.subquery("run_days")
+
+
+def days_present():
+    """The number of days of its own run an enrolment (`Enrolment`, correlated) is marked present on: a
+    correlated count, an index look-up per enrolment (joining a per-enrolment aggregate instead made
+    PostgreSQL, without statistics, re-aggregate it for every row)."""
+    return (
+        select(func.count(Attendance.id))
+        .join(CourseDay, CourseDay.id == Attendance.course_day_id)
+        .where(
+            Attendance.enrolment_id == Enrolment.id,
+            Attendance.present.is_(True),
+            CourseDay.course_run_id == Enrolment.course_run_id,
+        )
+    )
+
+
+def present_every_day(n_days, n_present):
+    """The completion rule in SQL: a confirmed enrolment on a run that is not cancelled is *completed* when
+    it is marked present on every one of the run's days (`n_days` from `days_per_run`, `n_present` from
+    `days_present`); it counts on the run's follow-up day (its last day when it has none). The dashboard's
+    result and the competence overview (app.programmes.competence) both use it: one rule."""
+    return and_(n_days > 0, n_present == n_days)
 
 
 def _load_runs(programme_id: int, days) -> list:
@@ -425,15 +448,7 @@ def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
     # Per confirmed enrolment: its run's number of days and date (joined from the per-run aggregate: few rows)
     # and the days the person was present on (a correlated count: an index look-up per enrolment). Joining a
     # per-enrolment aggregate instead made PostgreSQL, without statistics, re-aggregate it for every row.
-    present_days = (
-        select(func.count(Attendance.id))
-        .join(CourseDay, CourseDay.id == Attendance.course_day_id)
-        .where(
-            Attendance.enrolment_id == Enrolment.id,
-            Attendance.present.is_(True),
-            CourseDay.course_run_id == Enrolment.course_run_id,
-        )
-    )
+    present_days = days_present()
     # The person an enrolment counts as: its own pseudonym once its run was anonymised (app.privacy), the
     # pseudonym of the user's anonymised enrolments in this programme, else the user: so anonymising a run
     # changes no figure.
@@ -463,7 +478,7 @@ def _completions(programme: Programme, days) -> dict[tuple[str, object], tuple]:
         .cte("enrolment_days")
     )
     b = base.c
-    all_days = and_(b.n_days > 0, b.n_present == b.n_days)
+    all_days = present_every_day(b.n_days, b.n_present)
     per_enrolment = select(
         b.user_id,
         b.run_id,
@@ -648,7 +663,7 @@ def programme_figures(programme_id: int, today: date) -> ProgrammeFigures:
         raise LookupError(programme_id)
     deadline = programme.target_deadline
     deadline_passed = today > deadline
-    days = _days_per_run(programme_id)
+    days = days_per_run(programme_id)
     run_rows = _load_runs(programme_id, days)
     completions = _completions(programme, days)
 
@@ -789,7 +804,7 @@ def budget_after(
 ) -> BudgetCheck:
     """What the provider's committed amount in the programme and year becomes when a run costing `extra_ore`
     is saved there; `exclude_run_id` is the run being edited (its stored price is replaced). Two statements."""
-    days = _days_per_run(programme_id)
+    days = days_per_run(programme_id)
     excluded = case((CourseRun.id == exclude_run_id, CourseRun.price_ore), else_=0) if exclude_run_id else literal(0)
     total, excluded_sum = db.session.execute(
         select(func.coalesce(func.sum(CourseRun.price_ore), 0), func.coalesce(func.sum(excluded), 0))

@@ -14,6 +14,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from app.accounts.forms import IdSelectField
 from app.core.fields import DATE_FORMATS, KronerField, at_most_two_decimals, int_or_none, none_if_empty, readable, strip
 from app.core.i18n import _l
 from app.core.validators import MaxLength, no_cpr_number, no_cpr_number_in_name
@@ -144,3 +145,13 @@ class BudgetAmountForm(FlaskForm):
     """Change the amount of an existing allocation (provider and year stay)."""
 
     amount = _amount_field()
+
+
+class CompetenceFilterForm(FlaskForm):
+    """The competence overview's filters (a GET form: no CSRF): one staff role, one unit of the overview."""
+
+    class Meta:
+        csrf = False
+
+    rolle = IdSelectField(_l("Stillingsbetegnelse"), validators=[Optional()])
+    enhed = IdSelectField(_l("Enhed"), validators=[Optional()], description=_l("Med underenheder"))

@@ -345,14 +345,16 @@ def xlsx_text_cell(ws, value: str):
 
 
 @dataclass
-class _Sheet:
+class XlsxSheet:
+    """One sheet for `write_xlsx`: its title, header row and rows."""
+
     title: str
     header: list[str]
     rows: list[list]  # values: str (user text), int, date/datetime, None
     text_columns: frozenset[int]  # user text: stored as strings, never formulas
 
 
-def _xlsx_sheets(plist: ParticipantList) -> list[_Sheet]:
+def _xlsx_sheets(plist: ParticipantList) -> list[XlsxSheet]:
     special = plist.run.is_special
     present = _attendance_labels()
     yes, no = _("Ja"), _("Nej")
@@ -370,7 +372,7 @@ def _xlsx_sheets(plist: ParticipantList) -> list[_Sheet]:
     extra_header = ([_("Sag eller netværksmøde")] if special else []) + [_("Bemærkning")]
     n_extra = len(extra_header)
 
-    confirmed = _Sheet(
+    confirmed = XlsxSheet(
         title=_("Deltagere"),
         header=[*person_header, _("Tilmeldt"), *extra_header, *(_day_header(d) for d in plist.days), _("Gennemført")],
         rows=[
@@ -379,13 +381,13 @@ def _xlsx_sheets(plist: ParticipantList) -> list[_Sheet]:
         ],
         text_columns=frozenset({0, 1, 2, 3, *range(5, 5 + n_extra)}),
     )
-    waiting = _Sheet(
+    waiting = XlsxSheet(
         title=_("Venteliste"),
         header=[_("Nr."), *person_header, _("Tilmeldt"), _("Sat på venteliste"), *extra_header],
         rows=[[r.position, *person(r), r.enrolled_at, r.status_since, *extra(r)] for r in plist.waitlisted],
         text_columns=frozenset({1, 2, 3, 4, *range(7, 7 + n_extra)}),
     )
-    cancelled = _Sheet(
+    cancelled = XlsxSheet(
         title=_("Afmeldte"),
         header=[*person_header, _("Status"), _("Tilmeldt"), _("Status siden")],
         rows=[[*person(r), statuses[r.status], r.enrolled_at, r.status_since] for r in plist.cancelled],
@@ -407,6 +409,14 @@ def _width(value) -> int:
 
 def render_xlsx(plist: ParticipantList, target: io.IOBase | None = None) -> io.IOBase:
     """The workbook, written into `target` (a new BytesIO by default), positioned at its start."""
+    return write_xlsx(_xlsx_sheets(plist), target)
+
+
+def write_xlsx(sheets: list[XlsxSheet], target: io.IOBase | None = None) -> io.IOBase:
+    """The house's safe XLSX writer (participant lists, the competence overview): bold frozen header with a
+    filter, column widths from the content, dates as dates, and user text (the `text_columns`, and any header
+    cell) never a formula (`xlsx_text_cell`). Written into `target` (a new BytesIO by default), positioned at
+    its start."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
@@ -415,7 +425,7 @@ def render_xlsx(plist: ParticipantList, target: io.IOBase | None = None) -> io.I
     workbook = Workbook(write_only=True)
     bold = Font(bold=True)
     top = Alignment(vertical="top")
-    for sheet in _xlsx_sheets(plist):
+    for sheet in sheets:
         ws = workbook.create_sheet(title=sheet.title)
         n_cols = len(sheet.header)
         # Rows and columns must be styled before the first row is written (write-only mode).
@@ -429,7 +439,7 @@ def render_xlsx(plist: ParticipantList, target: io.IOBase | None = None) -> io.I
 
         header = []
         for label in sheet.header:
-            cell = WriteOnlyCell(ws, value=label)
+            cell = xlsx_text_cell(ws, _xlsx_text(label))  # a method named "=SUM()" stays text
             cell.font = bold
             header.append(cell)
         ws.append(header)

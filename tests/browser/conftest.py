@@ -36,6 +36,8 @@ COORDINATOR = "koordinator@demo.test"
 STAFF = "medarbejder@demo.test"
 PROVIDER = "fic@demo.test"
 OTHER_PROVIDER = "vilde@demo.test"
+#: A staff member who leads Socialcenter Amager (app.demo.DEMO_LEADER): the competence overview.
+LEADER = "leder@demo.test"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -19,9 +19,9 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import CourseRun, Programme, Provider, StaffRole
+from app.models import CourseRun, Programme, Provider, StaffRole, Unit
 from tests import factories
-from tests.browser.conftest import COORDINATOR, PROVIDER, STAFF, log_in, new_page
+from tests.browser.conftest import COORDINATOR, LEADER, PROVIDER, STAFF, log_in, new_page
 from tests.browser.harness import describe_violations, focus_is_visible, run_axe, tab_to
 
 LANGUAGES = ("da", "en")
@@ -37,7 +37,9 @@ def _ids(live) -> dict:
         hold_a, special = runs["Tidlig inddragelse, hold A"], runs["Netværksmøder i praksis 2.0"]
         programme = db.session.scalar(select(Programme).filter(Programme.name.like("Tidlig inddragelse af%")))
         fic = db.session.scalar(select(Provider).filter_by(name="Familien i Centrum"))
+        centre = db.session.scalar(select(Unit).filter_by(name="Socialcenter Amager"))
         return {
+            "centre": centre.id,
             "hold_a": hold_a.id,
             "hold_a_day": hold_a.days[0].id,
             "special": special.id,
@@ -54,6 +56,8 @@ def _pages(level: str, ids: dict) -> list[str]:
         return ["/me/courses", "/runs", f"/runs/{run}", f"/runs/{ids['special']}", "/accessibility-statement"]
     if level == "provider":
         return ["/runs", "/runs?q=hold", f"/runs/{run}"]
+    if level == "leader":
+        return ["/me/courses", "/competence/", f"/competence/units/{ids['centre']}"]
     return [
         "/runs",
         "/runs?status=published&sort=-first_day",
@@ -77,6 +81,10 @@ def _pages(level: str, ids: dict) -> list[str]:
         "/users/new",
         "/users/import",
         "/units",
+        f"/units/{ids['centre']}/edit?q=an",
+        "/competence/",
+        f"/competence/units/{ids['centre']}",
+        f"/competence/units/{ids['centre']}?rolle=x&enhed=",
         "/staff-roles",
         "/methods",
         "/closed-days",
@@ -85,7 +93,7 @@ def _pages(level: str, ids: dict) -> list[str]:
     ]
 
 
-LOGINS = {"staff": STAFF, "provider": PROVIDER, "coordinator": COORDINATOR}
+LOGINS = {"staff": STAFF, "provider": PROVIDER, "coordinator": COORDINATOR, "leader": LEADER}
 
 
 def check_page(page, problems: list[str], *, language: str) -> None:
@@ -125,7 +133,7 @@ def check_page(page, problems: list[str], *, language: str) -> None:
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("level", ["anonymous", "staff", "provider", "coordinator"])
+@pytest.mark.parametrize("level", ["anonymous", "staff", "provider", "coordinator", "leader"])
 def test_every_main_page_passes_wcag_aa(live, chromium, level, language):
     page = new_page(chromium, language=language)
     if level != "anonymous":

@@ -158,6 +158,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("calendar_invitations", "calendar_invitations", "enrolment_id", via="enrolments"),
     Section("feedback", "feedback", "enrolment_id", via="enrolments"),
     Section("feedback_answers", "feedback_method_answers", "feedback_id", via="feedback"),
+    Section("certificates", "certificates", "enrolment_id", via="enrolments"),
     Section("mails", "outbox_messages", "recipient_user_id", omit=frozenset({"message"})),
     Section("participant_list_downloads", "export_downloads", "user_id"),
     Section("audit_about_me", "audit_entries", "subject_id", enrich=_enrich_audit_about_me),

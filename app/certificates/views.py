@@ -88,6 +88,10 @@ def _failed(_response) -> bool:
     return bool(getattr(g, _FAILED, False))
 
 
+def _note_lock(_limit) -> None:
+    g.certificate_lock = True  # templates/errors/429.html: what to do next (the response stays the 429 page)
+
+
 def _limit_checks(view):
     """Failed checks (an unknown or malformed code) per IP address count against CERTIFICATE_VERIFY_LIMIT;
     breached, the page answers 429 before looking anything up, a right code included."""
@@ -97,6 +101,7 @@ def _limit_checks(view):
         methods=["POST"],
         deduct_when=_failed,
         scope="certificate-verify",
+        on_breach=_note_lock,
     )(view)
 
 

@@ -48,8 +48,9 @@ OMITTED_COLUMNS = {
     ("outbox_messages", "message"): "the raw mail bytes (headers, MIME parts, calendar file); kind, subject, "
     "status and times are exported, and the mail itself went to the person",
     ("audit_entries", "ip_address"): "in audit_about_me left out of the entries someone else did (a coordinator "
-    "looking them up): it is that person's address; kept where the person did it or nobody logged in did "
-    "(a failed login, a reset link: requests about their account)",
+    "looking them up) or a stranger did (a check of their certificate: STRANGERS_ACTIONS): it is that person's "
+    "address; kept where the person did it or nobody logged in did (a failed login, a reset link: requests about "
+    "their account)",
 }
 
 
@@ -101,11 +102,16 @@ def _enrich_enrolments(rows: list[dict[str, Any]]) -> None:
             row["run"] = {"id": run.id, "title": run.title, "status": run.status.value, "days": days.get(run.id, [])}
 
 
+#: Actions nobody logged in does that are not requests about the person's own account: the address is a
+#: stranger's (whoever checked their certificate of completion on the public page), left out like a coordinator's.
+STRANGERS_ACTIONS = frozenset({"certificate.verified"})
+
+
 def _enrich_audit_about_me(rows: list[dict[str, Any]]) -> None:
     # The IP address is the person's where they did it, or where nobody logged in did (a failed login, a
     # reset link: requests about their account); where someone else did it, it is that person's (left out).
     for row in rows:
-        if row.get("actor_id") not in (None, row["subject_id"]):
+        if row.get("actor_id") not in (None, row["subject_id"]) or row.get("action") in STRANGERS_ACTIONS:
             row.pop("ip_address", None)
     actor_ids = {row["actor_id"] for row in rows if row.get("actor_id") is not None}
     names = (

@@ -333,3 +333,15 @@ def test_the_logs_name_nobody_and_hold_no_code(app, client, run, scene, code, ca
     assert "certificate" in text
     for secret in ("Åse", "Ærø", "Łukasz", "aase@test.dk", code, code.replace("-", ""), "2345-6789-ABCD"):
         assert secret not in text
+
+
+def test_the_persons_data_shows_the_check_but_not_the_checkers_address(app, client, login_as, run, scene, code):
+    check(client, code, environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    login_as(scene["aase"].user)
+    data = client.get("/me/data.json").get_json()
+    (checked,) = [e for e in data["audit_about_me"] if e["action"] == "certificate.verified"]
+    assert checked["action_label"] == "Kursusbevis kontrolleret"
+    assert "ip_address" not in checked
+    assert "203.0.113.7" not in client.get("/me/data.json").get_data(as_text=True)
+    (certificate,) = data["certificates"]
+    assert certificate["code"] == code.replace("-", "")

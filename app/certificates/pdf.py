@@ -112,10 +112,10 @@ def render(pages_: Sequence[Page], title: str, printed_at: datetime | None = Non
             pdf.add_page()
             pdf.set_font(FONT_FAMILY, "B", 12)
             pdf.cell(0, 7, printable(page.municipality), align="C", **next_line)
-            pdf.ln(18)
+            pdf.ln(12)
             pdf.set_font(FONT_FAMILY, "B", 30)
             pdf.cell(0, 14, _("Kursusbevis"), align="C", **next_line)
-            pdf.ln(12)
+            pdf.ln(8)
             pdf.set_font(FONT_FAMILY, "", 13)
             pdf.cell(0, 7, _("Hermed bekræftes det, at"), align="C", **next_line)
             pdf.ln(4)
@@ -155,8 +155,9 @@ def render(pages_: Sequence[Page], title: str, printed_at: datetime | None = Non
             pdf.set_font(FONT_FAMILY, "", 11)
             pdf.multi_cell(0, 6, printable(_("Gennemført %(date)s.", date=page.completed_on)), **next_line)
 
-            # The foot of the page: who issued it and how to check it.
-            pdf.set_y(-62)
+            # The foot of the page: who issued it and how to check it (lower down when a long name, title or
+            # list of methods took the room).
+            pdf.set_y(max(pdf.get_y() + 6, pdf.h - 62))
             pdf.set_font(FONT_FAMILY, "", 11)
             pdf.multi_cell(
                 0,

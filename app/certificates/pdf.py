@@ -96,6 +96,16 @@ def pages(enrolments: Sequence[Enrolment], certificates: dict[int, Certificate],
     return result
 
 
+#: The height (mm) of a page's foot: who issued it, the code and the verification address.
+FOOT_HEIGHT = 36
+
+
+def _fits(pdf, text: str, size: float, lines: int = 1) -> bool:
+    """Whether `text` in bold at `size` pt takes at most `lines` lines of the page's width."""
+    pdf.set_font(FONT_FAMILY, "B", size)
+    return pdf.get_string_width(printable(text)) <= lines * (pdf.epw - 2 * pdf.c_margin)
+
+
 def render(pages_: Sequence[Page], title: str, printed_at: datetime | None = None) -> bytes:
     """The PDF: one A4 page per certificate."""
     from fpdf import FPDF
@@ -119,14 +129,17 @@ def render(pages_: Sequence[Page], title: str, printed_at: datetime | None = Non
             pdf.set_font(FONT_FAMILY, "", 13)
             pdf.cell(0, 7, _("Hermed bekræftes det, at"), align="C", **next_line)
             pdf.ln(4)
-            pdf.set_font(FONT_FAMILY, "B", 22)
-            pdf.multi_cell(0, 10, printable(page.name), align="C", **next_line)
+            # A name or title too long for one line at the display size gets a smaller one, so the page holds it.
+            name_size = 22 if _fits(pdf, page.name, 22) else 15
+            pdf.set_font(FONT_FAMILY, "B", name_size)
+            pdf.multi_cell(0, name_size * 0.45, printable(page.name), align="C", **next_line)
             pdf.ln(4)
             pdf.set_font(FONT_FAMILY, "", 13)
             pdf.cell(0, 7, _("har gennemført kursusforløbet"), align="C", **next_line)
             pdf.ln(4)
-            pdf.set_font(FONT_FAMILY, "B", 16)
-            pdf.multi_cell(0, 8, printable(page.title), align="C", **next_line)
+            title_size = 16 if _fits(pdf, page.title, 16, lines=2) else 12
+            pdf.set_font(FONT_FAMILY, "B", title_size)
+            pdf.multi_cell(0, title_size * 0.5, printable(page.title), align="C", **next_line)
             pdf.ln(10)
 
             pdf.set_font(FONT_FAMILY, "", 11)
@@ -157,6 +170,8 @@ def render(pages_: Sequence[Page], title: str, printed_at: datetime | None = Non
 
             # The foot of the page: who issued it and how to check it (lower down when a long name, title or
             # list of methods took the room).
+            if pdf.get_y() + 6 + FOOT_HEIGHT > pdf.h - 10:  # still no room: the foot goes on a page of its own
+                pdf.add_page()
             pdf.set_y(max(pdf.get_y() + 6, pdf.h - 62))
             pdf.set_font(FONT_FAMILY, "", 11)
             pdf.multi_cell(

@@ -345,3 +345,22 @@ def test_the_persons_data_shows_the_check_but_not_the_checkers_address(app, clie
     assert "203.0.113.7" not in client.get("/me/data.json").get_data(as_text=True)
     (certificate,) = data["certificates"]
     assert certificate["code"] == code.replace("-", "")
+
+
+def test_a_long_name_title_and_method_list_still_fit_one_page(app, client, login_as, run, scene):
+    import io
+
+    from pypdf import PdfReader
+
+    methods = [factories.make_method(f"Metode med et ret langt navn nummer {i}") for i in range(6)]
+    run.methods.extend(methods)
+    run.title = "Et meget langt kursusforløb " * 7
+    user = scene["aase"].user
+    user.name = "Åse Ærø Østergård-" + "Kristiansdatter" * 12  # 198 characters
+    db.session.commit()
+    login_as(user)
+    (page,) = PdfReader(io.BytesIO(client.get(own_url(scene["aase"])).get_data())).pages
+    heights: dict[str, float] = {}
+    page.extract_text(visitor_text=lambda text, _cm, tm, _f, _s: heights.setdefault(text.strip(), tm[5]))
+    code_line = next(y for text, y in heights.items() if text.startswith("Kontrolkode:"))
+    assert 0 < code_line < heights["I alt"]  # on the page, below the table

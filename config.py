@@ -122,6 +122,9 @@ class Config:
     PASSWORD_CHANGE_LIMIT = os.environ.get("PASSWORD_CHANGE_LIMIT", "5 per 15 minutes")
     #: Searches for people (the coordinator's enrol-on-behalf search asks as they type), per user.
     PERSON_SEARCH_LIMIT = os.environ.get("PERSON_SEARCH_LIMIT", "120 per minute")
+    #: Failed certificate checks (an unknown or malformed code) on the public verification page, per IP address:
+    #: guessing a 12-character code is hopeless anyway (app.certificates.services); this stops the trying.
+    CERTIFICATE_VERIFY_LIMIT = os.environ.get("CERTIFICATE_VERIFY_LIMIT", "20 per hour")
     #: Where the counters live. "memory://" is per process: each gunicorn worker (and host) would count alone,
     #: so 4 workers allow 4 x 5 wrong passwords. Production needs a shared store, "redis://host:6379/0"
     #: (ProductionConfig refuses memory://, see docs/security.md "Login throttling").

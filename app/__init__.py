@@ -106,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.audit.views import bp as audit_bp
     from app.calendar.views import bp as calendar_bp
+    from app.certificates.views import bp as certificates_bp
     from app.courses.views import bp as courses_bp
     from app.enrolment import coordinator_views  # noqa: F401  (the coordinator's routes, on the enrolment blueprint)
     from app.enrolment.views import bp as enrolment_bp
@@ -128,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sso_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(certificates_bp)
 
 
 def register_transactions(app: Flask) -> None:

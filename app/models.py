@@ -4,6 +4,7 @@ from app.accounts.mfa_models import MfaCredential, MfaRecoveryCode, UserIdentity
 from app.accounts.models import StaffRole, Unit, User
 from app.audit.models import AuditEntry, AuditEntrySubject
 from app.calendar.models import ClosedDay
+from app.certificates.models import Certificate
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.health.models import SchedulerHeartbeat
@@ -18,6 +19,7 @@ __all__ = [
     "Attendance",
     "AuditEntry",
     "AuditEntrySubject",
+    "Certificate",
     "Enrolment",
     "EnrolmentEvent",
     "EnrolmentStatus",

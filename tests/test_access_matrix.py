@@ -57,8 +57,9 @@ LOGIN = "login"  # 302 to the login page with ?next= (Flask-Login's answer to an
 #: Tables a request may write to without changing anything the user asked to change:
 #: - audit_entries, audit_entry_subjects: the audit log; a GET that shows people logs the read and the
 #:   persons it showed (app.audit.services.record_read);
-#: - export_downloads: the participant-list download log, written by the (GET) download by design.
-UNCHECKED_TABLES = frozenset({"audit_entries", "audit_entry_subjects", "export_downloads"})
+#: - export_downloads: the participant-list download log, written by the (GET) download by design;
+#: - certificates: a certificate's verification code, made by its first (GET) download by design.
+UNCHECKED_TABLES = frozenset({"audit_entries", "audit_entry_subjects", "export_downloads", "certificates"})
 #: "Last seen" style columns a request may touch, per table (none yet).
 UNCHECKED_COLUMNS: dict[str, frozenset[str]] = {}
 
@@ -414,6 +415,15 @@ ROUTES: dict[str, list[Case]] = {
         ),
     ],
     "feedback.run_feedback": [Case("GET", "/runs/{run_a}/feedback", expect(**RUN_PROVIDER))],
+    # --- certificates of completion (staff 1 completed run A) ---
+    "certificates.my_certificate": [Case("GET", "/me/courses/{enrolment_a}/certificate.pdf", expect(**OWN_STAFF))],
+    # the run's provider sees its participant list but gets no certificates: the municipality issues them
+    "certificates.run_certificates": [Case("GET", "/runs/{run_a}/certificates.pdf", coordinator_only())],
+    # public; an unknown code: the form again with the message, for everybody
+    "certificates.verify": [
+        Case("GET", "/verify", public()),
+        Case("POST", "/verify", public(), {"code": "2345-6789-ABCD"}),
+    ],
     # --- enrolment: staff ---
     "enrolment.my_courses": [Case("GET", "/me/courses", expect(allowed=("staff", "other_staff")))],
     # already enrolled: the service refuses, harmlessly

@@ -289,3 +289,23 @@ def test_pdf_sign_in_sheet_prints_hostile_names(client, login_as, coordinator, s
     flat = "".join(text.split())  # a long name wraps in its box
     assert "Jens<script>alert(1)</script>;DROP" in flat
     assert LONG_NAME[:40].replace(" ", "") in flat  # cut with an ellipsis at the box's edge, not over the next column
+
+
+def test_certificates_print_hostile_and_long_names_one_page_each(client, login_as, coordinator, scene):
+    run, _, _, enrolments = scene
+    for enrolment in enrolments:
+        for day in run.days:
+            factories.make_attendance(enrolment, day)
+    login_as(coordinator)
+    response = client.get(f"/runs/{run.id}/certificates.pdf")
+    assert response.status_code == 200
+    pages = ["".join(page.extract_text().split()) for page in pypdf.PdfReader(io.BytesIO(response.get_data())).pages]
+    assert (
+        len(pages) == 2
+    )  # a 198-character name and a long title wrap; they never push the code onto a page of its own
+    hostile = next(p for p in pages if "Jens<script>" in p)
+    long = next(p for p in pages if LONG_NAME[:20].replace(" ", "") in p)
+    assert "Jens<script>alert(1)</script>;DROPBcc:evil@example.com" in hostile  # the line break printed as a space
+    assert LONG_NAME.replace(" ", "") in long  # wrapped in full, never cut
+    for page in pages:
+        assert "Forløb<imgsrc=xonerror=alert(1)>;Ærø" in page and "Kontrolkode:" in page

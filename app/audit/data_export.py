@@ -48,8 +48,9 @@ OMITTED_COLUMNS = {
     ("outbox_messages", "message"): "the raw mail bytes (headers, MIME parts, calendar file); kind, subject, "
     "status and times are exported, and the mail itself went to the person",
     ("audit_entries", "ip_address"): "in audit_about_me left out of the entries someone else did (a coordinator "
-    "looking them up): it is that person's address; kept where the person did it or nobody logged in did "
-    "(a failed login, a reset link: requests about their account)",
+    "looking them up) or a stranger did (a check of their certificate: STRANGERS_ACTIONS): it is that person's "
+    "address; kept where the person did it or nobody logged in did (a failed login, a reset link: requests about "
+    "their account)",
 }
 
 
@@ -109,11 +110,16 @@ def _enrich_enrolments(rows: list[dict[str, Any]]) -> None:
             row["run"] = {"id": run.id, "title": run.title, "status": run.status.value, "days": days.get(run.id, [])}
 
 
+#: Actions nobody logged in does that are not requests about the person's own account: the address is a
+#: stranger's (whoever checked their certificate of completion on the public page), left out like a coordinator's.
+STRANGERS_ACTIONS = frozenset({"certificate.verified"})
+
+
 def _enrich_audit_about_me(rows: list[dict[str, Any]]) -> None:
     # The IP address is the person's where they did it, or where nobody logged in did (a failed login, a
     # reset link: requests about their account); where someone else did it, it is that person's (left out).
     for row in rows:
-        if row.get("actor_id") not in (None, row["subject_id"]):
+        if row.get("actor_id") not in (None, row["subject_id"]) or row.get("action") in STRANGERS_ACTIONS:
             row.pop("ip_address", None)
     actor_ids = {row["actor_id"] for row in rows if row.get("actor_id") is not None}
     names = (
@@ -166,6 +172,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("calendar_invitations", "calendar_invitations", "enrolment_id", via="enrolments"),
     Section("feedback", "feedback", "enrolment_id", via="enrolments"),
     Section("feedback_answers", "feedback_method_answers", "feedback_id", via="feedback"),
+    Section("certificates", "certificates", "enrolment_id", via="enrolments"),
     Section("mails", "outbox_messages", "recipient_user_id", omit=frozenset({"message"})),
     Section("participant_list_downloads", "export_downloads", "user_id"),
     Section("audit_about_me", "audit_entries", "subject_id", enrich=_enrich_audit_about_me),

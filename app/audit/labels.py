@@ -32,6 +32,8 @@ ACTION_LABELS = {
     "participants.view": _l("Deltagerliste vist"),
     "participants.export": _l("Deltagerliste hentet"),
     "participants.downloads_view": _l("Oversigt over hentede deltagerlister vist"),
+    "certificates.export": _l("Kursusbeviser hentet"),
+    "certificate.verified": _l("Kursusbevis kontrolleret"),
     # Feedback
     "feedback.submit": _l("Tilbagemelding givet"),
     "feedback.update": _l("Tilbagemelding rettet"),
@@ -104,6 +106,7 @@ OBJECT_LABELS = {
     "unit": _l("Enhed"),
     "staff_import": _l("Import af medarbejdere"),
     "outbox_message": _l("Mail"),
+    "certificate": _l("Kursusbevis"),
 }
 
 

@@ -11,7 +11,9 @@ evaluation report the same:
   `PersonKey`). The practice case, the note and the feedback's free text are removed, the enrolment
   events the person did themselves are re-attributed to the placeholder, the run's mails (outbox rows:
   their bytes name the recipient) and calendar-invitation state are deleted. Attendance, statuses,
-  feedback answers, times and the run itself stay. One audit entry "run.anonymised" per run.
+  feedback answers, times and the run itself stay. The run's certificates of completion are withdrawn
+  (app.certificates: the verification page then says "no longer valid", without the name). One audit entry
+  "run.anonymised" per run.
   Inactive accounts untouched for the retention period whose runs have all been anonymised are then
   anonymised like a leaver, and mails to anonymised people still left once sent are deleted (a backstop:
   the delivery job deletes them as it sends them).
@@ -19,7 +21,8 @@ evaluation report the same:
   enrolments are cancelled through the enrolment services (the waiting list moves up, the calendar
   cancellations are queued), then the account row itself is anonymised in place: name "Anonymiseret
   bruger", a placeholder address, no password, no calendar token, inactive. Staff role, unit and past
-  enrolments (attendance, completion) stay for the statistics; their free text goes. Audit entries keep
+  enrolments (attendance, completion) stay for the statistics; their free text goes, their certificates of
+  completion are withdrawn. Audit entries keep
   pointing at the (now anonymous) row.
 
 Both ways of anonymising an account scrub at once, in the same transaction, what still names the person:
@@ -47,6 +50,7 @@ from sqlalchemy import delete, exists, func, or_, select, update
 
 from app.accounts.models import AccessLevel, User, unit_leaders
 from app.audit.services import record, scrub_person
+from app.certificates import services as certificates
 from app.core.clock import as_utc, local_tz
 from app.core.db import rows_affected
 from app.core.exceptions import DomainError, NotAllowed
@@ -223,6 +227,7 @@ def anonymise_run(run_id: int, now: datetime) -> RunAnonymised | None:
         elif person_id not in still_linked and key.id is not None:
             db.session.delete(key)
 
+    withdrawn = certificates.withdraw_for_run(run.id, stamp)
     run.anonymised_at = stamp
     record(
         "run.anonymised",
@@ -230,7 +235,7 @@ def anonymise_run(run_id: int, now: datetime) -> RunAnonymised | None:
         object_id=run.id,
         actor=None,
         now=now,
-        details={"enrolments": len(enrolments), "mails_deleted": mails},
+        details={"enrolments": len(enrolments), "mails_deleted": mails, "certificates_withdrawn": withdrawn},
     )
     db.session.flush()
     logger.info("run %s anonymised: %d enrolments, %d mails deleted", run.id, len(enrolments), mails)
@@ -394,6 +399,8 @@ class AccountAnonymised:
     mails_deleted: int = 0
     #: Audit entries whose details named the person (a search for their name or address): scrubbed.
     audit_entries_scrubbed: int = 0
+    #: Their certificates of completion: withdrawn (the verification page no longer confirms them).
+    certificates_withdrawn: int = 0
 
     def details(self) -> dict[str, int]:
         return {
@@ -401,6 +408,7 @@ class AccountAnonymised:
             "mails_withdrawn": self.mails_withdrawn,
             "mails_deleted": self.mails_deleted,
             "audit_entries_scrubbed": self.audit_entries_scrubbed,
+            "certificates_withdrawn": self.certificates_withdrawn,
         }
 
 
@@ -499,6 +507,7 @@ def _anonymise_account(user: User, now: datetime) -> AccountAnonymised:
         .where(CalendarInvitation.enrolment_id.in_(own), CalendarInvitation.active.is_(True))
         .values(active=False, updated_at=now)
     )
+    report.certificates_withdrawn = certificates.withdraw_for_user(user.id, now)
     report.audit_entries_scrubbed = scrub_person(user.name, user.email)
     # A leaver leads nothing: their units go back to the leaders above (app.accounts.leaders).
     db.session.execute(delete(unit_leaders).where(unit_leaders.c.user_id == user.id))

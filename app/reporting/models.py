@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User, enum_column
 from app.core.clock import utcnow
+from app.core.i18n import _l
 from app.courses.models import CourseRun
 from app.extensions import Model
 
@@ -18,16 +19,19 @@ class ExportFormat(enum.StrEnum):
     CSV = "csv"
     XLSX = "xlsx"
     PDF = "pdf"
+    #: The run's certificates of completion (app.certificates), one PDF page per person who completed it.
+    CERTIFICATES = "certificates"
 
     @property
     def label(self) -> str:
-        return _FORMAT_LABELS[self]
+        return str(_FORMAT_LABELS[self])
 
 
 _FORMAT_LABELS = {
     ExportFormat.CSV: "CSV",
     ExportFormat.XLSX: "Excel (XLSX)",
     ExportFormat.PDF: "PDF",
+    ExportFormat.CERTIFICATES: _l("Kursusbeviser (PDF)"),
 }
 
 

@@ -37,6 +37,7 @@ def _targets(live) -> dict:
 #: (file name, who, path, viewport width); the phone shots are 390 px wide.
 SHOTS = [
     ("login", None, "/login", 1280),
+    ("verify", None, "/verify", 1280),
     ("staff-my-courses", STAFF, "/me/courses", 1280),
     ("staff-run", STAFF, "/runs/{staff_run}", 1280),
     ("staff-my-courses-phone", STAFF, "/me/courses", 390),

@@ -37,6 +37,8 @@ ALLOWED = {
     ("app.accounts.mfa_forms", "MfaSetupForm", "code"): "a one-time code: compared, never stored",
     ("app.audit.forms", "AuditFilterForm", "actor"): "a search (GET): compared, never stored",
     ("app.audit.forms", "AuditFilterForm", "subject"): "a search (GET): compared, never stored",
+    ("app.certificates.forms", "VerifyForm", "code"): "a certificate's code: only letters and digits pass the form, "
+    "compared, never stored",
     ("app.courses.forms", "RunFilterForm", "q"): "a search (GET): compared, never stored",
     ("app.courses.forms", "RunFilterForm", "venue"): "a search (GET): compared, never stored",
     ("app.enrolment.coordinator_forms", "PersonSearchForm", "q"): "a search for a person (GET): compared, never stored",

@@ -688,7 +688,7 @@ def refuse_demo_accounts(app) -> None:
             db.session.remove()
     if found:
         raise DemoAccountsInProduction(
-            "Databasen indeholder demokonti (fx "
+            "Databasen indeholder demokonti (f.eks. "
             + ", ".join(found[:3])
             + "), og produktionskonfigurationen nægter at starte med dem: demoens adgangskode er offentlig. "
             "Installér på en ny, tom database (`flask db upgrade`) og opret den første koordinator med "

@@ -21,7 +21,16 @@ _HOLIDAY_LOCALES = {"da": "da", "en": "en_US"}
 def _dk_holidays(year: int, language: str) -> Mapping[date, str]:
     # The language is always passed: holiday names otherwise follow the process locale.
     locale = _HOLIDAY_LOCALES.get(language, language)
-    return dict(holidays.country_holidays("DK", years=year, language=locale, categories=("public",)))
+    names = holidays.country_holidays("DK", years=year, language=locale, categories=("public",))
+    if language == "da":
+        return {day: _danish_holiday_name(name) for day, name in names.items()}
+    return dict(names)
+
+
+def _danish_holiday_name(name: str) -> str:
+    """Danish writes holidays with a small letter ("som er nytårsdag", Retskrivningsordbogen § 13); the package
+    capitalises them as titles. A proper name inside one keeps its capital ("Kristi himmelfartsdag")."""
+    return name if name.startswith("Kristi ") else name[:1].lower() + name[1:]
 
 
 def public_holiday(day: date, language: str = "da") -> str | None:

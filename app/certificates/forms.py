@@ -14,12 +14,12 @@ class VerifyForm(FlaskForm):
     code = StringField(
         _l("Kontrolkode"),
         validators=[DataRequired(message=_l("Skriv kontrolkoden fra kursusbeviset."))],
-        description=_l("Koden står nederst på kursusbeviset, fx 7KQM-X3TB-9HWD. Store og små bogstaver er ens."),
+        description=_l("Koden står nederst på kursusbeviset, f.eks. 7KQM-X3TB-9HWD. Store og små bogstaver er ens."),
         render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"},
     )
 
     def validate_code(self, field) -> None:
         if normalise_code(field.data) is None:
             raise ValidationError(
-                _l("Kontrolkoden består af %(n)s bogstaver og tal, fx 7KQM-X3TB-9HWD.", n=CODE_LENGTH)
+                _l("Kontrolkoden består af %(n)s bogstaver og tal, f.eks. 7KQM-X3TB-9HWD.", n=CODE_LENGTH)
             )

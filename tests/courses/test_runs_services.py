@@ -84,7 +84,7 @@ def test_create_makes_a_draft_with_three_days_and_stores_the_proposal(coordinato
     }
     assert run.follow_up_reason is None
     assert explain(run) == (
-        "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er Nytårsdag; "
+        "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er nytårsdag; "
         "flyttet til næste arbejdsdag)"
     )
     assert not run.follow_up_overridden
@@ -134,7 +134,7 @@ def test_the_stored_reason_is_parts_each_reader_gets_in_their_language(app, coor
     )
     with force_locale("da"):
         assert explain(run).startswith(
-            "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er Nytårsdag"
+            "Forslag: 2. januar 2009 (undervisningsdag 2 + 3 måneder = 1. januar 2009, som er nytårsdag"
         )
 
 

@@ -67,6 +67,8 @@ ROUTES: dict[str, tuple[str | None, str, str | None]] = {
     "accounts.unit_create": ("coordinator", "/units/new", None),
     "accounts.unit_edit": ("coordinator", "/units/{unit}/edit", None),
     "accounts.unit_delete": ("coordinator", "/units/{unit}/delete", "/units"),
+    "accounts.unit_leader_add": ("coordinator", "/units/{unit}/leaders", "/units/{unit}/edit"),
+    "accounts.unit_leader_remove": ("coordinator", "/units/{unit}/leaders/{user}/delete", "/units/{unit}/edit"),
     "accounts.user_create": ("coordinator", "/users/new", None),
     "accounts.user_edit": ("coordinator", "/users/{user}/edit", None),
     "accounts.user_import": ("coordinator", "/users/import", None),
@@ -76,6 +78,7 @@ ROUTES: dict[str, tuple[str | None, str, str | None]] = {
     "accounts.change_password": ("newcomer", "/account/password", "/account"),
     "accounts.logout_everywhere": ("newcomer", "/account/logout-everywhere", "/account"),
     "accounts.password_forgot": (None, "/password/forgot", None),
+    "certificates.verify": (None, "/verify", None),
     "accounts.password_reset": (None, "/password/reset/{reset}", None),
     "accounts.accept_invitation": (None, "/invitation/{invitation}", None),
     "mfa.account_enrol": ("newcomer", "/account/mfa/enrol", "/account/mfa"),
@@ -105,6 +108,7 @@ CONFIG: dict[str, dict] = {
 FORM_ELSEWHERE: dict[str, tuple[str, ...]] = {
     "accounts.user_import_confirm": ("token",),  # on the preview
     "mfa.unlock": (),  # on the user's page only while their second step is locked
+    "accounts.unit_leader_remove": (),  # on the unit's page only next to one of its leaders
 }
 #: Tables a route may change although it answers with a re-rendered page: refusals that are audited by design.
 MAY_CHANGE_ON_REFUSAL: dict[str, set[str]] = {

@@ -109,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     from app.courses.views import bp as courses_bp
     from app.enrolment import coordinator_views  # noqa: F401  (the coordinator's routes, on the enrolment blueprint)
     from app.enrolment.views import bp as enrolment_bp
+    from app.integrations.views import bp as integrations_bp
     from app.main import bp as main_bp
     from app.notifications.views import bp as notifications_bp
     from app.privacy.views import bp as privacy_bp
@@ -126,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sso_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(integrations_bp)
 
 
 def register_transactions(app: Flask) -> None:

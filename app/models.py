@@ -7,6 +7,7 @@ from app.calendar.models import ClosedDay
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.health.models import SchedulerHeartbeat
+from app.integrations.models import IntegrationClient
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
 from app.privacy.models import PersonKey
 from app.programmes.feedback_models import EarlierInvolvement, Feedback, FeedbackMethodAnswer, Frequency
@@ -27,6 +28,7 @@ __all__ = [
     "EarlierInvolvement",
     "Feedback",
     "FeedbackMethodAnswer",
+    "IntegrationClient",
     "Frequency",
     "BudgetAllocation",
     "CalendarInvitation",

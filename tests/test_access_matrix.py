@@ -43,6 +43,7 @@ from app.calendar import feeds
 from app.core import clock
 from app.courses.models import RunKind, RunStatus
 from app.extensions import db, limiter
+from app.integrations import services as integration_services
 from app.notifications.models import OutboxMessage, OutboxStatus
 from app.programmes.feedback_models import EarlierInvolvement, Feedback
 from app.reporting.models import ExportDownload, ExportFormat
@@ -419,6 +420,17 @@ ROUTES: dict[str, list[Case]] = {
     # --- mail ---
     "notifications.outbox_list": [Case("GET", "/outbox", coordinator_only())],
     "notifications.outbox_retry": [Case("POST", "/outbox/{outbox_failed}/retry", coordinator_only(302))],
+    # --- integration clients (the coordinator's page; the token-called routes are below) ---
+    "integrations.client_list": [Case("GET", "/integrations", coordinator_only())],
+    "integrations.client_create": [
+        Case("GET", "/integrations/new", coordinator_only()),
+        Case("POST", "/integrations/new", coordinator_only(), EMPTY),
+    ],
+    # shows the new token once (200), on a client nothing else uses
+    "integrations.client_rotate": [Case("POST", "/integrations/{integration_client}/rotate", coordinator_only())],
+    "integrations.client_revoke": [
+        Case("POST", "/integrations/{integration_client_spare}/revoke", coordinator_only(302))
+    ],
 }
 
 
@@ -530,6 +542,13 @@ def build_world() -> dict[str, object]:
         mfa.start_enrolment(user, now=signed_at)
     db.session.commit()
     reset_token, invitation_token = tokens.make_reset_token(forgetful), tokens.make_invitation_token(invitee)
+    integration_client, _ = integration_services.create_client(
+        actor=users["coordinator"], name="Entra ID", scopes=["scim"], now=signed_at
+    )
+    integration_client_spare, _ = integration_services.create_client(
+        actor=users["coordinator"], name="HR-systemet", scopes=["runs:read"], now=signed_at
+    )
+    db.session.commit()
     objects = {
         "role_a": role_a,
         "role_spare": role_spare,
@@ -557,6 +576,8 @@ def build_world() -> dict[str, object]:
         "invitee_spare": invitee_spare,
         "mfa_user": mfa_user,
         "leaver": leaver,
+        "integration_client": integration_client,
+        "integration_client_spare": integration_client_spare,
     }
     ids: dict[str, object] = {name: obj.id for name, obj in objects.items()}
     ids.update(

@@ -172,6 +172,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("anonymised_person_keys", "anonymised_person_keys", "user_id"),
     Section("enrolment_events_by_me", "enrolment_events", "actor_id", owns=False),
     Section("attendance_recorded_by_me", "attendances", "recorded_by_id", owns=False),
+    Section("integration_clients_created_by_me", "integration_clients", "created_by_id", owns=False),
 )
 
 #: Foreign keys leading to a person that no section selects by, each with where its rows are exported.
@@ -181,6 +182,8 @@ ALSO_COVERED: dict[tuple[str, str], str] = {
     "enrolment), the mail in mails",
     ("audit_entry_subjects", "entry_id"): "a page that showed the person: in seen_by (by user_id), with its "
     "entry's time, actor, action and object",
+    ("audit_entries", "client_id"): "what an integration client the person created did is the client's doing, "
+    "not the person's; the entries about the person (a SCIM change of their account) are in audit_about_me",
 }
 
 

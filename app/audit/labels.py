@@ -68,6 +68,11 @@ ACTION_LABELS = {
     "closed_day.delete": _l("Lukkedag slettet"),
     "mail.retry": _l("Mail sendt igen"),
     "outbox.view": _l("Udgående mails vist"),
+    # Integration clients (SCIM provisioning, the read API)
+    "integration_client.create": _l("Integrationsklient oprettet"),
+    "integration_client.rotate": _l("Integrationsklient fik ny nøgle"),
+    "integration_client.revoke": _l("Integrationsklient tilbagekaldt"),
+    "integration.call": _l("Kald fra integrationsklient"),
     # The audit log itself
     "audit.search": _l("Revisionsloggen søgt for en person"),
     "audit.view": _l("Revisionsloggen vist"),

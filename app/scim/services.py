@@ -137,13 +137,17 @@ def _entra_manager_values(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def parse_patch(payload: Any) -> PatchOp:
-    """The PatchOp of a PATCH body, in any of Entra ID's shapes; `ScimError(400)` when it is not one."""
+def parse_patch(payload: Any) -> PatchOp | None:
+    """The PatchOp of a PATCH body, in any of Entra ID's shapes; None when every operation was on attributes this
+    service does not offer (nothing to change); `ScimError(400)` when it is no PatchOp."""
     if not isinstance(payload, dict):
         raise ScimError(400, "The body must be a JSON object.", "invalidSyntax")
+    offered = known_operations_only(payload)
+    if payload.get("Operations") and not offered["Operations"]:
+        return None
     try:
         return PatchOp[StaffUser].model_validate(
-            _entra_manager_values(known_operations_only(payload)),
+            _entra_manager_values(offered),
             scim_ctx=Context.RESOURCE_PATCH_REQUEST,
             scim_policy=ENTRA_POLICY,
         )
@@ -514,11 +518,14 @@ def replace_user(scim_user: ScimUser, resource: StaffUser, *, now: datetime, tod
     return scim_user
 
 
-def patch_user(scim_user: ScimUser, patch: PatchOp, *, now: datetime, today: date) -> ScimUser:
-    """PATCH /Users/<id>: the operations applied to the stored resource, then stored as a replacement.
+def patch_user(scim_user: ScimUser, patch: PatchOp | None, *, now: datetime, today: date) -> ScimUser:
+    """PATCH /Users/<id>: the operations applied to the stored resource, then stored as a replacement (None:
+    nothing to change).
 
     :raises ScimError: 400 (invalidPath, noTarget, invalidValue, mutability), 409 as `replace_user`.
     """
+    if patch is None:
+        return scim_user
     resource = resource_of(scim_user)
     try:
         patch.patch(resource, scim_policy=ENTRA_POLICY)

@@ -446,7 +446,7 @@ def cancel_future_enrolments(user: User, now: datetime, today: date) -> list[Enr
     ).all()
     cancelled: list[Enrolment] = []
     for enrolment_id in candidates:
-        enrolment = db.session.get(Enrolment, enrolment_id)
+        enrolment = db.session.get_one(Enrolment, enrolment_id)
         run = lock_run(enrolment.course_run_id)
         db.session.refresh(enrolment)
         if enrolment.is_active and not has_started(run, today):

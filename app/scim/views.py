@@ -15,7 +15,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import ValidationError
 from scim2_models import (
-    URN,
     AuthenticationScheme,
     Bulk,
     ChangePassword,
@@ -27,7 +26,6 @@ from scim2_models import (
     Patch,
     ResourceType,
     ResponseParameters,
-    SchemaExtension,
     ServiceProviderConfig,
     Sort,
 )
@@ -163,7 +161,7 @@ def _service_provider_config() -> ServiceProviderConfig:
         etag=ETag(supported=False),
         authentication_schemes=[
             AuthenticationScheme(
-                type="oauthbearertoken",
+                type=AuthenticationScheme.Type.oauthbearertoken,
                 name="OAuth Bearer Token",
                 description="A bearer token of an integration client with the scope 'scim', made by the course "
                 "coordinator under Stamdata > Integrationer.",
@@ -189,16 +187,18 @@ def _schemas() -> list[dict[str, Any]]:
 
 
 def _resource_types() -> list[dict[str, Any]]:
-    resource_type = ResourceType(
-        id="User",
-        name="User",
-        endpoint="/Users",
-        description="Staff of the municipality, provisioned from its directory.",
-        schema_=URN(USER_SCHEMA),
-        schema_extensions=[SchemaExtension(schema_=URN(ENTERPRISE_SCHEMA), required=False)],
-        meta=Meta(
-            resource_type="ResourceType", location=url_for("scim.resource_type_detail", type_id="User", _external=True)
-        ),
+    location = url_for("scim.resource_type_detail", type_id="User", _external=True)
+    resource_type = ResourceType.model_validate(
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+            "id": "User",
+            "name": "User",
+            "endpoint": "/Users",
+            "description": "Staff of the municipality, provisioned from its directory.",
+            "schema": USER_SCHEMA,
+            "schemaExtensions": [{"schema": ENTERPRISE_SCHEMA, "required": False}],
+            "meta": {"resourceType": "ResourceType", "location": location},
+        }
     )
     return [resource_type.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)]
 

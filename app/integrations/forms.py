@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
 from app.core.fields import strip
+from app.core.validators import no_cpr_number_in_name
 from app.courses.forms import MultiCheckboxField
 from app.integrations.services import NAME_MAX_LENGTH, SCOPES
 
@@ -21,6 +22,7 @@ class ClientForm(FlaskForm):
         validators=[
             InputRequired(message=_l("Skriv et navn på klienten, f.eks. systemets navn.")),
             Length(max=NAME_MAX_LENGTH, message=_l("Navnet må højst være på %(max)s tegn.", max=NAME_MAX_LENGTH)),
+            no_cpr_number_in_name,
         ],
     )
     scopes = MultiCheckboxField(

@@ -14,7 +14,11 @@ from app.scim.models import MappingKind, ScimValueMapping
 class MappingForm(FlaskForm):
     target = IdSelectField(_l("Tilknyttet"))
 
-    def __init__(self, mapping: ScimValueMapping, **kwargs):
+    def __init__(self, mapping: ScimValueMapping | None = None, **kwargs):
+        if mapping is None:  # no choices: nothing can be chosen (the form is always made with its mapping)
+            super().__init__(**kwargs)
+            self.target.choices = []
+            return
         current = mapping.staff_role_id if mapping.kind == MappingKind.TITLE else mapping.unit_id
         super().__init__(data={"target": current}, **kwargs)
         if mapping.kind == MappingKind.TITLE:

@@ -33,6 +33,7 @@ from flask_babel import gettext as _
 from pydantic import ValidationError
 from scim2_models import Context, EnterpriseUser, PatchOp, SCIMException
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from app.accounts.credentials import end_sessions_of_deactivated
 from app.accounts.mfa_models import UserIdentity
@@ -243,7 +244,8 @@ def list_scim_users(conditions: list[Condition], *, start_index: int, count: int
         else:
             stmt = stmt.where(User.email == normalise_email(condition.value))
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    page = db.session.scalars(stmt.order_by(ScimUser.id).offset(start_index - 1).limit(count)).all() if count else []
+    page_stmt = stmt.options(contains_eager(ScimUser.user)).order_by(ScimUser.id).offset(start_index - 1).limit(count)
+    page = db.session.scalars(page_stmt).all() if count else []
     return total, list(page)
 
 

@@ -269,3 +269,18 @@ def test_the_mapping_page_in_english(client, login_as, coordinator):
     login_as(coordinator)
     page = client.get("/integrations/scim-mappings").get_data(as_text=True)
     assert "Job titles and departments from the directory" in page
+
+
+def test_the_user_list_reads_a_fixed_number_of_statements(entra):
+    from tests.querycount import lazy_loads_raise, recorded_statements
+
+    def statements() -> int:
+        with recorded_statements() as seen, lazy_loads_raise():
+            assert entra.get("/scim/v2/Users").status_code == 200
+        return len(seen)
+
+    _create(entra, user_name="first@kommune.dk")
+    one = statements()
+    for n in range(5):
+        _create(entra, user_name=f"more{n}@kommune.dk")
+    assert statements() == one

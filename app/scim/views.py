@@ -360,8 +360,11 @@ def user_delete(scim_id: str):
 @bp.route(f"{PREFIX}/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 @require_client("scim")
 def unknown_endpoint(unknown: str):
-    """Any other URL under /scim/v2 (Groups, Bulk, /Me ...): a SCIM 404, not the HTML page; another method on an
-    endpoint that exists (POST /Schemas): 405."""
+    """Any other URL under /scim/v2 (Bulk, /Me, a group ...): a SCIM 404, not the HTML page; another method on an
+    endpoint that exists (POST /Schemas): 405. `GET /Groups` is an empty list (groups are not offered)."""
+    if unknown == "Groups" and request.method == "GET":
+        # Entra ID's Test Connection may query a random group as well as a user: no groups here, so none match.
+        return _list([])
     if unknown.split("/", 1)[0] in ("ServiceProviderConfig", "Schemas", "ResourceTypes", "Users"):
         raise services.ScimError(405, f"{request.method} is not supported here.")
     raise services.ScimError(404, "There is no such SCIM endpoint here.")

@@ -80,7 +80,9 @@ def test_refusals_are_scim_errors(app, entra, coordinator):
         "status": "404",
         "detail": "User nobody not found.",
     }
-    assert entra.get("/scim/v2/Groups").status_code == 404
+    assert entra.get("/scim/v2/Groups/some-id").status_code == 404
+    assert entra.get('/scim/v2/Groups?filter=displayName eq "x"').json["totalResults"] == 0  # Test Connection
+    assert entra.post("/scim/v2/Schemas", json={}).status_code == 405
     bad_json = entra.http.post(
         "/scim/v2/Users",
         data="{nope",
@@ -284,3 +286,29 @@ def test_the_user_list_reads_a_fixed_number_of_statements(entra):
     for n in range(5):
         _create(entra, user_name=f"more{n}@kommune.dk")
     assert statements() == one
+
+
+def test_more_of_entras_patch_shapes(entra):
+    scim_id = _create(entra, emails=[{"type": "home", "value": "anna@privat.dk"}])
+    user = db.session.scalar(select(User).where(User.email == "anna@privat.dk"))
+    operations = [
+        # a work address that isn't there yet is created by its path filter
+        {"op": "Add", "path": 'emails[type eq "work"].value', "value": "anna@kommune.dk"},
+        {"op": "REPLACE", "path": "displayName", "value": "Anna A."},
+        {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": "boss-id"},
+    ]
+    response = entra.patch(f"/scim/v2/Users/{scim_id}", json={"schemas": [PATCH], "Operations": operations})
+    assert response.status_code == 200, response.json
+    db.session.refresh(user)
+    assert (user.email, user.name) == ("anna@kommune.dk", "Anna A.")  # the work address wins
+    assert response.json[ENTERPRISE]["manager"]["value"] == "boss-id"
+    removed = entra.patch(
+        f"/scim/v2/Users/{scim_id}",
+        json={"schemas": [PATCH], "Operations": [{"op": "Remove", "path": f"{ENTERPRISE}:manager"}]},
+    )
+    assert removed.status_code == 200 and "manager" not in removed.json.get(ENTERPRISE, {})
+    assert db.session.scalar(select(ScimUser.manager_ref).where(ScimUser.scim_id == scim_id)) is None
+    bad = entra.patch(
+        f"/scim/v2/Users/{scim_id}", json={"schemas": [PATCH], "Operations": [{"op": "Move", "path": "title"}]}
+    )
+    assert bad.status_code == 400 and bad.json["schemas"] == [ERROR]

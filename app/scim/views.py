@@ -89,7 +89,19 @@ def _body() -> Any:
     body = request.get_json(force=True, silent=True)
     if body is None:
         raise services.ScimError(400, "The body must be JSON.", "invalidSyntax")
+    if _holds_nul(body):  # "\u0000" decodes to a NUL, which PostgreSQL refuses in text (a 500 otherwise)
+        raise services.ScimError(400, "Text may not contain NUL characters.", "invalidValue")
     return body
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _location(scim_id: str) -> str:

@@ -89,6 +89,15 @@ def test_refusals_are_scim_errors(app, entra, coordinator):
         headers={"Authorization": f"Bearer {entra.token}", "Content-Type": "application/scim+json"},
     )
     assert bad_json.status_code == 400 and bad_json.json["scimType"] == "invalidSyntax"
+    nul = entra.post("/scim/v2/Users", json=body(displayName="Anna\u0000"))
+    assert nul.status_code == 400 and nul.json["scimType"] == "invalidValue"
+    too_long = entra.post("/scim/v2/Users", json=body(user_name="a" * 300 + "@kommune.dk"))
+    assert too_long.status_code == 400
+    long_texts = entra.post(
+        "/scim/v2/Users",
+        json=body(user_name="lang@kommune.dk", title="T" * 500, displayName="N" * 500, externalId="E" * 500),
+    )
+    assert long_texts.status_code == 201 and long_texts.json["title"] == "T" * 500  # returned as sent, stored clipped
     bad_filter = entra.get('/scim/v2/Users?filter=title co "x"')
     assert bad_filter.status_code == 400 and bad_filter.json["scimType"] == "invalidFilter"
     assert entra.post("/scim/v2/Users", json={"schemas": [USER], "emails": []}).status_code == 400

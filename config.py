@@ -120,6 +120,10 @@ class Config:
     PASSWORD_RESET_LIMIT_PER_ACCOUNT = os.environ.get("PASSWORD_RESET_LIMIT_PER_ACCOUNT", "3 per hour")
     #: Wrong current passwords on the account page's password change, per user.
     PASSWORD_CHANGE_LIMIT = os.environ.get("PASSWORD_CHANGE_LIMIT", "5 per 15 minutes")
+    #: Calls per integration client (a bearer token on /scim/v2 or /api/v1), every call counted
+    #: (app.integrations.auth). Entra ID's provisioning sends a few calls per changed user; a full first cycle of
+    #: a large municipality stays well under this.
+    INTEGRATION_RATE_LIMIT = os.environ.get("INTEGRATION_RATE_LIMIT", "1200 per minute")
     #: Searches for people (the coordinator's enrol-on-behalf search asks as they type), per user.
     PERSON_SEARCH_LIMIT = os.environ.get("PERSON_SEARCH_LIMIT", "120 per minute")
     #: Failed certificate checks (an unknown or malformed code) on the public verification page, per IP address:

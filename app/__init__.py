@@ -110,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
     from app.courses.views import bp as courses_bp
     from app.enrolment import coordinator_views  # noqa: F401  (the coordinator's routes, on the enrolment blueprint)
     from app.enrolment.views import bp as enrolment_bp
+    from app.integrations.views import bp as integrations_bp
     from app.main import bp as main_bp
     from app.notifications.views import bp as notifications_bp
     from app.privacy.views import bp as privacy_bp
@@ -118,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     from app.programmes.views import bp as programmes_bp
     from app.providers.views import bp as providers_bp
     from app.reporting.views import bp as reporting_bp
+    from app.scim.views import bp as scim_bp
 
     for bp in (main_bp, accounts_bp, programmes_bp, providers_bp, courses_bp, enrolment_bp, calendar_bp):
         app.register_blueprint(bp)
@@ -130,6 +132,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(certificates_bp)
+    app.register_blueprint(integrations_bp)
+    app.register_blueprint(scim_bp)
 
 
 def register_transactions(app: Flask) -> None:

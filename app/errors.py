@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.core.exceptions import Busy
 from app.extensions import db, login_manager
+from app.integrations.auth import ClientRefused
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,11 @@ def init_app(app: Flask) -> None:
         """A rate limit (app.accounts.throttling): say how long to wait; Flask-Limiter adds Retry-After."""
         db.session.rollback()
         return render_template("errors/429.html", retry_minutes=_retry_minutes()), 429
+
+    @app.errorhandler(ClientRefused)
+    def client_refused(err: ClientRefused):
+        """A bearer-token call refused by app.integrations.auth on a blueprint that renders no body of its own."""
+        return err.detail, err.status, {**err.headers, "Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(Busy)
     def busy(err: Busy):

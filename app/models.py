@@ -8,12 +8,14 @@ from app.certificates.models import Certificate
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.health.models import SchedulerHeartbeat
+from app.integrations.models import IntegrationClient
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
 from app.privacy.models import PersonKey
 from app.programmes.feedback_models import EarlierInvolvement, Feedback, FeedbackMethodAnswer, Frequency
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
 from app.reporting.models import ExportDownload, ExportFormat
+from app.scim.models import ScimUser, ScimValueMapping
 
 __all__ = [
     "Attendance",
@@ -29,6 +31,7 @@ __all__ = [
     "EarlierInvolvement",
     "Feedback",
     "FeedbackMethodAnswer",
+    "IntegrationClient",
     "Frequency",
     "BudgetAllocation",
     "CalendarInvitation",
@@ -47,6 +50,8 @@ __all__ = [
     "RunKind",
     "RunStatus",
     "SchedulerHeartbeat",
+    "ScimUser",
+    "ScimValueMapping",
     "StaffRole",
     "Unit",
     "User",

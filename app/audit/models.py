@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import User
 from app.core.clock import utcnow
 from app.extensions import Model
+from app.integrations.models import IntegrationClient
 
 
 class AuditEntry(Model):
@@ -36,6 +37,9 @@ class AuditEntry(Model):
     object_id: Mapped[int | None] = mapped_column(Integer)
     #: The person whose personal data the action touched (for the right of access and the DPO's search).
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    #: The integration client (a program calling /scim/v2 or /api/v1 with a bearer token) that did it; the actor
+    #: is then None. Set by `record()` from the request (app.integrations.auth.require_client).
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("integration_clients.id", ondelete="RESTRICT"), index=True)
     #: The client's address as the proxy reports it; None outside a request.
     ip_address: Mapped[str | None] = mapped_column(String(45))
     #: What changed or was asked for, e.g. {"fields": ["location"]} or {"q": "jensen"}; never passwords or tokens.
@@ -43,6 +47,7 @@ class AuditEntry(Model):
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     subject: Mapped[User | None] = relationship(foreign_keys=[subject_id])
+    client: Mapped[IntegrationClient | None] = relationship()
 
     def __repr__(self) -> str:
         return f"<AuditEntry {self.id} {self.action}>"

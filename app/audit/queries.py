@@ -56,7 +56,7 @@ def search(filters: AuditFilters, *, page: int, per_page: int) -> Page:
     """One page of entries matching `filters`, newest first; actor and subject loaded in the same query."""
     stmt = (
         select(AuditEntry)
-        .options(joinedload(AuditEntry.actor), joinedload(AuditEntry.subject))
+        .options(joinedload(AuditEntry.actor), joinedload(AuditEntry.subject), joinedload(AuditEntry.client))
         .order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())
     )
     if filters.actor.strip():

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import JSON, Text, bindparam, cast, delete, event, func, insert, or_, select, true
 from sqlalchemy.orm import Session
@@ -54,12 +54,15 @@ def record(
 
     `action` is "<object>.<verb>" (e.g. "run.cancel", "user.view", "participants.export"); `subject` is the
     person whose personal data the action touched. `details` must hold no passwords, tokens or free text
-    of a participant's.
+    of a participant's. In a request of an integration client (app.integrations.auth) the entry names the
+    client (`client_id`) as the one who did it.
     """
     subject_id = subject.id if isinstance(subject, User) else subject
+    client = g.get("integration_client") if has_request_context() else None
     entry = AuditEntry(
         occurred_at=(now or utcnow()).astimezone(UTC),  # UTC whatever zone the caller's `now` is in
         actor_id=actor.id if actor is not None else None,
+        client_id=client.id if client is not None else None,
         action=action,
         object_type=object_type,
         object_id=object_id,

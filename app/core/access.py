@@ -7,6 +7,8 @@ Each view is decorated with `@public` or `@allow(level, ..., check=rule)`. A `be
 - answers 403 when the user's access level is not listed;
 - answers 404 when the ownership rule `check(user, **view_args)` says no, because the existence of
   another provider's run or another person's enrolment is itself private.
+Views called by programs with a bearer token (/scim/v2, /api/v1) declare their rule with
+`app.integrations.auth.require_client(scope)` instead, which checks the token itself.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class AccessRule:
     public: bool = False
     levels: frozenset[AccessLevel] = frozenset()
     check: OwnershipCheck | None = None
+    #: Set by app.integrations.auth.require_client: a program's bearer-token call, not a logged-in user's.
+    #: The session rules don't apply; the decorator authenticates the token and checks this scope itself.
+    client_scope: str | None = None
 
 
 def public(view):
@@ -73,7 +78,7 @@ def enforce_access_rules() -> Any:
     if rule is None:
         current_app.logger.error("endpoint %s declares no access rule; denied", endpoint)
         abort(403)
-    if rule.public:
+    if rule.public or rule.client_scope is not None:
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()

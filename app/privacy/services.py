@@ -62,6 +62,7 @@ from app.notifications.compose import InvitationKind, Recipient, in_language, me
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
 from app.privacy.models import PersonKey
 from app.programmes.feedback_models import Feedback
+from app.scim.models import ScimUser
 
 logger = logging.getLogger(__name__)
 
@@ -511,6 +512,8 @@ def _anonymise_account(user: User, now: datetime) -> AccountAnonymised:
     report.audit_entries_scrubbed = scrub_person(user.name, user.email)
     # A leaver leads nothing: their units go back to the leaders above (app.accounts.leaders).
     db.session.execute(delete(unit_leaders).where(unit_leaders.c.user_id == user.id))
+    # What the directory sent about them (SCIM): their names, addresses and ids as the directory has them.
+    db.session.execute(delete(ScimUser).where(ScimUser.user_id == user.id))
     db.session.flush()
     user.name = ANONYMISED_USER_NAME
     user.email = f"anonymised-{user.id}@invalid"

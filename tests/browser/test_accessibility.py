@@ -90,6 +90,9 @@ def _pages(level: str, ids: dict) -> list[str]:
         "/closed-days",
         "/outbox",
         "/settings",
+        "/integrations",
+        "/integrations/new",
+        "/integrations/scim-mappings",
     ]
 
 
@@ -163,7 +166,7 @@ def test_forms_with_errors_pass_wcag_aa(live, chromium, language):
     check_page(page, problems, language=language)
 
     log_in(page, live, COORDINATOR)
-    for path in ("/runs/new", "/users/new", "/programmes/new"):
+    for path in ("/runs/new", "/users/new", "/programmes/new", "/integrations/new"):
         page.goto(live.url(path))
         page.locator("main form[method=post] button[type=submit]").last.click()
         summary = page.locator("#error-summary")

@@ -104,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
     from app.accounts.mfa_views import bp as mfa_bp
     from app.accounts.oidc_views import bp as sso_bp
     from app.accounts.views import bp as accounts_bp
+    from app.api.views import bp as api_bp
     from app.audit.views import bp as audit_bp
     from app.calendar.views import bp as calendar_bp
     from app.courses.views import bp as courses_bp
@@ -128,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(integrations_bp)
+    app.register_blueprint(api_bp)
 
 
 def register_transactions(app: Flask) -> None:

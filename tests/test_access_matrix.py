@@ -107,6 +107,11 @@ def public(ok: int = 200):
     return expect(ok, allowed=PERSONAS, anonymous=ok)
 
 
+def token_only():
+    """A route a program calls with an integration client's bearer token: no persona has one (401)."""
+    return expect(401, allowed=PERSONAS, anonymous=401)
+
+
 #: A run of provider 1 open to staff 1's role: the run's provider and the staff member see it, the others don't.
 RUN_PAGE = {"allowed": ("coordinator", "provider", "staff"), "hidden": ("other_provider", "other_staff")}
 #: The coordinator and the run's provider (lists, attendance, feedback summary); staff are the wrong level.
@@ -431,6 +436,16 @@ ROUTES: dict[str, list[Case]] = {
     "integrations.client_revoke": [
         Case("POST", "/integrations/{integration_client_spare}/revoke", coordinator_only(302))
     ],
+    # --- the read API (/api/v1): a program's bearer token is the credential, a session is none (401 for all;
+    # tests/api covers the tokens and scopes); its description is public ---
+    "api.run_list": [Case("GET", "/api/v1/runs", token_only())],
+    "api.run_detail": [Case("GET", "/api/v1/runs/{run_a}", token_only())],
+    "api.run_participants": [Case("GET", "/api/v1/runs/{run_a}/participants", token_only())],
+    "api.completion_list": [Case("GET", "/api/v1/completions", token_only())],
+    "api.programme_list": [Case("GET", "/api/v1/programmes", token_only())],
+    "api.programme_figures": [Case("GET", "/api/v1/programmes/{programme}/figures", token_only())],
+    "api.openapi_json": [Case("GET", "/api/v1/openapi.json", public())],
+    "api.docs_page": [Case("GET", "/api/v1/docs", public())],
 }
 
 

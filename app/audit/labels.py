@@ -32,6 +32,8 @@ ACTION_LABELS = {
     "participants.view": _l("Deltagerliste vist"),
     "participants.export": _l("Deltagerliste hentet"),
     "participants.downloads_view": _l("Oversigt over hentede deltagerlister vist"),
+    "participants.api_read": _l("Deltagerliste hentet via API"),
+    "completions.api_read": _l("Gennemførte kurser hentet via API"),
     # Feedback
     "feedback.submit": _l("Tilbagemelding givet"),
     "feedback.update": _l("Tilbagemelding rettet"),

@@ -13,7 +13,6 @@ import copy
 from typing import Any
 
 from app.api.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.core.i18n import _l
 from app.courses.models import DayKind, RunKind, RunStatus
 from app.enrolment.models import EnrolmentStatus
 from app.programmes.dashboard import Status
@@ -25,19 +24,13 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 EMAIL_MAX_LENGTH = 254
 CURSOR_MAX_LENGTH = 200
 
+#: The read API's scopes as the document describes them (English, like the whole document); the coordinator's
+#: labels of every scope are app.integrations.services.SCOPES.
 SCOPES = {
     "runs:read": "Runs with their days, seats and status.",
     "participants:read": "A run's participants with status, attendance and completion (personal data).",
     "completions:read": "Completed courses per person, for the competence record (personal data).",
     "programmes:read": "Programmes and their figures (aggregates, no personal data).",
-}
-
-#: The scopes as the docs page explains them to people (translated; the document itself is in English).
-SCOPE_LABELS = {
-    "runs:read": _l("Kursusforløb med dage, pladser og status."),
-    "participants:read": _l("Et kursusforløbs deltagere med status, fremmøde og gennemførelse (personoplysninger)."),
-    "completions:read": _l("Gennemførte kurser pr. person til kompetenceregistret (personoplysninger)."),
-    "programmes:read": _l("Indsatser og deres tal (samlede tal, ingen personoplysninger)."),
 }
 
 

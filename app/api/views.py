@@ -22,13 +22,14 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import gettext as _
 
+from app.accounts.models import normalise_email
 from app.api import pagination, resources
 from app.api.openapi import (
     CURSOR_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
     EMAIL_PATTERN,
     MAX_ID,
-    SCOPE_LABELS,
+    SCOPES,
     build_spec,
     query_parameters,
     reference,
@@ -39,6 +40,7 @@ from app.core import clock
 from app.core.access import public
 from app.core.transaction import keep_only_if_successful
 from app.courses.models import RunStatus
+from app.integrations import services as integrations
 from app.integrations.auth import ClientRefused, require_client
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -204,7 +206,7 @@ def completion_list():
     email = request.args.get("email") or None
     if email is not None and (len(email) > EMAIL_MAX_LENGTH or not _EMAIL.match(email)):
         raise ApiProblem(400, errors={"email": _("Skal være en e-mailadresse.")})
-    filters = {"person_id": person_id, "email": email.strip().lower() if email else None}
+    filters = {"person_id": person_id, "email": normalise_email(email) if email else None}
     position, key = _position("api.completion_list", filters)
     person = resources.PersonFilter(person_id=person_id, email=email) if (person_id or email) else None
     page = resources.list_completions(position.after, position.limit, person)
@@ -250,4 +252,5 @@ def openapi_json():
 def docs_page():
     """The API's reference rendered from the OpenAPI document on the server (no script, no CDN)."""
     spec = build_spec(url_for("api.run_list").removesuffix("/runs"))
-    return render_template("api/docs.html", reference=reference(spec), scopes=SCOPE_LABELS)
+    scopes = {name: label for name, label in integrations.SCOPES.items() if name in SCOPES}
+    return render_template("api/docs.html", reference=reference(spec), scopes=scopes)

@@ -70,3 +70,9 @@ def test_the_docs_page_renders_the_document_in_both_languages(client):
     assert '<script src="http' not in html and "cdn" not in html.lower()
     english = client.get("/api/v1/docs", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "API for BI and HR systems" in english and "Gives access to" in english
+
+
+def test_the_coordinators_integrations_page_links_to_the_docs(client, login_as, coordinator):
+    login_as(coordinator)
+    html = client.get("/integrations").get_data(as_text=True)
+    assert 'href="/api/v1/docs"' in html

@@ -506,6 +506,11 @@ def type_label(schema: dict[str, Any]) -> str:
     return kind
 
 
+def segments(text: str) -> list[tuple[bool, str]]:
+    """A description's Markdown code spans for the docs page: [(is_code, text), ...] ("`a` b" -> a as code)."""
+    return [(index % 2 == 1, part) for index, part in enumerate(text.split("`")) if part]
+
+
 def _resolve(spec: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in item:
         _hash, _components, section, name = item["$ref"].split("/")
@@ -528,7 +533,7 @@ def reference(spec: dict[str, Any]) -> dict[str, Any]:
                         "in": param["in"],
                         "required": param.get("required", False),
                         "type": type_label(param["schema"]),
-                        "description": param.get("description", ""),
+                        "description": segments(param.get("description", "")),
                     }
                 )
             responses = []
@@ -538,14 +543,19 @@ def reference(spec: dict[str, Any]) -> dict[str, Any]:
                 media = next(iter(content), None)
                 schema = type_label(content[media]["schema"]) if media else ""
                 responses.append(
-                    {"status": status, "description": response["description"], "media": media, "schema": schema}
+                    {
+                        "status": status,
+                        "description": segments(response["description"]),
+                        "media": media,
+                        "schema": schema,
+                    }
                 )
             operations.append(
                 {
                     "id": op["operationId"],
                     "method": method.upper(),
                     "path": spec["servers"][0]["url"] + path,
-                    "summary": op["summary"],
+                    "summary": segments(op["summary"]),
                     "scope": op["security"][0]["bearerAuth"][0],
                     "parameters": parameters,
                     "responses": responses,
@@ -555,7 +565,7 @@ def reference(spec: dict[str, Any]) -> dict[str, Any]:
     for name, schema in spec["components"]["schemas"].items():
         rows: list[dict[str, Any]] = []
         _properties(schema, "", rows)
-        schemas.append({"name": name, "description": schema.get("description", ""), "rows": rows})
+        schemas.append({"name": name, "description": segments(schema.get("description", "")), "rows": rows})
     return {"operations": operations, "schemas": schemas}
 
 

@@ -67,6 +67,8 @@ def test_the_docs_page_renders_the_document_in_both_languages(client):
     assert "API til BI- og HR-systemer" in html
     assert "GET /api/v1/runs/{run_id}/participants" in html
     assert "participants:read" in html and "completed_on" in html
+    assert "<code>Authorization: Bearer kp_…</code>" in html
+    assert "the <code>links.next</code> of the previous page" in html  # the document's code spans as code
     assert '<script src="http' not in html and "cdn" not in html.lower()
     english = client.get("/api/v1/docs", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "API for BI and HR systems" in english and "Gives access to" in english

@@ -33,7 +33,7 @@ def test_anonymous_users_are_sent_to_login_everywhere_but_public_pages(app, clie
         if access.public or "GET" not in rule.methods:
             continue
         response = client.get(_concrete(rule))
-        if access.client_scope is not None:  # called by programs with a bearer token: 401, no login page
+        if access.client_scope is not None:  # a program's route: no login page, a bearer challenge
             assert response.status_code == 401, rule.rule
             assert response.headers["WWW-Authenticate"].startswith("Bearer"), rule.rule
             continue

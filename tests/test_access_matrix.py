@@ -107,8 +107,10 @@ def public(ok: int = 200):
     return expect(ok, allowed=PERSONAS, anonymous=ok)
 
 
-def token_only():
-    """A route a program calls with an integration client's bearer token: no persona has one (401)."""
+def bearer():
+    """A route programs call with an integration client's bearer token (app.integrations.auth): 401 for every
+    persona, logged in or not - a session never stands in for a token. The calls with tokens and scopes are in
+    tests/integrations and tests/scim."""
     return expect(401, allowed=PERSONAS, anonymous=401)
 
 
@@ -438,12 +440,12 @@ ROUTES: dict[str, list[Case]] = {
     ],
     # --- the read API (/api/v1): a program's bearer token is the credential, a session is none (401 for all;
     # tests/api covers the tokens and scopes); its description is public ---
-    "api.run_list": [Case("GET", "/api/v1/runs", token_only())],
-    "api.run_detail": [Case("GET", "/api/v1/runs/{run_a}", token_only())],
-    "api.run_participants": [Case("GET", "/api/v1/runs/{run_a}/participants", token_only())],
-    "api.completion_list": [Case("GET", "/api/v1/completions", token_only())],
-    "api.programme_list": [Case("GET", "/api/v1/programmes", token_only())],
-    "api.programme_figures": [Case("GET", "/api/v1/programmes/{programme}/figures", token_only())],
+    "api.run_list": [Case("GET", "/api/v1/runs", bearer())],
+    "api.run_detail": [Case("GET", "/api/v1/runs/{run_a}", bearer())],
+    "api.run_participants": [Case("GET", "/api/v1/runs/{run_a}/participants", bearer())],
+    "api.completion_list": [Case("GET", "/api/v1/completions", bearer())],
+    "api.programme_list": [Case("GET", "/api/v1/programmes", bearer())],
+    "api.programme_figures": [Case("GET", "/api/v1/programmes/{programme}/figures", bearer())],
     "api.openapi_json": [Case("GET", "/api/v1/openapi.json", public())],
     "api.docs_page": [Case("GET", "/api/v1/docs", public())],
 }

@@ -118,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
     from app.programmes.views import bp as programmes_bp
     from app.providers.views import bp as providers_bp
     from app.reporting.views import bp as reporting_bp
+    from app.scim.views import bp as scim_bp
 
     for bp in (main_bp, accounts_bp, programmes_bp, providers_bp, courses_bp, enrolment_bp, calendar_bp):
         app.register_blueprint(bp)
@@ -130,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(privacy_bp)
     app.register_blueprint(integrations_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(scim_bp)
 
 
 def register_transactions(app: Flask) -> None:

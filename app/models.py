@@ -14,6 +14,7 @@ from app.programmes.feedback_models import EarlierInvolvement, Feedback, Feedbac
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
 from app.reporting.models import ExportDownload, ExportFormat
+from app.scim.models import ScimUser, ScimValueMapping
 
 __all__ = [
     "Attendance",
@@ -47,6 +48,8 @@ __all__ = [
     "RunKind",
     "RunStatus",
     "SchedulerHeartbeat",
+    "ScimUser",
+    "ScimValueMapping",
     "StaffRole",
     "Unit",
     "User",

@@ -47,6 +47,7 @@ from app.integrations import services as integration_services
 from app.notifications.models import OutboxMessage, OutboxStatus
 from app.programmes.feedback_models import EarlierInvolvement, Feedback
 from app.reporting.models import ExportDownload, ExportFormat
+from app.scim.models import MappingKind, ScimUser, ScimValueMapping
 from config import TestingConfig
 from tests import factories
 from tests.conftest import CSRF_RE, IsolatedClient
@@ -448,6 +449,29 @@ ROUTES: dict[str, list[Case]] = {
     "api.programme_figures": [Case("GET", "/api/v1/programmes/{programme}/figures", bearer())],
     "api.openapi_json": [Case("GET", "/api/v1/openapi.json", public())],
     "api.docs_page": [Case("GET", "/api/v1/docs", public())],
+    # --- SCIM provisioning: the coordinator's mapping page, then the bearer-token protocol ---
+    "scim.mapping_list": [Case("GET", "/integrations/scim-mappings", coordinator_only())],
+    "scim.mapping_edit": [
+        Case("GET", "/integrations/scim-mappings/{scim_mapping}", coordinator_only()),
+        Case("POST", "/integrations/scim-mappings/{scim_mapping}", coordinator_only(302), {"target": ""}),
+    ],
+    "scim.service_provider_config": [Case("GET", "/scim/v2/ServiceProviderConfig", bearer())],
+    "scim.schema_list": [Case("GET", "/scim/v2/Schemas", bearer())],
+    "scim.schema_detail": [Case("GET", "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", bearer())],
+    "scim.resource_type_list": [Case("GET", "/scim/v2/ResourceTypes", bearer())],
+    "scim.resource_type_detail": [Case("GET", "/scim/v2/ResourceTypes/User", bearer())],
+    "scim.user_list": [Case("GET", "/scim/v2/Users", bearer())],
+    "scim.user_create": [Case("POST", "/scim/v2/Users", bearer(), EMPTY)],
+    "scim.user_search": [Case("POST", "/scim/v2/Users/.search", bearer(), EMPTY)],
+    "scim.root_search": [Case("POST", "/scim/v2/.search", bearer(), EMPTY)],
+    "scim.user_detail": [Case("GET", "/scim/v2/Users/{scim_user}", bearer())],
+    "scim.user_replace": [Case("PUT", "/scim/v2/Users/{scim_user}", bearer(), EMPTY)],
+    "scim.user_patch": [Case("PATCH", "/scim/v2/Users/{scim_user}", bearer(), EMPTY)],
+    "scim.user_delete": [Case("DELETE", "/scim/v2/Users/{scim_user}", bearer(), EMPTY)],
+    "scim.unknown_endpoint": [
+        Case(method, "/scim/v2/Groups", bearer(), EMPTY if method != "GET" else {})
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+    ],
 }
 
 
@@ -558,6 +582,17 @@ def build_world() -> dict[str, object]:
     for user in users.values():
         mfa.start_enrolment(user, now=signed_at)
     db.session.commit()
+    scim_mapping = ScimValueMapping(kind=MappingKind.TITLE, value_key="leder", value="Leder", first_seen_at=signed_at)
+    scim_user = ScimUser(
+        scim_id="6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+        user=users["staff"],
+        user_name_key="sara@test.dk",
+        resource={"userName": "sara@test.dk"},
+        created_at=signed_at,
+        updated_at=signed_at,
+    )
+    db.session.add_all([scim_mapping, scim_user])
+    db.session.commit()
     reset_token, invitation_token = tokens.make_reset_token(forgetful), tokens.make_invitation_token(invitee)
     integration_client, _ = integration_services.create_client(
         actor=users["coordinator"], name="Entra ID", scopes=["scim"], now=signed_at
@@ -595,6 +630,7 @@ def build_world() -> dict[str, object]:
         "leaver": leaver,
         "integration_client": integration_client,
         "integration_client_spare": integration_client_spare,
+        "scim_mapping": scim_mapping,
     }
     ids: dict[str, object] = {name: obj.id for name, obj in objects.items()}
     ids.update(
@@ -605,6 +641,7 @@ def build_world() -> dict[str, object]:
         reset_token=reset_token,
         invitation_token=invitation_token,
         bogus_token="bogus." + "x" * 40,
+        scim_user=scim_user.scim_id,
     )
     ids["emails"] = {persona: user.email for persona, user in users.items()}
     return ids
@@ -772,7 +809,7 @@ def test_every_route_is_in_the_matrix(world):
 @pytest.mark.parametrize(("endpoint", "case", "persona"), list(_cells()))
 def test_access_matrix(world, endpoint, case, persona):
     expected = case.expect[persona]
-    refused = expected in (LOGIN, 403, 404)
+    refused = expected in (LOGIN, 401, 403, 404)
     check_unchanged = refused or case.method == "GET"
     before = snapshot() if check_unchanged else None
     response = _send(world, case, persona)
@@ -796,7 +833,7 @@ def _post_cases():
         for case in cases:
             if case.method == "GET":
                 continue
-            allowed = [p for p in PERSONAS if case.expect[p] not in (LOGIN, 403, 404)]
+            allowed = [p for p in PERSONAS if case.expect[p] not in (LOGIN, 401, 403, 404)]
             if allowed:
                 label = f"{endpoint} {case.method}{' ' + case.variant if case.variant else ''} {allowed[0]}"
                 yield pytest.param(endpoint, case, allowed[0], id=label)

@@ -173,6 +173,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("enrolment_events_by_me", "enrolment_events", "actor_id", owns=False),
     Section("attendance_recorded_by_me", "attendances", "recorded_by_id", owns=False),
     Section("integration_clients_created_by_me", "integration_clients", "created_by_id", owns=False),
+    # What the municipality's directory sent about the person (SCIM provisioning), as it was last sent.
+    Section("directory_provisioning", "scim_users", "user_id"),
 )
 
 #: Foreign keys leading to a person that no section selects by, each with where its rows are exported.
@@ -182,6 +184,8 @@ ALSO_COVERED: dict[tuple[str, str], str] = {
     "enrolment), the mail in mails",
     ("audit_entry_subjects", "entry_id"): "a page that showed the person: in seen_by (by user_id), with its "
     "entry's time, actor, action and object",
+    ("scim_users", "client_id"): "the people a client provisioned are theirs, each in their own "
+    "directory_provisioning (by user_id), not the coordinator's who created the client",
     ("audit_entries", "client_id"): "what an integration client the person created did is the client's doing, "
     "not the person's; the entries about the person (a SCIM change of their account) are in audit_about_me",
 }

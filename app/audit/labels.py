@@ -75,6 +75,8 @@ ACTION_LABELS = {
     "integration_client.rotate": _l("Integrationsklient fik ny nøgle"),
     "integration_client.revoke": _l("Integrationsklient tilbagekaldt"),
     "integration.call": _l("Kald fra integrationsklient"),
+    "user.deprovision": _l("Bruger slettet i kommunens katalog (deaktiveret)"),
+    "scim_mapping.update": _l("Jobtitel eller afdeling fra kataloget tilknyttet"),
     # The audit log itself
     "audit.search": _l("Revisionsloggen søgt for en person"),
     "audit.view": _l("Revisionsloggen vist"),

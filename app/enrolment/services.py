@@ -414,13 +414,45 @@ def cancel(actor: User, enrolment_id: int, now: datetime, today: date) -> Enrolm
         raise DomainError(_("Kursusforløbet er gennemført; tilmeldingerne er historik og ændres ikke."))
     if not actor.is_coordinator and not may_cancel_self(enrolment, run, today):
         raise DomainError(after_deadline_message())
+    _cancel_locked(enrolment, run, actor, now, today)
+    return enrolment
+
+
+def _cancel_locked(enrolment: Enrolment, run: CourseRun, actor: User | None, now: datetime, today: date) -> None:
+    """Cancel an active enrolment of the locked `run`: history, mails and calendars (`_record`), and a freed seat
+    goes to the first on the waiting list."""
     was_confirmed = enrolment.status == EnrolmentStatus.CONFIRMED
     _set_status(enrolment, EnrolmentStatus.CANCELLED, now)
     _record(enrolment, EventKind.CANCELLED, actor, now)
     if was_confirmed:
         _release_seat(run)
         fill_from_waiting_list(run, now, today, None)
-    return enrolment
+
+
+def cancel_future_enrolments(user: User, now: datetime, today: date) -> list[Enrolment]:
+    """A person has left (deactivated by the directory, app.scim): cancel each of their active enrolments in a run
+    that has not started, as a coordinator's cancellation does — the CANCEL mails and calendar cancellations go
+    out, and the waiting list moves up. The system is the actor. Runs that have started or are completed keep
+    their enrolments (history, attendance, programme figures). Returns the cancelled enrolments."""
+    candidates = db.session.scalars(
+        select(Enrolment.id)
+        .join(CourseRun, CourseRun.id == Enrolment.course_run_id)
+        .where(
+            Enrolment.user_id == user.id,
+            Enrolment.status.in_(ACTIVE_STATUSES),
+            CourseRun.status.in_((RunStatus.DRAFT, RunStatus.PUBLISHED)),
+        )
+        .order_by(Enrolment.course_run_id)
+    ).all()
+    cancelled: list[Enrolment] = []
+    for enrolment_id in candidates:
+        enrolment = db.session.get(Enrolment, enrolment_id)
+        run = lock_run(enrolment.course_run_id)
+        db.session.refresh(enrolment)
+        if enrolment.is_active and not has_started(run, today):
+            _cancel_locked(enrolment, run, None, now, today)
+            cancelled.append(enrolment)
+    return cancelled
 
 
 def cancel_own(actor: User, run_id: int, now: datetime, today: date) -> Enrolment:

@@ -58,6 +58,7 @@ from app.notifications.compose import InvitationKind, Recipient, in_language, me
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
 from app.privacy.models import PersonKey
 from app.programmes.feedback_models import Feedback
+from app.scim.models import ScimUser
 
 logger = logging.getLogger(__name__)
 
@@ -500,6 +501,8 @@ def _anonymise_account(user: User, now: datetime) -> AccountAnonymised:
         .values(active=False, updated_at=now)
     )
     report.audit_entries_scrubbed = scrub_person(user.name, user.email)
+    # What the directory sent about them (SCIM): their names, addresses and ids as the directory has them.
+    db.session.execute(delete(ScimUser).where(ScimUser.user_id == user.id))
     db.session.flush()
     user.name = ANONYMISED_USER_NAME
     user.email = f"anonymised-{user.id}@invalid"

@@ -1,7 +1,9 @@
-"""Integration clients (issue 23): programs calling /scim/v2 and /api/v1 with a bearer token.
+"""Integration clients and SCIM provisioning (issue 23).
 
 integration_clients holds each client's scopes and the SHA-256 of its token (never the token);
 audit_entries.client_id names the client that did what an entry records (the actor is then empty).
+scim_users is the directory's view of each provisioned user; scim_value_mappings the job titles and
+departments it sent, mapped by the coordinator to staff roles and units.
 
 Revision ID: 61d6d6e55b83
 Revises: 4718a6e75e91
@@ -65,7 +67,54 @@ def upgrade():
         _restore_subjects()
 
 
+    # SCIM provisioning: the directory's view of each provisioned user, and the titles/departments it sent.
+    op.create_table('scim_value_mappings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('title', 'department', name='scim_mapping_kind', native_enum=False, length=20), nullable=False),
+    sa.Column('value_key', sa.String(length=200), nullable=False),
+    sa.Column('value', sa.String(length=200), nullable=False),
+    sa.Column('staff_role_id', sa.Integer(), nullable=True),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_role_id'], ['staff_roles.id'], name=op.f('fk_scim_value_mappings_staff_role_id_staff_roles'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_scim_value_mappings_unit_id_units'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scim_value_mappings')),
+    sa.UniqueConstraint('kind', 'value_key', name='uq_scim_value_mappings_kind_value_key')
+    )
+    with op.batch_alter_table('scim_value_mappings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scim_value_mappings_staff_role_id'), ['staff_role_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scim_value_mappings_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('scim_users',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('scim_id', sa.String(length=36), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=True),
+    sa.Column('user_name_key', sa.String(length=254), nullable=False),
+    sa.Column('external_id', sa.String(length=255), nullable=True),
+    sa.Column('title', sa.String(length=200), nullable=True),
+    sa.Column('department', sa.String(length=200), nullable=True),
+    sa.Column('employee_number', sa.String(length=64), nullable=True),
+    sa.Column('manager_ref', sa.String(length=255), nullable=True),
+    sa.Column('resource', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['integration_clients.id'], name=op.f('fk_scim_users_client_id_integration_clients'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_scim_users_user_id_users'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scim_users')),
+    sa.UniqueConstraint('scim_id', name=op.f('uq_scim_users_scim_id')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_scim_users_user_id')),
+    sa.UniqueConstraint('user_name_key', name=op.f('uq_scim_users_user_name_key'))
+    )
+    with op.batch_alter_table('scim_users', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scim_users_client_id'), ['client_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scim_users_external_id'), ['external_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scim_users_manager_ref'), ['manager_ref'], unique=False)
+
 def downgrade():
+    op.drop_table('scim_users')
+    op.drop_table('scim_value_mappings')
     sqlite = op.get_bind().dialect.name == 'sqlite'
     if sqlite:  # as in upgrade(): the table copy's DROP would cascade to audit_entry_subjects
         _keep_subjects()

@@ -23,6 +23,8 @@ MAX_ID = 2**31 - 1
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 EMAIL_MAX_LENGTH = 254
 CURSOR_MAX_LENGTH = 200
+#: The longest employee number the directory may send (app.scim.models.ScimUser.employee_number).
+EMPLOYEE_NUMBER_MAX_LENGTH = 64
 
 #: The read API's scopes as the document describes them (English, like the whole document); the coordinator's
 #: labels of every scope are app.integrations.services.SCOPES.
@@ -110,7 +112,15 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "RunList": _object({"data": {"type": "array", "items": _ref("Run")}, "links": _ref("Links")}),
-    "Person": _object({"id": _ID, "name": _STR, "email": _STR, "anonymised": {"type": "boolean"}}),
+    "Person": _object(
+        {
+            "id": _ID,
+            "name": _STR,
+            "email": _STR,
+            "employee_number": _nullable(_STR),
+            "anonymised": {"type": "boolean"},
+        }
+    ),
     "Participant": _object(
         {
             "enrolment_id": _ID,
@@ -434,6 +444,14 @@ def build_spec(server_url: str = "/api/v1") -> dict[str, Any]:
                             "required": False,
                             "description": "Only the completions of the person with this work address (any case).",
                             "schema": {"type": "string", "pattern": EMAIL_PATTERN, "maxLength": EMAIL_MAX_LENGTH},
+                        },
+                        {
+                            "name": "employee_number",
+                            "in": "query",
+                            "required": False,
+                            "description": "Only the completions of the person with this employee number (the "
+                            "directory's employeeNumber, as provisioned by SCIM; compared exactly).",
+                            "schema": {"type": "string", "minLength": 1, "maxLength": EMPLOYEE_NUMBER_MAX_LENGTH},
                         },
                     ],
                     has_404=False,

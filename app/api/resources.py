@@ -26,6 +26,7 @@ from app.extensions import db
 from app.programmes.dashboard import BreakdownRow, ProgrammeFigures, programme_figures
 from app.programmes.models import Programme
 from app.providers.models import Provider
+from app.scim.models import ScimUser
 
 
 @dataclass
@@ -157,8 +158,18 @@ def _id(obj) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
-def person_json(user_id: int, name: str, email: str, anonymised: bool) -> dict[str, Any]:
-    return {"id": user_id, "name": name, "email": email, "anonymised": anonymised}
+def person_json(
+    user_id: int, name: str, email: str, anonymised: bool, employee_number: str | None = None
+) -> dict[str, Any]:
+    """A person: Kursusportalen's id, name, work address, and the directory's employee number when the person
+    was provisioned from it (SCIM's enterprise employeeNumber; None otherwise)."""
+    return {
+        "id": user_id,
+        "name": name,
+        "email": email,
+        "employee_number": employee_number,
+        "anonymised": anonymised,
+    }
 
 
 def list_participants(run_id: int, after: int, limit: int) -> ResultPage | None:
@@ -183,8 +194,10 @@ def list_participants(run_id: int, after: int, limit: int) -> ResultPage | None:
             User.anonymised_at,
             StaffRole.name,
             Unit.name,
+            ScimUser.employee_number,
         )
         .join(User, User.id == Enrolment.user_id)
+        .outerjoin(ScimUser, ScimUser.user_id == User.id)
         .outerjoin(StaffRole, StaffRole.id == User.staff_role_id)
         .outerjoin(Unit, Unit.id == User.unit_id)
         .where(Enrolment.course_run_id == run_id, Enrolment.id > after)
@@ -205,12 +218,12 @@ def list_participants(run_id: int, after: int, limit: int) -> ResultPage | None:
             )
         }
     items = []
-    for eid, status, created, changed, user_id, name, email, anonymised_at, role, unit in rows:
+    for eid, status, created, changed, user_id, name, email, anonymised_at, role, unit, number in rows:
         completed = status == EnrolmentStatus.CONFIRMED and bool(days) and all(marks.get((eid, d.id)) for d in days)
         items.append(
             {
                 "enrolment_id": eid,
-                "person": person_json(user_id, name, email, anonymised_at is not None),
+                "person": person_json(user_id, name, email, anonymised_at is not None, number),
                 "staff_role": role,
                 "unit": unit,
                 "status": EnrolmentStatus(status).value,
@@ -234,10 +247,12 @@ def list_participants(run_id: int, after: int, limit: int) -> ResultPage | None:
 
 @dataclass(frozen=True)
 class PersonFilter:
-    """Whose completions: one person by id or by e-mail address (compared normalised), or everybody."""
+    """Whose completions: one person by id, by e-mail address (compared normalised) or by the directory's
+    employee number (compared as sent), or everybody."""
 
     person_id: int | None = None
     email: str | None = None
+    employee_number: str | None = None
 
 
 def list_completions(after: int, limit: int, person: PersonFilter | None = None) -> ResultPage:
@@ -282,8 +297,10 @@ def list_completions(after: int, limit: int, person: PersonFilter | None = None)
             Provider.id,
             Provider.name,
             last_day.label("completed_on"),
+            ScimUser.employee_number,
         )
         .join(User, User.id == Enrolment.user_id)
+        .outerjoin(ScimUser, ScimUser.user_id == User.id)
         .join(CourseRun, CourseRun.id == Enrolment.course_run_id)
         .join(Programme, Programme.id == CourseRun.programme_id)
         .join(Provider, Provider.id == CourseRun.provider_id)
@@ -299,13 +316,15 @@ def list_completions(after: int, limit: int, person: PersonFilter | None = None)
         stmt = stmt.where(Enrolment.user_id == person.person_id)
     if person is not None and person.email is not None:
         stmt = stmt.where(User.email == normalise_email(person.email))
+    if person is not None and person.employee_number is not None:
+        stmt = stmt.where(ScimUser.employee_number == person.employee_number)
     rows: Sequence[Any] = db.session.execute(stmt.order_by(Enrolment.id).limit(limit + 1)).all()
     rows, next_after = _page(rows, limit, lambda row: row[0])
     methods = _methods_of({row[4] for row in rows})
     items = [
         {
             "enrolment_id": eid,
-            "person": person_json(user_id, name, email, False),
+            "person": person_json(user_id, name, email, False, number),
             "run": {"id": run_id, "title": title, "status": RunStatus(run_status).value},
             "programme": _ref(programme_id, programme_name),
             "provider": _ref(provider_id, provider_name),
@@ -325,6 +344,7 @@ def list_completions(after: int, limit: int, person: PersonFilter | None = None)
             provider_id,
             provider_name,
             completed_on,
+            number,
         ) in rows
     ]
     return ResultPage(items, next_after, {row[1] for row in rows})

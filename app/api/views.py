@@ -28,6 +28,7 @@ from app.api.openapi import (
     CURSOR_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
     EMAIL_PATTERN,
+    EMPLOYEE_NUMBER_MAX_LENGTH,
     MAX_ID,
     SCOPES,
     build_spec,
@@ -206,13 +207,20 @@ def completion_list():
     email = request.args.get("email") or None
     if email is not None and (len(email) > EMAIL_MAX_LENGTH or not _EMAIL.match(email)):
         raise ApiProblem(400, errors={"email": _("Skal være en e-mailadresse.")})
-    filters = {"person_id": person_id, "email": normalise_email(email) if email else None}
+    number = request.args.get("employee_number") or None
+    if number is not None and len(number) > EMPLOYEE_NUMBER_MAX_LENGTH:
+        raise ApiProblem(400, errors={"employee_number": _("Højst %(max)s tegn.", max=EMPLOYEE_NUMBER_MAX_LENGTH)})
+    filters = {"person_id": person_id, "email": normalise_email(email) if email else None, "employee_number": number}
     position, key = _position("api.completion_list", filters)
-    person = resources.PersonFilter(person_id=person_id, email=email) if (person_id or email) else None
+    person = None
+    if person_id or email or number:
+        person = resources.PersonFilter(person_id=person_id, email=email, employee_number=number)
     page = resources.list_completions(position.after, position.limit, person)
     one_person = {"object_type": "user", "object_id": person_id, "subject": person_id} if person_id else {}
     _audit_read("completions.api_read", page.people, **one_person)
-    return _list(page, "api.completion_list", key, position.limit, person_id=person_id, email=email)
+    return _list(
+        page, "api.completion_list", key, position.limit, person_id=person_id, email=email, employee_number=number
+    )
 
 
 @bp.get("/programmes")

@@ -14,6 +14,7 @@ from app.courses.models import CourseRun
 from app.extensions import db
 from app.programmes.dashboard import programme_figures
 from app.programmes.models import Programme
+from app.scim.models import ScimUser
 from tests import factories
 from tests.querycount import lazy_loads_raise, recorded_statements
 
@@ -177,7 +178,7 @@ def test_an_unknown_parameter_is_a_400_naming_it_not_an_unfiltered_list(client, 
     factories.make_course_run(days=DAYS)
     body = assert_problem(get(client, "/api/v1/runs?programe_id=1", api_headers), 400, "programe_id")
     assert body["errors"][0]["detail"] == "Ukendt parameter."
-    assert_problem(get(client, "/api/v1/completions?employee_number=42", api_headers), 400, "employee_number")
+    assert_problem(get(client, "/api/v1/completions?cpr=0101701234", api_headers), 400, "cpr")
 
 
 def test_the_problem_instance_is_the_path_as_a_uri(client, api_headers):
@@ -285,6 +286,30 @@ def test_completions_of_one_person_by_email_in_any_case_or_by_id(client, scene, 
     assert by_id == by_email
     assert get(client, f"/api/v1/completions?person_id={bo.id}", api_headers).get_json()["data"] == []
     assert_problem(get(client, "/api/v1/completions?email=not-an-address", api_headers), 400, "email")
+
+
+def test_completions_by_the_directorys_employee_number(client, scene, api_headers, clock):
+    anna = scene["people"][0]
+    db.session.add(
+        ScimUser(
+            scim_id="2b1c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b",
+            user=anna,
+            user_name_key=anna.email,
+            employee_number="E-1001",
+            resource={"userName": anna.email},
+            created_at=clock.utcnow(),
+            updated_at=clock.utcnow(),
+        )
+    )
+    db.session.commit()
+    found = get(client, "/api/v1/completions?employee_number=E-1001", api_headers).get_json()["data"]
+    assert [(c["person"]["id"], c["person"]["employee_number"]) for c in found] == [(anna.id, "E-1001")]
+    assert get(client, "/api/v1/completions?employee_number=e-1001", api_headers).get_json()["data"] == []
+    participants = get(client, f"/api/v1/runs/{scene['run'].id}/participants", api_headers).get_json()["data"]
+    numbers = {p["person"]["name"]: p["person"]["employee_number"] for p in participants}
+    assert numbers == {"Anna": "E-1001", "Bo": None, "Cai": None, "Dorte": None}
+    too_long = "9" * 65
+    assert_problem(get(client, f"/api/v1/completions?employee_number={too_long}", api_headers), 400, "employee_number")
 
 
 def test_an_anonymised_person_has_no_completions(client, scene, api_headers, clock):

@@ -52,6 +52,7 @@ FILTER_COLUMNS = {
     "enrolments.course_run_id": "api.resources.list_participants: a run's enrolments by id > cursor",
     "attendances.enrolment_id": "api.resources.list_completions: present days per enrolment (correlated count)",
     "course_days.course_run_id": "api.resources.list_completions: a run's days (count, last day)",
+    "scim_users.employee_number": "api.resources.list_completions: employee_number = ? (the HR system's key)",
 }
 
 

@@ -307,7 +307,7 @@ PARAMETERS: dict[str, Any] = {
         "description": (
             "Opaque: the `links.next` of the previous page carries it. Only valid for the same list and filters."
         ),
-        "schema": {"type": "string", "maxLength": CURSOR_MAX_LENGTH},
+        "schema": {"type": "string", "minLength": 1, "maxLength": CURSOR_MAX_LENGTH},
     },
     "limit": {
         "name": "limit",

@@ -91,9 +91,19 @@ def _refuse_unknown_parameters():
         raise ApiProblem(400, errors=dict.fromkeys(unknown, _("Ukendt parameter.")))
 
 
-def _int_param(name: str, *, low: int, high: int, default: int | None = None) -> int | None:
+def _arg(name: str) -> str | None:
+    """The query parameter's value, None when it is not sent. Sent empty (`?status=`) is a 400, not "absent":
+    the document gives every parameter a value, and a filter that was meant but left empty must not widen the
+    list."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw == "":
+        raise ApiProblem(400, errors={name: _("Mangler en værdi.")})
+    return raw
+
+
+def _int_param(name: str, *, low: int, high: int, default: int | None = None) -> int | None:
+    raw = _arg(name)
+    if raw is None:
         return default
     if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
         raise ApiProblem(400, errors={name: _("Skal være et helt tal fra %(low)s til %(high)s.", low=low, high=high)})
@@ -104,7 +114,7 @@ def _position(endpoint: str, filters: dict[str, Any]) -> tuple[pagination.Positi
     """The page asked for: `limit` and where `cursor` says it starts. :raises ApiProblem: 400."""
     limit = _int_param("limit", low=1, high=pagination.MAX_LIMIT, default=pagination.DEFAULT_LIMIT)
     key = pagination.list_key(endpoint, filters)
-    cursor = request.args.get("cursor")
+    cursor = _arg("cursor")
     if cursor is not None and len(cursor) > CURSOR_MAX_LENGTH:
         raise ApiProblem(400, errors={"cursor": _("Markøren er ugyldig. Start forfra uden markør.")})
     try:
@@ -163,7 +173,7 @@ def _audit_read(action: str, people: set[int], **kwargs: Any) -> None:
 @require_client("runs:read")
 def run_list():
     """Runs with their days, seats and status (BI), a page at a time."""
-    status = request.args.get("status") or None
+    status = _arg("status")
     if status is not None and status not in {s.value for s in RunStatus}:
         raise ApiProblem(
             400, errors={"status": _("Skal være en af: %(values)s.", values=", ".join(s.value for s in RunStatus))}
@@ -204,10 +214,10 @@ def run_participants(run_id: int):
 def completion_list():
     """Completed courses per person for the HR system's competence record (personal data: audited)."""
     person_id = _int_param("person_id", low=1, high=MAX_ID)
-    email = request.args.get("email") or None
+    email = _arg("email")
     if email is not None and (len(email) > EMAIL_MAX_LENGTH or not _EMAIL.match(email)):
         raise ApiProblem(400, errors={"email": _("Skal være en e-mailadresse.")})
-    number = request.args.get("employee_number") or None
+    number = _arg("employee_number")
     if number is not None and len(number) > EMPLOYEE_NUMBER_MAX_LENGTH:
         raise ApiProblem(400, errors={"employee_number": _("Højst %(max)s tegn.", max=EMPLOYEE_NUMBER_MAX_LENGTH)})
     filters = {"person_id": person_id, "email": normalise_email(email) if email else None, "employee_number": number}

@@ -166,6 +166,9 @@ def test_a_tampered_or_foreign_cursor_is_a_400_problem(client, api_headers):
         ("status=gone", "status"),
         ("programme_id=-1", "programme_id"),
         ("programme_id=1e3", "programme_id"),
+        ("status=", "status"),  # sent empty: a 400, never an unfiltered list
+        ("programme_id=", "programme_id"),
+        ("cursor=", "cursor"),
     ],
 )
 def test_bad_parameters_are_400_problems_naming_the_parameter(client, api_headers, query, name):

@@ -77,14 +77,14 @@ def _http_problem(err):
     return problem_for_http_error(err)
 
 
-@bp.before_request
-def _refuse_unknown_parameters():
+def _refuse_unknown_parameters() -> None:
     """A query parameter the operation does not take is a 400 naming it: a misspelt filter (`programe_id`)
-    would otherwise answer the whole unfiltered list as if it were the filtered one."""
+    would otherwise answer the whole unfiltered list as if it were the filtered one. Each operation calls it
+    first, so the token is checked before anything about the request is answered."""
     rule = request.url_rule.rule if request.url_rule is not None else ""
     path = _RULE_ARGUMENT.sub(r"{\1}", rule.removeprefix(bp.url_prefix or ""))
     allowed = _QUERY_PARAMETERS.get(path)
-    if allowed is None:  # the document and the docs page take none and ignore any
+    if allowed is None:
         return
     unknown = sorted(set(request.args) - allowed)
     if unknown:
@@ -173,6 +173,7 @@ def _audit_read(action: str, people: set[int], **kwargs: Any) -> None:
 @require_client("runs:read")
 def run_list():
     """Runs with their days, seats and status (BI), a page at a time."""
+    _refuse_unknown_parameters()
     status = _arg("status")
     if status is not None and status not in {s.value for s in RunStatus}:
         raise ApiProblem(
@@ -189,6 +190,7 @@ def run_list():
 @require_client("runs:read")
 def run_detail(run_id: int):
     """One run with its days, seats and status."""
+    _refuse_unknown_parameters()
     _check_id(run_id)
     run = resources.get_run(run_id)
     if run is None:
@@ -200,6 +202,7 @@ def run_detail(run_id: int):
 @require_client("participants:read")
 def run_participants(run_id: int):
     """A run's enrolments with attendance and completion (personal data: audited)."""
+    _refuse_unknown_parameters()
     _check_id(run_id)
     position, key = _position("api.run_participants", {"run_id": run_id})
     page = resources.list_participants(run_id, position.after, position.limit)
@@ -213,6 +216,7 @@ def run_participants(run_id: int):
 @require_client("completions:read")
 def completion_list():
     """Completed courses per person for the HR system's competence record (personal data: audited)."""
+    _refuse_unknown_parameters()
     person_id = _int_param("person_id", low=1, high=MAX_ID)
     email = _arg("email")
     if email is not None and (len(email) > EMAIL_MAX_LENGTH or not _EMAIL.match(email)):
@@ -237,6 +241,7 @@ def completion_list():
 @require_client("programmes:read")
 def programme_list():
     """Programmes with their targets."""
+    _refuse_unknown_parameters()
     position, key = _position("api.programme_list", {})
     page = resources.list_programmes(position.after, position.limit)
     return _list(page, "api.programme_list", key, position.limit)
@@ -246,6 +251,7 @@ def programme_list():
 @require_client("programmes:read")
 def programme_figures(programme_id: int):
     """A programme's figures: the same computation as the dashboard and the report (aggregates only)."""
+    _refuse_unknown_parameters()
     _check_id(programme_id)
     figures = resources.get_programme_figures(programme_id, clock.today())
     if figures is None:

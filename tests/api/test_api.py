@@ -182,6 +182,7 @@ def test_an_unknown_parameter_is_a_400_naming_it_not_an_unfiltered_list(client, 
     body = assert_problem(get(client, "/api/v1/runs?programe_id=1", api_headers), 400, "programe_id")
     assert body["errors"][0]["detail"] == "Ukendt parameter."
     assert_problem(get(client, "/api/v1/completions?cpr=0101701234", api_headers), 400, "cpr")
+    assert_problem(client.get("/api/v1/runs?programe_id=1"), 401)  # the token first, then the parameters
 
 
 def test_the_problem_instance_is_the_path_as_a_uri(client, api_headers):

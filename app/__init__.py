@@ -104,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
     from app.accounts.mfa_views import bp as mfa_bp
     from app.accounts.oidc_views import bp as sso_bp
     from app.accounts.views import bp as accounts_bp
+    from app.api.views import bp as api_bp
     from app.audit.views import bp as audit_bp
     from app.calendar.views import bp as calendar_bp
     from app.certificates.views import bp as certificates_bp
@@ -133,6 +134,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(privacy_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(integrations_bp)
+    app.register_blueprint(api_bp)
     app.register_blueprint(scim_bp)
 
 

@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from app.api.problems import is_api_request, problem, problem_for_http_error
 from app.core.exceptions import Busy
 from app.extensions import db, login_manager
 from app.integrations.auth import ClientRefused
@@ -30,7 +31,9 @@ DATABASE_RETRY_AFTER_SECONDS = 30
 
 
 def init_app(app: Flask) -> None:
-    def render(code: int, **context):
+    def render(code: int, err=None, **context):
+        if is_api_request():  # the read API answers problem+json (RFC 9457), never an HTML page
+            return problem_for_http_error(err) if err is not None and hasattr(err, "code") else problem(code)
         try:
             return render_template(f"errors/{code}.html", **context), code
         except SQLAlchemyError as err:  # the page's header needed the database, which has gone
@@ -50,12 +53,12 @@ def init_app(app: Flask) -> None:
         return render(403)
 
     @app.errorhandler(404)
-    def not_found(_err):
-        return render(404)
+    def not_found(err):
+        return render(404, err)
 
     @app.errorhandler(405)
-    def method_not_allowed(_err):
-        return render(405)
+    def method_not_allowed(err):
+        return render(405, err)
 
     @app.errorhandler(413)
     def too_large(_err):
@@ -65,6 +68,8 @@ def init_app(app: Flask) -> None:
     def too_many_requests(err):
         """A rate limit (app.accounts.throttling): say how long to wait; Flask-Limiter adds Retry-After."""
         db.session.rollback()
+        if is_api_request():
+            return problem_for_http_error(err)
         return render_template("errors/429.html", retry_minutes=_retry_minutes()), 429
 
     @app.errorhandler(ClientRefused)
@@ -116,6 +121,8 @@ def database_unavailable(err: Exception):
     orig = getattr(err, "orig", None) or err
     reason = (str(orig).strip().splitlines() or [""])[0]  # the driver's reason, never SQLAlchemy's SQL and values
     logger.error("database unavailable: %s: %s", type(orig).__name__, reason)
+    if is_api_request():
+        return problem(503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
     g._login_user = login_manager.anonymous_user()  # Flask-Login: current_user is anonymous, never loaded
     page = render_template("errors/unavailable.html")
     return page, 503, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}

@@ -481,6 +481,16 @@ ROUTES: dict[str, list[Case]] = {
     "integrations.client_revoke": [
         Case("POST", "/integrations/{integration_client_spare}/revoke", coordinator_only(302))
     ],
+    # --- the read API (/api/v1): a program's bearer token is the credential, a session is none (401 for all;
+    # tests/api covers the tokens and scopes); its description is public ---
+    "api.run_list": [Case("GET", "/api/v1/runs", bearer())],
+    "api.run_detail": [Case("GET", "/api/v1/runs/{run_a}", bearer())],
+    "api.run_participants": [Case("GET", "/api/v1/runs/{run_a}/participants", bearer())],
+    "api.completion_list": [Case("GET", "/api/v1/completions", bearer())],
+    "api.programme_list": [Case("GET", "/api/v1/programmes", bearer())],
+    "api.programme_figures": [Case("GET", "/api/v1/programmes/{programme}/figures", bearer())],
+    "api.openapi_json": [Case("GET", "/api/v1/openapi.json", public())],
+    "api.docs_page": [Case("GET", "/api/v1/docs", public())],
     # --- SCIM provisioning: the coordinator's mapping page, then the bearer-token protocol ---
     "scim.mapping_list": [Case("GET", "/integrations/scim-mappings", coordinator_only())],
     "scim.mapping_edit": [

@@ -34,6 +34,8 @@ ACTION_LABELS = {
     "participants.downloads_view": _l("Oversigt over hentede deltagerlister vist"),
     "certificates.export": _l("Kursusbeviser hentet"),
     "certificate.verified": _l("Kursusbevis kontrolleret"),
+    "participants.api_read": _l("Deltagerliste hentet via API"),
+    "completions.api_read": _l("Gennemførte kurser hentet via API"),
     # Feedback
     "feedback.submit": _l("Tilbagemelding givet"),
     "feedback.update": _l("Tilbagemelding rettet"),

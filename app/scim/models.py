@@ -38,7 +38,8 @@ class ScimUser(Model):
     #: The directory's job title and department as sent (mapped through scim_value_mappings).
     title: Mapped[str | None] = mapped_column(String(200))
     department: Mapped[str | None] = mapped_column(String(200))
-    employee_number: Mapped[str | None] = mapped_column(String(64))
+    #: The enterprise extension's employeeNumber as sent; the read API finds completions by it (app.api).
+    employee_number: Mapped[str | None] = mapped_column(String(64), index=True)
     #: The SCIM id of the person's manager (enterprise extension), kept for later use by leaders' pages.
     manager_ref: Mapped[str | None] = mapped_column(String(255), index=True)
     #: The resource as last sent, minus id and meta (`active` is shown from the user row).

@@ -51,7 +51,7 @@ def _ids(live) -> dict:
 def _pages(level: str, ids: dict) -> list[str]:
     run, day, programme = ids["hold_a"], ids["hold_a_day"], ids["programme"]
     if level == "anonymous":
-        return ["/login", "/accessibility-statement", "/verify"]
+        return ["/login", "/accessibility-statement", "/verify", "/api/v1/docs"]
     if level == "staff":
         return ["/me/courses", "/runs", f"/runs/{run}", f"/runs/{ids['special']}", "/accessibility-statement"]
     if level == "provider":

@@ -47,6 +47,12 @@ FILTER_COLUMNS = {
     "audit_entries.object_type,object_id": "audit page filter by object",
     "export_downloads.course_run_id,created_at": "reporting.views: a run's download log, newest first",
     "closed_days.day": "calendar.services: closed days of a year, ORDER BY day",
+    # The read API (app.api.resources): keyset pages on the primary keys; these filter within them.
+    "course_runs.programme_id": "api.resources.list_runs: programme_id = ? (the BI system's runs of a programme)",
+    "enrolments.course_run_id": "api.resources.list_participants: a run's enrolments by id > cursor",
+    "attendances.enrolment_id": "api.resources.list_completions: present days per enrolment (correlated count)",
+    "course_days.course_run_id": "api.resources.list_completions: a run's days (count, last day)",
+    "scim_users.employee_number": "api.resources.list_completions: employee_number = ? (the HR system's key)",
 }
 
 

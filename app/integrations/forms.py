@@ -6,10 +6,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired
 
 from app.core.fields import strip
-from app.core.validators import no_cpr_number_in_name
+from app.core.validators import MaxLength, no_cpr_number_in_name
 from app.courses.forms import MultiCheckboxField
 from app.integrations.services import NAME_MAX_LENGTH, SCOPES
 
@@ -21,7 +21,7 @@ class ClientForm(FlaskForm):
         filters=[strip],
         validators=[
             InputRequired(message=_l("Skriv et navn på klienten, f.eks. systemets navn.")),
-            Length(max=NAME_MAX_LENGTH, message=_l("Navnet må højst være på %(max)s tegn.", max=NAME_MAX_LENGTH)),
+            MaxLength(NAME_MAX_LENGTH),
             no_cpr_number_in_name,
         ],
     )

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.audit.services import record
 from app.core.exceptions import DomainError, ValidationFailed
+from app.core.validators import too_long_message
 from app.extensions import db
 from app.integrations.models import IntegrationClient
 
@@ -77,7 +78,7 @@ def _check(name: str, scopes: Iterable[str], client: IntegrationClient | None = 
     if not name:
         errors["name"] = [_("Skriv et navn på klienten, f.eks. systemets navn.")]
     elif len(name) > NAME_MAX_LENGTH:
-        errors["name"] = [_("Navnet må højst være på %(max)s tegn.", max=NAME_MAX_LENGTH)]
+        errors["name"] = [too_long_message(NAME_MAX_LENGTH)]
     else:
         other = db.session.scalar(select(IntegrationClient).where(IntegrationClient.name == name))
         if other is not None and other is not client:

@@ -477,7 +477,7 @@ ROUTES: dict[str, list[Case]] = {
         Case("POST", "/integrations/new", coordinator_only(), EMPTY),
     ],
     # shows the new token once (200), on a client nothing else uses
-    "integrations.client_rotate": [Case("POST", "/integrations/{integration_client}/rotate", coordinator_only())],
+    "integrations.client_rotate": [Case("POST", "/integrations/{integration_client}/rotate", coordinator_only(201))],
     "integrations.client_revoke": [
         Case("POST", "/integrations/{integration_client_spare}/revoke", coordinator_only(302))
     ],

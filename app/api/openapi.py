@@ -20,7 +20,9 @@ from app.programmes.dashboard import Status
 #: The largest id the API accepts in a path or filter (the columns are 32-bit integers on PostgreSQL).
 MAX_ID = 2**31 - 1
 #: What an e-mail filter must look like (also checked by the view): something@something, no spaces.
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+#: Query values never hold control characters: the app refuses a NUL anywhere in a request (400) before any view.
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$"
 EMAIL_MAX_LENGTH = 254
 CURSOR_MAX_LENGTH = 200
 #: The longest employee number the directory may send (app.scim.models.ScimUser.employee_number).
@@ -451,7 +453,12 @@ def build_spec(server_url: str = "/api/v1") -> dict[str, Any]:
                             "required": False,
                             "description": "Only the completions of the person with this employee number (the "
                             "directory's employeeNumber, as provisioned by SCIM; compared exactly).",
-                            "schema": {"type": "string", "minLength": 1, "maxLength": EMPLOYEE_NUMBER_MAX_LENGTH},
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": EMPLOYEE_NUMBER_MAX_LENGTH,
+                                "pattern": NO_CONTROL_PATTERN,
+                            },
                         },
                     ],
                     has_404=False,

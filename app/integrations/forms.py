@@ -17,7 +17,7 @@ from app.integrations.services import NAME_MAX_LENGTH, SCOPES
 class ClientForm(FlaskForm):
     name = StringField(
         _l("Navn"),
-        description=_l('Hvilket system kalder med nøglen, f.eks. "Entra ID-provisionering" eller "HR-systemet".'),
+        description=_l("Hvilket system kalder med nøglen, f.eks. »Entra ID-provisionering« eller »HR-systemet«."),
         filters=[strip],
         validators=[
             InputRequired(message=_l("Skriv et navn på klienten, f.eks. systemets navn.")),

@@ -21,8 +21,10 @@ bp = Blueprint("integrations", __name__)
 
 def _token_page(client: IntegrationClient, token: str, *, rotated: bool):
     response = render_template("integrations/client_token.html", client=client, token=token, rotated=rotated)
-    # The token is in the page: no cache (browser's back button, a proxy) may keep it.
-    return response, 200, {"Cache-Control": "no-store"}
+    # The token is in the page: no cache (browser's back button, a proxy) may keep it. 201: a new credential was
+    # created (also by a rotation), and the page that shows it is the answer, not a redirect (the token must not
+    # travel through the session cookie, which is signed, not encrypted).
+    return response, 201, {"Cache-Control": "no-store"}
 
 
 @bp.get("/integrations")

@@ -25,8 +25,10 @@ from app.accounts import mfa, tokens
 from app.core import clock
 from app.courses.models import RunKind, RunStatus
 from app.extensions import db
+from app.integrations import services as integration_services
 from app.notifications import outbox
 from app.notifications.models import OutboxStatus
+from app.scim.models import MappingKind, ScimValueMapping
 from tests import factories
 
 TODAY = date(2026, 3, 1)
@@ -295,6 +297,13 @@ def scene(app, fic_provider) -> Scene:
     for day in past.days:
         factories.make_attendance(done, day, present=True)
 
+    integration, _token = integration_services.create_client(
+        actor=coordinator, name="HR-systemet", scopes=["runs:read"], now=clock.utcnow()
+    )
+    mapping = ScimValueMapping(kind=MappingKind.TITLE, value_key="socialrådgiver", value="Socialrådgiver")
+    db.session.add(mapping)
+    db.session.flush()
+
     message = EmailMessage()
     message["Subject"] = "Prøve"
     message.set_content("Prøve")
@@ -360,6 +369,8 @@ def scene(app, fic_provider) -> Scene:
             "reset": tokens.make_reset_token(forgetful),
             "with_mfa": with_mfa.id,
             "leaver": enrolled.id,
+            "integration": integration.id,
+            "mapping": mapping.id,
         },
         totp_secrets={"with_mfa": secret},
     )

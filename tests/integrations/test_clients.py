@@ -39,7 +39,7 @@ def _entries(action: str) -> list[AuditEntry]:
 def test_a_coordinator_creates_a_client_and_sees_its_token_once(client, login_as, coordinator):
     login_as(coordinator)
     response = post_form(client, "/integrations/new", {"name": "Entra ID", "scopes": ["scim"]}, follow_redirects=False)
-    assert response.status_code == 200
+    assert response.status_code == 201
     assert response.headers["Cache-Control"] == "no-store"
     token = _token_in(response.get_data(as_text=True))
     stored = db.session.scalar(select(IntegrationClient).where(IntegrationClient.name == "Entra ID"))
@@ -77,7 +77,7 @@ def test_rotating_replaces_the_token_and_revoking_refuses_it(app, client, login_
     db.session.commit()
     login_as(coordinator)
     response = post_action(client, f"/integrations/{_client_id('HR')}/rotate", from_url="/integrations")
-    assert response.status_code == 200
+    assert response.status_code == 201
     new = _token_in(response.get_data(as_text=True))
     assert new != old
     assert services.client_for_token(old) is None

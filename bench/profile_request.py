@@ -59,7 +59,10 @@ def main() -> int:
         MFA_REQUIRED="false",
         LOG_LEVEL="WARNING",
         LOG_FORMAT="text",
-        RATELIMIT_ENABLED="false",
+        # production refuses to run without login throttling; one process may count in memory
+        RATELIMIT_STORAGE_URI="memory://",
+        ALLOW_MEMORY_RATELIMITS_IN_PRODUCTION="1",
+        WEB_CONCURRENCY="1",
         INSTANCE_PATH=tempfile.mkdtemp(prefix="kp-profile-instance-"),
     )
     from sqlalchemy import event

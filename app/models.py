@@ -4,6 +4,7 @@ from app.accounts.mfa_models import MfaCredential, MfaRecoveryCode, UserIdentity
 from app.accounts.models import StaffRole, Unit, User
 from app.audit.models import AuditEntry, AuditEntrySubject
 from app.calendar.models import ClosedDay
+from app.core.models import DataVersion
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.health.models import SchedulerHeartbeat
@@ -16,6 +17,7 @@ from app.reporting.models import ExportDownload, ExportFormat
 
 __all__ = [
     "Attendance",
+    "DataVersion",
     "AuditEntry",
     "AuditEntrySubject",
     "Enrolment",

@@ -93,12 +93,15 @@ def add_runs(scene: dict) -> Callable[[int], None]:
 def test_staff_run_list(client, login_as, scene):
     role = db.session.get(StaffRole, scene["role"])
     login_as(factories.make_user(access_level="staff", staff_role=role))
-    assert_constant(client, "/runs", add_runs(scene), RUN_ROW)
+    # Issue 22: provider and programme joined into the runs' select. Each grow changes the filter choices, so
+    # every request here computes them (one statement fewer again while they are unchanged: tests/courses/
+    # test_run_list_choices_cache.py).
+    assert_constant(client, "/runs", add_runs(scene), RUN_ROW, BUDGET - 2)
 
 
 def test_coordinator_run_list(client, login_as, coordinator, scene):
     login_as(coordinator)
-    assert_constant(client, "/runs", add_runs(scene), RUN_ROW)
+    assert_constant(client, "/runs", add_runs(scene), RUN_ROW, BUDGET - 3)
 
 
 def test_coordinator_run_page_with_participants(client, login_as, coordinator, scene):

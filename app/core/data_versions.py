@@ -1,0 +1,80 @@
+"""Process-local caches of data derived from rarely changed rows, safe across workers and transactions.
+
+The rule: every write that could change what a cache holds replaces the data's version token in the **same
+transaction** (`bump`, called from a `before_flush` hook next to the models concerned). A reader reads the
+token first, then (on a miss) the data; what it computes is remembered under that token. So
+
+- a committed change is seen by every worker on its next request: the token it reads is new, nothing is
+  remembered under it yet;
+- nothing computed from rows that were later rolled back is ever served: the token of a rolled-back
+  transaction is random and never becomes visible to anyone else;
+- data read after a newer commit than the token (the token read comes first) is newer, never older, than
+  what the token stands for — the next request reads the newer token and computes again.
+
+Tokens are random (uuid4), not counters: a counter rolled back could be reached again by a different change.
+Only data that decides nothing is cached this way (a list's filter choices, never seats or permissions).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from app.core.models import DataVersion
+from app.extensions import db
+
+T = TypeVar("T")
+
+
+def token(name: str) -> str | None:
+    """The current token of `name` (None before its first change on a database made without migrations)."""
+    return db.session.scalar(select(DataVersion.token).where(DataVersion.name == name))
+
+
+def bump(session: Session, name: str) -> None:
+    """Give `name` a new token in the session's transaction (an UPDATE of one row; the row is created the
+    first time on a database made without the migration that inserts it)."""
+    new = uuid.uuid4().hex
+    updated = session.execute(update(DataVersion).where(DataVersion.name == name).values(token=new))
+    if not updated.rowcount:  # type: ignore[attr-defined]
+        session.execute(insert(DataVersion).values(name=name, token=new))
+
+
+class VersionedCache(Generic[T]):
+    """Values computed per key, remembered for one token of one data version at a time (the newest token seen
+    replaces the older entries); at most `maxsize` keys, the oldest forgotten first."""
+
+    def __init__(self, name: str, maxsize: int = 512) -> None:
+        self.name = name
+        self.maxsize = maxsize
+        self._token: str | None = None
+        self._entries: dict[Hashable, T] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        current = token(self.name)
+        if current is None:  # never changed yet (tests' create_all): nothing to key on, compute every time
+            return compute()
+        entry_key = (current, key)
+        with self._lock:
+            if entry_key in self._entries:
+                return self._entries[entry_key]
+        value = compute()
+        with self._lock:
+            if self._token != current:
+                self._entries.clear()
+                self._token = current
+            if len(self._entries) >= self.maxsize:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[entry_key] = value
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._token = None

@@ -182,3 +182,17 @@ def test_lazy_loads_raise_inside_a_budgeted_request(app, scene):
     with lazy_loads_raise():
         run = db.session.get(CourseRun, scene["run"], options=[selectinload(CourseRun.days)])
         assert len(run.days) == 3
+
+
+def test_run_page_sends_the_same_statements_for_any_number_of_participants(client, login_as, coordinator, scene):
+    """Not only as many statements: the same statements, so SQLAlchemy compiles each once per worker and the
+    database can keep it prepared. The read log's subjects (one per person shown) are inserted as parameter
+    sets of one statement, not as a statement with a VALUES tuple per person (issue 22)."""
+    login_as(coordinator)
+    grow = add_participants(scene)
+    texts = {}
+    for size, more in ((1, 1), (100, 99)):
+        grow(more)
+        statements, _body = statements_and_body_for_get(client, f"/runs/{scene['run']}")
+        texts[size] = statements
+    assert texts[1] == texts[100]

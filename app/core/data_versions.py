@@ -20,10 +20,10 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from app.core.models import DataVersion
 from app.extensions import db
@@ -36,7 +36,7 @@ def token(name: str) -> str | None:
     return db.session.scalar(select(DataVersion.token).where(DataVersion.name == name))
 
 
-def bump(session: Session, name: str) -> None:
+def bump(session: Session | scoped_session[Any], name: str) -> None:
     """Give `name` a new token in the session's transaction (an UPDATE of one row; the row is created the
     first time on a database made without the migration that inserts it)."""
     new = uuid.uuid4().hex

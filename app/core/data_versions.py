@@ -1,7 +1,8 @@
 """Process-local caches of data derived from rarely changed rows, safe across workers and transactions.
 
 The rule: every write that could change what a cache holds replaces the data's version token in the **same
-transaction** (`bump`, called from a `before_flush` hook next to the models concerned). A reader reads the
+transaction**: a `before_flush` hook next to the models concerned notes the change (`mark_changed`), and the
+token is replaced when the transaction commits (`before_commit`, after its last flush). A reader reads the
 token first, then (on a miss) the data; what it computes is remembered under that token. So
 
 - a committed change is seen by every worker on its next request: the token it reads is new, nothing is
@@ -12,6 +13,10 @@ token first, then (on a miss) the data; what it computes is remembered under tha
   what the token stands for — the next request reads the newer token and computes again.
 
 Tokens are random (uuid4), not counters: a counter rolled back could be reached again by a different change.
+The token's row is locked only as the last step before COMMIT, after every row lock the transaction takes, so
+it adds no lock-order deadlock (two coordinators editing runs wait for each other's commit at most). A session
+with a noted, not yet committed change computes without the cache and remembers nothing: what it reads
+includes its own uncommitted rows, under the old token.
 Only data that decides nothing is cached this way (a list's filter choices, never seats or permissions).
 """
 
@@ -22,7 +27,7 @@ import uuid
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session, scoped_session
 
 from app.core.models import DataVersion
@@ -34,6 +39,25 @@ T = TypeVar("T")
 def token(name: str) -> str | None:
     """The current token of `name` (None before its first change on a database made without migrations)."""
     return db.session.scalar(select(DataVersion.token).where(DataVersion.name == name))
+
+
+#: session.info key: the names whose data this session's transaction changed, replaced at commit.
+_CHANGED = "data_versions_changed"
+
+
+def mark_changed(session: Session, name: str) -> None:
+    """Note, from a flush hook, that this transaction changed the data of `name`: its token is replaced when
+    the transaction commits."""
+    session.info.setdefault(_CHANGED, set()).add(name)
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_changed(session: Session) -> None:
+    # The commit's own flush comes after this hook: flush first, so its changes are noted too (a flush with
+    # nothing to write returns at once, and the commit's flush then finds nothing left).
+    session.flush()
+    for name in sorted(session.info.pop(_CHANGED, ())):
+        bump(session, name)
 
 
 def bump(session: Session | scoped_session[Any], name: str) -> None:
@@ -57,6 +81,8 @@ class VersionedCache(Generic[T]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        if self.name in db.session.info.get(_CHANGED, ()):  # own uncommitted change: not for anyone else
+            return compute()
         current = token(self.name)
         if current is None:  # never changed yet (tests' create_all): nothing to key on, compute every time
             return compute()

@@ -306,8 +306,8 @@ def _changes_run_list_choices(session: Session) -> bool:
 
 
 @event.listens_for(Session, "before_flush")
-def _bump_run_list_choices(session: Session, _flush_context, _instances) -> None:
-    """A write that changes what the run list's filters offer replaces their data version in its own
-    transaction (the cache's invalidation rule, app.core.data_versions)."""
+def _note_run_list_choices_change(session: Session, _flush_context, _instances) -> None:
+    """A write that changes what the run list's filters offer replaces their data version when its
+    transaction commits (the cache's invalidation rule, app.core.data_versions)."""
     if _changes_run_list_choices(session):
-        data_versions.bump(session, RUN_LIST_CHOICES)
+        data_versions.mark_changed(session, RUN_LIST_CHOICES)

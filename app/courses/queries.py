@@ -195,7 +195,7 @@ class RunListChoices:
 
 #: The run list's choices per scope and day, for one data version (app.core.data_versions: every write to
 #: runs, days, programmes, providers or methods that could change them replaces the version in its own
-#: transaction, app.courses.models._bump_run_list_choices).
+#: transaction, noted by app.courses.models._note_run_list_choices_change).
 _choices_cache: VersionedCache[RunListChoices] = VersionedCache(RUN_LIST_CHOICES)
 
 

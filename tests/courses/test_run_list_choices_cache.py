@@ -11,7 +11,8 @@ from datetime import date
 import pytest
 
 from app.core.models import DataVersion
-from app.courses.models import RUN_LIST_CHOICES, CourseDay, CourseRun
+from app.courses.models import RUN_LIST_CHOICES, CourseDay, CourseRun, Method
+from app.courses.queries import run_list_choices
 from app.extensions import db
 from tests import factories
 from tests.conftest import post_form
@@ -85,3 +86,22 @@ def test_an_unchanged_list_reads_only_the_version_of_its_choices(client, login_a
         page(client)
     assert len(second) == len(first) - 2
     assert not any("course_days.day" in s and "DISTINCT" in s for s in second)
+
+
+def test_an_uncommitted_change_is_never_remembered_for_others(app, run):
+    """A transaction that changed the choices' data and then reads them (under the old token, its own change
+    is not committed) computes them without the cache and remembers nothing: after its rollback, the next
+    reader sees the choices without the rolled-back method."""
+    from app.accounts.models import User
+
+    staff = factories.make_user(access_level="staff", staff_role=run.eligible_roles[0])
+    db.session.commit()
+    user = db.session.get(User, staff.id)
+    names = lambda: [name for _id, name in run_list_choices(user, TODAY, with_providers=True).methods]  # noqa: E731
+    before = names()
+    savepoint = db.session.begin_nested()
+    db.session.add(Method(name="Rullet tilbage"))
+    db.session.flush()
+    assert "Rullet tilbage" in names()
+    savepoint.rollback()
+    assert names() == before

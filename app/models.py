@@ -5,6 +5,7 @@ from app.accounts.models import StaffRole, Unit, User
 from app.audit.models import AuditEntry, AuditEntrySubject
 from app.calendar.models import ClosedDay
 from app.certificates.models import Certificate
+from app.core.models import DataVersion
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus
 from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, EnrolmentStatus, EventKind
 from app.health.models import SchedulerHeartbeat
@@ -19,6 +20,7 @@ from app.scim.models import ScimUser, ScimValueMapping
 
 __all__ = [
     "Attendance",
+    "DataVersion",
     "AuditEntry",
     "AuditEntrySubject",
     "Certificate",

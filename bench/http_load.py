@@ -54,7 +54,10 @@ COORDINATOR = "koordinator@demo.test"
 def _env(url: str) -> dict:
     env = dict(os.environ)
     env.update(
-        KURSUSPORTALEN_CONFIG="production",
+        # The development configuration with production's settings where they matter here (no scheduler, no
+        # debug, plain loopback): production refuses the data set's demo accounts (gunicorn.conf.py, `flask
+        # demo`) and requires Redis for the login limits. Successful logins count against no limit.
+        KURSUSPORTALEN_CONFIG="development",
         DATABASE_URL=url,
         SECRET_KEY=secrets.token_urlsafe(48),
         SMTP_URL="smtp://127.0.0.1:9",
@@ -63,8 +66,6 @@ def _env(url: str) -> dict:
         MFA_REQUIRED="false",
         LOG_LEVEL="WARNING",
         INSTANCE_PATH=tempfile.mkdtemp(prefix="kp-bench-instance-"),
-        # Every connection logs in once; the limits on failed logins don't matter, but keep them out of the way.
-        RATELIMIT_ENABLED="false",
         # No recycling during the run: the peak RSS reported is then that of workers that served every
         # request (production recycles after ~2,000, which would hide a leak from this measurement).
         GUNICORN_MAX_REQUESTS="0",

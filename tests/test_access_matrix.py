@@ -61,7 +61,11 @@ LOGIN = "login"  # 302 to the login page with ?next= (Flask-Login's answer to an
 #:   persons it showed (app.audit.services.record_read);
 #: - export_downloads: the participant-list download log, written by the (GET) download by design;
 #: - certificates: a certificate's verification code, made by its first (GET) download by design.
-UNCHECKED_TABLES = frozenset({"audit_entries", "audit_entry_subjects", "export_downloads", "certificates"})
+#: - data_versions: a new token only ever comes with a change to the rows it stands for, which is seen there
+#:   (app.core.data_versions).
+UNCHECKED_TABLES = frozenset(
+    {"audit_entries", "audit_entry_subjects", "export_downloads", "certificates", "data_versions"}
+)
 #: "Last seen" style columns a request may touch, per table (none yet).
 UNCHECKED_COLUMNS: dict[str, frozenset[str]] = {}
 

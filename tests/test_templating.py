@@ -1,4 +1,4 @@
-"""The date filters remember their results; what they remember must depend on the language and time zone."""
+"""The date and money filters remember their results; what they remember must depend on the language and time zone."""
 
 from __future__ import annotations
 
@@ -131,3 +131,24 @@ def test_a_page_names_a_moment_without_seconds(client, login_as, coordinator, la
     login_as(coordinator)
     page = client.get(f"/users/{user.id}/edit").get_data(as_text=True)
     assert sentence in page
+
+
+def test_amounts_in_each_language_formatted_once_and_remembered(app, monkeypatch):
+    """The dashboard shows hundreds of amounts (issue 22): each amount is put into words by Babel once per
+    language, and the remembered text is still the right one for each language."""
+    from app.core import templating
+
+    templating._format_money.cache_clear()
+    calls = []
+    real = templating.babel_format_decimal
+    monkeypatch.setattr(
+        templating, "babel_format_decimal", lambda *args, **kw: calls.append(kw["locale"]) or real(*args, **kw)
+    )
+    with app.test_request_context():
+        for _ in range(3):
+            with force_locale("da"):
+                assert templating.money(37_500_050) == "375.000,50 kr."
+                assert templating.money(None) == "0 kr."
+            with force_locale("en"):
+                assert templating.money(37_500_050) == "DKK 375,000.50"
+    assert sorted(calls) == ["da", "da", "en"]

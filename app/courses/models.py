@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, query_expression, relationship
 
 from app.accounts.models import StaffRole, enum_column
+from app.core import data_versions
 from app.core.db import TimestampMixin
 from app.core.i18n import _l
 from app.extensions import Model, db
@@ -289,3 +290,36 @@ def _keep_first_day(session: Session, _flush_context, _instances) -> None:
         first = min((d.day for d in run.days if d not in session.deleted and d.day is not None), default=None)
         if run.first_day != first:
             run.first_day = first
+
+
+#: The data version (app.core.data_versions) of what the run list's filters offer: the programmes, providers
+#: and methods, and which runs each person may see with their days' years and first months.
+RUN_LIST_CHOICES = "run_list_choices"
+#: The run attributes the run list's choices depend on (who sees the run, and when it is).
+_CHOICE_ATTRIBUTES = ("status", "enrolment_deadline", "first_day", "provider_id", "programme_id", "eligible_roles")
+
+
+def _changes_run_list_choices(session: Session) -> bool:
+    for obj in (*session.new, *session.deleted):
+        if isinstance(obj, CourseRun | CourseDay | Programme | Provider | Method):
+            return True
+    for obj in session.dirty:
+        if isinstance(obj, Programme | Provider | Method) and session.is_modified(obj):
+            return True
+        if isinstance(obj, CourseDay) and any(
+            inspect(obj).attrs[name].history.has_changes() for name in ("day", "course_run_id")
+        ):
+            return True
+        if isinstance(obj, CourseRun) and any(
+            inspect(obj).attrs[name].history.has_changes() for name in _CHOICE_ATTRIBUTES
+        ):
+            return True
+    return False
+
+
+@event.listens_for(Session, "before_flush")
+def _note_run_list_choices_change(session: Session, _flush_context, _instances) -> None:
+    """A write that changes what the run list's filters offer replaces their data version when its
+    transaction commits (the cache's invalidation rule, app.core.data_versions)."""
+    if _changes_run_list_choices(session):
+        data_versions.mark_changed(session, RUN_LIST_CHOICES)

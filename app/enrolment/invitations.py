@@ -321,10 +321,12 @@ def _render_key(
     run: CourseRun, day: CourseDay, recipient: Recipient, kind: InvitationKind, *, stamp: datetime, sequence: int
 ) -> tuple:
     """Everything a calendar mail's bytes are made from, apart from the Message-ID: the recipient, kind,
-    SEQUENCE and stamp, the run's state that picks the provisional note, and what every day of the run shows
-    (the first invitation lists them all). Two equal keys render the same bytes; the day's stored sequence
-    is in it too, so any change of a day the services make (which raises it) changes the key."""
-    days = tuple((d.id, d.sequence, d.label, d.ical_uid, *event_content(d)) for d in run.days)
+    SEQUENCE and stamp, the run's state that picks the provisional note, and what the day shows, or every
+    day of the run for the first invitation of its first day (which lists them all: compose.run_overview).
+    Two equal keys render the same bytes; each day's stored sequence is in it too, so any change of a day
+    the services make (which raises it) changes the key."""
+    first = kind == InvitationKind.INVITATION and bool(run.days) and day.id == run.days[0].id
+    days = tuple((d.id, d.sequence, d.label, d.ical_uid, *event_content(d)) for d in (run.days if first else [day]))
     return (
         recipient,
         InvitationKind(kind),

@@ -348,7 +348,8 @@ def enrol(
         db.session.flush()
         _record(enrolment, EventKind.REQUESTED, actor, now)
         return enrolment
-    _place(run, enrolment, now)
+    with db.session.no_autoflush:  # the enrolment is inserted once, with its place, not inserted and updated
+        _place(run, enrolment, now)
     try:
         db.session.flush()
     except exc.IntegrityError as error:  # the partial unique index: a racing duplicate

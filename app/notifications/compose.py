@@ -55,6 +55,7 @@ __all__ = [
     "invitation_message",
     "invitation_subject",
     "message_bytes",
+    "notice_mail",
     "notice_message",
     "render_bodies",
 ]
@@ -490,13 +491,12 @@ def invitation_mail(
     if stamp.tzinfo is None or stamp.utcoffset() is None:
         raise ValueError("stamp must be a timezone-aware datetime")
     parts = _invitation_parts(day, recipient, kind, stamp=stamp, run_url=run_url, sequence=sequence, note=note)
-    to = _FOLDING.fold("To", to_header(recipient.name, recipient.email))  # set_raw: folded by us already
     calendar = _write_lines(_base64_body(parts.calendar))
     inner = [
-        'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
-        + _write_lines(_qp_body(parts.text)),
-        'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n'
-        "MIME-Version: 1.0\r\n\r\n" + _write_lines(_qp_body(parts.html)),
+        _TEXT_PART + _CRLF + _write_lines(_qp_body(parts.text)),
+        _TEXT_PART.replace("text/plain", "text/html")
+        + "MIME-Version: 1.0\r\n\r\n"
+        + _write_lines(_qp_body(parts.html)),
         "Content-Transfer-Encoding: base64\r\n"
         + _folded("Content-Type", f'text/calendar; method="{parts.kind.method}"; charset="utf-8"')
         + "MIME-Version: 1.0\r\n\r\n"
@@ -510,18 +510,40 @@ def invitation_mail(
         + calendar
     )
     mixed_type, mixed_body = _multipart("mixed", [alternative_type + _CRLF + alternative_body, attachment])
-    subject = one_line(parts.subject)
+    return _frozen(recipient, parts.subject, stamp, "MIME-Version: 1.0\r\n" + mixed_type, parts.language, mixed_body)
+
+
+def notice_mail(
+    recipient: Recipient, subject: str, text: str, html: str | None = None, *, stamp: datetime
+) -> FrozenMail:
+    """`message_bytes(notice_message(...))`, byte for byte (the boundary drawn as the generator draws it),
+    without building the EmailMessage; its Message-ID is set by `FrozenMail.with_message_id`."""
+    if stamp.tzinfo is None or stamp.utcoffset() is None:
+        raise ValueError("stamp must be a timezone-aware datetime")
+    language = normalise_language(recipient.language)
+    plain = _write_lines(_qp_body(text))
+    if html is None:
+        content = _TEXT_PART + "MIME-Version: 1.0\r\n"
+        return _frozen(recipient, subject, stamp, content, language, plain)
+    html_part = (
+        _TEXT_PART.replace("text/plain", "text/html") + "MIME-Version: 1.0\r\n\r\n" + _write_lines(_qp_body(html))
+    )
+    alternative_type, body = _multipart("alternative", [_TEXT_PART + _CRLF + plain, html_part])
+    return _frozen(recipient, subject, stamp, "MIME-Version: 1.0\r\n" + alternative_type, language, body)
+
+
+_TEXT_PART = 'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n'
+
+
+def _frozen(recipient: Recipient, subject: str, stamp: datetime, content: str, language: str, body: str) -> FrozenMail:
+    """The envelope (`_envelope`'s headers, the Message-ID left open), the top level's content headers, the
+    Content-Language set last, a blank line and the body."""
+    subject = one_line(subject)
     head = (
         _folded("From", current_app.config["MAIL_FROM"])
-        + to
+        + _FOLDING.fold("To", to_header(recipient.name, recipient.email))  # set_raw: folded by us already
         + _folded("Subject", subject)
         + _folded("Date", format_datetime(stamp))
     )
-    tail = (
-        "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
-        + mixed_type
-        + _folded("Content-Language", parts.language)
-        + _CRLF
-        + mixed_body
-    )
+    tail = "Auto-Submitted: auto-generated\r\n" + content + _folded("Content-Language", language) + _CRLF + body
     return FrozenMail(head.encode("ascii"), tail.encode("ascii"), " ".join(_header_text("Subject", subject).split()))

@@ -235,7 +235,7 @@ def queue_notice(
             link=link,
             link_text=link_text() if link_text else _("Se dine kurser i Kursusportalen"),
         )
-    msg = compose.notice_message(recipient, subject_text, text, html, stamp=now)
+    msg = compose.notice_mail(recipient, subject_text, text, html, stamp=now)  # notice_message's bytes, faster
     return enqueue(
         msg,
         kind=kind,

@@ -125,3 +125,24 @@ def test_frozen_mail_takes_its_message_id_last(run):
     assert b"\r\nMessage-ID: <outbox.1@x.dk>\r\nAuto-Submitted: auto-generated\r\n" in mail.with_message_id(
         "<outbox.1@x.dk>"
     )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=_TEXT,
+    language=st.sampled_from([None, "da", "en", "xx"]),
+    subject=_TEXT,
+    text=st.one_of(_TEXT, st.text(max_size=400), st.just("linje 1\r\nlinje 2\rlinje 3\n\n")),
+    html=st.one_of(st.none(), _TEXT, st.just("<p>æ=ø</p>\n" * 40)),
+    stamp=_STAMPS,
+    seed=st.integers(0, 2**32),
+)
+def test_notice_mail_is_byte_identical_to_the_email_package(app, name, language, subject, text, html, stamp, seed):
+    recipient = Recipient(email="jens.hansen@kommune.example.dk", name=name, language=language)
+    random.seed(seed)
+    msg = compose.notice_message(recipient, subject, text, html, stamp=stamp, message_id="<outbox.1f@x.dk>")
+    old = compose.message_bytes(msg)
+    random.seed(seed)
+    mail = compose.notice_mail(recipient, subject, text, html, stamp=stamp)
+    assert mail.with_message_id("<outbox.1f@x.dk>") == old
+    assert mail.subject == " ".join(str(msg["Subject"]).split())

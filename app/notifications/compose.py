@@ -376,11 +376,13 @@ def calendar_of(msg: EmailMessage) -> bytes | None:
 _FOLDING = policy.SMTP  # what `message_bytes` flattens with
 _CRLF = "\r\n"
 _NLCRE = re.compile(r"\r\n|\r|\n")  # email.generator's line-end pattern
-_MAX_LINE = policy.default.max_line_length  # the EmailMessage's own policy, which encodes the bodies
+_MAX_LINE: int = policy.default.max_line_length or 78  # the EmailMessage's own policy (78), which encodes the bodies
 #: A boundary as email.generator makes it: 15 '=', 19 digits, '=='. Folded once with this stand-in, then the
 #: digits are swapped (same length, same kind of characters, so the same folding).
 _BOUNDARY_STANDIN = "=" * 15 + "0" * len(repr(sys.maxsize - 1)) + "=="
 _BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))  # email.generator's _fmt: the token zero-padded to this width
+#: A quoted-printable text part's content headers (the HTML part's say text/html).
+_TEXT_PART = 'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n'
 _SIMPLE_MESSAGE_ID = re.compile(r"<[A-Za-z0-9.\-_]+@[A-Za-z0-9.\-]+>")
 
 
@@ -530,9 +532,6 @@ def notice_mail(
     )
     alternative_type, body = _multipart("alternative", [_TEXT_PART + _CRLF + plain, html_part])
     return _frozen(recipient, subject, stamp, "MIME-Version: 1.0\r\n" + alternative_type, language, body)
-
-
-_TEXT_PART = 'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n'
 
 
 def _frozen(recipient: Recipient, subject: str, stamp: datetime, content: str, language: str, body: str) -> FrozenMail:

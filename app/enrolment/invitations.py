@@ -376,18 +376,19 @@ def prepared_mails(prepared: PreparedMails) -> Iterator[PreparedMails]:
         _prepared.reset(token)
 
 
-def prepare_enrolment(run_id: int, participant, now: datetime, *, expect_seat: bool = True) -> PreparedMails:
+def prepare_enrolment(run_id: int, participant, now: datetime) -> PreparedMails:
     """Render, before the run's lock is taken, the first invitations an enrolment of `participant` in the run
     would queue if it is confirmed: one per course day that has not ended, with the SEQUENCE `_queue` gives
     (from the person's earlier mails about the day). Reads without locking and writes nothing.
 
-    Nothing is prepared when the run is not open or (by what is read now) it is full or `expect_seat` is
-    False: then the enrolment waits and queues no invitation. A guess that turns out wrong only costs time:
-    `_queue` renders what it does not find (`PreparedMails`)."""
+    Nothing is prepared when the run is not open or (by what is read now) full: then the enrolment waits and
+    queues no invitation. A guess that turns out wrong only costs time: `_queue` renders what it does not
+    find (`PreparedMails`). So does a mail the composer refuses here (an address it cannot write): it is
+    left to the locked path, which raises what it always raised, after the services' own checks."""
     _check_aware(now)
     prepared = PreparedMails()
     run = db.session.get(CourseRun, run_id)
-    if run is None or run.status != RunStatus.PUBLISHED or not expect_seat or run.seats_taken >= run.capacity:
+    if run is None or run.status != RunStatus.PUBLISHED or run.seats_taken >= run.capacity:
         return prepared
     days = [d for d in run.days if day_end(d) > now]
     if not days:
@@ -399,7 +400,10 @@ def prepare_enrolment(run_id: int, participant, now: datetime, *, expect_seat: b
         floor = floors.get((participant.id, day.id), -1)
         sequence = day.sequence if floor < 0 else max(day.sequence, floor + 1)
         key = _render_key(run, day, recipient, kind, stamp=now, sequence=sequence)
-        prepared.mails[key] = calendar_mail(run, day, recipient, kind, stamp=now, sequence=sequence)
+        try:
+            prepared.mails[key] = calendar_mail(run, day, recipient, kind, stamp=now, sequence=sequence)
+        except ValueError:
+            return PreparedMails()
     return prepared
 
 

@@ -404,13 +404,15 @@ class FrozenMail:
 def _folded(name: str, value: str) -> str:
     """`name: value` as `message_bytes` writes it: parsed by the message's policy (policy.default), folded
     by policy.SMTP (RFC 2047 encoded words for non-ASCII text, CRLF, at most 78 characters a line)."""
-    return _FOLDING.fold(name, policy.default.header_factory(name, value))
+    return _FOLDING.fold(
+        name, policy.default.header_store_parse(name, value)[1]
+    )  # refuses line breaks, as msg[name] = does
 
 
 @functools.lru_cache(maxsize=2048)
 def _header_text(name: str, value: str) -> str:
     """What `str(msg[name])` gives back for `value` (encoded words in it are decoded, for instance)."""
-    return str(policy.default.header_factory(name, value))
+    return str(policy.default.header_store_parse(name, value)[1])
 
 
 def _message_id_line(message_id: str) -> bytes:

@@ -4,21 +4,21 @@
 
 Not a test. PostgreSQL only (on SQLite `BEGIN IMMEDIATE` serialises whole transactions, so there is no row
 lock to measure). The database is emptied (`drop_all()`/`create_all()`); its name must start with `kp_bench`
-or `kp_test`. In-process, through the real `app.enrolment.services.enrol()` and one commit per enrolment,
+or `kp_test`. Through the real `app.enrolment.services.enrol()` and one commit per enrolment,
 as the enrolment POST does (app.core.transaction), without HTTP:
 
 1. *Serial*: `--serial` staff members (default 300) enrol one after another, each in a run with free seats:
    the lock held with nobody waiting. The lock is *held* from the moment the `SELECT ... FOR UPDATE` on
    `course_runs` returns (engine event) until `commit()` returns; *waited* is how long that SELECT took.
-2. *Burst*: `--burst` threads (50), each its own session and connection, released together by a barrier,
-   enrol `--burst` different staff members into one run of `--capacity` seats (10). Each thread's latency
-   runs from the barrier to its commit. Afterwards: confirmed == capacity, seats_taken == capacity (0
-   overbooked), the rest waitlisted with positions 1..n, one outbox row per mail and no dedupe key twice.
+2. *Burst*: `--burst` staff members (50) ask to enrol in one run of `--capacity` seats (10) at the same
+   moment, served by `--workers` processes (2, like the benchmark's gunicorn: sync workers, one request at a
+   time each, their own connection). Each enrolment's latency runs from that moment to its commit.
+   Afterwards: confirmed == capacity, seats_taken == capacity (0 overbooked), the rest waitlisted with
+   positions 1..n, one outbox row per mail and no dedupe key twice.
 
-Threads share the GIL, as a gthread worker's do: a lock holder may wait for the interpreter while another
-thread renders its mails, so the burst's lock figures include that; the serial ones do not. `--json` adds one
-JSON line. Also printed: the calendar mails rendered while the lock was held (by wrapping the composer), the
-mails composed per second by each composition path (same process, same inputs) and the machine.
+`--json` adds one JSON line.
+Also printed: the calendar mails rendered while the lock was held (by wrapping the composer), the mails
+composed per second by each composition path (same process, same inputs) and the machine.
 """
 
 from __future__ import annotations
@@ -137,37 +137,52 @@ def serial_phase(app, clock: LockClock, pairs: list[tuple[int, int]]) -> dict:
     return {"enrolments": len(pairs), "seconds": seconds, "waited": waited, "held": held, "rendered_under_lock": under}
 
 
-def burst_phase(app, clock: LockClock, user_ids: list[int], run_id: int) -> dict:
-    barrier = threading.Barrier(len(user_ids) + 1)
-    results: list = [None] * len(user_ids)
+def burst_worker(url: str, jobs, results, start_at: float) -> None:
+    """Child process (a stand-in for one sync gunicorn worker): its own app and connection; takes enrolments
+    from `jobs` from `start_at` (wall clock) on until it gets None, and reports each one's outcome."""
+    app = build_app(url, 2)
+    from app.extensions import db
 
-    def worker(i: int, user_id: int) -> None:
-        with app.app_context():
-            barrier.wait(60)
-            t0 = time.perf_counter()
+    with app.app_context():
+        clock = LockClock(db.engine)
+        db.session.execute(db.text("SELECT 1"))  # connected before the start, as a warm worker is
+        db.session.remove()
+        time.sleep(max(0.0, start_at - time.time()))
+        while (job := jobs.get()) is not None:
+            user_id, run_id = job
             try:
                 w, h, n = enrol_one(clock, user_id, run_id)
-                results[i] = (time.perf_counter() - t0, w, h, n, None)
+                results.put((time.time() - start_at, w, h, n, None))
             except Exception as error:  # reported, not raised: the count of failures is a result
-                results[i] = (time.perf_counter() - t0, 0.0, 0.0, 0, repr(error))
+                db.session.remove()
+                results.put((time.time() - start_at, 0.0, 0.0, 0, repr(error)))
 
-    threads = [threading.Thread(target=worker, args=(i, u)) for i, u in enumerate(user_ids)]
-    for t in threads:
-        t.start()
-    barrier.wait(60)
-    started = time.perf_counter()
-    for t in threads:
-        t.join(120)
-    seconds = time.perf_counter() - started
-    ok = [r for r in results if r and r[4] is None]
+
+def burst_phase(url: str, user_ids: list[int], run_id: int, workers: int) -> dict:
+    """All `user_ids` ask to enrol in `run_id` at the same moment; `workers` processes serve them, as
+    gunicorn's sync workers would. Latency: from that moment until the enrolment's commit returned."""
+    ctx = multiprocessing.get_context("spawn")
+    jobs, results = ctx.Queue(), ctx.Queue()
+    for user_id in user_ids:
+        jobs.put((user_id, run_id))
+    for _ in range(workers):
+        jobs.put(None)
+    start_at = time.time() + 10 + 2 * workers  # every worker started and connected by then
+    processes = [ctx.Process(target=burst_worker, args=(url, jobs, results, start_at)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=600) for _ in user_ids]
+    for process in processes:
+        process.join(60)
+    ok = [r for r in outcomes if r[4] is None]
     return {
         "enrolments": len(user_ids),
-        "seconds": seconds,
+        "seconds": max(r[0] for r in outcomes),
         "latency": [r[0] for r in ok],
         "waited": [r[1] for r in ok],
         "held": [r[2] for r in ok],
         "rendered_under_lock": sum(r[3] for r in ok),
-        "errors": [r[4] for r in results if not r or r[4] is not None],
+        "errors": [r[4] for r in outcomes if r[4] is not None],
     }
 
 
@@ -267,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serial", type=int, default=300, help="enrolments one after another (300)")
     parser.add_argument("--burst", type=int, default=50, help="enrolments at once into one run (50)")
     parser.add_argument("--capacity", type=int, default=10, help="seats of the burst's run (10)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes serving the burst, like gunicorn's sync workers (2)"
+    )
     parser.add_argument("--compose", type=int, default=300, help="mails per composition path (300)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -275,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("PostgreSQL only: SQLite serialises whole transactions")
     prepare_postgres(url)
 
-    app = build_app(url, args.burst + 1)
+    app = build_app(url, 5)
     from app.extensions import db
 
     with app.app_context():
@@ -296,8 +314,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"serial: {args.serial} enrolments ...", file=sys.stderr)
     serial = serial_phase(app, clock, [(u, serial_runs[i // args.capacity]) for i, u in enumerate(serial_users)])
-    print(f"burst: {args.burst} at once into {args.capacity} seats ...", file=sys.stderr)
-    burst = burst_phase(app, clock, burst_users, burst_runs[0])
+    print(f"burst: {args.burst} at once into {args.capacity} seats, {args.workers} workers ...", file=sys.stderr)
+    burst = burst_phase(url, burst_users, burst_runs[0], args.workers)
     with app.app_context():
         facts, problems = burst_checks(burst_runs[0], args.capacity, args.burst)
         rates = compose_rates(args.compose)
@@ -309,7 +327,10 @@ def main(argv: list[str] | None = None) -> int:
         ("serial: lock waited", summary(serial["waited"])),
         ("serial: enrolments/s", f"{serial['enrolments'] / serial['seconds']:,.0f}"),
         ("serial: mails rendered under the lock", f"{serial['rendered_under_lock']}"),
-        (f"burst: {args.burst} into {args.capacity} seats", f"all done in {burst['seconds']:,.2f} s"),
+        (
+            f"burst: {args.burst} into {args.capacity} seats",
+            f"{args.workers} worker processes, all done in {burst['seconds']:,.2f} s",
+        ),
         ("burst: latency", summary(burst["latency"])),
         ("burst: lock held", summary(burst["held"])),
         ("burst: lock waited", summary(burst["waited"])),

@@ -352,15 +352,9 @@ class PreparedMails:
     So a prepared mail is only ever a faster way to the bytes the lock holder would have rendered itself."""
 
     mails: dict[tuple, FrozenMail] = field(default_factory=dict)
-    #: Prepared mails queued / calendar mails rendered under the lock instead (counted for tests and bench).
-    used: int = 0
-    rendered_under_lock: int = 0
 
     def take(self, key: tuple) -> FrozenMail | None:
-        mail = self.mails.pop(key, None)
-        if mail is not None:
-            self.used += 1
-        return mail
+        return self.mails.pop(key, None)
 
 
 _prepared: ContextVar[PreparedMails | None] = ContextVar("prepared_invitation_mails", default=None)
@@ -442,8 +436,6 @@ def _queue(
     mail = None
     if prepared is not None:
         mail = prepared.take(_render_key(run, day, recipient, kind, stamp=now, sequence=sequence))
-        if mail is None:
-            prepared.rendered_under_lock += 1
     if mail is None:
         mail = calendar_mail(run, day, recipient, kind, stamp=now, sequence=sequence)
     queued = outbox.enqueue(

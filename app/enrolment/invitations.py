@@ -30,8 +30,10 @@ Everything here flushes and never commits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 
@@ -46,19 +48,22 @@ from app.enrolment.models import Attendance, Enrolment, EnrolmentEvent, Enrolmen
 from app.enrolment.queries import waitlist_positions
 from app.extensions import db
 from app.notifications import compose, outbox
-from app.notifications.compose import InvitationKind, Recipient, in_language
-from app.notifications.ical import day_interval_utc, event_uid
+from app.notifications.compose import FrozenMail, InvitationKind, Recipient, in_language
+from app.notifications.ical import day_interval_utc, event_content, event_uid
 from app.notifications.models import CalendarInvitation, OutboxMessage, OutboxStatus
 from app.notifications.outbox import queue_notice
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "PreparedMails",
     "SyncReport",
     "day_end",
     "day_start",
     "enrolment_changed",
     "my_courses_url",
+    "prepare_enrolment",
+    "prepared_mails",
     "run_url",
     "sync_run",
 ]
@@ -197,28 +202,31 @@ def sync_run(
     }
     absent = _absent_on_teaching_days(run, ids) if run.follow_up_confirmed_at is not None else set()
     floors = _sequence_floors([e.user_id for e in enrolments], [d.id for d in days])
-    for enrolment in enrolments:
-        for day in days:
-            row = rows.get((enrolment.id, day.id))
-            wanted = _wanted(run, enrolment, day, absent)
-            if wanted and (row is None or not row.active):
-                _queue(run, enrolment, day, row, InvitationKind.INVITATION, now, floors)
-                report.invitations += 1
-            elif wanted and row is not None and row.day_revision < day.sequence:
-                kind = InvitationKind.UPDATE
-                if confirmation and day.kind == DayKind.FOLLOW_UP:
-                    kind = InvitationKind.FOLLOW_UP_CONFIRMED
-                _queue(run, enrolment, day, row, kind, now, floors)
-                report.updates += 1
-            elif not wanted and row is not None and row.active:
-                if _withdraw_unsent_invitation(row, now):
-                    report.withdrawn += 1
-                    continue
-                kind = InvitationKind.CANCELLATION
-                if run.status == RunStatus.CANCELLED:
-                    kind = InvitationKind.DAY_CANCELLED
-                _queue(run, enrolment, day, row, kind, now, floors)
-                report.cancellations += 1
+    # The calendar_invitations rows go to the database in the one flush at the end (a single INSERT for the
+    # new ones) instead of before each mail's INSERT: fewer round trips while the run is locked.
+    with db.session.no_autoflush:
+        for enrolment in enrolments:
+            for day in days:
+                row = rows.get((enrolment.id, day.id))
+                wanted = _wanted(run, enrolment, day, absent)
+                if wanted and (row is None or not row.active):
+                    _queue(run, enrolment, day, row, InvitationKind.INVITATION, now, floors)
+                    report.invitations += 1
+                elif wanted and row is not None and row.day_revision < day.sequence:
+                    kind = InvitationKind.UPDATE
+                    if confirmation and day.kind == DayKind.FOLLOW_UP:
+                        kind = InvitationKind.FOLLOW_UP_CONFIRMED
+                    _queue(run, enrolment, day, row, kind, now, floors)
+                    report.updates += 1
+                elif not wanted and row is not None and row.active:
+                    if _withdraw_unsent_invitation(row, now):
+                        report.withdrawn += 1
+                        continue
+                    kind = InvitationKind.CANCELLATION
+                    if run.status == RunStatus.CANCELLED:
+                        kind = InvitationKind.DAY_CANCELLED
+                    _queue(run, enrolment, day, row, kind, now, floors)
+                    report.cancellations += 1
     db.session.flush()
     if report.queued or report.withdrawn:
         logger.info(
@@ -297,6 +305,102 @@ def calendar_message(
     )
 
 
+def calendar_mail(
+    run: CourseRun, day: CourseDay, recipient: Recipient, kind: InvitationKind, *, stamp: datetime, sequence: int
+) -> FrozenMail:
+    """`calendar_message()`'s bytes, as the outbox stores them, without building the EmailMessage (ready but
+    for the Message-ID, which the outbox sets from the dedupe key)."""
+    with in_language(recipient.language):
+        note = _provisional_note(run, day) if kind.method == "REQUEST" else None
+    return compose.invitation_mail(
+        day, recipient, kind, stamp=stamp, run_url=run_url(run.id), sequence=sequence, note=note
+    )
+
+
+# --- mails rendered before the run's lock ------------------------------------------------------------------
+
+
+def _render_key(
+    run: CourseRun, day: CourseDay, recipient: Recipient, kind: InvitationKind, *, stamp: datetime, sequence: int
+) -> tuple:
+    """Everything a calendar mail's bytes are made from, apart from the Message-ID: the recipient, kind,
+    SEQUENCE and stamp, the run's state that picks the provisional note, and what the day shows, or every
+    day of the run for the first invitation of its first day (which lists them all: compose.run_overview).
+    Two equal keys render the same bytes; each day's stored sequence is in it too, so any change of a day
+    the services make (which raises it) changes the key."""
+    first = kind == InvitationKind.INVITATION and bool(run.days) and day.id == run.days[0].id
+    days = tuple((d.id, d.sequence, d.label, d.ical_uid, *event_content(d)) for d in (run.days if first else [day]))
+    return (
+        recipient,
+        InvitationKind(kind),
+        sequence,
+        stamp,
+        run.id,
+        run.follow_up_confirmed_at,
+        run.provider.name,
+        day.id,
+        days,
+    )
+
+
+@dataclass
+class PreparedMails:
+    """Calendar mails rendered before the run's lock was taken (`prepare_enrolment`), by their `_render_key`.
+
+    Under the lock `_queue` takes a mail from here only when the key it computes from the freshly locked run
+    is the same; otherwise (a day changed meanwhile, the seat went to the waiting list) it renders afresh.
+    So a prepared mail is only ever a faster way to the bytes the lock holder would have rendered itself."""
+
+    mails: dict[tuple, FrozenMail] = field(default_factory=dict)
+
+    def take(self, key: tuple) -> FrozenMail | None:
+        return self.mails.pop(key, None)
+
+
+_prepared: ContextVar[PreparedMails | None] = ContextVar("prepared_invitation_mails", default=None)
+
+
+@contextmanager
+def prepared_mails(prepared: PreparedMails) -> Iterator[PreparedMails]:
+    """Let `sync_run` (through `_queue`) use `prepared` inside the block."""
+    token = _prepared.set(prepared)
+    try:
+        yield prepared
+    finally:
+        _prepared.reset(token)
+
+
+def prepare_enrolment(run_id: int, participant, now: datetime) -> PreparedMails:
+    """Render, before the run's lock is taken, the first invitations an enrolment of `participant` in the run
+    would queue if it is confirmed: one per course day that has not ended, with the SEQUENCE `_queue` gives
+    (from the person's earlier mails about the day). Reads without locking and writes nothing.
+
+    Nothing is prepared when the run is not open or (by what is read now) full: then the enrolment waits and
+    queues no invitation. A guess that turns out wrong only costs time: `_queue` renders what it does not
+    find (`PreparedMails`). So does a mail the composer refuses here (an address it cannot write): it is
+    left to the locked path, which raises what it always raised, after the services' own checks."""
+    _check_aware(now)
+    prepared = PreparedMails()
+    run = db.session.get(CourseRun, run_id)
+    if run is None or run.status != RunStatus.PUBLISHED or run.seats_taken >= run.capacity:
+        return prepared
+    days = [d for d in run.days if day_end(d) > now]
+    if not days:
+        return prepared
+    floors = _sequence_floors([participant.id], [d.id for d in days])
+    recipient = Recipient.from_user(participant)
+    kind = InvitationKind.INVITATION
+    for day in days:
+        floor = floors.get((participant.id, day.id), -1)
+        sequence = day.sequence if floor < 0 else max(day.sequence, floor + 1)
+        key = _render_key(run, day, recipient, kind, stamp=now, sequence=sequence)
+        try:
+            prepared.mails[key] = calendar_mail(run, day, recipient, kind, stamp=now, sequence=sequence)
+        except ValueError:
+            return PreparedMails()
+    return prepared
+
+
 def invitation_dedupe_key(day_id: int, enrolment_id: int, sequence: int) -> str:
     """The outbox dedupe key of a calendar mail: one per course day, enrolment and SEQUENCE."""
     return f"invite:{day_id}:{enrolment_id}:{sequence}"
@@ -327,9 +431,15 @@ def _queue(
     sequence = day.sequence if floor < 0 else max(day.sequence, floor + 1)
     floors[floor_key] = sequence
     user = enrolment.user
-    msg = calendar_message(run, day, Recipient.from_user(user), kind, stamp=now, sequence=sequence)
+    recipient = Recipient.from_user(user)
+    prepared = _prepared.get()
+    mail = None
+    if prepared is not None:
+        mail = prepared.take(_render_key(run, day, recipient, kind, stamp=now, sequence=sequence))
+    if mail is None:
+        mail = calendar_mail(run, day, recipient, kind, stamp=now, sequence=sequence)
     queued = outbox.enqueue(
-        msg,
+        mail,
         kind=kind.value,
         dedupe_key=invitation_dedupe_key(day.id, enrolment.id, sequence),
         recipient_email=user.email,

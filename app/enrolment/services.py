@@ -72,7 +72,9 @@ def busy_message() -> str:
 
 
 def lock_run(run_id: int) -> CourseRun:
-    """Lock the run row for the rest of the transaction and return it freshly loaded.
+    """Lock the run row for the rest of the transaction and return it freshly loaded, with its course days
+    (also freshly loaded: what was read before the lock, e.g. to render the mails beforehand, may have changed
+    until the lock was granted).
 
     :raises Busy: the lock was not granted within ENROLMENT_LOCK_TIMEOUT seconds (PostgreSQL).
     """
@@ -85,6 +87,7 @@ def lock_run(run_id: int) -> CourseRun:
             select(CourseRun)
             .where(CourseRun.id == run_id)
             .with_for_update(of=CourseRun)
+            .options(selectinload(CourseRun.days))
             .execution_options(populate_existing=True)
         ).one_or_none()
     except exc.OperationalError as error:
@@ -292,6 +295,13 @@ def enrol(
     practice_case = _clean_text(practice_case, PRACTICE_CASE_MAX, "practice_case")
     note = _clean_text(note, NOTE_MAX, "note")
 
+    # The invitations a seat brings are rendered now, before the run's lock: under it they are only checked
+    # against the locked run and queued (app.enrolment.invitations.PreparedMails; docs/architecture.md).
+    unlocked = db.session.get(CourseRun, run_id)
+    prepared = invitations.PreparedMails()
+    if unlocked is not None and (on_behalf or not unlocked.requires_approval):
+        prepared = invitations.prepare_enrolment(run_id, participant, now)
+
     run = lock_run(run_id)
     if on_behalf:
         if run.status != RunStatus.PUBLISHED:
@@ -338,16 +348,18 @@ def enrol(
     if run.requires_approval and not on_behalf:
         db.session.flush()
         _record(enrolment, EventKind.REQUESTED, actor, now)
-    else:
+        return enrolment
+    with db.session.no_autoflush:  # the enrolment is inserted once, with its place, not inserted and updated
         _place(run, enrolment, now)
-        try:
-            db.session.flush()
-        except exc.IntegrityError as error:  # the partial unique index: a racing duplicate
-            raise Conflict(already_enrolled_message(enrolment)) from error
-        if enrolment.status == EnrolmentStatus.CONFIRMED:
+    try:
+        db.session.flush()
+    except exc.IntegrityError as error:  # the partial unique index: a racing duplicate
+        raise Conflict(already_enrolled_message(enrolment)) from error
+    if enrolment.status == EnrolmentStatus.CONFIRMED:
+        with invitations.prepared_mails(prepared):
             _record(enrolment, EventKind.CONFIRMED, actor, now)
-        else:
-            _record(enrolment, EventKind.WAITLISTED, actor, now, detail=f"queue {enrolment.queue_number}")
+    else:
+        _record(enrolment, EventKind.WAITLISTED, actor, now, detail=f"queue {enrolment.queue_number}")
     return enrolment
 
 

@@ -87,7 +87,7 @@ def request_sent(enrolment: Enrolment, event: EnrolmentEvent, now: datetime) -> 
             _("Du får en mail, når tilmeldingen er godkendt eller afvist."),
         ],
     )
-    name, price, deadline = person.name, run.price_ore, run.enrolment_deadline
+    name, price, capacity, deadline = person.name, run.price_ore, max(run.capacity, 1), run.enrolment_deadline
     for leader in approvers(person):
         queue_notice(
             leader,
@@ -106,7 +106,11 @@ def request_sent(enrolment: Enrolment, event: EnrolmentEvent, now: datetime) -> 
                     name=name,
                     run=title,
                 ),
-                _("Pris pr. deltager: %(price)s.", price=money(price)),
+                _(
+                    "Kursusforløbets pris: %(price)s for hele forløbet (%(seat)s pr. plads).",
+                    price=money(price),
+                    seat=money(price // capacity),
+                ),
                 _(
                     "Anmodningen bortfalder, hvis den ikke er besluttet inden tilmeldingsfristen %(date)s.",
                     date=dk_date(deadline),

@@ -115,7 +115,8 @@ def test_request_goes_to_the_leader_by_mail_and_onto_their_page(client, login_as
     # the leader (by inheritance: Lene leads the centre above Anna's team) is asked, with a link
     (subject, text) = mails_to(lene, "approval_request")[0]
     assert subject == "Godkend tilmelding: Anna Andersen, Hold A"
-    assert "/approvals" in text and "1.250 kr." in text and "1. april 2026" in text
+    assert "/approvals" in text and "1. april 2026" in text
+    assert "Kursusforløbets pris: 1.250 kr. for hele forløbet (625 kr. pr. plads)." in text
     # the person is told it waits for the leader (not the coordinator)
     (subject, text) = mails_to(a, "requested")[0]
     assert "Din leder skal godkende den" in text and "Kursuskoordinatoren" not in text
@@ -127,7 +128,11 @@ def test_request_goes_to_the_leader_by_mail_and_onto_their_page(client, login_as
     assert 'href="/approvals"' in page  # "Godkendelser" in the menu for leaders
     page = html(client.get("/approvals"))
     assert "Anna Andersen: Hold A" in page
-    assert "1.250 kr." in page and "tirsdag 14. april 2026" in page and "Familieteam Amager" in page
+    assert (
+        "1.250 kr. for hele forløbet (625 kr. pr. plads)" in page
+        and "tirsdag 14. april 2026" in page
+        and "Familieteam Amager" in page
+    )
     entry = db.session.scalars(select(AuditEntry).filter_by(action="approval.list")).one()
     assert entry.details["requests"] == 1
 

@@ -99,7 +99,7 @@ def decide(actor: User, enrolment_id: int, approve: bool, reason: str | None, no
     if not may_decide(actor, enrolment):
         raise NotAllowed(_("Du kan kun beslutte anmodninger fra dine egne medarbejdere."))
     if approve and run.status != RunStatus.PUBLISHED:
-        raise DomainError(_("Kursusforløbet er %(status)s.", status=str(run.status.label).lower()))
+        raise DomainError(_("Kursusforløbet er %(status)s.", status=run.status.in_sentence))
     enrolment.awaits_leader = False
     if not approve:
         services._set_status(enrolment, EnrolmentStatus.REJECTED, now)

@@ -108,8 +108,10 @@ def decide(client, enrolment, decision, reason="", **kwargs):
 def test_request_goes_to_the_leader_by_mail_and_onto_their_page(client, login_as, world):
     run, a, lene = world["run"], world["a"], world["lene"]
     login_as(a)
+    assert "Din leder skal godkende din tilmelding, før du får en plads." in html(client.get(f"/runs/{run.id}"))
     response = post_form(client, f"/runs/{run.id}/enrol", {}, form_url=f"/runs/{run.id}", follow_redirects=True)
     assert "afventer godkendelse fra din leder" in html(response)
+    assert "Tilmeldingen afventer din leders godkendelse." in html(client.get("/me/courses"))
     e = request_of(a, run)
     assert (e.status, e.awaits_leader, fresh(run).seats_taken) == (EnrolmentStatus.REQUESTED, True, 0)
     # the leader (by inheritance: Lene leads the centre above Anna's team) is asked, with a link

@@ -109,7 +109,10 @@ def register_blueprints(app: Flask) -> None:
     from app.calendar.views import bp as calendar_bp
     from app.certificates.views import bp as certificates_bp
     from app.courses.views import bp as courses_bp
-    from app.enrolment import coordinator_views  # noqa: F401  (the coordinator's routes, on the enrolment blueprint)
+    from app.enrolment import (
+        approval_views,  # noqa: F401  (the leader's approvals, on the enrolment blueprint)
+        coordinator_views,  # noqa: F401  (the coordinator's routes, on the enrolment blueprint)
+    )
     from app.enrolment.views import bp as enrolment_bp
     from app.integrations.views import bp as integrations_bp
     from app.main import bp as main_bp

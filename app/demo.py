@@ -524,6 +524,11 @@ def load_current_enrolments(runs: dict[str, CourseRun], actor: User, today: date
     special.requires_approval = True
     for n, user in enumerate(staff[66:68]):
         services.enrol(user, special.id, user, now, today, practice_case=PRACTICE_CASES[n])
+    # Leader approval (issue 24): from now on the leader approves first; the demo caseworker, in the team Lene
+    # Leder leads, asks for a seat, so "Godkendelser" has a pending request.
+    special.requires_leader_approval = True
+    if me is not None:
+        services.enrol(me, special.id, me, now, today, practice_case=PRACTICE_CASES[0])
     db.session.flush()
 
 

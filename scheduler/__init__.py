@@ -85,6 +85,8 @@ JOB_RECONCILE = "reconcile_follow_up_jobs"
 JOB_CONFIRM_FOLLOW_UPS = "confirm_follow_up_days"
 JOB_REMINDERS = "queue_reminders"
 JOB_FEEDBACK = "queue_feedback_requests"
+#: Requests still waiting for the leader when enrolment closes lapse (app.enrolment.approval).
+JOB_APPROVAL_EXPIRY = "expire_approval_requests"
 JOB_AUDIT_RETENTION = "purge_audit_log"
 JOB_RETENTION = "anonymise_expired_runs"
 JOB_HEARTBEAT = "heartbeat"
@@ -97,6 +99,7 @@ PERIODIC_JOB_IDS = (
     JOB_CONFIRM_FOLLOW_UPS,
     JOB_REMINDERS,
     JOB_FEEDBACK,
+    JOB_APPROVAL_EXPIRY,
     JOB_AUDIT_RETENTION,
     JOB_RETENTION,
     JOB_HEARTBEAT,
@@ -384,6 +387,7 @@ def build_scheduler(
     every(JOB_CONFIRM_FOLLOW_UPS, config.follow_up_seconds, runner.poller(JOB_CONFIRM_FOLLOW_UPS))
     every(JOB_REMINDERS, config.queue_seconds, runner.poller(JOB_REMINDERS))
     every(JOB_FEEDBACK, config.queue_seconds, runner.poller(JOB_FEEDBACK))
+    every(JOB_APPROVAL_EXPIRY, config.queue_seconds, runner.poller(JOB_APPROVAL_EXPIRY))
     every(JOB_AUDIT_RETENTION, config.audit_retention_seconds, runner.poller(JOB_AUDIT_RETENTION))
     every(JOB_RETENTION, config.retention_seconds, runner.poller(JOB_RETENTION))
     every(JOB_HEARTBEAT, config.heartbeat_seconds, leadership.heartbeat, at_start=False)

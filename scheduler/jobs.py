@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from app.audit.services import purge_expired
 from app.courses import follow_up
-from app.enrolment import reminders
+from app.enrolment import approval, reminders
 from app.extensions import db
 from app.health import services as health
 from app.notifications import outbox
@@ -36,6 +36,7 @@ __all__ = [
     "anonymise_expired_runs",
     "confirm_follow_up",
     "confirm_follow_up_days",
+    "expire_approval_requests",
     "follow_up_due_times",
     "purge_audit_log",
     "queue_feedback_requests",
@@ -106,6 +107,12 @@ def queue_reminders(now: datetime) -> int:
 def queue_feedback_requests(now: datetime) -> int:
     """Queue the feedback request to each participant present on a follow-up day that has ended."""
     return _in_one_transaction(lambda: reminders.queue_due_feedback_requests(now))
+
+
+def expire_approval_requests(now: datetime) -> int:
+    """Let the requests still waiting for the leader lapse once their run's enrolment deadline has passed
+    (the person and the leader are told). Returns how many lapsed."""
+    return _in_one_transaction(lambda: approval.expire_pending(now))
 
 
 def record_heartbeat(now: datetime) -> None:

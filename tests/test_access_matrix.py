@@ -471,6 +471,13 @@ ROUTES: dict[str, list[Case]] = {
     "enrolment.enrolment_reject": [Case("POST", "/enrolments/{enrolment_a}/reject", coordinator_only(302))],
     "enrolment.enrolment_promote": [Case("POST", "/enrolments/{enrolment_a}/promote", coordinator_only(302))],
     "enrolment.run_complete": [Case("POST", "/runs/{run_to_complete}/complete", coordinator_only(302))],
+    # --- leader approval (issue 24): staff 1 leads {unit}, where staff 2 works; staff 2 leads nobody ---
+    "enrolment.approvals": [Case("GET", "/approvals", expect(allowed=("staff",), hidden=("other_staff",)))],
+    # staff 2's own (confirmed) enrolment: the leader's empty form is refused next to its field (400), changing
+    # nothing; staff 2 may not decide their own request (404)
+    "enrolment.approval_decide": [
+        Case("POST", "/approvals/{enrolment_b}", expect(400, allowed=("staff",), hidden=("other_staff",)), EMPTY)
+    ],
     # --- mail ---
     "notifications.outbox_list": [Case("GET", "/outbox", coordinator_only())],
     "notifications.outbox_retry": [Case("POST", "/outbox/{outbox_failed}/retry", coordinator_only(302))],
@@ -668,6 +675,7 @@ def build_world() -> dict[str, object]:
         "run_to_cancel": run_to_cancel,
         "run_to_complete": run_to_complete,
         "enrolment_a": enrolment_a,
+        "enrolment_b": enrolment_b,
         "enrolment_spare": enrolment_spare,
         "outbox_failed": outbox_failed,
         "staff": users["staff"],

@@ -91,10 +91,12 @@ def test_the_current_programme_has_open_runs_with_a_waiting_list(app):
         return db.session.scalar(select(func.count()).select_from(Enrolment).filter_by(status=status))
 
     waiting, requested = number(EnrolmentStatus.WAITLISTED), number(EnrolmentStatus.REQUESTED)
-    assert waiting == 3 and requested == 2
+    assert waiting == 3 and requested == 3
     me = db.session.scalar(select(User).filter_by(email="medarbejder@demo.test"))
-    mine = db.session.scalars(select(Enrolment).filter_by(user_id=me.id)).all()
-    assert [e.status for e in mine] == [EnrolmentStatus.CONFIRMED]
+    mine = db.session.scalars(select(Enrolment).filter_by(user_id=me.id).order_by(Enrolment.id)).all()
+    assert [e.status for e in mine] == [EnrolmentStatus.CONFIRMED, EnrolmentStatus.REQUESTED]
+    # Leader approval (issue 24): the caseworker's request waits for Lene Leder, who leads the team.
+    assert mine[1].awaits_leader
     assert all(
         r.first_day > date(2026, 11, 23)
         for r in db.session.scalars(select(CourseRun).where(CourseRun.status == RunStatus.PUBLISHED))

@@ -19,8 +19,9 @@ from markupsafe import Markup, escape
 from app.core.access import AccessLevel
 from app.core.money import ore_to_kroner
 
-#: (endpoint, label, levels). Order is the order in the header. Staff see the competence overview only when
-#: they lead a unit (`LEADERS_ONLY`; User.is_leader is loaded with the user, no query of its own).
+#: (endpoint, label, levels). Order is the order in the header. Staff see the competence overview and the
+#: approvals (Godkendelser) only when they lead a unit (`LEADERS_ONLY`; User.is_leader is loaded with the user,
+#: no query of its own).
 NAVIGATION = (
     ("enrolment.my_courses", _l("Mine kurser"), (AccessLevel.STAFF,)),
     ("courses.run_list", _l("Kursusforløb"), (AccessLevel.COORDINATOR, AccessLevel.STAFF, AccessLevel.PROVIDER)),
@@ -28,10 +29,11 @@ NAVIGATION = (
     ("providers.provider_list", _l("Udbydere"), (AccessLevel.COORDINATOR,)),
     ("accounts.user_list", _l("Medarbejdere"), (AccessLevel.COORDINATOR,)),
     ("competence.overview_index", _l("Kompetenceoverblik"), (AccessLevel.COORDINATOR, AccessLevel.STAFF)),
+    ("enrolment.approvals", _l("Godkendelser"), (AccessLevel.STAFF,)),
     ("main.settings", _l("Stamdata"), (AccessLevel.COORDINATOR,)),
 )
 
-LEADERS_ONLY = frozenset({"competence.overview_index"})
+LEADERS_ONLY = frozenset({"competence.overview_index", "enrolment.approvals"})
 
 
 #: Explicit patterns per UI language for Babel's named formats. Danish dates keep Babel's own ("7. dec. 2026");

@@ -191,6 +191,13 @@ class CourseRunForm(FlaskForm):
             "Tilmeldinger, som koordinatoren selv laver, kræver ikke godkendelse."
         ),
     )
+    requires_leader_approval = BooleanField(
+        _l("Kræver lederens godkendelse"),
+        description=_l(
+            "Medarbejderens nærmeste leder godkender eller afviser tilmeldingen. Sammen med »Kræver godkendelse« "
+            "godkender kursuskoordinatoren bagefter. Har medarbejderen ingen leder, godkender koordinatoren."
+        ),
+    )
     enrolment_deadline = _date_field(
         _l("Tilmeldingsfrist"),
         required_message=_l("Skriv tilmeldingsfristen."),
@@ -323,6 +330,7 @@ class CourseRunForm(FlaskForm):
             "staff_roles": [r.id for r in run.eligible_roles],
             "capacity": run.capacity,
             "requires_approval": run.requires_approval,
+            "requires_leader_approval": run.requires_leader_approval,
             "enrolment_deadline": run.enrolment_deadline,
             "venue": run.venue,
             "price": ore_to_kroner(run.price_ore),
@@ -367,6 +375,7 @@ class CourseRunForm(FlaskForm):
             teaching_day_2=day("day2"),
             follow_up=day("follow_up"),
             requires_approval=bool(self.requires_approval.data),
+            requires_leader_approval=bool(self.requires_leader_approval.data),
         )
 
 

@@ -155,6 +155,10 @@ class CourseRun(TimestampMixin, Model):
     queue_counter: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Staff enrolments wait as requested until the coordinator approves or rejects them.
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: Staff enrolments wait for their leader's approval first (app.enrolment.approval; issue 24). With
+    #: `requires_approval` too, the coordinator approves after the leader; alone, the leader's approval
+    #: places the enrolment. A person without a leader waits for the coordinator instead.
+    requires_leader_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     #: The follow-up day the rule proposed when the run was saved, and how the rule got there: the reason as
     #: parts (a code, the months, the dates; app.courses.services.proposal_parts), put into words in the
     #: reader's language when shown (app.courses.follow_up.explain).

@@ -317,6 +317,8 @@ class CourseRunData:
     description: str | None = None
     #: Staff enrolments wait as requested until the coordinator approves or rejects them.
     requires_approval: bool = False
+    #: Staff enrolments wait for their leader's approval first (app.enrolment.approval).
+    requires_leader_approval: bool = False
 
     def days(self) -> tuple[tuple[str, DayKind, int, CourseDayData], ...]:
         """(form prefix, kind, position, data) for the three days, in order."""
@@ -495,6 +497,7 @@ RUN_FIELDS = (
     "kind",
     "capacity",
     "requires_approval",
+    "requires_leader_approval",
     "enrolment_deadline",
     "venue",
     "price_ore",
@@ -512,6 +515,7 @@ def _apply_fields(run: CourseRun, data: CourseRunData, programme, provider, meth
     run.kind = data.kind
     run.capacity = data.capacity
     run.requires_approval = data.requires_approval
+    run.requires_leader_approval = data.requires_leader_approval
     run.enrolment_deadline = data.enrolment_deadline
     run.venue = data.venue.strip()
     run.price_ore = data.price_ore

@@ -4,13 +4,14 @@ for special runs, an optional note for the provider)."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import TextAreaField
-from wtforms.validators import DataRequired, Optional
+from wtforms import StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Optional
 
 from app.core.fields import strip
 from app.core.i18n import _l
 from app.core.validators import MaxLength, no_cpr_number
 from app.courses.models import CourseRun
+from app.enrolment.approval import REASON_MAX
 from app.enrolment.services import NOTE_MAX, PRACTICE_CASE_MAX
 
 
@@ -47,3 +48,18 @@ class EnrolForm(FlaskForm):
         if not run.is_special:
             del form.practice_case
         return form
+
+
+class ApprovalDecisionForm(FlaskForm):
+    """The leader's decision on one request (the page "Godkendelser" has one per request: build it with
+    `prefix=f"e{enrolment id}"`). The pressed button gives `decision`."""
+
+    decision = StringField(
+        validators=[AnyOf(("approve", "reject"), message=_l("Vælg Godkend eller Afvis."))],
+    )
+    reason = TextAreaField(
+        _l("Begrundelse"),
+        filters=[strip],
+        validators=[Optional(), MaxLength(REASON_MAX), no_cpr_number],
+        description=_l("Sendes til medarbejderen sammen med beslutningen. Højst 500 tegn."),
+    )

@@ -502,7 +502,7 @@ def enrolment_changed(enrolment: Enrolment, event: EnrolmentEvent, now: datetime
                 ),
             ],
         )
-    elif kind == EventKind.REQUESTED:
+    elif kind == EventKind.REQUESTED and not enrolment.awaits_leader:  # the leader's: app.enrolment.approval_mail
         queue_notice(
             user,
             kind="requested",

@@ -116,6 +116,9 @@ class Enrolment(TimestampMixin, Model):
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: The enrolment this one replaced when the coordinator moved the participant here.
     moved_from_id: Mapped[int | None] = mapped_column(ForeignKey("enrolments.id"), index=True)
+    #: A requested enrolment waiting for the person's leader (app.enrolment.approval); False once the
+    #: leader decided, and for requests that wait for the coordinator only. Meaningful only while requested.
+    awaits_leader: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     #: Set when the run's personal data was removed (app.privacy): a random key standing for the person in
     #: the programme's statistics, so someone who completed two runs still counts once. None: the person
     #: is `user_id`.
@@ -152,6 +155,12 @@ class EventKind(enum.StrEnum):
     CANCELLED = "cancelled"
     MOVED_OUT = "moved_out"
     MOVED_IN = "moved_in"
+    #: The leader approved; the request now waits for the coordinator (the run requires both).
+    LEADER_APPROVED = "leader_approved"
+    #: The leader rejected the request (status rejected).
+    LEADER_REJECTED = "leader_rejected"
+    #: Nobody decided before the enrolment deadline: the request lapsed (status rejected).
+    EXPIRED = "expired"
 
     @property
     def label(self) -> str:
@@ -168,6 +177,9 @@ _EVENT_LABELS = {
     EventKind.CANCELLED: _l("Afmeldt"),
     EventKind.MOVED_OUT: _l("Flyttet til et andet kursusforløb"),
     EventKind.MOVED_IN: _l("Flyttet hertil fra et andet kursusforløb"),
+    EventKind.LEADER_APPROVED: _l("Godkendt af lederen"),
+    EventKind.LEADER_REJECTED: _l("Afvist af lederen"),
+    EventKind.EXPIRED: _l("Udløbet: ikke godkendt inden tilmeldingsfristen"),
 }
 
 

@@ -38,7 +38,7 @@ from app.core.exceptions import Busy, Conflict, DomainError, NotAllowed
 from app.core.templating import dk_date
 from app.core.validators import too_long_message
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
-from app.enrolment import invitations
+from app.enrolment import approval_mail, invitations
 from app.enrolment.models import (
     ACTIVE_STATUSES,
     Attendance,
@@ -299,7 +299,7 @@ def enrol(
     # against the locked run and queued (app.enrolment.invitations.PreparedMails; docs/architecture.md).
     unlocked = db.session.get(CourseRun, run_id)
     prepared = invitations.PreparedMails()
-    if unlocked is not None and (on_behalf or not unlocked.requires_approval):
+    if unlocked is not None and (on_behalf or not (unlocked.requires_approval or unlocked.requires_leader_approval)):
         prepared = invitations.prepare_enrolment(run_id, participant, now)
 
     run = lock_run(run_id)
@@ -345,9 +345,14 @@ def enrol(
         status_changed_at=now,
     )
     db.session.add(enrolment)
-    if run.requires_approval and not on_behalf:
+    # Leader approval (issue 24; app.enrolment.approval): the request waits for the person's leader, if any.
+    leaders = approval_mail.approvers(participant) if run.requires_leader_approval and not on_behalf else []
+    enrolment.awaits_leader = bool(leaders)
+    if (run.requires_approval or run.requires_leader_approval) and not on_behalf:
         db.session.flush()
-        _record(enrolment, EventKind.REQUESTED, actor, now)
+        event = _record(enrolment, EventKind.REQUESTED, actor, now)
+        if enrolment.awaits_leader:
+            approval_mail.request_sent(enrolment, event, now)
         return enrolment
     with db.session.no_autoflush:  # the enrolment is inserted once, with its place, not inserted and updated
         _place(run, enrolment, now)

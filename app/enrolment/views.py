@@ -80,6 +80,8 @@ def _enrolled_message(enrolment: Enrolment) -> str:
     if enrolment.status == EnrolmentStatus.WAITLISTED:
         position = services.waitlist_positions([enrolment.course_run_id]).get(enrolment.id)
         return _("Kursusforløbet %(title)s er fuldt. Du er sat på ventelisten som nr. %(n)s.", title=title, n=position)
+    if enrolment.status == EnrolmentStatus.REQUESTED and enrolment.awaits_leader:
+        return _("Din tilmelding til %(title)s afventer godkendelse fra din leder.", title=title)
     if enrolment.status == EnrolmentStatus.REQUESTED:
         return _("Din tilmelding til %(title)s afventer godkendelse fra kursuskoordinatoren.", title=title)
     return _("Du er tilmeldt %(title)s.", title=title)

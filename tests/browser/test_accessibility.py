@@ -57,7 +57,7 @@ def _pages(level: str, ids: dict) -> list[str]:
     if level == "provider":
         return ["/runs", "/runs?q=hold", f"/runs/{run}"]
     if level == "leader":
-        return ["/me/courses", "/competence/", f"/competence/units/{ids['centre']}"]
+        return ["/me/courses", "/competence/", f"/competence/units/{ids['centre']}", "/approvals"]
     return [
         "/runs",
         "/runs?status=published&sort=-first_day",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import CourseRun, Programme
-from tests.browser.conftest import COORDINATOR, PROVIDER, STAFF, log_in, new_page
+from tests.browser.conftest import COORDINATOR, LEADER, PROVIDER, STAFF, log_in, new_page
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -48,6 +48,7 @@ SHOTS = [
     ("coordinator-run-form", COORDINATOR, "/runs/new", 1280),
     ("coordinator-dashboard", COORDINATOR, "/programmes/{programme}/dashboard", 1280),
     ("coordinator-attendance-phone", COORDINATOR, "/runs/{run}/days/{day}/attendance", 390),
+    ("leader-approvals", LEADER, "/approvals", 1280),
 ]
 
 

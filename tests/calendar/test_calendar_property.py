@@ -34,7 +34,14 @@ runs = st.integers(0, 2)
 #: Time jumps (run A's teaching days pass) and run cancellations only after this many steps: they end most
 #: of what a world can do, so early they would leave the rest of the example with little to explore.
 LATE = 12
-ENROLMENT_OPS = ["enrol"] * 4 + ["cancel"] * 3 + ["approve", "reject", "promote"] + ["move"] * 2
+ENROLMENT_OPS = (
+    ["enrol"] * 4
+    + ["cancel"] * 3
+    + ["approve", "reject", "promote"]
+    + ["leader_approve"] * 2
+    + ["leader_reject", "expire_requests"]
+    + ["move"] * 2
+)
 #: After a change, the scheduler delivers at once about half the time.
 deliveries = st.booleans()
 
@@ -66,7 +73,8 @@ class CalendarTruth(RuleBasedStateMachine):
     )
     def enrolment(self, op, p, r, to, by_coordinator, then):
         """enrol, cancel (a freed seat moves the waiting list up by itself), approve, reject, promote by
-        hand, move between runs; enrolling weighs most, so worlds fill up."""
+        hand, the leader's approve and reject, the expiry job, move between runs; enrolling weighs most, so
+        worlds fill up."""
         world = self.world
         if op == "enrol":
             world.enrol(p, r, by_coordinator)
@@ -78,6 +86,10 @@ class CalendarTruth(RuleBasedStateMachine):
             world.reject(r)
         elif op == "promote":
             world.promote(r)
+        elif op in ("leader_approve", "leader_reject"):
+            getattr(world, op)(r)
+        elif op == "expire_requests":
+            world.expire_requests()
         else:
             world.move(p, r, to)
         self._then(then)
@@ -94,6 +106,21 @@ class CalendarTruth(RuleBasedStateMachine):
         world.cancel(p, r, by_coordinator)
         world.deliver()
         world.enrol(p, r, by_coordinator)
+        self._then(then)
+
+    @rule(p=people, r=st.sampled_from([1, 2]), approve=st.booleans(), then=deliveries)
+    def leader_decides(self, p, r, approve, then):
+        """Leader approval (issue 24): the person asks for a seat on a run that needs their leader (B: and then
+        the coordinator), the request is delivered, and the leader decides: no calendar before a confirmed seat,
+        the days once it is (C: at once; B: after the coordinator's approval, which follows here)."""
+        world = self.world
+        world.enrol(p, r)
+        world.deliver()
+        if approve:
+            world.leader_approve(r)
+            world.approve(r)  # B: the coordinator's approval after the leader's; C: nothing left to approve
+        else:
+            world.leader_reject(r)
         self._then(then)
 
     @rule(p=people, r=runs, position=st.integers(0, 2), k=st.integers(0, 9), then=deliveries)

@@ -32,7 +32,7 @@ from app.core.exceptions import DomainError
 from app.courses import follow_up
 from app.courses import services as course_services
 from app.courses.models import CourseDay, CourseRun, DayKind, RunStatus
-from app.enrolment import services
+from app.enrolment import approval, services
 from app.enrolment.models import Attendance, Enrolment, EnrolmentStatus
 from app.extensions import db
 from app.notifications import outbox
@@ -65,11 +65,18 @@ class CalendarWorld:
         programme, provider = factories.make_programme(), factories.make_provider()
         method = factories.make_method()
         self.runs: list[CourseRun] = []
-        for title, first, approval in (("A", date(2026, 3, 16), False), ("B", date(2026, 3, 23), True)):
-            self.runs.append(self._run(f"Hold {title}{n}, Valby", first, approval, programme, provider, method))
+        for title, first, needs_approval in (("A", date(2026, 3, 16), False), ("B", date(2026, 3, 23), True)):
+            self.runs.append(self._run(f"Hold {title}{n}, Valby", first, needs_approval, programme, provider, method))
         self.runs.append(self._run(f"Hold C{n}", date(2026, 3, 30), False, programme, provider, method))
+        # Leader approval (issue 24): B needs the leader's approval and then the coordinator's, C the leader's
+        # only; the people's unit is led by `leader`, whose approvals are operations like the coordinator's.
+        self.runs[1].requires_leader_approval = self.runs[2].requires_leader_approval = True
+        unit = factories.make_unit(f"Team {n}")
+        self.leader = factories.make_leader(
+            unit, factories.make_user(name=f"Leder {n}", email=f"leder{n}@truth.test", unit=unit)
+        )
         self.run_ids = [r.id for r in self.runs]
-        self.people: list[User] = factories.make_eligible_staff(self.runs[0], people)
+        self.people: list[User] = factories.make_eligible_staff(self.runs[0], people, unit=unit)
         for run in self.runs[1:]:
             run.eligible_roles = list(self.runs[0].eligible_roles)
         db.session.commit()
@@ -160,6 +167,22 @@ class CalendarWorld:
         enrolment = self._by_status(r, EnrolmentStatus.REQUESTED)
         return enrolment is not None and self.attempt(lambda: services.reject(self.coordinator, enrolment.id, self.now))
 
+    def leader_approve(self, r: int) -> bool:
+        enrolment = self._by_status(r, EnrolmentStatus.REQUESTED)
+        return enrolment is not None and self.attempt(
+            lambda: approval.decide(self.leader, enrolment.id, True, None, self.now)
+        )
+
+    def leader_reject(self, r: int) -> bool:
+        enrolment = self._by_status(r, EnrolmentStatus.REQUESTED)
+        return enrolment is not None and self.attempt(
+            lambda: approval.decide(self.leader, enrolment.id, False, "Ikke nu", self.now)
+        )
+
+    def expire_requests(self) -> bool:
+        """The expiry job: requests still with the leader lapse once their run's enrolment deadline passed."""
+        return self.attempt(lambda: approval.expire_pending(self.now))
+
     def promote(self, r: int) -> bool:
         enrolment = self._by_status(r, EnrolmentStatus.WAITLISTED)
         return enrolment is not None and self.attempt(
@@ -188,6 +211,7 @@ class CalendarWorld:
             price_ore=run.price_ore,
             description=run.description,
             requires_approval=run.requires_approval,
+            requires_leader_approval=run.requires_leader_approval,
             teaching_day_1=course_services.CourseDayData(day1.day, day1.starts_at, day1.ends_at, day1.venue),
             teaching_day_2=course_services.CourseDayData(day2.day, day2.starts_at, day2.ends_at, day2.venue),
             follow_up=course_services.CourseDayData(fu.day, fu.starts_at, fu.ends_at, fu.venue),

@@ -508,6 +508,16 @@ def test_requires_approval_is_set_in_the_run_form_and_shown(client, as_coordinat
     assert fresh(run).requires_approval is False
 
 
+def test_requires_leader_approval_is_set_in_the_run_form_and_shown(client, as_coordinator, editable_run):
+    run = editable_run
+    response = post_form(client, f"/runs/{run.id}/edit", edit_payload(run, requires_leader_approval="y"))
+    assert response.status_code == 302
+    assert (fresh(run).requires_leader_approval, fresh(run).requires_approval) == (True, False)
+    assert re.search(r"Kræver lederens godkendelse</th><td>Ja</td>", html(client.get(run_url(run))))
+    post_form(client, f"/runs/{run.id}/edit", edit_payload(fresh(run), requires_leader_approval=None))
+    assert fresh(run).requires_leader_approval is False
+
+
 def test_update_course_run_service_checks_capacity_and_fills_new_seats(coordinator, editable_run):
     run = editable_run
     a, b, c = factories.make_eligible_staff(run, 3)

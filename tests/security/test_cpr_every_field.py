@@ -43,6 +43,8 @@ ALLOWED = {
     ("app.courses.forms", "RunFilterForm", "venue"): "a search (GET): compared, never stored",
     ("app.enrolment.coordinator_forms", "PersonSearchForm", "q"): "a search for a person (GET): compared, never stored",
     ("app.privacy.forms", "AnonymiseUserForm", "confirm_name"): "compared with the user's name, never stored",
+    ("app.enrolment.forms", "ApprovalDecisionForm", "decision"): "the pressed button: approve or reject or refused "
+    "by the form (AnyOf), never stored",
 }
 
 

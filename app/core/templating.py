@@ -27,7 +27,7 @@ NAVIGATION = (
     ("courses.run_list", _l("Kursusforløb"), (AccessLevel.COORDINATOR, AccessLevel.STAFF, AccessLevel.PROVIDER)),
     ("programmes.programme_list", _l("Indsatser"), (AccessLevel.COORDINATOR,)),
     ("providers.provider_list", _l("Udbydere"), (AccessLevel.COORDINATOR,)),
-    ("accounts.user_list", _l("Medarbejdere"), (AccessLevel.COORDINATOR,)),
+    ("accounts.user_list", _l("Brugere"), (AccessLevel.COORDINATOR,)),
     ("competence.overview_index", _l("Kompetenceoverblik"), (AccessLevel.COORDINATOR, AccessLevel.STAFF)),
     ("enrolment.approvals", _l("Godkendelser"), (AccessLevel.STAFF,)),
     ("main.settings", _l("Stamdata"), (AccessLevel.COORDINATOR,)),

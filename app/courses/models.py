@@ -273,6 +273,13 @@ class CourseDay(Model):
             return str(_l("Opfølgningsdag"))
         return str(_l("%(n)s. undervisningsdag", n=self.position))
 
+    @property
+    def in_sentence(self) -> str:
+        """The day inside a sentence ("… på opfølgningsdagen"): the definite form, never the label lower-cased."""
+        if self.kind == DayKind.FOLLOW_UP:
+            return str(_l("opfølgningsdagen"))
+        return str(_l("%(n)s. undervisningsdag", n=self.position))
+
     def __repr__(self) -> str:
         return f"<CourseDay {self.id} run {self.course_run_id} #{self.position} {self.day}>"
 

@@ -91,7 +91,6 @@ def queue_due_reminders(now: datetime) -> int:
             continue
         run = day.run
         title, label = run.title, day.label
-        date_text = dk_date(day.day, "full")
         if (
             queue_notice(
                 enrolment.user,
@@ -102,8 +101,14 @@ def queue_due_reminders(now: datetime) -> int:
                 days=[day],
                 link=my_courses_url(),
                 subject=lambda title=title, label=label: _("Påmindelse: %(run)s – %(day)s", run=title, day=label),
-                paragraphs=lambda title=title, date_text=date_text: [
-                    _("Husk kursusdagen i kursusforløbet »%(run)s« %(date)s.", run=title, date=date_text),
+                # Rendered in the recipient's language (queue_notice calls these per language): the date too.
+                paragraphs=lambda title=title, day=day: [
+                    _(
+                        "Husk, at du skal på kursus %(date)s: %(day)s i kursusforløbet »%(run)s«.",
+                        date=dk_date(day.day, "full"),
+                        day=day.in_sentence,
+                        run=title,
+                    ),
                     _("Kan du ikke komme? Kontakt kursuskoordinatoren hurtigst muligt, så en anden kan få pladsen."),
                 ],
             )

@@ -239,14 +239,21 @@ def already_enrolled_message(enrolment: Enrolment) -> str:
     return _("Du er allerede tilmeldt dette kursusforløb.")
 
 
+def already_enrolled_on_behalf_message(enrolment: Enrolment, name: str) -> str:
+    """One sentence per status (never the status label put into brackets): for the coordinator's form."""
+    if enrolment.status == EnrolmentStatus.WAITLISTED:
+        return _("%(name)s står allerede på ventelisten.", name=name)
+    if enrolment.status == EnrolmentStatus.REQUESTED:
+        return _("%(name)s har allerede en tilmelding, der afventer godkendelse.", name=name)
+    return _("%(name)s er allerede tilmeldt.", name=name)
+
+
 def self_enrolment_refusal(user: User, run: CourseRun, today: date) -> str | None:
     """Why `user` may not enrol themself in `run` (None: they may). The same rule the list applies."""
     if not user.is_staff:
         return _("Kun medarbejdere kan tilmelde sig kursusforløb.")
     if run.status != RunStatus.PUBLISHED:
-        return _(
-            "Kursusforløbet er ikke åbent for tilmelding (det er %(status)s).", status=str(run.status.label).lower()
-        )
+        return _("Kursusforløbet er %(status)s og er ikke åbent for tilmelding.", status=run.status.in_sentence)
     if user.staff_role_id is None or all(role.id != user.staff_role_id for role in run.eligible_roles):
         return _(
             "Kursusforløbet er ikke åbent for din stillingsbetegnelse. Kontakt kursuskoordinatoren, "
@@ -307,8 +314,8 @@ def enrol(
         if run.status != RunStatus.PUBLISHED:
             raise DomainError(
                 _(
-                    "Kun offentliggjorte kursusforløb kan have deltagere; forløbet er %(status)s.",
-                    status=str(run.status.label).lower(),
+                    "Kun offentliggjorte kursusforløb kan have deltagere. Dette kursusforløb er %(status)s.",
+                    status=run.status.in_sentence,
                 )
             )
         if not participant.is_staff or not participant.active:
@@ -320,14 +327,7 @@ def enrol(
     existing = active_enrolment(participant.id, run.id)
     if existing is not None:
         if on_behalf:
-            raise Conflict(
-                _(
-                    "%(name)s er allerede tilmeldt (%(status)s).",
-                    name=participant.name,
-                    status=str(existing.status.label).lower(),
-                ),
-                field="email",
-            )
+            raise Conflict(already_enrolled_on_behalf_message(existing, participant.name), field="email")
         raise Conflict(already_enrolled_message(existing))
     if run.is_special and not practice_case and not on_behalf:
         raise DomainError(
@@ -427,9 +427,9 @@ def cancel(actor: User, enrolment_id: int, now: datetime, today: date) -> Enrolm
     run = lock_run(enrolment.course_run_id)
     db.session.refresh(enrolment)
     if not enrolment.is_active:
-        raise DomainError(_("Tilmeldingen er allerede %(status)s.", status=str(enrolment.status.label).lower()))
+        raise DomainError(_("Tilmeldingen er allerede %(status)s.", status=enrolment.status.in_sentence))
     if run.status == RunStatus.COMPLETED:
-        raise DomainError(_("Kursusforløbet er gennemført; tilmeldingerne er historik og ændres ikke."))
+        raise DomainError(_("Kursusforløbet er gennemført, så tilmeldingerne kan ikke længere ændres."))
     if not actor.is_coordinator and not may_cancel_self(enrolment, run, today):
         raise DomainError(after_deadline_message())
     _cancel_locked(enrolment, run, actor, now, today)
@@ -502,7 +502,7 @@ def approve(actor: User, enrolment_id: int, now: datetime) -> Enrolment:
     if enrolment.status != EnrolmentStatus.REQUESTED:
         raise DomainError(_("Kun tilmeldinger, der afventer godkendelse, kan godkendes."))
     if run.status != RunStatus.PUBLISHED:
-        raise DomainError(_("Kursusforløbet er %(status)s.", status=str(run.status.label).lower()))
+        raise DomainError(_("Kursusforløbet er %(status)s.", status=run.status.in_sentence))
     placed = _place(run, enrolment, now)
     _record(
         enrolment,
@@ -536,9 +536,9 @@ def promote(actor: User, enrolment_id: int, now: datetime) -> Enrolment:
     if enrolment.status != EnrolmentStatus.WAITLISTED:
         raise DomainError(_("Kun deltagere på ventelisten kan rykkes op."))
     if run.status != RunStatus.PUBLISHED:
-        raise DomainError(_("Kursusforløbet er %(status)s.", status=str(run.status.label).lower()))
+        raise DomainError(_("Kursusforløbet er %(status)s.", status=run.status.in_sentence))
     if not _take_seat(run):
-        raise DomainError(_("Der er ingen ledige pladser. Forhøj kapaciteten eller afmeld en deltager først."))
+        raise DomainError(_("Der er ingen ledige pladser. Sæt antallet af pladser op, eller afmeld en deltager først."))
     _set_status(enrolment, EnrolmentStatus.CONFIRMED, now)
     _record(enrolment, EventKind.PROMOTED, actor, now)
     return enrolment
@@ -579,14 +579,14 @@ def move(actor: User, enrolment_id: int, target_run_id: int, now: datetime, toda
     db.session.refresh(enrolment)
     if not enrolment.is_active:
         raise DomainError(
-            _("Kun aktive tilmeldinger kan flyttes; denne er %(status)s.", status=str(enrolment.status.label).lower())
+            _("Kun aktive tilmeldinger kan flyttes. Denne er %(status)s.", status=enrolment.status.in_sentence)
         )
     if target.programme_id != source.programme_id:
-        raise DomainError(_("Der kan kun flyttes til et kursusforløb i samme indsats."), field="target")
+        raise DomainError(_("Du kan kun flytte deltageren til et kursusforløb i samme indsats."), field="target")
     if source.status == RunStatus.COMPLETED:
-        raise DomainError(_("Kursusforløbet er gennemført; tilmeldingerne er historik og ændres ikke."))
+        raise DomainError(_("Kursusforløbet er gennemført, så tilmeldingerne kan ikke længere ændres."))
     if target.status != RunStatus.PUBLISHED:
-        raise DomainError(_("Der kan kun flyttes til et offentliggjort kursusforløb."), field="target")
+        raise DomainError(_("Du kan kun flytte deltageren til et offentliggjort kursusforløb."), field="target")
     if has_started(target, today):
         raise DomainError(_("Det valgte kursusforløb er allerede begyndt."), field="target")
     if active_enrolment(enrolment.user_id, target.id) is not None:
@@ -620,7 +620,8 @@ def check_capacity_change(run: CourseRun, new_capacity: int) -> None:
     if new_capacity < run.seats_taken:
         raise DomainError(
             _(
-                "Der er %(n)s tilmeldte; kapaciteten kan ikke sættes lavere. Afmeld eller flyt deltagere først.",
+                "Der er %(n)s tilmeldte, så antallet af pladser kan ikke sættes lavere. "
+                "Afmeld eller flyt deltagere først.",
                 n=run.seats_taken,
             ),
             field="capacity",
@@ -746,7 +747,7 @@ def completion_problems(run: CourseRun, today: date, participants: RunParticipan
                     "Fremmøde mangler for %(num)s deltager på %(day)s (%(date)s).",
                     "Fremmøde mangler for %(num)s deltagere på %(day)s (%(date)s).",
                     missing,
-                    day=day.label.lower(),
+                    day=day.in_sentence,
                     date=dk_date(day.day),
                 )
             )

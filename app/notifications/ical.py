@@ -139,7 +139,7 @@ def event_description(day: CourseDay, run_url: str | None, *, note: str | None =
     if run_url:
         lines.append(_("Kursusforløbet i Kursusportalen: %(url)s", url=run_url))
     if active:
-        lines += ["", _("Afmelding sker i Kursusportalen.")]
+        lines += ["", _("Du afmelder dig i Kursusportalen.")]
     return "\n".join(lines)
 
 

@@ -194,7 +194,7 @@ def test_already_enrolled_is_refused_with_the_name(client, as_coordinator, run):
     (a,) = factories.make_eligible_staff(run, 1, name="Ulla Ungemedarbejder")
     factories.make_enrolment(run, a, status="waitlisted")
     response = post_form(client, f"/runs/{run.id}/enrolments", {"user_id": str(a.id)})
-    assert "Ulla Ungemedarbejder er allerede tilmeldt (venteliste)." in html(response)
+    assert "Ulla Ungemedarbejder står allerede på ventelisten." in html(response)
     assert enrolments_of(run) == [(a.id, EnrolmentStatus.WAITLISTED)]
 
 
@@ -223,7 +223,7 @@ def test_enrolment_into_a_draft_run_is_refused_with_a_message(client, as_coordin
     db.session.commit()
     (a,) = factories.make_eligible_staff(run, 1)
     response = post_form(client, f"/runs/{run.id}/enrolments", {"user_id": str(a.id)})
-    assert "Kun offentliggjorte kursusforløb kan have deltagere; forløbet er kladde." in html(response)
+    assert "Kun offentliggjorte kursusforløb kan have deltagere. Dette kursusforløb er en kladde." in html(response)
     assert enrolments_of(run) == []
 
 
@@ -316,7 +316,7 @@ def test_promote_by_hand_any_waiting_person_when_a_seat_is_free(client, as_coord
     response = post_action(
         client, f"/enrolments/{second_waiting.id}/promote", from_url=run_url(run), follow_redirects=True
     )
-    assert "Der er ingen ledige pladser. Forhøj kapaciteten eller afmeld en deltager først." in html(response)
+    assert "Der er ingen ledige pladser. Sæt antallet af pladser op, eller afmeld en deltager først." in html(response)
     assert fresh(second_waiting).status == EnrolmentStatus.WAITLISTED
 
     run = fresh(run)
@@ -473,7 +473,7 @@ def test_capacity_below_the_confirmed_is_refused_at_the_field(client, as_coordin
     response = post_form(client, f"/runs/{run.id}/edit", edit_payload(run, capacity="1"))
     assert response.status_code == 200
     assert field_error(html(response), "capacity") == (
-        "Der er 2 tilmeldte; kapaciteten kan ikke sættes lavere. Afmeld eller flyt deltagere først."
+        "Der er 2 tilmeldte, så antallet af pladser kan ikke sættes lavere. Afmeld eller flyt deltagere først."
     )
     assert fresh(run).capacity == 2
 

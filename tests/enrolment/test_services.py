@@ -403,6 +403,9 @@ def test_complete_run_explains_what_is_missing(run, coordinator):
     problems = services.completion_problems(run, TODAY)
     assert any("sidste dag" in p for p in problems)
     assert sum("Fremmøde mangler" in p for p in problems) == 3
+    # the day in its sentence form: "på opfølgningsdagen", not the label lower-cased ("på opfølgningsdag")
+    assert any("Fremmøde mangler for 1 deltager på opfølgningsdagen (" in p for p in problems), problems
+    assert any("Fremmøde mangler for 1 deltager på 1. undervisningsdag (" in p for p in problems), problems
     with pytest.raises(DomainError):
         services.complete_run(coordinator, run.id, TODAY)
 

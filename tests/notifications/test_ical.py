@@ -95,7 +95,7 @@ def test_request_has_every_property_an_invitation_needs(run):
         "kl. 09.00–15.30",
         "Sted: Kursuscenter Valby, Toftegårds Allé 7",
         RUN_URL,
-        "Afmelding sker i Kursusportalen",
+        "Du afmelder dig i Kursusportalen",
     ):
         assert expected in description
 
@@ -338,7 +338,7 @@ def test_feed_is_a_published_snapshot_without_method_or_attendees(run):
     v1, v2, v3 = (by_uid[ical.event_uid(d)] for d in run.days)
     assert v1.status.value == "CONFIRMED" and v1.sequence.value == "0"
     assert v1.summary.value == "Tidlig inddragelse, hold A – 1. undervisningsdag"
-    assert RUN_URL in v1.description.value and "Afmelding sker i Kursusportalen" in v1.description.value
+    assert RUN_URL in v1.description.value and "Du afmelder dig i Kursusportalen" in v1.description.value
     assert v2.status.value == "CANCELLED" and v2.sequence.value == "2"
     assert v2.summary.value == "Aflyst: Tidlig inddragelse, hold A – 2. undervisningsdag"
     assert "Kursusdagen er aflyst." in v2.description.value

@@ -193,6 +193,23 @@ def test_reminders_7_and_1_days_before_each_day_once(run, coordinator):
     assert "kl. 09.00" in body
 
 
+def test_a_reminder_names_the_day_in_a_sentence_and_in_the_recipients_language(run):
+    """ "Husk, at du skal på kursus <date>: 1. undervisningsdag i kursusforløbet »…«": the date in the person's
+    own language too (it was formatted once, in Danish, before the per-language rendering)."""
+    danish, english = factories.make_eligible_staff(run, 2)
+    english.locale = "en"
+    enrol_all(run, [danish, english])
+    jobs.queue_reminders(DAY_1_START - timedelta(hours=23))
+    bodies = {
+        r.recipient_email: message_from_bytes(r.message, policy=policy.default).get_body(("plain",)).get_content()
+        for r in reminders(run.days[0])
+    }
+    sentence = "Husk, at du skal på kursus tirsdag den 29. september 2026: 1. undervisningsdag i kursusforløbet"
+    assert f"{sentence} »{run.title}«." in bodies[danish.email]
+    assert "Tuesday 29 September 2026" in bodies[english.email], bodies[english.email]
+    assert "september 2026" not in bodies[english.email]
+
+
 def test_after_a_long_outage_only_the_nearest_reminder_goes_and_none_once_the_day_began(run):
     (staff,) = factories.make_eligible_staff(run, 1)
     enrol_all(run, [staff])

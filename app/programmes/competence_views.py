@@ -147,7 +147,8 @@ def unit_overview_xlsx(unit_id: int):
         text_columns=frozenset({0, 1, 2}),
     )
     body = cast(IO[bytes], write_xlsx([sheet]))
-    name = f"{_('kompetenceoverblik')}-{clock.today().isoformat()}.xlsx"
+    prefix = _("kompetenceoverblik")  # outside the f-string: Babel on Python 3.11 does not extract from one
+    name = f"{prefix}-{clock.today().isoformat()}.xlsx"
     response = send_file(
         body, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=name, max_age=0, conditional=False, etag=False
     )

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from app.accounts import mfa, tokens
+from app.accounts.models import unit_leaders
 from app.core import clock
 from app.courses.models import RunKind, RunStatus
 from app.extensions import db
@@ -292,6 +293,10 @@ def scene(app, fic_provider) -> Scene:
     )
     confirmed = factories.make_enrolment(run, enrolled, "confirmed")
     asked = factories.make_enrolment(run, requested, "requested")
+    # A leader of the unit, and the request waiting for them (the coordinator may also decide in their place).
+    leader = staff("Lene Leder")
+    db.session.execute(unit_leaders.insert().values(unit_id=unit.id, user_id=leader.id))
+    asked.awaits_leader = True
     waitlisted = factories.make_enrolment(run, waiting, "waitlisted")
     done = factories.make_enrolment(past, participant, "confirmed")
     for day in past.days:
@@ -344,6 +349,7 @@ def scene(app, fic_provider) -> Scene:
             "participant": participant,
             "with_mfa": with_mfa,
             "enrolling": enrolling,
+            "leader": leader,
         },
         ids={
             "run": run.id,

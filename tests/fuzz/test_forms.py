@@ -41,6 +41,7 @@ ROUTES: dict[str, tuple[str | None, str, str | None]] = {
     "enrolment.enrol": ("newcomer", "/runs/{run}/enrol", "/runs/{run}"),
     "enrolment.cancel": ("enrolled", "/runs/{run}/cancel", "/runs/{run}"),
     "enrolment.enrolment_create": ("coordinator", "/runs/{run}/enrolments", None),
+    "enrolment.approval_decide": ("leader", "/approvals/{requested}", "/approvals"),
     "enrolment.enrolment_approve": ("coordinator", "/enrolments/{requested}/approve", "/runs/{run}"),
     "enrolment.enrolment_reject": ("coordinator", "/enrolments/{requested}/reject", "/runs/{run}"),
     "enrolment.enrolment_promote": ("coordinator", "/enrolments/{waitlisted}/promote", "/runs/{run}"),

@@ -152,3 +152,16 @@ def test_amounts_in_each_language_formatted_once_and_remembered(app, monkeypatch
             with force_locale("en"):
                 assert templating.money(37_500_050) == "DKK 375,000.50"
     assert sorted(calls) == ["da", "da", "en"]
+
+
+def test_a_days_hours_say_kl_once(app):
+    """ "kl. 09.00–15.30", not "kl. 09.00–kl. 15.30" (pages, mails, calendars and the sign-in sheet share it)."""
+    from datetime import time
+
+    from app.core.templating import time_range
+
+    with app.test_request_context():
+        with force_locale("da"):
+            assert time_range(time(9), time(15, 30)) == "kl. 09.00–15.30"
+        with force_locale("en"):
+            assert time_range(time(9), time(15, 30)) == "09:00–15:30"

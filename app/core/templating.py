@@ -105,6 +105,12 @@ def dk_time(value: time | None) -> str:
     return clock_time(value)
 
 
+def time_range(start: time, end: time) -> str:
+    """A day's hours: "kl. 09.00–15.30" in Danish ("kl." once), "09:00–15:30" in English. The one home for
+    pages, mails, calendars and the sign-in sheet."""
+    return f"{dk_time(start)}–{clock_time(end)}"
+
+
 def clock_time(value: time | datetime) -> str:
     """The bare time of day, 24-hour: 09.00 in Danish, 09:00 in English (for a sentence that says "kl."/"at")."""
     return f"{value:%H.%M}" if str(get_locale()) == "da" else f"{value:%H:%M}"
@@ -166,7 +172,12 @@ def nav_items() -> list[dict]:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
-        dk_date=dk_date, dk_datetime=dk_datetime, dk_time=dk_time, money=money, and_list=and_list
+        dk_date=dk_date,
+        dk_datetime=dk_datetime,
+        dk_time=dk_time,
+        time_range=time_range,
+        money=money,
+        and_list=and_list,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -158,7 +158,7 @@ def invitation_intro(day: CourseDay, kind: InvitationKind) -> str:
 
 def day_line(day: CourseDay) -> str:
     """'1. undervisningsdag: mandag den 30. marts 2026, kl. 09.00–15.30, <sted>' (in the current locale)."""
-    return f"{day.label}: {dk_date(day.day, 'full')}, {ical.time_range(day)}, {day.effective_venue}"
+    return f"{day.label}: {dk_date(day.day, 'full')}, {ical.day_hours(day)}, {day.effective_venue}"
 
 
 def run_overview(day: CourseDay, kind: InvitationKind) -> tuple[str, list[str]] | None:
@@ -282,7 +282,7 @@ def _invitation_parts(
             intro=invitation_intro(day, kind),
             note=note,
             date_text=dk_date(day.day, "full"),
-            time_text=ical.time_range(day),
+            time_text=ical.day_hours(day),
             run_days_intro=run_days_intro,
             run_days=run_days,
         )

@@ -31,7 +31,7 @@ from flask_babel import gettext as _
 from icalendar import Calendar, Event, Timezone, vCalAddress
 
 from app.core.clock import local_tz
-from app.core.templating import clock_time, dk_date, dk_time
+from app.core.templating import dk_date, time_range
 from app.courses.models import CourseDay
 
 ItipMethod = Literal["REQUEST", "CANCEL"]
@@ -100,10 +100,9 @@ def day_interval_utc(day: CourseDay) -> tuple[datetime, datetime]:
     return start, end
 
 
-def time_range(day: CourseDay) -> str:
+def day_hours(day: CourseDay) -> str:
     """'kl. 09.00–15.30' (da) / '09:00–15:30' (en), in the current locale."""
-    end = clock_time(day.ends_at)
-    return f"{dk_time(day.starts_at)}–{end}"
+    return time_range(day.starts_at, day.ends_at)
 
 
 def event_content(day: CourseDay) -> tuple:
@@ -133,7 +132,7 @@ def event_description(day: CourseDay, run_url: str | None, *, note: str | None =
         # The label names the day's kind: '1. undervisningsdag', '2. undervisningsdag', 'Opfølgningsdag'.
         _("Kursusdag: %(day)s", day=day.label),
         _("Dato: %(date)s", date=dk_date(day.day, "full")),
-        _("Tid: %(time)s", time=time_range(day)),
+        _("Tid: %(time)s", time=day_hours(day)),
         _("Sted: %(place)s", place=day.effective_venue),
     ]
     if run_url:

@@ -45,7 +45,15 @@ from sqlalchemy import select
 from app.accounts.models import StaffRole, Unit, User
 from app.calendar.feeds import safe_filename
 from app.core import clock
-from app.core.templating import XLSX_DATE, XLSX_DATETIME, clock_time, dk_date, dk_time, sheet_date, sheet_datetime
+from app.core.templating import (
+    XLSX_DATE,
+    XLSX_DATETIME,
+    clock_time,
+    dk_date,
+    sheet_date,
+    sheet_datetime,
+    time_range,
+)
 from app.courses.models import CourseDay, CourseRun
 from app.enrolment import services as enrolment_services
 from app.enrolment.models import Enrolment, EnrolmentStatus
@@ -537,9 +545,7 @@ class _Column:
 
 
 def _time_span(day: CourseDay) -> str:
-    start, end = dk_time(day.starts_at), dk_time(day.ends_at)
-    prefix = "kl. "
-    return f"{start}–{end.removeprefix(prefix)}" if start.startswith(prefix) else f"{start}–{end}"
+    return time_range(day.starts_at, day.ends_at)
 
 
 def render_pdf(plist: ParticipantList, printed_at: datetime | None = None) -> bytes:

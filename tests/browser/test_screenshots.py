@@ -41,6 +41,7 @@ SHOTS = [
     ("staff-my-courses", STAFF, "/me/courses", 1280),
     ("staff-run", STAFF, "/runs/{staff_run}", 1280),
     ("staff-my-courses-phone", STAFF, "/me/courses", 390),
+    ("staff-runs-phone", STAFF, "/runs", 390),
     ("provider-runs", PROVIDER, "/runs", 1280),
     ("provider-run", PROVIDER, "/runs/{run}", 1280),
     ("coordinator-runs", COORDINATOR, "/runs", 1280),
@@ -49,6 +50,8 @@ SHOTS = [
     ("coordinator-dashboard", COORDINATOR, "/programmes/{programme}/dashboard", 1280),
     ("coordinator-attendance-phone", COORDINATOR, "/runs/{run}/days/{day}/attendance", 390),
     ("leader-approvals", LEADER, "/approvals", 1280),
+    ("leader-competence", LEADER, "/competence/", 1280),
+    ("coordinator-integrations", COORDINATOR, "/integrations", 1280),
 ]
 
 

@@ -84,8 +84,8 @@ def test_my_courses_shows_my_runs_with_status_and_every_day(client, login_as, ru
     assert 'class="badge badge-success">Tilmeldt</span>' in mine
     assert f"Udbyder: {run.provider.name}" in mine
     assert "tirsdag 14. april 2026" in mine and "onsdag 15. april 2026" in mine and "onsdag 15. juli 2026" in mine
-    assert "kl. 09.00–kl. 15.30" in mine
-    assert "kl. 10.00–kl. 13.00" in mine
+    assert "kl. 09.00–15.30" in mine
+    assert "kl. 10.00–13.00" in mine
     assert "Kursuscenter Valby" in mine and "Rådhuset, mødesal 3" in mine
     assert "1. undervisningsdag" in mine and "Opfølgningsdag" in mine
     # waiting list with the position, and awaiting approval

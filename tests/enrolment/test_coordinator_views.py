@@ -404,7 +404,7 @@ def test_moving_an_inactive_enrolment_is_refused(client, as_coordinator, run, ta
     cancelled = factories.make_enrolment(run, a, status="cancelled")
     assert "Tilmeldingen er afmeldt og kan ikke flyttes." in html(client.get(f"/enrolments/{cancelled.id}/move"))
     response = post_form(client, f"/enrolments/{cancelled.id}/move", {"target": str(target.id)}, form_url=run_url(run))
-    assert "Kun aktive tilmeldinger kan flyttes; denne er afmeldt." in html(response)
+    assert "Kun aktive tilmeldinger kan flyttes. Denne er afmeldt." in html(response)
     assert enrolments_of(target) == []
 
 

@@ -132,6 +132,17 @@ def inherited_leaders(unit: Unit) -> tuple[Unit | None, list[User]]:
     return None, []
 
 
+def directory_leader_ids(unit: Unit) -> set[int]:
+    """The unit's own leaders that the directory set (SCIM's `manager`): shown as such, not removable here."""
+    return set(
+        db.session.scalars(
+            select(unit_leaders.c.user_id).where(
+                unit_leaders.c.unit_id == unit.id, unit_leaders.c.source == "directory"
+            )
+        )
+    )
+
+
 def _is_own_leader(unit_id: int, user_id: int) -> bool:
     return (
         db.session.scalar(
@@ -166,6 +177,17 @@ def remove_leader(unit: Unit, user_id: int, *, actor: User | None) -> User:
     person = db.session.get(User, user_id)
     if person is None or not _is_own_leader(unit.id, person.id):
         raise ValidationFailed({"user_id": [_("Personen er ikke leder af enheden.")]})
+    if person.id in directory_leader_ids(unit):
+        raise ValidationFailed(
+            {
+                "user_id": [
+                    _(
+                        "%(name)s er leder ifølge kataloget (Microsoft Entra ID). Ret lederen i kataloget.",
+                        name=person.name,
+                    )
+                ]
+            }
+        )
     db.session.execute(
         delete(unit_leaders).where(unit_leaders.c.unit_id == unit.id, unit_leaders.c.user_id == person.id)
     )

@@ -65,6 +65,9 @@ unit_leaders = Table(
     db.metadata,
     Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+    #: Who set it: "coordinator" (on the unit's page) or "directory" (SCIM: the manager of the unit's provisioned
+    #: staff, kept in step by app.scim.services.sync_directory_leaders; the coordinator cannot remove those).
+    Column("source", String(20), nullable=False, default="coordinator", server_default="coordinator"),
 )
 
 

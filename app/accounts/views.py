@@ -610,6 +610,7 @@ def _unit_page(unit: Unit, form: UnitForm):
         search=search,
         candidates=found,
         leader_ids={person.id for person in own},
+        directory_leader_ids=leaders.directory_leader_ids(unit) if own else set(),
     )
 
 

@@ -26,18 +26,18 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from pydantic import ValidationError
 from scim2_models import Context, EnterpriseUser, PatchOp, SCIMException
-from sqlalchemy import func, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import aliased, contains_eager
 
 from app.accounts.credentials import end_sessions_of_deactivated
 from app.accounts.mfa_models import UserIdentity
-from app.accounts.models import AccessLevel, StaffRole, Unit, User, normalise_email
+from app.accounts.models import AccessLevel, StaffRole, Unit, User, normalise_email, unit_leaders
 from app.accounts.services import is_valid_email
 from app.audit.services import record
 from app.core.exceptions import DomainError
@@ -309,12 +309,15 @@ def set_mapping(mapping: ScimValueMapping, target_id: int | None, *, actor: User
     else:
         mapping.unit_id = target_id
     changed = 0
+    moved_units: set[int | None] = set()
     column = ScimUser.title if mapping.kind == MappingKind.TITLE else ScimUser.department
     for scim_user in db.session.scalars(select(ScimUser).where(column.is_not(None))):
         if value_key(getattr(scim_user, mapping.kind.value)) != mapping.value_key or target_id is None:
             continue
         attribute = "staff_role_id" if mapping.kind == MappingKind.TITLE else "unit_id"
         if getattr(scim_user.user, attribute) != target_id:
+            if attribute == "unit_id":
+                moved_units.update((scim_user.user.unit_id, target_id))
             setattr(scim_user.user, attribute, target_id)
             changed += 1
     record(
@@ -326,6 +329,7 @@ def set_mapping(mapping: ScimValueMapping, target_id: int | None, *, actor: User
         now=now,
     )
     db.session.flush()
+    sync_directory_leaders(moved_units, now=now)
     return changed
 
 
@@ -452,6 +456,70 @@ def _set_active(user: User, active: bool, now: datetime, today: date, *, deleted
     logger.info("user %s %s by SCIM", user.id, "activated" if active else "deactivated")
 
 
+def sync_directory_leaders(unit_ids: set[int | None], *, now: datetime) -> None:
+    """Keep the directory's leaders of these units in step with SCIM's `manager`: a unit is led (source
+    "directory") by the managers of its active provisioned staff, when the manager is an active provisioned staff
+    member too. Leaders the coordinator set are left alone (and a pair set by both stays the coordinator's);
+    directory leaders no report points to any more are removed. Every change is audited like the coordinator's."""
+    ids = {unit_id for unit_id in unit_ids if unit_id is not None}
+    if not ids:
+        return
+    manager, report, boss = aliased(ScimUser), aliased(User), aliased(User)
+    wanted: set[tuple[int, int]] = {
+        (cast(int, unit_id), leader_id)
+        for unit_id, leader_id in db.session.execute(
+            select(report.unit_id, manager.user_id)
+            .select_from(ScimUser)
+            .join(report, report.id == ScimUser.user_id)
+            .join(manager, manager.scim_id == ScimUser.manager_ref)
+            .join(boss, boss.id == manager.user_id)
+            .where(
+                report.unit_id.in_(ids),
+                report.active.is_(True),
+                boss.active.is_(True),
+                boss.access_level == AccessLevel.STAFF,
+                manager.user_id != ScimUser.user_id,
+            )
+        )
+    }
+    have: dict[tuple[int, int], str] = {
+        (cast(int, unit_id), cast(int, leader_id)): cast(str, source)
+        for unit_id, leader_id, source in db.session.execute(
+            select(unit_leaders.c.unit_id, unit_leaders.c.user_id, unit_leaders.c.source).where(
+                unit_leaders.c.unit_id.in_(ids)
+            )
+        )
+    }
+    for unit_id, user_id in sorted(wanted - have.keys()):
+        db.session.execute(insert(unit_leaders).values(unit_id=unit_id, user_id=user_id, source="directory"))
+        record(
+            "unit.leader_add", subject=user_id, object_type="unit", object_id=unit_id, details={"via": "scim"}, now=now
+        )
+    for (old_unit, old_leader), source in sorted(have.items()):
+        if source == "directory" and (old_unit, old_leader) not in wanted:
+            db.session.execute(
+                delete(unit_leaders).where(unit_leaders.c.unit_id == old_unit, unit_leaders.c.user_id == old_leader)
+            )
+            record(
+                "unit.leader_remove",
+                subject=old_leader,
+                object_type="unit",
+                object_id=old_unit,
+                details={"via": "scim"},
+                now=now,
+            )
+
+
+def _units_around(scim_user: ScimUser) -> set[int | None]:
+    """The units whose directory leaders a change of this person can move: their own, and their reports'."""
+    reports = db.session.scalars(
+        select(User.unit_id)
+        .join(ScimUser, ScimUser.user_id == User.id)
+        .where(ScimUser.manager_ref == scim_user.scim_id)
+    )
+    return {scim_user.user.unit_id, *reports}
+
+
 def create_user(resource: StaffUser, *, client: IntegrationClient | None, now: datetime, today: date) -> ScimUser:
     """POST /Users: a new staff user, or an existing staff account with the same e-mail address that the directory
     takes over (a file import before provisioning began).
@@ -485,6 +553,7 @@ def create_user(resource: StaffUser, *, client: IntegrationClient | None, now: d
         now=now,
     )
     _set_active(user, resource.active is not False, now, today)
+    sync_directory_leaders(_units_around(scim_user), now=now)
     return scim_user
 
 
@@ -503,6 +572,7 @@ def replace_user(scim_user: ScimUser, resource: StaffUser, *, now: datetime, tod
     key = _check_user_name(resource, scim_user)
     email = _email_of(resource)
     _check_email_free(email, user)
+    unit_before = user.unit_id
     fields = _apply(scim_user, user, resource, key=key, email=email, now=now, today=today)
     _bind_sso_identity(user, scim_user.external_id, now)
     db.session.flush()
@@ -517,6 +587,7 @@ def replace_user(scim_user: ScimUser, resource: StaffUser, *, now: datetime, tod
         )
     if resource.active is not None:
         _set_active(user, resource.active, now, today)
+    sync_directory_leaders({unit_before, *_units_around(scim_user)}, now=now)
     return scim_user
 
 
@@ -542,6 +613,7 @@ def delete_user(scim_user: ScimUser, *, now: datetime, today: date) -> None:
     """DELETE /Users/<id>: deactivate the user (as `active` false) and remove the SCIM link; the user, their
     enrolments and history stay. GET of the id answers 404 from now on."""
     user = scim_user.user
+    units = _units_around(scim_user)
     _set_active(user, False, now, today, deleted=True)
     record(
         "user.deprovision",
@@ -553,3 +625,4 @@ def delete_user(scim_user: ScimUser, *, now: datetime, today: date) -> None:
     )
     db.session.delete(scim_user)
     db.session.flush()
+    sync_directory_leaders(units, now=now)

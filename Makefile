@@ -48,8 +48,14 @@ $(VENDOR)/VERSION: $(DKFDS)/css/dkfds.min.css
 
 assets: $(VENDOR)/VERSION ## copy Det Fælles Designsystem from npm into app/static/vendor
 
-translations: $(VENV)/.runtime-installed ## compile the translation catalogues (.mo files are not committed)
-	$(BIN)/pybabel compile -d translations
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
+
+translations: $(CATALOGUES) ## compile the translation catalogues (.mo files are not committed)
+
+# Compiled only when the .po is newer: CI's two test passes share the checkout and must not rewrite the .mo
+# while the other one reads it.
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(VENV)/.runtime-installed
+	$(BIN)/pybabel compile -l $* -i $< -o $@
 
 messages: $(VENV)/.dev-installed ## extract strings and update the catalogues
 	$(BIN)/pybabel extract --ignore-dirs='.* ._' -F babel.cfg -k _l -o translations/messages.pot .

@@ -5,7 +5,7 @@ changes in the run form, and access (staff 403, provider 403, anonymous to login
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 
 import pytest
 from sqlalchemy import func, select
@@ -19,24 +19,15 @@ from app.enrolment.models import Enrolment, EnrolmentEvent, EnrolmentStatus, Eve
 from app.extensions import db
 from tests import factories
 from tests.conftest import post_action, post_form
+from tests.enrolment.spring import DAYS, NOW, TODAY, hold_a
 from tests.querycount import recorded_statements
 
-NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-TODAY = date(2026, 3, 1)
-DAYS = (date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15))
-
-
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch):
-    monkeypatch.setattr("app.core.clock.today", lambda: TODAY)
-    monkeypatch.setattr("app.core.clock.utcnow", lambda: NOW)
+pytestmark = pytest.mark.usefixtures("spring")
 
 
 @pytest.fixture
 def run(app, fic_provider):
-    return factories.make_course_run(
-        provider=fic_provider, days=DAYS, capacity=2, enrolment_deadline=date(2026, 4, 1), title="Hold A"
-    )
+    return hold_a(fic_provider, capacity=2)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ searches are rate-limited per user; staff and providers get 403."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -17,23 +16,14 @@ from app.extensions import db
 from tests import factories
 from tests.audit.helpers import entries, shown_by
 from tests.conftest import post_form
+from tests.enrolment.spring import hold_a
 
-NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-TODAY = date(2026, 3, 1)
-DAYS = (date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15))
-
-
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch):
-    monkeypatch.setattr("app.core.clock.today", lambda: TODAY)
-    monkeypatch.setattr("app.core.clock.utcnow", lambda: NOW)
+pytestmark = pytest.mark.usefixtures("spring")
 
 
 @pytest.fixture
 def run(app, fic_provider):
-    return factories.make_course_run(
-        provider=fic_provider, days=DAYS, capacity=5, enrolment_deadline=date(2026, 4, 1), title="Hold A"
-    )
+    return hold_a(fic_provider, capacity=5)
 
 
 @pytest.fixture

@@ -21,16 +21,9 @@ from app.notifications.models import CalendarInvitation, OutboxMessage
 from scheduler import jobs
 from tests import factories
 from tests.conftest import post_form
+from tests.enrolment.spring import DAYS, NOW, TODAY
 
-NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-TODAY = date(2026, 3, 1)
-DAYS = (date(2026, 4, 14), date(2026, 4, 15), date(2026, 7, 15))
-
-
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch):
-    monkeypatch.setattr("app.core.clock.today", lambda: TODAY)
-    monkeypatch.setattr("app.core.clock.utcnow", lambda: NOW)
+pytestmark = pytest.mark.usefixtures("spring")
 
 
 @pytest.fixture

@@ -140,3 +140,35 @@ def make_leader(unit: Unit, user: User) -> User:
     db.session.commit()
     db.session.expire(user, ["is_leader"])
     return user
+
+
+def run_data_of(run: CourseRun, **changes):
+    """What the run's edit form would submit for `run` unchanged (a `CourseRunData`), with `changes` applied."""
+    from dataclasses import replace
+
+    from app.courses.services import CourseDayData, CourseRunData
+
+    day1, day2, follow_up = run.days
+
+    def day(d: CourseDay) -> CourseDayData:
+        return CourseDayData(d.day, d.starts_at, d.ends_at, d.venue)
+
+    data = CourseRunData(
+        programme_id=run.programme_id,
+        provider_id=run.provider_id,
+        title=run.title,
+        kind=run.kind,
+        method_ids=tuple(m.id for m in run.methods),
+        staff_role_ids=tuple(r.id for r in run.eligible_roles),
+        capacity=run.capacity,
+        enrolment_deadline=run.enrolment_deadline,
+        venue=run.venue,
+        price_ore=run.price_ore,
+        description=run.description,
+        requires_approval=run.requires_approval,
+        requires_leader_approval=run.requires_leader_approval,
+        teaching_day_1=day(day1),
+        teaching_day_2=day(day2),
+        follow_up=day(follow_up),
+    )
+    return replace(data, **changes)

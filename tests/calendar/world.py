@@ -197,26 +197,7 @@ class CalendarWorld:
         return self.attempt(lambda: services.move(self.coordinator, enrolment.id, target_run.id, self.now, self.today))
 
     def _run_data(self, run: CourseRun, **changes) -> course_services.CourseRunData:
-        day1, day2, fu = run.days
-        data = course_services.CourseRunData(
-            programme_id=run.programme_id,
-            provider_id=run.provider_id,
-            title=run.title,
-            kind=run.kind,
-            method_ids=tuple(m.id for m in run.methods),
-            staff_role_ids=tuple(r.id for r in run.eligible_roles),
-            capacity=run.capacity,
-            enrolment_deadline=run.enrolment_deadline,
-            venue=run.venue,
-            price_ore=run.price_ore,
-            description=run.description,
-            requires_approval=run.requires_approval,
-            requires_leader_approval=run.requires_leader_approval,
-            teaching_day_1=course_services.CourseDayData(day1.day, day1.starts_at, day1.ends_at, day1.venue),
-            teaching_day_2=course_services.CourseDayData(day2.day, day2.starts_at, day2.ends_at, day2.venue),
-            follow_up=course_services.CourseDayData(fu.day, fu.starts_at, fu.ends_at, fu.venue),
-        )
-        return replace(data, **changes)
+        return factories.run_data_of(run, **changes)
 
     def _update(self, run: CourseRun, **changes) -> bool:
         def change():

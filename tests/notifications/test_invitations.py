@@ -233,22 +233,9 @@ def run_data_of(run, teaching_day_1):
     if not run.methods:
         method = factories.make_method()
         run.methods.append(method)
-    day1, day2, follow_up = run.days
-    return course_services.CourseRunData(
-        programme_id=run.programme_id,
-        provider_id=run.provider_id,
-        title=run.title,
-        kind=run.kind,
-        method_ids=tuple(m.id for m in run.methods),
-        staff_role_ids=tuple(r.id for r in run.eligible_roles),
-        capacity=run.capacity,
-        enrolment_deadline=run.enrolment_deadline,
-        venue=run.venue,
-        price_ore=run.price_ore,
-        teaching_day_1=course_services.CourseDayData(teaching_day_1, day1.starts_at, day1.ends_at),
-        teaching_day_2=course_services.CourseDayData(day2.day, day2.starts_at, day2.ends_at),
-        follow_up=course_services.CourseDayData(follow_up.day, follow_up.starts_at, follow_up.ends_at),
-    )
+    day1 = run.days[0]
+    moved = course_services.CourseDayData(teaching_day_1, day1.starts_at, day1.ends_at, day1.venue)
+    return factories.run_data_of(run, teaching_day_1=moved)
 
 
 def test_a_cancelled_run_sends_status_cancelled_to_every_holder(run, coordinator):

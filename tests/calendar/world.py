@@ -339,10 +339,14 @@ class CalendarWorld:
             if not gate.entered.wait(60):
                 mailer.join(60)
                 raise AssertionError(f"the delivery job never reached the gated mail: {errors}")
-            releaser = threading.Thread(target=self._release_when_waiting, args=(gate,))
+            cancelled = threading.Event()
+            releaser = threading.Thread(target=self._release_when_waiting, args=(gate, cancelled))
             releaser.start()
             self.tick()
-            done = self.attempt(lambda: services.cancel(self.coordinator, enrolment_id, self.now, self.today))
+            try:
+                done = self.attempt(lambda: services.cancel(self.coordinator, enrolment_id, self.now, self.today))
+            finally:
+                cancelled.set()
             releaser.join(60)
         finally:
             gate.release.set()
@@ -351,7 +355,9 @@ class CalendarWorld:
         self.races += 1
         return done
 
-    def _release_when_waiting(self, gate: Gate) -> None:
+    def _release_when_waiting(self, gate: Gate, cancelled: threading.Event) -> None:
+        """Let the held mail go once the cancellation waits for the job's lock (PostgreSQL), has had time to
+        start (SQLite), or has finished without waiting (it needed no lock the job held): up to 10 s."""
         with self.app.app_context():
             if db.engine.dialect.name == "postgresql":
                 with db.engine.connect() as conn:
@@ -360,9 +366,10 @@ class CalendarWorld:
                         if waiting:
                             break
                         conn.rollback()
-                        threading.Event().wait(0.025)
+                        if cancelled.wait(0.025):
+                            break
             else:
-                threading.Event().wait(0.2)
+                cancelled.wait(0.2)
         gate.release.set()
 
     # --- the invariant ------------------------------------------------------------------------------------

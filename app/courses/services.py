@@ -21,13 +21,14 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import StaffRole
-from app.audit.services import changed_fields, record, snapshot
+from app.audit.services import changed_fields, record, record_update, snapshot
 from app.calendar.models import ClosedDay
 from app.calendar.workdays import follow_up_anchor, non_working_reason
 from app.core import clock
 from app.core.db import keep_for_request
 from app.core.exceptions import Conflict, DomainError, NotAllowed, ValidationFailed
 from app.core.templating import dk_date
+from app.core.unique import name_taken
 from app.core.validators import too_long_message
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus, run_methods
 from app.enrolment import invitations
@@ -759,10 +760,7 @@ def _check_method(data: MethodData, method_id: int | None) -> MethodData:
     name = data.name.strip()
     if not name or len(name) > METHOD_NAME_MAX_LENGTH:
         raise DomainError(too_long_message(METHOD_NAME_MAX_LENGTH), field="name")
-    duplicate = select(Method.id).where(func.lower(Method.name) == name.lower())
-    if method_id is not None:
-        duplicate = duplicate.where(Method.id != method_id)
-    if db.session.scalar(duplicate.limit(1)) is not None:
+    if name_taken(Method, name, method_id):
         raise Conflict(_("Der findes allerede en metode med navnet %(name)s.", name=name), field="name")
     return MethodData(
         name=name,
@@ -789,13 +787,7 @@ def update_method(actor: User, method: Method, data: MethodData) -> Method:
     clean = _check_method(data, method.id)
     before = snapshot(method, ("name", "name_en", "description"))
     method.name, method.name_en, method.description = clean.name, clean.name_en, clean.description
-    record(
-        "method.update",
-        actor=actor,
-        object_type="method",
-        object_id=method.id,
-        details={"fields": changed_fields(before, method)},
-    )
+    record_update("method.update", method, before, actor=actor, object_type="method")
     db.session.flush()
     logger.info("Method updated by %r: %r", actor, method)
     return method

@@ -207,22 +207,7 @@ def _proposal_requested() -> bool:
 @allow(AccessLevel.COORDINATOR)
 def run_create():
     """Create a run (saved as a draft) with its two teaching days and its follow-up day."""
-    form, budget, warnings = _run_form(), None, []
-    if _proposal_requested():
-        _fill_proposal(form)
-    elif form.validate_on_submit():
-        budget, warnings = _unconfirmed_warnings(form)
-        if not (budget or warnings):
-            try:
-                run = services.create_course_run(current_user, form.as_data(), *_rule_inputs())
-            except DomainError as exc:
-                refused(exc, form)
-            else:
-                flash(_("Kursusforløbet %(title)s er oprettet som kladde.", title=run.title), "success")
-                return redirect(url_for(".run_detail", run_id=run.id))
-    return render_template(
-        "courses/run_edit.html", form=form, run=None, budget=budget, warnings=warnings, proposed=_proposal_requested()
-    )
+    return _run_form_page(None)
 
 
 @bp.route("/runs/<int:run_id>/edit", methods=["GET", "POST"])
@@ -236,6 +221,12 @@ def run_edit(run_id: int):
             "error",
         )
         return redirect(url_for(".run_detail", run_id=run.id))
+    return _run_form_page(run)
+
+
+def _run_form_page(run: CourseRun | None):
+    """The run form, for a new run (None) or an existing one: a date proposal, the unconfirmed warnings
+    ("Gem alligevel"), or the save."""
     form, budget, warnings = _run_form(run), None, []
     if _proposal_requested():
         _fill_proposal(form)
@@ -243,12 +234,17 @@ def run_edit(run_id: int):
         budget, warnings = _unconfirmed_warnings(form, run)
         if not (budget or warnings):
             try:
-                services.update_course_run(current_user, run, form.as_data(), *_rule_inputs())
+                if run is None:
+                    saved = services.create_course_run(current_user, form.as_data(), *_rule_inputs())
+                    done = _("Kursusforløbet %(title)s er oprettet som kladde.", title=saved.title)
+                else:
+                    saved = services.update_course_run(current_user, run, form.as_data(), *_rule_inputs())
+                    done = _("Kursusforløbet %(title)s er gemt.", title=saved.title)
             except DomainError as exc:
                 refused(exc, form)
             else:
-                flash(_("Kursusforløbet %(title)s er gemt.", title=run.title), "success")
-                return redirect(url_for(".run_detail", run_id=run.id))
+                flash(done, "success")
+                return redirect(url_for(".run_detail", run_id=saved.id))
     return render_template(
         "courses/run_edit.html", form=form, run=run, budget=budget, warnings=warnings, proposed=_proposal_requested()
     )

@@ -234,6 +234,11 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
         pdf.cell(0, h, printable(caption))
         pdf.set_xy(x, y + h + 1.5)
 
+    def before_and_since(label: str, before: float, before_caption: str, since: float, since_caption: str) -> None:
+        """A pair of percentage bars: before the course (grey) above, since the course (blue) below."""
+        bar(label, before, 100, before_caption, dark=False)
+        bar("", since, 100, since_caption)
+
     # Heading and summary
     text(_("Evalueringsrapport"), 11, "B")
     text(f.name, 17, "B", 8)
@@ -341,10 +346,9 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
         pdf.ln(1)
         # No answers is "not measured", never "0 %".
         for m in e.methods:
-            bar(
+            before_and_since(
                 m.name,
                 m.before_percent,
-                100,
                 ngettext(
                     "Før: %(pct)s %% (%(num)s svar)",
                     "Før: %(pct)s %% (%(num)s svar)",
@@ -353,12 +357,7 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
                 )
                 if m.before_answers
                 else _("Før: ikke målt"),
-                dark=False,
-            )
-            bar(
-                "",
                 m.since_percent,
-                100,
                 ngettext(
                     "Siden: %(pct)s %% (%(num)s svar)",
                     "Siden: %(pct)s %% (%(num)s svar)",
@@ -369,17 +368,11 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
                 else _("Siden: ikke målt"),
             )
             pdf.ln(1.5)
-        bar(
+        before_and_since(
             _("Alle metoder"),
             e.before_percent,
-            100,
             _("Før: %(pct)s %%", pct=e.before_percent) if e.before_answers else _("Før: ikke målt"),
-            dark=False,
-        )
-        bar(
-            "",
             e.since_percent,
-            100,
             _("Siden: %(pct)s %%", pct=e.since_percent) if e.since_answers else _("Siden: ikke målt"),
         )
         if e.earlier:

@@ -304,66 +304,41 @@ def load_historic_programme(ref: dict, actor: User) -> None:
     if not created:
         return
     standard_methods = ("Familierådslagning", "Familien i fokus", "Positive Inquiry", "Signs of Safety")
+    done = RunStatus.COMPLETED
+
+    def standard(title: str, day1: date, day2: date) -> RunSpec:
+        """A completed run of Familien i Centrum's standard course."""
+        provider, venue = "Familien i Centrum", "FIC, Kursuslokalet, Valby"
+        return RunSpec(title, provider, RunKind.STANDARD, standard_methods, 35, 187_500, day1, day2, venue, done)
+
+    def network_meetings(title: str, price: int, day1: date, day2: date, venue: str) -> RunSpec:
+        """A completed run of Vilde Læreprocesser's special course on network meetings."""
+        provider = "Vilde Læreprocesser"
+        return RunSpec(title, provider, RunKind.SPECIAL, ("Netværksmøder",), 12, price, day1, day2, venue, done)
+
     specs = (
-        RunSpec(
-            "Styrket forældreansvar, hold 1",
-            "Familien i Centrum",
-            RunKind.STANDARD,
-            standard_methods,
-            35,
-            187_500,
-            date(2008, 9, 16),
-            date(2008, 9, 17),
-            "FIC, Kursuslokalet, Valby",
-            RunStatus.COMPLETED,
-        ),
-        RunSpec(
-            "Styrket forældreansvar, hold 2",
-            "Familien i Centrum",
-            RunKind.STANDARD,
-            standard_methods,
-            35,
-            187_500,
-            date(2008, 9, 30),
-            date(2008, 10, 1),
-            "FIC, Kursuslokalet, Valby",
-            RunStatus.COMPLETED,
-        ),
-        RunSpec(
+        standard("Styrket forældreansvar, hold 1", date(2008, 9, 16), date(2008, 9, 17)),
+        standard("Styrket forældreansvar, hold 2", date(2008, 9, 30), date(2008, 10, 1)),
+        network_meetings(
             "Netværksmøder i praksis, hold 1",
-            "Vilde Læreprocesser",
-            RunKind.SPECIAL,
-            ("Netværksmøder",),
-            12,
             41_500,
             date(2008, 11, 5),
             date(2008, 11, 6),
             "Socialcenter Nørrebro, mødelokale 2",
-            RunStatus.COMPLETED,
         ),
-        RunSpec(
+        network_meetings(
             "Netværksmøder i praksis, hold 2",
-            "Vilde Læreprocesser",
-            RunKind.SPECIAL,
-            ("Netværksmøder",),
-            12,
             41_500,
             date(2009, 2, 24),
             date(2009, 2, 25),
             "Socialcenter Amager, mødelokale 1",
-            RunStatus.COMPLETED,
         ),
-        RunSpec(
+        network_meetings(
             "Netværksmøder i praksis, hold 3",
-            "Vilde Læreprocesser",
-            RunKind.SPECIAL,
-            ("Netværksmøder",),
-            12,
             42_000,
             date(2009, 4, 21),
             date(2009, 4, 22),
             "Socialcenter Valby, mødelokale 3",
-            RunStatus.COMPLETED,
         ),
     )
     runs = [_create_run(programme, spec, ref, actor) for spec in specs]

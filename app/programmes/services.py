@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.audit.services import record, record_update, snapshot
-from app.core.db import Page, paginate
+from app.core.db import Page, paginate, totals_per_item
 from app.core.exceptions import Conflict, DomainError, ValidationFailed
 from app.core.templating import dk_date
 from app.core.unique import name_taken, unique_guard
@@ -160,15 +160,7 @@ def list_programmes(page: int = 1, per_page: int = 25) -> Page:
     """A page of programmes, newest first, each with its allocated total (one aggregate query per page)."""
     stmt = select(Programme).order_by(Programme.starts_on.desc(), Programme.name, Programme.id)
     result = paginate(db.session, stmt, page, per_page)
-    ids = [p.id for p in result.items]
-    totals: dict[int, int] = {}
-    if ids:
-        rows = db.session.execute(
-            select(BudgetAllocation.programme_id, func.sum(BudgetAllocation.amount_ore))
-            .where(BudgetAllocation.programme_id.in_(ids))
-            .group_by(BudgetAllocation.programme_id)
-        )
-        totals = {programme_id: int(total or 0) for programme_id, total in rows}
+    totals = totals_per_item(db.session, result, BudgetAllocation.programme_id, func.sum(BudgetAllocation.amount_ore))
     result.items = [ProgrammeSummary(p, totals.get(p.id, 0)) for p in result.items]
     return result
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
 from app.audit.services import record, record_update, snapshot
-from app.core.db import Page, paginate
+from app.core.db import Page, paginate, totals_per_item
 from app.core.exceptions import Conflict
 from app.core.unique import name_taken, unique_guard
 from app.extensions import db
@@ -96,13 +96,7 @@ def list_providers(page: int = 1, per_page: int = 25) -> Page:
     """A page of providers by name, active first, each with its user count (one aggregate query per page)."""
     stmt = select(Provider).order_by(Provider.active.desc(), Provider.name, Provider.id)
     result = paginate(db.session, stmt, page, per_page)
-    ids = [p.id for p in result.items]
-    counts: dict[int, int] = {}
-    if ids:
-        rows = db.session.execute(
-            select(User.provider_id, func.count(User.id)).where(User.provider_id.in_(ids)).group_by(User.provider_id)
-        )
-        counts = {provider_id: int(count) for provider_id, count in rows}
+    counts = totals_per_item(db.session, result, User.provider_id, func.count(User.id))
     result.items = [ProviderSummary(p, counts.get(p.id, 0)) for p in result.items]
     return result
 

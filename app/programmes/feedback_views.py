@@ -34,7 +34,7 @@ def owns_enrolment(user, enrolment_id: int) -> bool:
 @allow(AccessLevel.STAFF, check=owns_enrolment)
 def give_feedback(enrolment_id: int):
     """The participant's feedback on a run: given once, edited until the programme closes."""
-    enrolment = db.session.get(Enrolment, enrolment_id)
+    enrolment = db.get_or_404(Enrolment, enrolment_id)  # there: the access check loaded it
     run = enrolment.run
     today = clock.today()
     state = services.eligibility(enrolment, today)
@@ -73,7 +73,7 @@ def give_feedback(enrolment_id: int):
 @allow(AccessLevel.COORDINATOR, AccessLevel.PROVIDER, check=can_view_run)
 def run_feedback(run_id: int):
     """The aggregate of a run's feedback; free text with names for the coordinator, without for providers."""
-    run = db.session.get(CourseRun, run_id)
+    run = db.get_or_404(CourseRun, run_id)  # there: the access check loaded it
     attributed = current_user.is_coordinator
     # The provider's texts carry no names, but each is still the participant's own words: logged the same way.
     return _summary_page(

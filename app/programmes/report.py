@@ -452,7 +452,7 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
 
 def _sheets(f: ProgrammeFigures) -> list[tuple[str, list[str], list[list]]]:
     """(sheet name, header, rows) — the report's tables as plain values (money as kroner, Decimal)."""
-    sheets = [
+    sheets: list[tuple[str, list[str], list[list]]] = [
         (
             _("Krav"),
             [_("Krav"), _("Opnået"), _("Mål"), _("Status")],

@@ -4,8 +4,6 @@ that show people: one entry naming everybody shown."""
 
 from __future__ import annotations
 
-from typing import IO, cast
-
 from flask import Blueprint, g, render_template, request, send_file
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -140,7 +138,7 @@ def unit_overview_xlsx(unit_id: int):
         rows=rows,
         text_columns=frozenset({0, 1, 2}),
     )
-    body = cast(IO[bytes], write_xlsx([sheet]))
+    body = write_xlsx([sheet])
     prefix = _("kompetenceoverblik")  # outside the f-string: Babel on Python 3.11 does not extract from one
     name = f"{prefix}-{clock.today().isoformat()}.xlsx"
     response = send_file(

@@ -33,10 +33,11 @@ import functools
 import io
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib.resources import files
+from typing import IO, Any, overload
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -126,6 +127,10 @@ def danish_sort_key(name: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
+@overload
+def _local(value: datetime) -> datetime: ...
+@overload
+def _local(value: None) -> None: ...
 def _local(value: datetime | None) -> datetime | None:
     """Stored UTC timestamps as the municipality's wall-clock time, without tzinfo (Excel has none)."""
     if value is None:
@@ -159,7 +164,7 @@ def load_participant_list(run: CourseRun) -> ParticipantList:
         .where(Enrolment.course_run_id == run.id, Enrolment.status.in_(EXPORTED_STATUSES))
         .order_by(Enrolment.status_changed_at, Enrolment.id)
     )
-    records = db.session.execute(stmt).all()
+    records: Sequence[Any] = db.session.execute(stmt).all()  # twelve columns: typed as plain tuples
     positions = enrolment_services.waitlist_positions([run.id])
     marks = enrolment_services.attendance_map(run)
     confirmed_ids = [r[0] for r in records if r[1] == EnrolmentStatus.CONFIRMED]
@@ -415,12 +420,12 @@ def _width(value) -> int:
     return max((len(line) for line in text.splitlines()), default=0)
 
 
-def render_xlsx(plist: ParticipantList, target: io.IOBase | None = None) -> io.IOBase:
+def render_xlsx(plist: ParticipantList, target: IO[bytes] | None = None) -> IO[bytes]:
     """The workbook, written into `target` (a new BytesIO by default), positioned at its start."""
     return write_xlsx(_xlsx_sheets(plist), target)
 
 
-def write_xlsx(sheets: list[XlsxSheet], target: io.IOBase | None = None) -> io.IOBase:
+def write_xlsx(sheets: list[XlsxSheet], target: IO[bytes] | None = None) -> IO[bytes]:
     """The house's safe XLSX writer (participant lists, the competence overview): bold frozen header with a
     filter, column widths from the content, dates as dates, and user text (the `text_columns`, and any header
     cell) never a formula (`xlsx_text_cell`). Written into `target` (a new BytesIO by default), positioned at

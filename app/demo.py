@@ -402,7 +402,7 @@ def load_historic_feedback() -> None:
         run = enrolment.run
         marks = {a.course_day_id: a.present for a in enrolment.attendances}
         completed = bool(run.days) and all(marks.get(d.id) for d in run.days)
-        if not completed or rng.random() < 0.12:  # about nine in ten of those who completed answer
+        if not completed or rng.random() < 0.12 or run.follow_up_day is None:  # nine in ten who completed answer
             continue
         follow_up = run.follow_up_day.day
         submitted = datetime.combine(follow_up + timedelta(days=rng.randint(1, 20)), time(9, 30), tzinfo=UTC)
@@ -483,7 +483,7 @@ def load_current_enrolments(runs: dict[str, CourseRun], actor: User, today: date
 
     now = clock.utcnow()
     staff = _demo_staff()
-    me = db.session.scalar(select(User).filter_by(email=DEMO_LOGINS[1][0]))
+    me = db.session.scalars(select(User).filter_by(email=DEMO_LOGINS[1][0])).one()
     full, half, special = (
         runs["Tidlig inddragelse, hold A"],
         runs["Tidlig inddragelse, hold B"],
@@ -597,7 +597,7 @@ def load_demo(today: date) -> None:
     ref = load_reference_data()
     load_closed_days(range(2008, today.year + 3))
     load_users(ref)
-    actor = db.session.scalar(select(User).filter_by(email=DEMO_LOGINS[0][0]))
+    actor = db.session.scalars(select(User).filter_by(email=DEMO_LOGINS[0][0])).one()  # load_users made it
     load_historic_programme(ref, actor)
     load_historic_feedback()
     load_current_programme(ref, actor, today)

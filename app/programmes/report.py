@@ -19,9 +19,9 @@ from app.calendar.feeds import safe_filename
 from app.core import clock
 from app.core.downloads import as_attachment
 from app.core.money import ore_to_kroner
-from app.core.templating import clock_time, dk_date, money
+from app.core.templating import dk_date, money
 from app.programmes.dashboard import BreakdownRow, ProgrammeFigures, Status, programme_figures
-from app.reporting.exports import FONT_FAMILY, prepare_pdf, printable, xlsx_text_cell
+from app.reporting.exports import FONT_FAMILY, pdf_footer, prepare_pdf, printable, xlsx_text_cell
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_MONEY = '#,##0.00 "kr."'
@@ -163,18 +163,11 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
     from fpdf.enums import XPos, YPos
 
     printed_at = clock.now()
-    footer_text = printable(
-        _("Udskrevet %(date)s kl. %(time)s", date=dk_date(printed_at, "medium"), time=clock_time(printed_at))
-    )
-    page_label = _("Side %(page)s af %(pages)s")
+    write_footer = pdf_footer(printed_at)
 
     class Report(FPDF):
         def footer(self):
-            self.set_y(-12)
-            self.set_font(FONT_FAMILY, "", 8)
-            half = self.epw / 2
-            self.cell(half, 5, footer_text)
-            self.cell(half, 5, page_label % {"page": self.page_no(), "pages": self.str_alias_nb_pages}, align="R")
+            write_footer(self)
 
     pdf = prepare_pdf(
         Report(orientation="P", unit="mm", format="A4"),

@@ -33,7 +33,7 @@ import functools
 import io
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib.resources import files
@@ -510,6 +510,24 @@ def prepare_pdf(pdf, *, title: str, printed_at: datetime):
     return pdf
 
 
+def pdf_footer(printed_at: datetime) -> Callable[[Any], None]:
+    """Every PDF's footer, for its FPDF subclass's `footer()`: when it was printed (left) and "Side n af m"
+    (right), the texts in the current language."""
+    printed = printable(
+        _("Udskrevet %(date)s kl. %(time)s", date=dk_date(printed_at, "medium"), time=clock_time(printed_at))
+    )
+    page_label = _("Side %(page)s af %(pages)s")
+
+    def write(pdf) -> None:
+        pdf.set_y(-12)
+        pdf.set_font(FONT_FAMILY, "", 8)
+        half = pdf.epw / 2
+        pdf.cell(half, 5, printed)
+        pdf.cell(half, 5, page_label % {"page": pdf.page_no(), "pages": pdf.str_alias_nb_pages}, align="R")
+
+    return write
+
+
 def font_path(style: str = "") -> str:
     return str(files(FONT_PACKAGE) / "files" / FONT_FILES[style])
 
@@ -570,10 +588,7 @@ def render_pdf(plist: ParticipantList, printed_at: datetime | None = None) -> by
     ]
     title = printable(run.title)
     provider_line = printable(f"{_('Udbyder')}: {run.provider.name}")
-    footer_text = printable(
-        _("Udskrevet %(date)s kl. %(time)s", date=dk_date(printed_at, "medium"), time=clock_time(printed_at))
-    )
-    page_label = _("Side %(page)s af %(pages)s")
+    write_footer = pdf_footer(printed_at)
     sign_here = printable(_("Skriv under ud for dit navn. Står du ikke på listen, så skriv dit navn nederst."))
     nobody = printable(_("Ingen tilmeldte deltagere."))
     row_height, header_height = 9.0, 7.0
@@ -602,11 +617,7 @@ def render_pdf(plist: ParticipantList, printed_at: datetime | None = None) -> by
             self.set_font(FONT_FAMILY, "", 10)
 
         def footer(self):
-            self.set_y(-12)
-            self.set_font(FONT_FAMILY, "", 8)
-            half = self.epw / 2
-            self.cell(half, 5, footer_text)
-            self.cell(half, 5, page_label % {"page": self.page_no(), "pages": self.str_alias_nb_pages}, align="R")
+            write_footer(self)
 
     fitted: dict[tuple, str] = {}
 

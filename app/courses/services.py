@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from babel.lists import format_list
 from flask import current_app
@@ -471,18 +471,24 @@ def _check_run_data(data: CourseRunData, current_provider_id: int | None = None)
     if provider is None or (not provider.active and provider.id != current_provider_id):
         add("provider_id", _("Vælg en aktiv udbyder på listen."))
 
-    method_ids = set(data.method_ids)
-    methods = list(db.session.scalars(select(Method).where(Method.id.in_(method_ids)))) if method_ids else []
-    if not method_ids:
-        add("methods", _("Vælg mindst én metode."))
-    elif len(methods) != len(method_ids):
-        add("methods", _("Vælg metoder på listen."))
-    role_ids = set(data.staff_role_ids)
-    roles = list(db.session.scalars(select(StaffRole).where(StaffRole.id.in_(role_ids)))) if role_ids else []
-    if not role_ids:
-        add("staff_roles", _("Vælg mindst én stillingsbetegnelse."))
-    elif len(roles) != len(role_ids):
-        add("staff_roles", _("Vælg stillingsbetegnelser på listen."))
+    def chosen(model, ids, field: str, none_message: str, unknown_message: str) -> list:
+        """The rows of `model` with the chosen `ids`: at least one, and each of them there."""
+        wanted = set(ids)
+        rows: list[Any] = list(db.session.scalars(select(model).where(model.id.in_(wanted)))) if wanted else []
+        if not wanted:
+            add(field, none_message)
+        elif len(rows) != len(wanted):
+            add(field, unknown_message)
+        return rows
+
+    methods = chosen(Method, data.method_ids, "methods", _("Vælg mindst én metode."), _("Vælg metoder på listen."))
+    roles = chosen(
+        StaffRole,
+        data.staff_role_ids,
+        "staff_roles",
+        _("Vælg mindst én stillingsbetegnelse."),
+        _("Vælg stillingsbetegnelser på listen."),
+    )
 
     if errors:
         raise ValidationFailed(errors)

@@ -245,10 +245,7 @@ def schema_list():
 @require_client("scim")
 def schema_detail(schema_id: str):
     """One schema by its URN."""
-    for schema in _schemas():
-        if schema["id"] == schema_id:
-            return _json(schema)
-    raise services.ScimError(404, f"Schema {schema_id} not found.")
+    return _one(_schemas(), schema_id, "Schema")
 
 
 @bp.get(f"{PREFIX}/ResourceTypes")
@@ -262,10 +259,15 @@ def resource_type_list():
 @require_client("scim")
 def resource_type_detail(type_id: str):
     """One resource type by id."""
-    for resource_type in _resource_types():
-        if resource_type["id"] == type_id:
-            return _json(resource_type)
-    raise services.ScimError(404, f"Resource type {type_id} not found.")
+    return _one(_resource_types(), type_id, "Resource type")
+
+
+def _one(items, item_id: str, what: str):
+    """The discovery item whose id is `item_id`, else a SCIM 404 naming `what`."""
+    for item in items:
+        if item["id"] == item_id:
+            return _json(item)
+    raise services.ScimError(404, f"{what} {item_id} not found.")
 
 
 # --------------------------------------------------------------------------------------------------

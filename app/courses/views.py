@@ -14,7 +14,7 @@ from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow
 from app.core.exceptions import DomainError
 from app.core.templating import dk_date
-from app.core.transaction import refused
+from app.core.transaction import refused, submitted
 from app.courses import follow_up, queries, services
 from app.courses.forms import CourseRunForm, MethodForm, RunFilterForm, parse_iso_date
 from app.courses.models import CourseRun, Method, RunKind, RunStatus
@@ -306,35 +306,30 @@ def method_list():
 @allow(AccessLevel.COORDINATOR)
 def method_create():
     """Add a method."""
-    form = MethodForm()
-    if form.validate_on_submit():
-        try:
-            method = services.create_method(current_user, form.as_data())
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Metoden %(name)s er oprettet.", name=method.name), "success")
-            return redirect(url_for(".method_list"))
-    return render_template("courses/method_edit.html", form=form, method=None)
+    return _method_form_page(None)
 
 
 @bp.route("/methods/<int:method_id>/edit", methods=["GET", "POST"])
 @allow(AccessLevel.COORDINATOR)
 def method_edit(method_id: int):
     """Rename or describe a method."""
-    method = db.get_or_404(Method, method_id)
+    return _method_form_page(db.get_or_404(Method, method_id))
+
+
+def _method_form_page(method: Method | None):
+    """The method form, for a new method (None) or an existing one (with how many runs teach it)."""
     form = MethodForm(obj=method)
-    if form.validate_on_submit():
-        try:
-            services.update_method(current_user, method, form.as_data())
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Metoden %(name)s er gemt.", name=method.name), "success")
-            return redirect(url_for(".method_list"))
-    return render_template(
-        "courses/method_edit.html", form=form, method=method, run_count=services.method_run_count(method)
-    )
+    if method is None:
+        saved = submitted(form, lambda: services.create_method(current_user, form.as_data()))
+        done = _("Metoden %(name)s er oprettet.", name=saved.name) if saved else ""
+    else:
+        saved = submitted(form, lambda: services.update_method(current_user, method, form.as_data()))
+        done = _("Metoden %(name)s er gemt.", name=saved.name) if saved else ""
+    if saved is None:
+        run_count = services.method_run_count(method) if method is not None else None
+        return render_template("courses/method_edit.html", form=form, method=method, run_count=run_count)
+    flash(done, "success")
+    return redirect(url_for(".method_list"))
 
 
 @bp.post("/methods/<int:method_id>/delete")

@@ -33,8 +33,8 @@ from scim2_models import (
 from app.audit.services import record_read, record_shown
 from app.core import clock
 from app.core.access import AccessLevel, allow
-from app.core.exceptions import Busy, DomainError
-from app.core.transaction import refused
+from app.core.exceptions import Busy
+from app.core.transaction import submitted
 from app.extensions import db
 from app.integrations.auth import ClientRefused, current_client, require_client
 from app.scim import services
@@ -407,12 +407,10 @@ def mapping_edit(mapping_id: int):
     """Map one title to a staff role (a department to a unit); every provisioned user with it follows."""
     mapping = db.get_or_404(ScimValueMapping, mapping_id)
     form = MappingForm(mapping)
-    if form.validate_on_submit():
-        try:
-            changed = services.set_mapping(mapping, form.target_id(), actor=current_user, now=clock.utcnow())
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Tilknytningen er gemt. %(count)s brugere fik den nu.", count=changed), "success")
-            return redirect(url_for(".mapping_list"))
-    return render_template("scim/mapping_form.html", form=form, mapping=mapping, MappingKind=MappingKind)
+    changed = submitted(
+        form, lambda: services.set_mapping(mapping, form.target_id(), actor=current_user, now=clock.utcnow())
+    )
+    if changed is None:
+        return render_template("scim/mapping_form.html", form=form, mapping=mapping, MappingKind=MappingKind)
+    flash(_("Tilknytningen er gemt. %(count)s brugere fik den nu.", count=changed), "success")
+    return redirect(url_for(".mapping_list"))

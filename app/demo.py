@@ -304,66 +304,41 @@ def load_historic_programme(ref: dict, actor: User) -> None:
     if not created:
         return
     standard_methods = ("Familierådslagning", "Familien i fokus", "Positive Inquiry", "Signs of Safety")
+    done = RunStatus.COMPLETED
+
+    def standard(title: str, day1: date, day2: date) -> RunSpec:
+        """A completed run of Familien i Centrum's standard course."""
+        provider, venue = "Familien i Centrum", "FIC, Kursuslokalet, Valby"
+        return RunSpec(title, provider, RunKind.STANDARD, standard_methods, 35, 187_500, day1, day2, venue, done)
+
+    def network_meetings(title: str, price: int, day1: date, day2: date, venue: str) -> RunSpec:
+        """A completed run of Vilde Læreprocesser's special course on network meetings."""
+        provider = "Vilde Læreprocesser"
+        return RunSpec(title, provider, RunKind.SPECIAL, ("Netværksmøder",), 12, price, day1, day2, venue, done)
+
     specs = (
-        RunSpec(
-            "Styrket forældreansvar, hold 1",
-            "Familien i Centrum",
-            RunKind.STANDARD,
-            standard_methods,
-            35,
-            187_500,
-            date(2008, 9, 16),
-            date(2008, 9, 17),
-            "FIC, Kursuslokalet, Valby",
-            RunStatus.COMPLETED,
-        ),
-        RunSpec(
-            "Styrket forældreansvar, hold 2",
-            "Familien i Centrum",
-            RunKind.STANDARD,
-            standard_methods,
-            35,
-            187_500,
-            date(2008, 9, 30),
-            date(2008, 10, 1),
-            "FIC, Kursuslokalet, Valby",
-            RunStatus.COMPLETED,
-        ),
-        RunSpec(
+        standard("Styrket forældreansvar, hold 1", date(2008, 9, 16), date(2008, 9, 17)),
+        standard("Styrket forældreansvar, hold 2", date(2008, 9, 30), date(2008, 10, 1)),
+        network_meetings(
             "Netværksmøder i praksis, hold 1",
-            "Vilde Læreprocesser",
-            RunKind.SPECIAL,
-            ("Netværksmøder",),
-            12,
             41_500,
             date(2008, 11, 5),
             date(2008, 11, 6),
             "Socialcenter Nørrebro, mødelokale 2",
-            RunStatus.COMPLETED,
         ),
-        RunSpec(
+        network_meetings(
             "Netværksmøder i praksis, hold 2",
-            "Vilde Læreprocesser",
-            RunKind.SPECIAL,
-            ("Netværksmøder",),
-            12,
             41_500,
             date(2009, 2, 24),
             date(2009, 2, 25),
             "Socialcenter Amager, mødelokale 1",
-            RunStatus.COMPLETED,
         ),
-        RunSpec(
+        network_meetings(
             "Netværksmøder i praksis, hold 3",
-            "Vilde Læreprocesser",
-            RunKind.SPECIAL,
-            ("Netværksmøder",),
-            12,
             42_000,
             date(2009, 4, 21),
             date(2009, 4, 22),
             "Socialcenter Valby, mødelokale 3",
-            RunStatus.COMPLETED,
         ),
     )
     runs = [_create_run(programme, spec, ref, actor) for spec in specs]
@@ -427,7 +402,7 @@ def load_historic_feedback() -> None:
         run = enrolment.run
         marks = {a.course_day_id: a.present for a in enrolment.attendances}
         completed = bool(run.days) and all(marks.get(d.id) for d in run.days)
-        if not completed or rng.random() < 0.12:  # about nine in ten of those who completed answer
+        if not completed or rng.random() < 0.12 or run.follow_up_day is None:  # nine in ten who completed answer
             continue
         follow_up = run.follow_up_day.day
         submitted = datetime.combine(follow_up + timedelta(days=rng.randint(1, 20)), time(9, 30), tzinfo=UTC)
@@ -508,7 +483,7 @@ def load_current_enrolments(runs: dict[str, CourseRun], actor: User, today: date
 
     now = clock.utcnow()
     staff = _demo_staff()
-    me = db.session.scalar(select(User).filter_by(email=DEMO_LOGINS[1][0]))
+    me = db.session.scalars(select(User).filter_by(email=DEMO_LOGINS[1][0])).one()
     full, half, special = (
         runs["Tidlig inddragelse, hold A"],
         runs["Tidlig inddragelse, hold B"],
@@ -622,7 +597,7 @@ def load_demo(today: date) -> None:
     ref = load_reference_data()
     load_closed_days(range(2008, today.year + 3))
     load_users(ref)
-    actor = db.session.scalar(select(User).filter_by(email=DEMO_LOGINS[0][0]))
+    actor = db.session.scalars(select(User).filter_by(email=DEMO_LOGINS[0][0])).one()  # load_users made it
     load_historic_programme(ref, actor)
     load_historic_feedback()
     load_current_programme(ref, actor, today)

@@ -13,6 +13,7 @@ import time as _time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, time, timedelta
+from typing import Any
 
 import click
 from dateutil.relativedelta import relativedelta
@@ -170,7 +171,8 @@ def generate(
     # Runs over the programme period: two teaching days on consecutive weekdays, follow-up 3 months on.
     per_run = max(1, round(enrolments / runs)) if runs else 0
     period_start, period_days = date(today.year - 1, 1, 15), 3 * 365
-    run_rows, run_days, run_roles = [], [], []
+    run_rows: list[dict[str, Any]] = []
+    run_days, run_roles = [], []
     for n in range(1, runs + 1):
         day1 = _weekday_on_or_after(period_start + timedelta(days=rng.randrange(period_days)))
         day2 = _weekday_on_or_after(day1 + timedelta(days=1))

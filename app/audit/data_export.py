@@ -126,7 +126,7 @@ def _enrich_audit_about_me(rows: list[dict[str, Any]]) -> None:
         dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actor_ids))).all()) if actor_ids else {}
     )
     for row in rows:
-        row["actor_name"] = names.get(row.get("actor_id")) if row.get("actor_id") is not None else None
+        row["actor_name"] = names.get(row["actor_id"]) if row.get("actor_id") is not None else None
         row["action_label"] = action_label(row["action"])
 
 

@@ -21,52 +21,46 @@ def _after_from(form, field):
         raise ValidationError(_l("Slutdatoen skal ligge på eller efter startdatoen."))
 
 
+def _text_filter(label, description) -> StringField:
+    return StringField(label, validators=[Optional(), MaxLength(TEXT_MAX)], description=description)
+
+
+def _id_filter(label) -> IntegerField:
+    return IntegerField(
+        label, validators=[Optional(), NumberRange(min=1, max=ID_MAX, message=_l("Skriv et gyldigt id."))]
+    )
+
+
+def _choice_filter(label) -> SelectField:
+    """Choices are set per request (labels in the user's language); "" is all."""
+    return SelectField(
+        label, default="", validators=[Optional()], invalid_choice_message=_l("Vælg en af mulighederne på listen.")
+    )
+
+
+def _date_filter(label, *validators) -> DateField:
+    return DateField(
+        label,
+        format=DATE_FORMATS,
+        validators=[Optional(), *validators],
+        invalid_value_message=_l("Skriv en gyldig dato, f.eks. 05-06-2008."),
+    )
+
+
 class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    actor = StringField(
-        _l("Udført af"),
-        validators=[Optional(), MaxLength(TEXT_MAX)],
-        description=_l("Navn eller e-mail på den, der gjorde det"),
+    actor = _text_filter(_l("Udført af"), _l("Navn eller e-mail på den, der gjorde det"))
+    subject = _text_filter(
+        _l("Personen, det handler om"), _l("Navn eller e-mail på den, hvis oplysninger det drejer sig om")
     )
-    subject = StringField(
-        _l("Personen, det handler om"),
-        validators=[Optional(), MaxLength(TEXT_MAX)],
-        description=_l("Navn eller e-mail på den, hvis oplysninger det drejer sig om"),
-    )
-    subject_id = IntegerField(
-        _l("Personens id"),
-        validators=[Optional(), NumberRange(min=1, max=ID_MAX, message=_l("Skriv et gyldigt id."))],
-    )
-    action = SelectField(
-        _l("Handling"),
-        default="",
-        validators=[Optional()],
-        invalid_choice_message=_l("Vælg en af mulighederne på listen."),
-    )
-    object_type = SelectField(
-        _l("Objekt"),
-        default="",
-        validators=[Optional()],
-        invalid_choice_message=_l("Vælg en af mulighederne på listen."),
-    )
-    object_id = IntegerField(
-        _l("Objektets id"),
-        validators=[Optional(), NumberRange(min=1, max=ID_MAX, message=_l("Skriv et gyldigt id."))],
-    )
-    date_from = DateField(
-        _l("Fra dato"),
-        format=DATE_FORMATS,
-        validators=[Optional()],
-        invalid_value_message=_l("Skriv en gyldig dato, f.eks. 05-06-2008."),
-    )
-    date_to = DateField(
-        _l("Til dato"),
-        format=DATE_FORMATS,
-        validators=[Optional(), _after_from],
-        invalid_value_message=_l("Skriv en gyldig dato, f.eks. 05-06-2008."),
-    )
+    subject_id = _id_filter(_l("Personens id"))
+    action = _choice_filter(_l("Handling"))
+    object_type = _choice_filter(_l("Objekt"))
+    object_id = _id_filter(_l("Objektets id"))
+    date_from = _date_filter(_l("Fra dato"))
+    date_to = _date_filter(_l("Til dato"), _after_from)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -94,6 +94,26 @@ def changed_fields(before: dict[str, Any], obj) -> list[str]:
     return sorted(name for name, value in before.items() if after[name] != value)
 
 
+def record_update(
+    action: str,
+    obj,
+    before: dict[str, Any],
+    *,
+    actor: User | None = None,
+    object_type: str,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Audit an edit of `obj`: the entry names the fields that differ from `before` (a `snapshot` taken
+    before the change), plus any other `details`."""
+    return record(
+        action,
+        actor=actor,
+        object_type=object_type,
+        object_id=obj.id,
+        details={"fields": changed_fields(before, obj), **(details or {})},
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # Reads and searches
 # --------------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_login import current_user
 
@@ -46,7 +48,8 @@ def object_url(entry: AuditEntry) -> str | None:
     if page is None or entry.object_id is None:
         return None
     endpoint, argument = page
-    return url_for(endpoint, **{argument: entry.object_id})
+    values: dict[str, Any] = {argument: entry.object_id}
+    return url_for(endpoint, **values)
 
 
 def _plain_value(value) -> str:

@@ -9,21 +9,19 @@ Services flush but never commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import extract, select
-from sqlalchemy.exc import IntegrityError
 
-from app.audit.services import changed_fields, record, snapshot
+from app.audit.services import record, record_update, snapshot
 from app.calendar.models import ClosedDay
 from app.calendar.workdays import public_holiday, public_holidays
 from app.core.db import Page, paginate
 from app.core.exceptions import Conflict, DomainError
 from app.core.templating import dk_date
+from app.core.unique import unique_guard
 from app.extensions import db
 
 logger = logging.getLogger(__name__)
@@ -56,17 +54,6 @@ def list_closed_day_years() -> list[int]:
     """The years that have closed days, ascending (for the year filter)."""
     year = extract("year", ClosedDay.day)
     return sorted({int(y) for y in db.session.scalars(select(year).distinct()) if y is not None})
-
-
-@contextmanager
-def _unique_guard(message: str, field_name: str) -> Iterator[None]:
-    """Write inside a savepoint: a unique-constraint race (two coordinators at once) becomes a Conflict."""
-    db.session.flush()
-    try:
-        with db.session.begin_nested():
-            yield
-    except IntegrityError as exc:
-        raise Conflict(message, field=field_name) from exc
 
 
 def _already_closed_message(day: date) -> str:
@@ -109,7 +96,7 @@ def add_closed_day(day: date, reason: str, *, actor=None) -> ClosedDay:
     """
     _check_day(day)
     closed_day = ClosedDay(day=day, reason=reason)
-    with _unique_guard(_already_closed_message(day), "day"):
+    with unique_guard(_already_closed_message(day), "day"):
         db.session.add(closed_day)
     record(
         "closed_day.create",
@@ -130,15 +117,11 @@ def update_closed_day(closed_day: ClosedDay, day: date, reason: str, *, actor=No
     """
     _check_day(day, closed_day)
     before = snapshot(closed_day, ("day", "reason"))
-    with _unique_guard(_already_closed_message(day), "day"):
+    with unique_guard(_already_closed_message(day), "day"):
         closed_day.day = day
         closed_day.reason = reason
-    record(
-        "closed_day.update",
-        actor=actor,
-        object_type="closed_day",
-        object_id=closed_day.id,
-        details={"fields": changed_fields(before, closed_day), "day": day.isoformat()},
+    record_update(
+        "closed_day.update", closed_day, before, actor=actor, object_type="closed_day", details={"day": day.isoformat()}
     )
     logger.info("closed day updated by %s: %r %s", actor, closed_day, reason)
     return closed_day

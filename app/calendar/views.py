@@ -16,9 +16,8 @@ from app.calendar.models import ClosedDay
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
 from app.core.downloads import as_attachment
-from app.core.exceptions import DomainError
 from app.core.templating import dk_date
-from app.core.transaction import refused
+from app.core.transaction import submitted
 from app.courses.models import CourseRun
 from app.courses.services import can_view_run
 from app.extensions import db
@@ -56,33 +55,31 @@ def closed_day_list():
 @allow(AccessLevel.COORDINATOR)
 def closed_day_create():
     """Add a closed day."""
-    form = ClosedDayForm()
-    if form.validate_on_submit():
-        try:
-            closed_day = services.add_closed_day(form.day.data, form.reason.data, actor=current_user)
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("%(day)s er nu en lukkedag.", day=dk_date(closed_day.day)), "success")
-            return redirect(url_for(".closed_day_list", year=closed_day.day.year))
-    return render_template("calendar/closed_day_form.html", form=form, closed_day=None)
+    return _closed_day_form_page(None)
 
 
 @bp.route("/closed-days/<int:closed_day_id>/edit", methods=["GET", "POST"])
 @allow(AccessLevel.COORDINATOR)
 def closed_day_edit(closed_day_id: int):
     """Change a closed day's date or reason."""
-    closed_day = db.get_or_404(ClosedDay, closed_day_id)
+    return _closed_day_form_page(db.get_or_404(ClosedDay, closed_day_id))
+
+
+def _closed_day_form_page(closed_day: ClosedDay | None):
+    """The closed-day form, for a new closed day (None) or an existing one."""
     form = ClosedDayForm(obj=closed_day)
-    if form.validate_on_submit():
-        try:
-            services.update_closed_day(closed_day, form.day.data, form.reason.data, actor=current_user)
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Lukkedagen %(day)s er gemt.", day=dk_date(closed_day.day)), "success")
-            return redirect(url_for(".closed_day_list", year=closed_day.day.year))
-    return render_template("calendar/closed_day_form.html", form=form, closed_day=closed_day)
+    if closed_day is None:
+        saved = submitted(form, lambda: services.add_closed_day(form.day.data, form.reason.data, actor=current_user))
+        done = _("%(day)s er nu en lukkedag.", day=dk_date(saved.day)) if saved else ""
+    else:
+        saved = submitted(
+            form, lambda: services.update_closed_day(closed_day, form.day.data, form.reason.data, actor=current_user)
+        )
+        done = _("Lukkedagen %(day)s er gemt.", day=dk_date(saved.day)) if saved else ""
+    if saved is None:
+        return render_template("calendar/closed_day_form.html", form=form, closed_day=closed_day)
+    flash(done, "success")
+    return redirect(url_for(".closed_day_list", year=saved.day.year))
 
 
 @bp.post("/closed-days/<int:closed_day_id>/delete")

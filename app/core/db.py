@@ -92,3 +92,13 @@ def paginate(session, stmt, page: int, per_page: int) -> Page:
     page = min(max(1, page), pages)
     items = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique())
     return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def totals_per_item(session, page: Page, key, aggregate) -> dict[int, int]:
+    """`aggregate` (e.g. `func.sum(...)`, `func.count(...)`) grouped by `key`, for the ids of `page`'s items
+    ({id: total}, 0 for none), in one query per page; no query when the page is empty."""
+    ids = [item.id for item in page.items]
+    if not ids:
+        return {}
+    rows = session.execute(select(key, aggregate).where(key.in_(ids)).group_by(key))
+    return {item_id: int(total or 0) for item_id, total in rows}

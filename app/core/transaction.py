@@ -22,14 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, flash, g
 
 from app.core.exceptions import Busy, DomainError, ValidationFailed
 from app.extensions import db
 
-__all__ = ["init_app", "keep_only_if_successful", "refused"]
+__all__ = ["init_app", "keep_only_if_successful", "refused", "submitted"]
+
+T = TypeVar("T")
 
 #: The attribute that marks a view already wrapped by `_owned` (a function attribute: set with setattr).
 OWNS_TRANSACTION = "owns_transaction"
@@ -79,3 +81,16 @@ def refused(exc: DomainError, form=None, *, category: str = "error") -> None:
         else:
             for message in messages:
                 flash(message, category)
+
+
+def submitted(form, save: Callable[[], T]) -> T | None:
+    """A form page's POST: when `form` was posted and validates, run the service call `save` and return what
+    it returns (the object it created or changed; never None). None when the form was not posted, did not
+    validate, or the service refused — the reasons then stand on the form (`refused`)."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        return save()
+    except DomainError as exc:
+        refused(exc, form)
+        return None

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from babel.lists import format_list
 from flask import current_app
@@ -21,13 +21,14 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import StaffRole
-from app.audit.services import changed_fields, record, snapshot
+from app.audit.services import changed_fields, record, record_update, snapshot
 from app.calendar.models import ClosedDay
 from app.calendar.workdays import follow_up_anchor, non_working_reason
 from app.core import clock
 from app.core.db import keep_for_request
 from app.core.exceptions import Conflict, DomainError, NotAllowed, ValidationFailed
 from app.core.templating import dk_date
+from app.core.unique import name_taken
 from app.core.validators import too_long_message
 from app.courses.models import CourseDay, CourseRun, DayKind, Method, RunKind, RunStatus, run_methods
 from app.enrolment import invitations
@@ -470,18 +471,24 @@ def _check_run_data(data: CourseRunData, current_provider_id: int | None = None)
     if provider is None or (not provider.active and provider.id != current_provider_id):
         add("provider_id", _("Vælg en aktiv udbyder på listen."))
 
-    method_ids = set(data.method_ids)
-    methods = list(db.session.scalars(select(Method).where(Method.id.in_(method_ids)))) if method_ids else []
-    if not method_ids:
-        add("methods", _("Vælg mindst én metode."))
-    elif len(methods) != len(method_ids):
-        add("methods", _("Vælg metoder på listen."))
-    role_ids = set(data.staff_role_ids)
-    roles = list(db.session.scalars(select(StaffRole).where(StaffRole.id.in_(role_ids)))) if role_ids else []
-    if not role_ids:
-        add("staff_roles", _("Vælg mindst én stillingsbetegnelse."))
-    elif len(roles) != len(role_ids):
-        add("staff_roles", _("Vælg stillingsbetegnelser på listen."))
+    def chosen(model, ids, field: str, none_message: str, unknown_message: str) -> list:
+        """The rows of `model` with the chosen `ids`: at least one, and each of them there."""
+        wanted = set(ids)
+        rows: list[Any] = list(db.session.scalars(select(model).where(model.id.in_(wanted)))) if wanted else []
+        if not wanted:
+            add(field, none_message)
+        elif len(rows) != len(wanted):
+            add(field, unknown_message)
+        return rows
+
+    methods = chosen(Method, data.method_ids, "methods", _("Vælg mindst én metode."), _("Vælg metoder på listen."))
+    roles = chosen(
+        StaffRole,
+        data.staff_role_ids,
+        "staff_roles",
+        _("Vælg mindst én stillingsbetegnelse."),
+        _("Vælg stillingsbetegnelser på listen."),
+    )
 
     if errors:
         raise ValidationFailed(errors)
@@ -759,10 +766,7 @@ def _check_method(data: MethodData, method_id: int | None) -> MethodData:
     name = data.name.strip()
     if not name or len(name) > METHOD_NAME_MAX_LENGTH:
         raise DomainError(too_long_message(METHOD_NAME_MAX_LENGTH), field="name")
-    duplicate = select(Method.id).where(func.lower(Method.name) == name.lower())
-    if method_id is not None:
-        duplicate = duplicate.where(Method.id != method_id)
-    if db.session.scalar(duplicate.limit(1)) is not None:
+    if name_taken(Method, name, method_id):
         raise Conflict(_("Der findes allerede en metode med navnet %(name)s.", name=name), field="name")
     return MethodData(
         name=name,
@@ -789,13 +793,7 @@ def update_method(actor: User, method: Method, data: MethodData) -> Method:
     clean = _check_method(data, method.id)
     before = snapshot(method, ("name", "name_en", "description"))
     method.name, method.name_en, method.description = clean.name, clean.name_en, clean.description
-    record(
-        "method.update",
-        actor=actor,
-        object_type="method",
-        object_id=method.id,
-        details={"fields": changed_fields(before, method)},
-    )
+    record_update("method.update", method, before, actor=actor, object_type="method")
     db.session.flush()
     logger.info("Method updated by %r: %r", actor, method)
     return method

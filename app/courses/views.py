@@ -14,7 +14,7 @@ from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow
 from app.core.exceptions import DomainError
 from app.core.templating import dk_date
-from app.core.transaction import refused
+from app.core.transaction import refused, submitted
 from app.courses import follow_up, queries, services
 from app.courses.forms import CourseRunForm, MethodForm, RunFilterForm, parse_iso_date
 from app.courses.models import CourseRun, Method, RunKind, RunStatus
@@ -207,22 +207,7 @@ def _proposal_requested() -> bool:
 @allow(AccessLevel.COORDINATOR)
 def run_create():
     """Create a run (saved as a draft) with its two teaching days and its follow-up day."""
-    form, budget, warnings = _run_form(), None, []
-    if _proposal_requested():
-        _fill_proposal(form)
-    elif form.validate_on_submit():
-        budget, warnings = _unconfirmed_warnings(form)
-        if not (budget or warnings):
-            try:
-                run = services.create_course_run(current_user, form.as_data(), *_rule_inputs())
-            except DomainError as exc:
-                refused(exc, form)
-            else:
-                flash(_("Kursusforløbet %(title)s er oprettet som kladde.", title=run.title), "success")
-                return redirect(url_for(".run_detail", run_id=run.id))
-    return render_template(
-        "courses/run_edit.html", form=form, run=None, budget=budget, warnings=warnings, proposed=_proposal_requested()
-    )
+    return _run_form_page(None)
 
 
 @bp.route("/runs/<int:run_id>/edit", methods=["GET", "POST"])
@@ -236,6 +221,12 @@ def run_edit(run_id: int):
             "error",
         )
         return redirect(url_for(".run_detail", run_id=run.id))
+    return _run_form_page(run)
+
+
+def _run_form_page(run: CourseRun | None):
+    """The run form, for a new run (None) or an existing one: a date proposal, the unconfirmed warnings
+    ("Gem alligevel"), or the save."""
     form, budget, warnings = _run_form(run), None, []
     if _proposal_requested():
         _fill_proposal(form)
@@ -243,12 +234,17 @@ def run_edit(run_id: int):
         budget, warnings = _unconfirmed_warnings(form, run)
         if not (budget or warnings):
             try:
-                services.update_course_run(current_user, run, form.as_data(), *_rule_inputs())
+                if run is None:
+                    saved = services.create_course_run(current_user, form.as_data(), *_rule_inputs())
+                    done = _("Kursusforløbet %(title)s er oprettet som kladde.", title=saved.title)
+                else:
+                    saved = services.update_course_run(current_user, run, form.as_data(), *_rule_inputs())
+                    done = _("Kursusforløbet %(title)s er gemt.", title=saved.title)
             except DomainError as exc:
                 refused(exc, form)
             else:
-                flash(_("Kursusforløbet %(title)s er gemt.", title=run.title), "success")
-                return redirect(url_for(".run_detail", run_id=run.id))
+                flash(done, "success")
+                return redirect(url_for(".run_detail", run_id=saved.id))
     return render_template(
         "courses/run_edit.html", form=form, run=run, budget=budget, warnings=warnings, proposed=_proposal_requested()
     )
@@ -310,35 +306,30 @@ def method_list():
 @allow(AccessLevel.COORDINATOR)
 def method_create():
     """Add a method."""
-    form = MethodForm()
-    if form.validate_on_submit():
-        try:
-            method = services.create_method(current_user, form.as_data())
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Metoden %(name)s er oprettet.", name=method.name), "success")
-            return redirect(url_for(".method_list"))
-    return render_template("courses/method_edit.html", form=form, method=None)
+    return _method_form_page(None)
 
 
 @bp.route("/methods/<int:method_id>/edit", methods=["GET", "POST"])
 @allow(AccessLevel.COORDINATOR)
 def method_edit(method_id: int):
     """Rename or describe a method."""
-    method = db.get_or_404(Method, method_id)
+    return _method_form_page(db.get_or_404(Method, method_id))
+
+
+def _method_form_page(method: Method | None):
+    """The method form, for a new method (None) or an existing one (with how many runs teach it)."""
     form = MethodForm(obj=method)
-    if form.validate_on_submit():
-        try:
-            services.update_method(current_user, method, form.as_data())
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Metoden %(name)s er gemt.", name=method.name), "success")
-            return redirect(url_for(".method_list"))
-    return render_template(
-        "courses/method_edit.html", form=form, method=method, run_count=services.method_run_count(method)
-    )
+    if method is None:
+        saved = submitted(form, lambda: services.create_method(current_user, form.as_data()))
+        done = _("Metoden %(name)s er oprettet.", name=saved.name) if saved else ""
+    else:
+        saved = submitted(form, lambda: services.update_method(current_user, method, form.as_data()))
+        done = _("Metoden %(name)s er gemt.", name=saved.name) if saved else ""
+    if saved is None:
+        run_count = services.method_run_count(method) if method is not None else None
+        return render_template("courses/method_edit.html", form=form, method=method, run_count=run_count)
+    flash(done, "success")
+    return redirect(url_for(".method_list"))
 
 
 @bp.post("/methods/<int:method_id>/delete")

@@ -66,17 +66,36 @@ def _reason_paragraphs(reason: str | None) -> list[str]:
     return [_("Lederens begrundelse: %(reason)s", reason=reason)] if reason else []
 
 
+def _to_person(kind: str, enrolment: Enrolment, event: EnrolmentEvent, now: datetime, subject, paragraphs) -> None:
+    """A notice to the person who asked for the seat, linking to their courses."""
+    queue_notice(
+        enrolment.user,
+        kind=kind,
+        dedupe_key=_key(event, enrolment.user),
+        now=now,
+        run=enrolment.run,
+        link=my_courses_url(),
+        subject=subject,
+        paragraphs=paragraphs,
+    )
+
+
+def _to_leader(leader: User, kind: str, enrolment: Enrolment, event: EnrolmentEvent, now: datetime, **notice) -> None:
+    """A notice to one of the person's leaders, linking to their page "Godkendelser"."""
+    queue_notice(
+        leader, kind=kind, dedupe_key=_key(event, leader), now=now, run=enrolment.run, link=approvals_url(), **notice
+    )
+
+
 def request_sent(enrolment: Enrolment, event: EnrolmentEvent, now: datetime) -> None:
     """A request waits for the leader: tell the person, and ask each of their leaders (with a link)."""
     run: CourseRun = enrolment.run
     person, title = enrolment.user, run.title
-    queue_notice(
-        person,
-        kind="requested",
-        dedupe_key=_key(event, person),
-        now=now,
-        run=run,
-        link=my_courses_url(),
+    _to_person(
+        "requested",
+        enrolment,
+        event,
+        now,
         subject=lambda: _("Afventer godkendelse: %(run)s", run=title),
         paragraphs=lambda: [
             _(
@@ -89,14 +108,13 @@ def request_sent(enrolment: Enrolment, event: EnrolmentEvent, now: datetime) -> 
     )
     name, price, capacity, deadline = person.name, run.price_ore, max(run.capacity, 1), run.enrolment_deadline
     for leader in approvers(person):
-        queue_notice(
+        _to_leader(
             leader,
-            kind="approval_request",
-            dedupe_key=_key(event, leader),
-            now=now,
-            run=run,
+            "approval_request",
+            enrolment,
+            event,
+            now,
             days=run.days,
-            link=approvals_url(),
             link_text=lambda: _("Godkend eller afvis under Godkendelser"),
             subject=lambda: _("Godkend tilmelding: %(name)s, %(run)s", name=name, run=title),
             paragraphs=lambda: [
@@ -121,7 +139,7 @@ def request_sent(enrolment: Enrolment, event: EnrolmentEvent, now: datetime) -> 
 
 def decided_by_leader(enrolment: Enrolment, event: EnrolmentEvent, now: datetime, reason: str | None) -> None:
     """Tell the person what their leader decided (approved: and what happens next), with the reason."""
-    run, person, title = enrolment.run, enrolment.user, enrolment.run.title
+    title = enrolment.run.title
     if event.kind == EventKind.LEADER_REJECTED:
         subject, first = (
             lambda: _("Tilmelding afvist: %(run)s", run=title),
@@ -154,13 +172,11 @@ def decided_by_leader(enrolment: Enrolment, event: EnrolmentEvent, now: datetime
                 run=title,
             ),
         )
-    queue_notice(
-        person,
-        kind="approval_decision",
-        dedupe_key=_key(event, person),
-        now=now,
-        run=run,
-        link=my_courses_url(),
+    _to_person(
+        "approval_decision",
+        enrolment,
+        event,
+        now,
         subject=subject,
         paragraphs=lambda: [first(), *_reason_paragraphs(reason)],
     )
@@ -170,13 +186,11 @@ def expired(enrolment: Enrolment, event: EnrolmentEvent, now: datetime) -> None:
     """The request lapsed at the enrolment deadline: tell the person and their leaders."""
     run, person, title = enrolment.run, enrolment.user, enrolment.run.title
     name, deadline = person.name, run.enrolment_deadline
-    queue_notice(
-        person,
-        kind="approval_expired",
-        dedupe_key=_key(event, person),
-        now=now,
-        run=run,
-        link=my_courses_url(),
+    _to_person(
+        "approval_expired",
+        enrolment,
+        event,
+        now,
         subject=lambda: _("Tilmelding bortfaldet: %(run)s", run=title),
         paragraphs=lambda: [
             _(
@@ -189,13 +203,12 @@ def expired(enrolment: Enrolment, event: EnrolmentEvent, now: datetime) -> None:
         ],
     )
     for leader in approvers(person):
-        queue_notice(
+        _to_leader(
             leader,
-            kind="approval_expired",
-            dedupe_key=_key(event, leader),
-            now=now,
-            run=run,
-            link=approvals_url(),
+            "approval_expired",
+            enrolment,
+            event,
+            now,
             link_text=lambda: _("Se Godkendelser"),
             subject=lambda: _("Anmodning bortfaldet: %(name)s, %(run)s", name=name, run=title),
             paragraphs=lambda: [

@@ -36,6 +36,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
+from functools import partial
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -472,23 +473,19 @@ def enrolment_changed(enrolment: Enrolment, event: EnrolmentEvent, now: datetime
     run = enrolment.run
     kind = event.kind
     report = sync_run(run, now, enrolment_ids=[enrolment.id])
-    user = enrolment.user
     title = run.title
-    key = f"notice:{event.id}"
-    url = my_courses_url()
+    # Every notice of this change goes to the person, once per event, linking to their courses.
+    notice = partial(
+        queue_notice, enrolment.user, dedupe_key=f"notice:{event.id}", now=now, run=run, link=my_courses_url()
+    )
     if enrolment.status == EnrolmentStatus.WAITLISTED and kind in (
         EventKind.WAITLISTED,
         EventKind.APPROVED,
         EventKind.MOVED_IN,
     ):
         position = _waitlist_position(enrolment)
-        queue_notice(
-            user,
+        notice(
             kind="waitlisted",
-            dedupe_key=key,
-            now=now,
-            run=run,
-            link=url,
             subject=lambda: _("Venteliste: %(run)s", run=title),
             paragraphs=lambda: [
                 _(
@@ -503,13 +500,8 @@ def enrolment_changed(enrolment: Enrolment, event: EnrolmentEvent, now: datetime
             ],
         )
     elif kind == EventKind.REQUESTED and not enrolment.awaits_leader:  # the leader's: app.enrolment.approval_mail
-        queue_notice(
-            user,
+        notice(
             kind="requested",
-            dedupe_key=key,
-            now=now,
-            run=run,
-            link=url,
             subject=lambda: _("Afventer godkendelse: %(run)s", run=title),
             paragraphs=lambda: [
                 _(
@@ -521,13 +513,8 @@ def enrolment_changed(enrolment: Enrolment, event: EnrolmentEvent, now: datetime
             ],
         )
     elif kind == EventKind.REJECTED:
-        queue_notice(
-            user,
+        notice(
             kind="rejected",
-            dedupe_key=key,
-            now=now,
-            run=run,
-            link=url,
             subject=lambda: _("Tilmelding afvist: %(run)s", run=title),
             paragraphs=lambda: [
                 _("Kursuskoordinatoren har afvist din tilmelding til kursusforløbet »%(run)s«.", run=title),
@@ -537,13 +524,8 @@ def enrolment_changed(enrolment: Enrolment, event: EnrolmentEvent, now: datetime
     elif kind == EventKind.CANCELLED and report.cancellations == 0:
         # Held no course day in the calendar (on the waiting list, awaiting approval, or every day passed):
         # the per-day cancellations say nothing, so one notice confirms the cancellation.
-        queue_notice(
-            user,
+        notice(
             kind="cancelled",
-            dedupe_key=key,
-            now=now,
-            run=run,
-            link=url,
             subject=lambda: _("Afmeldt: %(run)s", run=title),
             paragraphs=lambda: [_("Du er afmeldt kursusforløbet »%(run)s«.", run=title)],
         )

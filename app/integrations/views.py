@@ -10,7 +10,7 @@ from flask_login import current_user
 from app.core import clock
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
-from app.core.transaction import refused
+from app.core.transaction import refused, submitted
 from app.extensions import db
 from app.integrations import services
 from app.integrations.forms import ClientForm
@@ -39,16 +39,16 @@ def client_list():
 def client_create():
     """Add a client; the answer shows its token once."""
     form = ClientForm()
-    if form.validate_on_submit():
-        try:
-            client, token = services.create_client(
-                actor=current_user, name=form.name.data, scopes=form.scopes.data, now=clock.utcnow()
-            )
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            return _token_page(client, token, rotated=False)
-    return render_template("integrations/client_form.html", form=form)
+    created = submitted(
+        form,
+        lambda: services.create_client(
+            actor=current_user, name=form.name.data, scopes=form.scopes.data, now=clock.utcnow()
+        ),
+    )
+    if created is None:
+        return render_template("integrations/client_form.html", form=form)
+    client, token = created
+    return _token_page(client, token, rotated=False)
 
 
 @bp.post("/integrations/<int:client_id>/rotate")

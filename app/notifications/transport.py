@@ -61,7 +61,24 @@ class Transport(Protocol):
     ) -> object: ...
 
 
-class SmtpTransport:
+class _OpenOnEnter:
+    """As a context manager a transport opens on enter and always closes on exit."""
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class SmtpTransport(_OpenOnEnter):
     """smtplib with a timeout: plain, STARTTLS or implicit TLS (certificates verified), optional AUTH.
 
     `open()` connects (and says EHLO, upgrades, logs in); `close()` says QUIT. As a context manager it
@@ -169,13 +186,6 @@ class SmtpTransport:
         finally:
             smtp.close()
 
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
     def send(
         self,
         from_addr: str,
@@ -204,7 +214,7 @@ class SmtpTransport:
         logger.info("mail sent over SMTP: outbox id %s, kind %s", outbox_id, kind)
 
 
-class FileTransport:
+class FileTransport(_OpenOnEnter):
     """Writes each mail as `<MAIL_DIR>/<YYYYmmdd-HHMMSS>-<outbox id>-<kind>.eml` (local time), for
     development: open the file in any mail client. Written to a temporary name and renamed, so a reader
     never sees half a file."""
@@ -217,13 +227,6 @@ class FileTransport:
 
     def close(self) -> None:
         pass
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def send(
         self,

@@ -294,7 +294,7 @@ def anonymise_expired_runs(
     if dry_run:
         report.run_ids = expired_run_ids(today, years)
         report.enrolments = (
-            db.session.scalar(select(func.count(Enrolment.id)).where(Enrolment.course_run_id.in_(report.run_ids)))
+            db.session.scalar(select(func.count(Enrolment.id)).where(Enrolment.course_run_id.in_(report.run_ids))) or 0
             if report.run_ids
             else 0
         )
@@ -314,7 +314,7 @@ def anonymise_expired_runs(
                 report.enrolments += done.enrolments
                 report.mails_deleted += done.mails_deleted
     for user_id in expired_account_ids(now, years):
-        user = db.session.get(User, user_id)
+        user = db.session.get_one(User, user_id)  # just listed, so there
         account = _anonymise_account(user, now)
         record(
             "user.anonymised",

@@ -38,7 +38,7 @@ def anonymise_user(user_id: int):
         else:
             flash(_("Brugeren er anonymiseret."), "success")
             return redirect(url_for("accounts.user_list"))
-    user = db.session.get(User, user_id)  # after a rollback, freshly loaded
+    user = db.get_or_404(User, user_id)  # after a rollback, freshly loaded
     html = render_template(
         "privacy/anonymise_user.html",
         user=user,

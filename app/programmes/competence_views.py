@@ -4,8 +4,6 @@ that show people: one entry naming everybody shown."""
 
 from __future__ import annotations
 
-from typing import IO, cast
-
 from flask import Blueprint, g, render_template, request, send_file
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -59,9 +57,10 @@ def overview_index():
     return render_template("programmes/competence_index.html", units=competence.top_units(leadership, _visible()))
 
 
-def _overview(unit_id: int) -> tuple[competence.Overview, CompetenceFilterForm]:
+def _overview(unit_id: int, action: str) -> tuple[competence.Overview, CompetenceFilterForm]:
     """The overview with the filters of the request (?rolle=, ?enhed=): a tampered or stale filter is shown
-    as an error next to its field and ignored, never a 500."""
+    as an error next to its field and ignored, never a 500. The read of the people it shows is audited as
+    `action`."""
     leadership = _leadership()
     visible = _visible()
     scope = leadership.subtree(unit_id) & visible
@@ -83,6 +82,13 @@ def _overview(unit_id: int) -> tuple[competence.Overview, CompetenceFilterForm]:
     overview = competence.competence_overview(
         leadership, unit_id, visible, clock.today(), role_id=value("rolle"), sub_unit_id=value("enhed")
     )
+    record_read(
+        action,
+        object_type="unit",
+        object_id=unit_id,
+        details={"people": len(overview.rows)},
+        shown=[row.user_id for row in overview.rows],
+    )
     return overview, form
 
 
@@ -91,14 +97,7 @@ def _overview(unit_id: int) -> tuple[competence.Overview, CompetenceFilterForm]:
 def unit_overview(unit_id: int):
     """Staff × methods for the unit and the units below it that the user may see; filter by staff role and
     sub-unit (a GET form)."""
-    overview, form = _overview(unit_id)
-    record_read(
-        "competence.view",
-        object_type="unit",
-        object_id=unit_id,
-        details={"people": len(overview.rows)},
-        shown=[row.user_id for row in overview.rows],
-    )
+    overview, form = _overview(unit_id, "competence.view")
     filter_args = {key: arg for key, arg in request.args.items() if key in form and arg and not form[key].errors}
     return render_template("programmes/competence.html", o=overview, form=form, filter_args=filter_args)
 
@@ -108,14 +107,7 @@ def unit_overview(unit_id: int):
 def unit_overview_xlsx(unit_id: int):
     """The overview as it is filtered, as an Excel workbook: a date where completed, the enrolment's status
     where enrolled."""
-    overview, _form = _overview(unit_id)
-    record_read(
-        "competence.export",
-        object_type="unit",
-        object_id=unit_id,
-        details={"people": len(overview.rows)},
-        shown=[row.user_id for row in overview.rows],
-    )
+    overview, _form = _overview(unit_id, "competence.export")
     english = str(get_locale()) == "en"
     rows = []
     for row in overview.rows:
@@ -146,7 +138,7 @@ def unit_overview_xlsx(unit_id: int):
         rows=rows,
         text_columns=frozenset({0, 1, 2}),
     )
-    body = cast(IO[bytes], write_xlsx([sheet]))
+    body = write_xlsx([sheet])
     prefix = _("kompetenceoverblik")  # outside the f-string: Babel on Python 3.11 does not extract from one
     name = f"{prefix}-{clock.today().isoformat()}.xlsx"
     response = send_file(

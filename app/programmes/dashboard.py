@@ -36,6 +36,7 @@ COUNT(DISTINCT ...) per breakdown), and the feedback summary's own queries.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -53,6 +54,8 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.engine import Row
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.models import StaffRole, Unit, User
 from app.core.i18n import _l
@@ -417,7 +420,7 @@ def present_every_day(n_days, n_present):
     return and_(n_days > 0, n_present == n_days)
 
 
-def _load_runs(programme_id: int, days) -> list:
+def _load_runs(programme_id: int, days) -> Sequence[Row]:
     counts_on = func.coalesce(days.c.follow_up_day, days.c.last_day)
     return db.session.execute(
         select(
@@ -808,7 +811,9 @@ def budget_after(
     """What the provider's committed amount in the programme and year becomes when a run costing `extra_ore`
     is saved there; `exclude_run_id` is the run being edited (its stored price is replaced). Two statements."""
     days = days_per_run(programme_id)
-    excluded = case((CourseRun.id == exclude_run_id, CourseRun.price_ore), else_=0) if exclude_run_id else literal(0)
+    excluded: ColumnElement[int] = (
+        case((CourseRun.id == exclude_run_id, CourseRun.price_ore), else_=0) if exclude_run_id else literal(0)
+    )
     total, excluded_sum = db.session.execute(
         select(func.coalesce(func.sum(CourseRun.price_ore), 0), func.coalesce(func.sum(excluded), 0))
         .join(days, days.c.run_id == CourseRun.id)
@@ -820,8 +825,9 @@ def budget_after(
         )
     ).one()
     this_one = and_(BudgetAllocation.provider_id == provider_id, BudgetAllocation.year == year)
+    this_amount: ColumnElement[int | None] = case((this_one, BudgetAllocation.amount_ore))
     allocations, allocated = db.session.execute(
-        select(func.count(BudgetAllocation.id), func.max(case((this_one, BudgetAllocation.amount_ore)))).where(
+        select(func.count(BudgetAllocation.id), func.max(this_amount)).where(
             BudgetAllocation.programme_id == programme_id
         )
     ).one()

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import Integer, String, and_, case, cast, func, null, select, union_all
@@ -307,7 +308,7 @@ def free_texts(run_id: int | None = None, programme_id: int | None = None, *, at
     names are read at all (only the author's user id, never shown, for the audit log)."""
     if run_id is None and programme_id is None:
         raise ValueError("free_texts() needs run_id or programme_id")
-    columns = [CourseRun.id, CourseRun.title, Feedback.free_text, Feedback.submitted_at, Enrolment.user_id]
+    columns: list[Any] = [CourseRun.id, CourseRun.title, Feedback.free_text, Feedback.submitted_at, Enrolment.user_id]
     if attributed:
         columns.append(User.name)
     statement = (
@@ -398,7 +399,7 @@ def feedback_for(enrolment_id: int) -> Feedback | None:
 def save_feedback(
     enrolment: Enrolment,
     *,
-    answers: Mapping[int, tuple[str, str]],
+    answers: Mapping[int, tuple[str | None, str | None]],
     earlier: str,
     free_text: str | None,
     now: datetime,
@@ -420,7 +421,7 @@ def save_feedback(
         for key, value in (("before", before), ("since", since)):
             if value not in FREQUENCY_SCALE:
                 errors.setdefault(f"m{method_id}_{key}", []).append(_("Vælg et svar."))
-        if not errors:
+        if not errors and before is not None and since is not None:  # both on the scale when no errors
             clean[method_id] = (Frequency(before), Frequency(since))
     if set(answers) - set(method_ids):
         errors.setdefault("methods", []).append(_("Svar kun om metoder, der blev undervist i på kursusforløbet."))

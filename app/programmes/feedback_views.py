@@ -34,7 +34,7 @@ def owns_enrolment(user, enrolment_id: int) -> bool:
 @allow(AccessLevel.STAFF, check=owns_enrolment)
 def give_feedback(enrolment_id: int):
     """The participant's feedback on a run: given once, edited until the programme closes."""
-    enrolment = db.session.get(Enrolment, enrolment_id)
+    enrolment = db.get_or_404(Enrolment, enrolment_id)  # there: the access check loaded it
     run = enrolment.run
     today = clock.today()
     state = services.eligibility(enrolment, today)
@@ -73,26 +73,17 @@ def give_feedback(enrolment_id: int):
 @allow(AccessLevel.COORDINATOR, AccessLevel.PROVIDER, check=can_view_run)
 def run_feedback(run_id: int):
     """The aggregate of a run's feedback; free text with names for the coordinator, without for providers."""
-    run = db.session.get(CourseRun, run_id)
+    run = db.get_or_404(CourseRun, run_id)  # there: the access check loaded it
     attributed = current_user.is_coordinator
-    texts = services.free_texts(run_id=run.id, attributed=attributed)
     # The provider's texts carry no names, but each is still the participant's own words: logged the same way.
-    record_shown(
-        "feedback.view",
-        [t.author_id for t in texts],
-        object_type="run",
-        object_id=run.id,
-        details={"texts": len(texts)},
-    )
-    return render_template(
-        "programmes/feedback_summary.html",
+    return _summary_page(
+        services.free_texts(run_id=run.id, attributed=attributed),
+        ("run", run.id),
         run=run,
         programme=run.programme,
         summary=services.summary_for_run(run.id),
-        texts=texts,
         attributed=attributed,
         rates=None,
-        labels=_labels(),
     )
 
 
@@ -101,24 +92,28 @@ def run_feedback(run_id: int):
 def programme_feedback(programme_id: int):
     """The aggregate of a programme's feedback, with the response rate per run."""
     programme = db.get_or_404(Programme, programme_id)
-    texts = services.free_texts(programme_id=programme.id, attributed=True)
-    record_shown(
-        "feedback.view",
-        [t.author_id for t in texts],
-        object_type="programme",
-        object_id=programme.id,
-        details={"texts": len(texts)},
-    )
-    return render_template(
-        "programmes/feedback_summary.html",
+    return _summary_page(
+        services.free_texts(programme_id=programme.id, attributed=True),
+        ("programme", programme.id),
         run=None,
         programme=programme,
         summary=services.summary_for_programme(programme.id),
-        texts=texts,
         attributed=True,
         rates=services.response_rates_by_run(programme.id),
-        labels=_labels(),
     )
+
+
+def _summary_page(texts, shown_on: tuple[str, int], **context):
+    """The feedback summary page; the free texts it shows are a read of their authors' words (audited)."""
+    object_type, object_id = shown_on
+    record_shown(
+        "feedback.view",
+        [t.author_id for t in texts],
+        object_type=object_type,
+        object_id=object_id,
+        details={"texts": len(texts)},
+    )
+    return render_template("programmes/feedback_summary.html", texts=texts, labels=_labels(), **context)
 
 
 def _form_page(**context):

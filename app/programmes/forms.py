@@ -25,6 +25,20 @@ MAX_KRONER = Decimal("1000000000")
 MAX_TARGET = 100_000
 
 
+def _target_field(label, description, *, invalid_message, required_message) -> IntegerField:
+    """A programme target: a whole number from 0 (no target) to MAX_TARGET."""
+    return IntegerField(
+        label,
+        description=description,
+        invalid_value_message=invalid_message,
+        validators=[
+            InputRequired(message=required_message),
+            readable,
+            NumberRange(min=0, max=MAX_TARGET, message=_l("Antallet skal være mellem 0 og 100.000.")),
+        ],
+    )
+
+
 class ProgrammeForm(FlaskForm):
     name = StringField(
         _l("Navn"),
@@ -63,25 +77,17 @@ class ProgrammeForm(FlaskForm):
         invalid_value_message=_l("Skriv en gyldig frist, f.eks. 31-12-2009."),
         validators=[InputRequired(message=_l("Skriv fristen for målene."))],
     )
-    target_runs = IntegerField(
+    target_runs = _target_field(
         _l("Mål: gennemførte kursusforløb"),
-        description=_l("Aktivitetsmål: antal kursusforløb, der skal være gennemført inden fristen."),
-        invalid_value_message=_l("Skriv antallet af kursusforløb som et helt tal."),
-        validators=[
-            InputRequired(message=_l("Skriv antallet af kursusforløb (0, hvis der ikke er et mål).")),
-            readable,
-            NumberRange(min=0, max=MAX_TARGET, message=_l("Antallet skal være mellem 0 og 100.000.")),
-        ],
+        _l("Aktivitetsmål: antal kursusforløb, der skal være gennemført inden fristen."),
+        invalid_message=_l("Skriv antallet af kursusforløb som et helt tal."),
+        required_message=_l("Skriv antallet af kursusforløb (0, hvis der ikke er et mål)."),
     )
-    target_completed_staff = IntegerField(
+    target_completed_staff = _target_field(
         _l("Mål: medarbejdere, der har gennemført"),
-        description=_l("Resultatmål: antal medarbejdere, der skal have gennemført et kursus inden fristen."),
-        invalid_value_message=_l("Skriv antallet af medarbejdere som et helt tal."),
-        validators=[
-            InputRequired(message=_l("Skriv antallet af medarbejdere (0, hvis der ikke er et mål).")),
-            readable,
-            NumberRange(min=0, max=MAX_TARGET, message=_l("Antallet skal være mellem 0 og 100.000.")),
-        ],
+        _l("Resultatmål: antal medarbejdere, der skal have gennemført et kursus inden fristen."),
+        invalid_message=_l("Skriv antallet af medarbejdere som et helt tal."),
+        required_message=_l("Skriv antallet af medarbejdere (0, hvis der ikke er et mål)."),
     )
     effect_target = TextAreaField(
         _l("Effektmål"),

@@ -19,9 +19,9 @@ from app.calendar.feeds import safe_filename
 from app.core import clock
 from app.core.downloads import as_attachment
 from app.core.money import ore_to_kroner
-from app.core.templating import clock_time, dk_date, money
+from app.core.templating import dk_date, money
 from app.programmes.dashboard import BreakdownRow, ProgrammeFigures, Status, programme_figures
-from app.reporting.exports import FONT_FAMILY, prepare_pdf, printable, xlsx_text_cell
+from app.reporting.exports import FONT_FAMILY, pdf_footer, prepare_pdf, printable, xlsx_text_cell
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_MONEY = '#,##0.00 "kr."'
@@ -163,18 +163,11 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
     from fpdf.enums import XPos, YPos
 
     printed_at = clock.now()
-    footer_text = printable(
-        _("Udskrevet %(date)s kl. %(time)s", date=dk_date(printed_at, "medium"), time=clock_time(printed_at))
-    )
-    page_label = _("Side %(page)s af %(pages)s")
+    write_footer = pdf_footer(printed_at)
 
     class Report(FPDF):
         def footer(self):
-            self.set_y(-12)
-            self.set_font(FONT_FAMILY, "", 8)
-            half = self.epw / 2
-            self.cell(half, 5, footer_text)
-            self.cell(half, 5, page_label % {"page": self.page_no(), "pages": self.str_alias_nb_pages}, align="R")
+            write_footer(self)
 
     pdf = prepare_pdf(
         Report(orientation="P", unit="mm", format="A4"),
@@ -233,6 +226,11 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
         pdf.set_xy(x + label_w + bar_w + 2, y)
         pdf.cell(0, h, printable(caption))
         pdf.set_xy(x, y + h + 1.5)
+
+    def before_and_since(label: str, before: float, before_caption: str, since: float, since_caption: str) -> None:
+        """A pair of percentage bars: before the course (grey) above, since the course (blue) below."""
+        bar(label, before, 100, before_caption, dark=False)
+        bar("", since, 100, since_caption)
 
     # Heading and summary
     text(_("Evalueringsrapport"), 11, "B")
@@ -341,10 +339,9 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
         pdf.ln(1)
         # No answers is "not measured", never "0 %".
         for m in e.methods:
-            bar(
+            before_and_since(
                 m.name,
                 m.before_percent,
-                100,
                 ngettext(
                     "Før: %(pct)s %% (%(num)s svar)",
                     "Før: %(pct)s %% (%(num)s svar)",
@@ -353,12 +350,7 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
                 )
                 if m.before_answers
                 else _("Før: ikke målt"),
-                dark=False,
-            )
-            bar(
-                "",
                 m.since_percent,
-                100,
                 ngettext(
                     "Siden: %(pct)s %% (%(num)s svar)",
                     "Siden: %(pct)s %% (%(num)s svar)",
@@ -369,17 +361,11 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
                 else _("Siden: ikke målt"),
             )
             pdf.ln(1.5)
-        bar(
+        before_and_since(
             _("Alle metoder"),
             e.before_percent,
-            100,
             _("Før: %(pct)s %%", pct=e.before_percent) if e.before_answers else _("Før: ikke målt"),
-            dark=False,
-        )
-        bar(
-            "",
             e.since_percent,
-            100,
             _("Siden: %(pct)s %%", pct=e.since_percent) if e.since_answers else _("Siden: ikke målt"),
         )
         if e.earlier:
@@ -459,7 +445,7 @@ def render_pdf(f: ProgrammeFigures) -> bytes:
 
 def _sheets(f: ProgrammeFigures) -> list[tuple[str, list[str], list[list]]]:
     """(sheet name, header, rows) — the report's tables as plain values (money as kroner, Decimal)."""
-    sheets = [
+    sheets: list[tuple[str, list[str], list[list]]] = [
         (
             _("Krav"),
             [_("Krav"), _("Opnået"), _("Mål"), _("Status")],

@@ -6,8 +6,6 @@ Services flush but never commit: the view (or CLI command) owns the transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
@@ -16,13 +14,13 @@ from operator import attrgetter
 from dateutil.relativedelta import relativedelta
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from app.audit.services import changed_fields, record, snapshot
-from app.core.db import Page, paginate
+from app.audit.services import record, record_update, snapshot
+from app.core.db import Page, paginate, totals_per_item
 from app.core.exceptions import Conflict, DomainError, ValidationFailed
 from app.core.templating import dk_date
+from app.core.unique import name_taken, unique_guard
 from app.extensions import db
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
@@ -96,16 +94,8 @@ def _check_programme(data: ProgrammeData, programme: Programme | None = None) ->
         errors.setdefault("target_runs", []).append(_("Målene kan ikke være negative."))
     if errors:
         raise ValidationFailed(errors)
-    if _name_taken(data.name, programme.id if programme is not None else None):
+    if name_taken(Programme, data.name, programme.id if programme is not None else None):
         raise Conflict(_name_message(data.name), field="name")
-
-
-def _name_taken(name: str, exclude_id: int | None = None) -> bool:
-    """Names are unique regardless of case ("FIC" and "fic" would confuse everybody)."""
-    stmt = select(Programme.id).where(func.lower(Programme.name) == name.lower())
-    if exclude_id is not None:
-        stmt = stmt.where(Programme.id != exclude_id)
-    return db.session.scalar(stmt.limit(1)) is not None
 
 
 def _name_message(name: str) -> str:
@@ -135,20 +125,6 @@ def _apply(programme: Programme, data: ProgrammeData) -> None:
     programme.effect_target = data.effect_target
 
 
-@contextmanager
-def _unique_guard(message: str, field_name: str) -> Iterator[None]:
-    """Write inside a savepoint: a unique-constraint race (two coordinators at once) becomes a Conflict.
-
-    The check before it catches the ordinary duplicate; this catches the one that slips in between.
-    """
-    db.session.flush()  # earlier pending changes are not part of the guarded write
-    try:
-        with db.session.begin_nested():
-            yield
-    except IntegrityError as exc:
-        raise Conflict(message, field=field_name) from exc
-
-
 def create_programme(data: ProgrammeData, *, actor=None) -> Programme:
     """Create a programme (coordinator).
 
@@ -157,7 +133,7 @@ def create_programme(data: ProgrammeData, *, actor=None) -> Programme:
     """
     _check_programme(data)
     programme = Programme()
-    with _unique_guard(_name_message(data.name), "name"):
+    with unique_guard(_name_message(data.name), "name"):
         _apply(programme, data)
         db.session.add(programme)
     record("programme.create", actor=actor, object_type="programme", object_id=programme.id)
@@ -173,15 +149,9 @@ def update_programme(programme: Programme, data: ProgrammeData, *, actor=None) -
     """
     _check_programme(data, programme)
     before = snapshot(programme, PROGRAMME_FIELDS)
-    with _unique_guard(_name_message(data.name), "name"):
+    with unique_guard(_name_message(data.name), "name"):
         _apply(programme, data)
-    record(
-        "programme.update",
-        actor=actor,
-        object_type="programme",
-        object_id=programme.id,
-        details={"fields": changed_fields(before, programme)},
-    )
+    record_update("programme.update", programme, before, actor=actor, object_type="programme")
     logger.info("programme updated by %s: %r", actor, programme)
     return programme
 
@@ -190,15 +160,7 @@ def list_programmes(page: int = 1, per_page: int = 25) -> Page:
     """A page of programmes, newest first, each with its allocated total (one aggregate query per page)."""
     stmt = select(Programme).order_by(Programme.starts_on.desc(), Programme.name, Programme.id)
     result = paginate(db.session, stmt, page, per_page)
-    ids = [p.id for p in result.items]
-    totals: dict[int, int] = {}
-    if ids:
-        rows = db.session.execute(
-            select(BudgetAllocation.programme_id, func.sum(BudgetAllocation.amount_ore))
-            .where(BudgetAllocation.programme_id.in_(ids))
-            .group_by(BudgetAllocation.programme_id)
-        )
-        totals = {programme_id: int(total or 0) for programme_id, total in rows}
+    totals = totals_per_item(db.session, result, BudgetAllocation.programme_id, func.sum(BudgetAllocation.amount_ore))
     result.items = [ProgrammeSummary(p, totals.get(p.id, 0)) for p in result.items]
     return result
 
@@ -279,7 +241,7 @@ def add_budget_allocation(
         raise Conflict(_duplicate_message(provider, year), field="year")
     # Ids, not relationships: the new row enters the session inside the savepoint, nowhere else.
     allocation = BudgetAllocation(programme_id=programme.id, provider_id=provider.id, year=year, amount_ore=amount_ore)
-    with _unique_guard(_duplicate_message(provider, year), "year"):
+    with unique_guard(_duplicate_message(provider, year), "year"):
         db.session.add(allocation)
     record(
         "budget.create",

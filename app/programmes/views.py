@@ -11,7 +11,7 @@ from app.core.access import AccessLevel, allow
 from app.core.db import keep_for_request
 from app.core.exceptions import DomainError
 from app.core.money import kroner_to_ore, ore_to_kroner
-from app.core.transaction import refused
+from app.core.transaction import refused, submitted
 from app.extensions import db
 from app.programmes import services
 from app.programmes.forms import BudgetAllocationForm, BudgetAmountForm, ProgrammeForm
@@ -60,16 +60,7 @@ def programme_list():
 @allow(AccessLevel.COORDINATOR)
 def programme_create():
     """Create a programme."""
-    form = ProgrammeForm()
-    if form.validate_on_submit():
-        try:
-            programme = services.create_programme(form.as_data(), actor=current_user)
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Indsatsen %(name)s er oprettet.", name=programme.name), "success")
-            return redirect(url_for(".programme_detail", programme_id=programme.id))
-    return render_template("programmes/programme_form.html", form=form, programme=None)
+    return _programme_form_page(None)
 
 
 @bp.get("/<int:programme_id>")
@@ -84,17 +75,22 @@ def programme_detail(programme_id: int):
 @allow(AccessLevel.COORDINATOR)
 def programme_edit(programme_id: int):
     """Change a programme's name, period, targets and texts."""
-    programme = db.get_or_404(Programme, programme_id)
+    return _programme_form_page(db.get_or_404(Programme, programme_id))
+
+
+def _programme_form_page(programme: Programme | None):
+    """The programme form, for a new programme (None) or an existing one."""
     form = ProgrammeForm(obj=programme)
-    if form.validate_on_submit():
-        try:
-            services.update_programme(programme, form.as_data(), actor=current_user)
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Indsatsen %(name)s er gemt.", name=programme.name), "success")
-            return redirect(url_for(".programme_detail", programme_id=programme.id))
-    return render_template("programmes/programme_form.html", form=form, programme=programme)
+    if programme is None:
+        saved = submitted(form, lambda: services.create_programme(form.as_data(), actor=current_user))
+        done = _("Indsatsen %(name)s er oprettet.", name=saved.name) if saved else ""
+    else:
+        saved = submitted(form, lambda: services.update_programme(programme, form.as_data(), actor=current_user))
+        done = _("Indsatsen %(name)s er gemt.", name=saved.name) if saved else ""
+    if saved is None:
+        return render_template("programmes/programme_form.html", form=form, programme=programme)
+    flash(done, "success")
+    return redirect(url_for(".programme_detail", programme_id=saved.id))
 
 
 @bp.post("/<int:programme_id>/allocations")

@@ -7,19 +7,17 @@ no longer delivers courses is deactivated instead. Services flush but never comm
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
-from app.audit.services import changed_fields, record, snapshot
-from app.core.db import Page, paginate
+from app.audit.services import record, record_update, snapshot
+from app.core.db import Page, paginate, totals_per_item
 from app.core.exceptions import Conflict
+from app.core.unique import name_taken, unique_guard
 from app.extensions import db
 from app.programmes.models import BudgetAllocation, Programme
 from app.providers.models import Provider
@@ -47,25 +45,6 @@ class ProviderSummary:
     user_count: int
 
 
-@contextmanager
-def _unique_guard(message: str, field_name: str) -> Iterator[None]:
-    """Write inside a savepoint: a unique-constraint race (two coordinators at once) becomes a Conflict."""
-    db.session.flush()
-    try:
-        with db.session.begin_nested():
-            yield
-    except IntegrityError as exc:
-        raise Conflict(message, field=field_name) from exc
-
-
-def _name_taken(name: str, exclude_id: int | None = None) -> bool:
-    """Names are unique regardless of case."""
-    stmt = select(Provider.id).where(func.lower(Provider.name) == name.lower())
-    if exclude_id is not None:
-        stmt = stmt.where(Provider.id != exclude_id)
-    return db.session.scalar(stmt.limit(1)) is not None
-
-
 def _name_message(name: str) -> str:
     return _("Der findes allerede en udbyder med navnet %(name)s.", name=name)
 
@@ -87,10 +66,10 @@ def create_provider(data: ProviderData, *, actor=None) -> Provider:
 
     :raises Conflict: the name is taken (field ``name``).
     """
-    if _name_taken(data.name):
+    if name_taken(Provider, data.name):
         raise Conflict(_name_message(data.name), field="name")
     provider = Provider()
-    with _unique_guard(_name_message(data.name), "name"):
+    with unique_guard(_name_message(data.name), "name"):
         _apply(provider, data)
         db.session.add(provider)
     record("provider.create", actor=actor, object_type="provider", object_id=provider.id)
@@ -103,18 +82,12 @@ def update_provider(provider: Provider, data: ProviderData, *, actor=None) -> Pr
 
     :raises Conflict: the name belongs to another provider (field ``name``).
     """
-    if _name_taken(data.name, provider.id):
+    if name_taken(Provider, data.name, provider.id):
         raise Conflict(_name_message(data.name), field="name")
     before = snapshot(provider, PROVIDER_FIELDS)
-    with _unique_guard(_name_message(data.name), "name"):
+    with unique_guard(_name_message(data.name), "name"):
         _apply(provider, data)
-    record(
-        "provider.update",
-        actor=actor,
-        object_type="provider",
-        object_id=provider.id,
-        details={"fields": changed_fields(before, provider)},
-    )
+    record_update("provider.update", provider, before, actor=actor, object_type="provider")
     logger.info("provider updated by %s: %r (active=%s)", actor, provider, provider.active)
     return provider
 
@@ -123,13 +96,7 @@ def list_providers(page: int = 1, per_page: int = 25) -> Page:
     """A page of providers by name, active first, each with its user count (one aggregate query per page)."""
     stmt = select(Provider).order_by(Provider.active.desc(), Provider.name, Provider.id)
     result = paginate(db.session, stmt, page, per_page)
-    ids = [p.id for p in result.items]
-    counts: dict[int, int] = {}
-    if ids:
-        rows = db.session.execute(
-            select(User.provider_id, func.count(User.id)).where(User.provider_id.in_(ids)).group_by(User.provider_id)
-        )
-        counts = {provider_id: int(count) for provider_id, count in rows}
+    counts = totals_per_item(db.session, result, User.provider_id, func.count(User.id))
     result.items = [ProviderSummary(p, counts.get(p.id, 0)) for p in result.items]
     return result
 

@@ -8,8 +8,7 @@ from flask_login import current_user
 
 from app.audit.services import record_shown
 from app.core.access import AccessLevel, allow
-from app.core.exceptions import DomainError
-from app.core.transaction import refused
+from app.core.transaction import submitted
 from app.extensions import db
 from app.providers import services
 from app.providers.forms import ProviderForm
@@ -32,16 +31,7 @@ def provider_list():
 @allow(AccessLevel.COORDINATOR)
 def provider_create():
     """Create a provider."""
-    form = ProviderForm()
-    if form.validate_on_submit():
-        try:
-            provider = services.create_provider(form.as_data(), actor=current_user)
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Udbyderen %(name)s er oprettet.", name=provider.name), "success")
-            return redirect(url_for(".provider_detail", provider_id=provider.id))
-    return render_template("providers/provider_form.html", form=form, provider=None)
+    return _provider_form_page(None)
 
 
 @bp.get("/<int:provider_id>")
@@ -63,14 +53,19 @@ def provider_detail(provider_id: int):
 @allow(AccessLevel.COORDINATOR)
 def provider_edit(provider_id: int):
     """Change a provider's data, or deactivate it."""
-    provider = db.get_or_404(Provider, provider_id)
+    return _provider_form_page(db.get_or_404(Provider, provider_id))
+
+
+def _provider_form_page(provider: Provider | None):
+    """The provider form, for a new provider (None) or an existing one."""
     form = ProviderForm(obj=provider)
-    if form.validate_on_submit():
-        try:
-            services.update_provider(provider, form.as_data(), actor=current_user)
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Udbyderen %(name)s er gemt.", name=provider.name), "success")
-            return redirect(url_for(".provider_detail", provider_id=provider.id))
-    return render_template("providers/provider_form.html", form=form, provider=provider)
+    if provider is None:
+        saved = submitted(form, lambda: services.create_provider(form.as_data(), actor=current_user))
+        done = _("Udbyderen %(name)s er oprettet.", name=saved.name) if saved else ""
+    else:
+        saved = submitted(form, lambda: services.update_provider(provider, form.as_data(), actor=current_user))
+        done = _("Udbyderen %(name)s er gemt.", name=saved.name) if saved else ""
+    if saved is None:
+        return render_template("providers/provider_form.html", form=form, provider=provider)
+    flash(done, "success")
+    return redirect(url_for(".provider_detail", provider_id=saved.id))

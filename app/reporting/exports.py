@@ -33,10 +33,11 @@ import functools
 import io
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib.resources import files
+from typing import IO, Any, overload
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -126,6 +127,10 @@ def danish_sort_key(name: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
+@overload
+def _local(value: datetime) -> datetime: ...
+@overload
+def _local(value: None) -> None: ...
 def _local(value: datetime | None) -> datetime | None:
     """Stored UTC timestamps as the municipality's wall-clock time, without tzinfo (Excel has none)."""
     if value is None:
@@ -159,7 +164,7 @@ def load_participant_list(run: CourseRun) -> ParticipantList:
         .where(Enrolment.course_run_id == run.id, Enrolment.status.in_(EXPORTED_STATUSES))
         .order_by(Enrolment.status_changed_at, Enrolment.id)
     )
-    records = db.session.execute(stmt).all()
+    records: Sequence[Any] = db.session.execute(stmt).all()  # twelve columns: typed as plain tuples
     positions = enrolment_services.waitlist_positions([run.id])
     marks = enrolment_services.attendance_map(run)
     confirmed_ids = [r[0] for r in records if r[1] == EnrolmentStatus.CONFIRMED]
@@ -415,12 +420,12 @@ def _width(value) -> int:
     return max((len(line) for line in text.splitlines()), default=0)
 
 
-def render_xlsx(plist: ParticipantList, target: io.IOBase | None = None) -> io.IOBase:
+def render_xlsx(plist: ParticipantList, target: IO[bytes] | None = None) -> IO[bytes]:
     """The workbook, written into `target` (a new BytesIO by default), positioned at its start."""
     return write_xlsx(_xlsx_sheets(plist), target)
 
 
-def write_xlsx(sheets: list[XlsxSheet], target: io.IOBase | None = None) -> io.IOBase:
+def write_xlsx(sheets: list[XlsxSheet], target: IO[bytes] | None = None) -> IO[bytes]:
     """The house's safe XLSX writer (participant lists, the competence overview): bold frozen header with a
     filter, column widths from the content, dates as dates, and user text (the `text_columns`, and any header
     cell) never a formula (`xlsx_text_cell`). Written into `target` (a new BytesIO by default), positioned at
@@ -505,6 +510,24 @@ def prepare_pdf(pdf, *, title: str, printed_at: datetime):
     return pdf
 
 
+def pdf_footer(printed_at: datetime) -> Callable[[Any], None]:
+    """Every PDF's footer, for its FPDF subclass's `footer()`: when it was printed (left) and "Side n af m"
+    (right), the texts in the current language."""
+    printed = printable(
+        _("Udskrevet %(date)s kl. %(time)s", date=dk_date(printed_at, "medium"), time=clock_time(printed_at))
+    )
+    page_label = _("Side %(page)s af %(pages)s")
+
+    def write(pdf) -> None:
+        pdf.set_y(-12)
+        pdf.set_font(FONT_FAMILY, "", 8)
+        half = pdf.epw / 2
+        pdf.cell(half, 5, printed)
+        pdf.cell(half, 5, page_label % {"page": pdf.page_no(), "pages": pdf.str_alias_nb_pages}, align="R")
+
+    return write
+
+
 def font_path(style: str = "") -> str:
     return str(files(FONT_PACKAGE) / "files" / FONT_FILES[style])
 
@@ -565,10 +588,7 @@ def render_pdf(plist: ParticipantList, printed_at: datetime | None = None) -> by
     ]
     title = printable(run.title)
     provider_line = printable(f"{_('Udbyder')}: {run.provider.name}")
-    footer_text = printable(
-        _("Udskrevet %(date)s kl. %(time)s", date=dk_date(printed_at, "medium"), time=clock_time(printed_at))
-    )
-    page_label = _("Side %(page)s af %(pages)s")
+    write_footer = pdf_footer(printed_at)
     sign_here = printable(_("Skriv under ud for dit navn. Står du ikke på listen, så skriv dit navn nederst."))
     nobody = printable(_("Ingen tilmeldte deltagere."))
     row_height, header_height = 9.0, 7.0
@@ -597,11 +617,7 @@ def render_pdf(plist: ParticipantList, printed_at: datetime | None = None) -> by
             self.set_font(FONT_FAMILY, "", 10)
 
         def footer(self):
-            self.set_y(-12)
-            self.set_font(FONT_FAMILY, "", 8)
-            half = self.epw / 2
-            self.cell(half, 5, footer_text)
-            self.cell(half, 5, page_label % {"page": self.page_no(), "pages": self.str_alias_nb_pages}, align="R")
+            write_footer(self)
 
     fitted: dict[tuple, str] = {}
 

@@ -8,6 +8,7 @@ for its own runs once out of draft; another provider's run answers 404, staff 40
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Blueprint, Response, render_template, request, send_file, stream_with_context
 from flask_babel import gettext as _
@@ -67,45 +68,54 @@ def _record(plist: exports.ParticipantList, fmt: ExportFormat, rows: list[export
 @allow(AccessLevel.COORDINATOR, AccessLevel.PROVIDER, check=can_view_run)
 def participants_csv(run_id: int):
     """The participant list as CSV for Danish Excel (`;`, UTF-8 with BOM), streamed."""
-    plist = _participant_list(run_id)
-    names = exports.download_name(plist.run, _file_word(), "csv")
-    chunks = exports.csv_chunks(plist)
-    _record(plist, ExportFormat.CSV, plist.rows)
-    response = Response(stream_with_context(chunks), mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    return as_attachment(response, *names)
+    return _download(run_id, ExportFormat.CSV, _file_word(), _csv_response)
 
 
 @bp.get("/runs/<int:run_id>/participants.xlsx")
 @allow(AccessLevel.COORDINATOR, AccessLevel.PROVIDER, check=can_view_run)
 def participants_xlsx(run_id: int):
     """The participant list as an Excel workbook: participants, waiting list and cancelled on their own sheets."""
-    plist = _participant_list(run_id)
-    names = exports.download_name(plist.run, _file_word(), "xlsx")
-    body = exports.render_xlsx(plist)
-    _record(plist, ExportFormat.XLSX, plist.rows)
-    response = send_file(
-        body,
-        mimetype=XLSX_MIMETYPE,
-        as_attachment=True,
-        download_name=names[0],
-        max_age=0,
-        conditional=False,
-        etag=False,
-    )
-    return as_attachment(response, *names)
+    return _download(run_id, ExportFormat.XLSX, _file_word(), _xlsx_response)
 
 
 @bp.get("/runs/<int:run_id>/participants.pdf")
 @allow(AccessLevel.COORDINATOR, AccessLevel.PROVIDER, check=can_view_run)
 def participants_pdf(run_id: int):
     """The printable sign-in sheet (A4): one section per course day, one row per confirmed participant."""
+    return _download(
+        run_id,
+        ExportFormat.PDF,
+        _("underskriftsark"),
+        lambda plist: Response(exports.render_pdf(plist), mimetype="application/pdf"),
+        shown=lambda plist: plist.confirmed,
+    )
+
+
+def _download(
+    run_id: int,
+    fmt: ExportFormat,
+    word: str,
+    respond: Callable[[exports.ParticipantList], Response],
+    shown: Callable[[exports.ParticipantList], list[exports.Row]] = lambda plist: plist.rows,
+) -> Response:
+    """One of the run's participant files, named "<title> <date> <word>.<fmt>": the body is made (or, streamed,
+    set up) by `respond` before the download is recorded with the people it `shown` (see `_record`)."""
     plist = _participant_list(run_id)
-    names = exports.download_name(plist.run, _("underskriftsark"), "pdf")
-    body = exports.render_pdf(plist)
-    _record(plist, ExportFormat.PDF, plist.confirmed)
-    response = Response(body, mimetype="application/pdf")
+    names = exports.download_name(plist.run, word, fmt.value)
+    response = respond(plist)
+    _record(plist, fmt, shown(plist))
     return as_attachment(response, *names)
+
+
+def _csv_response(plist: exports.ParticipantList) -> Response:
+    response = Response(stream_with_context(exports.csv_chunks(plist)), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    return response
+
+
+def _xlsx_response(plist: exports.ParticipantList) -> Response:
+    body = exports.render_xlsx(plist)
+    return send_file(body, mimetype=XLSX_MIMETYPE, max_age=0, conditional=False, etag=False)
 
 
 def _file_word() -> str:

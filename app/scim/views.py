@@ -33,8 +33,8 @@ from scim2_models import (
 from app.audit.services import record_read, record_shown
 from app.core import clock
 from app.core.access import AccessLevel, allow
-from app.core.exceptions import Busy, DomainError
-from app.core.transaction import refused
+from app.core.exceptions import Busy
+from app.core.transaction import submitted
 from app.extensions import db
 from app.integrations.auth import ClientRefused, current_client, require_client
 from app.scim import services
@@ -245,10 +245,7 @@ def schema_list():
 @require_client("scim")
 def schema_detail(schema_id: str):
     """One schema by its URN."""
-    for schema in _schemas():
-        if schema["id"] == schema_id:
-            return _json(schema)
-    raise services.ScimError(404, f"Schema {schema_id} not found.")
+    return _one(_schemas(), schema_id, "Schema")
 
 
 @bp.get(f"{PREFIX}/ResourceTypes")
@@ -262,10 +259,15 @@ def resource_type_list():
 @require_client("scim")
 def resource_type_detail(type_id: str):
     """One resource type by id."""
-    for resource_type in _resource_types():
-        if resource_type["id"] == type_id:
-            return _json(resource_type)
-    raise services.ScimError(404, f"Resource type {type_id} not found.")
+    return _one(_resource_types(), type_id, "Resource type")
+
+
+def _one(items, item_id: str, what: str):
+    """The discovery item whose id is `item_id`, else a SCIM 404 naming `what`."""
+    for item in items:
+        if item["id"] == item_id:
+            return _json(item)
+    raise services.ScimError(404, f"{what} {item_id} not found.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -405,12 +407,10 @@ def mapping_edit(mapping_id: int):
     """Map one title to a staff role (a department to a unit); every provisioned user with it follows."""
     mapping = db.get_or_404(ScimValueMapping, mapping_id)
     form = MappingForm(mapping)
-    if form.validate_on_submit():
-        try:
-            changed = services.set_mapping(mapping, form.target_id(), actor=current_user, now=clock.utcnow())
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Tilknytningen er gemt. %(count)s brugere fik den nu.", count=changed), "success")
-            return redirect(url_for(".mapping_list"))
-    return render_template("scim/mapping_form.html", form=form, mapping=mapping, MappingKind=MappingKind)
+    changed = submitted(
+        form, lambda: services.set_mapping(mapping, form.target_id(), actor=current_user, now=clock.utcnow())
+    )
+    if changed is None:
+        return render_template("scim/mapping_form.html", form=form, mapping=mapping, MappingKind=MappingKind)
+    flash(_("Tilknytningen er gemt. %(count)s brugere fik den nu.", count=changed), "success")
+    return redirect(url_for(".mapping_list"))

@@ -628,7 +628,7 @@ def test_service_refuses_what_the_database_would_refuse(app, fic_provider):
 
 def test_a_duplicate_name_that_slips_past_the_check_is_a_conflict(app, monkeypatch):
     services.create_programme(_data(name="Indsats"))
-    monkeypatch.setattr(services, "_name_taken", lambda name, exclude_id=None: False)
+    monkeypatch.setattr(services, "name_taken", lambda model, name, exclude_id=None: False)
 
     with pytest.raises(Conflict) as conflict:
         services.create_programme(_data(name="Indsats"))

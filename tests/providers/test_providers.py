@@ -290,7 +290,7 @@ def test_services_create_update_and_list(app):
 
 def test_a_duplicate_name_that_slips_past_the_check_is_a_conflict(app, monkeypatch):
     services.create_provider(ProviderData(name="Familien i Centrum"))
-    monkeypatch.setattr(services, "_name_taken", lambda name, exclude_id=None: False)
+    monkeypatch.setattr(services, "name_taken", lambda model, name, exclude_id=None: False)
 
     with pytest.raises(Conflict):
         services.create_provider(ProviderData(name="Familien i Centrum"))

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -147,28 +148,14 @@ def _check_staff_role(name: str, name_en: str | None, role: StaffRole | None = N
 def create_staff_role(*, actor: User | None, name: str, name_en: str | None = None) -> StaffRole:
     """Add a staff role (coordinator). :raises Conflict: the name is taken (field `name`)."""
     name, name_en = _check_staff_role(name, name_en)
-    role = StaffRole(name=name, name_en=name_en)
-    db.session.add(role)
-    db.session.flush()
-    record("staff_role.create", actor=actor, object_type="staff_role", object_id=role.id)
-    logger.info("staff role %s created by %s", role.id, _who(actor))
-    return role
+    return _created(StaffRole(name=name, name_en=name_en), "staff_role", actor=actor)
 
 
 def update_staff_role(role: StaffRole, *, actor: User | None, name: str, name_en: str | None = None) -> StaffRole:
     """Rename a staff role (coordinator). :raises Conflict: the name is taken (field `name`)."""
     before = snapshot(role, ("name", "name_en"))
     role.name, role.name_en = _check_staff_role(name, name_en, role)
-    record(
-        "staff_role.update",
-        actor=actor,
-        object_type="staff_role",
-        object_id=role.id,
-        details={"fields": changed_fields(before, role)},
-    )
-    db.session.flush()
-    logger.info("staff role %s updated by %s", role.id, _who(actor))
-    return role
+    return _updated(role, "staff_role", before, actor=actor)
 
 
 def delete_staff_role(role: StaffRole, *, actor: User | None) -> None:
@@ -190,10 +177,7 @@ def delete_staff_role(role: StaffRole, *, actor: User | None) -> None:
                 runs=runs,
             )
         )
-    record("staff_role.delete", actor=actor, object_type="staff_role", object_id=role.id, details={"name": role.name})
-    db.session.delete(role)
-    db.session.flush()
-    logger.info("staff role %s deleted by %s", role.id, _who(actor))
+    _deleted(role, "staff_role", actor=actor)
 
 
 # --- units --------------------------------------------------------------------------------------------
@@ -296,28 +280,14 @@ def _check_unit(name: str, parent_id: int | None, unit: Unit | None = None) -> t
 def create_unit(*, actor: User | None, name: str, parent_id: int | None = None) -> Unit:
     """Add a unit, optionally under a parent (coordinator). :raises ValidationFailed: name/parent."""
     name, parent = _check_unit(name, parent_id)
-    unit = Unit(name=name, parent=parent)
-    db.session.add(unit)
-    db.session.flush()
-    record("unit.create", actor=actor, object_type="unit", object_id=unit.id)
-    logger.info("unit %s created by %s", unit.id, _who(actor))
-    return unit
+    return _created(Unit(name=name, parent=parent), "unit", actor=actor)
 
 
 def update_unit(unit: Unit, *, actor: User | None, name: str, parent_id: int | None = None) -> Unit:
     """Rename or move a unit; it can never end up below itself. :raises ValidationFailed: name/parent."""
     before = snapshot(unit, ("name", "parent"))
     unit.name, unit.parent = _check_unit(name, parent_id, unit)
-    record(
-        "unit.update",
-        actor=actor,
-        object_type="unit",
-        object_id=unit.id,
-        details={"fields": changed_fields(before, unit)},
-    )
-    db.session.flush()
-    logger.info("unit %s updated by %s", unit.id, _who(actor))
-    return unit
+    return _updated(unit, "unit", before, actor=actor)
 
 
 def delete_unit(unit: Unit, *, actor: User | None) -> None:
@@ -334,10 +304,7 @@ def delete_unit(unit: Unit, *, actor: User | None) -> None:
                 children=children,
             )
         )
-    record("unit.delete", actor=actor, object_type="unit", object_id=unit.id, details={"name": unit.name})
-    db.session.delete(unit)
-    db.session.flush()
-    logger.info("unit %s deleted by %s", unit.id, _who(actor))
+    _deleted(unit, "unit", actor=actor)
 
 
 # --- users --------------------------------------------------------------------------------------------
@@ -510,6 +477,41 @@ def update_user(user: User, *, actor: User, data: UserData, now: datetime | None
     db.session.flush()
     logger.info("user %s updated by %s", user.id, _who(actor))
     return user
+
+
+#: A staff role or a unit: the named records a coordinator adds, renames and deletes.
+_Named = TypeVar("_Named", StaffRole, Unit)
+
+
+def _created(entity: _Named, kind: str, *, actor: User | None) -> _Named:
+    """Add a new staff role or unit: audited as `<kind>.create` and logged (by id, never by name)."""
+    db.session.add(entity)
+    db.session.flush()
+    record(f"{kind}.create", actor=actor, object_type=kind, object_id=entity.id)
+    logger.info("%s %s created by %s", kind, entity.id, _who(actor))
+    return entity
+
+
+def _updated(entity: _Named, kind: str, before: dict[str, Any], *, actor: User | None) -> _Named:
+    """A changed staff role or unit: audited as `<kind>.update` with the fields that changed since `before`."""
+    record(
+        f"{kind}.update",
+        actor=actor,
+        object_type=kind,
+        object_id=entity.id,
+        details={"fields": changed_fields(before, entity)},
+    )
+    db.session.flush()
+    logger.info("%s %s updated by %s", kind, entity.id, _who(actor))
+    return entity
+
+
+def _deleted(entity: StaffRole | Unit, kind: str, *, actor: User | None) -> None:
+    """Delete a staff role or unit nothing uses any more: audited as `<kind>.delete` with its name."""
+    record(f"{kind}.delete", actor=actor, object_type=kind, object_id=entity.id, details={"name": entity.name})
+    db.session.delete(entity)
+    db.session.flush()
+    logger.info("%s %s deleted by %s", kind, entity.id, _who(actor))
 
 
 def _who(actor: User | None) -> str:

@@ -3,7 +3,9 @@ administration and the staff import for coordinators."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -20,6 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
 
 from app.accounts import credentials, leaders, mfa, mfa_views, services, tokens
 from app.accounts.forms import (
@@ -501,20 +504,43 @@ def staff_role_list():
     return render_template("accounts/staff_role_list.html", rows=services.list_staff_roles_with_usage())
 
 
+def _save_and_list(form, save, saved: Callable[[Any], str], list_endpoint: str) -> Response | None:
+    """A submitted, valid form: `save()` it, flash `saved(record)` and go back to the list. None when the
+    form page is to be shown (again): not submitted, not valid, or refused (the reason next to its field)."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        saved_record = save()
+    except DomainError as exc:
+        refused(exc, form)
+        return None
+    flash(saved(saved_record), "success")
+    return redirect(url_for(list_endpoint))
+
+
+def _delete_and_list(delete: Callable[[], None], deleted: str, list_endpoint: str) -> Response:
+    """`delete()` and say `deleted`, or show why the service refused; either way back to the list."""
+    try:
+        delete()
+    except DomainError as exc:
+        refused(exc)
+    else:
+        flash(deleted, "success")
+    return redirect(url_for(list_endpoint))
+
+
 @bp.route("/staff-roles/new", methods=["GET", "POST"])
 @allow(AccessLevel.COORDINATOR)
 def staff_role_create():
     """Add a staff role (coordinator)."""
     form = StaffRoleForm()
-    if form.validate_on_submit():
-        try:
-            role = services.create_staff_role(actor=_actor(), name=form.name.data, name_en=form.name_en.data)
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Stillingsbetegnelsen %(name)s er oprettet.", name=role.name), "success")
-            return redirect(url_for("accounts.staff_role_list"))
-    return render_template("accounts/staff_role_edit.html", form=form, role=None)
+    done = _save_and_list(
+        form,
+        lambda: services.create_staff_role(actor=_actor(), name=form.name.data, name_en=form.name_en.data),
+        lambda role: _("Stillingsbetegnelsen %(name)s er oprettet.", name=role.name),
+        "accounts.staff_role_list",
+    )
+    return done or render_template("accounts/staff_role_edit.html", form=form, role=None)
 
 
 @bp.route("/staff-roles/<int:role_id>/edit", methods=["GET", "POST"])
@@ -523,15 +549,13 @@ def staff_role_edit(role_id: int):
     """Rename a staff role (coordinator)."""
     role = db.get_or_404(StaffRole, role_id)
     form = StaffRoleForm(obj=role)
-    if form.validate_on_submit():
-        try:
-            services.update_staff_role(role, actor=_actor(), name=form.name.data, name_en=form.name_en.data)
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Stillingsbetegnelsen %(name)s er gemt.", name=role.name), "success")
-            return redirect(url_for("accounts.staff_role_list"))
-    return render_template("accounts/staff_role_edit.html", form=form, role=role)
+    done = _save_and_list(
+        form,
+        lambda: services.update_staff_role(role, actor=_actor(), name=form.name.data, name_en=form.name_en.data),
+        lambda role: _("Stillingsbetegnelsen %(name)s er gemt.", name=role.name),
+        "accounts.staff_role_list",
+    )
+    return done or render_template("accounts/staff_role_edit.html", form=form, role=role)
 
 
 @bp.post("/staff-roles/<int:role_id>/delete")
@@ -539,14 +563,11 @@ def staff_role_edit(role_id: int):
 def staff_role_delete(role_id: int):
     """Delete an unused staff role (coordinator)."""
     role = db.get_or_404(StaffRole, role_id)
-    name = role.name
-    try:
-        services.delete_staff_role(role, actor=_actor())
-    except DomainError as exc:
-        refused(exc)
-    else:
-        flash(_("Stillingsbetegnelsen %(name)s er slettet.", name=name), "success")
-    return redirect(url_for("accounts.staff_role_list"))
+    return _delete_and_list(
+        lambda: services.delete_staff_role(role, actor=_actor()),
+        _("Stillingsbetegnelsen %(name)s er slettet.", name=role.name),
+        "accounts.staff_role_list",
+    )
 
 
 # --- units --------------------------------------------------------------------------------------------
@@ -570,15 +591,13 @@ def _unit_form(unit: Unit | None = None) -> UnitForm:
 def unit_create():
     """Add a unit (coordinator)."""
     form = _unit_form()
-    if form.validate_on_submit():
-        try:
-            unit = services.create_unit(actor=_actor(), name=form.name.data, parent_id=form.parent_id.data)
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Enheden %(name)s er oprettet.", name=unit.name), "success")
-            return redirect(url_for("accounts.unit_list"))
-    return render_template("accounts/unit_edit.html", form=form, unit=None)
+    done = _save_and_list(
+        form,
+        lambda: services.create_unit(actor=_actor(), name=form.name.data, parent_id=form.parent_id.data),
+        lambda unit: _("Enheden %(name)s er oprettet.", name=unit.name),
+        "accounts.unit_list",
+    )
+    return done or render_template("accounts/unit_edit.html", form=form, unit=None)
 
 
 def _unit_page(unit: Unit, form: UnitForm):
@@ -620,15 +639,13 @@ def unit_edit(unit_id: int):
     """Rename a unit or move it under another parent, and see and set its leaders (coordinator)."""
     unit = db.get_or_404(Unit, unit_id)
     form = _unit_form(unit)
-    if form.validate_on_submit():
-        try:
-            services.update_unit(unit, actor=_actor(), name=form.name.data, parent_id=form.parent_id.data)
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Enheden %(name)s er gemt.", name=unit.name), "success")
-            return redirect(url_for("accounts.unit_list"))
-    return _unit_page(unit, form)
+    done = _save_and_list(
+        form,
+        lambda: services.update_unit(unit, actor=_actor(), name=form.name.data, parent_id=form.parent_id.data),
+        lambda unit: _("Enheden %(name)s er gemt.", name=unit.name),
+        "accounts.unit_list",
+    )
+    return done or _unit_page(unit, form)
 
 
 @bp.post("/units/<int:unit_id>/leaders")
@@ -669,11 +686,8 @@ def unit_leader_remove(unit_id: int, user_id: int):
 def unit_delete(unit_id: int):
     """Delete a unit without users or sub-units (coordinator)."""
     unit = db.get_or_404(Unit, unit_id)
-    name = unit.name
-    try:
-        services.delete_unit(unit, actor=_actor())
-    except DomainError as exc:
-        refused(exc)
-    else:
-        flash(_("Enheden %(name)s er slettet.", name=name), "success")
-    return redirect(url_for("accounts.unit_list"))
+    return _delete_and_list(
+        lambda: services.delete_unit(unit, actor=_actor()),
+        _("Enheden %(name)s er slettet.", name=unit.name),
+        "accounts.unit_list",
+    )

@@ -66,43 +66,37 @@ class ForgotPasswordForm(FormBodyOnly):
     )
 
 
+def _typed_password(label, missing, *, autocomplete: str = "new-password") -> PasswordField:
+    """A password the user types; the policy (app.accounts.passwords) is the service's to check."""
+    return PasswordField(
+        label,
+        validators=[DataRequired(message=missing), MaxLength(_PASSWORD_FIELD_MAX)],
+        render_kw={"autocomplete": autocomplete},
+    )
+
+
+def _repeated_password(of: str, missing) -> PasswordField:
+    """The new password typed again: it must equal the field named `of`."""
+    return PasswordField(
+        _l("Gentag den nye adgangskode"),
+        validators=[DataRequired(message=missing), EqualTo(of, message=_l("De to adgangskoder er ikke ens."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
 class SetPasswordForm(FlaskForm):
     """A new password, twice (password reset and invitation); the policy is checked by the service."""
 
-    password = PasswordField(
-        _l("Ny adgangskode"),
-        validators=[DataRequired(message=_l("Skriv en adgangskode.")), MaxLength(_PASSWORD_FIELD_MAX)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        _l("Gentag den nye adgangskode"),
-        validators=[
-            DataRequired(message=_l("Skriv adgangskoden igen.")),
-            EqualTo("password", message=_l("De to adgangskoder er ikke ens.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = _typed_password(_l("Ny adgangskode"), _l("Skriv en adgangskode."))
+    confirm = _repeated_password("password", _l("Skriv adgangskoden igen."))
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(
-        _l("Nuværende adgangskode"),
-        validators=[DataRequired(message=_l("Skriv din nuværende adgangskode.")), MaxLength(_PASSWORD_FIELD_MAX)],
-        render_kw={"autocomplete": "current-password"},
+    current_password = _typed_password(
+        _l("Nuværende adgangskode"), _l("Skriv din nuværende adgangskode."), autocomplete="current-password"
     )
-    new_password = PasswordField(
-        _l("Ny adgangskode"),
-        validators=[DataRequired(message=_l("Skriv en ny adgangskode.")), MaxLength(_PASSWORD_FIELD_MAX)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        _l("Gentag den nye adgangskode"),
-        validators=[
-            DataRequired(message=_l("Skriv den nye adgangskode igen.")),
-            EqualTo("new_password", message=_l("De to adgangskoder er ikke ens.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
+    new_password = _typed_password(_l("Ny adgangskode"), _l("Skriv en ny adgangskode."))
+    confirm = _repeated_password("new_password", _l("Skriv den nye adgangskode igen."))
 
 
 def optional_id(value) -> int | None:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.security import check_password_hash
 
@@ -101,24 +101,26 @@ def list_staff_roles() -> list[StaffRole]:
 
 def list_staff_roles_with_usage() -> list[StaffRoleUsage]:
     """Every staff role with how many users hold it and how many course runs are open to it (one query)."""
-    users = (
+    users_per_role = (
         select(User.staff_role_id.label("role_id"), func.count().label("n"))
         .where(User.staff_role_id.is_not(None))
         .group_by(User.staff_role_id)
         .subquery()
     )
-    runs = (
+    runs_per_role = (
         select(run_eligible_roles.c.staff_role_id.label("role_id"), func.count().label("n"))
         .group_by(run_eligible_roles.c.staff_role_id)
         .subquery()
     )
+    user_count: ColumnElement[int] = func.coalesce(users_per_role.c.n, 0)
+    run_count: ColumnElement[int] = func.coalesce(runs_per_role.c.n, 0)
     stmt = (
-        select(StaffRole, func.coalesce(users.c.n, 0), func.coalesce(runs.c.n, 0))
-        .outerjoin(users, users.c.role_id == StaffRole.id)
-        .outerjoin(runs, runs.c.role_id == StaffRole.id)
+        select(StaffRole, user_count, run_count)
+        .outerjoin(users_per_role, users_per_role.c.role_id == StaffRole.id)
+        .outerjoin(runs_per_role, runs_per_role.c.role_id == StaffRole.id)
         .order_by(StaffRole.name)
     )
-    return [StaffRoleUsage(role, user_count, run_count) for role, user_count, run_count in db.session.execute(stmt)]
+    return [StaffRoleUsage(role, users, runs) for role, users, runs in db.session.execute(stmt)]
 
 
 def get_staff_role_by_name(name: str) -> StaffRole | None:
@@ -695,6 +697,7 @@ def apply_staff_import(actor: User | None, rows: list[ImportRow]) -> ImportResul
             )
             created += 1
         elif r.status == ImportStatus.UPDATE:
+            assert r.user is not None, "an UPDATE row is one that found its user"
             r.user.name, r.user.staff_role, r.user.unit = name, r.staff_role, r.unit
             updated += 1
         else:

@@ -101,8 +101,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.accounts.mfa_views import bp as mfa_bp
-    from app.accounts.oidc_views import bp as sso_bp
+    from app.accounts.mfa.views import bp as mfa_bp
+    from app.accounts.sso.views import bp as sso_bp
     from app.accounts.views import bp as accounts_bp
     from app.api.views import bp as api_bp
     from app.audit.views import bp as audit_bp
@@ -148,7 +148,7 @@ def register_transactions(app: Flask) -> None:
 
 
 def register_access_control(app: Flask) -> None:
-    from app.accounts.sessions import enforce_session_rules
+    from app.accounts.signin.sessions import enforce_session_rules
     from app.core.access import enforce_access_rules
 
     # The session's checks (revoked, idle, too old) first: a session they end reaches the access rules

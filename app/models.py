@@ -1,6 +1,6 @@
 """One registry of every table, for Alembic, the shell and the tests (Indico's import_all_models)."""
 
-from app.accounts.mfa_models import MfaCredential, MfaRecoveryCode, UserIdentity
+from app.accounts.mfa.models import MfaCredential, MfaRecoveryCode, UserIdentity
 from app.accounts.models import StaffRole, Unit, User
 from app.audit.models import AuditEntry, AuditEntrySubject
 from app.calendar.models import ClosedDay

@@ -67,7 +67,7 @@ class ForgotPasswordForm(FormBodyOnly):
 
 
 def _typed_password(label, missing, *, autocomplete: str = "new-password") -> PasswordField:
-    """A password the user types; the policy (app.accounts.passwords) is the service's to check."""
+    """A password the user types; the policy (app.accounts.signin.passwords) is the service's to check."""
     return PasswordField(
         label,
         validators=[DataRequired(message=missing), MaxLength(_PASSWORD_FIELD_MAX)],
@@ -214,7 +214,7 @@ class UserForm(FlaskForm):
     active = BooleanField(_l("Aktiv"), default=True, description=_l("En inaktiv bruger kan ikke logge ind."))
     password = PasswordField(
         _l("Adgangskode"),
-        # Length and strength are the password policy's (app.accounts.passwords), checked by the service.
+        # Length and strength are the password policy's (app.accounts.signin.passwords), checked by the service.
         validators=[Optional()],
         render_kw={"autocomplete": "new-password"},
     )

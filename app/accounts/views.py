@@ -24,7 +24,9 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from app.accounts import credentials, leaders, mfa, mfa_views, services, tokens
+from app.accounts.directory import leaders, services
+from app.accounts.directory.importing import column_labels
+from app.accounts.directory.services import authenticate
 from app.accounts.forms import (
     ACCESS_LEVEL_LABELS,
     ChangePasswordForm,
@@ -40,19 +42,20 @@ from app.accounts.forms import (
     UserForm,
     id_choices,
 )
-from app.accounts.importing import column_labels
+from app.accounts.mfa import services as mfa
+from app.accounts.mfa import views as mfa_views
 from app.accounts.models import StaffRole, Unit, User
-from app.accounts.passwords import policy_description
 from app.accounts.queries import search_staff
-from app.accounts.services import authenticate
-from app.accounts.sessions import (
+from app.accounts.signin import credentials, tokens
+from app.accounts.signin.passwords import policy_description
+from app.accounts.signin.sessions import (
     METHOD_INVITATION,
     METHOD_PASSWORD,
     end_session,
     keep_current_session,
     start_session,
 )
-from app.accounts.throttling import (
+from app.accounts.signin.throttling import (
     clear_login_counters,
     count_failure,
     limit_logins,
@@ -90,7 +93,7 @@ def _safe_next(target: str | None) -> str | None:
 @public
 @limit_logins
 def login():
-    """Log in with email and password (throttled: app.accounts.throttling)."""
+    """Log in with email and password (throttled: app.accounts.signin.throttling)."""
     form = LoginForm()
     if form.validate_on_submit():
         now = clock.utcnow()

@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select, update
 
-from app.accounts.mfa_models import UserIdentity
+from app.accounts.mfa.models import UserIdentity
 from app.accounts.models import User
 from app.audit.models import AuditEntry
 from app.enrolment import services as enrolment_services

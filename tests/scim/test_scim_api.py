@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.accounts.mfa_models import UserIdentity
+from app.accounts.mfa.models import UserIdentity
 from app.accounts.models import User
 from app.audit.models import AuditEntry
 from app.core.clock import utcnow

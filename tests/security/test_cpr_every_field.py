@@ -33,8 +33,8 @@ ALLOWED = {
     ("app.accounts.forms", "UserForm", "password"): "a password: never checked or echoed",
     ("app.accounts.forms", "UserFilterForm", "q"): "a search (GET): compared, never stored",
     ("app.accounts.forms", "ImportConfirmForm", "token"): "a hidden random token the server made",
-    ("app.accounts.mfa_forms", "MfaCodeForm", "code"): "a one-time or recovery code: compared, never stored",
-    ("app.accounts.mfa_forms", "MfaSetupForm", "code"): "a one-time code: compared, never stored",
+    ("app.accounts.mfa.forms", "MfaCodeForm", "code"): "a one-time or recovery code: compared, never stored",
+    ("app.accounts.mfa.forms", "MfaSetupForm", "code"): "a one-time code: compared, never stored",
     ("app.audit.forms", "AuditFilterForm", "actor"): "a search (GET): compared, never stored",
     ("app.audit.forms", "AuditFilterForm", "subject"): "a search (GET): compared, never stored",
     ("app.certificates.forms", "VerifyForm", "code"): "a certificate's code: only letters and digits pass the form, "

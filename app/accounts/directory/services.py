@@ -21,11 +21,11 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.security import check_password_hash
 
-from app.accounts import credentials
-from app.accounts.importing import ImportRow, claim_pending_import, parse_staff_file, store_pending_import
+from app.accounts.directory.importing import ImportRow, claim_pending_import, parse_staff_file, store_pending_import
 from app.accounts.models import StaffRole, Unit, User, hash_password, normalise_email
-from app.accounts.passwords import password_problems, user_inputs
 from app.accounts.queries import get_user_by_email
+from app.accounts.signin import credentials
+from app.accounts.signin.passwords import password_problems, user_inputs
 from app.audit.services import changed_fields, record, snapshot
 from app.core import clock
 from app.core.access import AccessLevel
@@ -452,7 +452,7 @@ def create_user(*, actor: User | None, data: UserData) -> User:
 
 def update_user(user: User, *, actor: User, data: UserData, now: datetime | None = None) -> User:
     """Change a user (coordinator); an empty password keeps the current one. A new password or
-    deactivation ends every session of the user (app.accounts.sessions) and is audited.
+    deactivation ends every session of the user (app.accounts.signin.sessions) and is audited.
 
     :raises ValidationFailed: as `create_user`, and when a coordinator would deactivate or demote themselves.
     """

@@ -1,5 +1,5 @@
 """The second factor's pages: the code after a password login, enrolment, the user's own MFA page, and the
-coordinator's reset for a lost phone. The rules are in app.accounts.mfa."""
+coordinator's reset for a lost phone. The rules are in app.accounts.mfa.services."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.accounts import credentials, mfa
-from app.accounts.mfa_forms import ButtonForm, MfaCodeForm, MfaSetupForm
-from app.accounts.mfa_models import MfaCredential
+from app.accounts.mfa import services as mfa
+from app.accounts.mfa.forms import ButtonForm, MfaCodeForm, MfaSetupForm
+from app.accounts.mfa.models import MfaCredential
 from app.accounts.models import User
-from app.accounts.sessions import start_session
+from app.accounts.signin import credentials
+from app.accounts.signin.sessions import start_session
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
 from app.core.templating import dk_datetime

@@ -35,7 +35,7 @@ class MfaCredential(Model):
     pending_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pending_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Wrong codes (TOTP or recovery, at login or on the MFA page) since the last right one: counted per account,
-    #: across logins, so a known password does not buy fresh guesses (app.accounts.mfa "Limits").
+    #: across logins, so a known password does not buy fresh guesses (app.accounts.mfa.services "Limits").
     failed_codes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: No code is checked before this moment (the slowdown after MFA_SLOWDOWN_AFTER wrong codes).
     next_code_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

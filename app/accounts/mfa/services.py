@@ -46,7 +46,7 @@ from sqlalchemy import delete, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts.account_events import audit_account, mail_account_holder
-from app.accounts.mfa_models import MfaCredential, MfaRecoveryCode
+from app.accounts.mfa.models import MfaCredential, MfaRecoveryCode
 from app.accounts.models import User
 from app.core.access import AccessLevel
 from app.core.clock import as_utc

@@ -1,7 +1,7 @@
 """Credential use cases: the audit trail of logins, changing and resetting a password, invitations for
 imported staff to set their first password, and ending a user's sessions.
 
-Like app.accounts.services: explicit `now`, DomainError subclasses, add/flush, never commit (the view owns
+Like app.accounts.directory.services: explicit `now`, DomainError subclasses, add/flush, never commit (the view owns
 the transaction). Nothing here logs or audits a password, a token or an email address that has no account.
 """
 
@@ -16,12 +16,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
 
-from app.accounts import tokens
 from app.accounts.account_events import audit_account, mail_account_holder
 from app.accounts.models import User
-from app.accounts.passwords import check_new_password
 from app.accounts.queries import get_user_by_email
-from app.accounts.sessions import end_all_sessions
+from app.accounts.signin import tokens
+from app.accounts.signin.passwords import check_new_password
+from app.accounts.signin.sessions import end_all_sessions
 from app.audit.services import record
 from app.core import clock
 from app.core.exceptions import Conflict, ValidationFailed

@@ -101,9 +101,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.accounts import views as signin_pages  # noqa: F401  (the sign-in pages, on the accounts blueprint)
+    from app.accounts.blueprint import bp as accounts_bp
+    from app.accounts.directory import (
+        views as directory_pages,  # noqa: F401  (users, staff roles, units: on the accounts blueprint)
+    )
     from app.accounts.mfa.views import bp as mfa_bp
     from app.accounts.sso.views import bp as sso_bp
-    from app.accounts.views import bp as accounts_bp
     from app.api.views import bp as api_bp
     from app.audit.views import bp as audit_bp
     from app.calendar.views import bp as calendar_bp

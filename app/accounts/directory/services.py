@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import selectinload
-from werkzeug.security import check_password_hash
 
 from app.accounts.directory.importing import ImportRow, claim_pending_import, parse_staff_file, store_pending_import
-from app.accounts.models import StaffRole, Unit, User, hash_password, normalise_email
+from app.accounts.models import StaffRole, Unit, User, normalise_email
 from app.accounts.queries import get_user_by_email
 from app.accounts.signin import credentials
 from app.accounts.signin.passwords import password_problems, user_inputs
@@ -43,24 +41,8 @@ EMAIL_MAX_LENGTH = 254
 STAFF_ROLE_NAME_MAX_LENGTH = 120
 UNIT_NAME_MAX_LENGTH = 200
 
+
 # Hashes to check against when the email is unknown, so both paths cost the same time (one per hash method).
-_DUMMY_HASHES: dict[str, str] = {}
-
-
-def authenticate(email: str, password: str) -> User | None:
-    """The active user with this email and password, or None (one answer for every failure)."""
-    user = get_user_by_email(email)
-    if user is None or not user.password_hash:
-        method = current_app.config["PASSWORD_HASH_METHOD"]
-        if method not in _DUMMY_HASHES:
-            _DUMMY_HASHES[method] = hash_password("not-a-real-password")
-        check_password_hash(_DUMMY_HASHES[method], password)
-        return None
-    if not user.check_password(password) or not user.active:
-        return None
-    return user
-
-
 def is_valid_email(email: str) -> bool:
     """Syntax only (no DNS): the HR system and the coordinator know the addresses exist.
 

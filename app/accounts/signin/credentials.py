@@ -1,5 +1,5 @@
-"""Credential use cases: the audit trail of logins, changing and resetting a password, invitations for
-imported staff to set their first password, and ending a user's sessions.
+"""Credential use cases: checking a password at login, the audit trail of logins, changing and resetting a
+password, invitations for imported staff to set their first password, and ending a user's sessions.
 
 Like app.accounts.directory.services: explicit `now`, DomainError subclasses, add/flush, never commit (the view owns
 the transaction). Nothing here logs or audits a password, a token or an email address that has no account.
@@ -15,9 +15,10 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
 
 from app.accounts.account_events import audit_account, mail_account_holder
-from app.accounts.models import User
+from app.accounts.models import User, hash_password
 from app.accounts.queries import get_user_by_email
 from app.accounts.signin import tokens
 from app.accounts.signin.passwords import check_new_password
@@ -35,6 +36,23 @@ KIND_PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an outbox kind, not a 
 
 
 # --- logins -------------------------------------------------------------------------------------------
+
+
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None (one answer for every failure)."""
+    user = get_user_by_email(email)
+    if user is None or not user.password_hash:
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        if method not in _DUMMY_HASHES:
+            _DUMMY_HASHES[method] = hash_password("not-a-real-password")
+        check_password_hash(_DUMMY_HASHES[method], password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    return user
 
 
 def record_login(user: User, *, method: str, now: datetime) -> None:

@@ -1,15 +1,14 @@
-"""Forms for logging in, passwords, users, staff roles, units and the staff import.
+"""The coordinator's forms for users, staff roles, units, unit leaders and the staff import.
 
 Field shape and single-field checks only; rules that need the database (unique names, provider rules,
 cycles in the unit tree) are checked by the services and mapped back onto these fields by the views.
 """
 
-from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
 from app.core.access import AccessLevel
 from app.core.fields import id_choices as id_choices  # the views import it from here
@@ -22,81 +21,6 @@ ACCESS_LEVEL_LABELS = {
     AccessLevel.STAFF: _l("Medarbejder"),
     AccessLevel.PROVIDER: _l("Udbyder"),
 }
-
-
-class FormBodyOnly(FlaskForm):
-    """A form read from a form-encoded body only, never from JSON (Flask-WTF reads both by default).
-
-    The throttled forms (login, password reset) need it: the limits key on `request.form` (app.accounts.
-    throttling), so a JSON body would be checked by the view under a key the limiter never counted."""
-
-    class Meta(FlaskForm.Meta):
-        def wrap_formdata(self, form, formdata):
-            wrapped = super().wrap_formdata(form, formdata)
-            if wrapped is not None and request.is_json:
-                return request.form  # empty: the form is not submitted, nothing is looked up or counted
-            return wrapped
-
-
-class LoginForm(FormBodyOnly):
-    email = EmailField(
-        _l("E-mail"),
-        # No format check here: a wrong address simply fails to log in, with the one generic message.
-        validators=[DataRequired(message=_l("Skriv din e-mailadresse.")), MaxLength(254)],
-        render_kw={"autocomplete": "username"},
-    )
-    password = PasswordField(
-        _l("Adgangskode"),
-        validators=[DataRequired(message=_l("Skriv din adgangskode.")), MaxLength(200)],
-        render_kw={"autocomplete": "current-password"},
-    )
-
-
-#: A typed password longer than this is refused by the form before anything hashes it (the policy's own
-#: maximum, 128, gives the message when one is set).
-_PASSWORD_FIELD_MAX = 1000
-
-
-class ForgotPasswordForm(FormBodyOnly):
-    email = EmailField(
-        _l("E-mail"),
-        validators=[DataRequired(message=_l("Skriv din e-mailadresse.")), MaxLength(254)],
-        description=_l("Den e-mailadresse, du logger ind med."),
-        render_kw={"autocomplete": "username"},
-    )
-
-
-def _typed_password(label, missing, *, autocomplete: str = "new-password") -> PasswordField:
-    """A password the user types; the policy (app.accounts.signin.passwords) is the service's to check."""
-    return PasswordField(
-        label,
-        validators=[DataRequired(message=missing), MaxLength(_PASSWORD_FIELD_MAX)],
-        render_kw={"autocomplete": autocomplete},
-    )
-
-
-def _repeated_password(of: str, missing) -> PasswordField:
-    """The new password typed again: it must equal the field named `of`."""
-    return PasswordField(
-        _l("Gentag den nye adgangskode"),
-        validators=[DataRequired(message=missing), EqualTo(of, message=_l("De to adgangskoder er ikke ens."))],
-        render_kw={"autocomplete": "new-password"},
-    )
-
-
-class SetPasswordForm(FlaskForm):
-    """A new password, twice (password reset and invitation); the policy is checked by the service."""
-
-    password = _typed_password(_l("Ny adgangskode"), _l("Skriv en adgangskode."))
-    confirm = _repeated_password("password", _l("Skriv adgangskoden igen."))
-
-
-class ChangePasswordForm(FlaskForm):
-    current_password = _typed_password(
-        _l("Nuværende adgangskode"), _l("Skriv din nuværende adgangskode."), autocomplete="current-password"
-    )
-    new_password = _typed_password(_l("Ny adgangskode"), _l("Skriv en ny adgangskode."))
-    confirm = _repeated_password("new_password", _l("Skriv den nye adgangskode igen."))
 
 
 def optional_id(value) -> int | None:

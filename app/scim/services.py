@@ -36,9 +36,9 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import aliased, contains_eager
 
 from app.accounts.directory.services import is_valid_email
-from app.accounts.mfa.models import UserIdentity
 from app.accounts.models import AccessLevel, StaffRole, Unit, User, normalise_email, unit_leaders
 from app.accounts.signin.credentials import end_sessions_of_deactivated
+from app.accounts.sso.models import UserIdentity
 from app.audit.services import record
 from app.core.exceptions import DomainError
 from app.enrolment.services import cancel_future_enrolments

@@ -26,8 +26,8 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.accounts.account_events import audit_account
-from app.accounts.mfa.models import UserIdentity
 from app.accounts.models import User, normalise_email
+from app.accounts.sso.models import UserIdentity
 from app.audit.services import record
 from app.extensions import db
 

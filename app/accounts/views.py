@@ -6,6 +6,9 @@ rather than in signin/ (which mfa builds on)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from flask import (
     current_app,
     flash,
@@ -15,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -165,59 +169,81 @@ def password_forgot():
     return render_template("accounts/password_forgot.html", form=form)
 
 
-@bp.route("/password/reset/<token>", methods=["GET", "POST"])
-@public
-def password_reset(token: str):
-    """Choose a new password through the mailed link."""
+def _choose_password_by_link(
+    token: str,
+    kind: str,
+    user_for_token: Callable[[str], User],
+    use_link: Callable[[str, datetime], User],
+    done: Callable[[User], ResponseReturnValue],
+    template: str,
+):
+    """A page reached through a mailed link (`kind` "reset" or "invitation"): a bad or used link is refused
+    with its own page; else the new password, twice, is set with `use_link(password, now)` and `done(user)`
+    answers. The address holds the token, so the page never sends a Referer."""
     try:
-        user = tokens.user_for_reset_token(token)
+        user = user_for_token(token)
     except tokens.TokenRefused as exc:
-        return _link_refused(exc.problem, "reset")
+        return _link_refused(exc.problem, kind)
     form = SetPasswordForm()
     form.password.description = policy_description()
     if form.validate_on_submit():
         try:
-            user = credentials.reset_password(token, form.password.data, now=clock.utcnow())
+            user = use_link(form.password.data, clock.utcnow())
         except tokens.TokenRefused as exc:
             db.session.rollback()
-            return _link_refused(exc.problem, "reset")
+            return _link_refused(exc.problem, kind)
         except DomainError as exc:
             refused(exc, form)
         else:
-            clear_login_counters(user.email)  # a locked-out owner logs in with the new password at once
-            end_session()
-            flash(_("Din adgangskode er skiftet. Log ind med den nye adgangskode."), "success")
-            return redirect(url_for("accounts.login"))
-    page = render_template("accounts/password_reset.html", form=form, user=user)
+            return done(user)
+    page = render_template(template, form=form, user=user)
     return _no_referrer(make_response(page, 400 if form.errors else 200))
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@public
+def password_reset(token: str):
+    """Choose a new password through the mailed link."""
+
+    def logged_out(user: User):
+        clear_login_counters(user.email)  # a locked-out owner logs in with the new password at once
+        end_session()
+        flash(_("Din adgangskode er skiftet. Log ind med den nye adgangskode."), "success")
+        return redirect(url_for("accounts.login"))
+
+    return _choose_password_by_link(
+        token,
+        "reset",
+        tokens.user_for_reset_token,
+        lambda password, now: credentials.reset_password(token, password, now=now),
+        logged_out,
+        "accounts/password_reset.html",
+    )
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 @public
 def accept_invitation(token: str):
     """Imported staff choose their first password through the invitation link, and are logged in."""
-    try:
-        user = tokens.user_for_invitation_token(token)
-    except tokens.TokenRefused as exc:
-        return _link_refused(exc.problem, "invitation")
-    form = SetPasswordForm()
-    form.password.description = policy_description()
-    if form.validate_on_submit():
-        now = clock.utcnow()
-        try:
-            user = credentials.accept_invitation(token, form.password.data, now=now)
-            start_session(user, method=METHOD_INVITATION)
-            credentials.record_login(user, method=METHOD_INVITATION, now=now)
-        except tokens.TokenRefused as exc:
-            db.session.rollback()
-            return _link_refused(exc.problem, "invitation")
-        except DomainError as exc:
-            refused(exc, form)
-        else:
-            flash(_("Velkommen til Kursusportalen. Din adgangskode er gemt, og du er logget ind."), "success")
-            return redirect(url_for("main.home"))
-    page = render_template("accounts/invitation.html", form=form, user=user)
-    return _no_referrer(make_response(page, 400 if form.errors else 200))
+
+    def accept_and_log_in(password: str, now: datetime) -> User:
+        user = credentials.accept_invitation(token, password, now=now)
+        start_session(user, method=METHOD_INVITATION)
+        credentials.record_login(user, method=METHOD_INVITATION, now=now)
+        return user
+
+    def welcome(user: User):
+        flash(_("Velkommen til Kursusportalen. Din adgangskode er gemt, og du er logget ind."), "success")
+        return redirect(url_for("main.home"))
+
+    return _choose_password_by_link(
+        token,
+        "invitation",
+        tokens.user_for_invitation_token,
+        accept_and_log_in,
+        welcome,
+        "accounts/invitation.html",
+    )
 
 
 def _actor() -> User:

@@ -51,37 +51,29 @@ class IdSelectField(SelectField):
         self.type = "SelectField"  # the form macro styles fields by type
 
 
+def _name_field(missing, max_length: int, description, *, label=_l("Navn"), required: bool = True) -> StringField:
+    """The name of a staff role or unit: as in the HR system, with the CPR guard."""
+    first = DataRequired(message=missing) if required else Optional()
+    return StringField(label, validators=[first, MaxLength(max_length), no_cpr_number_in_name], description=description)
+
+
 class StaffRoleForm(FlaskForm):
-    name = StringField(
-        _l("Navn"),
-        validators=[
-            DataRequired(message=_l("Skriv stillingsbetegnelsens navn.")),
-            MaxLength(120),
-            no_cpr_number_in_name,
-        ],
-        description=_l("Som i HR-systemet, f.eks. Sagsbehandler. Importen af medarbejdere matcher på dette navn."),
+    name = _name_field(
+        _l("Skriv stillingsbetegnelsens navn."),
+        120,
+        _l("Som i HR-systemet, f.eks. Sagsbehandler. Importen af medarbejdere matcher på dette navn."),
     )
-    name_en = StringField(
-        _l("Engelsk navn"),
-        validators=[
-            Optional(),
-            MaxLength(120),
-            no_cpr_number_in_name,
-        ],
-        description=_l("Vises i den engelske brugerflade, f.eks. Caseworker."),
+    name_en = _name_field(
+        None,
+        120,
+        _l("Vises i den engelske brugerflade, f.eks. Caseworker."),
+        label=_l("Engelsk navn"),
+        required=False,
     )
 
 
 class UnitForm(FlaskForm):
-    name = StringField(
-        _l("Navn"),
-        validators=[
-            DataRequired(message=_l("Skriv enhedens navn.")),
-            MaxLength(200),
-            no_cpr_number_in_name,
-        ],
-        description=_l("Som i HR-systemet, f.eks. Børne- og Familieteam, Amager."),
-    )
+    name = _name_field(_l("Skriv enhedens navn."), 200, _l("Som i HR-systemet, f.eks. Børne- og Familieteam, Amager."))
     parent_id = IdSelectField(
         _l("Overordnet enhed"),
         validators=[Optional()],

@@ -51,8 +51,8 @@ class IdSelectField(SelectField):
         self.type = "SelectField"  # the form macro styles fields by type
 
 
-def _name_field(missing, max_length: int, description, *, label=_l("Navn"), required: bool = True) -> StringField:
-    """The name of a staff role or unit: as in the HR system, with the CPR guard."""
+def _name_field(missing, max_length: int, description="", *, label=_l("Navn"), required: bool = True) -> StringField:
+    """A name the coordinator types (a user's, a staff role's, a unit's): at most `max_length`, no CPR number."""
     first = DataRequired(message=missing) if required else Optional()
     return StringField(label, validators=[first, MaxLength(max_length), no_cpr_number_in_name], description=description)
 
@@ -92,14 +92,7 @@ class UnitLeaderForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
-    name = StringField(
-        _l("Navn"),
-        validators=[
-            DataRequired(message=_l("Skriv brugerens navn.")),
-            MaxLength(200),
-            no_cpr_number_in_name,
-        ],
-    )
+    name = _name_field(_l("Skriv brugerens navn."), 200)
     email = EmailField(
         _l("E-mail"),
         validators=[

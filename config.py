@@ -90,7 +90,7 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
 
-    # Accounts and sessions (app/accounts/passwords.py, sessions.py, throttling.py, tokens.py).
+    # Accounts and sessions (app/accounts/signin/passwords.py, sessions.py, throttling.py, tokens.py).
     #: Shortest password accepted when one is set (never checked at login). The longest is 128.
     PASSWORD_MIN_LENGTH = int(os.environ.get("PASSWORD_MIN_LENGTH", "12"))
     #: Lowest zxcvbn strength score (0-4) accepted for a new password; 3 = "safely unguessable".

@@ -102,9 +102,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.accounts.mfa_views import bp as mfa_bp
-    from app.accounts.oidc_views import bp as sso_bp
-    from app.accounts.views import bp as accounts_bp
+    from app.accounts import views as signin_pages  # noqa: F401  (the sign-in pages, on the accounts blueprint)
+    from app.accounts.blueprint import bp as accounts_bp
+    from app.accounts.directory import (
+        views as directory_pages,  # noqa: F401  (users, staff roles, units: on the accounts blueprint)
+    )
+    from app.accounts.mfa.views import bp as mfa_bp
+    from app.accounts.sso.views import bp as sso_bp
     from app.api.views import bp as api_bp
     from app.audit.views import bp as audit_bp
     from app.calendar.views import bp as calendar_bp
@@ -149,7 +153,7 @@ def register_transactions(app: Flask) -> None:
 
 
 def register_access_control(app: Flask) -> None:
-    from app.accounts.sessions import enforce_session_rules
+    from app.accounts.signin.sessions import enforce_session_rules
     from app.core.access import enforce_access_rules
 
     # The session's checks (revoked, idle, too old) first: a session they end reaches the access rules

@@ -7,7 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from app import demo_scale
-    from app.accounts.cli import users_cli
+    from app.accounts.directory.cli import users_cli
     from app.demo import demo_cli
     from app.privacy.cli import privacy_cli
 

@@ -66,7 +66,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many_requests(err):
-        """A rate limit (app.accounts.throttling): say how long to wait; Flask-Limiter adds Retry-After."""
+        """A rate limit (app.accounts.signin.throttling): say how long to wait; Flask-Limiter adds Retry-After."""
         db.session.rollback()
         if is_api_request():
             return problem_for_http_error(err)

@@ -47,5 +47,5 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
 #: Rate limits (login, password reset): no default limits; each limited view declares its own
-#: (app/accounts/throttling.py). Storage and strategy come from RATELIMIT_* in config.py.
+#: (app/accounts/signin/throttling.py). Storage and strategy come from RATELIMIT_* in config.py.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -1,7 +1,8 @@
 """One registry of every table, for Alembic, the shell and the tests (Indico's import_all_models)."""
 
-from app.accounts.mfa_models import MfaCredential, MfaRecoveryCode, UserIdentity
+from app.accounts.mfa.models import MfaCredential, MfaRecoveryCode
 from app.accounts.models import StaffRole, Unit, User
+from app.accounts.sso.models import UserIdentity
 from app.audit.models import AuditEntry, AuditEntrySubject
 from app.calendar.models import ClosedDay
 from app.certificates.models import Certificate

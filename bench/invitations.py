@@ -277,8 +277,8 @@ def create_data(participants: int, per_run: int, today: date, tag: str) -> tuple
     from sqlalchemy import insert, select
     from werkzeug.security import generate_password_hash
 
+    from app.accounts.directory.services import create_staff_role
     from app.accounts.models import AccessLevel, StaffRole, User
-    from app.accounts.services import create_staff_role
     from app.courses.models import Method, RunKind
     from app.courses.services import (
         CourseDayData,

@@ -133,7 +133,7 @@ def make_attendance(enrolment, day: CourseDay, present: bool = True, **kw):
 
 
 def make_leader(unit: Unit, user: User) -> User:
-    """Set `user` as one of `unit`'s own leaders (app.accounts.leaders), written directly."""
+    """Set `user` as one of `unit`'s own leaders (app.accounts.directory.leaders), written directly."""
     from app.accounts.models import unit_leaders
 
     db.session.execute(unit_leaders.insert().values(unit_id=unit.id, user_id=user.id))

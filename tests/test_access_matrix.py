@@ -38,7 +38,8 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from app.accounts import mfa, tokens
+from app.accounts.mfa import services as mfa
+from app.accounts.signin import tokens
 from app.calendar import feeds
 from app.core import clock
 from app.courses.models import RunKind, RunStatus
@@ -144,7 +145,7 @@ ROUTES: dict[str, list[Case]] = {
         Case("GET", "/login", public()),
         Case("POST", "/login", public(), {"email": "nobody@test.dk", "password": "wrong"}),
     ],
-    # ends every session of the persona (app.accounts.credentials.log_out): checked, then it logs in again
+    # ends every session of the persona (app.accounts.signin.credentials.log_out): checked, then it logs in again
     "accounts.logout": [Case("POST", "/logout", logged_in(302), ends_session=True)],
     "accounts.user_list": [Case("GET", "/users", coordinator_only())],
     "accounts.user_create": [

@@ -128,7 +128,7 @@ def test_the_seed_programme_has_realistic_follow_up_feedback(app):
 
 def test_the_demo_leader_reaches_the_competence_overview(app, client):
     """The demo's leader login (issue 24) leads Socialcenter Amager, and through it its family team."""
-    from app.accounts.leaders import units_led_by
+    from app.accounts.directory.leaders import units_led_by
     from app.accounts.models import Unit
     from app.demo import DEMO_LEADER
     from tests.conftest import post_form

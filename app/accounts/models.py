@@ -59,7 +59,7 @@ class StaffRole(Model):
 
 #: The leaders (nærmeste ledere) of a unit, set by the coordinator on the unit's page. Who leads a unit
 #: *in effect* (a leader leads the sub-units that have no leaders of their own) is worked out in one
-#: place: app.accounts.leaders.
+#: place: app.accounts.directory.leaders.
 unit_leaders = Table(
     "unit_leaders",
     db.metadata,
@@ -127,7 +127,7 @@ class User(UserMixin, TimestampMixin, Model):
     #: The secret in the personal calendar feed's address (`/calendar/<token>.ics`); None until the user
     #: asks for the address on "my courses". Regenerating it makes the old address answer 404.
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
-    #: Copied into the session at login and compared on every request (app.accounts.sessions): raising it
+    #: Copied into the session at login and compared on every request (app.accounts.signin.sessions): raising it
     #: ends every session of this user at once (log out everywhere, password change or reset, deactivation).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: When the latest invitation to set a password was sent (whole seconds, UTC). Only the link of the
@@ -137,7 +137,7 @@ class User(UserMixin, TimestampMixin, Model):
     #: placeholder an enrolment of an expired run points to. The row stays (statistics, audit entries).
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
-    #: Leads at least one unit (app.accounts.leaders): loaded with the user in the same SELECT, so the
+    #: Leads at least one unit (app.accounts.directory.leaders): loaded with the user in the same SELECT, so the
     #: navigation can offer the competence overview without a query of its own on every page.
     is_leader: Mapped[bool] = column_property(
         exists().where(unit_leaders.c.user_id == id).correlate_except(unit_leaders)
@@ -155,7 +155,9 @@ class User(UserMixin, TimestampMixin, Model):
         self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
-        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+        if not self.password_hash:
+            return False
+        return check_password_hash(self.password_hash, password)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

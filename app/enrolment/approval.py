@@ -32,7 +32,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from app.accounts.leaders import Leadership, load_leadership
+from app.accounts.directory.leaders import Leadership, load_leadership
 from app.accounts.models import User
 from app.core import clock
 from app.core.exceptions import DomainError, NotAllowed

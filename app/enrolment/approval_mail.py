@@ -2,7 +2,7 @@
 in app.enrolment.approval; this module is what the enrolment services need at the moment of the request
 (it imports nothing from them, so both can use it).
 
-Who approves: the leaders of the person's unit by the one inheritance rule (app.accounts.leaders), the
+Who approves: the leaders of the person's unit by the one inheritance rule (app.accounts.directory.leaders), the
 person themself excepted (a leader does not approve their own request), inactive and anonymised leaders
 excepted. A person with no such leader (no unit, or nobody leads it) waits for the coordinator instead:
 the request is an ordinary coordinator request, which the coordinator sees on the run page.
@@ -19,7 +19,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.accounts.leaders import leaders_of
+from app.accounts.directory.leaders import leaders_of
 from app.accounts.models import User
 from app.core.templating import dk_date, money
 from app.courses.models import CourseRun

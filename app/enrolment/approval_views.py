@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.accounts.leaders import load_leadership
+from app.accounts.directory.leaders import load_leadership
 from app.audit.services import record_read
 from app.core import clock
 from app.core.access import AccessLevel, allow

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import User
-from app.accounts.throttling import limit_person_searches
+from app.accounts.signin.throttling import limit_person_searches
 from app.audit.services import record_read
 from app.core import clock
 from app.core.access import AccessLevel, allow

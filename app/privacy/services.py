@@ -510,7 +510,7 @@ def _anonymise_account(user: User, now: datetime) -> AccountAnonymised:
     )
     report.certificates_withdrawn = certificates.withdraw_for_user(user.id, now)
     report.audit_entries_scrubbed = scrub_person(user.name, user.email)
-    # A leaver leads nothing: their units go back to the leaders above (app.accounts.leaders).
+    # A leaver leads nothing: their units go back to the leaders above (app.accounts.directory.leaders).
     db.session.execute(delete(unit_leaders).where(unit_leaders.c.user_id == user.id))
     # What the directory sent about them (SCIM): their names, addresses and ids as the directory has them.
     db.session.execute(delete(ScimUser).where(ScimUser.user_id == user.id))

@@ -1,7 +1,7 @@
 """The competence overview (kompetenceoverblik, issue 24): per unit and below, staff × methods — who has
 completed which method and when, and who is enrolled on a run that teaches it.
 
-Who may see which unit: a coordinator every unit; a leader the units they lead (app.accounts.leaders, the
+Who may see which unit: a coordinator every unit; a leader the units they lead (app.accounts.directory.leaders, the
 one rule: a leader leads the sub-units without leaders of their own). The overview of a unit shows the units
 below it that the viewer may see, so a centre head does not see a sub-team that has its own leader, just as
 that team's leader is the one who approves its courses.
@@ -30,7 +30,7 @@ from typing import cast
 
 from sqlalchemy import exists, func, select
 
-from app.accounts.leaders import Leadership
+from app.accounts.directory.leaders import Leadership
 from app.accounts.models import StaffRole, User
 from app.core.access import AccessLevel
 from app.courses.models import CourseRun, Method, RunStatus, run_methods

@@ -1,5 +1,5 @@
 """The competence overview pages (issue 24): for coordinators every unit, for leaders the units they lead
-(app.programmes.competence; who leads what: app.accounts.leaders). Reads are audited like the other pages
+(app.programmes.competence; who leads what: app.accounts.directory.leaders). Reads are audited like the other pages
 that show people: one entry naming everybody shown."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.accounts.leaders import Leadership, load_leadership
+from app.accounts.directory.leaders import Leadership, load_leadership
 from app.accounts.models import StaffRole
 from app.audit.services import record_read
 from app.core import clock

@@ -14,7 +14,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from app.accounts.forms import IdSelectField
+from app.accounts.directory.forms import IdSelectField
 from app.core.fields import DATE_FORMATS, KronerField, at_most_two_decimals, int_or_none, none_if_empty, readable, strip
 from app.core.i18n import _l
 from app.core.validators import MaxLength, no_cpr_number, no_cpr_number_in_name

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 
-from app.accounts.forms import IdSelectField
-from app.accounts.services import list_staff_roles, list_unit_tree
+from app.accounts.directory.forms import IdSelectField
+from app.accounts.directory.services import list_staff_roles, list_unit_tree
 from app.core.fields import id_choices
 from app.core.i18n import _l
 from app.scim.models import MappingKind, ScimValueMapping

@@ -13,7 +13,7 @@ What a provisioned user is (docs/integrations.md):
   cancelled as a coordinator's cancellation would (CANCEL mails, the waiting list moves up); history stays.
   Re-activation restores access, not seats. DELETE deactivates the same way and removes the SCIM link.
 - externalId, when it is an Entra ID objectId (a GUID) and OIDC_ISSUER names an Entra tenant, is bound as the
-  person's single sign-on identity (tid:oid, app.accounts.oidc), so SSO and SCIM agree on who is who; an
+  person's single sign-on identity (tid:oid, app.accounts.sso.oidc), so SSO and SCIM agree on who is who; an
   externalId bound to another account is refused (409).
 """
 
@@ -35,10 +35,10 @@ from scim2_models import Context, EnterpriseUser, PatchOp, SCIMException
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import aliased, contains_eager
 
-from app.accounts.credentials import end_sessions_of_deactivated
-from app.accounts.mfa_models import UserIdentity
+from app.accounts.directory.services import is_valid_email
 from app.accounts.models import AccessLevel, StaffRole, Unit, User, normalise_email, unit_leaders
-from app.accounts.services import is_valid_email
+from app.accounts.signin.credentials import end_sessions_of_deactivated
+from app.accounts.sso.models import UserIdentity
 from app.audit.services import record
 from app.core.exceptions import DomainError
 from app.enrolment.services import cancel_future_enrolments

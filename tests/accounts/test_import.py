@@ -12,8 +12,8 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from app.accounts import importing
-from app.accounts.importing import ImportFileError, ImportRow, parse_staff_file
+from app.accounts.directory import importing
+from app.accounts.directory.importing import ImportFileError, ImportRow, parse_staff_file
 from app.accounts.models import User
 from app.core.access import AccessLevel
 from app.core.clock import utcnow

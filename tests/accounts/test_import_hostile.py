@@ -7,8 +7,8 @@ from __future__ import annotations
 import openpyxl
 import pytest
 
-from app.accounts import importing
-from app.accounts.importing import ImportFileError, parse_staff_file
+from app.accounts.directory import importing
+from app.accounts.directory.importing import ImportFileError, parse_staff_file
 from tests.accounts import hostile_files as hostile
 from tests.accounts.test_import import reference, upload, user_count  # noqa: F401 (reference: a fixture)
 

@@ -3,8 +3,8 @@ link that lets them choose a password and logs them in; only the newest link wor
 
 from __future__ import annotations
 
-from app.accounts.credentials import send_invitation, send_invitations_to_all
 from app.accounts.models import User
+from app.accounts.signin.credentials import send_invitation, send_invitations_to_all
 from app.core import clock
 from app.extensions import db
 from tests import factories
@@ -108,7 +108,7 @@ def test_a_tampered_or_reset_token_is_refused(as_coordinator, app):
     browser = app.test_client()
     assert browser.get(link + "x").status_code == 400
     assert browser.get("/invitation/" + "a" * 40).status_code == 400
-    from app.accounts.tokens import make_reset_token
+    from app.accounts.signin.tokens import make_reset_token
 
     assert browser.get(f"/invitation/{make_reset_token(user)}").status_code == 400
 

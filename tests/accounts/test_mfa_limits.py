@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.accounts import mfa
-from app.accounts.mfa_models import MfaCredential
+from app.accounts.mfa import services as mfa
+from app.accounts.mfa.models import MfaCredential
 from app.audit.models import AuditEntry
 from app.core import clock as app_clock
 from app.extensions import db

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from app.accounts import tokens
 from app.accounts.models import User
+from app.accounts.signin import tokens
 from app.extensions import db
 from app.notifications.models import OutboxStatus
 from tests import factories
@@ -126,7 +126,7 @@ def test_a_tampered_link_is_refused_clearly(client, staff_member):
 
 def test_an_invitation_token_is_no_reset_token(client, app):
     user = factories.make_user(email="ny@test.dk", password=None)
-    from app.accounts.credentials import send_invitation
+    from app.accounts.signin.credentials import send_invitation
     from app.core import clock
 
     send_invitation(user, actor=None, now=clock.utcnow())

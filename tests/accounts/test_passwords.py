@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.accounts.passwords import PASSWORD_MAX_LENGTH, check_new_password, password_problems, user_inputs
+from app.accounts.signin.passwords import PASSWORD_MAX_LENGTH, check_new_password, password_problems, user_inputs
 from app.core.exceptions import ValidationFailed
 from app.demo import DEMO_PASSWORD
 from app.extensions import db

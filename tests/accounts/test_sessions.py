@@ -7,7 +7,7 @@ from flask import session
 
 from app import create_app
 from app.accounts.models import User
-from app.accounts.sessions import VERSION_KEY
+from app.accounts.signin.sessions import VERSION_KEY
 from app.extensions import db
 from config import ProductionConfig
 from tests import factories
@@ -185,7 +185,7 @@ def test_public_pages_work_after_a_timeout(client, login_as, staff_member, fake_
 
 
 def test_the_version_is_raised_in_sql(app, staff_member):
-    from app.accounts.sessions import end_all_sessions
+    from app.accounts.signin.sessions import end_all_sessions
 
     end_all_sessions(staff_member)
     end_all_sessions(staff_member)

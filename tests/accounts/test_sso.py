@@ -10,7 +10,7 @@ import requests
 from sqlalchemy import select
 
 from app import create_app
-from app.accounts.mfa_models import UserIdentity
+from app.accounts.sso.models import UserIdentity
 from app.audit.models import AuditEntry
 from app.extensions import db
 from config import TestingConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.accounts import leaders
+from app.accounts.directory import leaders
 from app.accounts.models import unit_leaders
 from app.audit.models import AuditEntry, AuditEntrySubject
 from app.extensions import db

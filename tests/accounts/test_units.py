@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.accounts import services
+from app.accounts.directory import services
 from app.accounts.models import Unit
 from app.extensions import db
 from tests import factories

@@ -10,7 +10,7 @@ from app.extensions import db
 
 def entries(action_prefix: str = "") -> list[AuditEntry]:
     """The entries (of `action_prefix`), oldest first; the logins the tests make ("auth.*", written by
-    app.accounts.credentials) only when asked for by that prefix."""
+    app.accounts.signin.credentials) only when asked for by that prefix."""
     stmt = select(AuditEntry).order_by(AuditEntry.id)
     if action_prefix:
         stmt = stmt.where(AuditEntry.action.startswith(action_prefix))

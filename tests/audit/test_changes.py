@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from app.accounts import services as accounts
-from app.accounts.importing import ImportRow
+from app.accounts.directory import services as accounts
+from app.accounts.directory.importing import ImportRow
 from app.calendar import services as calendar
 from app.core.exceptions import ValidationFailed
 from app.courses import services as courses

@@ -113,7 +113,7 @@ def test_my_data_holds_every_section_with_iso_dates_and_no_secrets(client, login
     assert data["feedback"][0]["free_text"] == "Godt kursus" and len(data["feedback_answers"]) == 1
     assert data["mails"] and all("message" not in m and m["subject"] for m in data["mails"])
     assert len(data["participant_list_downloads"]) == 1
-    # the login just made is audited too (app.accounts.credentials)
+    # the login just made is audited too (app.accounts.signin.credentials)
     assert [e["action"] for e in data["audit_about_me"]] == ["enrolment.confirmed", "user.view", "auth.login"]
     lookup = data["audit_about_me"][1]
     assert (lookup["action"], lookup["actor_name"], lookup["action_label"]) == (

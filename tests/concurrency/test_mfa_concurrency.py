@@ -10,8 +10,8 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from app.accounts import mfa
-from app.accounts.mfa_models import MfaCredential
+from app.accounts.mfa import services as mfa
+from app.accounts.mfa.models import MfaCredential
 from app.audit.models import AuditEntry
 from app.core import clock
 from app.extensions import db

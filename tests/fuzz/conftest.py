@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from app.accounts import mfa, tokens
+from app.accounts.mfa import services as mfa
 from app.accounts.models import unit_leaders
+from app.accounts.signin import tokens
 from app.core import clock
 from app.courses.models import RunKind, RunStatus
 from app.extensions import db

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.accounts import leaders
+from app.accounts.directory import leaders
 from app.accounts.models import Unit, User, unit_leaders
 from app.extensions import db
 from app.scim.models import MappingKind, ScimValueMapping

@@ -13,8 +13,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select, update
 
-from app.accounts.mfa_models import UserIdentity
 from app.accounts.models import User
+from app.accounts.sso.models import UserIdentity
 from app.audit.models import AuditEntry
 from app.enrolment import services as enrolment_services
 from app.enrolment.models import Enrolment, EnrolmentStatus

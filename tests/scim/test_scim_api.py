@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.accounts.mfa_models import UserIdentity
 from app.accounts.models import User
+from app.accounts.sso.models import UserIdentity
 from app.audit.models import AuditEntry
 from app.core.clock import utcnow
 from app.extensions import db

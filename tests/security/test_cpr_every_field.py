@@ -22,19 +22,19 @@ from app.core.validators import NoCprNumber
 #: (module, form, field): why a CPR-looking text is acceptable there. Passwords are never checked: the guard
 #: would look inside a secret and its message would tell something about it.
 ALLOWED = {
-    ("app.accounts.forms", "LoginForm", "email"): "only looked up to log in, never stored",
-    ("app.accounts.forms", "LoginForm", "password"): "a password: never checked or echoed",
-    ("app.accounts.forms", "ForgotPasswordForm", "email"): "only looked up to send a reset link, never stored",
-    ("app.accounts.forms", "SetPasswordForm", "password"): "a password: never checked or echoed",
-    ("app.accounts.forms", "SetPasswordForm", "confirm"): "a password: never checked or echoed",
-    ("app.accounts.forms", "ChangePasswordForm", "current_password"): "a password: never checked or echoed",
-    ("app.accounts.forms", "ChangePasswordForm", "new_password"): "a password: never checked or echoed",
-    ("app.accounts.forms", "ChangePasswordForm", "confirm"): "a password: never checked or echoed",
-    ("app.accounts.forms", "UserForm", "password"): "a password: never checked or echoed",
-    ("app.accounts.forms", "UserFilterForm", "q"): "a search (GET): compared, never stored",
-    ("app.accounts.forms", "ImportConfirmForm", "token"): "a hidden random token the server made",
-    ("app.accounts.mfa_forms", "MfaCodeForm", "code"): "a one-time or recovery code: compared, never stored",
-    ("app.accounts.mfa_forms", "MfaSetupForm", "code"): "a one-time code: compared, never stored",
+    ("app.accounts.signin.forms", "LoginForm", "email"): "only looked up to log in, never stored",
+    ("app.accounts.signin.forms", "LoginForm", "password"): "a password: never checked or echoed",
+    ("app.accounts.signin.forms", "ForgotPasswordForm", "email"): "only looked up to send a reset link, never stored",
+    ("app.accounts.signin.forms", "SetPasswordForm", "password"): "a password: never checked or echoed",
+    ("app.accounts.signin.forms", "SetPasswordForm", "confirm"): "a password: never checked or echoed",
+    ("app.accounts.signin.forms", "ChangePasswordForm", "current_password"): "a password: never checked or echoed",
+    ("app.accounts.signin.forms", "ChangePasswordForm", "new_password"): "a password: never checked or echoed",
+    ("app.accounts.signin.forms", "ChangePasswordForm", "confirm"): "a password: never checked or echoed",
+    ("app.accounts.directory.forms", "UserForm", "password"): "a password: never checked or echoed",
+    ("app.accounts.directory.forms", "UserFilterForm", "q"): "a search (GET): compared, never stored",
+    ("app.accounts.directory.forms", "ImportConfirmForm", "token"): "a hidden random token the server made",
+    ("app.accounts.mfa.forms", "MfaCodeForm", "code"): "a one-time or recovery code: compared, never stored",
+    ("app.accounts.mfa.forms", "MfaSetupForm", "code"): "a one-time code: compared, never stored",
     ("app.audit.forms", "AuditFilterForm", "actor"): "a search (GET): compared, never stored",
     ("app.audit.forms", "AuditFilterForm", "subject"): "a search (GET): compared, never stored",
     ("app.certificates.forms", "VerifyForm", "code"): "a certificate's code: only letters and digits pass the form, "
@@ -80,7 +80,7 @@ def _guarded(field) -> bool:
 def test_the_forms_are_found(app):
     fields = _text_fields(app)
     # A sample of what must be there: the discovery itself must not silently find nothing.
-    assert ("app.accounts.forms", "UserForm", "name") in fields
+    assert ("app.accounts.directory.forms", "UserForm", "name") in fields
     assert ("app.courses.forms", "CourseRunForm", "follow_up_venue") in fields
     assert ("app.programmes.feedback_forms", "FeedbackForm", "free_text") in fields
     assert len(fields) > 40

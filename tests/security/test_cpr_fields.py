@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from app.accounts.importing import ImportFileError, parse_staff_file
+from app.accounts.directory.importing import ImportFileError, parse_staff_file
 from app.accounts.models import StaffRole, Unit, User
 from app.calendar.forms import ClosedDayForm
 from app.calendar.models import ClosedDay

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from gunicorn.config import Config as GunicornConfig
 
-from app.accounts import tokens
+from app.accounts.signin import tokens
 from app.calendar import feeds
 from app.core.logs import REDACTED, GunicornLogger, json_handler, redact_secrets
 from config import BASE_DIR

@@ -1,10 +1,10 @@
-"""Second factor (TOTP and recovery codes) and single sign-on identities, per user."""
+"""The second factor per user: the TOTP credential and the recovery codes."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -35,7 +35,7 @@ class MfaCredential(Model):
     pending_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pending_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Wrong codes (TOTP or recovery, at login or on the MFA page) since the last right one: counted per account,
-    #: across logins, so a known password does not buy fresh guesses (app.accounts.mfa "Limits").
+    #: across logins, so a known password does not buy fresh guesses (app.accounts.mfa.services "Limits").
     failed_codes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: No code is checked before this moment (the slowdown after MFA_SLOWDOWN_AFTER wrong codes).
     next_code_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -69,29 +69,3 @@ class MfaRecoveryCode(Model):
 
     def __repr__(self) -> str:
         return f"<MfaRecoveryCode {self.id} user={self.user_id} used={self.used_at is not None}>"
-
-
-class UserIdentity(Model):
-    """A login at an OpenID Connect provider bound to a user: (issuer, subject) -> user, for good.
-
-    `subject` is "<tid>:<oid>" for Microsoft Entra ID (both claims present) and the `sub` claim otherwise;
-    never the email. One identity per user and issuer, so a second IdP account can't be linked to the same user.
-    """
-
-    __tablename__ = "user_identities"
-    __table_args__ = (
-        UniqueConstraint("issuer", "subject", name="uq_user_identities_issuer_subject"),
-        UniqueConstraint("user_id", "issuer", name="uq_user_identities_user_issuer"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    issuer: Mapped[str] = mapped_column(String(500))
-    subject: Mapped[str] = mapped_column(String(255))
-    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    user: Mapped[User] = relationship()
-
-    def __repr__(self) -> str:
-        return f"<UserIdentity {self.id} user={self.user_id}>"

@@ -1,21 +1,25 @@
 """The second factor's pages: the code after a password login, enrolment, the user's own MFA page, and the
-coordinator's reset for a lost phone. The rules are in app.accounts.mfa."""
+coordinator's reset for a lost phone. The rules are in app.accounts.mfa.services."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.accounts import credentials, mfa
-from app.accounts.mfa_forms import ButtonForm, MfaCodeForm, MfaSetupForm
-from app.accounts.mfa_models import MfaCredential
+from app.accounts.mfa import services as mfa
+from app.accounts.mfa.forms import ButtonForm, MfaCodeForm, MfaSetupForm
+from app.accounts.mfa.models import MfaCredential
 from app.accounts.models import User
-from app.accounts.sessions import start_session
+from app.accounts.signin import credentials
+from app.accounts.signin.sessions import start_session
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
 from app.core.templating import dk_datetime
@@ -188,6 +192,10 @@ def _me() -> User:
 @allow(*ALL_LEVELS)
 def account():
     """Your second factor: on or off, recovery codes left, and the buttons to change that."""
+    return _account_page(MfaCodeForm())
+
+
+def _account_page(code_form: MfaCodeForm) -> str:
     user = _me()
     return render_template(
         "accounts/mfa_account.html",
@@ -195,7 +203,7 @@ def account():
         required=mfa.is_required_for(user),
         codes_left=mfa.unused_recovery_codes(user),
         button_form=ButtonForm(),
-        code_form=MfaCodeForm(),
+        code_form=code_form,
     )
 
 
@@ -228,18 +236,23 @@ def account_setup():
     return _setup_page(credential, form, cancel_url=url_for("mfa.account"))
 
 
-def _account_with_code_error(form: MfaCodeForm, result: mfa.CodeCheck | None = None):
-    user = _me()
+def _account_with_code_error(form: MfaCodeForm, result: mfa.CodeCheck | None = None) -> tuple[str, int]:
     message = _limit_message(result) or _("Koden er forkert eller allerede brugt.")
     form.code.errors = [*form.code.errors, message]
-    return render_template(
-        "accounts/mfa_account.html",
-        enabled=mfa.has_mfa(user),
-        required=mfa.is_required_for(user),
-        codes_left=mfa.unused_recovery_codes(user),
-        button_form=ButtonForm(),
-        code_form=form,
-    ), 400
+    return _account_page(form), 400
+
+
+def _with_current_code(credential: MfaCredential, act: Callable[[datetime], ResponseReturnValue]):
+    """Do `act(now)` once the posted form holds a current code from the user's app; else the account page
+    again (400) with why: the code is missing, wrong, used, or the second step is slowed down or locked."""
+    form = MfaCodeForm()
+    if not form.validate_on_submit():
+        return _account_with_code_error(form)
+    now = clock.utcnow()
+    result = mfa.verify_current_code(credential, form.code.data, now=now)
+    if not result.ok:
+        return _account_with_code_error(form, result)
+    return act(now)
 
 
 @bp.post("/account/mfa/recovery-codes")
@@ -249,15 +262,12 @@ def account_recovery_codes():
     credential = mfa.credential_for(_me())
     if credential is None or not credential.confirmed:
         return redirect(url_for("mfa.account"))
-    form = MfaCodeForm()
-    if not form.validate_on_submit():
-        return _account_with_code_error(form)
-    now = clock.utcnow()
-    result = mfa.verify_current_code(credential, form.code.data, now=now)
-    if not result.ok:
-        return _account_with_code_error(form, result)
-    codes = mfa.regenerate_recovery_codes(_me(), now=now)
-    return render_template("accounts/mfa_recovery_codes.html", codes=codes, continue_url=url_for("mfa.account"))
+
+    def show_new_codes(now: datetime):
+        codes = mfa.regenerate_recovery_codes(_me(), now=now)
+        return render_template("accounts/mfa_recovery_codes.html", codes=codes, continue_url=url_for("mfa.account"))
+
+    return _with_current_code(credential, show_new_codes)
 
 
 @bp.post("/account/mfa/disable")
@@ -270,16 +280,13 @@ def account_disable():
         abort(403)
     if credential is None or not credential.confirmed:
         return redirect(url_for("mfa.account"))
-    form = MfaCodeForm()
-    if not form.validate_on_submit():
-        return _account_with_code_error(form)
-    now = clock.utcnow()
-    result = mfa.verify_current_code(credential, form.code.data, now=now)
-    if not result.ok:
-        return _account_with_code_error(form, result)
-    mfa.remove_mfa(user, actor=user, now=now)
-    flash(_("Totrinsbekræftelse er slået fra."), "success")
-    return redirect(url_for("mfa.account"))
+
+    def switch_off(now: datetime):
+        mfa.remove_mfa(user, actor=user, now=now)
+        flash(_("Totrinsbekræftelse er slået fra."), "success")
+        return redirect(url_for("mfa.account"))
+
+    return _with_current_code(credential, switch_off)
 
 
 # --- the coordinator's reset ----------------------------------------------------------------------------

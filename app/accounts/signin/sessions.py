@@ -13,7 +13,7 @@ Each request also checks two timestamps kept in the session:
 - absolute: SESSION_MAX_HOURS (12) after the login the session ends, however active.
 An ended session is cleared and the user meets the login page with a flash saying why.
 
-Logging out raises the version too (app.accounts.credentials.log_out), so a copy of the cookie taken
+Logging out raises the version too (app.accounts.signin.credentials.log_out), so a copy of the cookie taken
 before dies with the logout: the signed cookie alone could not do that.
 """
 

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 
-from app.accounts.services import (
+from app.accounts.directory.services import (
     UserData,
     create_user,
     get_provider_by_name,

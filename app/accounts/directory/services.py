@@ -12,19 +12,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import selectinload
-from werkzeug.security import check_password_hash
 
-from app.accounts import credentials
-from app.accounts.importing import ImportRow, claim_pending_import, parse_staff_file, store_pending_import
-from app.accounts.models import StaffRole, Unit, User, hash_password, normalise_email
-from app.accounts.passwords import password_problems, user_inputs
+from app.accounts.directory.importing import ImportRow, claim_pending_import, parse_staff_file, store_pending_import
+from app.accounts.models import StaffRole, Unit, User, normalise_email
 from app.accounts.queries import get_user_by_email
+from app.accounts.signin import credentials
+from app.accounts.signin.passwords import password_problems, user_inputs
 from app.audit.services import changed_fields, record, snapshot
 from app.core import clock
 from app.core.access import AccessLevel
@@ -42,24 +41,8 @@ EMAIL_MAX_LENGTH = 254
 STAFF_ROLE_NAME_MAX_LENGTH = 120
 UNIT_NAME_MAX_LENGTH = 200
 
+
 # Hashes to check against when the email is unknown, so both paths cost the same time (one per hash method).
-_DUMMY_HASHES: dict[str, str] = {}
-
-
-def authenticate(email: str, password: str) -> User | None:
-    """The active user with this email and password, or None (one answer for every failure)."""
-    user = get_user_by_email(email)
-    if user is None or not user.password_hash:
-        method = current_app.config["PASSWORD_HASH_METHOD"]
-        if method not in _DUMMY_HASHES:
-            _DUMMY_HASHES[method] = hash_password("not-a-real-password")
-        check_password_hash(_DUMMY_HASHES[method], password)
-        return None
-    if not user.check_password(password) or not user.active:
-        return None
-    return user
-
-
 def is_valid_email(email: str) -> bool:
     """Syntax only (no DNS): the HR system and the coordinator know the addresses exist.
 
@@ -100,24 +83,26 @@ def list_staff_roles() -> list[StaffRole]:
 
 def list_staff_roles_with_usage() -> list[StaffRoleUsage]:
     """Every staff role with how many users hold it and how many course runs are open to it (one query)."""
-    users = (
+    users_per_role = (
         select(User.staff_role_id.label("role_id"), func.count().label("n"))
         .where(User.staff_role_id.is_not(None))
         .group_by(User.staff_role_id)
         .subquery()
     )
-    runs = (
+    runs_per_role = (
         select(run_eligible_roles.c.staff_role_id.label("role_id"), func.count().label("n"))
         .group_by(run_eligible_roles.c.staff_role_id)
         .subquery()
     )
+    user_count: ColumnElement[int] = func.coalesce(users_per_role.c.n, 0)
+    run_count: ColumnElement[int] = func.coalesce(runs_per_role.c.n, 0)
     stmt = (
-        select(StaffRole, func.coalesce(users.c.n, 0), func.coalesce(runs.c.n, 0))
-        .outerjoin(users, users.c.role_id == StaffRole.id)
-        .outerjoin(runs, runs.c.role_id == StaffRole.id)
+        select(StaffRole, user_count, run_count)
+        .outerjoin(users_per_role, users_per_role.c.role_id == StaffRole.id)
+        .outerjoin(runs_per_role, runs_per_role.c.role_id == StaffRole.id)
         .order_by(StaffRole.name)
     )
-    return [StaffRoleUsage(role, user_count, run_count) for role, user_count, run_count in db.session.execute(stmt)]
+    return [StaffRoleUsage(role, users, runs) for role, users, runs in db.session.execute(stmt)]
 
 
 def get_staff_role_by_name(name: str) -> StaffRole | None:
@@ -147,28 +132,14 @@ def _check_staff_role(name: str, name_en: str | None, role: StaffRole | None = N
 def create_staff_role(*, actor: User | None, name: str, name_en: str | None = None) -> StaffRole:
     """Add a staff role (coordinator). :raises Conflict: the name is taken (field `name`)."""
     name, name_en = _check_staff_role(name, name_en)
-    role = StaffRole(name=name, name_en=name_en)
-    db.session.add(role)
-    db.session.flush()
-    record("staff_role.create", actor=actor, object_type="staff_role", object_id=role.id)
-    logger.info("staff role %s created by %s", role.id, _who(actor))
-    return role
+    return _created(StaffRole(name=name, name_en=name_en), "staff_role", actor=actor)
 
 
 def update_staff_role(role: StaffRole, *, actor: User | None, name: str, name_en: str | None = None) -> StaffRole:
     """Rename a staff role (coordinator). :raises Conflict: the name is taken (field `name`)."""
     before = snapshot(role, ("name", "name_en"))
     role.name, role.name_en = _check_staff_role(name, name_en, role)
-    record(
-        "staff_role.update",
-        actor=actor,
-        object_type="staff_role",
-        object_id=role.id,
-        details={"fields": changed_fields(before, role)},
-    )
-    db.session.flush()
-    logger.info("staff role %s updated by %s", role.id, _who(actor))
-    return role
+    return _updated(role, "staff_role", before, actor=actor)
 
 
 def delete_staff_role(role: StaffRole, *, actor: User | None) -> None:
@@ -190,10 +161,7 @@ def delete_staff_role(role: StaffRole, *, actor: User | None) -> None:
                 runs=runs,
             )
         )
-    record("staff_role.delete", actor=actor, object_type="staff_role", object_id=role.id, details={"name": role.name})
-    db.session.delete(role)
-    db.session.flush()
-    logger.info("staff role %s deleted by %s", role.id, _who(actor))
+    _deleted(role, "staff_role", actor=actor)
 
 
 # --- units --------------------------------------------------------------------------------------------
@@ -296,28 +264,14 @@ def _check_unit(name: str, parent_id: int | None, unit: Unit | None = None) -> t
 def create_unit(*, actor: User | None, name: str, parent_id: int | None = None) -> Unit:
     """Add a unit, optionally under a parent (coordinator). :raises ValidationFailed: name/parent."""
     name, parent = _check_unit(name, parent_id)
-    unit = Unit(name=name, parent=parent)
-    db.session.add(unit)
-    db.session.flush()
-    record("unit.create", actor=actor, object_type="unit", object_id=unit.id)
-    logger.info("unit %s created by %s", unit.id, _who(actor))
-    return unit
+    return _created(Unit(name=name, parent=parent), "unit", actor=actor)
 
 
 def update_unit(unit: Unit, *, actor: User | None, name: str, parent_id: int | None = None) -> Unit:
     """Rename or move a unit; it can never end up below itself. :raises ValidationFailed: name/parent."""
     before = snapshot(unit, ("name", "parent"))
     unit.name, unit.parent = _check_unit(name, parent_id, unit)
-    record(
-        "unit.update",
-        actor=actor,
-        object_type="unit",
-        object_id=unit.id,
-        details={"fields": changed_fields(before, unit)},
-    )
-    db.session.flush()
-    logger.info("unit %s updated by %s", unit.id, _who(actor))
-    return unit
+    return _updated(unit, "unit", before, actor=actor)
 
 
 def delete_unit(unit: Unit, *, actor: User | None) -> None:
@@ -334,10 +288,7 @@ def delete_unit(unit: Unit, *, actor: User | None) -> None:
                 children=children,
             )
         )
-    record("unit.delete", actor=actor, object_type="unit", object_id=unit.id, details={"name": unit.name})
-    db.session.delete(unit)
-    db.session.flush()
-    logger.info("unit %s deleted by %s", unit.id, _who(actor))
+    _deleted(unit, "unit", actor=actor)
 
 
 # --- users --------------------------------------------------------------------------------------------
@@ -483,7 +434,7 @@ def create_user(*, actor: User | None, data: UserData) -> User:
 
 def update_user(user: User, *, actor: User, data: UserData, now: datetime | None = None) -> User:
     """Change a user (coordinator); an empty password keeps the current one. A new password or
-    deactivation ends every session of the user (app.accounts.sessions) and is audited.
+    deactivation ends every session of the user (app.accounts.signin.sessions) and is audited.
 
     :raises ValidationFailed: as `create_user`, and when a coordinator would deactivate or demote themselves.
     """
@@ -510,6 +461,41 @@ def update_user(user: User, *, actor: User, data: UserData, now: datetime | None
     db.session.flush()
     logger.info("user %s updated by %s", user.id, _who(actor))
     return user
+
+
+#: A staff role or a unit: the named records a coordinator adds, renames and deletes.
+_Named = TypeVar("_Named", StaffRole, Unit)
+
+
+def _created(entity: _Named, kind: str, *, actor: User | None) -> _Named:
+    """Add a new staff role or unit: audited as `<kind>.create` and logged (by id, never by name)."""
+    db.session.add(entity)
+    db.session.flush()
+    record(f"{kind}.create", actor=actor, object_type=kind, object_id=entity.id)
+    logger.info("%s %s created by %s", kind, entity.id, _who(actor))
+    return entity
+
+
+def _updated(entity: _Named, kind: str, before: dict[str, Any], *, actor: User | None) -> _Named:
+    """A changed staff role or unit: audited as `<kind>.update` with the fields that changed since `before`."""
+    record(
+        f"{kind}.update",
+        actor=actor,
+        object_type=kind,
+        object_id=entity.id,
+        details={"fields": changed_fields(before, entity)},
+    )
+    db.session.flush()
+    logger.info("%s %s updated by %s", kind, entity.id, _who(actor))
+    return entity
+
+
+def _deleted(entity: StaffRole | Unit, kind: str, *, actor: User | None) -> None:
+    """Delete a staff role or unit nothing uses any more: audited as `<kind>.delete` with its name."""
+    record(f"{kind}.delete", actor=actor, object_type=kind, object_id=entity.id, details={"name": entity.name})
+    db.session.delete(entity)
+    db.session.flush()
+    logger.info("%s %s deleted by %s", kind, entity.id, _who(actor))
 
 
 def _who(actor: User | None) -> str:
@@ -693,6 +679,7 @@ def apply_staff_import(actor: User | None, rows: list[ImportRow]) -> ImportResul
             )
             created += 1
         elif r.status == ImportStatus.UPDATE:
+            assert r.user is not None, "an UPDATE row is one that found its user"
             r.user.name, r.user.staff_role, r.user.unit = name, r.staff_role, r.unit
             updated += 1
         else:

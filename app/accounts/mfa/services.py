@@ -45,15 +45,13 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts.credentials import mail_link
-from app.accounts.mfa_models import MfaCredential, MfaRecoveryCode
+from app.accounts.account_events import audit_account, mail_account_holder
+from app.accounts.mfa.models import MfaCredential, MfaRecoveryCode
 from app.accounts.models import User
-from app.audit.services import record
 from app.core.access import AccessLevel
 from app.core.clock import as_utc
 from app.core.db import rows_affected
 from app.extensions import db
-from app.notifications.outbox import queue_notice
 
 #: Access levels that must use a second factor when MFA_REQUIRED is on.
 LEVELS_REQUIRING_MFA = frozenset({AccessLevel.COORDINATOR, AccessLevel.PROVIDER})
@@ -281,18 +279,17 @@ def _refused(credential: MfaCredential, *, now: datetime, stage: str, totp: bool
     )
     db.session.refresh(credential)
     if noted == 1:
-        record(
+        audit_account(
             "auth.mfa_throttled",
-            object_type="user",
-            object_id=credential.user_id,
-            subject=credential.user_id,
+            credential.user_id,
+            actor=None,
+            now=now,
             details={
                 "stage": stage,
                 "reason": "locked" if locked and totp else "wait",
                 "failures": credential.failed_codes,
                 "retry_after": _seconds_until(retry_at, now),
             },
-            now=now,
         )
     db.session.flush()
     return CodeCheck(ok=False, refused=True, locked=locked, retry_at=retry_at)
@@ -320,14 +317,12 @@ def _right_code(credential: MfaCredential, *, now: datetime, kind: str) -> None:
     was_locked = credential.locked_at is not None
     failures = _reset_failures(credential) - 1  # the claim counted this right code too
     if was_locked:
-        record(
+        audit_account(
             "auth.mfa_unlocked",
+            credential.user_id,
             actor=credential.user,
-            object_type="user",
-            object_id=credential.user_id,
-            subject=credential.user_id,
-            details={"by": kind, "failures": failures},
             now=now,
+            details={"by": kind, "failures": failures},
         )
 
 
@@ -345,24 +340,11 @@ def _wrong_code(credential: MfaCredential, *, now: datetime, stage: str, pending
     details: dict[str, object] = {"stage": stage, "failures": failures, "delay_seconds": delay, "locked": locked}
     if pending:
         details.update(attempt=credential.pending_failures, locked_out=locked_out)
-    record(
-        "auth.mfa_failed",
-        actor=None if pending else credential.user,
-        object_type="user",
-        object_id=credential.user_id,
-        subject=credential.user_id,
-        details=details,
-        now=now,
+    audit_account(
+        "auth.mfa_failed", credential.user_id, actor=None if pending else credential.user, now=now, details=details
     )
     if just_locked:
-        record(
-            "auth.mfa_locked",
-            object_type="user",
-            object_id=credential.user_id,
-            subject=credential.user_id,
-            details={"failures": failures},
-            now=now,
-        )
+        audit_account("auth.mfa_locked", credential.user_id, actor=None, now=now, details={"failures": failures})
         _notify_locked(credential.user, now=now)
     if locked_out:
         _end_pending(credential)
@@ -385,12 +367,11 @@ def _count_pending_failure(credential: MfaCredential) -> bool:
 
 def _notify_locked(user: User, *, now: datetime) -> None:
     """Tell the user, in their language, that their second step is locked and what to do about it."""
-    queue_notice(
+    mail_account_holder(
         user,
         kind=KIND_MFA_LOCKED,
-        dedupe_key=f"mfa_locked:{user.id}:{now.timestamp():.0f}:{secrets.token_hex(4)}",
         now=now,
-        link=mail_link("/password/forgot"),
+        path="/password/forgot",
         link_text=lambda: _("Vælg en ny adgangskode"),
         subject=lambda: _("Din totrinsbekræftelse er låst"),
         paragraphs=lambda: [
@@ -420,15 +401,7 @@ def unlock(user: User, *, actor: User, now: datetime) -> bool:
     if credential is None or credential.locked_at is None:
         return False
     failures = _reset_failures(credential)
-    record(
-        "auth.mfa_unlocked",
-        actor=actor,
-        object_type="user",
-        object_id=user.id,
-        subject=user,
-        details={"by": "coordinator", "failures": failures},
-        now=now,
-    )
+    audit_account("auth.mfa_unlocked", user, actor=actor, now=now, details={"by": "coordinator", "failures": failures})
     db.session.flush()
     return True
 
@@ -458,13 +431,12 @@ def check_login_code(credential: MfaCredential, code: str, *, now: datetime) -> 
     if credential.confirmed and not totp and _use_recovery_code(credential, value, now):
         _right_code(credential, now=now, kind="recovery")
         _end_pending(credential)
-        record(
+        audit_account(
             "auth.recovery_code_used",
-            object_type="user",
-            object_id=credential.user_id,
-            subject=credential.user_id,
-            details={"left": unused_recovery_codes(credential.user)},
+            credential.user_id,
+            actor=None,
             now=now,
+            details={"left": unused_recovery_codes(credential.user)},
         )
         db.session.flush()
         return CodeCheck(ok=True, kind="recovery")
@@ -526,13 +498,12 @@ def confirm_enrolment(credential: MfaCredential, code: str, *, now: datetime, pe
     if step is None or not _claim_step(credential, step):
         if pending:
             locked_out = _count_pending_failure(credential)
-            record(
+            audit_account(
                 "auth.mfa_failed",
-                object_type="user",
-                object_id=credential.user_id,
-                subject=credential.user_id,
-                details={"stage": "enrolment", "attempt": credential.pending_failures, "locked_out": locked_out},
+                credential.user_id,
+                actor=None,
                 now=now,
+                details={"stage": "enrolment", "attempt": credential.pending_failures, "locked_out": locked_out},
             )
             if locked_out:
                 _end_pending(credential)
@@ -541,14 +512,7 @@ def confirm_enrolment(credential: MfaCredential, code: str, *, now: datetime, pe
     credential.confirmed_at = now
     _end_pending(credential)
     codes = _replace_recovery_codes(credential.user, now=now)
-    record(
-        "auth.mfa_enabled",
-        actor=credential.user,
-        object_type="user",
-        object_id=credential.user_id,
-        subject=credential.user_id,
-        now=now,
-    )
+    audit_account("auth.mfa_enabled", credential.user_id, actor=credential.user, now=now)
     db.session.flush()
     return codes
 
@@ -572,7 +536,7 @@ def verify_current_code(credential: MfaCredential, code: str, *, now: datetime) 
 def regenerate_recovery_codes(user: User, *, now: datetime) -> list[str]:
     """Replace every recovery code (used or not) with ten new ones, returned once."""
     codes = _replace_recovery_codes(user, now=now)
-    record("auth.recovery_codes_regenerated", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
+    audit_account("auth.recovery_codes_regenerated", user, actor=user, now=now)
     db.session.flush()
     return codes
 
@@ -605,14 +569,12 @@ def remove_mfa(user: User, *, actor: User, now: datetime) -> bool:
     db.session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
     if credential is not None:
         db.session.delete(credential)
-    record(
+    audit_account(
         "auth.mfa_reset" if actor.id != user.id else "auth.mfa_disabled",
+        user,
         actor=actor,
-        object_type="user",
-        object_id=user.id,
-        subject=user,
-        details={"had_mfa": had},
         now=now,
+        details={"had_mfa": had},
     )
     db.session.flush()
     return had

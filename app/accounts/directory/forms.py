@@ -1,15 +1,14 @@
-"""Forms for logging in, passwords, users, staff roles, units and the staff import.
+"""The coordinator's forms for users, staff roles, units, unit leaders and the staff import.
 
 Field shape and single-field checks only; rules that need the database (unique names, provider rules,
 cycles in the unit tree) are checked by the services and mapped back onto these fields by the views.
 """
 
-from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
 from app.core.access import AccessLevel
 from app.core.fields import id_choices as id_choices  # the views import it from here
@@ -22,87 +21,6 @@ ACCESS_LEVEL_LABELS = {
     AccessLevel.STAFF: _l("Medarbejder"),
     AccessLevel.PROVIDER: _l("Udbyder"),
 }
-
-
-class FormBodyOnly(FlaskForm):
-    """A form read from a form-encoded body only, never from JSON (Flask-WTF reads both by default).
-
-    The throttled forms (login, password reset) need it: the limits key on `request.form` (app.accounts.
-    throttling), so a JSON body would be checked by the view under a key the limiter never counted."""
-
-    class Meta(FlaskForm.Meta):
-        def wrap_formdata(self, form, formdata):
-            wrapped = super().wrap_formdata(form, formdata)
-            if wrapped is not None and request.is_json:
-                return request.form  # empty: the form is not submitted, nothing is looked up or counted
-            return wrapped
-
-
-class LoginForm(FormBodyOnly):
-    email = EmailField(
-        _l("E-mail"),
-        # No format check here: a wrong address simply fails to log in, with the one generic message.
-        validators=[DataRequired(message=_l("Skriv din e-mailadresse.")), MaxLength(254)],
-        render_kw={"autocomplete": "username"},
-    )
-    password = PasswordField(
-        _l("Adgangskode"),
-        validators=[DataRequired(message=_l("Skriv din adgangskode.")), MaxLength(200)],
-        render_kw={"autocomplete": "current-password"},
-    )
-
-
-#: A typed password longer than this is refused by the form before anything hashes it (the policy's own
-#: maximum, 128, gives the message when one is set).
-_PASSWORD_FIELD_MAX = 1000
-
-
-class ForgotPasswordForm(FormBodyOnly):
-    email = EmailField(
-        _l("E-mail"),
-        validators=[DataRequired(message=_l("Skriv din e-mailadresse.")), MaxLength(254)],
-        description=_l("Den e-mailadresse, du logger ind med."),
-        render_kw={"autocomplete": "username"},
-    )
-
-
-class SetPasswordForm(FlaskForm):
-    """A new password, twice (password reset and invitation); the policy is checked by the service."""
-
-    password = PasswordField(
-        _l("Ny adgangskode"),
-        validators=[DataRequired(message=_l("Skriv en adgangskode.")), MaxLength(_PASSWORD_FIELD_MAX)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        _l("Gentag den nye adgangskode"),
-        validators=[
-            DataRequired(message=_l("Skriv adgangskoden igen.")),
-            EqualTo("password", message=_l("De to adgangskoder er ikke ens.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
-
-
-class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(
-        _l("Nuværende adgangskode"),
-        validators=[DataRequired(message=_l("Skriv din nuværende adgangskode.")), MaxLength(_PASSWORD_FIELD_MAX)],
-        render_kw={"autocomplete": "current-password"},
-    )
-    new_password = PasswordField(
-        _l("Ny adgangskode"),
-        validators=[DataRequired(message=_l("Skriv en ny adgangskode.")), MaxLength(_PASSWORD_FIELD_MAX)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        _l("Gentag den nye adgangskode"),
-        validators=[
-            DataRequired(message=_l("Skriv den nye adgangskode igen.")),
-            EqualTo("new_password", message=_l("De to adgangskoder er ikke ens.")),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
 
 
 def optional_id(value) -> int | None:
@@ -133,37 +51,29 @@ class IdSelectField(SelectField):
         self.type = "SelectField"  # the form macro styles fields by type
 
 
+def _name_field(missing, max_length: int, description="", *, label=_l("Navn"), required: bool = True) -> StringField:
+    """A name the coordinator types (a user's, a staff role's, a unit's): at most `max_length`, no CPR number."""
+    first = DataRequired(message=missing) if required else Optional()
+    return StringField(label, validators=[first, MaxLength(max_length), no_cpr_number_in_name], description=description)
+
+
 class StaffRoleForm(FlaskForm):
-    name = StringField(
-        _l("Navn"),
-        validators=[
-            DataRequired(message=_l("Skriv stillingsbetegnelsens navn.")),
-            MaxLength(120),
-            no_cpr_number_in_name,
-        ],
-        description=_l("Som i HR-systemet, f.eks. Sagsbehandler. Importen af medarbejdere matcher på dette navn."),
+    name = _name_field(
+        _l("Skriv stillingsbetegnelsens navn."),
+        120,
+        _l("Som i HR-systemet, f.eks. Sagsbehandler. Importen af medarbejdere matcher på dette navn."),
     )
-    name_en = StringField(
-        _l("Engelsk navn"),
-        validators=[
-            Optional(),
-            MaxLength(120),
-            no_cpr_number_in_name,
-        ],
-        description=_l("Vises i den engelske brugerflade, f.eks. Caseworker."),
+    name_en = _name_field(
+        None,
+        120,
+        _l("Vises i den engelske brugerflade, f.eks. Caseworker."),
+        label=_l("Engelsk navn"),
+        required=False,
     )
 
 
 class UnitForm(FlaskForm):
-    name = StringField(
-        _l("Navn"),
-        validators=[
-            DataRequired(message=_l("Skriv enhedens navn.")),
-            MaxLength(200),
-            no_cpr_number_in_name,
-        ],
-        description=_l("Som i HR-systemet, f.eks. Børne- og Familieteam, Amager."),
-    )
+    name = _name_field(_l("Skriv enhedens navn."), 200, _l("Som i HR-systemet, f.eks. Børne- og Familieteam, Amager."))
     parent_id = IdSelectField(
         _l("Overordnet enhed"),
         validators=[Optional()],
@@ -182,14 +92,7 @@ class UnitLeaderForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
-    name = StringField(
-        _l("Navn"),
-        validators=[
-            DataRequired(message=_l("Skriv brugerens navn.")),
-            MaxLength(200),
-            no_cpr_number_in_name,
-        ],
-    )
+    name = _name_field(_l("Skriv brugerens navn."), 200)
     email = EmailField(
         _l("E-mail"),
         validators=[
@@ -220,7 +123,7 @@ class UserForm(FlaskForm):
     active = BooleanField(_l("Aktiv"), default=True, description=_l("En inaktiv bruger kan ikke logge ind."))
     password = PasswordField(
         _l("Adgangskode"),
-        # Length and strength are the password policy's (app.accounts.passwords), checked by the service.
+        # Length and strength are the password policy's (app.accounts.signin.passwords), checked by the service.
         validators=[Optional()],
         render_kw={"autocomplete": "new-password"},
     )

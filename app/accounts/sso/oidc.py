@@ -25,8 +25,9 @@ from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from app.accounts.mfa_models import UserIdentity
+from app.accounts.account_events import audit_account
 from app.accounts.models import User, normalise_email
+from app.accounts.sso.models import UserIdentity
 from app.audit.services import record
 from app.extensions import db
 
@@ -149,15 +150,7 @@ def resolve_login(claims: dict[str, Any], *, now: datetime) -> SsoLogin:
         if not identity.user.active:
             raise SsoRefused("user_inactive", status=403)
         identity.last_login_at = now
-        record(
-            "auth.sso_login",
-            actor=identity.user,
-            object_type="user",
-            object_id=identity.user_id,
-            subject=identity.user_id,
-            details={"issuer": issuer},
-            now=now,
-        )
+        audit_account("auth.sso_login", identity.user_id, actor=identity.user, now=now, details={"issuer": issuer})
         db.session.flush()
         return SsoLogin(identity.user, linked=False)
 
@@ -177,24 +170,8 @@ def resolve_login(claims: dict[str, Any], *, now: datetime) -> SsoLogin:
         # The account is bound to another person at this issuer: a changed or reused email never takes it over.
         raise SsoRefused("account_bound_to_other_identity", status=403)
     db.session.add(UserIdentity(user_id=user.id, issuer=issuer, subject=subject, linked_at=now, last_login_at=now))
-    record(
-        "auth.sso_linked",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        subject=user,
-        details={"issuer": issuer},
-        now=now,
-    )
-    record(
-        "auth.sso_login",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        subject=user,
-        details={"issuer": issuer, "first": True},
-        now=now,
-    )
+    audit_account("auth.sso_linked", user, actor=user, now=now, details={"issuer": issuer})
+    audit_account("auth.sso_login", user, actor=user, now=now, details={"issuer": issuer, "first": True})
     db.session.flush()
     return SsoLogin(user, linked=True)
 

@@ -1,14 +1,13 @@
-"""Credential use cases: the audit trail of logins, changing and resetting a password, invitations for
-imported staff to set their first password, and ending a user's sessions.
+"""Credential use cases: checking a password at login, the audit trail of logins, changing and resetting a
+password, invitations for imported staff to set their first password, and ending a user's sessions.
 
-Like app.accounts.services: explicit `now`, DomainError subclasses, add/flush, never commit (the view owns
+Like app.accounts.directory.services: explicit `now`, DomainError subclasses, add/flush, never commit (the view owns
 the transaction). Nothing here logs or audits a password, a token or an email address that has no account.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,17 +15,18 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
 
-from app.accounts import tokens
-from app.accounts.models import User
-from app.accounts.passwords import check_new_password
+from app.accounts.account_events import audit_account, mail_account_holder
+from app.accounts.models import User, hash_password
 from app.accounts.queries import get_user_by_email
-from app.accounts.sessions import end_all_sessions
+from app.accounts.signin import tokens
+from app.accounts.signin.passwords import check_new_password
+from app.accounts.signin.sessions import end_all_sessions
 from app.audit.services import record
 from app.core import clock
 from app.core.exceptions import Conflict, ValidationFailed
 from app.extensions import db
-from app.notifications.outbox import queue_notice
 
 logger = logging.getLogger(__name__)
 
@@ -35,25 +35,28 @@ KIND_INVITATION = "account_invitation"
 KIND_PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an outbox kind, not a secret)
 
 
-def mail_link(path: str) -> str:
-    """An absolute link for a mail, built on BASE_URL (mails may be queued outside any request, where
-    url_for can't build; the paths are those of accounts.password_reset and accounts.accept_invitation)."""
-    return current_app.config["BASE_URL"].rstrip("/") + path
-
-
 # --- logins -------------------------------------------------------------------------------------------
 
 
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None (one answer for every failure)."""
+    user = get_user_by_email(email)
+    if user is None or not user.password_hash:
+        method = current_app.config["PASSWORD_HASH_METHOD"]
+        if method not in _DUMMY_HASHES:
+            _DUMMY_HASHES[method] = hash_password("not-a-real-password")
+        check_password_hash(_DUMMY_HASHES[method], password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    return user
+
+
 def record_login(user: User, *, method: str, now: datetime) -> None:
-    record(
-        "auth.login",
-        actor=user,
-        object_type="user",
-        object_id=user.id,
-        subject=user,
-        details={"method": method},
-        now=now,
-    )
+    audit_account("auth.login", user, actor=user, now=now, details={"method": method})
 
 
 def record_login_failure(email: str, *, now: datetime) -> None:
@@ -75,13 +78,13 @@ def log_out(user: User, *, now: datetime) -> None:
     """Logging out ends every session of `user` (issue 8: a copy of the cookie, on another device or in
     someone else's hands, must not outlive the logout); the caller empties this browser's session."""
     end_all_sessions(user)
-    record("auth.logout", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
+    audit_account("auth.logout", user, actor=user, now=now)
 
 
 def log_out_everywhere(user: User, *, now: datetime) -> None:
     """End every session of `user` (the caller ends this browser's session too)."""
     end_all_sessions(user)
-    record("auth.logout_everywhere", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
+    audit_account("auth.logout_everywhere", user, actor=user, now=now)
 
 
 # --- changing a password ------------------------------------------------------------------------------
@@ -95,12 +98,11 @@ def _set_password(user: User, password: str) -> None:
 
 def _notify_password_changed(user: User, *, now: datetime) -> None:
     """Tell the user their password changed, so a change they didn't make doesn't go unnoticed."""
-    queue_notice(
+    mail_account_holder(
         user,
         kind=KIND_PASSWORD_CHANGED,
-        dedupe_key=f"password_changed:{user.id}:{now.timestamp():.0f}:{secrets.token_hex(4)}",
         now=now,
-        link=mail_link("/password/forgot"),
+        path="/password/forgot",
         link_text=lambda: _("Vælg en ny adgangskode"),
         subject=lambda: _("Din adgangskode er skiftet"),
         paragraphs=lambda: [
@@ -132,7 +134,7 @@ def change_password(user: User, *, current_password: str, new_password: str, now
         raise ValidationFailed({"new_password": exc.errors["password"]}) from None
     db.session.flush()
     _notify_password_changed(user, now=now)
-    record("auth.password_changed", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
+    audit_account("auth.password_changed", user, actor=user, now=now)
     logger.info("user %s changed their password", user.id)
 
 
@@ -140,7 +142,7 @@ def password_set_by_coordinator(user: User, *, actor: User | None, now: datetime
     """Audit and session consequences of a coordinator (or the CLI) setting a user's password."""
     end_all_sessions(user)
     _notify_password_changed(user, now=now)
-    record("auth.password_set", actor=actor, object_type="user", object_id=user.id, subject=user, now=now)
+    audit_account("auth.password_set", user, actor=actor, now=now)
 
 
 def end_sessions_of_deactivated(user: User) -> None:
@@ -194,14 +196,12 @@ def request_password_reset(email: str, *, now: datetime) -> bool:
 
 
 def _queue_reset_mail(user: User, *, now: datetime):
-    link = mail_link(f"/password/reset/{tokens.make_reset_token(user)}")
     hours = int(current_app.config["PASSWORD_RESET_HOURS"])
-    return queue_notice(
+    return mail_account_holder(
         user,
         kind=KIND_PASSWORD_RESET,
-        dedupe_key=f"password_reset:{user.id}:{now.timestamp():.0f}:{secrets.token_hex(4)}",
         now=now,
-        link=link,
+        path=f"/password/reset/{tokens.make_reset_token(user)}",
         link_text=lambda: _("Vælg en ny adgangskode"),
         subject=lambda: _("Ny adgangskode til Kursusportalen"),
         paragraphs=lambda: [
@@ -227,7 +227,7 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> User:
     _set_password(user, new_password)
     db.session.flush()
     _notify_password_changed(user, now=now)
-    record("auth.password_reset", actor=None, object_type="user", object_id=user.id, subject=user, now=now)
+    audit_account("auth.password_reset", user, actor=None, now=now)
     logger.info("user %s reset their password by mail link", user.id)
     return user
 
@@ -248,15 +248,13 @@ def send_invitation(user: User, *, actor: User | None, now: datetime) -> None:
     _check_invitable(user)
     user.invitation_sent_at = tokens.invitation_stamp(now)
     db.session.flush()
-    link = mail_link(f"/invitation/{tokens.make_invitation_token(user)}")
     days = int(current_app.config["INVITATION_DAYS"])
     municipality = current_app.config["MUNICIPALITY_NAME"]
-    queue_notice(
+    mail_account_holder(
         user,
         kind=KIND_INVITATION,
-        dedupe_key=f"account_invitation:{user.id}:{now.timestamp():.0f}:{secrets.token_hex(4)}",
         now=now,
-        link=link,
+        path=f"/invitation/{tokens.make_invitation_token(user)}",
         link_text=lambda: _("Vælg din adgangskode"),
         subject=lambda: _("Din konto i Kursusportalen"),
         paragraphs=lambda: [
@@ -279,7 +277,7 @@ def send_invitation(user: User, *, actor: User | None, now: datetime) -> None:
             ),
         ],
     )
-    record("auth.invitation_sent", actor=actor, object_type="user", object_id=user.id, subject=user, now=now)
+    audit_account("auth.invitation_sent", user, actor=actor, now=now)
 
 
 @dataclass(frozen=True)
@@ -318,6 +316,6 @@ def accept_invitation(token: str, new_password: str, *, now: datetime) -> User:
     user = tokens.user_for_invitation_token(token)
     _set_password(user, new_password)
     db.session.flush()
-    record("auth.invitation_accepted", actor=user, object_type="user", object_id=user.id, subject=user, now=now)
+    audit_account("auth.invitation_accepted", user, actor=user, now=now)
     logger.info("user %s set their first password from an invitation", user.id)
     return user

@@ -23,6 +23,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeGuard
 
 from babel.lists import format_list
 from flask_babel import get_locale, ngettext
@@ -382,8 +383,8 @@ def _pending_path(directory: Path, token: str) -> Path:
     return directory / f"{token}.json"
 
 
-def is_valid_token(token: str | None) -> bool:
-    return bool(token) and TOKEN_RE.fullmatch(token) is not None
+def is_valid_token(token: str | None) -> TypeGuard[str]:
+    return token is not None and TOKEN_RE.fullmatch(token) is not None
 
 
 def store_pending_import(directory: Path, rows: list[ImportRow], *, actor_id: int, filename: str, now: datetime) -> str:

@@ -26,8 +26,8 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from joserfc.errors import ClaimError, JoseError
 
-from app.accounts import oidc
-from app.accounts.sessions import start_session
+from app.accounts.signin.sessions import start_session
+from app.accounts.sso import oidc
 from app.core import clock
 from app.core.access import public
 from app.core.urls import external_url

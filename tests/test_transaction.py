@@ -7,6 +7,7 @@ person's data keeps nothing unless its response is a success; `Busy` is never a 
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -152,3 +153,22 @@ def test_refused_puts_the_message_on_the_field_it_names(app):
         transaction.refused(DomainError("Navnet er taget.", field="name"), form)
         assert form.name.errors == ["Navnet er taget."]
         assert get_flashed_messages() == []
+
+
+def test_no_view_module_commits_or_rolls_back_itself():
+    """Views leave the transaction to its owner (`_owned`, `refused`, `discard`): none calls commit or rollback."""
+    from config import BASE_DIR
+
+    views = [
+        path
+        for path in (BASE_DIR / "app").rglob("*.py")
+        if path.name == "views.py" or path.name.endswith("_views.py")
+    ]
+    assert len(views) > 20, "the view modules were not found"
+    offenders = [
+        f"{path.relative_to(BASE_DIR)}:{number}"
+        for path in views
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\.(commit|rollback)\(", line)
+    ]
+    assert offenders == []

@@ -45,12 +45,11 @@ from app.accounts.signin.throttling import (
     limit_password_changes,
     limit_reset_requests,
 )
-from app.core import clock
+from app.core import clock, transaction
 from app.core.access import ALL_LEVELS, allow, public
 from app.core.exceptions import DomainError
 from app.core.transaction import refused
 from app.core.urls import local_path
-from app.extensions import db
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -190,7 +189,7 @@ def _choose_password_by_link(
         try:
             user = use_link(form.password.data, clock.utcnow())
         except tokens.TokenRefused as exc:
-            db.session.rollback()
+            transaction.discard()
             return _link_refused(exc.problem, kind)
         except DomainError as exc:
             refused(exc, form)

@@ -29,7 +29,7 @@ from flask import Flask, current_app, flash, g
 from app.core.exceptions import Busy, DomainError, ValidationFailed
 from app.extensions import db
 
-__all__ = ["init_app", "keep_only_if_successful", "refused", "submitted"]
+__all__ = ["discard", "init_app", "keep_only_if_successful", "refused", "submitted"]
 
 T = TypeVar("T")
 
@@ -68,12 +68,20 @@ def keep_only_if_successful() -> None:
     g.keep_only_if_successful = True
 
 
+def discard() -> None:
+    """Roll back what the request has written so far, when a refusal comes as an answer rather than a
+    `DomainError` (a wrong code, a refused link, a lost unique-key race): the page is then rendered from the
+    database as it is, and whatever the view writes afterwards (a record of the refused attempt) is committed
+    with the response as any other work."""
+    db.session.rollback()
+
+
 def refused(exc: DomainError, form=None, *, category: str = "error") -> None:
     """A service refused: roll back what it had started, and show why — next to the form field(s) the
     error names (a `ValidationFailed` names several), else as a flash. `Busy` is re-raised (503 page)."""
     if isinstance(exc, Busy):
         raise exc
-    db.session.rollback()
+    discard()
     errors = exc.errors if isinstance(exc, ValidationFailed) else {exc.field or "": [exc.message]}
     for name, messages in errors.items():
         if form is not None and name and name in form:

@@ -31,7 +31,7 @@ from scim2_models import (
 )
 
 from app.audit.services import record_read, record_shown
-from app.core import clock
+from app.core import clock, transaction
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import Busy
 from app.core.transaction import submitted
@@ -76,7 +76,7 @@ def scim_error(exc: services.ScimError):
 
 @bp.errorhandler(500)
 def server_error(exc):
-    db.session.rollback()
+    transaction.discard()
     return _error(500, "An unexpected error occurred.")
 
 

@@ -41,7 +41,7 @@ from app.accounts.queries import search_staff
 from app.accounts.signin import credentials
 from app.accounts.signin.passwords import policy_description
 from app.audit.services import record_read, record_shown
-from app.core import clock
+from app.core import clock, transaction
 from app.core.access import AccessLevel, allow
 from app.core.exceptions import DomainError
 from app.core.transaction import refused
@@ -277,7 +277,7 @@ def user_import_confirm():
         return redirect(url_for("accounts.user_import"))
     except IntegrityError:
         # Someone created one of these users at the same moment: the unique email caught it.
-        db.session.rollback()
+        transaction.discard()
         flash(_("Data blev ændret samtidig med importen. Intet er importeret. Upload filen igen."), "error")
         return redirect(url_for("accounts.user_import"))
     flash(

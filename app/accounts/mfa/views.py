@@ -20,7 +20,7 @@ from app.accounts.mfa.models import MfaCredential
 from app.accounts.models import User
 from app.accounts.signin import credentials
 from app.accounts.signin.sessions import start_session
-from app.core import clock
+from app.core import clock, transaction
 from app.core.access import ALL_LEVELS, AccessLevel, allow, public
 from app.core.templating import dk_datetime
 from app.extensions import db
@@ -231,7 +231,7 @@ def account_setup():
         codes = mfa.confirm_enrolment(credential, form.code.data, now=clock.utcnow(), pending=False)
         if codes is not None:
             return render_template("accounts/mfa_recovery_codes.html", codes=codes, continue_url=url_for("mfa.account"))
-        db.session.rollback()
+        transaction.discard()
         form.code.errors.append(_("Koden er forkert. Tjek, at telefonens ur går rigtigt, og prøv igen."))
     return _setup_page(credential, form, cancel_url=url_for("mfa.account"))
 

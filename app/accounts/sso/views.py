@@ -28,10 +28,10 @@ from joserfc.errors import ClaimError, JoseError
 
 from app.accounts.signin.sessions import start_session
 from app.accounts.sso import oidc
-from app.core import clock
+from app.core import clock, transaction
 from app.core.access import public
 from app.core.urls import external_url
-from app.extensions import db, limiter
+from app.extensions import limiter
 
 bp = Blueprint("sso", __name__)
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _safe_next(target: str | None) -> str | None:
 
 def _refused(reason: str, status: int):
     """Audit the refusal and show a clear page; nobody is logged in."""
-    db.session.rollback()
+    transaction.discard()
     oidc.record_refusal(reason, now=clock.utcnow())
     logger.info("SSO login refused: %s", reason)
     unknown = reason in {

@@ -165,3 +165,28 @@ def test_a_days_hours_say_kl_once(app):
             assert time_range(time(9), time(15, 30)) == "kl. 09.00–15.30"
         with force_locale("en"):
             assert time_range(time(9), time(15, 30)) == "09:00–15:30"
+
+
+def test_the_locale_is_named_once_per_request_and_follows_force_locale(app, monkeypatch):
+    """The date and time filters ask for the language on every call, ~860 times on a run list (issue 22): the
+    Locale is turned into its name once per request, and force_locale (a mail in the recipient's language,
+    rendered in someone else's request) still switches it and switches back."""
+    from datetime import time
+
+    from babel.core import Locale
+
+    from app.core.templating import clock_time, time_range
+
+    names = []
+    real = Locale.__str__
+    monkeypatch.setattr(Locale, "__str__", lambda self: names.append(self.language) or real(self))
+    with app.test_request_context(headers={"Accept-Language": "da"}):
+        for _ in range(50):
+            assert dk_date(date(2026, 12, 7), "medium") == "7. dec. 2026"
+            assert time_range(time(9), time(15, 30)) == "kl. 09.00–15.30"
+        with force_locale("en"):
+            assert dk_date(date(2026, 12, 7), "medium") == "7 Dec 2026"
+            assert clock_time(time(9)) == "09:00"
+        assert dk_date(date(2026, 12, 7), "medium") == "7. dec. 2026"
+        assert clock_time(time(9)) == "09.00"
+    assert len(names) <= 10, names  # a few (Babel names it too when it formats), not ~250 (one per call)

@@ -160,6 +160,34 @@ def and_list(items) -> Markup:
     return Markup(format_list([str(escape(item)) for item in items], locale=locale))  # noqa: S704 (escaped above)
 
 
+#: A number no real id takes, built into a URL in place of the id and then cut out (`url_template`).
+_ID_MARK = 987_654_321_987
+
+
+class url_template:  # noqa: N801 (a template global, used like a function)
+    """The URLs of one endpoint for many ids, built once: `url_template('enrolment.enrolment_cancel',
+    'enrolment_id')(42)` is `url_for('enrolment.enrolment_cancel', enrolment_id=42)`.
+
+    A run page of 100 participants builds ~350 URLs of four endpoints, ~25 µs each through Flask's and
+    Werkzeug's routing (issue 22); this builds one URL per endpoint with a marker number in place of the id
+    (so the script root, the blueprint's prefix and any other `values` are Flask's own) and fills in each id
+    with a format. The ids are integers (`<int:…>` rules); anything the marker cannot stand for alone falls
+    back to `url_for`."""
+
+    __slots__ = ("_endpoint", "_key", "_values", "_prefix", "_suffix")
+
+    def __init__(self, endpoint: str, key: str, **values) -> None:
+        self._endpoint, self._key, self._values = endpoint, key, values
+        url = url_for(endpoint, **values, **{key: _ID_MARK})
+        parts = url.split(str(_ID_MARK))
+        self._prefix, self._suffix = (parts[0], parts[1]) if len(parts) == 2 else (None, None)
+
+    def __call__(self, value: int) -> str:
+        if self._prefix is None or type(value) is not int or value < 0:
+            return url_for(self._endpoint, **self._values, **{self._key: value})
+        return f"{self._prefix}{value}{self._suffix}"
+
+
 def nav_items() -> list[dict]:
     if not current_user.is_authenticated:
         return []
@@ -182,6 +210,7 @@ def init_app(app: Flask) -> None:
         money=money,
         and_list=and_list,
     )
+    app.jinja_env.globals["url_template"] = url_template
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

@@ -190,3 +190,28 @@ def test_the_locale_is_named_once_per_request_and_follows_force_locale(app, monk
         assert dk_date(date(2026, 12, 7), "medium") == "7. dec. 2026"
         assert clock_time(time(9)) == "09.00"
     assert len(names) <= 10, names  # a few (Babel names it too when it formats), not ~250 (one per call)
+
+
+def test_python_gettext_is_flask_babels_looked_up_once(app, monkeypatch):
+    """app.core.i18n.gettext (the dashboard's charts, ~70 texts a page; issue 22) says what Flask-Babel's
+    gettext says, in the request's language or a forced one, and asks Flask-Babel for the translations a
+    few times per request (once per locale), not once per text."""
+    import flask_babel
+
+    from app.core import i18n
+
+    lookups = []
+    real = flask_babel.Domain.get_translations
+    monkeypatch.setattr(flask_babel.Domain, "get_translations", lambda self: lookups.append(None) or real(self))
+    with app.test_request_context(headers={"Accept-Language": "da"}):
+        for _ in range(30):
+            assert i18n.gettext("Mødt") == "Mødt"
+            assert i18n.gettext("Frist %(date)s", date="7. dec. 2026") == "Frist 7. dec. 2026"
+            assert i18n.gettext("100%% sikkert") == "100%% sikkert"  # no variables: not %-formatted, as Flask-Babel
+        with force_locale("en"):
+            assert i18n.gettext("Mødt") == "Present"
+            assert i18n.gettext("Frist %(date)s", date="7 Dec 2026") == "Deadline 7 Dec 2026"
+        assert i18n.gettext("Mødt") == "Mødt"
+    assert len(lookups) <= 4, len(lookups)
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert i18n.gettext("Frist %(date)s", date="x") == flask_babel.gettext("Frist %(date)s", date="x")

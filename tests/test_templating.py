@@ -215,3 +215,40 @@ def test_python_gettext_is_flask_babels_looked_up_once(app, monkeypatch):
     assert len(lookups) <= 4, len(lookups)
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert i18n.gettext("Frist %(date)s", date="x") == flask_babel.gettext("Frist %(date)s", date="x")
+
+
+def test_lazy_texts_are_flask_babels_looked_up_once(app, monkeypatch):
+    """The lazy texts of forms, enums and the navigation (app.core.i18n._l; ~140 on a run list, issue 22) read
+    as Flask-Babel's lazy_gettext would, in the language of the moment they are shown — also outside a request
+    — and ask Flask-Babel for the translations once per locale, not once per text shown."""
+    import flask_babel
+    from flask_babel.speaklater import LazyString
+
+    from app.core.i18n import _l
+
+    present, numbered = _l("Mødt"), _l("%(n)s. undervisningsdag", n=2)
+    assert isinstance(present, LazyString)
+    with app.app_context():
+        assert str(present) == str(flask_babel.lazy_gettext("Mødt"))
+    lookups = []
+    real = flask_babel.Domain.get_translations
+    monkeypatch.setattr(flask_babel.Domain, "get_translations", lambda self: lookups.append(None) or real(self))
+    with app.test_request_context(headers={"Accept-Language": "da"}):
+        for _ in range(50):
+            assert str(present) == "Mødt"
+            assert f"{numbered}" == "2. undervisningsdag"
+        with force_locale("en"):
+            assert str(present) == "Present"
+            assert str(numbered) == "Teaching day 2"
+    assert len(lookups) <= 4, len(lookups)
+
+
+def test_the_locale_is_chosen_when_a_forced_one_ends_before_any_was_chosen(app):
+    """A mail in the recipient's language sent before the page chose its own (force_locale() then puts back
+    None): the page's dates are still in the request's language, never Babel's "unknown locale 'None'"."""
+    moment = datetime(2026, 12, 7, 12, 35, tzinfo=UTC)
+    with app.test_request_context(headers={"Accept-Language": "da"}):
+        with force_locale("en"):
+            assert dk_datetime(moment, "time") == "13:35"
+        assert dk_datetime(moment, "time") == "kl. 13.35"
+        assert dk_date(date(2026, 12, 7), "medium") == "7. dec. 2026"

@@ -12,12 +12,11 @@ from babel.lists import format_list
 from babel.numbers import format_decimal as babel_format_decimal
 from flask import Flask, request, url_for
 from flask_babel import get_timezone
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
 
 from app.core.access import AccessLevel
-from app.core.i18n import locale_name
+from app.core.i18n import _l, locale_name
 from app.core.money import ore_to_kroner
 
 #: (endpoint, label, levels). Order is the order in the header. Staff see the competence overview and the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from functools import lru_cache
+from typing import Any
 
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
@@ -175,15 +176,16 @@ class url_template:  # noqa: N801 (a template global, used like a function)
 
     __slots__ = ("_endpoint", "_key", "_values", "_prefix", "_suffix")
 
-    def __init__(self, endpoint: str, key: str, **values) -> None:
+    def __init__(self, endpoint: str, key: str, **values: Any) -> None:
         self._endpoint, self._key, self._values = endpoint, key, values
-        url = url_for(endpoint, **values, **{key: _ID_MARK})
+        url = url_for(endpoint, **{**values, key: _ID_MARK})
         parts = url.split(str(_ID_MARK))
-        self._prefix, self._suffix = (parts[0], parts[1]) if len(parts) == 2 else (None, None)
+        self._prefix: str | None = parts[0] if len(parts) == 2 else None
+        self._suffix: str = parts[-1]
 
-    def __call__(self, value: int) -> str:
+    def __call__(self, value: Any) -> str:
         if self._prefix is None or type(value) is not int or value < 0:
-            return url_for(self._endpoint, **self._values, **{self._key: value})
+            return url_for(self._endpoint, **{**self._values, self._key: value})
         return f"{self._prefix}{value}{self._suffix}"
 
 

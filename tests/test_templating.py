@@ -165,3 +165,90 @@ def test_a_days_hours_say_kl_once(app):
             assert time_range(time(9), time(15, 30)) == "kl. 09.00–15.30"
         with force_locale("en"):
             assert time_range(time(9), time(15, 30)) == "09:00–15:30"
+
+
+def test_the_locale_is_named_once_per_request_and_follows_force_locale(app, monkeypatch):
+    """The date and time filters ask for the language on every call, ~860 times on a run list (issue 22): the
+    Locale is turned into its name once per request, and force_locale (a mail in the recipient's language,
+    rendered in someone else's request) still switches it and switches back."""
+    from datetime import time
+
+    from babel.core import Locale
+
+    from app.core.templating import clock_time, time_range
+
+    names = []
+    real = Locale.__str__
+    monkeypatch.setattr(Locale, "__str__", lambda self: names.append(self.language) or real(self))
+    with app.test_request_context(headers={"Accept-Language": "da"}):
+        for _ in range(50):
+            assert dk_date(date(2026, 12, 7), "medium") == "7. dec. 2026"
+            assert time_range(time(9), time(15, 30)) == "kl. 09.00–15.30"
+        with force_locale("en"):
+            assert dk_date(date(2026, 12, 7), "medium") == "7 Dec 2026"
+            assert clock_time(time(9)) == "09:00"
+        assert dk_date(date(2026, 12, 7), "medium") == "7. dec. 2026"
+        assert clock_time(time(9)) == "09.00"
+    assert len(names) <= 10, names  # a few (Babel names it too when it formats), not ~250 (one per call)
+
+
+def test_python_gettext_is_flask_babels_looked_up_once(app, monkeypatch):
+    """app.core.i18n.gettext (the dashboard's charts, ~70 texts a page; issue 22) says what Flask-Babel's
+    gettext says, in the request's language or a forced one, and asks Flask-Babel for the translations a
+    few times per request (once per locale), not once per text."""
+    import flask_babel
+
+    from app.core import i18n
+
+    lookups = []
+    real = flask_babel.Domain.get_translations
+    monkeypatch.setattr(flask_babel.Domain, "get_translations", lambda self: lookups.append(None) or real(self))
+    with app.test_request_context(headers={"Accept-Language": "da"}):
+        for _ in range(30):
+            assert i18n.gettext("Mødt") == "Mødt"
+            assert i18n.gettext("Frist %(date)s", date="7. dec. 2026") == "Frist 7. dec. 2026"
+            assert i18n.gettext("100%% sikkert") == "100%% sikkert"  # no variables: not %-formatted, as Flask-Babel
+        with force_locale("en"):
+            assert i18n.gettext("Mødt") == "Present"
+            assert i18n.gettext("Frist %(date)s", date="7 Dec 2026") == "Deadline 7 Dec 2026"
+        assert i18n.gettext("Mødt") == "Mødt"
+    assert len(lookups) <= 4, len(lookups)
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert i18n.gettext("Frist %(date)s", date="x") == flask_babel.gettext("Frist %(date)s", date="x")
+
+
+def test_lazy_texts_are_flask_babels_looked_up_once(app, monkeypatch):
+    """The lazy texts of forms, enums and the navigation (app.core.i18n._l; ~140 on a run list, issue 22) read
+    as Flask-Babel's lazy_gettext would, in the language of the moment they are shown — also outside a request
+    — and ask Flask-Babel for the translations once per locale, not once per text shown."""
+    import flask_babel
+    from flask_babel.speaklater import LazyString
+
+    from app.core.i18n import _l
+
+    present, numbered = _l("Mødt"), _l("%(n)s. undervisningsdag", n=2)
+    assert isinstance(present, LazyString)
+    with app.app_context():
+        assert str(present) == str(flask_babel.lazy_gettext("Mødt"))
+    lookups = []
+    real = flask_babel.Domain.get_translations
+    monkeypatch.setattr(flask_babel.Domain, "get_translations", lambda self: lookups.append(None) or real(self))
+    with app.test_request_context(headers={"Accept-Language": "da"}):
+        for _ in range(50):
+            assert str(present) == "Mødt"
+            assert f"{numbered}" == "2. undervisningsdag"
+        with force_locale("en"):
+            assert str(present) == "Present"
+            assert str(numbered) == "Teaching day 2"
+    assert len(lookups) <= 4, len(lookups)
+
+
+def test_the_locale_is_chosen_when_a_forced_one_ends_before_any_was_chosen(app):
+    """A mail in the recipient's language sent before the page chose its own (force_locale() then puts back
+    None): the page's dates are still in the request's language, never Babel's "unknown locale 'None'"."""
+    moment = datetime(2026, 12, 7, 12, 35, tzinfo=UTC)
+    with app.test_request_context(headers={"Accept-Language": "da"}):
+        with force_locale("en"):
+            assert dk_datetime(moment, "time") == "13:35"
+        assert dk_datetime(moment, "time") == "kl. 13.35"
+        assert dk_date(date(2026, 12, 7), "medium") == "7. dec. 2026"

@@ -19,9 +19,9 @@ from datetime import date
 
 from babel.dates import format_date
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from app.core.i18n import gettext as _
 from app.core.templating import dk_date, money
 from app.programmes.dashboard import BudgetLine, MonthCount
 

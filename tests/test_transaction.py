@@ -160,9 +160,7 @@ def test_no_view_module_commits_or_rolls_back_itself():
     from config import BASE_DIR
 
     views = [
-        path
-        for path in (BASE_DIR / "app").rglob("*.py")
-        if path.name == "views.py" or path.name.endswith("_views.py")
+        path for path in (BASE_DIR / "app").rglob("*.py") if path.name == "views.py" or path.name.endswith("_views.py")
     ]
     assert len(views) > 20, "the view modules were not found"
     offenders = [

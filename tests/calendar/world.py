@@ -448,8 +448,9 @@ class CalendarWorld:
                 }
             assert holds == self.truth(person), f"calendar of {address} differs from the database"
             if person_id not in self.anonymised:
-                self._check_feed_sequences(person, calendar.mailed)
-                self._check_run_files_offer_no_seat_they_lack(person, live)
+                run_files = [feeds.render_run(self.run(i), person) for i in range(len(self.run_ids))]
+                self._check_feed_sequences(person, calendar.mailed, run_files)
+                self._check_run_files_offer_no_seat_they_lack(person, live, run_files)
 
     def _check_outbox_agrees_with_the_server(self) -> None:
         accepted = {mail.message_id for mail in self.server.received}
@@ -463,21 +464,19 @@ class CalendarWorld:
             message_id = message_from_bytes(row.message, policy=policy.default)["Message-ID"]
             assert message_id not in accepted, f"outbox row {row.id} is {row.status} but the server accepted it"
 
-    def _check_run_files_offer_no_seat_they_lack(self, person: User, live: set[str]) -> None:
+    def _check_run_files_offer_no_seat_they_lack(self, person: User, live: set[str], run_files: list[bytes]) -> None:
         """Imported, a run's .ics must not put a course day still to come in their calendar as a seat they do not
         hold (waiting list, awaiting approval, cancelled, never enrolled): no confirmed event with a real day's
         UID that the truth doesn't give them (issue 19, finding 5)."""
         seats = set(self.truth(person))
-        for i in range(len(self.run_ids)):
-            for event in Calendar.from_ical(feeds.render_run(self.run(i), person)).walk("VEVENT"):
+        for run_file in run_files:
+            for event in Calendar.from_ical(run_file).walk("VEVENT"):
                 uid, status = str(event["UID"]), str(event.get("STATUS", "CONFIRMED"))
                 if uid in live and status == "CONFIRMED":
                     assert uid in seats, f"{uid}: the run file offers {person.email} a seat they do not hold"
 
-    def _check_feed_sequences(self, person: User, mailed: dict[str, int]) -> None:
-        bodies = [feeds.render_feed(person).body]
-        bodies += [feeds.render_run(self.run(i), person) for i in range(len(self.run_ids))]
-        for body in bodies:
+    def _check_feed_sequences(self, person: User, mailed: dict[str, int], run_files: list[bytes]) -> None:
+        for body in [feeds.render_feed(person).body, *run_files]:
             for event in Calendar.from_ical(body).walk("VEVENT"):
                 uid = str(event["UID"])
                 if uid in mailed:

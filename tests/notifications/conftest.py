@@ -7,6 +7,7 @@ anything else still fails the test.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import smtplib
@@ -54,8 +55,9 @@ class Received:
     def message(self) -> EmailMessage:
         return message_from_bytes(self.content, policy=policy.default)
 
-    @property
+    @functools.cached_property
     def message_id(self) -> str:
+        """Parsed once (the calendar property test asks for every mail's at every check)."""
         return self.message["Message-ID"]
 
 

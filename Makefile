@@ -26,14 +26,18 @@ $(BIN)/activate:
 	  echo "make PYTHON=/path/to/python3.x $(MAKECMDGOALS)"; exit 1; fi
 	@echo "Using $(PYTHON): $$($(PYTHON) --version) -> $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(PIP_INSTALL) --upgrade pip
+
+# --no-compile: Python compiles a module when it is first imported; compiling every installed file up front
+# (Playwright, Hypothesis, Babel's locale data...) took about as long again as the install itself.
+PIP_INSTALL := $(BIN)/pip install --quiet --no-compile
 
 $(VENV)/.runtime-installed: requirements.txt | $(BIN)/activate
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
 	touch $@
 
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/activate
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
 $(DKFDS)/css/dkfds.min.css: package.json package-lock.json

@@ -17,6 +17,10 @@ with its own exit code:
 
 It asks the `pypi` service first and, when that audited nothing, `osv`. `.ci/run` fails on 1 and only
 warns on 3 (CI must not depend on a service it may not reach).
+
+Before pip-audit resolves anything (half a minute: it installs every requirement into its virtualenv), one
+small question is put to each service (`PROBES`: the one pip-audit would ask about our Flask pin): a service that
+does not answer it with JSON is not asked through pip-audit at all.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +37,39 @@ REQUIREMENTS = ROOT / "requirements-dev.txt"  # includes requirements.txt
 #: Vulnerability ids we have looked at and accept, each explained in docs/dependency-audit.md. None today.
 EXPLAINED: dict[str, str] = {}
 OK, VULNERABLE, UNREACHABLE = 0, 1, 3
+
+
+def _pinned(name: str, requirements: Path = ROOT / "requirements.txt") -> str:
+    """The version `requirements` pins `name` to (name==version)."""
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        package, _, version = line.partition("==")
+        if package.strip().lower() == name:
+            return version.split()[0]
+    raise SystemExit(f"{requirements} does not pin {name}")
+
+
+#: Per service: a URL and, for a POST, its JSON body: the question pip-audit would ask about one of our own pins
+#: (Flask's), which any working instance answers with a JSON object. (A package index proxy may answer for
+#: some packages and not others: asking about another package proves nothing.)
+FLASK = _pinned("flask")
+PROBES: dict[str, tuple[str, dict | None]] = {
+    "pypi": (f"https://pypi.org/pypi/flask/{FLASK}/json", None),
+    "osv": ("https://api.osv.dev/v1/query", {"package": {"name": "flask", "ecosystem": "PyPI"}, "version": FLASK}),
+}
+PROBE_SECONDS = 10
+
+
+def service_answers(service: str) -> bool:
+    """Whether the vulnerability service answers its probe with a JSON object (an unreachable host, a proxy's
+    error page or "not found": no)."""
+    url, body = PROBES[service]
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=PROBE_SECONDS) as response:  # noqa: S310 (fixed https URLs)
+            return response.status == 200 and isinstance(json.loads(response.read()), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def run_pip_audit(service: str, requirements: Path = REQUIREMENTS) -> dict | None:
@@ -79,6 +117,9 @@ def classify(report: dict) -> tuple[list[dict], list[dict], list[tuple[str, str,
 def main(argv: list[str]) -> int:
     requirements = Path(argv[0]) if argv else REQUIREMENTS
     for service in ("pypi", "osv"):
+        if not service_answers(service):
+            print(f"pip-audit ({service}): not asked, the service does not answer ({PROBES[service][0]})")
+            continue
         report = run_pip_audit(service, requirements)
         if report is None:
             continue

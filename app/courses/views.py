@@ -117,6 +117,7 @@ def filter_form_html(user, today: date, form, formdata, filters, args, filtered:
     key = (
         queries.choice_key(user, today, with_providers=not user.is_provider),
         locale_name(),
+        request.script_root,  # the form's action, should the app be reached under more than one path prefix
         user.is_provider,
         user.is_staff,
         tuple((name, tuple(formdata.getlist(name))) for name in FILTER_FIELDS),

@@ -59,3 +59,23 @@ def test_the_macros_strings_are_extracted():
     extracted = _extracted()
     assert extracted.get("Der er fejl i formularen", "").startswith("templates/_macros/forms.html")
     assert extracted.get("Sidenavigation", "").startswith("templates/_partials/pagination.html")
+
+
+def test_lazy_texts_translate_through_the_faster_path():
+    """Every lazy text (`_l`) is app.core.i18n's: it translates through `current_translations()` (once per
+    locale and request) instead of a Flask-Babel look-up per text (issue 22). The audit log's labels and the
+    API's problem titles are shown by the dozen; a module importing Flask-Babel's own `lazy_gettext` would
+    quietly take the slow path again."""
+    from flask_babel.speaklater import LazyString
+
+    from app.api.problems import _TITLES as TITLES
+    from app.audit.labels import ACTION_LABELS
+    from app.core import i18n
+
+    for texts in (ACTION_LABELS, TITLES):
+        lazy = [text for text in texts.values() if isinstance(text, LazyString)]
+        assert lazy
+        assert {text._func for text in lazy} == {i18n.gettext}
+    for path in (BASE_DIR / "app").rglob("*.py"):
+        if path != BASE_DIR / "app" / "core" / "i18n.py":
+            assert "import lazy_gettext" not in path.read_text(), f"{path} imports Flask-Babel's lazy_gettext"

@@ -14,7 +14,8 @@ from urllib.parse import quote
 
 from flask import Response, request
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+
+from app.core.i18n import _l
 
 #: Where the API lives; URLs under it answer problems, never HTML error pages.
 API_PREFIX = "/api/"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from app.core.i18n import _l
 
 #: action code -> label. Add the label when you add a `record()` call; the audit page shows the code otherwise.
 ACTION_LABELS = {

@@ -69,6 +69,27 @@ def bump(session: Session | scoped_session[Any], name: str) -> None:
         session.execute(insert(DataVersion).values(name=name, token=new))
 
 
+#: session.info key: the tokens this session's transaction has read ({name: token}), forgotten when it ends.
+_READ = "data_versions_read"
+
+
+def _transaction_token(name: str) -> str | None:
+    """`token(name)`, read once per transaction: two caches of one data version (the run list's choices and
+    its filter form's HTML) share the one statement. A token read earlier in the transaction stands for data
+    no newer than what the transaction reads after it, the rule above; the memo ends with the transaction
+    (commit, rollback or a savepoint's end), and a session that notes a change of its own bypasses the caches
+    before asking."""
+    read = db.session.info.setdefault(_READ, {})
+    if name not in read:
+        read[name] = token(name)
+    return read[name]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_read_tokens(session: Session, transaction) -> None:
+    session.info.pop(_READ, None)
+
+
 class VersionedCache(Generic[T]):
     """Values computed per key, remembered for one token of one data version at a time (the newest token seen
     replaces the older entries); at most `maxsize` keys, the oldest forgotten first."""
@@ -83,7 +104,7 @@ class VersionedCache(Generic[T]):
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         if self.name in db.session.info.get(_CHANGED, ()):  # own uncommitted change: not for anyone else
             return compute()
-        current = token(self.name)
+        current = _transaction_token(self.name)
         if current is None:  # never changed yet (tests' create_all): nothing to key on, compute every time
             return compute()
         entry_key = (current, key)

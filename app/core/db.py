@@ -84,6 +84,18 @@ class Page:
     def has_next(self) -> bool:
         return self.page < self.pages
 
+    def window(self) -> list[int | None]:
+        """The page numbers the pagination shows, in order, with None for an ellipsis: the first and last page
+        and two either side of this one; an ellipsis where the page three away is hidden behind it. Built from
+        the shown pages only, so its cost does not grow with the number of pages (issue 22: the template used
+        to test all ~200 page numbers of a coordinator's run list)."""
+        pages, current = self.pages, self.page
+        shown = {1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)}
+        for gap in (current - 3, current + 3):
+            if 1 < gap < pages:
+                shown.add(gap)
+        return [n if n in (1, pages) or abs(n - current) <= 2 else None for n in sorted(shown)]
+
 
 def paginate(session, stmt, page: int, per_page: int) -> Page:
     """Count and slice `stmt` in the database (two queries, whatever the table size)."""

@@ -210,13 +210,18 @@ def _choice_scope(user: User) -> tuple:
     return ("none",)
 
 
+def choice_key(user: User, today: date, with_providers: bool) -> tuple:
+    """What decides the run list's choices besides their data version: the key they are remembered under."""
+    return (_choice_scope(user), today, with_providers)
+
+
 def run_list_choices(user: User, today: date, with_providers: bool) -> RunListChoices:
     """Every choice of the run list's filters. Remembered per scope (`_choice_scope`) and day for the data
     version of runs, days, programmes, providers and methods: one statement (the version's token) while
     nothing changed, which at national size saves the periods' join of every visible run with its days
     (~7 ms). Computed by `_run_list_choices`."""
     return _choices_cache.get(
-        (_choice_scope(user), today, with_providers), lambda: _run_list_choices(user, today, with_providers)
+        choice_key(user, today, with_providers), lambda: _run_list_choices(user, today, with_providers)
     )
 
 

@@ -9,15 +9,18 @@ from flask import Blueprint, current_app, flash, jsonify, redirect, render_templ
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from app.core import clock
 from app.core.access import ALL_LEVELS, AccessLevel, allow
+from app.core.data_versions import VersionedCache
 from app.core.exceptions import DomainError
+from app.core.i18n import locale_name
 from app.core.templating import dk_date
 from app.core.transaction import refused, submitted
 from app.courses import follow_up, queries, services
 from app.courses.forms import CourseRunForm, MethodForm, RunFilterForm, parse_iso_date
-from app.courses.models import CourseRun, Method, RunKind, RunStatus
+from app.courses.models import RUN_LIST_CHOICES, CourseRun, Method, RunKind, RunStatus
 from app.enrolment import services as enrolment_services
 from app.enrolment.models import EnrolmentStatus
 from app.enrolment.run_page import render_run_page
@@ -86,7 +89,7 @@ def run_list():
     mine, positions = _my_enrolments(user, page)
     return render_template(
         "courses/run_list.html",
-        form=form,
+        filter_form=filter_form_html(user, today, form, formdata, filters, args, filtered),
         page=page,
         filters=filters,
         args=args,
@@ -98,6 +101,39 @@ def run_list():
 
 #: The run list's filter fields: any of them in the query string makes the list "filtered" (the reset link).
 FILTER_FIELDS = ("q", "programme", "method", "provider", "venue", "status", "kind", "month", "year", "free")
+
+
+#: The run list's filter form as HTML, remembered under the data version of its choices (RUN_LIST_CHOICES).
+_filter_form_cache: VersionedCache[Markup] = VersionedCache(RUN_LIST_CHOICES, maxsize=256)
+
+
+def filter_form_html(user, today: date, form, formdata, filters, args, filtered: bool) -> Markup:
+    """The filter form's HTML (templates/courses/_run_filter_form.html): a quarter of the run list's template,
+    the same for everyone who sees the same choices in the same language with the same query string (a GET
+    form: no CSRF token, nothing personal). Remembered, under the version token of the choices it shows, per
+    what decides them (the choices' own key: scope, day, providers shown), the language, the kind of user (the
+    fields shown) and the query string's values the form shows or checks; `maxsize` bounds what arbitrary
+    query strings can fill (issue 22)."""
+    key = (
+        queries.choice_key(user, today, with_providers=not user.is_provider),
+        locale_name(),
+        request.script_root,  # the form's action, should the app be reached under more than one path prefix
+        user.is_provider,
+        user.is_staff,
+        tuple((name, tuple(formdata.getlist(name))) for name in FILTER_FIELDS),
+        request.args.get("sort") or None,
+        filters.sort,
+        tuple(args),
+        filtered,
+    )
+
+    def render() -> Markup:
+        html = render_template(
+            "courses/_run_filter_form.html", form=form, filters=filters, args=args, filtered=filtered
+        )
+        return Markup(html)  # noqa: S704 (the template's own autoescaped output)
+
+    return _filter_form_cache.get(key, render)
 
 
 def _my_enrolments(user, page) -> tuple[dict, dict]:

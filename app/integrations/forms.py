@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from app.core.fields import strip
+from app.core.i18n import _l
 from app.core.validators import MaxLength, no_cpr_number_in_name
 from app.courses.forms import MultiCheckboxField
 from app.integrations.services import NAME_MAX_LENGTH, SCOPES

@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.accounts.models import User
 from app.audit.services import record
 from app.core.exceptions import DomainError, ValidationFailed
+from app.core.i18n import _l
 from app.core.validators import too_long_message
 from app.extensions import db
 from app.integrations.models import IntegrationClient

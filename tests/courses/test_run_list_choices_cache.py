@@ -105,3 +105,52 @@ def test_an_uncommitted_change_is_never_remembered_for_others(app, run):
     assert "Rullet tilbage" in names()
     savepoint.rollback()
     assert names() == before
+
+
+@pytest.fixture
+def form_renders(app):
+    """The filter form's renders (templates/courses/_run_filter_form.html), one entry per render."""
+    from flask import template_rendered
+
+    renders: list[None] = []
+
+    def note(sender, template, context, **extra):
+        if template.name == "courses/_run_filter_form.html":
+            renders.append(None)
+
+    template_rendered.connect(note, app)
+    yield renders
+    template_rendered.disconnect(note, app)
+
+
+def test_the_filter_form_is_rendered_once_per_version_of_its_choices(client, login_as, coordinator, run, form_renders):
+    """The filter form's HTML is remembered (issue 22): the same list again renders no form, and a programme
+    added (a new version of the choices) is offered on the next request, by a fresh render."""
+    login_as(coordinator)
+    first = page(client)
+    again = page(client)
+    assert len(form_renders) == 1
+    assert again == first
+    factories.make_programme(name="Helt ny indsats")
+    db.session.commit()
+    after = page(client)
+    assert len(form_renders) == 2
+    assert ">Helt ny indsats</option>" in after and ">Helt ny indsats</option>" not in first
+
+
+def test_the_filter_form_is_remembered_per_language_and_query(client, login_as, coordinator, run, form_renders):
+    """English and Danish each get their own form, and a query string its own values and messages: never
+    another's from the cache."""
+    login_as(coordinator)
+    assert "Søg i titel og beskrivelse" in page(client)
+    client.set_cookie("lang", "en")
+    english = page(client)
+    assert "Search title and description" in english and "Søg i titel og beskrivelse" not in english
+    client.set_cookie("lang", "da")
+    assert "Søg i titel og beskrivelse" in page(client)
+    assert len(form_renders) == 2
+    searched = client.get("/runs?q=kommunikation&month=2").get_data(as_text=True)
+    assert 'value="kommunikation"' in searched and "Vælg en måned på listen." in searched
+    plain = page(client)
+    assert 'value="kommunikation"' not in plain and "Vælg en måned på listen." not in plain
+    assert len(form_renders) == 3

@@ -103,3 +103,37 @@ def test_url_template_is_url_for(app, script_root):
             assert detail(value) == url_for("courses.run_detail", run_id=value, page=2)
         assert cancel(7) == f"{script_root}/enrolments/7/cancel"
         assert cancel("8") == url_for("enrolment.enrolment_cancel", enrolment_id="8")  # not an int: Flask's own
+
+
+def test_pagination_renders_only_the_page_links_it_shows(app):
+    """A coordinator's run list has ~200 pages and shows seven page links: the pagination partial's work
+    follows the links it shows, not the number of pages (it used to test every page number, reading the
+    page count each time), and it still shows the first, the last, two either side and the ellipses."""
+    from app.core.db import Page
+
+    reads: list[None] = []
+
+    class CountedPage(Page):
+        @property
+        def pages(self) -> int:
+            reads.append(None)
+            return super().pages
+
+    macro = app.jinja_env.get_template("_partials/pagination.html").module.pagination
+    work, links = {}, {}
+    with app.test_request_context("/runs"):
+        for pages in (20, 200):
+            reads.clear()
+            urls: list[int] = []
+
+            def page_url(n, urls=urls):
+                urls.append(n)
+                return f"/runs?page={n}"
+
+            html = str(macro(CountedPage(items=[], page=10, per_page=25, total=pages * 25), page_url))
+            work[pages], links[pages] = len(reads), urls
+            assert re.findall(r'aria-label="Side (\d+)"', html) == ["1", "8", "9", "10", "11", "12", str(pages)]
+            assert html.count("pagination-overflow") == 2
+            assert 'href="/runs?page=10" class="button current-page" aria-current="page"' in html
+    assert work[20] == work[200], f"the partial's work grows with the pages: {work}"
+    assert len(links[200]) == 7 + 2  # the shown pages, the previous and the next
